@@ -1,0 +1,10 @@
+#include "register.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "recast_ml compiled core (thin bindings of the recast C++ library)";
+    register_errors(m);
+    register_info(m);
+    register_events(m);
+    register_io(m);
+    register_onnx(m);
+}

@@ -1,0 +1,11 @@
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void register_errors(py::module_& m);
+void register_events(py::module_& m);
+void register_io(py::module_& m);
+void register_onnx(py::module_& m);
+void register_info(py::module_& m);

@@ -1,0 +1,161 @@
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include "recast/event.hpp"
+#include "recast/pdg.hpp"
+#include "recast/pythia.hpp"
+
+#include "register.hpp"
+
+namespace {
+
+using recast::EventBatch;
+
+// Read-only numpy view of a column; the array keeps the owning EventBatch alive.
+template <class T>
+py::array_t<T> view(const std::vector<T>& v, py::handle owner) {
+    py::array_t<T> a({static_cast<py::ssize_t>(v.size())}, {static_cast<py::ssize_t>(sizeof(T))}, v.data(), owner);
+    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return a;
+}
+
+template <class T>
+std::vector<T> to_vector(const py::array_t<T, py::array::c_style | py::array::forcecast>& a, const char* name) {
+    if (a.ndim() != 1) throw py::value_error(std::string(name) + " must be one-dimensional");
+    return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+template <class T>
+using arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+std::shared_ptr<EventBatch> from_arrays(const arr<std::int64_t>& offsets, const arr<double>& px,
+                                        const arr<double>& py_, const arr<double>& pz, const arr<double>& e,
+                                        const arr<std::int32_t>& pid, const arr<std::int32_t>& status,
+                                        const py::object& mass, const py::object& parent_offsets,
+                                        const py::object& parents, const py::object& weight,
+                                        const py::object& event_number, const std::string& source) {
+    auto b = std::make_shared<EventBatch>();
+    b->source = source;
+    b->particle_offsets = to_vector(offsets, "offsets");
+    b->px = to_vector(px, "px");
+    b->py = to_vector(py_, "py");
+    b->pz = to_vector(pz, "pz");
+    b->e = to_vector(e, "e");
+    b->pid = to_vector(pid, "pid");
+    b->status = to_vector(status, "status");
+    const std::size_t np = b->pid.size();
+    if (b->particle_offsets.empty()) throw py::value_error("offsets must have n_events + 1 entries");
+    const std::size_t ne = b->particle_offsets.size() - 1;
+    if (mass.is_none()) {
+        b->mass.resize(b->px.size());
+        for (std::size_t i = 0; i < std::min(b->px.size(), std::min(b->py.size(), std::min(b->pz.size(), b->e.size()))); ++i) {
+            const double m2 = b->e[i] * b->e[i] - b->px[i] * b->px[i] - b->py[i] * b->py[i] - b->pz[i] * b->pz[i];
+            b->mass[i] = m2 > 0 ? std::sqrt(m2) : -std::sqrt(-m2);
+        }
+    } else {
+        b->mass = to_vector(arr<double>::ensure(mass), "mass");
+    }
+    b->charge3.resize(np);
+    for (std::size_t i = 0; i < np; ++i) b->charge3[i] = recast::pdg::charge3(b->pid[i]);
+    if (parents.is_none() != parent_offsets.is_none())
+        throw py::value_error("parents and parent_offsets must be given together");
+    if (parents.is_none()) {
+        b->parent_offsets.assign(np + 1, 0);
+    } else {
+        b->parent_offsets = to_vector(arr<std::int64_t>::ensure(parent_offsets), "parent_offsets");
+        b->parents = to_vector(arr<std::int32_t>::ensure(parents), "parents");
+    }
+    if (weight.is_none()) b->weight.assign(ne, 1.0);
+    else b->weight = to_vector(arr<double>::ensure(weight), "weight");
+    if (event_number.is_none()) {
+        b->event_number.resize(ne);
+        for (std::size_t i = 0; i < ne; ++i) b->event_number[i] = static_cast<std::int64_t>(i);
+    } else {
+        b->event_number = to_vector(arr<std::int64_t>::ensure(event_number), "event_number");
+    }
+    b->validate();
+    return b;
+}
+
+std::shared_ptr<EventBatch> from_pythia(const arr<std::int64_t>& offsets, const arr<std::int32_t>& id,
+                                        const arr<std::int32_t>& status, const arr<std::int32_t>& mother1,
+                                        const arr<std::int32_t>& mother2, const arr<std::int32_t>& daughter1,
+                                        const arr<double>& px, const arr<double>& py_, const arr<double>& pz,
+                                        const arr<double>& e, const arr<double>& m, const py::object& weight,
+                                        std::int64_t first_event_number, const std::string& source) {
+    const auto n = id.size();
+    for (const py::ssize_t a : {status.size(), mother1.size(), mother2.size(), daughter1.size(), px.size(), py_.size(),
+                    pz.size(), e.size(), m.size()})
+        if (a != n) throw py::value_error("all Pythia particle columns must have the same length");
+    if (offsets.size() < 1 || offsets.data()[0] != 0 || offsets.data()[offsets.size() - 1] != n)
+        throw py::value_error("offsets must run from 0 to the number of particles");
+    recast::PythiaColumns c;
+    c.n_events = offsets.size() - 1;
+    c.offsets = offsets.data();
+    c.id = id.data();
+    c.status = status.data();
+    c.mother1 = mother1.data();
+    c.mother2 = mother2.data();
+    c.daughter1 = daughter1.data();
+    c.px = px.data();
+    c.py = py_.data();
+    c.pz = pz.data();
+    c.e = e.data();
+    c.m = m.data();
+    arr<double> w;
+    if (!weight.is_none()) {
+        w = arr<double>::ensure(weight);
+        if (w.size() != c.n_events) throw py::value_error("weight must have one entry per event");
+        c.weight = w.data();
+    }
+    auto b = std::make_shared<EventBatch>();
+    b->source = source;
+    {
+        py::gil_scoped_release release;
+        recast::append_pythia_events(*b, c, first_event_number);
+    }
+    return b;
+}
+
+}  // namespace
+
+void register_events(py::module_& m) {
+    py::class_<EventBatch, std::shared_ptr<EventBatch>>(m, "EventBatch", "Columnar batch of events (see recast/event.hpp)")
+        .def(py::init<>())
+        .def_property_readonly("n_events", &EventBatch::n_events)
+        .def_property_readonly("n_particles", &EventBatch::n_particles)
+        .def_property_readonly("event_number", [](py::object s) { return view(s.cast<EventBatch&>().event_number, s); })
+        .def_property_readonly("weight", [](py::object s) { return view(s.cast<EventBatch&>().weight, s); })
+        .def_property_readonly("particle_offsets", [](py::object s) { return view(s.cast<EventBatch&>().particle_offsets, s); })
+        .def_property_readonly("px", [](py::object s) { return view(s.cast<EventBatch&>().px, s); })
+        .def_property_readonly("py", [](py::object s) { return view(s.cast<EventBatch&>().py, s); })
+        .def_property_readonly("pz", [](py::object s) { return view(s.cast<EventBatch&>().pz, s); })
+        .def_property_readonly("e", [](py::object s) { return view(s.cast<EventBatch&>().e, s); })
+        .def_property_readonly("mass", [](py::object s) { return view(s.cast<EventBatch&>().mass, s); })
+        .def_property_readonly("pid", [](py::object s) { return view(s.cast<EventBatch&>().pid, s); })
+        .def_property_readonly("status", [](py::object s) { return view(s.cast<EventBatch&>().status, s); })
+        .def_property_readonly("charge3", [](py::object s) { return view(s.cast<EventBatch&>().charge3, s); })
+        .def_property_readonly("parent_offsets", [](py::object s) { return view(s.cast<EventBatch&>().parent_offsets, s); })
+        .def_property_readonly("parents", [](py::object s) { return view(s.cast<EventBatch&>().parents, s); })
+        .def_readwrite("cross_section_pb", &EventBatch::cross_section_pb)
+        .def_readwrite("cross_section_error_pb", &EventBatch::cross_section_error_pb)
+        .def_readwrite("source", &EventBatch::source)
+        .def("append", &EventBatch::append, py::arg("other"))
+        .def("validate", &EventBatch::validate)
+        .def_static("from_arrays", &from_arrays, py::arg("offsets"), py::arg("px"), py::arg("py"), py::arg("pz"),
+                    py::arg("e"), py::arg("pid"), py::arg("status"), py::kw_only(), py::arg("mass") = py::none(),
+                    py::arg("parent_offsets") = py::none(), py::arg("parents") = py::none(),
+                    py::arg("weight") = py::none(), py::arg("event_number") = py::none(),
+                    py::arg("source") = "<arrays>")
+        .def_static("from_pythia", &from_pythia, py::arg("offsets"), py::arg("id"), py::arg("status"),
+                    py::arg("mother1"), py::arg("mother2"), py::arg("daughter1"), py::arg("px"), py::arg("py"),
+                    py::arg("pz"), py::arg("e"), py::arg("m"), py::kw_only(), py::arg("weight") = py::none(),
+                    py::arg("first_event_number") = 0, py::arg("source") = "<pythia>");
+
+    m.def("charge3", [](const arr<std::int32_t>& pid) {
+        py::array_t<std::int32_t> out(pid.size());
+        auto* o = out.mutable_data();
+        for (py::ssize_t i = 0; i < pid.size(); ++i) o[i] = recast::pdg::charge3(pid.data()[i]);
+        return out;
+    }, py::arg("pid"), "Three times the electric charge for each PDG id.");
+}

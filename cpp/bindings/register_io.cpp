@@ -1,0 +1,30 @@
+#include <pybind11/stl.h>
+
+#include "recast/io.hpp"
+
+#include "register.hpp"
+
+void register_io(py::module_& m) {
+    using recast::EventBatch;
+    using recast::io::EventReader;
+    py::class_<EventReader>(m, "EventReader", "Streaming reader of HepMC3/HepMC2/LHE files (plain or gzip)")
+        .def("read", [](EventReader& r, std::size_t max_events) {
+            auto b = std::make_shared<EventBatch>();
+            b->source = r.path();
+            {
+                py::gil_scoped_release release;
+                r.read(*b, max_events);
+            }
+            return b;
+        }, py::arg("max_events"), "Read up to max_events events; an empty batch means end of file.")
+        .def_property_readonly("format", [](const EventReader& r) { return recast::io::to_string(r.format()); })
+        .def_property_readonly("path", &EventReader::path)
+        .def_property_readonly("weight_names", &EventReader::weight_names)
+        .def_property_readonly("cross_section_pb", &EventReader::cross_section_pb)
+        .def_property_readonly("cross_section_error_pb", &EventReader::cross_section_error_pb)
+        .def_property_readonly("events_read", &EventReader::events_read);
+
+    m.def("open_events", [](const std::string& path, const std::string& format) {
+        return recast::io::open_events(path, recast::io::format_from_string(format));
+    }, py::arg("path"), py::arg("format") = "auto");
+}

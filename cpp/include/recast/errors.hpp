@@ -1,0 +1,64 @@
+// Exception hierarchy of the recast core. Every error that can be caused by user input is one of
+// these, carries enough context to find the problem (file, line, event, name), and is translated
+// into a Python exception by the bindings (see cpp/bindings/register_errors.cpp).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace recast {
+
+/// Base class of all recast errors.
+class Error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A file that does not exist or cannot be opened.
+class FileNotFound : public Error {
+public:
+    explicit FileNotFound(const std::string& path, const std::string& why = "no such file")
+        : Error(path + ": " + why), path_(path) {}
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    std::string path_;
+};
+
+/// Malformed input data: names the source, the line (1-based, 0 if not line oriented) and the
+/// event (0-based index within the source, -1 if not known) and says what was expected.
+class InputError : public Error {
+public:
+    InputError(std::string source, std::int64_t line, std::int64_t event, const std::string& what)
+        : Error(format(source, line, event, what)), source_(std::move(source)), line_(line), event_(event) {}
+    const std::string& source() const noexcept { return source_; }
+    std::int64_t line() const noexcept { return line_; }
+    std::int64_t event() const noexcept { return event_; }
+
+private:
+    static std::string format(const std::string& source, std::int64_t line, std::int64_t event,
+                              const std::string& what) {
+        std::string out = source;
+        if (line > 0) out += ":" + std::to_string(line);
+        if (event >= 0) out += " (event " + std::to_string(event) + ")";
+        return out + ": " + what;
+    }
+    std::string source_;
+    std::int64_t line_;
+    std::int64_t event_;
+};
+
+/// A machine-learning model that cannot be loaded or is called with inputs it does not accept.
+class ModelError : public Error {
+public:
+    using Error::Error;
+};
+
+/// A missing or incompatible run-time dependency (for example the ONNX Runtime shared library).
+class DependencyError : public Error {
+public:
+    using Error::Error;
+};
+
+}  // namespace recast

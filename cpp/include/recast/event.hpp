@@ -1,0 +1,63 @@
+// Columnar event model: the particles of many events stored as flat columns plus offsets, in the
+// style of scikit-hep/fastjet's multi-event interface and pyhepmc's numpy view. No per-particle
+// objects exist anywhere in the pipeline.
+//
+// Conventions
+//  * momenta and masses in GeV (readers convert MeV input);
+//  * `status` follows the HepMC convention: 1 = undecayed final state, 2 = decayed (hadrons, taus,
+//    muons), 4 = beam particle, 11..200 generator specific (Pythia: |Pythia status|);
+//  * `charge3` is three times the electric charge, computed from the PDG id (recast/pdg.hpp);
+//  * mother information is a per-particle list of parent indices (event-local, 0-based) stored as
+//    CSR: the parents of global particle i are parents[parent_offsets[i] .. parent_offsets[i+1]).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace recast {
+
+struct EventBatch {
+    // ---- per event ---------------------------------------------------------------------------
+    std::vector<std::int64_t> event_number;  ///< event number as given by the source
+    std::vector<double> weight;              ///< nominal event weight (1 if the source has none)
+    std::vector<std::int64_t> particle_offsets{0};  ///< size n_events()+1
+
+    // ---- per particle ------------------------------------------------------------------------
+    std::vector<double> px, py, pz, e, mass;  ///< GeV; `mass` is the generated mass
+    std::vector<std::int32_t> pid;            ///< PDG Monte Carlo particle id
+    std::vector<std::int32_t> status;         ///< HepMC status convention, see above
+    std::vector<std::int32_t> charge3;        ///< 3 x electric charge
+    std::vector<std::int64_t> parent_offsets{0};  ///< size n_particles()+1
+    std::vector<std::int32_t> parents;            ///< event-local parent indices
+
+    // ---- per batch ---------------------------------------------------------------------------
+    double cross_section_pb = std::numeric_limits<double>::quiet_NaN();  ///< last value the source gave
+    double cross_section_error_pb = std::numeric_limits<double>::quiet_NaN();
+    std::string source;  ///< file name or generator description, for messages
+
+    std::size_t n_events() const noexcept { return particle_offsets.size() - 1; }
+    std::size_t n_particles() const noexcept { return pid.size(); }
+
+    /// Removes all events (keeps `source` and the cross section).
+    void clear();
+    /// Appends all events of `other` (cross section: `other`'s value wins when it has one).
+    void append(const EventBatch& other);
+
+    // ---- incremental construction (used by the readers) -------------------------------------
+    void begin_event(std::int64_t number, double w);
+    /// Adds a particle to the current event; its parents are added with add_parent() afterwards.
+    void add_particle(double px_, double py_, double pz_, double e_, double m_, std::int32_t pid_,
+                      std::int32_t status_);
+    void add_parent(std::int32_t local_index) { parents.push_back(local_index); ++parent_offsets.back(); }
+    /// Closes the current event.
+    void end_event() { particle_offsets.push_back(static_cast<std::int64_t>(pid.size())); }
+
+    /// Checks all invariants (sizes, offsets, parent indices in range); throws InputError naming
+    /// `source` and the event on violation. Used on arrays handed in from Python.
+    void validate() const;
+};
+
+}  // namespace recast

@@ -1,0 +1,51 @@
+// Event-file readers: HepMC3 ASCII (Asciiv3), HepMC2 ASCII (IO_GenEvent) and Les Houches Event
+// files, plain or gzip-compressed (detected from the content, not the file name).
+//
+// These are purpose-built line parsers that fill the columnar EventBatch directly; they are
+// tested particle by particle against pyhepmc (the HepMC3 library) and benchmarked against it in
+// benchmarks/bench_readers.py. Malformed input raises InputError naming file, line, event and what
+// was expected; a file that ends inside an event is an error, never a silently shorter sample.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recast/event.hpp"
+
+namespace recast::io {
+
+enum class Format { Auto, HepMC3, HepMC2, LHE };
+
+/// "hepmc3", "hepmc2", "lhe" (and "auto"); throws std::invalid_argument for other names.
+Format format_from_string(const std::string& name);
+std::string to_string(Format f);
+
+class EventReader {
+public:
+    virtual ~EventReader() = default;
+    /// Appends up to `max_events` events to `out`; returns how many were read (0 = end of file).
+    virtual std::size_t read(EventBatch& out, std::size_t max_events) = 0;
+    virtual Format format() const = 0;
+    /// Weight names declared by the file (may be empty).
+    virtual const std::vector<std::string>& weight_names() const = 0;
+    /// Latest cross section seen in the file in pb (NaN if none so far).
+    virtual double cross_section_pb() const = 0;
+    virtual double cross_section_error_pb() const = 0;
+    virtual const std::string& path() const = 0;
+    /// Number of events returned so far.
+    virtual std::int64_t events_read() const = 0;
+};
+
+/// Opens an event file; the format is detected from its first lines unless given.
+/// Throws FileNotFound if it cannot be opened and InputError if it is not a recognised format.
+std::unique_ptr<EventReader> open_events(const std::string& path, Format format = Format::Auto);
+
+/// Convenience: reads up to `max_events` events (all by default) of a file into one batch.
+EventBatch read_events(const std::string& path, std::size_t max_events = std::numeric_limits<std::size_t>::max(),
+                       Format format = Format::Auto);
+
+}  // namespace recast::io

@@ -1,0 +1,85 @@
+// Internal: fast line iteration over a plain or gzip-compressed text file, plus strict field
+// parsing helpers that report file:line on failure.
+#pragma once
+
+#include <zlib.h>
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "recast/errors.hpp"
+
+namespace recast::io::detail {
+
+class LineSource {
+public:
+    explicit LineSource(std::string path);
+    ~LineSource();
+    LineSource(const LineSource&) = delete;
+    LineSource& operator=(const LineSource&) = delete;
+
+    /// Next line without the trailing newline (and '\r'); false at end of file.
+    bool next(std::string_view& line);
+    /// Makes the line last returned by next() be returned again by the next call.
+    void push_back() { pushed_back_ = true; }
+    std::int64_t line_number() const noexcept { return line_; }
+    const std::string& path() const noexcept { return path_; }
+
+    /// Throws InputError for the current line.
+    [[noreturn]] void fail(std::int64_t event, const std::string& what) const {
+        throw InputError(path_, line_, event, what);
+    }
+
+private:
+    void refill();
+
+    std::string path_;
+    gzFile file_ = nullptr;
+    std::vector<char> buf_;
+    std::size_t begin_ = 0, end_ = 0;
+    bool eof_ = false;
+    bool pushed_back_ = false;
+    std::string_view last_;
+    std::int64_t line_ = 0;
+};
+
+/// Whitespace tokenizer over one line.
+class Fields {
+public:
+    explicit Fields(std::string_view s) : rest_(s) {}
+    bool next(std::string_view& tok) {
+        std::size_t i = 0;
+        while (i < rest_.size() && (rest_[i] == ' ' || rest_[i] == '\t')) ++i;
+        if (i == rest_.size()) return false;
+        std::size_t j = i;
+        while (j < rest_.size() && rest_[j] != ' ' && rest_[j] != '\t') ++j;
+        tok = rest_.substr(i, j - i);
+        rest_ = rest_.substr(j);
+        return true;
+    }
+    std::string_view rest() const { return rest_; }
+
+private:
+    std::string_view rest_;
+};
+
+/// Parses the next field of `f` as T (integer or floating point); on a missing or malformed field
+/// throws InputError via `src.fail`, naming `what` and the offending text.
+template <class T>
+T parse_field(Fields& f, const LineSource& src, std::int64_t event, const char* what) {
+    std::string_view tok;
+    if (!f.next(tok)) src.fail(event, std::string("line ended early: expected ") + what);
+    T value{};
+    const char* b = tok.data();
+    const char* e = tok.data() + tok.size();
+    if (b != e && *b == '+') ++b;
+    auto [ptr, ec] = std::from_chars(b, e, value);
+    if (ec != std::errc() || ptr != e)
+        src.fail(event, std::string("expected ") + what + ", got '" + std::string(tok) + "'");
+    return value;
+}
+
+}  // namespace recast::io::detail

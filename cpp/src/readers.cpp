@@ -1,0 +1,712 @@
+// HepMC3 (Asciiv3), HepMC2 (IO_GenEvent) and LHE readers. See recast/io.hpp.
+//
+// Format references: HepMC3 WriterAscii / ReaderAscii and WriterAsciiHepMC2 / ReaderAsciiHepMC2
+// (HepMC3 3.2-3.3), the HepMC2 user manual (IO_GenEvent), and the Les Houches Event file accord
+// (hep-ph/0609017, LHEF v3).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "line_source.hpp"
+#include "recast/errors.hpp"
+#include "recast/io.hpp"
+
+namespace recast::io {
+
+using detail::Fields;
+using detail::LineSource;
+using detail::parse_field;
+
+Format format_from_string(const std::string& name) {
+    std::string s = name;
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (s == "auto") return Format::Auto;
+    if (s == "hepmc3" || s == "hepmc") return Format::HepMC3;
+    if (s == "hepmc2") return Format::HepMC2;
+    if (s == "lhe" || s == "lhef") return Format::LHE;
+    throw std::invalid_argument("unknown event format '" + name + "' (expected auto, hepmc3, hepmc2 or lhe)");
+}
+
+std::string to_string(Format f) {
+    switch (f) {
+        case Format::Auto: return "auto";
+        case Format::HepMC3: return "hepmc3";
+        case Format::HepMC2: return "hepmc2";
+        case Format::LHE: return "lhe";
+    }
+    return "?";
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::string excerpt(std::string_view line) {
+    return line.size() > 60 ? std::string(line.substr(0, 60)) + "..." : std::string(line);
+}
+
+class ReaderBase : public EventReader {
+public:
+    explicit ReaderBase(std::unique_ptr<LineSource> src) : src_(std::move(src)) {}
+    const std::vector<std::string>& weight_names() const override { return weight_names_; }
+    double cross_section_pb() const override { return xs_; }
+    double cross_section_error_pb() const override { return xs_err_; }
+    const std::string& path() const override { return src_->path(); }
+    std::int64_t events_read() const override { return n_read_; }
+
+protected:
+    void set_xs(double xs, double err, EventBatch& out) {
+        xs_ = xs;
+        xs_err_ = err;
+        out.cross_section_pb = xs;
+        out.cross_section_error_pb = err;
+    }
+    std::unique_ptr<LineSource> src_;
+    std::vector<std::string> weight_names_;
+    double xs_ = kNaN, xs_err_ = kNaN;
+    std::int64_t n_read_ = 0;
+    bool finished_ = false;
+};
+
+// Units line "U GEV MM" (both formats): returns the factor converting momenta to GeV.
+double parse_units(Fields& f, const LineSource& src, std::int64_t ev) {
+    std::string_view mom, len;
+    if (!f.next(mom) || !f.next(len)) src.fail(ev, "units line must be 'U <GEV|MEV> <MM|CM>'");
+    if (mom == "GEV") return 1.0;
+    if (mom == "MEV") return 1e-3;
+    src.fail(ev, "unknown momentum unit '" + std::string(mom) + "' (expected GEV or MEV)");
+}
+
+// Raw particle as read, before parent resolution.
+struct RawParticle {
+    std::int64_t ref;  // HepMC3: production vertex (<0) / parent particle (>0); HepMC2: prod vertex barcode
+    std::int64_t end_vertex;  // HepMC2 only
+    double px, py, pz, e, m;
+    std::int32_t pid, status;
+};
+
+// ------------------------------------------------------------------------------------------------
+// HepMC3 Asciiv3
+// ------------------------------------------------------------------------------------------------
+class HepMC3Reader final : public ReaderBase {
+public:
+    using ReaderBase::ReaderBase;
+    Format format() const override { return Format::HepMC3; }
+
+    std::size_t read(EventBatch& out, std::size_t max_events) override {
+        std::size_t n = 0;
+        std::string_view line;
+        while (n < max_events && !finished_) {
+            if (!src_->next(line)) {
+                if (in_event_) finish_event(out), ++n;
+                finished_ = true;
+                break;
+            }
+            if (line.empty()) continue;
+            const char tag = line[0];
+            if (tag == 'E') {
+                if (in_event_) {
+                    finish_event(out);
+                    ++n;
+                    if (n == max_events) {  // keep this E line for the next call
+                        src_->push_back();
+                        break;
+                    }
+                }
+                start_event(line);
+            } else if (tag == 'P') {
+                need_event(line);
+                parse_particle(line);
+            } else if (tag == 'V') {
+                need_event(line);
+                parse_vertex(line);
+            } else if (tag == 'U') {
+                need_event(line);
+                Fields f(line.substr(1));
+                unit_ = parse_units(f, *src_, ev_index());
+            } else if (tag == 'W') {
+                Fields f(line.substr(1));
+                if (in_event_) {
+                    weight_ = parse_field<double>(f, *src_, ev_index(), "event weight");
+                } else {  // run-info weight names
+                    weight_names_.clear();
+                    std::string_view tok;
+                    while (f.next(tok)) weight_names_.emplace_back(tok);
+                }
+            } else if (tag == 'A') {
+                parse_attribute(line);
+            } else if (tag == 'T' || tag == 'H' || tag == 'F' || tag == 'C' || tag == 'N') {
+                // tool info / no information we keep
+            } else if (starts_with(line, "HepMC::")) {
+                if (starts_with(line, "HepMC::Asciiv3-END_EVENT_LISTING") && in_event_) {
+                    finish_event(out);
+                    ++n;
+                } else if (starts_with(line, "HepMC::IO_GenEvent") || starts_with(line, "HepMC::HepMC2")) {
+                    src_->fail(ev_index(), "HepMC2 listing inside a HepMC3 file");
+                }
+            } else {
+                src_->fail(ev_index(), "unexpected line '" + excerpt(line) +
+                                           "' (expected a HepMC3 E/U/W/A/P/V/T line)");
+            }
+        }
+        return n;
+    }
+
+private:
+    std::int64_t ev_index() const { return n_read_; }
+
+    void need_event(std::string_view line) {
+        if (!in_event_)
+            src_->fail(-1, "'" + excerpt(line) + "' before the first event ('E' line)");
+    }
+
+    void start_event(std::string_view line) {
+        Fields f(line.substr(1));
+        const std::int64_t ev = ev_index();
+        number_ = parse_field<std::int64_t>(f, *src_, ev, "event number");
+        declared_vertices_ = parse_field<std::int64_t>(f, *src_, ev, "number of vertices");
+        declared_particles_ = parse_field<std::int64_t>(f, *src_, ev, "number of particles");
+        if (declared_particles_ < 0 || declared_vertices_ < 0)
+            src_->fail(ev, "negative particle/vertex count in event line");
+        event_line_ = src_->line_number();
+        in_event_ = true;
+        weight_ = 1.0;
+        unit_ = 1.0;
+        particles_.clear();
+        particles_.reserve(static_cast<std::size_t>(std::min<std::int64_t>(declared_particles_, 1 << 20)));
+        vertex_in_.clear();
+        vertex_offsets_.assign(1, 0);
+        vertex_ids_.clear();
+    }
+
+    void parse_particle(std::string_view line) {
+        Fields f(line.substr(1));
+        const std::int64_t ev = ev_index();
+        const auto id = parse_field<std::int64_t>(f, *src_, ev, "particle id");
+        if (id != static_cast<std::int64_t>(particles_.size()) + 1)
+            src_->fail(ev, "particle id " + std::to_string(id) + " out of sequence (expected " +
+                               std::to_string(particles_.size() + 1) + ")");
+        RawParticle p{};
+        p.ref = parse_field<std::int64_t>(f, *src_, ev, "production vertex or parent id");
+        p.pid = parse_field<std::int32_t>(f, *src_, ev, "PDG id");
+        p.px = parse_field<double>(f, *src_, ev, "px");
+        p.py = parse_field<double>(f, *src_, ev, "py");
+        p.pz = parse_field<double>(f, *src_, ev, "pz");
+        p.e = parse_field<double>(f, *src_, ev, "energy");
+        p.m = parse_field<double>(f, *src_, ev, "generated mass");
+        p.status = parse_field<std::int32_t>(f, *src_, ev, "status");
+        particles_.push_back(p);
+    }
+
+    void parse_vertex(std::string_view line) {
+        Fields f(line.substr(1));
+        const std::int64_t ev = ev_index();
+        const auto id = parse_field<std::int64_t>(f, *src_, ev, "vertex id");
+        if (id >= 0) src_->fail(ev, "vertex id must be negative, got " + std::to_string(id));
+        (void)parse_field<std::int32_t>(f, *src_, ev, "vertex status");
+        std::string_view rest = trim(f.rest());
+        if (rest.empty() || rest.front() != '[')
+            src_->fail(ev, "expected '[' with the incoming particle ids of vertex " + std::to_string(id));
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos) src_->fail(ev, "missing ']' in vertex line");
+        std::string_view list = rest.substr(1, close - 1);
+        vertex_ids_.push_back(id);
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            std::string_view tok = trim(list.substr(0, comma));
+            std::int64_t pid_ref = 0;
+            auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), pid_ref);
+            if (ec != std::errc() || ptr != tok.data() + tok.size() || pid_ref <= 0)
+                src_->fail(ev, "expected a positive particle id in vertex list, got '" + std::string(tok) + "'");
+            vertex_in_.push_back(pid_ref);
+            if (comma == std::string_view::npos) break;
+            list.remove_prefix(comma + 1);
+        }
+        vertex_offsets_.push_back(static_cast<std::int64_t>(vertex_in_.size()));
+    }
+
+    void parse_attribute(std::string_view line) {
+        Fields f(line.substr(1));
+        std::string_view id, name;
+        if (!f.next(id) || !f.next(name)) return;
+        if (name == "GenCrossSection" && in_event_) {
+            const std::int64_t ev = ev_index();
+            const double xs = parse_field<double>(f, *src_, ev, "cross section");
+            const double err = parse_field<double>(f, *src_, ev, "cross-section error");
+            pending_xs_ = xs;
+            pending_xs_err_ = err;
+        }
+    }
+
+    void finish_event(EventBatch& out) {
+        const std::int64_t ev = ev_index();
+        const auto np = static_cast<std::int64_t>(particles_.size());
+        const auto nv = static_cast<std::int64_t>(vertex_ids_.size());
+        if (np != declared_particles_)
+            throw InputError(src_->path(), event_line_, ev,
+                             "event declares " + std::to_string(declared_particles_) + " particles but " +
+                                 std::to_string(np) + " were found (file truncated or corrupt?)");
+        // Vertices written explicitly are at most the declared number (single-parent vertices
+        // are written implicitly as a parent-particle reference).
+        if (nv > declared_vertices_)
+            throw InputError(src_->path(), event_line_, ev,
+                             "event declares " + std::to_string(declared_vertices_) + " vertices but " +
+                                 std::to_string(nv) + " were found");
+        // vertex id -> position in vertex_ids_
+        vertex_slot_.assign(static_cast<std::size_t>(declared_vertices_) + 1, -1);
+        for (std::int64_t k = 0; k < nv; ++k) {
+            const std::int64_t vid = -vertex_ids_[k];
+            if (vid > declared_vertices_)
+                throw InputError(src_->path(), event_line_, ev,
+                                 "vertex id " + std::to_string(-vid) + " exceeds the declared vertex count");
+            vertex_slot_[vid] = k;
+        }
+        out.begin_event(number_, weight_);
+        const double u = unit_;
+        for (const auto& p : particles_) {
+            out.add_particle(p.px * u, p.py * u, p.pz * u, p.e * u, p.m * u, p.pid, p.status);
+            if (p.ref > 0) {
+                if (p.ref > np)
+                    throw InputError(src_->path(), event_line_, ev,
+                                     "parent particle id " + std::to_string(p.ref) + " does not exist");
+                out.add_parent(static_cast<std::int32_t>(p.ref - 1));
+            } else if (p.ref < 0) {
+                const std::int64_t vid = -p.ref;
+                const std::int64_t slot = vid <= declared_vertices_ ? vertex_slot_[vid] : -1;
+                if (slot < 0)
+                    throw InputError(src_->path(), event_line_, ev,
+                                     "production vertex " + std::to_string(p.ref) + " is not defined");
+                for (auto k = vertex_offsets_[slot]; k < vertex_offsets_[slot + 1]; ++k) {
+                    if (vertex_in_[k] > np)
+                        throw InputError(src_->path(), event_line_, ev,
+                                         "vertex " + std::to_string(p.ref) + " lists unknown particle " +
+                                             std::to_string(vertex_in_[k]));
+                    out.add_parent(static_cast<std::int32_t>(vertex_in_[k] - 1));
+                }
+            }
+        }
+        out.end_event();
+        if (!std::isnan(pending_xs_)) set_xs(pending_xs_, pending_xs_err_, out);
+        pending_xs_ = kNaN;
+        in_event_ = false;
+        ++n_read_;
+    }
+
+    bool in_event_ = false;
+    std::int64_t number_ = 0, declared_vertices_ = 0, declared_particles_ = 0, event_line_ = 0;
+    double weight_ = 1.0, unit_ = 1.0;
+    double pending_xs_ = kNaN, pending_xs_err_ = kNaN;
+    std::vector<RawParticle> particles_;
+    std::vector<std::int64_t> vertex_ids_, vertex_in_, vertex_offsets_, vertex_slot_;
+};
+
+// ------------------------------------------------------------------------------------------------
+// HepMC2 IO_GenEvent
+// ------------------------------------------------------------------------------------------------
+class HepMC2Reader final : public ReaderBase {
+public:
+    using ReaderBase::ReaderBase;
+    Format format() const override { return Format::HepMC2; }
+
+    std::size_t read(EventBatch& out, std::size_t max_events) override {
+        std::size_t n = 0;
+        std::string_view line;
+        while (n < max_events && !finished_) {
+            if (!src_->next(line)) {
+                if (in_event_) finish_event(out), ++n;
+                finished_ = true;
+                break;
+            }
+            if (line.empty()) continue;
+            const char tag = line[0];
+            if (tag == 'E') {
+                if (in_event_) {
+                    finish_event(out);
+                    ++n;
+                    if (n == max_events) {
+                        src_->push_back();
+                        break;
+                    }
+                }
+                start_event(line);
+            } else if (tag == 'V') {
+                need_event(line);
+                parse_vertex(line);
+            } else if (tag == 'P') {
+                need_event(line);
+                parse_particle(line);
+            } else if (tag == 'U') {
+                need_event(line);
+                Fields f(line.substr(1));
+                unit_ = parse_units(f, *src_, n_read_);
+            } else if (tag == 'C') {
+                need_event(line);
+                Fields f(line.substr(1));
+                pending_xs_ = parse_field<double>(f, *src_, n_read_, "cross section");
+                pending_xs_err_ = parse_field<double>(f, *src_, n_read_, "cross-section error");
+            } else if (tag == 'N') {
+                parse_weight_names(line);
+            } else if (tag == 'H' || tag == 'F') {
+                // heavy-ion and PDF information: not used
+            } else if (starts_with(line, "HepMC::")) {
+                if (starts_with(line, "HepMC::IO_GenEvent-END_EVENT_LISTING") && in_event_) {
+                    finish_event(out);
+                    ++n;
+                } else if (starts_with(line, "HepMC::Asciiv3")) {
+                    src_->fail(n_read_, "HepMC3 listing inside a HepMC2 file");
+                }
+            } else {
+                src_->fail(n_read_, "unexpected line '" + excerpt(line) +
+                                        "' (expected a HepMC2 E/N/U/C/H/F/V/P line)");
+            }
+        }
+        return n;
+    }
+
+private:
+    void need_event(std::string_view line) {
+        if (!in_event_) src_->fail(-1, "'" + excerpt(line) + "' before the first event ('E' line)");
+    }
+
+    void start_event(std::string_view line) {
+        Fields f(line.substr(1));
+        const std::int64_t ev = n_read_;
+        number_ = parse_field<std::int64_t>(f, *src_, ev, "event number");
+        (void)parse_field<std::int64_t>(f, *src_, ev, "number of MPI");
+        (void)parse_field<double>(f, *src_, ev, "event scale");
+        (void)parse_field<double>(f, *src_, ev, "alpha_QCD");
+        (void)parse_field<double>(f, *src_, ev, "alpha_QED");
+        (void)parse_field<std::int64_t>(f, *src_, ev, "signal process id");
+        (void)parse_field<std::int64_t>(f, *src_, ev, "signal vertex barcode");
+        declared_vertices_ = parse_field<std::int64_t>(f, *src_, ev, "number of vertices");
+        (void)parse_field<std::int64_t>(f, *src_, ev, "beam 1 barcode");
+        (void)parse_field<std::int64_t>(f, *src_, ev, "beam 2 barcode");
+        const auto nrandom = parse_field<std::int64_t>(f, *src_, ev, "number of random states");
+        for (std::int64_t i = 0; i < nrandom; ++i) (void)parse_field<std::int64_t>(f, *src_, ev, "random state");
+        const auto nweights = parse_field<std::int64_t>(f, *src_, ev, "number of weights");
+        weight_ = 1.0;
+        for (std::int64_t i = 0; i < nweights; ++i) {
+            const double w = parse_field<double>(f, *src_, ev, "event weight");
+            if (i == 0) weight_ = w;
+        }
+        event_line_ = src_->line_number();
+        in_event_ = true;
+        unit_ = 1.0;
+        particles_.clear();
+        vertices_.clear();
+        orphans_left_ = outgoing_left_ = 0;
+    }
+
+    void parse_weight_names(std::string_view line) {
+        Fields f(line.substr(1));
+        const auto n = parse_field<std::int64_t>(f, *src_, n_read_, "number of weight names");
+        std::vector<std::string> names;
+        // names are double-quoted and may contain spaces
+        std::string_view rest = f.rest();
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto a = rest.find('"');
+            const auto b = a == std::string_view::npos ? a : rest.find('"', a + 1);
+            if (b == std::string_view::npos) src_->fail(n_read_, "expected " + std::to_string(n) + " quoted weight names");
+            names.emplace_back(rest.substr(a + 1, b - a - 1));
+            rest.remove_prefix(b + 1);
+        }
+        weight_names_ = std::move(names);
+    }
+
+    void parse_vertex(std::string_view line) {
+        if (orphans_left_ != 0 || outgoing_left_ != 0)
+            src_->fail(n_read_, "vertex line while the previous vertex still expects " +
+                                    std::to_string(orphans_left_ + outgoing_left_) + " particles");
+        Fields f(line.substr(1));
+        const std::int64_t ev = n_read_;
+        current_vertex_ = parse_field<std::int64_t>(f, *src_, ev, "vertex barcode");
+        (void)parse_field<std::int64_t>(f, *src_, ev, "vertex id");
+        for (const char* c : {"vertex x", "vertex y", "vertex z", "vertex t"}) (void)parse_field<double>(f, *src_, ev, c);
+        orphans_left_ = parse_field<std::int64_t>(f, *src_, ev, "number of orphan incoming particles");
+        outgoing_left_ = parse_field<std::int64_t>(f, *src_, ev, "number of outgoing particles");
+        if (orphans_left_ < 0 || outgoing_left_ < 0) src_->fail(ev, "negative particle count in vertex line");
+        vertices_.push_back(current_vertex_);
+    }
+
+    void parse_particle(std::string_view line) {
+        if (orphans_left_ == 0 && outgoing_left_ == 0)
+            src_->fail(n_read_, "particle line not announced by the preceding vertex line");
+        Fields f(line.substr(1));
+        const std::int64_t ev = n_read_;
+        RawParticle p{};
+        (void)parse_field<std::int64_t>(f, *src_, ev, "particle barcode");
+        p.pid = parse_field<std::int32_t>(f, *src_, ev, "PDG id");
+        p.px = parse_field<double>(f, *src_, ev, "px");
+        p.py = parse_field<double>(f, *src_, ev, "py");
+        p.pz = parse_field<double>(f, *src_, ev, "pz");
+        p.e = parse_field<double>(f, *src_, ev, "energy");
+        p.m = parse_field<double>(f, *src_, ev, "generated mass");
+        p.status = parse_field<std::int32_t>(f, *src_, ev, "status");
+        (void)parse_field<double>(f, *src_, ev, "polarisation theta");
+        (void)parse_field<double>(f, *src_, ev, "polarisation phi");
+        p.end_vertex = parse_field<std::int64_t>(f, *src_, ev, "end vertex barcode");
+        const auto nflow = parse_field<std::int64_t>(f, *src_, ev, "number of flow entries");
+        for (std::int64_t i = 0; i < 2 * nflow; ++i) (void)parse_field<std::int64_t>(f, *src_, ev, "flow entry");
+        if (orphans_left_ > 0) {
+            --orphans_left_;
+            p.ref = 0;  // incoming orphan: no production vertex
+            if (p.end_vertex != current_vertex_)
+                src_->fail(ev, "orphan particle must end in vertex " + std::to_string(current_vertex_) +
+                                   ", its end vertex is " + std::to_string(p.end_vertex));
+        } else {
+            --outgoing_left_;
+            p.ref = current_vertex_;
+        }
+        particles_.push_back(p);
+    }
+
+    void finish_event(EventBatch& out) {
+        const std::int64_t ev = n_read_;
+        if (orphans_left_ != 0 || outgoing_left_ != 0)
+            throw InputError(src_->path(), src_->line_number(), ev,
+                             "event ends while its last vertex still expects " +
+                                 std::to_string(orphans_left_ + outgoing_left_) + " particles (file truncated?)");
+        if (static_cast<std::int64_t>(vertices_.size()) != declared_vertices_)
+            throw InputError(src_->path(), event_line_, ev,
+                             "event declares " + std::to_string(declared_vertices_) + " vertices but " +
+                                 std::to_string(vertices_.size()) + " were found (file truncated or corrupt?)");
+        // Incoming particles of each vertex = the particles ending in it (CSR keyed by vertex slot).
+        // Vertex barcodes are negative and usually -1..-n; fall back to a sorted lookup otherwise.
+        const std::size_t nv = vertices_.size();
+        sorted_.resize(nv);
+        for (std::size_t k = 0; k < nv; ++k) sorted_[k] = {vertices_[k], static_cast<std::int64_t>(k)};
+        std::sort(sorted_.begin(), sorted_.end());
+        auto slot_of = [&](std::int64_t barcode) -> std::int64_t {
+            auto it = std::lower_bound(sorted_.begin(), sorted_.end(), std::pair<std::int64_t, std::int64_t>{barcode, -1});
+            return (it != sorted_.end() && it->first == barcode) ? it->second : -1;
+        };
+        in_count_.assign(nv + 1, 0);
+        const auto np = particles_.size();
+        end_slot_.assign(np, -1);
+        for (std::size_t i = 0; i < np; ++i) {
+            if (particles_[i].end_vertex == 0) continue;
+            const auto s = slot_of(particles_[i].end_vertex);
+            if (s < 0)
+                throw InputError(src_->path(), event_line_, ev,
+                                 "particle " + std::to_string(i) + " ends in undefined vertex " +
+                                     std::to_string(particles_[i].end_vertex));
+            end_slot_[i] = s;
+            ++in_count_[s + 1];
+        }
+        for (std::size_t k = 0; k < nv; ++k) in_count_[k + 1] += in_count_[k];
+        in_list_.resize(static_cast<std::size_t>(in_count_[nv]));
+        fill_.assign(in_count_.begin(), in_count_.end() - 1);
+        for (std::size_t i = 0; i < np; ++i)
+            if (end_slot_[i] >= 0) in_list_[fill_[end_slot_[i]]++] = static_cast<std::int32_t>(i);
+
+        out.begin_event(number_, weight_);
+        const double u = unit_;
+        for (const auto& p : particles_) {
+            out.add_particle(p.px * u, p.py * u, p.pz * u, p.e * u, p.m * u, p.pid, p.status);
+            if (p.ref != 0) {
+                const auto s = slot_of(p.ref);
+                for (auto k = in_count_[s]; k < in_count_[s + 1]; ++k) out.add_parent(in_list_[k]);
+            }
+        }
+        out.end_event();
+        if (!std::isnan(pending_xs_)) set_xs(pending_xs_, pending_xs_err_, out);
+        pending_xs_ = kNaN;
+        in_event_ = false;
+        ++n_read_;
+    }
+
+    bool in_event_ = false;
+    std::int64_t number_ = 0, declared_vertices_ = 0, event_line_ = 0;
+    std::int64_t current_vertex_ = 0, orphans_left_ = 0, outgoing_left_ = 0;
+    double weight_ = 1.0, unit_ = 1.0;
+    double pending_xs_ = kNaN, pending_xs_err_ = kNaN;
+    std::vector<RawParticle> particles_;
+    std::vector<std::int64_t> vertices_, in_count_, fill_, end_slot_;
+    std::vector<std::pair<std::int64_t, std::int64_t>> sorted_;
+    std::vector<std::int32_t> in_list_;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Les Houches Event files
+// ------------------------------------------------------------------------------------------------
+// LHE ISTUP -> HepMC-style status used in the event model:
+//   -1 (incoming parton)        -> 21 (as Pythia's incoming hard-process partons)
+//   +1 (outgoing, final at LHE) -> 1
+//   +2 (intermediate resonance) -> 22 (as Pythia's intermediate hard-process resonances)
+//   -2 (space-like intermediate), +3 (documentation) -> 3
+//   -9 (incoming beam)          -> 4
+int lhe_status(int istup) {
+    switch (istup) {
+        case -1: return 21;
+        case 1: return 1;
+        case 2: return 22;
+        case -2:
+        case 3: return 3;
+        case -9: return 4;
+        default: return 0;
+    }
+}
+
+class LHEReader final : public ReaderBase {
+public:
+    using ReaderBase::ReaderBase;
+    Format format() const override { return Format::LHE; }
+
+    std::size_t read(EventBatch& out, std::size_t max_events) override {
+        std::size_t n = 0;
+        std::string_view line;
+        if (!std::isnan(xs_) && std::isnan(out.cross_section_pb)) set_xs(xs_, xs_err_, out);
+        while (n < max_events && !finished_) {
+            if (!src_->next(line)) {
+                finished_ = true;
+                break;
+            }
+            const auto t = trim(line);
+            if (starts_with(t, "<init")) {
+                parse_init(out);
+            } else if (starts_with(t, "<event")) {
+                parse_event(out);
+                ++n;
+            } else if (starts_with(t, "</LesHouchesEvents")) {
+                finished_ = true;
+            }
+        }
+        return n;
+    }
+
+private:
+    void parse_init(EventBatch& out) {
+        std::string_view line;
+        auto next_data = [&]() {
+            while (src_->next(line)) {
+                const auto t = trim(line);
+                if (t.empty() || t.front() == '#') continue;
+                return t;
+            }
+            src_->fail(-1, "file ends inside the <init> block");
+        };
+        Fields f(next_data());
+        for (const char* what : {"IDBMUP(1)", "IDBMUP(2)"}) (void)parse_field<std::int64_t>(f, *src_, -1, what);
+        for (const char* what : {"EBMUP(1)", "EBMUP(2)"}) (void)parse_field<double>(f, *src_, -1, what);
+        for (const char* what : {"PDFGUP(1)", "PDFGUP(2)", "PDFSUP(1)", "PDFSUP(2)", "IDWTUP"})
+            (void)parse_field<std::int64_t>(f, *src_, -1, what);
+        const auto nprup = parse_field<std::int64_t>(f, *src_, -1, "NPRUP");
+        double xs = 0, err2 = 0;
+        for (std::int64_t i = 0; i < nprup; ++i) {
+            Fields g(next_data());
+            xs += parse_field<double>(g, *src_, -1, "XSECUP (pb)");
+            const double e = parse_field<double>(g, *src_, -1, "XERRUP (pb)");
+            err2 += e * e;
+        }
+        set_xs(xs, std::sqrt(err2), out);
+    }
+
+    void parse_event(EventBatch& out) {
+        const std::int64_t ev = n_read_;
+        std::string_view line;
+        auto next_line = [&]() {
+            if (!src_->next(line)) src_->fail(ev, "file ends inside an <event> block (truncated?)");
+            return trim(line);
+        };
+        std::string_view t = next_line();
+        while (t.empty() || t.front() == '#') t = next_line();
+        Fields f(t);
+        const auto nup = parse_field<std::int64_t>(f, *src_, ev, "NUP (number of particles)");
+        (void)parse_field<std::int64_t>(f, *src_, ev, "IDPRUP");
+        const double w = parse_field<double>(f, *src_, ev, "XWGTUP (event weight)");
+        if (nup < 0) src_->fail(ev, "negative NUP");
+        out.begin_event(ev, w);
+        mothers_.clear();
+        for (std::int64_t i = 0; i < nup; ++i) {
+            t = next_line();
+            if (starts_with(t, "<") || starts_with(t, "#"))
+                src_->fail(ev, "event declares " + std::to_string(nup) + " particles but only " + std::to_string(i) + " were found");
+            Fields g(t);
+            const auto id = parse_field<std::int32_t>(g, *src_, ev, "IDUP");
+            const auto st = parse_field<std::int32_t>(g, *src_, ev, "ISTUP");
+            const auto m1 = parse_field<std::int32_t>(g, *src_, ev, "MOTHUP(1)");
+            const auto m2 = parse_field<std::int32_t>(g, *src_, ev, "MOTHUP(2)");
+            (void)parse_field<std::int32_t>(g, *src_, ev, "ICOLUP(1)");
+            (void)parse_field<std::int32_t>(g, *src_, ev, "ICOLUP(2)");
+            const double px = parse_field<double>(g, *src_, ev, "PUP(1) (px)");
+            const double py = parse_field<double>(g, *src_, ev, "PUP(2) (py)");
+            const double pz = parse_field<double>(g, *src_, ev, "PUP(3) (pz)");
+            const double e = parse_field<double>(g, *src_, ev, "PUP(4) (E)");
+            const double m = parse_field<double>(g, *src_, ev, "PUP(5) (mass)");
+            if (m1 < 0 || m2 < 0 || m1 > nup || m2 > nup)
+                src_->fail(ev, "mother indices " + std::to_string(m1) + " " + std::to_string(m2) + " outside [0, NUP]");
+            const int st_hepmc = lhe_status(st);
+            if (st_hepmc == 0) src_->fail(ev, "unknown ISTUP " + std::to_string(st) + " (expected -9, -2, -1, 1, 2 or 3)");
+            out.add_particle(px, py, pz, e, m, id, st_hepmc);
+            // MOTHUP(1)..MOTHUP(2) is the (1-based) range of mothers; 0 means none.
+            if (m1 > 0) {
+                const int last = (m2 >= m1) ? m2 : m1;
+                for (int k = m1; k <= last; ++k) out.add_parent(k - 1);
+            }
+        }
+        // skip optional information up to </event>
+        for (;;) {
+            t = next_line();
+            if (starts_with(t, "</event")) break;
+            if (starts_with(t, "<event")) src_->fail(ev, "new <event> before </event>");
+        }
+        out.end_event();
+        ++n_read_;
+    }
+
+    std::vector<std::int32_t> mothers_;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Factory
+// ------------------------------------------------------------------------------------------------
+Format detect(LineSource& src) {
+    std::string_view line;
+    for (int k = 0; k < 20 && src.next(line); ++k) {
+        const auto t = trim(line);
+        if (t.empty() || starts_with(t, "HepMC::Version")) continue;
+        if (starts_with(t, "HepMC::Asciiv3-START_EVENT_LISTING")) return Format::HepMC3;
+        if (starts_with(t, "HepMC::IO_GenEvent-START_EVENT_LISTING")) return Format::HepMC2;
+        if (starts_with(t, "<LesHouchesEvents")) return Format::LHE;
+        if (starts_with(t, "<?xml")) continue;
+        src.fail(-1, "not a HepMC3, HepMC2 or LHE file: unexpected first line '" + excerpt(t) + "'");
+    }
+    throw InputError(src.path(), src.line_number(), -1,
+                     "not a HepMC3, HepMC2 or LHE file: no event-listing header found");
+}
+
+}  // namespace
+
+std::unique_ptr<EventReader> open_events(const std::string& path, Format format) {
+    auto src = std::make_unique<LineSource>(path);
+    const Format found = detect(*src);
+    if (format != Format::Auto && format != found)
+        throw InputError(path, src->line_number(), -1,
+                         "expected a " + to_string(format) + " file, found " + to_string(found));
+    switch (found) {
+        case Format::HepMC3: return std::make_unique<HepMC3Reader>(std::move(src));
+        case Format::HepMC2: return std::make_unique<HepMC2Reader>(std::move(src));
+        case Format::LHE: src->push_back(); return std::make_unique<LHEReader>(std::move(src));
+        case Format::Auto: break;
+    }
+    throw std::logic_error("unreachable");
+}
+
+EventBatch read_events(const std::string& path, std::size_t max_events, Format format) {
+    auto reader = open_events(path, format);
+    EventBatch out;
+    out.source = path;
+    reader->read(out, max_events);
+    return out;
+}
+
+}  // namespace recast::io

@@ -1,0 +1,192 @@
+"""The ``recast-ml`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, _core
+
+log = logging.getLogger("recast_ml.cli")
+
+DEMO_MODEL = "ATLAS-HIGP-2024-32/models/ANA-HIGP-2024-32_nonresDNN_model_even"
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from . import _ort
+
+    rows: list[tuple[str, str]] = [
+        ("recast_ml", __version__),
+        ("recast core", _core.version()),
+        ("FastJet (linked)", _core.fastjet_version()),
+        ("ONNX Runtime headers", f"C API v{_core.onnxruntime_header_api_version()}"),
+    ]
+    try:
+        ort = _ort.info()
+        rows += [("ONNX Runtime", f"{ort['version']} (C API v{ort['api_version']} in use)"),
+                 ("ONNX Runtime library", str(ort["library"]))]
+    except _core.DependencyError as err:
+        rows.append(("ONNX Runtime", f"NOT AVAILABLE: {err}"))
+    for mod in ("numpy", "awkward", "pythia8mc"):
+        try:
+            from importlib.metadata import version
+
+            rows.append((mod, version(mod)))
+        except Exception:  # pragma: no cover - reporting only
+            rows.append((mod, "not installed"))
+    if args.json:
+        print(json.dumps(dict(rows), indent=2))
+    else:
+        width = max(len(k) for k, _ in rows)
+        for k, v in rows:
+            print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def _cmd_models_inspect(args: argparse.Namespace) -> int:
+    from .onnx import OnnxModel
+
+    model = OnnxModel(args.file)
+    meta: dict[str, object] = {"file": str(args.file)}
+    try:
+        import onnx
+
+        proto = onnx.load(str(args.file), load_external_data=False)
+        meta["producer"] = f"{proto.producer_name} {proto.producer_version}".strip()
+        meta["opsets"] = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
+    except Exception as err:  # metadata is optional; inference info comes from ORT
+        log.debug("onnx metadata unavailable: %s", err)
+    info = {
+        **meta,
+        "inputs": [t.__dict__ for t in model.inputs],
+        "outputs": [t.__dict__ for t in model.outputs],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for k, v in meta.items():
+        print(f"{k}: {v}")
+    for kind, tensors in (("inputs", model.inputs), ("outputs", model.outputs)):
+        print(f"{kind}:")
+        for t in tensors:
+            shape = ", ".join(str(d) if isinstance(d, int) else "N" for d in t.shape)
+            print(f"  {t.name:<24} {t.dtype:<8} ({shape})")
+    return 0
+
+
+def _cmd_events_summary(args: argparse.Namespace) -> int:
+    from .io import EventFile
+
+    n_ev = n_part = n_final = 0
+    sum_w = 0.0
+    with EventFile(args.file, args.format) as f:
+        for batch in f.batches(1000):
+            n_ev += len(batch)
+            n_part += batch.n_particles
+            n_final += int(np.count_nonzero(batch.status == 1))
+            sum_w += float(batch.weight.sum())
+        print(f"file:            {args.file} ({f.format})")
+        print(f"events:          {n_ev}")
+        print(f"particles/event: {n_part / max(n_ev, 1):.1f} ({n_final / max(n_ev, 1):.1f} final state)")
+        print(f"sum of weights:  {sum_w:.6g}")
+        print(f"cross section:   {f.cross_section_pb:.6g} pb")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Stage-1 main job: generate in memory, summarise, run an ATLAS ONNX net in C++."""
+    from ._data import analyses_dir
+    from .onnx import OnnxModel
+    from .pythia import PythiaGenerator
+
+    t0 = time.perf_counter()
+    print(f"== Generating {args.events} ttbar events at 13 TeV with Pythia 8 (seed {args.seed}), in memory")
+    gen = PythiaGenerator("ttbar", seed=args.seed)
+    events = gen.generate(args.events, progress=not args.no_progress)
+    t_gen = time.perf_counter() - t0
+    final = events.status == 1
+    charged = final & (events.charge3 != 0)
+    per_event = np.diff(events.particle_offsets)
+    print(f"   {len(events)} events in {t_gen:.1f} s, sigma(Pythia) = {events.cross_section_pb:.4g} pb")
+    print(f"   particles/event: {per_event.mean():.1f} (min {per_event.min()}, max {per_event.max()})")
+    print(f"   final state/event: {final.sum() / len(events):.1f}, charged: {charged.sum() / len(events):.1f}")
+    tops = np.abs(events.pid) == 6
+    print(f"   top quarks in the records: {int(tops.sum())}")
+
+    base = analyses_dir() / DEMO_MODEL
+    model = OnnxModel(base.with_suffix(".onnx"))
+    norm = json.loads(base.with_name(base.name + "_variables.json").read_text())
+    offset = np.asarray(norm["offset"], dtype=np.float64)
+    scale = np.asarray(norm["scale"], dtype=np.float64)
+    in_name, out_name = model.inputs[0].name, model.outputs[0].name
+    print(f"== ONNX Runtime (C++, dlopen) on {base.name}.onnx: {in_name}{model.inputs[0].shape} -> {out_name}")
+    refs = {}
+    with (analyses_dir() / "ATLAS-HIGP-2024-32" / "models" / "reference_outputs.csv").open() as fh:
+        for row in csv.DictReader(line for line in fh if not line.startswith("#")):
+            if row["model"] == base.name + ".onnx":
+                refs[row["case"]] = float(row["score"])
+    raw = {"normalised_zeros": offset, "normalised_ones": offset + scale}
+    for case, x in raw.items():
+        score = model.run({in_name: (((x - offset) / scale)[None, :]).astype(np.float32)})[out_name]
+        print(f"   {case:<17} score {float(score.ravel()[0]):.7f}   published reference {refs[case]:.7f}")
+    rng = np.random.default_rng(args.seed)
+    batch = rng.standard_normal((4096, len(offset))).astype(np.float32)
+    t1 = time.perf_counter()
+    scores = model.run({in_name: batch})[out_name].ravel()
+    dt = time.perf_counter() - t1
+    print(f"   batch of {len(batch)}: mean score {scores.mean():.4f}, {len(batch) / dt:,.0f} evaluations/s")
+    print(f"== done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="recast-ml", description=__doc__)
+    p.add_argument("--version", action="version", version=f"recast-ml {__version__} (core {_core.version()})")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="versions of the core and of the libraries it found")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=_cmd_info)
+
+    models = sub.add_parser("models", help="ML model tools").add_subparsers(dest="models_command", required=True)
+    inspect = models.add_parser("inspect", help="inputs and outputs of an ONNX model")
+    inspect.add_argument("file", type=Path)
+    inspect.add_argument("--json", action="store_true")
+    inspect.set_defaults(func=_cmd_models_inspect)
+
+    evs = sub.add_parser("events", help="event-file tools").add_subparsers(dest="events_command", required=True)
+    summ = evs.add_parser("summary", help="count events and particles of a HepMC/LHE file")
+    summ.add_argument("file", type=Path)
+    summ.add_argument("--format", default="auto", choices=("auto", "hepmc3", "hepmc2", "lhe"))
+    summ.set_defaults(func=_cmd_events_summary)
+
+    demo = sub.add_parser("demo", help="bundled default job: generate, read, run an ATLAS ONNX net")
+    demo.add_argument("--events", type=int, default=500)
+    demo.add_argument("--seed", type=int, default=12345)
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, _core.RecastError, ValueError) as err:
+        print(f"recast-ml: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Columnar event batches (the event model of the C++ core) and their numpy/awkward views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+
+_PARTICLE_COLUMNS = ("px", "py", "pz", "e", "mass", "pid", "status", "charge3")
+
+
+class EventBatch:
+    """Particles of many events as flat columns plus offsets.
+
+    Columns are read-only numpy views of the C++ storage (no copies). Momenta and masses are in
+    GeV; ``status`` follows the HepMC convention (1 final, 2 decayed, 4 beam, 11-200 generator
+    specific); ``charge3`` is three times the electric charge; the parents of particle ``i`` are
+    ``parents[parent_offsets[i]:parent_offsets[i+1]]`` as event-local indices.
+    """
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, batch: _core.EventBatch | None = None) -> None:
+        self._batch = batch if batch is not None else _core.EventBatch()
+
+    # ---- construction --------------------------------------------------------------------------
+    @classmethod
+    def from_arrays(
+        cls,
+        offsets: npt.ArrayLike,
+        px: npt.ArrayLike,
+        py: npt.ArrayLike,
+        pz: npt.ArrayLike,
+        e: npt.ArrayLike,
+        pid: npt.ArrayLike,
+        status: npt.ArrayLike,
+        *,
+        mass: npt.ArrayLike | None = None,
+        parent_offsets: npt.ArrayLike | None = None,
+        parents: npt.ArrayLike | None = None,
+        weight: npt.ArrayLike | None = None,
+        event_number: npt.ArrayLike | None = None,
+        source: str = "<arrays>",
+    ) -> EventBatch:
+        """Build a batch from flat numpy columns (copied once into the core).
+
+        ``mass`` defaults to sqrt(E^2 - p^2); charges are computed from the PDG ids.
+        Inconsistent sizes or parent indices raise :class:`recast_ml.InputError`.
+        """
+        return cls(
+            _core.EventBatch.from_arrays(
+                offsets, px, py, pz, e, pid, status,
+                mass=mass, parent_offsets=parent_offsets, parents=parents,
+                weight=weight, event_number=event_number, source=source,
+            )
+        )
+
+    @classmethod
+    def from_awkward(cls, particles: Any, *, weight: npt.ArrayLike | None = None,
+                     source: str = "<awkward>") -> EventBatch:
+        """Build a batch from an awkward array of events with particle fields
+        ``px, py, pz, e (or E), pid`` and optionally ``status`` (default 1) and ``mass``."""
+        import awkward as ak
+
+        fields = set(ak.fields(particles))
+        counts = ak.to_numpy(ak.num(particles, axis=1)).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+
+        def col(name: str, dtype: type) -> npt.NDArray[Any]:
+            return np.asarray(ak.to_numpy(ak.flatten(particles[name], axis=1)), dtype=dtype)
+
+        energy = "e" if "e" in fields else "E"
+        missing = {"px", "py", "pz", energy, "pid"} - fields
+        if missing:
+            raise ValueError(f"{source}: awkward particles need fields {sorted(missing)}")
+        n = int(offsets[-1])
+        status = col("status", np.int32) if "status" in fields else np.ones(n, np.int32)
+        mass = col("mass", np.float64) if "mass" in fields else None
+        return cls.from_arrays(offsets, col("px", np.float64), col("py", np.float64),
+                               col("pz", np.float64), col(energy, np.float64), col("pid", np.int32),
+                               status, mass=mass, weight=weight, source=source)
+
+    @classmethod
+    def concatenate(cls, batches: Iterable[EventBatch]) -> EventBatch:
+        out = cls()
+        for b in batches:
+            out._batch.append(b._batch)
+        return out
+
+    # ---- sizes and metadata ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._batch.n_events)
+
+    @property
+    def n_events(self) -> int:
+        return int(self._batch.n_events)
+
+    @property
+    def n_particles(self) -> int:
+        return int(self._batch.n_particles)
+
+    @property
+    def source(self) -> str:
+        return str(self._batch.source)
+
+    @property
+    def cross_section_pb(self) -> float:
+        """Cross section given by the source in pb (NaN if it gave none)."""
+        return float(self._batch.cross_section_pb)
+
+    @property
+    def cross_section_error_pb(self) -> float:
+        return float(self._batch.cross_section_error_pb)
+
+    def __repr__(self) -> str:
+        return (f"<EventBatch {self.n_events} events, {self.n_particles} particles from "
+                f"{self.source!r}>")
+
+    # ---- columns (zero-copy views) -----------------------------------------------------------
+    @property
+    def event_number(self) -> npt.NDArray[np.int64]:
+        return self._batch.event_number
+
+    @property
+    def weight(self) -> npt.NDArray[np.float64]:
+        return self._batch.weight
+
+    @property
+    def particle_offsets(self) -> npt.NDArray[np.int64]:
+        return self._batch.particle_offsets
+
+    @property
+    def px(self) -> npt.NDArray[np.float64]:
+        return self._batch.px
+
+    @property
+    def py(self) -> npt.NDArray[np.float64]:
+        return self._batch.py
+
+    @property
+    def pz(self) -> npt.NDArray[np.float64]:
+        return self._batch.pz
+
+    @property
+    def e(self) -> npt.NDArray[np.float64]:
+        return self._batch.e
+
+    @property
+    def mass(self) -> npt.NDArray[np.float64]:
+        return self._batch.mass
+
+    @property
+    def pid(self) -> npt.NDArray[np.int32]:
+        return self._batch.pid
+
+    @property
+    def status(self) -> npt.NDArray[np.int32]:
+        return self._batch.status
+
+    @property
+    def charge3(self) -> npt.NDArray[np.int32]:
+        return self._batch.charge3
+
+    @property
+    def charge(self) -> npt.NDArray[np.float64]:
+        return self._batch.charge3 / 3.0
+
+    @property
+    def parent_offsets(self) -> npt.NDArray[np.int64]:
+        return self._batch.parent_offsets
+
+    @property
+    def parents(self) -> npt.NDArray[np.int32]:
+        return self._batch.parents
+
+    def event_slice(self, i: int) -> slice:
+        """Slice of the particle columns belonging to event ``i``."""
+        off = self.particle_offsets
+        return slice(int(off[i]), int(off[i + 1]))
+
+    def parents_of(self, event: int, particle: int) -> npt.NDArray[np.int32]:
+        """Event-local parent indices of one particle."""
+        g = int(self.particle_offsets[event]) + particle
+        po = self.parent_offsets
+        return self.parents[int(po[g]) : int(po[g + 1])]
+
+    # ---- awkward ------------------------------------------------------------------------------
+    def to_awkward(self) -> Any:
+        """Events as an awkward array ``var * {px, py, pz, e, mass, pid, status, charge, parents}``
+        built on the column buffers (no per-particle Python objects)."""
+        import awkward as ak
+
+        contents = {name: ak.contents.NumpyArray(getattr(self, name)) for name in _PARTICLE_COLUMNS}
+        contents["charge"] = ak.contents.NumpyArray(self.charge)
+        contents["parents"] = ak.contents.ListOffsetArray(
+            ak.index.Index64(self.parent_offsets), ak.contents.NumpyArray(self.parents)
+        )
+        del contents["charge3"]
+        record = ak.contents.RecordArray(list(contents.values()), list(contents.keys()))
+        events = ak.contents.ListOffsetArray(ak.index.Index64(self.particle_offsets), record)
+        return ak.Array(events)

@@ -1,0 +1,91 @@
+"""Event files: HepMC3 / HepMC2 ASCII and LHE, plain or gzip-compressed, read by the C++ core."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from . import _core
+from .events import EventBatch
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("auto", "hepmc3", "hepmc2", "lhe")
+
+
+class EventFile:
+    """Streaming reader: ``with EventFile(path) as f: for batch in f.batches(1000): ...``.
+
+    The format is detected from the content (``format`` forces one). Malformed input raises
+    :class:`recast_ml.InputError` naming the file, line and event; a missing file raises
+    :class:`FileNotFoundError`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], format: str = "auto") -> None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown event format {format!r}; expected one of {FORMATS}")
+        self.path = Path(path)
+        self._reader: _core.EventReader | None = _core.open_events(str(self.path), format)
+        log.debug("opened %s (%s)", self.path, self._reader.format)
+
+    @property
+    def format(self) -> str:
+        return str(self._open().format)
+
+    @property
+    def weight_names(self) -> list[str]:
+        return list(self._open().weight_names)
+
+    @property
+    def cross_section_pb(self) -> float:
+        """Latest cross section the file gave (pb), NaN if none yet."""
+        return float(self._open().cross_section_pb)
+
+    @property
+    def events_read(self) -> int:
+        return int(self._open().events_read)
+
+    def _open(self) -> _core.EventReader:
+        if self._reader is None:
+            raise ValueError(f"{self.path}: reader is closed")
+        return self._reader
+
+    def read(self, max_events: int) -> EventBatch:
+        """Next ``max_events`` events (fewer at the end; empty at end of file)."""
+        if max_events < 1:
+            raise ValueError("max_events must be >= 1")
+        return EventBatch(self._open().read(max_events))
+
+    def batches(self, batch_size: int = 1000) -> Iterator[EventBatch]:
+        while True:
+            batch = self.read(batch_size)
+            if len(batch) == 0:
+                return
+            yield batch
+
+    def close(self) -> None:
+        self._reader = None
+
+    def __enter__(self) -> EventFile:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def iter_events(path: str | os.PathLike[str], batch_size: int = 1000,
+                format: str = "auto") -> Iterator[EventBatch]:
+    """Iterate over an event file in batches of ``batch_size`` events."""
+    with EventFile(path, format) as f:
+        yield from f.batches(batch_size)
+
+
+def read_events(path: str | os.PathLike[str], max_events: int | None = None,
+                format: str = "auto") -> EventBatch:
+    """Read a whole event file (or its first ``max_events`` events) into one batch."""
+    with EventFile(path, format) as f:
+        return f.read(max_events if max_events is not None else 2**62)

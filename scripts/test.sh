@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# README command 2: set everything up, then run the default test suite (no `slow` tests).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/bootstrap.sh"
+cd "$root"
+exec "${RECAST_VENV:-$root/.venv}/bin/python" -m pytest "$@"
