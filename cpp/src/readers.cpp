@@ -137,10 +137,20 @@ public:
                 Fields f(line.substr(1));
                 if (in_event_) {
                     weight_ = parse_field<double>(f, *src_, ev_index(), "event weight");
-                } else {  // run-info weight names
+                } else {  // run-info weight names: "\|"-separated (HepMC3 >= 3.2.6) or blank-separated
                     weight_names_.clear();
-                    std::string_view tok;
-                    while (f.next(tok)) weight_names_.emplace_back(tok);
+                    std::string_view rest = trim(line.substr(1));
+                    if (rest.find("\\|") != std::string_view::npos) {
+                        for (;;) {
+                            const auto bar = rest.find("\\|");
+                            weight_names_.emplace_back(rest.substr(0, bar));
+                            if (bar == std::string_view::npos) break;
+                            rest.remove_prefix(bar + 2);
+                        }
+                    } else {
+                        std::string_view tok;
+                        while (f.next(tok)) weight_names_.emplace_back(tok);
+                    }
                 }
             } else if (tag == 'A') {
                 parse_attribute(line);

@@ -1,0 +1,69 @@
+"""The recast-ml command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import onnxruntime as ort
+
+import recast_ml
+from recast_ml.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "recast_ml", *args], capture_output=True, text=True)
+
+
+def test_version():
+    res = run_cli("--version")
+    assert res.returncode == 0
+    assert res.stdout.strip() == f"recast-ml {recast_ml.__version__} (core {recast_ml._core.version()})"
+
+
+def test_info_reports_versions(capsys):
+    from importlib.metadata import version
+
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["ONNX Runtime"].startswith(ort.__version__)
+    assert info["FastJet (linked)"] == ".".join(version("fastjet").split(".")[:3])  # wheel 3.5.2.0
+    assert info["ONNX Runtime headers"] == "C API v21"
+
+
+def test_models_inspect(shared_data, capsys):
+    path = shared_data / "ATLAS-SUSY-2019-04" / "onnx" / "OneLeptonMultiJets2018_6jets.onnx"
+    assert main(["models", "inspect", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["inputs"] == [{"name": "input.1", "dtype": "float32", "shape": [1, 65], "onnx_type": "float"}]
+    assert info["outputs"][0]["name"] == "39"
+    assert info["producer"].startswith("pytorch")
+    assert main(["models", "inspect", str(path)]) == 0
+    assert "input.1                  float32  (1, 65)" in capsys.readouterr().out
+
+
+def test_events_summary(hepmc_files, capsys):
+    assert main(["events", "summary", str(hepmc_files["hepmc3.gz"])]) == 0
+    out = capsys.readouterr().out
+    assert "events:          12" in out
+    assert "(hepmc3)" in out
+
+
+def test_errors_are_reported_without_traceback(tmp_path):
+    res = run_cli("models", "inspect", str(tmp_path / "missing.onnx"))
+    assert res.returncode == 2
+    assert "recast-ml: error:" in res.stderr
+    assert "missing.onnx" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_demo_runs_and_matches_the_published_scores():
+    res = run_cli("demo", "--events", "20", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    lines = [line.split() for line in res.stdout.splitlines()]
+    scores = {w[0]: (float(w[2]), float(w[5])) for w in lines if w and w[0].startswith("normalised_")}
+    assert set(scores) == {"normalised_zeros", "normalised_ones"}
+    for ours, published in scores.values():
+        assert abs(ours - published) < 1e-6
+    assert "20 events" in res.stdout

@@ -1,0 +1,260 @@
+"""Event-file readers against pyhepmc (the HepMC3 library) as the independent reference."""
+
+from __future__ import annotations
+
+import gzip
+import math
+
+import numpy as np
+import pyhepmc
+import pytest
+
+from recast_ml import EventBatch, EventFile, InputError, iter_events, read_events
+
+
+def reference_events(path):
+    with pyhepmc.open(path) as f:
+        return list(f)
+
+
+def particle_table(momenta, pids, statuses, parent_lists):
+    """Per particle: (pid, status, px, py, pz, e, m, sorted parent keys), order-independent."""
+    keys = [(int(pid), int(st), *map(float, mom)) for mom, pid, st in zip(momenta, pids, statuses)]
+    return sorted((k, tuple(sorted(keys[q] for q in parents))) for k, parents in zip(keys, parent_lists))
+
+
+def assert_same_as_pyhepmc(batch: EventBatch, ref_events, scale=1.0, same_order=True):
+    """Compare with pyhepmc event by event and particle by particle.
+
+    HepMC3's HepMC2 reader re-orders particles vertex by vertex, whereas recast keeps the order of
+    the file; for HepMC2 the particles are therefore matched by content (kinematics, ids and their
+    parents' content) instead of by index.
+    """
+    assert len(batch) == len(ref_events)
+    for i, ref in enumerate(ref_events):
+        sl = batch.event_slice(i)
+        parts = ref.particles
+        assert sl.stop - sl.start == len(parts), f"event {i}: particle count"
+        assert batch.event_number[i] == ref.event_number
+        assert batch.weight[i] == (ref.weights[0] if len(ref.weights) else 1.0)
+        mom = np.array([[p.momentum.px, p.momentum.py, p.momentum.pz, p.momentum.e, p.generated_mass]
+                        for p in parts]) * scale
+        ref_pid = [p.pid for p in parts]
+        ref_status = [p.status for p in parts]
+        ref_parents = [[q.id - 1 for q in p.parents] for p in parts]
+        ours = np.stack([batch.px[sl], batch.py[sl], batch.pz[sl], batch.e[sl], batch.mass[sl]], axis=1)
+        our_parents = [batch.parents_of(i, k).tolist() for k in range(len(parts))]
+        if same_order:
+            np.testing.assert_allclose(ours, mom, rtol=1e-15, atol=0)
+            np.testing.assert_array_equal(batch.pid[sl], ref_pid)
+            np.testing.assert_array_equal(batch.status[sl], ref_status)
+            for k in range(len(parts)):
+                assert sorted(our_parents[k]) == sorted(ref_parents[k]), f"event {i} particle {k}"
+        else:
+            assert particle_table(ours, batch.pid[sl], batch.status[sl], our_parents) == particle_table(
+                mom, ref_pid, ref_status, ref_parents
+            ), f"event {i}"
+
+
+@pytest.mark.parametrize("flavour", ["hepmc3", "hepmc3.gz", "hepmc2", "hepmc2.gz"])
+def test_reader_equals_pyhepmc_particle_by_particle(hepmc_files, flavour):
+    path = hepmc_files[flavour]
+    ref = reference_events(path)
+    batch = read_events(path)
+    assert_same_as_pyhepmc(batch, ref, same_order=flavour.startswith("hepmc3"))
+    assert batch.cross_section_pb == pytest.approx(ref[-1].cross_section.xsec(0), rel=1e-12)
+    assert batch.cross_section_error_pb == pytest.approx(ref[-1].cross_section.xsec_err(0), rel=1e-12)
+    assert batch.n_particles > 12 * 300  # hadronised events with MPI
+
+
+def test_formats_are_detected(hepmc_files):
+    for flavour, fmt in [("hepmc3", "hepmc3"), ("hepmc2.gz", "hepmc2")]:
+        with EventFile(hepmc_files[flavour]) as f:
+            assert f.format == fmt
+    with pytest.raises(InputError, match="expected a hepmc2 file, found hepmc3"):
+        EventFile(hepmc_files["hepmc3"], format="hepmc2")
+
+
+def test_mev_units_are_converted_to_gev(hepmc_files):
+    ref = reference_events(hepmc_files["hepmc3-mev"])
+    assert ref[0].momentum_unit == pyhepmc.Units.MEV
+    batch = read_events(hepmc_files["hepmc3-mev"])
+    assert_same_as_pyhepmc(batch, ref, scale=1e-3)
+    gev = read_events(hepmc_files["hepmc3"])
+    np.testing.assert_allclose(batch.e, gev.e, rtol=1e-12)
+
+
+def test_weight_names_and_streaming(hepmc_files):
+    with EventFile(hepmc_files["hepmc3"]) as f:
+        sizes = [len(b) for b in f.batches(5)]
+        assert f.weight_names == ["w0", "w1"]
+        assert f.events_read == 12
+    assert sizes == [5, 5, 2]
+    whole = read_events(hepmc_files["hepmc2"])
+    parts = EventBatch.concatenate(iter_events(hepmc_files["hepmc2"], batch_size=4))
+    for col in ("px", "pid", "status", "parents", "parent_offsets", "particle_offsets", "weight"):
+        np.testing.assert_array_equal(getattr(parts, col), getattr(whole, col))
+    assert len(read_events(hepmc_files["hepmc3.gz"], max_events=3)) == 3
+
+
+def test_charge_from_pdg_id(hepmc_files):
+    batch = read_events(hepmc_files["hepmc3"])
+    table = {11: -3, -11: 3, 13: -3, 22: 0, 211: 3, -211: -3, 111: 0, 321: 3, 2212: 3, -2212: -3,
+             2112: 0, 6: 2, -6: -2, 5: -1, 21: 0, 24: 3, 130: 0, 310: 0, 3122: 0, 3222: 3, 443: 0}
+    for pid, q3 in table.items():
+        sel = batch.pid == pid
+        if sel.any():
+            assert set(batch.charge3[sel].tolist()) == {q3}, pid
+    final = batch.status > 0  # the fixture keeps Pythia's raw status codes: > 0 is final
+    per_event = [int(batch.charge3[batch.event_slice(i)][final[batch.event_slice(i)]].sum())
+                 for i in range(len(batch))]
+    assert per_event == [6] * len(batch)  # two protons in, charge conserved in the final state
+
+
+LHE = """<LesHouchesEvents version="3.0">
+<header>
+<!-- hand-written test file -->
+</header>
+<init>
+2212 2212 6.500000e+03 6.500000e+03 0 0 247000 247000 -4 2
+1.20e+01 3.0e-01 1.0e+00 1
+4.00e+00 4.0e-01 1.0e+00 2
+</init>
+<event>
+ 5 1 +2.5e-01 9.1e+01 7.8e-03 1.2e-01
+       21 -1    0    0  501  502 +0.0e+00 +0.0e+00 +4.0e+02 4.0e+02 0.0e+00 0.0e+00 9.0e+00
+       21 -1    0    0  502  503 -0.0e+00 -0.0e+00 -3.0e+02 3.0e+02 0.0e+00 0.0e+00 9.0e+00
+        6  2    1    2  501    0 +1.0e+01 +2.0e+01 +1.0e+02 4.0e+02 1.73e+02 0.0e+00 9.0e+00
+        5  1    3    3  501    0 +5.0e+00 +1.0e+01 +5.0e+01 6.0e+01 4.7e+00 0.0e+00 9.0e+00
+       24  1    3    0    0    0 +5.0e+00 +1.0e+01 +5.0e+01 3.4e+02 8.0e+01 0.0e+00 9.0e+00
+#aMCatNLO comment line
+<rwgt>
+<wgt id='1'> 0.3 </wgt>
+</rwgt>
+</event>
+<event>
+ 2 2 -1.0e+00 9.1e+01 7.8e-03 1.2e-01
+       -1 -1    0    0    0  501 0 0 1.0e+01 1.0e+01 0 0 9
+        1  1    1    0  501    0 0 0 1.0e+01 1.0e+01 0 0 9
+</event>
+</LesHouchesEvents>
+"""
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_lhe_reader_hand_computed(tmp_path, compressed):
+    path = tmp_path / ("events.lhe.gz" if compressed else "events.lhe")
+    if compressed:
+        with gzip.open(path, "wt") as fh:
+            fh.write(LHE)
+    else:
+        path.write_text(LHE)
+    batch = read_events(path)
+    assert len(batch) == 2
+    assert batch.n_particles == 7
+    np.testing.assert_array_equal(batch.particle_offsets, [0, 5, 7])
+    np.testing.assert_array_equal(batch.weight, [0.25, -1.0])
+    np.testing.assert_array_equal(batch.pid, [21, 21, 6, 5, 24, -1, 1])
+    np.testing.assert_array_equal(batch.status, [21, 21, 22, 1, 1, 21, 1])
+    np.testing.assert_array_equal(batch.px, [0, 0, 10, 5, 5, 0, 0])
+    np.testing.assert_array_equal(batch.mass, [0, 0, 173, 4.7, 80, 0, 0])
+    assert batch.parents_of(0, 2).tolist() == [0, 1]  # MOTHUP 1..2
+    assert batch.parents_of(0, 3).tolist() == [2]
+    assert batch.parents_of(0, 4).tolist() == [2]
+    assert batch.parents_of(1, 1).tolist() == [0]
+    np.testing.assert_array_equal(batch.charge3, [0, 0, 2, -1, 3, 1, -1])
+    assert batch.cross_section_pb == pytest.approx(16.0)
+    assert batch.cross_section_error_pb == pytest.approx(math.hypot(0.3, 0.4))
+    with EventFile(path) as f:
+        assert f.format == "lhe"
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+
+def hepmc3_lines(hepmc_files):
+    return hepmc_files["hepmc3"].read_text().splitlines(keepends=True)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.hepmc"):
+        read_events(tmp_path / "nope.hepmc")
+
+
+def test_unknown_format(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello world\n")
+    with pytest.raises(InputError, match=r"notes.txt:1: not a HepMC3, HepMC2 or LHE file"):
+        read_events(path)
+
+
+def first_line_index(lines, prefix, skip=0):
+    found = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+    return found[skip]
+
+
+def test_truncated_particle_line(hepmc_files, tmp_path):
+    lines = hepmc3_lines(hepmc_files)
+    k = first_line_index(lines, "P ", skip=40)
+    lines[k] = " ".join(lines[k].split()[:5]) + "\n"
+    bad = tmp_path / "cut.hepmc3"
+    bad.write_text("".join(lines))
+    with pytest.raises(InputError, match=rf"cut.hepmc3:{k + 1} \(event 0\): line ended early: expected py"):
+        read_events(bad)
+
+
+def test_garbled_number(hepmc_files, tmp_path):
+    lines = hepmc3_lines(hepmc_files)
+    k = first_line_index(lines, "E ", skip=3)
+    k += 5  # a particle line of the fourth event
+    assert lines[k].startswith(("P ", "V "))
+    fields = lines[k].split()
+    lines[k] = "P " + fields[1] + " " + fields[2] + " 21 1.0e+0x 2 3 4 5 1\n"
+    bad = tmp_path / "garbled.hepmc3"
+    bad.write_text("".join(lines))
+    with pytest.raises(InputError, match=rf"garbled.hepmc3:{k + 1} \(event 3\): expected px, got '1.0e\+0x'"):
+        read_events(bad)
+
+
+def test_truncated_file_is_an_error_not_a_short_sample(hepmc_files, tmp_path):
+    lines = hepmc3_lines(hepmc_files)
+    e_last = first_line_index(lines, "E ", skip=11)
+    bad = tmp_path / "short.hepmc3"
+    bad.write_text("".join(lines[: e_last + 100]))
+    with pytest.raises(InputError, match=rf"short.hepmc3:{e_last + 1} \(event 11\): event declares \d+ particles but 9\d were found"):
+        read_events(bad)
+    # the complete events before the damage are still readable in batches
+    with EventFile(bad) as f:
+        assert len(f.read(11)) == 11
+        with pytest.raises(InputError, match="event 11"):
+            f.read(1)
+
+
+def test_truncated_gzip_stream(hepmc_files, tmp_path):
+    data = hepmc_files["hepmc2.gz"].read_bytes()
+    bad = tmp_path / "cut.hepmc2.gz"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut.hepmc2.gz:\d+.*(truncated|corrupt)"):
+        read_events(bad)
+
+
+def test_hepmc2_bad_vertex_reference(hepmc_files, tmp_path):
+    lines = hepmc_files["hepmc2"].read_text().splitlines(keepends=True)
+    k = first_line_index(lines, "P ", skip=10)
+    fields = lines[k].split()
+    fields[11] = "-99999"  # end vertex barcode that does not exist
+    lines[k] = " ".join(fields) + "\n"
+    bad = tmp_path / "badvtx.hepmc2"
+    bad.write_text("".join(lines))
+    with pytest.raises(InputError, match=r"badvtx.hepmc2:\d+ \(event 0\): particle \d+ ends in undefined vertex -99999"):
+        read_events(bad)
+
+
+def test_lhe_errors(tmp_path):
+    bad = tmp_path / "bad.lhe"
+    bad.write_text(LHE.replace("       24  1    3    0", "       24  7    3    0"))
+    with pytest.raises(InputError, match=r"bad.lhe:16 \(event 0\): unknown ISTUP 7"):
+        read_events(bad)
+    short = tmp_path / "short.lhe"
+    short.write_text(LHE[: LHE.index("       24  1")])
+    with pytest.raises(InputError, match=r"short.lhe:\d+ \(event 0\): file ends inside an <event> block"):
+        read_events(short)
