@@ -4,4 +4,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/bootstrap.sh"
 cd "$root"
-exec "${RECAST_VENV:-$root/.venv}/bin/python" -m pytest "$@"
+bin="${RECAST_VENV:-$root/.venv}/bin"
+"$bin/ruff" check python tests benchmarks
+"$bin/mypy"
+exec "$bin/python" -m pytest "$@"

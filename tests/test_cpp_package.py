@@ -27,8 +27,19 @@ def example_binary(tmp_path_factory):
     build = tmp_path_factory.mktemp("cpp-example")
     cmake_dir = Path(recast_ml.__file__).parent / "cmake" / "recast"
     assert (cmake_dir / "recastConfig.cmake").is_file()
-    subprocess.run([cmake, "-S", REPO / "examples" / "cpp", "-B", build, f"-Drecast_DIR={cmake_dir}",
-                    "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            cmake,
+            "-S",
+            REPO / "examples" / "cpp",
+            "-B",
+            build,
+            f"-Drecast_DIR={cmake_dir}",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        check=True,
+        capture_output=True,
+    )
     subprocess.run([cmake, "--build", build, "-j2"], check=True, capture_output=True)
     return build / "event_loop"
 
@@ -37,13 +48,20 @@ def test_cpp_event_loop_and_onnx(example_binary, hepmc_files, shared_data):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["RECAST_ONNXRUNTIME_LIBRARY"] = str(_ort.wheel_library())
     model = shared_data / "ATLAS-HIGP-2024-32" / "onnx" / "ANA-HIGP-2024-32_nonresDNN_model_even.onnx"
-    out = subprocess.run([example_binary, hepmc_files["hepmc2.gz"], model], check=True,
-                         capture_output=True, text=True, env=env).stdout.split()
+    out = subprocess.run(
+        [example_binary, hepmc_files["hepmc2.gz"], model], check=True, capture_output=True, text=True, env=env
+    ).stdout.split()
     batch = read_events(hepmc_files["hepmc2.gz"])
     final_charged = int(np.count_nonzero((batch.status > 0) & (batch.charge3 != 0)))
     # the fixture keeps Pythia's raw statuses, so status == 1 selects nothing there
-    assert out[:6] == ["format", "hepmc2", "events", "12", "charged_final",
-                       str(int(np.count_nonzero((batch.status == 1) & (batch.charge3 != 0))))]
+    assert out[:6] == [
+        "format",
+        "hepmc2",
+        "events",
+        "12",
+        "charged_final",
+        str(int(np.count_nonzero((batch.status == 1) & (batch.charge3 != 0)))),
+    ]
     assert final_charged > 0
     assert out[6:8] == ["onnx", _ort.info()["version"]]
     assert out[8:10] == ["outputs", "12"]

@@ -164,7 +164,7 @@ def test_fixed_batch_model_rejects_other_batch_sizes(shared_data):
 
 
 def test_bad_model_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does_not_exist.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"does_not_exist\.onnx"):
         OnnxModel(tmp_path / "does_not_exist.onnx")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"this is not a protobuf")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import pythia_records
 
+from hepmc_samples import pythia_records
 from recast_ml.pythia import PRESETS, PythiaGenerator, from_pythia_batch
 
 
@@ -22,8 +22,13 @@ def test_columns_equal_the_pythia_records(pythia_and_batch):
         sl = batch.event_slice(i)
         ev = ev[1:]  # the system entry is not a particle
         np.testing.assert_array_equal(batch.pid[sl], ev.id.to_numpy())
-        for ours, theirs in [(batch.px, ev.p.px), (batch.py, ev.p.py), (batch.pz, ev.p.pz),
-                             (batch.e, ev.p.e), (batch.mass, ev.m)]:
+        for ours, theirs in [
+            (batch.px, ev.p.px),
+            (batch.py, ev.p.py),
+            (batch.pz, ev.p.pz),
+            (batch.e, ev.p.e),
+            (batch.mass, ev.m),
+        ]:
             np.testing.assert_array_equal(ours[sl], theirs.to_numpy())
     np.testing.assert_array_equal(batch.event_number, [0, 1, 2, 3])
 

@@ -19,8 +19,8 @@ def reference_events(path):
 
 def particle_table(momenta, pids, statuses, parent_lists):
     """Per particle: (pid, status, px, py, pz, e, m, sorted parent keys), order-independent."""
-    keys = [(int(pid), int(st), *map(float, mom)) for mom, pid, st in zip(momenta, pids, statuses)]
-    return sorted((k, tuple(sorted(keys[q] for q in parents))) for k, parents in zip(keys, parent_lists))
+    keys = [(int(pid), int(st), *map(float, mom)) for mom, pid, st in zip(momenta, pids, statuses, strict=False)]
+    return sorted((k, tuple(sorted(keys[q] for q in parents))) for k, parents in zip(keys, parent_lists, strict=False))
 
 
 def assert_same_as_pyhepmc(batch: EventBatch, ref_events, scale=1.0, same_order=True):
@@ -37,8 +37,10 @@ def assert_same_as_pyhepmc(batch: EventBatch, ref_events, scale=1.0, same_order=
         assert sl.stop - sl.start == len(parts), f"event {i}: particle count"
         assert batch.event_number[i] == ref.event_number
         assert batch.weight[i] == (ref.weights[0] if len(ref.weights) else 1.0)
-        mom = np.array([[p.momentum.px, p.momentum.py, p.momentum.pz, p.momentum.e, p.generated_mass]
-                        for p in parts]) * scale
+        mom = (
+            np.array([[p.momentum.px, p.momentum.py, p.momentum.pz, p.momentum.e, p.generated_mass] for p in parts])
+            * scale
+        )
         ref_pid = [p.pid for p in parts]
         ref_status = [p.status for p in parts]
         ref_parents = [[q.id - 1 for q in p.parents] for p in parts]
@@ -99,15 +101,35 @@ def test_weight_names_and_streaming(hepmc_files):
 
 def test_charge_from_pdg_id(hepmc_files):
     batch = read_events(hepmc_files["hepmc3"])
-    table = {11: -3, -11: 3, 13: -3, 22: 0, 211: 3, -211: -3, 111: 0, 321: 3, 2212: 3, -2212: -3,
-             2112: 0, 6: 2, -6: -2, 5: -1, 21: 0, 24: 3, 130: 0, 310: 0, 3122: 0, 3222: 3, 443: 0}
+    table = {
+        11: -3,
+        -11: 3,
+        13: -3,
+        22: 0,
+        211: 3,
+        -211: -3,
+        111: 0,
+        321: 3,
+        2212: 3,
+        -2212: -3,
+        2112: 0,
+        6: 2,
+        -6: -2,
+        5: -1,
+        21: 0,
+        24: 3,
+        130: 0,
+        310: 0,
+        3122: 0,
+        3222: 3,
+        443: 0,
+    }
     for pid, q3 in table.items():
         sel = batch.pid == pid
         if sel.any():
             assert set(batch.charge3[sel].tolist()) == {q3}, pid
     final = batch.status > 0  # the fixture keeps Pythia's raw status codes: > 0 is final
-    per_event = [int(batch.charge3[batch.event_slice(i)][final[batch.event_slice(i)]].sum())
-                 for i in range(len(batch))]
+    per_event = [int(batch.charge3[batch.event_slice(i)][final[batch.event_slice(i)]].sum()) for i in range(len(batch))]
     assert per_event == [6] * len(batch)  # two protons in, charge conserved in the final state
 
 
@@ -171,12 +193,13 @@ def test_lhe_reader_hand_computed(tmp_path, compressed):
 
 # ---- bad input ---------------------------------------------------------------------------------
 
+
 def hepmc3_lines(hepmc_files):
     return hepmc_files["hepmc3"].read_text().splitlines(keepends=True)
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.hepmc"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.hepmc"):
         read_events(tmp_path / "nope.hepmc")
 
 
@@ -220,7 +243,8 @@ def test_truncated_file_is_an_error_not_a_short_sample(hepmc_files, tmp_path):
     e_last = first_line_index(lines, "E ", skip=11)
     bad = tmp_path / "short.hepmc3"
     bad.write_text("".join(lines[: e_last + 100]))
-    with pytest.raises(InputError, match=rf"short.hepmc3:{e_last + 1} \(event 11\): event declares \d+ particles but 9\d were found"):
+    expected = rf"short.hepmc3:{e_last + 1} \(event 11\): event declares \d+ particles but 9\d were found"
+    with pytest.raises(InputError, match=expected):
         read_events(bad)
     # the complete events before the damage are still readable in batches
     with EventFile(bad) as f:
@@ -245,7 +269,8 @@ def test_hepmc2_bad_vertex_reference(hepmc_files, tmp_path):
     lines[k] = " ".join(fields) + "\n"
     bad = tmp_path / "badvtx.hepmc2"
     bad.write_text("".join(lines))
-    with pytest.raises(InputError, match=r"badvtx.hepmc2:\d+ \(event 0\): particle \d+ ends in undefined vertex -99999"):
+    expected = r"badvtx.hepmc2:\d+ \(event 0\): particle \d+ ends in undefined vertex -99999"
+    with pytest.raises(InputError, match=expected):
         read_events(bad)
 
 

@@ -31,8 +31,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     ]
     try:
         ort = _ort.info()
-        rows += [("ONNX Runtime", f"{ort['version']} (C API v{ort['api_version']} in use)"),
-                 ("ONNX Runtime library", str(ort["library"]))]
+        rows += [
+            ("ONNX Runtime", f"{ort['version']} (C API v{ort['api_version']} in use)"),
+            ("ONNX Runtime library", str(ort["library"])),
+        ]
     except _core.DependencyError as err:
         rows.append(("ONNX Runtime", f"NOT AVAILABLE: {err}"))
     for mod in ("numpy", "awkward", "pythia8mc"):

@@ -53,15 +53,26 @@ class EventBatch:
         """
         return cls(
             _core.EventBatch.from_arrays(
-                offsets, px, py, pz, e, pid, status,
-                mass=mass, parent_offsets=parent_offsets, parents=parents,
-                weight=weight, event_number=event_number, source=source,
+                offsets,
+                px,
+                py,
+                pz,
+                e,
+                pid,
+                status,
+                mass=mass,
+                parent_offsets=parent_offsets,
+                parents=parents,
+                weight=weight,
+                event_number=event_number,
+                source=source,
             )
         )
 
     @classmethod
-    def from_awkward(cls, particles: Any, *, weight: npt.ArrayLike | None = None,
-                     source: str = "<awkward>") -> EventBatch:
+    def from_awkward(
+        cls, particles: Any, *, weight: npt.ArrayLike | None = None, source: str = "<awkward>"
+    ) -> EventBatch:
         """Build a batch from an awkward array of events with particle fields
         ``px, py, pz, e (or E), pid`` and optionally ``status`` (default 1) and ``mass``."""
         import awkward as ak
@@ -80,9 +91,18 @@ class EventBatch:
         n = int(offsets[-1])
         status = col("status", np.int32) if "status" in fields else np.ones(n, np.int32)
         mass = col("mass", np.float64) if "mass" in fields else None
-        return cls.from_arrays(offsets, col("px", np.float64), col("py", np.float64),
-                               col("pz", np.float64), col(energy, np.float64), col("pid", np.int32),
-                               status, mass=mass, weight=weight, source=source)
+        return cls.from_arrays(
+            offsets,
+            col("px", np.float64),
+            col("py", np.float64),
+            col("pz", np.float64),
+            col(energy, np.float64),
+            col("pid", np.int32),
+            status,
+            mass=mass,
+            weight=weight,
+            source=source,
+        )
 
     @classmethod
     def concatenate(cls, batches: Iterable[EventBatch]) -> EventBatch:
@@ -117,8 +137,7 @@ class EventBatch:
         return float(self._batch.cross_section_error_pb)
 
     def __repr__(self) -> str:
-        return (f"<EventBatch {self.n_events} events, {self.n_particles} particles from "
-                f"{self.source!r}>")
+        return f"<EventBatch {self.n_events} events, {self.n_particles} particles from {self.source!r}>"
 
     # ---- columns (zero-copy views) -----------------------------------------------------------
     @property

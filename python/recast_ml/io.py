@@ -72,20 +72,19 @@ class EventFile:
     def __enter__(self) -> EventFile:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
-def iter_events(path: str | os.PathLike[str], batch_size: int = 1000,
-                format: str = "auto") -> Iterator[EventBatch]:
+def iter_events(path: str | os.PathLike[str], batch_size: int = 1000, format: str = "auto") -> Iterator[EventBatch]:
     """Iterate over an event file in batches of ``batch_size`` events."""
     with EventFile(path, format) as f:
         yield from f.batches(batch_size)
 
 
-def read_events(path: str | os.PathLike[str], max_events: int | None = None,
-                format: str = "auto") -> EventBatch:
+def read_events(path: str | os.PathLike[str], max_events: int | None = None, format: str = "auto") -> EventBatch:
     """Read a whole event file (or its first ``max_events`` events) into one batch."""
     with EventFile(path, format) as f:
         return f.read(max_events if max_events is not None else 2**62)

@@ -49,8 +49,9 @@ class OnnxModel:
     def intra_op_threads(self) -> int:
         return int(self._model.intra_op_threads)
 
-    def run(self, feeds: Mapping[str, npt.ArrayLike],
-            outputs: Sequence[str] | None = None) -> dict[str, npt.NDArray[Any]]:
+    def run(
+        self, feeds: Mapping[str, npt.ArrayLike], outputs: Sequence[str] | None = None
+    ) -> dict[str, npt.NDArray[Any]]:
         """Evaluate the model; returns ``{output name: array}`` (all outputs by default)."""
         arrays = {name: np.asarray(value) for name, value in feeds.items()}
         return dict(self._model.run(arrays, list(outputs) if outputs is not None else []))

@@ -44,10 +44,20 @@ def from_pythia_batch(batch: Any, *, first_event_number: int = 0, source: str = 
         if len(w) and ak.all(ak.num(w, axis=1) > 0):
             weight = ak.to_numpy(w[:, 0]).astype(np.float64)
     core = _core.EventBatch.from_pythia(
-        offsets, flat(prt.id, np.int32), flat(prt.status, np.int32), flat(prt.mother1, np.int32),
-        flat(prt.mother2, np.int32), flat(prt.daughter1, np.int32), flat(prt.p.px, np.float64),
-        flat(prt.p.py, np.float64), flat(prt.p.pz, np.float64), flat(prt.p.e, np.float64),
-        flat(prt.m, np.float64), weight=weight, first_event_number=first_event_number, source=source,
+        offsets,
+        flat(prt.id, np.int32),
+        flat(prt.status, np.int32),
+        flat(prt.mother1, np.int32),
+        flat(prt.mother2, np.int32),
+        flat(prt.daughter1, np.int32),
+        flat(prt.p.px, np.float64),
+        flat(prt.p.py, np.float64),
+        flat(prt.p.pz, np.float64),
+        flat(prt.p.e, np.float64),
+        flat(prt.m, np.float64),
+        weight=weight,
+        first_event_number=first_event_number,
+        source=source,
     )
     return EventBatch(core)
 
@@ -62,8 +72,14 @@ class PythiaGenerator:
         import pythia8mc
 
         lines = PRESETS[settings] if isinstance(settings, str) else list(settings)
-        self.settings = [*lines, "Random:setSeed = on", f"Random:seed = {int(seed)}",
-                         "Next:numberCount = 0", "Next:numberShowEvent = 0", "Print:quiet = on"]
+        self.settings = [
+            *lines,
+            "Random:setSeed = on",
+            f"Random:seed = {int(seed)}",
+            "Next:numberCount = 0",
+            "Next:numberShowEvent = 0",
+            "Print:quiet = on",
+        ]
         if slha is not None:
             self.settings.append(f"SLHA:file = {slha}")
         self.seed = seed
@@ -93,20 +109,19 @@ class PythiaGenerator:
             while len(out) < n_events:
                 want = min(batch_size, n_events - len(out))
                 raw = self._pythia.nextBatch(want)
-                batch = from_pythia_batch(raw, first_event_number=self._generated,
-                                          source=f"<pythia seed={self.seed}>")
+                batch = from_pythia_batch(raw, first_event_number=self._generated, source=f"<pythia seed={self.seed}>")
                 self._generated += len(batch)
                 out._batch.append(batch._batch)
                 bar.update(len(batch))
         out._batch.source = f"<pythia seed={self.seed}>"
         out._batch.cross_section_pb = self.cross_section_pb
         out._batch.cross_section_error_pb = self.cross_section_error_pb
-        log.info("generated %d events, sigma = %.4g +- %.2g pb", len(out), self.cross_section_pb,
-                 self.cross_section_error_pb)
+        log.info(
+            "generated %d events, sigma = %.4g +- %.2g pb", len(out), self.cross_section_pb, self.cross_section_error_pb
+        )
         return out
 
 
-def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1,
-             progress: bool = False) -> EventBatch:
+def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:
     """Generate ``n_events`` Pythia events in memory."""
     return PythiaGenerator(settings, seed=seed).generate(n_events, progress=progress)
