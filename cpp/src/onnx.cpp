@@ -91,11 +91,12 @@ void load_locked(Runtime& r) {
             continue;
         }
         const OrtApiBase* base = get_base();
-        const char* ver = base->GetVersionString();
+        const char* ver_c = base->GetVersionString();
+        const std::string ver = ver_c ? ver_c : "?";  // copy: the string lives in the library
         const OrtApi* api = base->GetApi(ORT_API_VERSION);
         if (api == nullptr) {
             dlclose(h);
-            throw DependencyError("ONNX Runtime " + std::string(ver ? ver : "?") + " at " + c +
+            throw DependencyError("ONNX Runtime " + ver + " at " + c +
                                   " is older than the C API version " + std::to_string(ORT_API_VERSION) +
                                   " recast was built with; install onnxruntime >= 1." +
                                   std::to_string(ORT_API_VERSION));
@@ -107,7 +108,7 @@ void load_locked(Runtime& r) {
             if (dladdr(sym, &dli) != 0 && dli.dli_fname != nullptr) where = dli.dli_fname;
         }
         r.handle = h;
-        r.info = RuntimeInfo{where, ver ? ver : "?", ORT_API_VERSION};
+        r.info = RuntimeInfo{where, ver, ORT_API_VERSION};
         r.env = std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_ERROR, "recast");
         return;
     }
