@@ -61,24 +61,34 @@ public:
         return true;
     }
     std::string_view rest() const { return rest_; }
+    /// Continue after `p`, a position inside rest().
+    void advance_to(const char* p) { rest_.remove_prefix(static_cast<std::size_t>(p - rest_.data())); }
 
 private:
     std::string_view rest_;
 };
 
 /// Parses the next field of `f` as T (integer or floating point); on a missing or malformed field
-/// throws InputError via `src.fail`, naming `what` and the offending text.
+/// throws InputError via `src.fail`, naming `what` and the offending text. The number is parsed in
+/// place (no separate tokenisation pass): from_chars must stop exactly at a blank or the line end.
 template <class T>
 T parse_field(Fields& f, const LineSource& src, std::int64_t event, const char* what) {
-    std::string_view tok;
-    if (!f.next(tok)) src.fail(event, std::string("line ended early: expected ") + what);
+    std::string_view rest = f.rest();
+    std::size_t i = 0;
+    while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
+    if (i == rest.size()) src.fail(event, std::string("line ended early: expected ") + what);
+    const char* b = rest.data() + i;
+    const char* e = rest.data() + rest.size();
+    if (*b == '+') ++b;
     T value{};
-    const char* b = tok.data();
-    const char* e = tok.data() + tok.size();
-    if (b != e && *b == '+') ++b;
     auto [ptr, ec] = std::from_chars(b, e, value);
-    if (ec != std::errc() || ptr != e)
+    if (ec != std::errc() || (ptr != e && *ptr != ' ' && *ptr != '\t')) {
+        std::string_view tok;
+        Fields bad(rest);
+        bad.next(tok);
         src.fail(event, std::string("expected ") + what + ", got '" + std::string(tok) + "'");
+    }
+    f.advance_to(ptr);
     return value;
 }
 
