@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
     register_events(m);
     register_io(m);
     register_onnx(m);
+    register_rng(m);
 }

@@ -9,3 +9,4 @@ void register_events(py::module_& m);
 void register_io(py::module_& m);
 void register_onnx(py::module_& m);
 void register_info(py::module_& m);
+void register_rng(py::module_& m);
