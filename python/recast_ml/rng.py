@@ -4,6 +4,8 @@ arrays of event keys and object indices are broadcast against each other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,15 +39,24 @@ def uniforms(
     run_seed: int, event_key: npt.ArrayLike, stream: str | int, block: int, object_index: npt.ArrayLike
 ) -> Pair:
     """(u_a, u_b): 53-bit doubles strictly inside (0, 1)."""
-    sid, keys, objs = _args(stream, event_key, object_index)
-    a, b = _core.rng_uniforms(run_seed, keys, sid, block, objs)
-    return a, b
+    return _pair(_core.rng_uniforms, run_seed, event_key, stream, block, object_index)
 
 
 def normals(
     run_seed: int, event_key: npt.ArrayLike, stream: str | int, block: int, object_index: npt.ArrayLike
 ) -> Pair:
     """(z_0, z_1): Box-Muller standard normals from the two uniforms of one block."""
+    return _pair(_core.rng_normals, run_seed, event_key, stream, block, object_index)
+
+
+def _pair(
+    fn: Callable[..., Pair],
+    run_seed: int,
+    event_key: npt.ArrayLike,
+    stream: str | int,
+    block: int,
+    object_index: npt.ArrayLike,
+) -> Pair:
     sid, keys, objs = _args(stream, event_key, object_index)
-    a, b = _core.rng_normals(run_seed, keys, sid, block, objs)
+    a, b = fn(run_seed, keys, sid, block, objs)
     return a, b
