@@ -140,3 +140,53 @@ def test_concatenate():
 )
 def test_charge3_table(pid, q3):
     assert _core.charge3(np.array([pid], np.int32)).tolist() == [q3]
+
+
+def test_zero_copy_input():
+    px = np.array([1.0, -1.0, 2.0], np.float64)
+    cols = {
+        "offsets": np.array([0, 2, 3], np.int64),
+        "px": px,
+        "py": np.zeros(3),
+        "pz": np.zeros(3),
+        "e": np.array([2.0, 2.0, 3.0]),
+        "pid": np.array([11, -11, 22], np.int32),
+        "status": np.ones(3, np.int32),
+    }
+    b = EventBatch.from_arrays(**cols, copy=False)
+    assert b.borrowed
+    assert np.shares_memory(b.px, px)  # the core reads the caller's memory
+    assert not b.px.flags.writeable
+    np.testing.assert_array_equal(b.charge3, [-3, 3, 0])  # derived columns are computed
+    np.testing.assert_allclose(b.mass, [np.sqrt(3), np.sqrt(3), np.sqrt(5)])
+    assert b.parents_of(0, 1).tolist() == []
+    copied = EventBatch.from_arrays(**cols)
+    assert not copied.borrowed
+    assert not np.shares_memory(copied.px, px)
+    both = EventBatch.concatenate([b, copied])
+    np.testing.assert_array_equal(both.px, np.concatenate([px, px]))
+    np.testing.assert_array_equal(both.particle_offsets, [0, 2, 3, 5, 6])
+
+
+def test_zero_copy_input_needs_core_dtypes():
+    cols = {
+        "offsets": np.array([0, 1], np.int64),
+        "px": np.zeros(1),
+        "py": np.zeros(1),
+        "pz": np.zeros(1),
+        "e": np.ones(1),
+        "pid": np.array([22], np.int64),
+        "status": np.ones(1, np.int32),
+    }
+    with pytest.raises(InputError, match=r"pid must be a contiguous 1-d int32 array for zero-copy input, got int64"):
+        EventBatch.from_arrays(**cols, copy=False)
+    cols["pid"] = np.array([22], np.int32)
+    cols["px"] = np.zeros(1)
+    assert EventBatch.from_arrays(**cols, copy=False).n_particles == 1
+    strided = {k: np.repeat(v, 2) for k, v in cols.items() if k != "offsets"}
+    strided["px"] = np.zeros(4)[::2]
+    with pytest.raises(InputError, match="px must be a contiguous"):
+        EventBatch.from_arrays(np.array([0, 2], np.int64), **strided, copy=False)
+    cols["offsets"] = np.array([0, 3], np.int64)
+    with pytest.raises(InputError, match="last particle offset"):
+        EventBatch.from_arrays(**cols, copy=False)

@@ -1,6 +1,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "recast/errors.hpp"
 #include "recast/event.hpp"
 #include "recast/pdg.hpp"
 #include "recast/pythia.hpp"
@@ -11,12 +16,17 @@ namespace {
 
 using recast::EventBatch;
 
-// Read-only numpy view of a column; the array keeps the owning EventBatch alive.
+// Read-only numpy view of a column; the array keeps the owner (batch or borrowed arrays) alive.
 template <class T>
-py::array_t<T> view(const std::vector<T>& v, py::handle owner) {
-    py::array_t<T> a({static_cast<py::ssize_t>(v.size())}, {static_cast<py::ssize_t>(sizeof(T))}, v.data(), owner);
+py::array_t<T> view(recast::Span<T> v, py::handle owner) {
+    py::array_t<T> a({static_cast<py::ssize_t>(v.size())}, {static_cast<py::ssize_t>(sizeof(T))}, v.begin(), owner);
     py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
     return a;
+}
+
+template <class T>
+py::array_t<T> view(const std::vector<T>& v, py::handle owner) {
+    return view(recast::Span<T>(v), owner);
 }
 
 template <class T>
@@ -117,6 +127,89 @@ std::shared_ptr<EventBatch> from_pythia(const arr<std::int64_t>& offsets, const 
     return b;
 }
 
+// Columns handed in from numpy and used in place (zero copy). Derived columns that the caller
+// did not give (charge3, defaults) are computed and owned here.
+struct EventArrays {
+    std::vector<py::array> keep;  // the borrowed numpy arrays
+    std::vector<std::int32_t> own_charge3, own_parents;
+    std::vector<std::int64_t> own_parent_offsets, own_event_number;
+    std::vector<double> own_mass, own_weight;
+    recast::EventView v;
+};
+
+template <class T>
+recast::Span<T> borrow(EventArrays& ea, const py::object& obj, const char* name) {
+    if (!py::isinstance<py::array>(obj))
+        throw recast::InputError("<arrays>", 0, -1, std::string(name) + " must be a numpy array for zero-copy input");
+    auto a = py::reinterpret_borrow<py::array>(obj);
+    if (!a.dtype().is(py::dtype::of<T>()) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
+        throw recast::InputError("<arrays>", 0, -1,
+                                 std::string(name) + " must be a contiguous 1-d " +
+                                     py::str(py::dtype::of<T>()).cast<std::string>() + " array for zero-copy input, got " +
+                                     py::str(a.dtype()).cast<std::string>() + " with shape " +
+                                     py::str(py::tuple(py::cast(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim())))).cast<std::string>());
+    ea.keep.push_back(a);
+    return {static_cast<const T*>(a.data()), static_cast<std::size_t>(a.size())};
+}
+
+std::shared_ptr<EventArrays> arrays_in_place(const py::object& offsets, const py::object& px, const py::object& py_,
+                                             const py::object& pz, const py::object& e, const py::object& pid,
+                                             const py::object& status, const py::object& mass,
+                                             const py::object& parent_offsets, const py::object& parents,
+                                             const py::object& weight, const py::object& event_number,
+                                             const std::string& source) {
+    auto ea = std::make_shared<EventArrays>();
+    auto& v = ea->v;
+    v.source = source;
+    v.particle_offsets = borrow<std::int64_t>(*ea, offsets, "offsets");
+    v.px = borrow<double>(*ea, px, "px");
+    v.py = borrow<double>(*ea, py_, "py");
+    v.pz = borrow<double>(*ea, pz, "pz");
+    v.e = borrow<double>(*ea, e, "e");
+    v.pid = borrow<std::int32_t>(*ea, pid, "pid");
+    v.status = borrow<std::int32_t>(*ea, status, "status");
+    const std::size_t np = v.pid.size(), ne = v.n_events();
+    ea->own_charge3.resize(np);
+    for (std::size_t i = 0; i < np; ++i) ea->own_charge3[i] = recast::pdg::charge3(v.pid[i]);
+    v.charge3 = ea->own_charge3;
+    if (mass.is_none()) {
+        const std::size_t n = std::min({v.px.size(), v.py.size(), v.pz.size(), v.e.size()});
+        ea->own_mass.resize(v.px.size());
+        for (std::size_t i = 0; i < n; ++i) {
+            const double m2 = v.e[i] * v.e[i] - v.px[i] * v.px[i] - v.py[i] * v.py[i] - v.pz[i] * v.pz[i];
+            ea->own_mass[i] = m2 > 0 ? std::sqrt(m2) : -std::sqrt(-m2);
+        }
+        v.mass = ea->own_mass;
+    } else {
+        v.mass = borrow<double>(*ea, mass, "mass");
+    }
+    if (parents.is_none() != parent_offsets.is_none())
+        throw py::value_error("parents and parent_offsets must be given together");
+    if (parents.is_none()) {
+        ea->own_parent_offsets.assign(np + 1, 0);
+        v.parent_offsets = ea->own_parent_offsets;
+        v.parents = ea->own_parents;
+    } else {
+        v.parent_offsets = borrow<std::int64_t>(*ea, parent_offsets, "parent_offsets");
+        v.parents = borrow<std::int32_t>(*ea, parents, "parents");
+    }
+    if (weight.is_none()) {
+        ea->own_weight.assign(ne, 1.0);
+        v.weight = ea->own_weight;
+    } else {
+        v.weight = borrow<double>(*ea, weight, "weight");
+    }
+    if (event_number.is_none()) {
+        ea->own_event_number.resize(ne);
+        for (std::size_t i = 0; i < ne; ++i) ea->own_event_number[i] = static_cast<std::int64_t>(i);
+        v.event_number = ea->own_event_number;
+    } else {
+        v.event_number = borrow<std::int64_t>(*ea, event_number, "event_number");
+    }
+    v.validate();
+    return ea;
+}
+
 }  // namespace
 
 void register_events(py::module_& m) {
@@ -140,7 +233,8 @@ void register_events(py::module_& m) {
         .def_readwrite("cross_section_pb", &EventBatch::cross_section_pb)
         .def_readwrite("cross_section_error_pb", &EventBatch::cross_section_error_pb)
         .def_readwrite("source", &EventBatch::source)
-        .def("append", &EventBatch::append, py::arg("other"))
+        .def("append", py::overload_cast<const EventBatch&>(&EventBatch::append), py::arg("other"))
+        .def("append", [](EventBatch& b, const EventArrays& o) { b.append(o.v); }, py::arg("other"))
         .def("validate", &EventBatch::validate)
         .def_static("from_arrays", &from_arrays, py::arg("offsets"), py::arg("px"), py::arg("py"), py::arg("pz"),
                     py::arg("e"), py::arg("pid"), py::arg("status"), py::kw_only(), py::arg("mass") = py::none(),
@@ -151,6 +245,32 @@ void register_events(py::module_& m) {
                     py::arg("mother1"), py::arg("mother2"), py::arg("daughter1"), py::arg("px"), py::arg("py"),
                     py::arg("pz"), py::arg("e"), py::arg("m"), py::kw_only(), py::arg("weight") = py::none(),
                     py::arg("first_event_number") = 0, py::arg("source") = "<pythia>");
+
+    py::class_<EventArrays, std::shared_ptr<EventArrays>>(
+        m, "EventArrays", "Event columns borrowed from numpy arrays (zero copy), same layout as EventBatch")
+        .def_static("from_arrays", &arrays_in_place, py::arg("offsets"), py::arg("px"), py::arg("py"), py::arg("pz"),
+                    py::arg("e"), py::arg("pid"), py::arg("status"), py::kw_only(), py::arg("mass") = py::none(),
+                    py::arg("parent_offsets") = py::none(), py::arg("parents") = py::none(),
+                    py::arg("weight") = py::none(), py::arg("event_number") = py::none(),
+                    py::arg("source") = "<arrays>")
+        .def_property_readonly("n_events", [](const EventArrays& a) { return a.v.n_events(); })
+        .def_property_readonly("n_particles", [](const EventArrays& a) { return a.v.n_particles(); })
+        .def_property_readonly("event_number", [](py::object s) { return view(s.cast<EventArrays&>().v.event_number, s); })
+        .def_property_readonly("weight", [](py::object s) { return view(s.cast<EventArrays&>().v.weight, s); })
+        .def_property_readonly("particle_offsets", [](py::object s) { return view(s.cast<EventArrays&>().v.particle_offsets, s); })
+        .def_property_readonly("px", [](py::object s) { return view(s.cast<EventArrays&>().v.px, s); })
+        .def_property_readonly("py", [](py::object s) { return view(s.cast<EventArrays&>().v.py, s); })
+        .def_property_readonly("pz", [](py::object s) { return view(s.cast<EventArrays&>().v.pz, s); })
+        .def_property_readonly("e", [](py::object s) { return view(s.cast<EventArrays&>().v.e, s); })
+        .def_property_readonly("mass", [](py::object s) { return view(s.cast<EventArrays&>().v.mass, s); })
+        .def_property_readonly("pid", [](py::object s) { return view(s.cast<EventArrays&>().v.pid, s); })
+        .def_property_readonly("status", [](py::object s) { return view(s.cast<EventArrays&>().v.status, s); })
+        .def_property_readonly("charge3", [](py::object s) { return view(s.cast<EventArrays&>().v.charge3, s); })
+        .def_property_readonly("parent_offsets", [](py::object s) { return view(s.cast<EventArrays&>().v.parent_offsets, s); })
+        .def_property_readonly("parents", [](py::object s) { return view(s.cast<EventArrays&>().v.parents, s); })
+        .def_property_readonly("source", [](const EventArrays& a) { return a.v.source; })
+        .def_property_readonly("cross_section_pb", [](const EventArrays&) { return std::numeric_limits<double>::quiet_NaN(); })
+        .def_property_readonly("cross_section_error_pb", [](const EventArrays&) { return std::numeric_limits<double>::quiet_NaN(); });
 
     m.def("charge3", [](const arr<std::int32_t>& pid) {
         py::array_t<std::int32_t> out(pid.size());

@@ -25,17 +25,18 @@ void EventBatch::clear() {
 
 namespace {
 template <class T>
-void extend(std::vector<T>& a, const std::vector<T>& b) {
+void extend(std::vector<T>& a, Span<T> b) {
     a.insert(a.end(), b.begin(), b.end());
 }
 template <class T>
-void extend_shifted(std::vector<T>& a, const std::vector<T>& b, T shift) {
+void extend_shifted(std::vector<T>& a, Span<T> b, T shift) {
+    if (b.empty()) return;
     a.reserve(a.size() + b.size() - 1);
     for (std::size_t i = 1; i < b.size(); ++i) a.push_back(b[i] + shift);
 }
 }  // namespace
 
-void EventBatch::append(const EventBatch& o) {
+void EventBatch::append(const EventView& o) {
     extend(event_number, o.event_number);
     extend(weight, o.weight);
     extend_shifted(particle_offsets, o.particle_offsets, particle_offsets.back());
@@ -49,6 +50,10 @@ void EventBatch::append(const EventBatch& o) {
     extend(charge3, o.charge3);
     extend_shifted(parent_offsets, o.parent_offsets, parent_offsets.back());
     extend(parents, o.parents);  // event-local indices need no shift
+}
+
+void EventBatch::append(const EventBatch& o) {
+    append(o.view());
     if (!std::isnan(o.cross_section_pb)) {
         cross_section_pb = o.cross_section_pb;
         cross_section_error_pb = o.cross_section_error_pb;
@@ -73,24 +78,43 @@ void EventBatch::add_particle(double px_, double py_, double pz_, double e_, dou
     parent_offsets.push_back(parent_offsets.back());
 }
 
-void EventBatch::validate() const {
+EventView EventBatch::view() const {
+    EventView v;
+    v.event_number = event_number;
+    v.weight = weight;
+    v.particle_offsets = particle_offsets;
+    v.px = px;
+    v.py = py;
+    v.pz = pz;
+    v.e = e;
+    v.mass = mass;
+    v.pid = pid;
+    v.status = status;
+    v.charge3 = charge3;
+    v.parent_offsets = parent_offsets;
+    v.parents = parents;
+    v.source = source;
+    return v;
+}
+
+void EventView::validate() const {
     auto fail = [&](std::int64_t ev, const std::string& what) {
         throw InputError(source.empty() ? "<arrays>" : source, 0, ev, what);
     };
-    if (particle_offsets.empty() || particle_offsets.front() != 0)
+    if (particle_offsets.empty() || particle_offsets[0] != 0)
         fail(-1, "particle offsets must start with 0");
     const std::size_t ne = n_events();
     if (event_number.size() != ne || weight.size() != ne)
         fail(-1, "event_number/weight must have one entry per event (" + std::to_string(ne) + ")");
     const std::size_t np = n_particles();
-    for (auto* col : {&px, &py, &pz, &e, &mass})
+    for (const auto* col : {&px, &py, &pz, &e, &mass})
         if (col->size() != np) fail(-1, "all particle columns must have the length of pid (" + std::to_string(np) + ")");
     if (status.size() != np || charge3.size() != np)
         fail(-1, "all particle columns must have the length of pid (" + std::to_string(np) + ")");
     if (static_cast<std::size_t>(particle_offsets.back()) != np)
         fail(-1, "last particle offset (" + std::to_string(particle_offsets.back()) +
                      ") must equal the number of particles (" + std::to_string(np) + ")");
-    if (parent_offsets.size() != np + 1 || parent_offsets.front() != 0 ||
+    if (parent_offsets.size() != np + 1 || parent_offsets[0] != 0 ||
         static_cast<std::size_t>(parent_offsets.back()) != parents.size())
         fail(-1, "parent offsets must have n_particles+1 entries from 0 to len(parents)");
     for (std::size_t ev = 0; ev < ne; ++ev) {

@@ -49,7 +49,7 @@ class EventBatch:
     cross_section_pb: float
     cross_section_error_pb: float
     source: str
-    def append(self, other: EventBatch) -> None: ...
+    def append(self, other: EventBatch | EventArrays) -> None: ...
     def validate(self) -> None: ...
     @staticmethod
     def from_arrays(
@@ -131,3 +131,40 @@ def rng_uniforms(
 def rng_normals(
     run_seed: int, event_key: npt.ArrayLike, stream: int, block: int, object_index: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+class EventArrays:
+    @staticmethod
+    def from_arrays(
+        offsets: npt.ArrayLike,
+        px: npt.ArrayLike,
+        py: npt.ArrayLike,
+        pz: npt.ArrayLike,
+        e: npt.ArrayLike,
+        pid: npt.ArrayLike,
+        status: npt.ArrayLike,
+        *,
+        mass: npt.ArrayLike | None = ...,
+        parent_offsets: npt.ArrayLike | None = ...,
+        parents: npt.ArrayLike | None = ...,
+        weight: npt.ArrayLike | None = ...,
+        event_number: npt.ArrayLike | None = ...,
+        source: str = ...,
+    ) -> EventArrays: ...
+    n_events: int
+    n_particles: int
+    event_number: npt.NDArray[np.int64]
+    weight: npt.NDArray[np.float64]
+    particle_offsets: npt.NDArray[np.int64]
+    px: npt.NDArray[np.float64]
+    py: npt.NDArray[np.float64]
+    pz: npt.NDArray[np.float64]
+    e: npt.NDArray[np.float64]
+    mass: npt.NDArray[np.float64]
+    pid: npt.NDArray[np.int32]
+    status: npt.NDArray[np.int32]
+    charge3: npt.NDArray[np.int32]
+    parent_offsets: npt.NDArray[np.int64]
+    parents: npt.NDArray[np.int32]
+    source: str
+    cross_section_pb: float
+    cross_section_error_pb: float

@@ -24,8 +24,13 @@ class EventBatch:
 
     __slots__ = ("_batch",)
 
-    def __init__(self, batch: _core.EventBatch | None = None) -> None:
+    def __init__(self, batch: _core.EventBatch | _core.EventArrays | None = None) -> None:
         self._batch = batch if batch is not None else _core.EventBatch()
+
+    @property
+    def borrowed(self) -> bool:
+        """True if the columns are the caller's numpy arrays (``from_arrays(..., copy=False)``)."""
+        return isinstance(self._batch, _core.EventArrays)
 
     # ---- construction --------------------------------------------------------------------------
     @classmethod
@@ -45,14 +50,22 @@ class EventBatch:
         weight: npt.ArrayLike | None = None,
         event_number: npt.ArrayLike | None = None,
         source: str = "<arrays>",
+        copy: bool = True,
     ) -> EventBatch:
-        """Build a batch from flat numpy columns (copied once into the core).
+        """Build a batch from flat numpy columns.
+
+        With ``copy=False`` the arrays are used in place by the C++ core (zero copy); they must
+        then already have the core's dtypes (offsets, parent_offsets, event_number: int64;
+        momenta, mass, weight: float64; pid, status, parents: int32) and be contiguous, and must
+        not be modified while the batch is in use. With ``copy=True`` (default) anything
+        array-like is converted and copied once.
 
         ``mass`` defaults to sqrt(E^2 - p^2); charges are computed from the PDG ids.
         Inconsistent sizes or parent indices raise :class:`recast_ml.InputError`.
         """
+        factory = _core.EventBatch.from_arrays if copy else _core.EventArrays.from_arrays
         return cls(
-            _core.EventBatch.from_arrays(
+            factory(
                 offsets,
                 px,
                 py,
@@ -107,8 +120,10 @@ class EventBatch:
     @classmethod
     def concatenate(cls, batches: Iterable[EventBatch]) -> EventBatch:
         out = cls()
+        core = out._batch
+        assert isinstance(core, _core.EventBatch)
         for b in batches:
-            out._batch.append(b._batch)
+            core.append(b._batch)
         return out
 
     # ---- sizes and metadata ------------------------------------------------------------------

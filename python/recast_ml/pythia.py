@@ -104,22 +104,25 @@ class PythiaGenerator:
         """Generate ``n_events`` events (failed events are skipped and retried)."""
         from tqdm import tqdm
 
-        out = EventBatch()
+        out = _core.EventBatch()
         with tqdm(total=n_events, unit="ev", desc="pythia", disable=not progress, leave=False) as bar:
-            while len(out) < n_events:
-                want = min(batch_size, n_events - len(out))
+            while out.n_events < n_events:
+                want = min(batch_size, n_events - out.n_events)
                 raw = self._pythia.nextBatch(want)
                 batch = from_pythia_batch(raw, first_event_number=self._generated, source=f"<pythia seed={self.seed}>")
                 self._generated += len(batch)
-                out._batch.append(batch._batch)
+                out.append(batch._batch)
                 bar.update(len(batch))
-        out._batch.source = f"<pythia seed={self.seed}>"
-        out._batch.cross_section_pb = self.cross_section_pb
-        out._batch.cross_section_error_pb = self.cross_section_error_pb
+        out.source = f"<pythia seed={self.seed}>"
+        out.cross_section_pb = self.cross_section_pb
+        out.cross_section_error_pb = self.cross_section_error_pb
         log.info(
-            "generated %d events, sigma = %.4g +- %.2g pb", len(out), self.cross_section_pb, self.cross_section_error_pb
+            "generated %d events, sigma = %.4g +- %.2g pb",
+            out.n_events,
+            self.cross_section_pb,
+            self.cross_section_error_pb,
         )
-        return out
+        return EventBatch(out)
 
 
 def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:

@@ -19,6 +19,41 @@
 
 namespace recast {
 
+/// Read-only view of a contiguous array (pointer + size), e.g. a numpy array or a std::vector.
+template <class T>
+struct Span {
+    const T* ptr = nullptr;
+    std::size_t len = 0;
+    Span() = default;
+    Span(const T* p, std::size_t n) : ptr(p), len(n) {}
+    Span(const std::vector<T>& v) : ptr(v.data()), len(v.size()) {}  // NOLINT: implicit on purpose
+    const T& operator[](std::size_t i) const { return ptr[i]; }
+    std::size_t size() const noexcept { return len; }
+    bool empty() const noexcept { return len == 0; }
+    const T* begin() const noexcept { return ptr; }
+    const T* end() const noexcept { return ptr + len; }
+    const T& back() const { return ptr[len - 1]; }
+};
+
+/// Non-owning view of a batch of events with the layout of EventBatch. This is what the event
+/// loop consumes, so that columns handed in from numpy are used in place (zero copy).
+struct EventView {
+    Span<std::int64_t> event_number;
+    Span<double> weight;
+    Span<std::int64_t> particle_offsets;  ///< n_events + 1 entries
+    Span<double> px, py, pz, e, mass;
+    Span<std::int32_t> pid, status, charge3;
+    Span<std::int64_t> parent_offsets;  ///< n_particles + 1 entries
+    Span<std::int32_t> parents;
+    std::string source;
+
+    std::size_t n_events() const noexcept { return particle_offsets.empty() ? 0 : particle_offsets.size() - 1; }
+    std::size_t n_particles() const noexcept { return pid.size(); }
+    /// Checks all invariants (sizes, offsets, parent indices in range); throws InputError naming
+    /// `source` and the event on violation.
+    void validate() const;
+};
+
 struct EventBatch {
     // ---- per event ---------------------------------------------------------------------------
     std::vector<std::int64_t> event_number;  ///< event number as given by the source
@@ -45,6 +80,8 @@ struct EventBatch {
     void clear();
     /// Appends all events of `other` (cross section: `other`'s value wins when it has one).
     void append(const EventBatch& other);
+    /// Appends all events of a view (copying its columns).
+    void append(const EventView& other);
 
     // ---- incremental construction (used by the readers) -------------------------------------
     void begin_event(std::int64_t number, double w);
@@ -55,9 +92,10 @@ struct EventBatch {
     /// Closes the current event.
     void end_event() { particle_offsets.push_back(static_cast<std::int64_t>(pid.size())); }
 
-    /// Checks all invariants (sizes, offsets, parent indices in range); throws InputError naming
-    /// `source` and the event on violation. Used on arrays handed in from Python.
-    void validate() const;
+    /// View of all columns.
+    EventView view() const;
+    /// Same checks as EventView::validate().
+    void validate() const { view().validate(); }
 };
 
 }  // namespace recast
