@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
     register_io(m);
     register_onnx(m);
     register_rng(m);
+    register_card(m);
 }

@@ -10,3 +10,4 @@ void register_io(py::module_& m);
 void register_onnx(py::module_& m);
 void register_info(py::module_& m);
 void register_rng(py::module_& m);
+void register_card(py::module_& m);

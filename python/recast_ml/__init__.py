@@ -6,7 +6,7 @@ The event loop is the compiled ``recast`` C++ library; this package is its typed
 from __future__ import annotations
 
 from . import _ort
-from ._core import DependencyError, InputError, ModelError, RecastError
+from ._core import ConfigError, DependencyError, InputError, ModelError, RecastError
 from .events import EventBatch
 from .io import EventFile, iter_events, read_events
 from .onnx import OnnxModel, TensorInfo
@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _ort.configure()
 
 __all__ = [
+    "ConfigError",
     "DependencyError",
     "EventBatch",
     "EventFile",

@@ -168,3 +168,12 @@ class EventArrays:
     source: str
     cross_section_pb: float
     cross_section_error_pb: float
+
+class ConfigError(ValueError): ...
+
+class CardExpression:
+    def __init__(self, text: str, where: str = ...) -> None: ...
+    text: str
+    variables: list[str]
+    divisions_by_zero: int
+    def evaluate(self, **values: npt.ArrayLike) -> npt.NDArray[np.float64]: ...

@@ -49,6 +49,28 @@ private:
     std::int64_t event_;
 };
 
+/// An invalid configuration (detector card, analysis definition, expression): names where
+/// (file and key, or a description), the line and column when known, and what was expected.
+class ConfigError : public Error {
+public:
+    ConfigError(std::string where, std::int64_t line, std::int64_t column, const std::string& what)
+        : Error(format(where, line, column, what)), where_(std::move(where)), line_(line), column_(column) {}
+    const std::string& where() const noexcept { return where_; }
+    std::int64_t line() const noexcept { return line_; }
+    std::int64_t column() const noexcept { return column_; }
+
+private:
+    static std::string format(const std::string& where, std::int64_t line, std::int64_t column,
+                              const std::string& what) {
+        std::string out = where;
+        if (line > 0) out += ":" + std::to_string(line);
+        if (column > 0) out += ":" + std::to_string(column);
+        return out + ": " + what;
+    }
+    std::string where_;
+    std::int64_t line_, column_;
+};
+
 /// A machine-learning model that cannot be loaded or is called with inputs it does not accept.
 class ModelError : public Error {
 public:

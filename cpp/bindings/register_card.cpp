@@ -1,0 +1,63 @@
+#include <algorithm>
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include "recast/card_expr.hpp"
+
+#include "register.hpp"
+
+void register_card(py::module_& m) {
+    using recast::card::Expression;
+    py::class_<Expression>(m, "CardExpression", "Compiled detector-card expression (spec §13.4)")
+        .def(py::init<std::string, std::string>(), py::arg("text"), py::arg("where") = "<expression>")
+        .def_property_readonly("text", &Expression::text)
+        .def_property_readonly("variables", [](const Expression& e) {
+            std::vector<std::string> out;
+            const auto& names = recast::card::var_names();
+            for (std::size_t v = 0; v < recast::card::kNumVars; ++v)
+                if (e.uses(static_cast<recast::card::Var>(v))) out.emplace_back(names[v]);
+            return out;
+        })
+        .def_property_readonly("divisions_by_zero", &Expression::divisions_by_zero)
+        .def("evaluate", [](const Expression& e, const py::kwargs& kw) {
+            // Broadcast the given variables (scalars or arrays); missing variables are an error.
+            const auto& names = recast::card::var_names();
+            std::vector<py::array_t<double, py::array::c_style | py::array::forcecast>> cols(recast::card::kNumVars);
+            py::list to_broadcast;
+            std::vector<std::size_t> slot;
+            for (auto item : kw) {
+                const auto name = py::str(item.first).cast<std::string>();
+                std::size_t v = 0;
+                while (v < recast::card::kNumVars && name != names[v]) ++v;
+                if (v == recast::card::kNumVars) throw py::key_error("unknown variable '" + name + "'");
+                to_broadcast.append(item.second);
+                slot.push_back(v);
+            }
+            for (std::size_t v = 0; v < recast::card::kNumVars; ++v)
+                if (e.uses(static_cast<recast::card::Var>(v)) && std::find(slot.begin(), slot.end(), v) == slot.end())
+                    throw py::key_error(std::string("expression '") + e.text() + "' needs variable '" + names[v] + "'");
+            py::object np = py::module_::import("numpy");
+            py::tuple b = to_broadcast.empty() ? py::tuple() : py::tuple(np.attr("broadcast_arrays")(*to_broadcast));
+            std::vector<py::ssize_t> shape;
+            py::ssize_t n = 1;
+            if (!b.empty()) {
+                auto first = py::array::ensure(b[0]);
+                shape.assign(first.shape(), first.shape() + first.ndim());
+                n = first.size();
+            }
+            for (std::size_t k = 0; k < slot.size(); ++k)
+                cols[slot[k]] = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(
+                    np.attr("ascontiguousarray")(b[k], "float64"));
+            py::array_t<double> out(shape);
+            auto* o = out.mutable_data();
+            {
+                py::gil_scoped_release release;
+                recast::card::Values vals{};
+                for (py::ssize_t i = 0; i < n; ++i) {
+                    for (std::size_t k : slot) vals[k] = cols[k].data()[i];
+                    o[i] = e.evaluate(vals);
+                }
+            }
+            return out;
+        });
+}
