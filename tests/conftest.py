@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -10,6 +12,17 @@ from hepmc_samples import pythia_records, to_genevents
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RECAST_SHARED_DIR", REPO.parent / "shared"))
 SHARED_DATA = SHARED / "data"
+
+
+def load_spec_tool(name: str) -> ModuleType:
+    """Import one of the reference implementations in shared/specs/tools/ (e.g. "expr")."""
+    path = SHARED / "specs" / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"spec_tool_{name}", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 
@@ -10,20 +9,14 @@ import numpy as np
 import pytest
 import tomllib
 
-from conftest import SHARED
+from conftest import SHARED, load_spec_tool
 from recast_ml import ConfigError
 from recast_ml.cards import VARIABLES, Expression
 
 
 @pytest.fixture(scope="module")
 def ref():
-    path = SHARED / "specs" / "tools" / "expr.py"
-    spec = importlib.util.spec_from_file_location("card_expr_reference", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_spec_tool("expr")
 
 
 def card_expressions():

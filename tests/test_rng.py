@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import load_spec_tool
 from recast_ml import _core, rng
 
 
 @pytest.fixture(scope="module")
 def reference():
-    path = SHARED / "specs" / "tools" / "rng_reference.py"
-    spec = importlib.util.spec_from_file_location("rng_reference", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_spec_tool("rng_reference")
 
 
 @pytest.mark.parametrize(

@@ -210,26 +210,37 @@ std::shared_ptr<EventArrays> arrays_in_place(const py::object& offsets, const py
     return ea;
 }
 
+// The column properties shared by EventBatch and EventArrays: read-only numpy views that keep
+// the owner alive. `get` returns the owner's EventView.
+template <class Cls, class Get>
+void def_columns(Cls& cls, Get get) {
+#define RECAST_COLUMN(name) \
+    cls.def_property_readonly(#name, [get](py::object s) { return view(get(s).name, s); })
+    RECAST_COLUMN(event_number);
+    RECAST_COLUMN(weight);
+    RECAST_COLUMN(particle_offsets);
+    RECAST_COLUMN(px);
+    RECAST_COLUMN(py);
+    RECAST_COLUMN(pz);
+    RECAST_COLUMN(e);
+    RECAST_COLUMN(mass);
+    RECAST_COLUMN(pid);
+    RECAST_COLUMN(status);
+    RECAST_COLUMN(charge3);
+    RECAST_COLUMN(parent_offsets);
+    RECAST_COLUMN(parents);
+#undef RECAST_COLUMN
+}
+
 }  // namespace
 
 void register_events(py::module_& m) {
-    py::class_<EventBatch, std::shared_ptr<EventBatch>>(m, "EventBatch", "Columnar batch of events (see recast/event.hpp)")
+    py::class_<EventBatch, std::shared_ptr<EventBatch>> batch(m, "EventBatch", "Columnar batch of events (see recast/event.hpp)");
+    def_columns(batch, [](py::object s) { return s.cast<const EventBatch&>().view(); });
+    batch
         .def(py::init<>())
         .def_property_readonly("n_events", &EventBatch::n_events)
         .def_property_readonly("n_particles", &EventBatch::n_particles)
-        .def_property_readonly("event_number", [](py::object s) { return view(s.cast<EventBatch&>().event_number, s); })
-        .def_property_readonly("weight", [](py::object s) { return view(s.cast<EventBatch&>().weight, s); })
-        .def_property_readonly("particle_offsets", [](py::object s) { return view(s.cast<EventBatch&>().particle_offsets, s); })
-        .def_property_readonly("px", [](py::object s) { return view(s.cast<EventBatch&>().px, s); })
-        .def_property_readonly("py", [](py::object s) { return view(s.cast<EventBatch&>().py, s); })
-        .def_property_readonly("pz", [](py::object s) { return view(s.cast<EventBatch&>().pz, s); })
-        .def_property_readonly("e", [](py::object s) { return view(s.cast<EventBatch&>().e, s); })
-        .def_property_readonly("mass", [](py::object s) { return view(s.cast<EventBatch&>().mass, s); })
-        .def_property_readonly("pid", [](py::object s) { return view(s.cast<EventBatch&>().pid, s); })
-        .def_property_readonly("status", [](py::object s) { return view(s.cast<EventBatch&>().status, s); })
-        .def_property_readonly("charge3", [](py::object s) { return view(s.cast<EventBatch&>().charge3, s); })
-        .def_property_readonly("parent_offsets", [](py::object s) { return view(s.cast<EventBatch&>().parent_offsets, s); })
-        .def_property_readonly("parents", [](py::object s) { return view(s.cast<EventBatch&>().parents, s); })
         .def_readwrite("cross_section_pb", &EventBatch::cross_section_pb)
         .def_readwrite("cross_section_error_pb", &EventBatch::cross_section_error_pb)
         .def_readwrite("source", &EventBatch::source)
@@ -246,8 +257,10 @@ void register_events(py::module_& m) {
                     py::arg("pz"), py::arg("e"), py::arg("m"), py::kw_only(), py::arg("weight") = py::none(),
                     py::arg("first_event_number") = 0, py::arg("source") = "<pythia>");
 
-    py::class_<EventArrays, std::shared_ptr<EventArrays>>(
-        m, "EventArrays", "Event columns borrowed from numpy arrays (zero copy), same layout as EventBatch")
+    py::class_<EventArrays, std::shared_ptr<EventArrays>> arrays(
+        m, "EventArrays", "Event columns borrowed from numpy arrays (zero copy), same layout as EventBatch");
+    def_columns(arrays, [](py::object s) -> const recast::EventView& { return s.cast<const EventArrays&>().v; });
+    arrays
         .def_static("from_arrays", &arrays_in_place, py::arg("offsets"), py::arg("px"), py::arg("py"), py::arg("pz"),
                     py::arg("e"), py::arg("pid"), py::arg("status"), py::kw_only(), py::arg("mass") = py::none(),
                     py::arg("parent_offsets") = py::none(), py::arg("parents") = py::none(),
@@ -255,19 +268,6 @@ void register_events(py::module_& m) {
                     py::arg("source") = "<arrays>")
         .def_property_readonly("n_events", [](const EventArrays& a) { return a.v.n_events(); })
         .def_property_readonly("n_particles", [](const EventArrays& a) { return a.v.n_particles(); })
-        .def_property_readonly("event_number", [](py::object s) { return view(s.cast<EventArrays&>().v.event_number, s); })
-        .def_property_readonly("weight", [](py::object s) { return view(s.cast<EventArrays&>().v.weight, s); })
-        .def_property_readonly("particle_offsets", [](py::object s) { return view(s.cast<EventArrays&>().v.particle_offsets, s); })
-        .def_property_readonly("px", [](py::object s) { return view(s.cast<EventArrays&>().v.px, s); })
-        .def_property_readonly("py", [](py::object s) { return view(s.cast<EventArrays&>().v.py, s); })
-        .def_property_readonly("pz", [](py::object s) { return view(s.cast<EventArrays&>().v.pz, s); })
-        .def_property_readonly("e", [](py::object s) { return view(s.cast<EventArrays&>().v.e, s); })
-        .def_property_readonly("mass", [](py::object s) { return view(s.cast<EventArrays&>().v.mass, s); })
-        .def_property_readonly("pid", [](py::object s) { return view(s.cast<EventArrays&>().v.pid, s); })
-        .def_property_readonly("status", [](py::object s) { return view(s.cast<EventArrays&>().v.status, s); })
-        .def_property_readonly("charge3", [](py::object s) { return view(s.cast<EventArrays&>().v.charge3, s); })
-        .def_property_readonly("parent_offsets", [](py::object s) { return view(s.cast<EventArrays&>().v.parent_offsets, s); })
-        .def_property_readonly("parents", [](py::object s) { return view(s.cast<EventArrays&>().v.parents, s); })
         .def_property_readonly("source", [](const EventArrays& a) { return a.v.source; })
         .def_property_readonly("cross_section_pb", [](const EventArrays&) { return std::numeric_limits<double>::quiet_NaN(); })
         .def_property_readonly("cross_section_error_pb", [](const EventArrays&) { return std::numeric_limits<double>::quiet_NaN(); });

@@ -14,12 +14,9 @@ def version() -> str: ...
 def fastjet_version() -> str: ...
 def charge3(pid: npt.ArrayLike) -> npt.NDArray[np.int32]: ...
 
-class EventBatch:
-    def __init__(self) -> None: ...
-    @property
-    def n_events(self) -> int: ...
-    @property
-    def n_particles(self) -> int: ...
+class _Columns:
+    """Column properties shared by EventBatch and EventArrays (numpy views)."""
+
     @property
     def event_number(self) -> npt.NDArray[np.int64]: ...
     @property
@@ -46,6 +43,13 @@ class EventBatch:
     def parent_offsets(self) -> npt.NDArray[np.int64]: ...
     @property
     def parents(self) -> npt.NDArray[np.int32]: ...
+
+class EventBatch(_Columns):
+    def __init__(self) -> None: ...
+    @property
+    def n_events(self) -> int: ...
+    @property
+    def n_particles(self) -> int: ...
     cross_section_pb: float
     cross_section_error_pb: float
     source: str
@@ -132,7 +136,7 @@ def rng_normals(
     run_seed: int, event_key: npt.ArrayLike, stream: int, block: int, object_index: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 
-class EventArrays:
+class EventArrays(_Columns):
     @staticmethod
     def from_arrays(
         offsets: npt.ArrayLike,
@@ -152,19 +156,6 @@ class EventArrays:
     ) -> EventArrays: ...
     n_events: int
     n_particles: int
-    event_number: npt.NDArray[np.int64]
-    weight: npt.NDArray[np.float64]
-    particle_offsets: npt.NDArray[np.int64]
-    px: npt.NDArray[np.float64]
-    py: npt.NDArray[np.float64]
-    pz: npt.NDArray[np.float64]
-    e: npt.NDArray[np.float64]
-    mass: npt.NDArray[np.float64]
-    pid: npt.NDArray[np.int32]
-    status: npt.NDArray[np.int32]
-    charge3: npt.NDArray[np.int32]
-    parent_offsets: npt.NDArray[np.int64]
-    parents: npt.NDArray[np.int32]
     source: str
     cross_section_pb: float
     cross_section_error_pb: float
