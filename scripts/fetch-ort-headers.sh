@@ -9,7 +9,7 @@
 # On success prints the include directory (containing onnxruntime_c_api.h) on stdout.
 set -euo pipefail
 
-cache="${1:-${RECAST_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recast_ml/deps}}"
+cache="${1:-${RECAST_DEPS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/recast_ml/deps}}"
 dest="$cache/onnxruntime-headers"
 if [ -f "$dest/include/onnxruntime_c_api.h" ]; then
     echo "$dest/include"
