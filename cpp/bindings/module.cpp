@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
     register_onnx(m);
     register_rng(m);
     register_card(m);
+    register_jets(m);
 }

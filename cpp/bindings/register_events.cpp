@@ -10,6 +10,7 @@
 #include "recast/pdg.hpp"
 #include "recast/pythia.hpp"
 
+#include "event_access.hpp"
 #include "register.hpp"
 
 namespace {
@@ -233,6 +234,12 @@ void def_columns(Cls& cls, Get get) {
 }
 
 }  // namespace
+
+recast::EventView event_view(const py::object& events) {
+    if (py::isinstance<EventBatch>(events)) return events.cast<const EventBatch&>().view();
+    if (py::isinstance<EventArrays>(events)) return events.cast<const EventArrays&>().v;
+    throw py::type_error("expected recast_ml._core.EventBatch or EventArrays");
+}
 
 void register_events(py::module_& m) {
     py::class_<EventBatch, std::shared_ptr<EventBatch>> batch(m, "EventBatch", "Columnar batch of events (see recast/event.hpp)");

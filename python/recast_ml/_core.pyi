@@ -168,3 +168,12 @@ class CardExpression:
     variables: list[str]
     divisions_by_zero: int
     def evaluate(self, **values: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
+
+def cluster_jets(
+    events: EventBatch | EventArrays,
+    inputs: npt.ArrayLike | None = ...,
+    algorithm: str = ...,
+    R: float = ...,
+    pt_min: float = ...,
+    threads: int = ...,
+) -> dict[str, npt.NDArray[Any]]: ...

@@ -1,0 +1,116 @@
+#include "recast/jets.hpp"
+
+#include <fastjet/ClusterSequence.hh>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <stdexcept>
+#include <thread>
+
+namespace recast::jets {
+
+void JetBatch::append(const JetBatch& o) {
+    const auto jet_shift = jet_offsets.back();
+    for (std::size_t i = 1; i < o.jet_offsets.size(); ++i) jet_offsets.push_back(o.jet_offsets[i] + jet_shift);
+    for (auto [dst, src] : {std::pair{&px, &o.px}, {&py, &o.py}, {&pz, &o.pz}, {&e, &o.e}, {&pt, &o.pt},
+                            {&eta, &o.eta}, {&phi, &o.phi}, {&mass, &o.mass}})
+        dst->insert(dst->end(), src->begin(), src->end());
+    const auto c_shift = constituent_offsets.back();
+    for (std::size_t i = 1; i < o.constituent_offsets.size(); ++i)
+        constituent_offsets.push_back(o.constituent_offsets[i] + c_shift);
+    constituents.insert(constituents.end(), o.constituents.begin(), o.constituents.end());
+}
+
+namespace {
+
+fastjet::JetDefinition make_definition(const Definition& d) {
+    if (!(d.R > 0)) throw std::invalid_argument("jet radius R must be positive");
+    switch (d.algorithm) {
+        case Algorithm::AntiKt: return fastjet::JetDefinition(fastjet::antikt_algorithm, d.R);
+        case Algorithm::Kt: return fastjet::JetDefinition(fastjet::kt_algorithm, d.R);
+        case Algorithm::CambridgeAachen: return fastjet::JetDefinition(fastjet::cambridge_algorithm, d.R);
+    }
+    throw std::invalid_argument("unknown jet algorithm");
+}
+
+void cluster_range(const EventView& ev, const std::uint8_t* inputs, const fastjet::JetDefinition& jd, double pt_min,
+                   std::size_t first, std::size_t last, JetBatch& out) {
+    std::vector<fastjet::PseudoJet> particles;
+    struct Jet {
+        fastjet::PseudoJet p;
+        std::vector<std::int32_t> constituents;
+    };
+    std::vector<Jet> jets;
+    for (std::size_t iev = first; iev < last; ++iev) {
+        const auto b = ev.particle_offsets[iev], en = ev.particle_offsets[iev + 1];
+        particles.clear();
+        for (auto i = b; i < en; ++i) {
+            const bool use = inputs ? inputs[i] != 0 : ev.status[i] == 1;
+            if (!use) continue;
+            fastjet::PseudoJet p(ev.px[i], ev.py[i], ev.pz[i], ev.e[i]);
+            p.set_user_index(static_cast<int>(i - b));
+            particles.push_back(p);
+        }
+        jets.clear();
+        if (!particles.empty()) {
+            fastjet::ClusterSequence cs(particles, jd);
+            for (const auto& j : cs.inclusive_jets(pt_min)) {
+                Jet jet{j, {}};
+                for (const auto& c : j.constituents()) jet.constituents.push_back(c.user_index());
+                std::sort(jet.constituents.begin(), jet.constituents.end());
+                jets.push_back(std::move(jet));
+            }
+        }
+        std::sort(jets.begin(), jets.end(), [](const Jet& a, const Jet& c) {
+            const double pa = a.p.pt2(), pc = c.p.pt2();
+            if (pa != pc) return pa > pc;
+            return a.constituents.front() < c.constituents.front();
+        });
+        for (const auto& j : jets) {
+            out.px.push_back(j.p.px());
+            out.py.push_back(j.p.py());
+            out.pz.push_back(j.p.pz());
+            out.e.push_back(j.p.e());
+            out.pt.push_back(j.p.pt());
+            out.eta.push_back(j.p.pseudorapidity());
+            out.phi.push_back(j.p.phi_std());
+            out.mass.push_back(j.p.m());
+            out.constituents.insert(out.constituents.end(), j.constituents.begin(), j.constituents.end());
+            out.constituent_offsets.push_back(static_cast<std::int64_t>(out.constituents.size()));
+        }
+        out.jet_offsets.push_back(static_cast<std::int64_t>(out.pt.size()));
+    }
+}
+
+}  // namespace
+
+JetBatch cluster(const EventView& events, const std::uint8_t* inputs, const Definition& def, int n_threads) {
+    const auto jd = make_definition(def);
+    fastjet::ClusterSequence::set_fastjet_banner_stream(nullptr);
+    const std::size_t ne = events.n_events();
+    const std::size_t nt = std::max<std::size_t>(1, std::min<std::size_t>(n_threads < 1 ? 1 : n_threads, ne));
+    std::vector<JetBatch> parts(nt);
+    std::vector<std::exception_ptr> errors(nt);
+    auto work = [&](std::size_t t) {
+        try {
+            cluster_range(events, inputs, jd, def.pt_min, ne * t / nt, ne * (t + 1) / nt, parts[t]);
+        } catch (...) {
+            errors[t] = std::current_exception();
+        }
+    };
+    if (nt == 1) {
+        work(0);
+    } else {
+        std::vector<std::thread> threads;
+        for (std::size_t t = 0; t < nt; ++t) threads.emplace_back(work, t);
+        for (auto& th : threads) th.join();
+    }
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+    JetBatch out;
+    for (auto& p : parts) out.append(p);
+    return out;
+}
+
+}  // namespace recast::jets
