@@ -106,3 +106,17 @@ add_library(FastJet::Tools SHARED IMPORTED GLOBAL)
 set_target_properties(FastJet::Tools PROPERTIES
   IMPORTED_LOCATION "${FASTJETTOOLS_LIBRARY}"
   INTERFACE_LINK_LIBRARIES FastJet::FastJet)
+
+# ---------------------------------------------------------------------------------------------
+# toml++ (detector cards): used header-only inside the core (no run-time library needed).
+# Debian: libtomlplusplus-dev (installed by scripts/bootstrap.sh); or TOMLPP_INCLUDE_DIR.
+# ---------------------------------------------------------------------------------------------
+find_path(TOMLPP_INCLUDE_DIR toml++/toml.h HINTS "$ENV{TOMLPP_ROOT}/include")
+if(NOT TOMLPP_INCLUDE_DIR)
+  find_path(TOMLPP_INCLUDE_DIR toml++/toml.hpp HINTS "$ENV{TOMLPP_ROOT}/include")
+endif()
+if(NOT TOMLPP_INCLUDE_DIR)
+  message(FATAL_ERROR "recast: toml++ not found. Install Debian's libtomlplusplus-dev or set TOMLPP_ROOT.")
+endif()
+add_library(recast_tomlpp INTERFACE)
+target_include_directories(recast_tomlpp INTERFACE "$<BUILD_INTERFACE:${TOMLPP_INCLUDE_DIR}>")

@@ -16,6 +16,7 @@ need=()
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+[ -f /usr/include/toml++/toml.h ] || [ -f /usr/include/toml++/toml.hpp ] || need+=(libtomlplusplus-dev)
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing system packages: ${need[*]}"

@@ -2,11 +2,23 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include "recast/card.hpp"
 #include "recast/card_expr.hpp"
 
 #include "register.hpp"
 
 void register_card(py::module_& m) {
+    using recast::card::Card;
+    py::class_<Card>(m, "DetectorCard", "Validated detector card (spec §13)")
+        .def_static("load", &Card::load, py::arg("path"), py::arg("search_dirs") = std::vector<std::string>{},
+                    py::call_guard<py::gil_scoped_release>())
+        .def_static("parse", &Card::parse, py::arg("text"), py::arg("source"),
+                    py::arg("search_dirs") = std::vector<std::string>{}, py::call_guard<py::gil_scoped_release>())
+        .def_property_readonly("source", &Card::source)
+        .def_property_readonly("profile_name", &Card::profile_name)
+        .def("to_json", &Card::to_json)
+        .def_property_readonly("hash", &Card::hash);
+
     using recast::card::Expression;
     py::class_<Expression>(m, "CardExpression", "Compiled detector-card expression (spec §13.4)")
         .def(py::init<std::string, std::string>(), py::arg("text"), py::arg("where") = "<expression>")

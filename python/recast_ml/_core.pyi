@@ -177,3 +177,13 @@ def cluster_jets(
     pt_min: float = ...,
     threads: int = ...,
 ) -> dict[str, npt.NDArray[Any]]: ...
+
+class DetectorCard:
+    @staticmethod
+    def load(path: str, search_dirs: list[str] = ...) -> DetectorCard: ...
+    @staticmethod
+    def parse(text: str, source: str, search_dirs: list[str] = ...) -> DetectorCard: ...
+    source: str
+    profile_name: str
+    hash: str
+    def to_json(self) -> str: ...

@@ -1,14 +1,26 @@
-"""Detector cards (shared/specs/detector-emulation.md §13). So far: the card expression language
-(§13.4), compiled and evaluated by the C++ core."""
+"""Detector cards (shared/specs/detector-emulation.md §13), loaded and validated by the C++ core,
+and the card expression language (§13.4)."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._data import cards_dir
+
+#: Bundled profiles: card name -> file, profile name -> file.
+BUNDLED = {
+    "atlas_run2": "atlas_run2.toml",
+    "cms_run2": "cms_run2.toml",
+    "ATLAS-Run2": "atlas_run2.toml",
+    "CMS-Run2": "cms_run2.toml",
+}
 
 VARIABLES = ("pt", "eta", "abs_eta", "phi", "e", "et", "m", "set", "met")
 
@@ -48,3 +60,62 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
+
+
+class DetectorCard:
+    """A validated detector card: ``DetectorCard.load("atlas_run2")`` or ``DetectorCard.load(path)``.
+
+    Unknown keys, malformed function objects and bad expressions raise
+    :class:`recast_ml.ConfigError` naming file, line, column and key. Override cards
+    (``extends = "ATLAS-Run2"``) are merged into the bundled base profile.
+    """
+
+    __slots__ = ("_card",)
+
+    def __init__(self, card: _core.DetectorCard) -> None:
+        self._card = card
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike[str]) -> DetectorCard:
+        name = os.fspath(name_or_path)
+        path = cards_dir() / BUNDLED[name] if name in BUNDLED else Path(name)
+        return cls(_core.DetectorCard.load(str(path), [str(cards_dir())]))
+
+    @classmethod
+    def parse(cls, text: str, source: str = "<card>") -> DetectorCard:
+        return cls(_core.DetectorCard.parse(text, source, [str(cards_dir())]))
+
+    @property
+    def profile_name(self) -> str:
+        return str(self._card.profile_name)
+
+    @property
+    def source(self) -> str:
+        return str(self._card.source)
+
+    @property
+    def hash(self) -> str:
+        """Hash of the merged card, recorded with results (§13.9)."""
+        return str(self._card.hash)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The merged card as plain Python data (TOML ``inf``/``nan`` as floats)."""
+        data: dict[str, Any] = _unquote_specials(json.loads(self._card.to_json()))
+        return data
+
+    def __repr__(self) -> str:
+        return f"<DetectorCard {self.profile_name} from {self.source!r} hash={self.hash}>"
+
+
+_SPECIAL = {"Infinity": float("inf"), "-Infinity": float("-inf"), "NaN": float("nan")}
+
+
+def _unquote_specials(node: Any) -> Any:
+    # the core's JSON writes TOML inf/nan as the strings "Infinity"/"NaN"; no card string is one
+    if isinstance(node, dict):
+        return {k: _unquote_specials(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_unquote_specials(v) for v in node]
+    if isinstance(node, str) and node in _SPECIAL:
+        return _SPECIAL[node]
+    return node
