@@ -361,7 +361,9 @@ void merge_into(toml::table& base, const toml::table& over) {
 
 struct Card::Impl {
     std::string source;
+    std::string base_source;  // the reference card an override extends ("" otherwise)
     toml::table table;
+    std::vector<std::string> warnings;
 };
 
 Card::Card(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -396,6 +398,7 @@ Card Card::parse(const std::string& text, const std::string& source, const std::
     v.check_keys(t, "", "", "", false);  // `extends` is in the schema set below
     v.check_functions(t, "", "");
 
+    std::string base_path;
     if (extends) {
         toml::table merged;
         bool found = false;
@@ -405,6 +408,7 @@ Card Card::parse(const std::string& text, const std::string& source, const std::
             if (base["profile"]["name"].value<std::string>() == extends) {
                 merged = std::move(base);
                 found = true;
+                base_path = path;
                 break;
             }
         }
@@ -422,10 +426,23 @@ Card Card::parse(const std::string& text, const std::string& source, const std::
         if (!t["profile"]["name"].value<std::string>())
             throw ConfigError(source, 1, 1, "missing required key 'profile.name'");
     }
+    // A plain-string expression outside function objects (§10.4).
+    if (const auto* res = t["met"]["truth_smeared"]["resolution"].node()) {
+        const auto text = res->value<std::string>();
+        if (!text) v.fail(*res, "met.truth_smeared.resolution", "expected an expression string");
+        try {
+            Expression e(*text, source + " met.truth_smeared.resolution");
+        } catch (const ConfigError& e) {
+            v.fail(*res, "met.truth_smeared.resolution", e.what());
+        }
+    }
     auto impl = std::make_unique<Impl>();
     impl->source = source;
+    impl->base_source = base_path;
     impl->table = std::move(t);
-    return Card(std::move(impl));
+    Card card(std::move(impl));
+    card.check_grid();
+    return card;
 }
 
 const std::string& Card::source() const { return impl_->source; }
@@ -448,6 +465,311 @@ std::string Card::hash() const {
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
     return buf;
+}
+
+}  // namespace recast::card
+
+// ------------------------------------------------------------------------------------------------
+// Function objects
+// ------------------------------------------------------------------------------------------------
+namespace recast::card {
+
+struct Function::Node {
+    std::string kind;
+    double value = 0;
+    int var = 0, xvar = 0, yvar = 0;
+    bool underflow_clamp = false, below_clamp = false;
+    std::vector<double> edges, values, xedges, yedges, x, y, one_prong, three_prong;
+    std::shared_ptr<Expression> expr;
+    struct Region {
+        double lo, hi, p0, p1, p2;
+    };
+    std::vector<Region> regions;
+    double sigma_max = 0, start = 0, slope = 0, floor = 0;
+    std::shared_ptr<const Node> target;
+};
+
+namespace {
+
+using Node = Function::Node;
+
+int bin_of(const std::vector<double>& e, double x, bool underflow_clamp) {
+    if (!(x >= e.front())) return (underflow_clamp && !std::isnan(x)) ? 0 : -1;
+    const auto it = std::upper_bound(e.begin(), e.end(), x);
+    const auto i = static_cast<int>(it - e.begin()) - 1;
+    return std::min(i, static_cast<int>(e.size()) - 2);  // overflow: last bin
+}
+
+const Node::Region* region_of(const std::vector<Node::Region>& r, double abs_eta) {
+    for (const auto& reg : r)
+        if (abs_eta >= reg.lo && abs_eta < reg.hi) return &reg;
+    if (r.empty()) return nullptr;
+    return abs_eta >= r.back().hi ? &r.back() : &r.front();
+}
+
+std::vector<double> nums(const toml::node* n) {
+    std::vector<double> out;
+    if (const auto* a = n ? n->as_array() : nullptr)
+        for (auto&& el : *a) out.push_back(el.value<double>().value_or(std::nan("")));
+    return out;
+}
+
+int var_index(const toml::table& t, const char* field, const std::string& key) {
+    const auto name = t[field].value<std::string>();
+    const auto& names = var_names();
+    for (std::size_t i = 0; i < kNumVars; ++i)
+        if (name && *name == names[i]) return static_cast<int>(i);
+    const auto* n = t.get(field);
+    throw ConfigError("card", n ? n->source().begin.line : 0, n ? n->source().begin.column : 0,
+                      "'" + key + "." + field + "': unknown variable '" + name.value_or("") + "'");
+}
+
+}  // namespace
+
+double Function::operator()(const Values& v, int prongs) const {
+    const Node& n = *node_;
+    const double pt = v[static_cast<int>(Var::pt)], abs_eta = v[static_cast<int>(Var::abs_eta)];
+    const char k0 = n.kind[0];
+    (void)k0;
+    if (n.kind == "constant") return n.value;
+    if (n.kind == "none") return 1.0;
+    if (n.kind == "binned1d" || n.kind == "rel_binned") {
+        const int i = bin_of(n.edges, v[n.var], n.underflow_clamp);
+        return i < 0 ? 0.0 : n.values[i];
+    }
+    if (n.kind == "per_prong_binned1d") {
+        const int i = bin_of(n.edges, v[n.var], n.underflow_clamp);
+        return i < 0 ? 0.0 : (prongs == 1 ? n.one_prong[i] : n.three_prong[i]);
+    }
+    if (n.kind == "binned2d") {
+        const int i = bin_of(n.xedges, v[n.xvar], n.underflow_clamp);
+        const int j = bin_of(n.yedges, v[n.yvar], n.underflow_clamp);
+        return (i < 0 || j < 0) ? 0.0 : n.values[static_cast<std::size_t>(i) * (n.yedges.size() - 1) + j];
+    }
+    if (n.kind == "piecewise_linear") {
+        const double x = v[n.var];
+        if (x < n.x.front()) return n.below_clamp ? n.y.front() : 0.0;
+        if (x >= n.x.back()) return n.y.back();
+        const auto it = std::upper_bound(n.x.begin(), n.x.end(), x);
+        const auto a = static_cast<std::size_t>(it - n.x.begin()) - 1;
+        const double t = (x - n.x[a]) / (n.x[a + 1] - n.x[a]);
+        return n.y[a] + t * (n.y[a + 1] - n.y[a]);
+    }
+    if (n.kind == "expr" || n.kind == "expr_sigma") return n.expr->evaluate(v);
+    if (n.kind == "calo_nsc") {
+        const auto* r = region_of(n.regions, abs_eta);
+        const double e = v[static_cast<int>(Var::e)];
+        return r ? std::sqrt(r->p0 * r->p0 + r->p1 * r->p1 * e + r->p2 * r->p2 * e * e) : 0.0;
+    }
+    if (n.kind == "curvature_quad") {
+        const auto* r = region_of(n.regions, abs_eta);
+        return r ? std::min(n.sigma_max, std::hypot(r->p0, r->p1 * pt)) : n.sigma_max;
+    }
+    if (n.kind == "linear_decline") return pt <= n.start ? 1.0 : std::max(n.floor, 1.0 - n.slope * (pt - n.start));
+    if (n.kind == "same_as") return Function(n.target)(v, prongs);
+    return 0.0;
+}
+
+const std::string& Function::kind() const { return node_->kind; }
+
+namespace {
+
+const toml::table* table_at(const toml::table& root, const std::string& key) {
+    const toml::table* t = &root;
+    std::stringstream ss(key);
+    std::string seg;
+    while (std::getline(ss, seg, '.')) {
+        t = t->get_as<toml::table>(seg);
+        if (!t) return nullptr;
+    }
+    return t;
+}
+
+std::shared_ptr<const Node> build(const toml::table& root, const toml::table& t, const std::string& key,
+                                  const std::string& wp, int depth = 0) {
+    if (depth > 4) throw ConfigError(key, 0, 0, "same_as chain too deep");
+    auto n = std::make_shared<Node>();
+    n->kind = t["kind"].value_or(std::string());
+    const auto* wps = t.get_as<toml::table>("wp");
+    auto need_wp = [&]() -> const toml::node& {
+        if (wp.empty()) throw ConfigError(key, 0, 0, "'" + key + "' has working points: choose one");
+        const auto* w = wps ? wps->get(wp) : nullptr;
+        if (!w) throw ConfigError(key, 0, 0, "'" + key + "' has no working point '" + wp + "'");
+        return *w;
+    };
+    n->underflow_clamp = t["underflow"].value_or(std::string("zero")) == "clamp";
+    if (n->kind == "wp_tables") {
+        const auto* sub = need_wp().as_table();
+        return build(root, *sub, key + ".wp." + wp, "", depth + 1);
+    }
+    if (n->kind == "binned1d" || n->kind == "rel_binned" || n->kind == "per_prong_binned1d") {
+        n->var = var_index(t, "var", key);
+        n->edges = nums(t.get("edges"));
+        if (n->kind == "per_prong_binned1d") {
+            const auto* sub = need_wp().as_table();
+            n->one_prong = nums(sub->get("one_prong"));
+            n->three_prong = nums(sub->get("three_prong"));
+        } else if (wps && (!wp.empty() || !t.contains("values"))) {
+            const auto& w = need_wp();
+            if (const auto* sub = w.as_table()) return build(root, *sub, key + ".wp." + wp, "", depth + 1);
+            n->values = nums(&w);
+        } else {
+            n->values = nums(t.get("values"));
+        }
+    } else if (n->kind == "binned2d") {
+        n->xvar = var_index(t, "xvar", key);
+        n->yvar = var_index(t, "yvar", key);
+        n->xedges = nums(t.get("xedges"));
+        n->yedges = nums(t.get("yedges"));
+        const toml::node* vals = (wps && (!wp.empty() || !t.contains("values"))) ? &need_wp() : t.get("values");
+        if (const auto* rows = vals ? vals->as_array() : nullptr)
+            for (auto&& row : *rows) {
+                const auto r = nums(&row);
+                n->values.insert(n->values.end(), r.begin(), r.end());
+            }
+    } else if (n->kind == "piecewise_linear") {
+        n->var = var_index(t, "var", key);
+        n->x = nums(t.get("x"));
+        n->y = nums(t.get("y"));
+        n->below_clamp = t["below"].value_or(std::string("zero")) == "clamp";
+    } else if (n->kind == "expr" || n->kind == "expr_sigma") {
+        n->expr = std::make_shared<Expression>(t["expr"].value_or(std::string()), key + ".expr");
+    } else if (n->kind == "constant") {
+        n->value = t["value"].value_or(0.0);
+    } else if (n->kind == "calo_nsc" || n->kind == "curvature_quad") {
+        const bool calo = n->kind == "calo_nsc";
+        if (const auto* regs = t.get_as<toml::array>("regions"))
+            for (auto&& el : *regs) {
+                const auto& r = *el.as_table();
+                n->regions.push_back({r["abs_eta_min"].value_or(0.0), r["abs_eta_max"].value_or(0.0),
+                                      r[calo ? "N" : "a"].value_or(0.0), r[calo ? "S" : "b"].value_or(0.0),
+                                      calo ? r["C"].value_or(0.0) : 0.0});
+            }
+        n->sigma_max = t["sigma_max"].value_or(0.0);
+    } else if (n->kind == "linear_decline") {
+        n->start = t["start"].value_or(0.0);
+        n->slope = t["slope"].value_or(0.0);
+        n->floor = t["floor"].value_or(0.0);
+    } else if (n->kind == "same_as") {
+        const std::string target = t["target"].value_or(std::string()) + ".resolution";
+        const auto* tt = table_at(root, target);
+        if (!tt) throw ConfigError(key, 0, 0, "'" + key + "': same_as target '" + target + "' does not exist");
+        n->target = build(root, *tt, target, "", depth + 1);
+    } else if (n->kind != "none") {
+        throw ConfigError(key, 0, 0, "'" + key + "' is not a function object");
+    }
+    return n;
+}
+
+}  // namespace
+
+Function Card::function(const std::string& key, const std::string& wp) const {
+    const auto* t = table_at(impl_->table, key);
+    if (!t || !t->contains("kind")) throw ConfigError(impl_->source, 0, 0, "no function object '" + key + "' in the card");
+    try {
+        return Function(build(impl_->table, *t, key, wp));
+    } catch (const ConfigError& e) {
+        throw ConfigError(impl_->source, 0, 0, e.what());
+    }
+}
+
+std::vector<std::string> Card::working_points(const std::string& key) const {
+    const auto* t = table_at(impl_->table, key);
+    const auto* wps = t ? t->get_as<toml::table>("wp") : nullptr;
+    std::vector<std::pair<std::tuple<int, std::uint32_t, std::uint32_t>, std::string>> order;
+    if (wps)
+        for (auto&& [name, node] : *wps) {
+            const auto& src = node.source();
+            // base-card entries first (card order), then those an override added (§13.5, §13.9)
+            // (nodes copied in by the merge carry no source region)
+            const bool from_override = !impl_->base_source.empty() && (!src.path || *src.path != impl_->base_source);
+            order.push_back({{from_override ? 1 : 0, src.begin.line, src.begin.column}, std::string(name.str())});
+        }
+    std::sort(order.begin(), order.end());
+    std::vector<std::string> out;
+    for (auto& o : order) out.push_back(o.second);
+    return out;
+}
+
+double Card::efficiency(const std::string& object, const std::string& wp, const Values& v) const {
+    const auto* obj = table_at(impl_->table, object);
+    const auto* product = obj ? obj->get_as<toml::array>("efficiency_product") : nullptr;
+    if (!product) throw ConfigError(impl_->source, 0, 0, "'" + object + "' has no efficiency_product");
+    double eff = 1.0;
+    for (auto&& comp : *product) {
+        const std::string key = object + "." + comp.value_or(std::string());
+        const auto* t = table_at(impl_->table, key);
+        const bool has_wp = t && (t->contains("wp") || (*t)["kind"].value_or(std::string()) == "wp_tables");
+        eff *= function(key, has_wp ? wp : "")(v);
+    }
+    return std::min(eff, 1.0);
+}
+
+const std::vector<std::string>& Card::warnings() const { return impl_->warnings; }
+
+void Card::check_grid() {
+    static const double kPt[] = {3.2, 4.8, 6.5, 8, 12, 18, 22, 27, 33, 45, 55, 70, 90, 150, 300, 700, 1500, 3000};
+    static const double kEta[] = {0.05, 0.5, 1.0, 1.45, 1.55, 1.9, 2.2, 2.4};
+    auto kin = [](double pt, double ae) {
+        Values v{};
+        v[static_cast<int>(Var::pt)] = pt;
+        v[static_cast<int>(Var::et)] = pt;
+        v[static_cast<int>(Var::e)] = pt * std::cosh(ae);
+        v[static_cast<int>(Var::eta)] = ae;
+        v[static_cast<int>(Var::abs_eta)] = ae;
+        v[static_cast<int>(Var::set)] = 10 * pt;
+        v[static_cast<int>(Var::met)] = pt;
+        return v;
+    };
+    for (const char* object : {"electron", "muon", "photon"}) {
+        const auto* id = table_at(impl_->table, std::string(object) + ".id");
+        if (!id) continue;
+        std::vector<std::vector<std::string>> families;
+        if (const auto* fams = id->get_as<toml::array>("nested_families")) {
+            for (auto&& f : *fams) {
+                std::vector<std::string> fam;
+                if (const auto* a = f.as_array())
+                    for (auto&& w : *a) fam.push_back(w.value_or(std::string()));
+                families.push_back(fam);
+            }
+        } else if (const auto* nested = id->get_as<toml::array>("nested")) {
+            std::vector<std::string> fam;
+            for (auto&& w : *nested) fam.push_back(w.value_or(std::string()));
+            families.push_back(fam);
+        }
+        for (const auto& fam : families)
+            for (std::size_t k = 0; k + 1 < fam.size(); ++k)
+                for (double pt : kPt)
+                    for (double ae : kEta) {
+                        const auto v = kin(pt, ae);
+                        const double loose = efficiency(object, fam[k], v), tight = efficiency(object, fam[k + 1], v);
+                        if (tight > loose + 1e-12) {
+                            std::ostringstream msg;
+                            msg << object << ": working point " << fam[k + 1] << " (" << tight << ") above "
+                                << fam[k] << " (" << loose << ") at pT=" << pt << " |eta|=" << ae
+                                << "; the emulator uses min(tight, loose) (section 3.2)";
+                            impl_->warnings.push_back(msg.str());
+                        }
+                    }
+    }
+    // expressions give finite numbers on the grid (§13.8 (4))
+    std::vector<std::pair<std::string, const toml::table*>> stack{{"", &impl_->table}};
+    while (!stack.empty()) {
+        auto [key, t] = stack.back();
+        stack.pop_back();
+        const auto kind = (*t)["kind"].value_or(std::string());
+        if (kind == "expr" || kind == "expr_sigma") {
+            Expression e((*t)["expr"].value_or(std::string()), key);
+            for (double pt : kPt)
+                for (double ae : kEta)
+                    if (!std::isfinite(e.evaluate(kin(pt, ae))))
+                        throw ConfigError(impl_->source, (*t)["expr"].node()->source().begin.line, 0,
+                                          "'" + key + ".expr' is not finite at pT=" + Validator::fmt(pt) +
+                                              " |eta|=" + Validator::fmt(ae));
+        }
+        for (auto&& [k, node] : *t)
+            if (const auto* sub = node.as_table()) stack.push_back({key.empty() ? std::string(k.str()) : key + "." + std::string(k.str()), sub});
+    }
 }
 
 }  // namespace recast::card

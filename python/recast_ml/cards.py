@@ -62,6 +62,23 @@ class Expression:
         return f"Expression({self.text!r})"
 
 
+class CardFunction:
+    """A card function object (§13.3) at one working point; ``evaluate(**kinematics)``."""
+
+    __slots__ = ("_fn",)
+
+    def __init__(self, fn: _core.CardFunction) -> None:
+        self._fn = fn
+
+    @property
+    def kind(self) -> str:
+        return str(self._fn.kind)
+
+    def evaluate(self, prongs: int = 1, **values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Vectorised over broadcast ``values`` (pt, eta, abs_eta, phi, e, et, m, set, met)."""
+        return self._fn.evaluate(prongs, **values)
+
+
 class DetectorCard:
     """A validated detector card: ``DetectorCard.load("atlas_run2")`` or ``DetectorCard.load(path)``.
 
@@ -97,6 +114,24 @@ class DetectorCard:
     def hash(self) -> str:
         """Hash of the merged card, recorded with results (§13.9)."""
         return str(self._card.hash)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Non-fatal validation findings (e.g. nested working points out of order)."""
+        return list(self._card.warnings)
+
+    def working_points(self, key: str) -> list[str]:
+        """Working points of the function object at ``key`` in card order (bit-mask order, §13.5)."""
+        return list(self._card.working_points(key))
+
+    def function(self, key: str, wp: str | None = None) -> CardFunction:
+        """The function object at ``key`` (e.g. ``"electron.id"``) for working point ``wp``."""
+        return CardFunction(self._card.function(key, wp or ""))
+
+    def efficiency(self, obj: str, wp: str, **values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Efficiency of ``obj`` (electron, muon, photon) at ``wp``: product of its
+        ``efficiency_product`` tables, capped at 1, on truth kinematics ``values``."""
+        return self._card.efficiency(obj, wp, **values)
 
     def to_dict(self) -> dict[str, Any]:
         """The merged card as plain Python data (TOML ``inf``/``nan`` as floats)."""

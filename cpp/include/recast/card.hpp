@@ -11,7 +11,29 @@
 #include <string>
 #include <vector>
 
+#include "recast/card_expr.hpp"
+
 namespace recast::card {
+
+/// A function object of a card (§13.3) with its working point chosen: efficiency, scale factor or
+/// resolution as a function of the object's kinematics. Evaluation follows §0.2 (bins lower-edge
+/// inclusive, underflow 0 unless `underflow = "clamp"`, overflow = last bin) and §13.3:
+///   constant, binned1d, binned2d, piecewise_linear, expr, wp_tables, per_prong_binned1d (uses
+///   `prongs`: 1 -> one_prong, otherwise three_prong), calo_nsc (absolute sigma_E),
+///   expr_sigma (absolute sigma), rel_binned (relative sigma), curvature_quad (relative
+///   sigma(q/pT) = min(sigma_max, sqrt(a^2 + (b pT)^2))), same_as (the target's resolution),
+///   linear_decline (max(floor, 1 - slope (pT - start)) above start, 1 below), none (1).
+class Function {
+public:
+    double operator()(const Values& v, int prongs = 1) const;
+    /// Kind name, e.g. "binned1d".
+    const std::string& kind() const;
+    struct Node;
+    explicit Function(std::shared_ptr<const Node> node) : node_(std::move(node)) {}
+
+private:
+    std::shared_ptr<const Node> node_;
+};
 
 class Card {
 public:
@@ -35,9 +57,21 @@ public:
     /// FNV-1a 64-bit hash (hex) of the merged card's canonical JSON (§13.9: recorded with results).
     std::string hash() const;
 
+    /// The function object at a dotted key (e.g. "electron.id"), for working point `wp` (required
+    /// when the object has working points). Throws ConfigError for a missing key or unknown WP.
+    Function function(const std::string& key, const std::string& wp = "") const;
+    /// Working points of a function object in card order ("" entries never).
+    std::vector<std::string> working_points(const std::string& key) const;
+    /// Efficiency of a lepton/photon for working point `wp`: the product of the tables named in
+    /// `<object>.efficiency_product` (each at `wp` where it has working points), capped at 1 (§3.1).
+    double efficiency(const std::string& object, const std::string& wp, const Values& v) const;
+    /// Non-fatal findings of the validation (e.g. nested working points out of order, §13.8 (5)).
+    const std::vector<std::string>& warnings() const;
+
 private:
     struct Impl;
     explicit Card(std::unique_ptr<Impl> impl);
+    void check_grid();  // §13.8 (4), (5): finite expressions, nested WP order
     std::unique_ptr<Impl> impl_;
 };
 
