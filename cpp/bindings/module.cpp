@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
     register_rng(m);
     register_card(m);
     register_jets(m);
+    register_truth(m);
 }

@@ -12,3 +12,4 @@ void register_info(py::module_& m);
 void register_rng(py::module_& m);
 void register_card(py::module_& m);
 void register_jets(py::module_& m);
+void register_truth(py::module_& m);

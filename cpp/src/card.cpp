@@ -707,6 +707,37 @@ double Card::efficiency(const std::string& object, const std::string& wp, const 
 
 const std::vector<std::string>& Card::warnings() const { return impl_->warnings; }
 
+namespace {
+const toml::node* node_at(const toml::table& root, const std::string& key) {
+    const auto dot = key.rfind('.');
+    const toml::table* t = dot == std::string::npos ? &root : table_at(root, key.substr(0, dot));
+    return t ? t->get(dot == std::string::npos ? key : key.substr(dot + 1)) : nullptr;
+}
+}  // namespace
+
+double Card::number(const std::string& key, double fallback) const {
+    const auto* n = node_at(impl_->table, key);
+    if (!n) return fallback;
+    if (auto v = n->value<double>()) return *v;
+    throw ConfigError(impl_->source, n->source().begin.line, n->source().begin.column, "'" + key + "': expected a number");
+}
+
+bool Card::boolean(const std::string& key, bool fallback) const {
+    const auto* n = node_at(impl_->table, key);
+    if (!n) return fallback;
+    if (auto v = n->value<bool>()) return *v;
+    throw ConfigError(impl_->source, n->source().begin.line, n->source().begin.column, "'" + key + "': expected true or false");
+}
+
+std::string Card::string(const std::string& key, const std::string& fallback) const {
+    const auto* n = node_at(impl_->table, key);
+    if (!n) return fallback;
+    if (auto v = n->value<std::string>()) return *v;
+    throw ConfigError(impl_->source, n->source().begin.line, n->source().begin.column, "'" + key + "': expected a string");
+}
+
+std::vector<double> Card::numbers(const std::string& key) const { return nums(node_at(impl_->table, key)); }
+
 void Card::check_grid() {
     static const double kPt[] = {3.2, 4.8, 6.5, 8, 12, 18, 22, 27, 33, 45, 55, 70, 90, 150, 300, 700, 1500, 3000};
     static const double kEta[] = {0.05, 0.5, 1.0, 1.45, 1.55, 1.9, 2.2, 2.4};

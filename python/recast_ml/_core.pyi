@@ -195,3 +195,9 @@ class DetectorCard:
 class CardFunction:
     kind: str
     def evaluate(self, prongs: int = ..., **values: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
+
+TRUTH_FLAGS: dict[str, int]
+
+def classify_truth(
+    events: EventBatch | EventArrays, card: DetectorCard | None = ..., threads: int = ...
+) -> dict[str, Any]: ...

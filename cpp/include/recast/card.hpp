@@ -65,6 +65,12 @@ public:
     /// Efficiency of a lepton/photon for working point `wp`: the product of the tables named in
     /// `<object>.efficiency_product` (each at `wp` where it has working points), capped at 1 (§3.1).
     double efficiency(const std::string& object, const std::string& wp, const Values& v) const;
+    /// Typed values at dotted keys; `fallback` when absent, ConfigError when of another type.
+    double number(const std::string& key, double fallback) const;
+    bool boolean(const std::string& key, bool fallback) const;
+    std::string string(const std::string& key, const std::string& fallback) const;
+    std::vector<double> numbers(const std::string& key) const;
+
     /// Non-fatal findings of the validation (e.g. nested working points out of order, §13.8 (5)).
     const std::vector<std::string>& warnings() const;
 

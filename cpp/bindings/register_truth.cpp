@@ -1,0 +1,58 @@
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include "event_access.hpp"
+#include "recast/card.hpp"
+#include "recast/truth.hpp"
+
+#include "register.hpp"
+
+namespace {
+template <class T>
+py::array_t<T> take(std::vector<T>&& v) {
+    auto* owner = new std::vector<T>(std::move(v));
+    py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>({static_cast<py::ssize_t>(owner->size())}, {static_cast<py::ssize_t>(sizeof(T))},
+                          owner->data(), free_when_done);
+}
+}  // namespace
+
+void register_truth(py::module_& m) {
+    m.def(
+        "classify_truth",
+        [](const py::object& events, const recast::card::Card* card, int threads) {
+            const recast::EventView ev = event_view(events);
+            const auto cfg = card ? recast::truth::Config::from_card(*card) : recast::truth::Config{};
+            recast::truth::Classification c;
+            {
+                py::gil_scoped_release release;
+                c = recast::truth::classify(ev, cfg, threads);
+            }
+            py::dict out, taus;
+            out["flags"] = take(std::move(c.flags));
+            out["heavy_charged"] = c.heavy_charged;
+            taus["offsets"] = take(std::move(c.taus.offsets));
+            taus["index"] = take(std::move(c.taus.index));
+            taus["px"] = take(std::move(c.taus.px));
+            taus["py"] = take(std::move(c.taus.py));
+            taus["pz"] = take(std::move(c.taus.pz));
+            taus["e"] = take(std::move(c.taus.e));
+            taus["prongs"] = take(std::move(c.taus.prongs));
+            taus["charge3"] = take(std::move(c.taus.charge3));
+            out["taus"] = taus;
+            return out;
+        },
+        py::arg("events"), py::arg("card") = nullptr, py::arg("threads") = 1);
+    py::dict flags;
+    flags["stable"] = static_cast<int>(recast::truth::kStable);
+    flags["invisible"] = static_cast<int>(recast::truth::kInvisible);
+    flags["lost"] = static_cast<int>(recast::truth::kLost);
+    flags["prompt"] = static_cast<int>(recast::truth::kPrompt);
+    flags["jet_input"] = static_cast<int>(recast::truth::kJetInput);
+    flags["b_hadron"] = static_cast<int>(recast::truth::kBHadron);
+    flags["c_hadron"] = static_cast<int>(recast::truth::kCHadron);
+    flags["hadronic_tau"] = static_cast<int>(recast::truth::kHadronicTau);
+    flags["from_hadronic_tau"] = static_cast<int>(recast::truth::kFromHadronicTau);
+    flags["heavy_charged"] = static_cast<int>(recast::truth::kHeavyCharged);
+    m.attr("TRUTH_FLAGS") = flags;
+}

@@ -1,0 +1,265 @@
+#include "recast/truth.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <thread>
+
+#include "recast/card.hpp"
+#include "recast/pdg.hpp"
+
+namespace recast::truth {
+
+Config Config::from_card(const card::Card& c) {
+    Config cfg;
+    cfg.final_state_abs_eta_max = c.number("truth.final_state_abs_eta_max", cfg.final_state_abs_eta_max);
+    const auto ids = c.numbers("truth.invisible_pdg_ids");
+    if (!ids.empty()) {
+        cfg.invisible_pdg_ids.clear();
+        for (double x : ids) cfg.invisible_pdg_ids.push_back(static_cast<int>(x));
+    }
+    cfg.auto_invisible = c.string("truth.invisible_rule", "list_and_auto") == "list_and_auto";
+    cfg.allow_from_tau = c.boolean("truth.prompt.allow_from_tau", cfg.allow_from_tau);
+    cfg.allow_from_muon = c.boolean("truth.prompt.allow_from_muon", cfg.allow_from_muon);
+    cfg.tau_require_prompt = c.boolean("truth.hadronic_tau.require_prompt", cfg.tau_require_prompt);
+    const auto excl = c.numbers("jet.inputs.exclude_abs_pdg");
+    if (!excl.empty() || c.string("jet.inputs.mode", "inclusive") == "inclusive") {
+        cfg.jet_exclude_abs_pdg.clear();
+        for (double x : excl) cfg.jet_exclude_abs_pdg.push_back(static_cast<int>(x));
+    }
+    cfg.jet_abs_eta_max = c.number("jet.inputs.abs_eta_max", cfg.final_state_abs_eta_max);
+    return cfg;
+}
+
+bool is_coloured(int pid) noexcept {
+    const int a = std::abs(pid);
+    if ((a >= 1 && a <= 8) || a == 21) return true;                           // quarks, gluon
+    if (a >= 1101 && a <= 5503 && (a / 10) % 10 == 0) return true;           // diquarks (nq3 = 0)
+    if ((a >= 1000001 && a <= 1000006) || (a >= 2000001 && a <= 2000006)) return true;  // squarks
+    return a == 1000021;                                                      // gluino
+}
+
+namespace {
+
+bool has_quark(int pid, int q) {
+    const int a = std::abs(pid);
+    return (a / 10) % 10 == q || (a / 100) % 10 == q || (a / 1000) % 10 == q;
+}
+
+struct EventWork {
+    std::vector<std::int64_t> child_off;
+    std::vector<std::int32_t> children;
+    std::vector<std::uint8_t> anc, state;  // ancestor bits: 1 hadron, 2 tau, 4 muon
+    std::vector<std::int32_t> stack;
+};
+
+void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std::uint16_t* flags, Taus& taus,
+                    std::int64_t& heavy, EventWork& w) {
+    const auto b = ev.particle_offsets[iev];
+    const auto n = static_cast<std::size_t>(ev.particle_offsets[iev + 1] - b);
+    auto parents_of = [&](std::size_t i) {
+        return std::pair<std::int64_t, std::int64_t>{ev.parent_offsets[b + i], ev.parent_offsets[b + i + 1]};
+    };
+    // children (CSR)
+    w.child_off.assign(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        auto [p0, p1] = parents_of(i);
+        for (auto k = p0; k < p1; ++k) ++w.child_off[ev.parents[k] + 1];
+    }
+    for (std::size_t i = 0; i < n; ++i) w.child_off[i + 1] += w.child_off[i];
+    w.children.assign(w.child_off[n], 0);
+    {
+        std::vector<std::int64_t> fill(w.child_off.begin(), w.child_off.end() - 1);
+        for (std::size_t i = 0; i < n; ++i) {
+            auto [p0, p1] = parents_of(i);
+            for (auto k = p0; k < p1; ++k) w.children[fill[ev.parents[k]]++] = static_cast<std::int32_t>(i);
+        }
+    }
+    auto pid = [&](std::size_t i) { return ev.pid[b + i]; };
+    auto apid = [&](std::size_t i) { return std::abs(ev.pid[b + i]); };
+    auto own_bits = [&](std::size_t i) -> std::uint8_t {
+        const int a = apid(i);
+        return static_cast<std::uint8_t>(((pdg::is_hadron(pid(i)) || a == 91 || a == 92) ? 1 : 0) | (a == 15 ? 2 : 0) |
+                                         (a == 13 ? 4 : 0));
+    };
+    // ancestor bits by iterative DFS with memoisation (beam particles are skipped)
+    w.anc.assign(n, 0);
+    w.state.assign(n, 0);  // 0 new, 1 in progress, 2 done
+    for (std::size_t root = 0; root < n; ++root) {
+        if (w.state[root] == 2) continue;
+        w.stack.assign(1, static_cast<std::int32_t>(root));
+        while (!w.stack.empty()) {
+            const auto i = static_cast<std::size_t>(w.stack.back());
+            if (w.state[i] == 0) {
+                w.state[i] = 1;
+                auto [p0, p1] = parents_of(i);
+                for (auto k = p0; k < p1; ++k) {
+                    const auto p = static_cast<std::size_t>(ev.parents[k]);
+                    if (ev.status[b + p] != 4 && w.state[p] == 0) w.stack.push_back(static_cast<std::int32_t>(p));
+                }
+                continue;
+            }
+            w.stack.pop_back();
+            if (w.state[i] == 2) continue;
+            std::uint8_t bits = 0;
+            auto [p0, p1] = parents_of(i);
+            for (auto k = p0; k < p1; ++k) {
+                const auto p = static_cast<std::size_t>(ev.parents[k]);
+                if (ev.status[b + p] == 4) continue;
+                bits |= own_bits(p) | w.anc[p];  // a parent still in progress (cycle) adds its own bits only
+            }
+            w.anc[i] = bits;
+            w.state[i] = 2;
+        }
+    }
+    const auto& inv = cfg.invisible_pdg_ids;
+    auto is_invisible = [&](std::size_t i) {
+        const int a = apid(i);
+        if (std::find(inv.begin(), inv.end(), a) != inv.end()) return true;
+        return cfg.auto_invisible && ev.charge3[b + i] == 0 && a != 22 && !is_coloured(a) && !pdg::is_hadron(a);
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto g = b + i;
+        std::uint16_t f = 0;
+        const double pt = std::hypot(ev.px[g], ev.py[g]);
+        if (ev.status[g] == 1 && pt > 1e-10) {
+            f |= kStable;
+            const double abs_eta = std::fabs(std::asinh(ev.pz[g] / pt));
+            const int a = apid(i);
+            if (is_invisible(i)) {
+                f |= kInvisible;
+            } else {
+                if (abs_eta > cfg.final_state_abs_eta_max) f |= kLost;
+                const auto& ex = cfg.jet_exclude_abs_pdg;
+                if (abs_eta <= cfg.jet_abs_eta_max && std::find(ex.begin(), ex.end(), a) == ex.end()) f |= kJetInput;
+            }
+            if (a == 11 || a == 13 || a == 22) {
+                const auto anc = w.anc[i];
+                if (!(anc & 1) && (cfg.allow_from_tau || !(anc & 2)) && (cfg.allow_from_muon || !(anc & 4))) f |= kPrompt;
+            }
+            if (ev.charge3[g] != 0 && a > 1000000) {
+                f |= kHeavyCharged;
+                ++heavy;
+            }
+        }
+        // weakly decaying heavy-flavour hadrons
+        if (pdg::is_hadron(pid(i))) {
+            const bool is_b = has_quark(pid(i), 5), is_c = !is_b && has_quark(pid(i), 4);
+            if (is_b || is_c) {
+                bool heavier_child = false;
+                for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k) {
+                    const int c = pid(static_cast<std::size_t>(w.children[k]));
+                    if (pdg::is_hadron(c) && has_quark(c, is_b ? 5 : 4)) heavier_child = true;
+                }
+                if (!heavier_child) f |= is_b ? kBHadron : kCHadron;
+            }
+        }
+        flags[i] = f;
+    }
+    // hadronic taus
+    for (std::size_t i = 0; i < n; ++i) {
+        if (apid(i) != 15 || w.child_off[i] == w.child_off[i + 1]) continue;
+        bool last = true, leptonic = false;
+        for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k) {
+            const int a = apid(static_cast<std::size_t>(w.children[k]));
+            if (a == 15) last = false;
+            if (a == 11 || a == 13) leptonic = true;
+        }
+        if (!last || leptonic || (cfg.tau_require_prompt && (w.anc[i] & 1))) continue;
+        flags[i] |= kHadronicTau;
+        double vis[4] = {0, 0, 0, 0};
+        int prongs = 0;
+        // visible momentum: all visible stable descendants
+        w.stack.assign(1, static_cast<std::int32_t>(i));
+        std::vector<std::uint8_t> seen(n, 0);
+        while (!w.stack.empty()) {
+            const auto j = static_cast<std::size_t>(w.stack.back());
+            w.stack.pop_back();
+            for (auto k = w.child_off[j]; k < w.child_off[j + 1]; ++k) {
+                const auto c = static_cast<std::size_t>(w.children[k]);
+                if (seen[c]) continue;
+                seen[c] = 1;
+                const auto gc = b + c;
+                if (flags[c] & kStable) {
+                    flags[c] |= kFromHadronicTau;
+                    if (!(flags[c] & kInvisible)) {
+                        vis[0] += ev.px[gc], vis[1] += ev.py[gc], vis[2] += ev.pz[gc], vis[3] += ev.e[gc];
+                    }
+                }
+                w.stack.push_back(static_cast<std::int32_t>(c));
+            }
+        }
+        // prongs: charged stable descendants, K0S and Lambda counted as stable (their pions add none)
+        std::fill(seen.begin(), seen.end(), 0);
+        w.stack.assign(1, static_cast<std::int32_t>(i));
+        while (!w.stack.empty()) {
+            const auto j = static_cast<std::size_t>(w.stack.back());
+            w.stack.pop_back();
+            for (auto k = w.child_off[j]; k < w.child_off[j + 1]; ++k) {
+                const auto c = static_cast<std::size_t>(w.children[k]);
+                if (seen[c]) continue;
+                seen[c] = 1;
+                const int a = apid(c);
+                if (a == 310 || a == 3122) continue;  // stable for prong counting, neutral
+                if ((flags[c] & kStable) && ev.charge3[b + c] != 0) ++prongs;
+                w.stack.push_back(static_cast<std::int32_t>(c));
+            }
+        }
+        taus.index.push_back(static_cast<std::int32_t>(i));
+        taus.px.push_back(vis[0]);
+        taus.py.push_back(vis[1]);
+        taus.pz.push_back(vis[2]);
+        taus.e.push_back(vis[3]);
+        taus.prongs.push_back(prongs);
+        taus.charge3.push_back(ev.charge3[b + i]);
+    }
+    taus.offsets.push_back(static_cast<std::int64_t>(taus.index.size()));
+}
+
+void append(Taus& a, const Taus& o) {
+    const auto shift = a.offsets.back();
+    for (std::size_t i = 1; i < o.offsets.size(); ++i) a.offsets.push_back(o.offsets[i] + shift);
+    a.index.insert(a.index.end(), o.index.begin(), o.index.end());
+    for (auto [d, s] : {std::pair{&a.px, &o.px}, {&a.py, &o.py}, {&a.pz, &o.pz}, {&a.e, &o.e}})
+        d->insert(d->end(), s->begin(), s->end());
+    a.prongs.insert(a.prongs.end(), o.prongs.begin(), o.prongs.end());
+    a.charge3.insert(a.charge3.end(), o.charge3.begin(), o.charge3.end());
+}
+
+}  // namespace
+
+Classification classify(const EventView& ev, const Config& cfg, int n_threads) {
+    Classification out;
+    out.flags.assign(ev.n_particles(), 0);
+    const std::size_t ne = ev.n_events();
+    const std::size_t nt = std::max<std::size_t>(1, std::min<std::size_t>(n_threads < 1 ? 1 : n_threads, ne));
+    std::vector<Taus> taus(nt);
+    std::vector<std::int64_t> heavy(nt, 0);
+    std::vector<std::exception_ptr> errors(nt);
+    auto work = [&](std::size_t t) {
+        try {
+            EventWork w;
+            for (std::size_t iev = ne * t / nt; iev < ne * (t + 1) / nt; ++iev)
+                classify_event(ev, iev, cfg, out.flags.data() + ev.particle_offsets[iev], taus[t], heavy[t], w);
+        } catch (...) {
+            errors[t] = std::current_exception();
+        }
+    };
+    if (nt == 1) {
+        work(0);
+    } else {
+        std::vector<std::thread> threads;
+        for (std::size_t t = 0; t < nt; ++t) threads.emplace_back(work, t);
+        for (auto& th : threads) th.join();
+    }
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+    for (std::size_t t = 0; t < nt; ++t) {
+        append(out.taus, taus[t]);
+        out.heavy_charged += heavy[t];
+    }
+    return out;
+}
+
+}  // namespace recast::truth
