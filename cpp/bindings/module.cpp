@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
     register_card(m);
     register_jets(m);
     register_truth(m);
+    register_btag(m);
 }

@@ -13,3 +13,4 @@ void register_rng(py::module_& m);
 void register_card(py::module_& m);
 void register_jets(py::module_& m);
 void register_truth(py::module_& m);
+void register_btag(py::module_& m);

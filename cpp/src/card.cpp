@@ -738,6 +738,26 @@ std::string Card::string(const std::string& key, const std::string& fallback) co
 
 std::vector<double> Card::numbers(const std::string& key) const { return nums(node_at(impl_->table, key)); }
 
+bool Card::has(const std::string& key) const { return node_at(impl_->table, key) != nullptr; }
+
+std::vector<std::string> Card::strings(const std::string& key) const {
+    std::vector<std::string> out;
+    if (const auto* a = node_at(impl_->table, key) ? node_at(impl_->table, key)->as_array() : nullptr)
+        for (auto&& el : *a) out.push_back(el.value_or(std::string()));
+    return out;
+}
+
+std::vector<std::vector<std::string>> Card::string_lists(const std::string& key) const {
+    std::vector<std::vector<std::string>> out;
+    if (const auto* a = node_at(impl_->table, key) ? node_at(impl_->table, key)->as_array() : nullptr)
+        for (auto&& el : *a) {
+            out.emplace_back();
+            if (const auto* inner = el.as_array())
+                for (auto&& s : *inner) out.back().push_back(s.value_or(std::string()));
+        }
+    return out;
+}
+
 void Card::check_grid() {
     static const double kPt[] = {3.2, 4.8, 6.5, 8, 12, 18, 22, 27, 33, 45, 55, 70, 90, 150, 300, 700, 1500, 3000};
     static const double kEta[] = {0.05, 0.5, 1.0, 1.45, 1.55, 1.9, 2.2, 2.4};

@@ -201,3 +201,16 @@ TRUTH_FLAGS: dict[str, int]
 def classify_truth(
     events: EventBatch | EventArrays, card: DetectorCard | None = ..., threads: int = ...
 ) -> dict[str, Any]: ...
+
+class BTagger:
+    def __init__(self, card: DetectorCard) -> None: ...
+    working_points: list[str]
+    def probability(self, wp: int, label: int, pt: npt.ArrayLike, abs_eta: float) -> npt.NDArray[np.float64]: ...
+    def tag_jets(
+        self,
+        events: EventBatch | EventArrays,
+        card: DetectorCard,
+        run_seed: int = ...,
+        first_event_key: int = ...,
+        threads: int = ...,
+    ) -> dict[str, npt.NDArray[Any]]: ...

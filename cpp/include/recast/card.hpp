@@ -70,6 +70,9 @@ public:
     bool boolean(const std::string& key, bool fallback) const;
     std::string string(const std::string& key, const std::string& fallback) const;
     std::vector<double> numbers(const std::string& key) const;
+    std::vector<std::string> strings(const std::string& key) const;
+    std::vector<std::vector<std::string>> string_lists(const std::string& key) const;
+    bool has(const std::string& key) const;
 
     /// Non-fatal findings of the validation (e.g. nested working points out of order, §13.8 (5)).
     const std::vector<std::string>& warnings() const;

@@ -1,0 +1,54 @@
+// Jet flavour labels and b-tagging (shared/specs/detector-emulation.md §9).
+//
+// Labels: "cone_exclusive" (ATLAS, §9.1): weakly-decaying b hadrons with pT > label_hadron_pt_min
+// are assigned to the nearest jet within label_dr; jets with one are b, else the same with c
+// hadrons, else a hadronic tau (visible pT > label_hadron_pt_min) within label_dr gives tau, else
+// light. (The CMS "ghost" scheme is not implemented yet: cards asking for it are refused.)
+// Tagging (§9.2): eps_f = min(1, base_f(WP) * shape_f(pT) * decline_f(pT)), 0 outside |eta| <
+// abs_eta_max or below jet_pt_min; nested families enforce eps_tight <= eps_loose (§3.2); one
+// uniform per jet (stream jet_btag, block 0, object = jet index) decides every working point.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recast/card.hpp"
+#include "recast/event.hpp"
+#include "recast/jets.hpp"
+#include "recast/truth.hpp"
+
+namespace recast::btag {
+
+enum Label : std::int8_t { kLight = 0, kCharm = 4, kBottom = 5, kTau = 15 };
+
+class Tagger {
+public:
+    explicit Tagger(const card::Card& card);
+
+    /// Working-point names in bit order (card order).
+    const std::vector<std::string>& working_points() const { return wps_; }
+    /// Tag probability of a jet with `label`, truth pT and |eta| at working point `wp` (index).
+    double probability(std::size_t wp, Label label, double pt, double abs_eta) const;
+    /// Truth labels of all jets (cone-exclusive scheme).
+    std::vector<std::int8_t> labels(const EventView& events, const truth::Classification& truth,
+                                    const jets::JetBatch& jets) const;
+    /// Working-point bit masks of all jets; event keys are first_event_key + event index.
+    std::vector<std::uint32_t> tag(const jets::JetBatch& jets, const std::vector<std::int8_t>& labels,
+                                   std::uint64_t run_seed, std::uint64_t first_event_key) const;
+
+private:
+    struct Base {
+        double b, c, tau, light;
+    };
+    std::vector<std::string> wps_;
+    std::vector<Base> base_;
+    std::vector<std::vector<std::size_t>> families_;  // indices, loosest first
+    std::vector<std::shared_ptr<card::Function>> shape_;  // b, c, tau, light (null = 1)
+    std::shared_ptr<card::Function> decline_;
+    std::vector<Label> decline_applies_;
+    double dr_ = 0.3, hadron_pt_min_ = 5.0, abs_eta_max_ = 2.5, jet_pt_min_ = 20.0;
+};
+
+}  // namespace recast::btag

@@ -1,0 +1,141 @@
+#include "recast/btag.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "recast/errors.hpp"
+#include "recast/rng.hpp"
+
+namespace recast::btag {
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+double delta_r(double eta1, double phi1, double eta2, double phi2) {
+    double dphi = std::fabs(phi1 - phi2);
+    if (dphi > kPi) dphi = 2 * kPi - dphi;
+    return std::hypot(eta1 - eta2, dphi);
+}
+
+int flavour_slot(Label l) { return l == kBottom ? 0 : l == kCharm ? 1 : l == kTau ? 2 : 3; }
+}  // namespace
+
+Tagger::Tagger(const card::Card& card) {
+    const std::string scheme = card.string("btag.label_scheme", "cone_exclusive");
+    if (scheme != "cone_exclusive")
+        throw ConfigError(card.source(), 0, 0,
+                          "btag.label_scheme '" + scheme + "' is not implemented yet (only 'cone_exclusive')");
+    dr_ = card.number("btag.label_dr", dr_);
+    hadron_pt_min_ = card.number("btag.label_hadron_pt_min", hadron_pt_min_);
+    abs_eta_max_ = card.number("btag.abs_eta_max", abs_eta_max_);
+    jet_pt_min_ = card.number("btag.jet_pt_min", jet_pt_min_);
+    wps_ = card.working_points("btag");
+    if (wps_.size() > 32) throw ConfigError(card.source(), 0, 0, "at most 32 b-tag working points");
+    for (const auto& wp : wps_) {
+        const std::string k = "btag.wp." + wp;
+        auto inv = [&](const char* rej, const char* eff) {
+            if (card.has(k + "." + eff)) return card.number(k + "." + eff, 0.0);
+            const double r = card.number(k + "." + rej, 0.0);
+            return r > 0 ? 1.0 / r : 0.0;
+        };
+        base_.push_back({card.number(k + ".eff_b", 0.0), inv("rej_c", "eff_c"), inv("rej_tau", "eff_tau"),
+                         inv("rej_light", "eff_light")});
+    }
+    for (const auto& fam : card.string_lists("btag.nested_families")) {
+        families_.emplace_back();
+        for (const auto& name : fam) {
+            const auto it = std::find(wps_.begin(), wps_.end(), name);
+            if (it == wps_.end())
+                throw ConfigError(card.source(), 0, 0, "btag.nested_families names unknown working point '" + name + "'");
+            families_.back().push_back(static_cast<std::size_t>(it - wps_.begin()));
+        }
+    }
+    for (const char* f : {"b", "c", "tau", "light"}) {
+        const std::string key = std::string("btag.shape.") + f;
+        shape_.push_back(card.has(key) ? std::make_shared<card::Function>(card.function(key)) : nullptr);
+    }
+    if (card.has("btag.high_pt")) {
+        decline_ = std::make_shared<card::Function>(card.function("btag.high_pt"));
+        for (const auto& f : card.strings("btag.high_pt.applies_to"))
+            decline_applies_.push_back(f == "b" ? kBottom : f == "c" ? kCharm : f == "tau" ? kTau : kLight);
+    }
+}
+
+double Tagger::probability(std::size_t wp, Label label, double pt, double abs_eta) const {
+    if (!(abs_eta < abs_eta_max_) || pt < jet_pt_min_) return 0.0;
+    card::Values v{};
+    v[static_cast<int>(card::Var::pt)] = pt;
+    v[static_cast<int>(card::Var::et)] = pt;
+    v[static_cast<int>(card::Var::abs_eta)] = abs_eta;
+    v[static_cast<int>(card::Var::eta)] = abs_eta;
+    auto raw = [&](std::size_t w) {
+        const auto& bs = base_[w];
+        const int slot = flavour_slot(label);
+        double eff = slot == 0 ? bs.b : slot == 1 ? bs.c : slot == 2 ? bs.tau : bs.light;
+        if (shape_[slot]) eff *= (*shape_[slot])(v);
+        if (decline_ && std::find(decline_applies_.begin(), decline_applies_.end(), label) != decline_applies_.end())
+            eff *= (*decline_)(v);
+        return std::min(1.0, eff);
+    };
+    double eff = raw(wp);
+    // nesting (§3.2): a tighter WP never exceeds the looser ones of its family
+    for (const auto& fam : families_) {
+        const auto it = std::find(fam.begin(), fam.end(), wp);
+        for (auto l = fam.begin(); l != it && it != fam.end(); ++l) eff = std::min(eff, raw(*l));
+    }
+    return eff;
+}
+
+std::vector<std::int8_t> Tagger::labels(const EventView& ev, const truth::Classification& truth,
+                                        const jets::JetBatch& jets) const {
+    std::vector<std::int8_t> out(jets.n_jets(), kLight);
+    for (std::size_t iev = 0; iev < ev.n_events(); ++iev) {
+        const auto j0 = jets.jet_offsets[iev], j1 = jets.jet_offsets[iev + 1];
+        if (j0 == j1) continue;
+        auto nearest = [&](double px, double py, double pz) -> std::int64_t {
+            const double pt = std::hypot(px, py);
+            const double eta = std::asinh(pz / pt), phi = std::atan2(py, px);
+            std::int64_t best = -1;
+            double best_dr = dr_;
+            for (auto j = j0; j < j1; ++j) {
+                const double d = delta_r(eta, phi, jets.eta[j], jets.phi[j]);
+                if (d < best_dr) best_dr = d, best = j;
+            }
+            return best;
+        };
+        const auto b = ev.particle_offsets[iev], e = ev.particle_offsets[iev + 1];
+        for (const auto [flag, label] : {std::pair{truth::kBHadron, kBottom}, {truth::kCHadron, kCharm}}) {
+            for (auto i = b; i < e; ++i) {
+                if (!(truth.flags[i] & flag) || std::hypot(ev.px[i], ev.py[i]) <= hadron_pt_min_) continue;
+                const auto j = nearest(ev.px[i], ev.py[i], ev.pz[i]);
+                if (j >= 0 && (out[j] == kLight || out[j] == kTau)) out[j] = label;
+            }
+        }
+        const auto& t = truth.taus;
+        for (auto k = t.offsets[iev]; k < t.offsets[iev + 1]; ++k) {
+            if (std::hypot(t.px[k], t.py[k]) <= hadron_pt_min_) continue;
+            const auto j = nearest(t.px[k], t.py[k], t.pz[k]);
+            if (j >= 0 && out[j] == kLight) out[j] = kTau;
+        }
+    }
+    return out;
+}
+
+std::vector<std::uint32_t> Tagger::tag(const jets::JetBatch& jets, const std::vector<std::int8_t>& labels,
+                                       std::uint64_t run_seed, std::uint64_t first_event_key) const {
+    std::vector<std::uint32_t> masks(jets.n_jets(), 0);
+    for (std::size_t iev = 0; iev < jets.n_events(); ++iev) {
+        const rng::EventRandom random(run_seed, first_event_key + iev);
+        for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j) {
+            const auto object = static_cast<std::uint32_t>(j - jets.jet_offsets[iev]);
+            const double u = random.uniforms(rng::Stream::jet_btag, 0, object).first;
+            std::uint32_t m = 0;
+            for (std::size_t w = 0; w < wps_.size(); ++w)
+                if (u < probability(w, static_cast<Label>(labels[j]), jets.pt[j], std::fabs(jets.eta[j]))) m |= 1u << w;
+            masks[j] = m;
+        }
+    }
+    return masks;
+}
+
+}  // namespace recast::btag
