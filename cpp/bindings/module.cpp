@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
     register_jets(m);
     register_truth(m);
     register_btag(m);
+    register_detector(m);
 }

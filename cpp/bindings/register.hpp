@@ -14,3 +14,4 @@ void register_card(py::module_& m);
 void register_jets(py::module_& m);
 void register_truth(py::module_& m);
 void register_btag(py::module_& m);
+void register_detector(py::module_& m);

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import _ort
 from ._core import ConfigError, DependencyError, InputError, ModelError, RecastError
+from .detector import Detector
 from .events import EventBatch
 from .io import EventFile, iter_events, read_events
 from .onnx import OnnxModel, TensorInfo
@@ -18,6 +19,7 @@ _ort.configure()
 __all__ = [
     "ConfigError",
     "DependencyError",
+    "Detector",
     "EventBatch",
     "EventFile",
     "InputError",

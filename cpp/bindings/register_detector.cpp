@@ -1,0 +1,57 @@
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include "event_access.hpp"
+#include "recast/detector.hpp"
+
+#include "register.hpp"
+
+namespace {
+template <class T>
+py::array_t<T> take(std::vector<T>&& v) {
+    auto* owner = new std::vector<T>(std::move(v));
+    py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>({static_cast<py::ssize_t>(owner->size())}, {static_cast<py::ssize_t>(sizeof(T))},
+                          owner->data(), free_when_done);
+}
+
+py::dict columns(recast::detector::Objects&& o) {
+    py::dict d;
+    d["offsets"] = take(std::move(o.offsets));
+    d["truth_index"] = take(std::move(o.truth_index));
+    d["pt"] = take(std::move(o.pt));
+    d["eta"] = take(std::move(o.eta));
+    d["phi"] = take(std::move(o.phi));
+    d["mass"] = take(std::move(o.mass));
+    d["truth_pt"] = take(std::move(o.truth_pt));
+    d["truth_eta"] = take(std::move(o.truth_eta));
+    d["truth_phi"] = take(std::move(o.truth_phi));
+    d["charge3"] = take(std::move(o.charge3));
+    d["mask"] = take(std::move(o.mask));
+    d["lost"] = take(std::move(o.lost));
+    d["label"] = take(std::move(o.label));
+    return d;
+}
+}  // namespace
+
+void register_detector(py::module_& m) {
+    using recast::detector::Detector;
+    py::class_<Detector>(m, "Detector", "Detector emulation of a card (spec §1)")
+        .def(py::init<const recast::card::Card&>(), py::arg("card"), py::keep_alive<1, 2>())
+        .def("working_points", &Detector::working_points, py::arg("object"))
+        .def_property_readonly("run_seed", &Detector::run_seed)
+        .def("reconstruct", [](const Detector& d, const py::object& events, std::uint64_t first_event_key, int threads) {
+            const recast::EventView ev = event_view(events);
+            recast::detector::Output out;
+            {
+                py::gil_scoped_release release;
+                out = d.reconstruct(ev, first_event_key, threads);
+            }
+            py::dict r;
+            r["electrons"] = columns(std::move(out.electrons));
+            r["muons"] = columns(std::move(out.muons));
+            r["photons"] = columns(std::move(out.photons));
+            r["jets"] = columns(std::move(out.jets));
+            return r;
+        }, py::arg("events"), py::arg("first_event_key") = 0, py::arg("threads") = 1);
+}

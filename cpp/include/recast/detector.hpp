@@ -1,0 +1,56 @@
+// The detector emulation event loop (shared/specs/detector-emulation.md §1), first stage:
+// truth classification -> electron, muon and photon candidates with working-point bit masks from
+// one counter-based uniform each (§3.2) and smeared kinematics (§3.3: energy for e/gamma,
+// curvature for muons, charge from the smeared curvature) -> truth jets (anti-kt, §2.7 inputs)
+// with JES/JER three-momentum smearing, flavour labels and b-tag masks (§9).
+// Not yet: lepton dressing, truth isolation, charge flip for electrons, taus, JVT, large-R jets,
+// fakes and MET (see the issue notes).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recast/btag.hpp"
+#include "recast/card.hpp"
+#include "recast/event.hpp"
+
+namespace recast::detector {
+
+/// Objects of one kind for many events (flat + offsets).
+struct Objects {
+    std::vector<std::int64_t> offsets{0};
+    std::vector<std::int32_t> truth_index;  ///< event-local record index (-1 for jets)
+    std::vector<double> pt, eta, phi, mass;  ///< smeared
+    std::vector<double> truth_pt, truth_eta, truth_phi;
+    std::vector<std::int32_t> charge3;
+    std::vector<std::uint32_t> mask;  ///< working-point bits (b-tag bits for jets)
+    std::vector<std::uint8_t> lost;   ///< smearing made the object unphysical (§3.3): mask cleared
+    std::vector<std::int8_t> label;   ///< jets: flavour label (0, 4, 5, 15); others: 0
+    void append(const Objects& o);
+};
+
+struct Output {
+    Objects electrons, muons, photons, jets;
+};
+
+class Detector {
+public:
+    /// Everything needed is taken from `card` here (function objects are copied).
+    explicit Detector(const card::Card& card);
+    ~Detector();
+    /// Working-point names in bit order for "electron", "muon", "photon" and "btag".
+    const std::vector<std::string>& working_points(const std::string& object) const;
+    std::uint64_t run_seed() const;
+    /// Reconstructs all events; event keys are first_event_key + index (§14.4 "ordinal"). Output is
+    /// identical for any thread count.
+    Output reconstruct(const EventView& events, std::uint64_t first_event_key, int n_threads = 1) const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace recast::detector

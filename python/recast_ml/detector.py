@@ -1,0 +1,56 @@
+"""Detector emulation (shared/specs/detector-emulation.md), run by the C++ core."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import _core
+from .cards import DetectorCard
+from .events import EventBatch
+
+_FIELDS = (
+    "pt",
+    "eta",
+    "phi",
+    "mass",
+    "charge3",
+    "wp_mask",
+    "lost",
+    "label",
+    "truth_index",
+    "truth_pt",
+    "truth_eta",
+    "truth_phi",
+)
+
+
+class Detector:
+    """``Detector("atlas_run2").reconstruct(events)`` -> awkward array of events with fields
+    ``electrons, muons, photons, jets`` (smeared and truth kinematics, charge, working-point bit
+    mask ``wp_mask`` — b-tag bits for jets — and jet flavour ``label``).
+
+    Random numbers are keyed by (card run seed, event key = ``first_event_key`` + position,
+    stream, object), so results do not depend on ``threads`` or on how a sample is split into
+    batches, as long as ``first_event_key`` gives each batch's position in the sample.
+    """
+
+    def __init__(self, card: DetectorCard | str | os.PathLike[str] = "atlas_run2") -> None:
+        self.card = card if isinstance(card, DetectorCard) else DetectorCard.load(card)
+        self._detector = _core.Detector(self.card._card)
+
+    def working_points(self, obj: str) -> list[str]:
+        """Bit order of ``wp_mask`` for "electron", "muon", "photon" or "btag"."""
+        return list(self._detector.working_points(obj))
+
+    def reconstruct(self, events: EventBatch, *, first_event_key: int = 0, threads: int = 1) -> Any:
+        import awkward as ak
+
+        cols = self._detector.reconstruct(events._batch, first_event_key, threads)
+        lists = []
+        for kind in ("electrons", "muons", "photons", "jets"):
+            c = cols[kind]
+            c["wp_mask"] = c.pop("mask")
+            record = ak.contents.RecordArray([ak.contents.NumpyArray(c[f]) for f in _FIELDS], list(_FIELDS))
+            lists.append(ak.contents.ListOffsetArray(ak.index.Index64(c["offsets"]), record))
+        return ak.Array(ak.contents.RecordArray(lists, ["electrons", "muons", "photons", "jets"]))
