@@ -1,0 +1,83 @@
+"""Detector-emulation throughput vs FastJet-only clustering of the same particles.
+
+Side by side in one run on the same Pythia 8 events (13 TeV ttbar with MPI and hadronisation;
+a gluino benchmark needs the SLHA-based signal generation of issue 6):
+  * python `fastjet` (multi-event interface) clustering the jet inputs (anti-kt R = 0.4) - baseline
+  * recast jet clustering alone (C++ core, same inputs)
+  * recast Detector("atlas_run2").reconstruct: truth classification, e/mu/gamma efficiencies and
+    smearing, jets, labels, b-tagging - on 1 and 2 threads
+
+    .venv/bin/python benchmarks/bench_reconstruct.py [--events 500] [--repeat 3] [--output results/reconstruct.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import awkward as ak
+import fastjet
+import numpy as np
+
+import recast_ml
+from recast_ml.jets import cluster
+from recast_ml.pythia import PythiaGenerator
+from recast_ml.truth import classify
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--output", type=Path)
+    args = ap.parse_args()
+
+    events = PythiaGenerator("ttbar", seed=99).generate(args.events)
+    inputs = classify(events).mask("jet_input")
+    arr = events.to_awkward()
+    sel = ak.unflatten(inputs, np.diff(events.particle_offsets))
+    parts = ak.zip({"px": arr.px[sel], "py": arr.py[sel], "pz": arr.pz[sel], "E": arr.e[sel]})
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
+    detector = recast_ml.Detector("atlas_run2")
+
+    def fastjet_only() -> object:
+        return fastjet.ClusterSequence(parts, jetdef).inclusive_jets(min_pt=10.0)
+
+    rows = [
+        ("python fastjet: clustering only (baseline)", best(fastjet_only, args.repeat)),
+        ("recast: jet clustering only (C++)", best(lambda: cluster(events, inputs=inputs, pt_min=10.0), args.repeat)),
+        ("recast: full detector emulation, 1 thread", best(lambda: detector.reconstruct(events), args.repeat)),
+        (
+            "recast: full detector emulation, 2 threads",
+            best(lambda: detector.reconstruct(events, threads=2), args.repeat),
+        ),
+    ]
+    base = rows[0][1]
+    n_particles = events.n_particles / len(events)
+    lines = ["| what | events/s | time / FastJet-only time |", "|---|---:|---:|"]
+    lines += [f"| {name} | {len(events) / t:,.0f} | {t / base:.2f} |" for name, t in rows]
+    table = "\n".join(lines)
+    print(f"{len(events)} ttbar events, {n_particles:.0f} particles/event, best of {args.repeat}")
+    print(table)
+    if args.output:
+        args.output.write_text(
+            "# Detector-emulation throughput\n\n"
+            f"`python benchmarks/bench_reconstruct.py --events {args.events} --repeat {args.repeat}`: "
+            f"{len(events)} Pythia 8 ttbar events at 13 TeV (MPI, hadronisation), {n_particles:.0f} particles/event; "
+            f"best of {args.repeat}; 2-core machine.\n\n" + table + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
