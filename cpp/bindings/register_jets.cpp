@@ -2,19 +2,13 @@
 #include <pybind11/stl.h>
 
 #include "event_access.hpp"
+#include "numpy_util.hpp"
 #include "recast/jets.hpp"
 
 #include "register.hpp"
 
 namespace {
 
-template <class T>
-py::array_t<T> take(std::vector<T>&& v) {
-    auto* owner = new std::vector<T>(std::move(v));
-    py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-    return py::array_t<T>({static_cast<py::ssize_t>(owner->size())}, {static_cast<py::ssize_t>(sizeof(T))},
-                          owner->data(), free_when_done);
-}
 
 recast::jets::Algorithm algorithm_from(const std::string& name) {
     if (name == "antikt") return recast::jets::Algorithm::AntiKt;

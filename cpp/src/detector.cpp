@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <thread>
 
 #include "recast/errors.hpp"
 #include "recast/jets.hpp"
+#include "recast/parallel.hpp"
 #include "recast/rng.hpp"
 #include "recast/truth.hpp"
 
@@ -230,26 +229,10 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
     const auto labels = I.tagger.labels(ev, truth, jets);
     const auto btags = I.tagger.tag(jets, labels, I.seed, first_key);
     const std::size_t ne = ev.n_events();
-    const std::size_t nt = std::max<std::size_t>(1, std::min<std::size_t>(n_threads < 1 ? 1 : n_threads, ne));
-    std::vector<Output> parts(nt);
-    std::vector<std::exception_ptr> errors(nt);
-    auto work = [&](std::size_t t) {
-        try {
-            reconstruct_range(I, ev, truth, jets, labels, btags, first_key, ne * t / nt, ne * (t + 1) / nt,
-                              parts[t]);
-        } catch (...) {
-            errors[t] = std::current_exception();
-        }
-    };
-    if (nt == 1) {
-        work(0);
-    } else {
-        std::vector<std::thread> threads;
-        for (std::size_t t = 0; t < nt; ++t) threads.emplace_back(work, t);
-        for (auto& th : threads) th.join();
-    }
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    std::vector<Output> parts(n_ranges(ne, n_threads));
+    for_each_range(ne, parts.size(), [&](std::size_t t, std::size_t first, std::size_t last) {
+        reconstruct_range(I, ev, truth, jets, labels, btags, first_key, first, last, parts[t]);
+    });
     Output out;
     for (auto& p : parts) {
         out.electrons.append(p.electrons);

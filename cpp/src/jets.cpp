@@ -1,12 +1,11 @@
 #include "recast/jets.hpp"
+#include "recast/parallel.hpp"
 
 #include <fastjet/ClusterSequence.hh>
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <stdexcept>
-#include <thread>
 
 namespace recast::jets {
 
@@ -89,25 +88,10 @@ JetBatch cluster(const EventView& events, const std::uint8_t* inputs, const Defi
     const auto jd = make_definition(def);
     fastjet::ClusterSequence::set_fastjet_banner_stream(nullptr);
     const std::size_t ne = events.n_events();
-    const std::size_t nt = std::max<std::size_t>(1, std::min<std::size_t>(n_threads < 1 ? 1 : n_threads, ne));
-    std::vector<JetBatch> parts(nt);
-    std::vector<std::exception_ptr> errors(nt);
-    auto work = [&](std::size_t t) {
-        try {
-            cluster_range(events, inputs, jd, def.pt_min, ne * t / nt, ne * (t + 1) / nt, parts[t]);
-        } catch (...) {
-            errors[t] = std::current_exception();
-        }
-    };
-    if (nt == 1) {
-        work(0);
-    } else {
-        std::vector<std::thread> threads;
-        for (std::size_t t = 0; t < nt; ++t) threads.emplace_back(work, t);
-        for (auto& th : threads) th.join();
-    }
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    std::vector<JetBatch> parts(n_ranges(ne, n_threads));
+    for_each_range(ne, parts.size(), [&](std::size_t t, std::size_t first, std::size_t last) {
+        cluster_range(events, inputs, jd, def.pt_min, first, last, parts[t]);
+    });
     JetBatch out;
     for (auto& p : parts) out.append(p);
     return out;

@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <exception>
-#include <thread>
 
 #include "recast/card.hpp"
+#include "recast/parallel.hpp"
 #include "recast/pdg.hpp"
 
 namespace recast::truth {
@@ -233,28 +232,14 @@ Classification classify(const EventView& ev, const Config& cfg, int n_threads) {
     Classification out;
     out.flags.assign(ev.n_particles(), 0);
     const std::size_t ne = ev.n_events();
-    const std::size_t nt = std::max<std::size_t>(1, std::min<std::size_t>(n_threads < 1 ? 1 : n_threads, ne));
+    const std::size_t nt = n_ranges(ne, n_threads);
     std::vector<Taus> taus(nt);
     std::vector<std::int64_t> heavy(nt, 0);
-    std::vector<std::exception_ptr> errors(nt);
-    auto work = [&](std::size_t t) {
-        try {
-            EventWork w;
-            for (std::size_t iev = ne * t / nt; iev < ne * (t + 1) / nt; ++iev)
-                classify_event(ev, iev, cfg, out.flags.data() + ev.particle_offsets[iev], taus[t], heavy[t], w);
-        } catch (...) {
-            errors[t] = std::current_exception();
-        }
-    };
-    if (nt == 1) {
-        work(0);
-    } else {
-        std::vector<std::thread> threads;
-        for (std::size_t t = 0; t < nt; ++t) threads.emplace_back(work, t);
-        for (auto& th : threads) th.join();
-    }
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    for_each_range(ne, nt, [&](std::size_t t, std::size_t first, std::size_t last) {
+        EventWork w;
+        for (std::size_t iev = first; iev < last; ++iev)
+            classify_event(ev, iev, cfg, out.flags.data() + ev.particle_offsets[iev], taus[t], heavy[t], w);
+    });
     for (std::size_t t = 0; t < nt; ++t) {
         append(out.taus, taus[t]);
         out.heavy_charged += heavy[t];
