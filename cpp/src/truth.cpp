@@ -169,40 +169,30 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
         flags[i] |= kHadronicTau;
         double vis[4] = {0, 0, 0, 0};
         int prongs = 0;
-        // visible momentum: all visible stable descendants
+        // One walk over the descendants: visible momentum = all visible stable descendants; prongs =
+        // charged stable descendants, K0S and Lambda counting as stable (their pions add none).
+        constexpr std::int32_t kBelowK0 = 1 << 30;  // stack entries below a K0S/Lambda carry this bit
         w.stack.assign(1, static_cast<std::int32_t>(i));
         std::vector<std::uint8_t> seen(n, 0);
         while (!w.stack.empty()) {
-            const auto j = static_cast<std::size_t>(w.stack.back());
+            const auto top = w.stack.back();
             w.stack.pop_back();
+            const auto j = static_cast<std::size_t>(top & ~kBelowK0);
             for (auto k = w.child_off[j]; k < w.child_off[j + 1]; ++k) {
                 const auto c = static_cast<std::size_t>(w.children[k]);
                 if (seen[c]) continue;
                 seen[c] = 1;
                 const auto gc = b + c;
+                const int a = apid(c);
+                const bool below = (top & kBelowK0) || a == 310 || a == 3122;
                 if (flags[c] & kStable) {
                     flags[c] |= kFromHadronicTau;
                     if (!(flags[c] & kInvisible)) {
                         vis[0] += ev.px[gc], vis[1] += ev.py[gc], vis[2] += ev.pz[gc], vis[3] += ev.e[gc];
                     }
+                    if (!below && ev.charge3[gc] != 0) ++prongs;
                 }
-                w.stack.push_back(static_cast<std::int32_t>(c));
-            }
-        }
-        // prongs: charged stable descendants, K0S and Lambda counted as stable (their pions add none)
-        std::fill(seen.begin(), seen.end(), 0);
-        w.stack.assign(1, static_cast<std::int32_t>(i));
-        while (!w.stack.empty()) {
-            const auto j = static_cast<std::size_t>(w.stack.back());
-            w.stack.pop_back();
-            for (auto k = w.child_off[j]; k < w.child_off[j + 1]; ++k) {
-                const auto c = static_cast<std::size_t>(w.children[k]);
-                if (seen[c]) continue;
-                seen[c] = 1;
-                const int a = apid(c);
-                if (a == 310 || a == 3122) continue;  // stable for prong counting, neutral
-                if ((flags[c] & kStable) && ev.charge3[b + c] != 0) ++prongs;
-                w.stack.push_back(static_cast<std::int32_t>(c));
+                w.stack.push_back(static_cast<std::int32_t>(c) | (below ? kBelowK0 : 0));
             }
         }
         taus.index.push_back(static_cast<std::int32_t>(i));
