@@ -104,7 +104,7 @@ def _cmd_events_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Stage-1 main job: generate in memory, summarise, run an ATLAS ONNX net in C++."""
+    """Current main job: generate in memory, emulate the detector, run an ATLAS ONNX net in C++."""
     from ._data import analyses_dir
     from .onnx import OnnxModel
     from .pythia import PythiaGenerator
@@ -122,6 +122,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"   final state/event: {final.sum() / len(events):.1f}, charged: {charged.sum() / len(events):.1f}")
     tops = np.abs(events.pid) == 6
     print(f"   top quarks in the records: {int(tops.sum())}")
+
+    import awkward as ak
+
+    from .detector import Detector
+
+    t1 = time.perf_counter()
+    detector = Detector("atlas_run2")
+    reco = detector.reconstruct(events, threads=2)
+    card = detector.card.to_dict()
+    print(f"== ATLAS Run-2 detector emulation ({time.perf_counter() - t1:.1f} s, card hash {detector.card.hash})")
+    for kind, obj in (("electrons", "electron"), ("muons", "muon"), ("photons", "photon")):
+        wp = card[obj]["default_wp"]
+        bit = 1 << detector.working_points(obj).index(wp)
+        n = ak.sum((reco[kind].wp_mask & bit) != 0)
+        print(f"   {kind:<9} passing {wp:<7}: {n / len(events):.3f} per event")
+    jets = reco.jets[reco.jets.pt > 25.0]
+    btag_bit = 1 << detector.working_points("btag").index(card["btag"]["default_wp"])
+    n_b = ak.sum((jets.wp_mask & btag_bit) != 0)
+    n_true_b = ak.sum(jets.label == 5)
+    print(
+        f"   jets pT > 25 GeV: {ak.mean(ak.num(jets)):.2f} per event; b-labelled {n_true_b / len(events):.2f}, "
+        f"b-tagged ({card['btag']['default_wp']}) {n_b / len(events):.2f} per event"
+    )
 
     base = analyses_dir() / DEMO_MODEL
     model = OnnxModel(base.with_suffix(".onnx"))
@@ -171,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--format", default="auto", choices=("auto", "hepmc3", "hepmc2", "lhe"))
     summ.set_defaults(func=_cmd_events_summary)
 
-    demo = sub.add_parser("demo", help="bundled default job: generate, read, run an ATLAS ONNX net")
+    demo = sub.add_parser("demo", help="bundled default job: generate, emulate the detector, run an ATLAS ONNX net")
     demo.add_argument("--events", type=int, default=500)
     demo.add_argument("--seed", type=int, default=12345)
     demo.add_argument("--no-progress", action="store_true")
