@@ -142,3 +142,82 @@ def test_custom_card_seed_changes_the_draws(ttbar):
     ).reconstruct(ttbar)
     assert ak.to_list(base.jets.truth_pt) == ak.to_list(reseeded.jets.truth_pt)
     assert ak.to_list(base.jets.pt) != ak.to_list(reseeded.jets.pt)
+
+
+PERFECT = """
+schema = "recast_ml/detector-card"
+schema_version = 1
+extends = "ATLAS-Run2"
+[electron.resolution]
+regions = [{ abs_eta_min = 0.0, abs_eta_max = 10.0, N = 0.0, S = 0.0, C = 0.0 }]
+[photon.resolution]
+regions = [{ abs_eta_min = 0.0, abs_eta_max = 10.0, N = 0.0, S = 0.0, C = 0.0 }]
+[muon.resolution]
+regions = [{ abs_eta_min = 0.0, abs_eta_max = 10.0, a = 0.0, b = 0.0 }]
+[jet.resolution]
+values = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+[met.soft_term]
+kind = "pf_unclustered"
+response = 1.0
+particle_pt_min = 0.0
+particle_abs_eta_max = 4.9
+noise_sigma_xy = 0.0
+"""
+
+
+def test_met_reduces_to_truth_met_without_smearing(ttbar):
+    # spec §10.3 / §15 (6): no smearing, no noise, perfect soft term -> truth MET, up to the muons
+    # outside the tracker (|eta| > 2.5), whose momentum is missing by construction
+    out = Detector(DetectorCard.parse(PERFECT, "perfect.toml")).reconstruct(ttbar)
+    lost_x = np.zeros(len(ttbar))
+    lost_y = np.zeros(len(ttbar))
+    pt = np.hypot(ttbar.px, ttbar.py)
+    abs_eta = np.abs(np.arcsinh(ttbar.pz / np.maximum(pt, 1e-300)))
+    lost = (ttbar.status == 1) & (np.abs(ttbar.pid) == 13) & (abs_eta > 2.5) & (abs_eta <= 4.9)
+    for i in range(len(ttbar)):
+        sl = ttbar.event_slice(i)
+        lost_x[i] = ttbar.px[sl][lost[sl]].sum()
+        lost_y[i] = ttbar.py[sl][lost[sl]].sum()
+    np.testing.assert_allclose(out.met.x.to_numpy(), out.met.truth_x.to_numpy() + lost_x, atol=1e-6)
+    np.testing.assert_allclose(out.met.y.to_numpy(), out.met.truth_y.to_numpy() + lost_y, atol=1e-6)
+    # truth MET = minus the visible transverse momentum in acceptance, computed independently
+    from recast_ml.truth import classify
+
+    c = classify(ttbar)
+    vis = c.mask("stable") & ~c.mask("invisible") & (abs_eta <= 4.9)
+    tx = [-ttbar.px[ttbar.event_slice(i)][vis[ttbar.event_slice(i)]].sum() for i in range(len(ttbar))]
+    np.testing.assert_allclose(out.met.truth_x.to_numpy(), tx, atol=1e-6)
+
+
+def test_default_met_is_degraded_and_noisy(atlas, ttbar):
+    out = atlas.reconstruct(ttbar)
+    diff = (out.met.pt - out.met.truth_pt).to_numpy()
+    assert 5.0 < diff.std() < 60.0  # track soft term + object smearing + 5 GeV noise per component
+    assert np.all(out.met.set.to_numpy() > 0)
+
+
+def test_truth_smeared_met(ttbar):
+    text = "\n".join(
+        [
+            'schema = "recast_ml/detector-card"',
+            "schema_version = 1",
+            'extends = "ATLAS-Run2"',
+            "[met]",
+            'mode = "truth_smeared"',
+        ]
+    )
+    card = DetectorCard.parse(text, "smeared.toml")
+    out = Detector(card).reconstruct(ttbar)
+    truth_pt = out.met.truth_pt.to_numpy()
+    # direction kept, magnitude |MET + sigma z| with sigma from the card's expression
+    np.testing.assert_allclose(
+        np.cos(out.met.phi.to_numpy() - np.arctan2(out.met.truth_y, out.met.truth_x)), 1.0, atol=1e-9
+    )
+    expr = "min( ((set<180)*(set/180) + (set>=180)) * 0.45*sqrt(max(set,180)), 15 + 0.5*sqrt(met) )"
+    from recast_ml.cards import Expression
+
+    sigma = Expression(expr).evaluate(set=out.met.truth_set.to_numpy(), met=truth_pt)
+    big = truth_pt > 5 * sigma
+    pulls = (out.met.pt.to_numpy()[big] - truth_pt[big]) / sigma[big]
+    assert big.sum() > 100
+    assert pulls.std() == pytest.approx(1.0, abs=0.2)

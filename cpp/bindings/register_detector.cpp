@@ -46,6 +46,14 @@ void register_detector(py::module_& m) {
             r["muons"] = columns(std::move(out.muons));
             r["photons"] = columns(std::move(out.photons));
             r["jets"] = columns(std::move(out.jets));
+            py::dict met;
+            met["x"] = take(std::move(out.met.x));
+            met["y"] = take(std::move(out.met.y));
+            met["set"] = take(std::move(out.met.set));
+            met["truth_x"] = take(std::move(out.met.truth_x));
+            met["truth_y"] = take(std::move(out.met.truth_y));
+            met["truth_set"] = take(std::move(out.met.truth_set));
+            r["met"] = met;
             return r;
         }, py::arg("events"), py::arg("first_event_key") = 0, py::arg("threads") = 1);
 }

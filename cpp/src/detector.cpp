@@ -21,7 +21,28 @@ void Objects::append(const Objects& o) {
     cat(charge3, o.charge3), cat(mask, o.mask), cat(lost, o.lost), cat(label, o.label);
 }
 
+void Met::append(const Met& o) {
+    for (auto [a, b] : {std::pair{&x, &o.x}, {&y, &o.y}, {&set, &o.set}, {&truth_x, &o.truth_x},
+                        {&truth_y, &o.truth_y}, {&truth_set, &o.truth_set}})
+        a->insert(a->end(), b->begin(), b->end());
+}
+
 namespace {
+
+struct MetConfig {
+    bool object_based = true;
+    double visible_abs_eta_max = 4.9, hard_jet_pt_min = 20.0, hard_jet_abs_eta_max = 4.5, overlap_dr = 0.2;
+    bool track_soft_term = true;  // ATLAS "track"; else "pf_unclustered"
+    double soft_pt_min = 0.4, soft_abs_eta_max = 2.5, response = 1.0, noise = 5.0, tracker_abs_eta_max = 2.5;
+    std::shared_ptr<card::Function> track_efficiency;
+    std::shared_ptr<card::Expression> smeared_resolution;  // truth_smeared mode
+};
+
+double delta_r(double eta1, double phi1, double eta2, double phi2) {
+    double dphi = std::fabs(phi1 - phi2);
+    if (dphi > M_PI) dphi = 2 * M_PI - dphi;
+    return std::hypot(eta1 - eta2, dphi);
+}
 
 struct Lepton {
     std::string name;
@@ -44,6 +65,7 @@ struct Detector::Impl {
     truth::Config truth;
     btag::Tagger tagger;
     std::shared_ptr<card::Function> jer, jes;
+    MetConfig met;
     double jet_R, jet_truth_pt_min;
     std::uint64_t seed;
     explicit Impl(const card::Card& c) : truth(truth::Config::from_card(c)), tagger(c) {}
@@ -94,6 +116,25 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
     I.jer = std::make_shared<card::Function>(c.function("jet.resolution"));
     if (c.has("jet.jes")) I.jes = std::make_shared<card::Function>(c.function("jet.jes"));
     I.jet_R = c.number("jet.R", 0.4);
+    auto& M = I.met;
+    const std::string mode = c.string("met.mode", "object_based");
+    if (mode != "object_based" && mode != "truth_smeared")
+        throw ConfigError(c.source(), 0, 0, "met.mode must be \"object_based\" or \"truth_smeared\", got '" + mode + "'");
+    M.object_based = mode == "object_based";
+    M.visible_abs_eta_max = c.number("met.visible_abs_eta_max", c.number("truth.final_state_abs_eta_max", 4.9));
+    M.hard_jet_pt_min = c.number("met.hard_jet_pt_min", M.hard_jet_pt_min);
+    M.hard_jet_abs_eta_max = c.number("met.hard_jet_abs_eta_max", M.hard_jet_abs_eta_max);
+    M.overlap_dr = c.number("met.jet_object_overlap_dr", M.overlap_dr);
+    M.track_soft_term = c.string("met.soft_term.kind", "track") == "track";
+    M.soft_pt_min = c.number("met.soft_term.particle_pt_min", M.soft_pt_min);
+    M.soft_abs_eta_max = c.number("met.soft_term.particle_abs_eta_max", M.soft_abs_eta_max);
+    M.response = c.number("met.soft_term.response", 1.0);
+    M.noise = c.number("met.soft_term.noise_sigma_xy", M.noise);
+    if (c.has("met.soft_term.track_efficiency"))
+        M.track_efficiency = std::make_shared<card::Function>(c.function("met.soft_term.track_efficiency"));
+    if (!M.object_based)
+        M.smeared_resolution = std::make_shared<card::Expression>(c.string("met.truth_smeared.resolution", "0"),
+                                                                  c.source() + " met.truth_smeared.resolution");
     I.jet_truth_pt_min = c.number("jet.truth_pt_min", 10.0);
 }
 
@@ -120,6 +161,101 @@ card::Values kinematics(double pt, double eta, double phi, double e, double m) {
     v[static_cast<int>(card::Var::et)] = e / std::cosh(eta);
     v[static_cast<int>(card::Var::m)] = m;
     return v;
+}
+
+// §10: truth reference, then object-based or truth-smeared reconstruction of event iev (whose
+// electrons, muons, photons and jets are the last entries of `out`).
+void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
+               const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random, Output& out) {
+    const auto& M = I.met;
+    const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
+    const std::size_t n = static_cast<std::size_t>(e_end - b);
+    auto pt_of = [&](std::int64_t g) { return std::hypot(ev.px[g], ev.py[g]); };
+    auto abs_eta_of = [&](std::int64_t g) { return std::fabs(std::asinh(ev.pz[g] / pt_of(g))); };
+    auto visible = [&](std::int64_t g) {
+        const auto f = truth.flags[g];
+        return (f & truth::kStable) && !(f & truth::kInvisible) && abs_eta_of(g) <= M.visible_abs_eta_max;
+    };
+    double tx = 0, ty = 0, tset = 0;
+    for (auto g = b; g < e_end; ++g)
+        if (visible(g)) tx -= ev.px[g], ty -= ev.py[g], tset += pt_of(g);
+    out.met.truth_x.push_back(tx);
+    out.met.truth_y.push_back(ty);
+    out.met.truth_set.push_back(tset);
+    if (!M.object_based) {  // §10.4: |MET_true + sigma z| along the true direction
+        card::Values v{};
+        const double met = std::hypot(tx, ty);
+        v[static_cast<int>(card::Var::set)] = tset;
+        v[static_cast<int>(card::Var::met)] = met;
+        const double z = random.normals(rng::Stream::met, 1, 0).first;
+        const double smeared = std::fabs(met + M.smeared_resolution->evaluate(v) * z);
+        const double scale = met > 0 ? smeared / met : 0.0;
+        out.met.x.push_back(tx * scale);
+        out.met.y.push_back(ty * scale);
+        out.met.set.push_back(tset);
+        return;
+    }
+    // hard objects: leptons/photons passing their loosest WP (mask != 0 for nested families)
+    std::vector<std::uint8_t> used(n, 0);
+    double hx = 0, hy = 0, hset = 0;
+    std::vector<std::pair<double, double>> hard_eg;  // (eta, phi) of hard e/gamma for the jet overlap
+    for (int k = 0; k < 3; ++k) {
+        const Objects& o = k == 0 ? out.electrons : k == 1 ? out.muons : out.photons;
+        for (auto i = o.offsets[o.offsets.size() - 2]; i < o.offsets.back(); ++i) {
+            if (o.mask[i] == 0) continue;
+            used[o.truth_index[i]] = 1;
+            hx += o.pt[i] * std::cos(o.phi[i]);
+            hy += o.pt[i] * std::sin(o.phi[i]);
+            hset += o.pt[i];
+            if (k != 1) hard_eg.emplace_back(o.eta[i], o.phi[i]);
+        }
+    }
+    const Objects& J = out.jets;
+    const auto j0 = J.offsets[J.offsets.size() - 2];
+    for (auto i = j0; i < J.offsets.back(); ++i) {
+        if (J.lost[i] || J.pt[i] <= M.hard_jet_pt_min || std::fabs(J.eta[i]) >= M.hard_jet_abs_eta_max) continue;
+        bool overlaps = false;
+        for (const auto& [eta, phi] : hard_eg) overlaps |= delta_r(eta, phi, J.eta[i], J.phi[i]) < M.overlap_dr;
+        const auto jj = jets.jet_offsets[iev] + (i - j0);  // same jet in the clustering output
+        // a jet holding a hard object as constituent also overlaps, so that no particle counts twice
+        for (auto c = jets.constituent_offsets[jj]; c < jets.constituent_offsets[jj + 1] && !overlaps; ++c)
+            overlaps = used[jets.constituents[c]] != 0;
+        if (overlaps) continue;
+        for (auto c = jets.constituent_offsets[jj]; c < jets.constituent_offsets[jj + 1]; ++c) used[jets.constituents[c]] = 1;
+        hx += J.pt[i] * std::cos(J.phi[i]);
+        hy += J.pt[i] * std::sin(J.phi[i]);
+        hset += J.pt[i];
+    }
+    // muons outside the tracker that are not hard objects: their momentum is missing (M_lost)
+    // soft term over the remaining visible particles S
+    double sx = 0, sy = 0, sset = 0;
+    for (auto g = b; g < e_end; ++g) {
+        const auto i = static_cast<std::size_t>(g - b);
+        if (used[i] || !visible(g)) continue;
+        const double pt = pt_of(g), ae = abs_eta_of(g);
+        if (std::abs(ev.pid[g]) == 13 && ae > M.tracker_abs_eta_max) continue;  // M_lost
+        double w = 0;
+        if (M.track_soft_term) {
+            if (ev.charge3[g] != 0 && pt > M.soft_pt_min && ae < M.soft_abs_eta_max) {
+                double eff = 1.0;
+                if (M.track_efficiency) {
+                    card::Values v{};
+                    v[static_cast<int>(card::Var::pt)] = pt;
+                    v[static_cast<int>(card::Var::abs_eta)] = ae;
+                    eff = (*M.track_efficiency)(v);
+                }
+                const double u = random.uniforms(rng::Stream::track, 0, static_cast<std::uint32_t>(i)).first;
+                w = u < eff ? 1.0 : 0.0;
+            }
+        } else if (pt > M.soft_pt_min && ae < M.soft_abs_eta_max) {
+            w = M.response;
+        }
+        sx += w * ev.px[g], sy += w * ev.py[g], sset += w * pt;
+    }
+    const auto noise = random.normals(rng::Stream::met, 1, 0);
+    out.met.x.push_back(-(hx + sx) + M.noise * noise.first);
+    out.met.y.push_back(-(hy + sy) + M.noise * noise.second);
+    out.met.set.push_back(hset + sset);
 }
 
 void reconstruct_range(const Detector::Impl& I, const EventView& ev,
@@ -215,6 +351,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.label.push_back(labels[j]);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
+        event_met(I, ev, truth, jets, iev, random, out);
     }
 }
 
@@ -239,6 +376,7 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
         out.muons.append(p.muons);
         out.photons.append(p.photons);
         out.jets.append(p.jets);
+        out.met.append(p.met);
     }
     return out;
 }

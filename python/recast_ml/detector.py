@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from . import _core
 from .cards import DetectorCard
 from .events import EventBatch
@@ -28,7 +30,8 @@ _FIELDS = (
 class Detector:
     """``Detector("atlas_run2").reconstruct(events)`` -> awkward array of events with fields
     ``electrons, muons, photons, jets`` (smeared and truth kinematics, charge, working-point bit
-    mask ``wp_mask`` — b-tag bits for jets — and jet flavour ``label``).
+    mask ``wp_mask`` — b-tag bits for jets — and jet flavour ``label``) and ``met`` (x, y, pt, phi,
+    set and the truth reference truth_x, truth_y, truth_pt, truth_set).
 
     Random numbers are keyed by (card run seed, event key = ``first_event_key`` + position,
     stream, object), so results do not depend on ``threads`` or on how a sample is split into
@@ -53,4 +56,17 @@ class Detector:
             c["wp_mask"] = c.pop("mask")
             record = ak.contents.RecordArray([ak.contents.NumpyArray(c[f]) for f in _FIELDS], list(_FIELDS))
             lists.append(ak.contents.ListOffsetArray(ak.index.Index64(c["offsets"]), record))
-        return ak.Array(ak.contents.RecordArray(lists, ["electrons", "muons", "photons", "jets"]))
+        m = cols["met"]
+        met_fields = {
+            "x": m["x"],
+            "y": m["y"],
+            "pt": np.hypot(m["x"], m["y"]),
+            "phi": np.arctan2(m["y"], m["x"]),
+            "set": m["set"],
+            "truth_x": m["truth_x"],
+            "truth_y": m["truth_y"],
+            "truth_pt": np.hypot(m["truth_x"], m["truth_y"]),
+            "truth_set": m["truth_set"],
+        }
+        met = ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in met_fields.values()], list(met_fields))
+        return ak.Array(ak.contents.RecordArray([*lists, met], ["electrons", "muons", "photons", "jets", "met"]))

@@ -3,8 +3,10 @@
 // one counter-based uniform each (§3.2) and smeared kinematics (§3.3: energy for e/gamma,
 // curvature for muons, charge from the smeared curvature) -> truth jets (anti-kt, §2.7 inputs)
 // with JES/JER three-momentum smearing, flavour labels and b-tag masks (§9).
-// Not yet: lepton dressing, truth isolation, charge flip for electrons, taus, JVT, large-R jets,
-// fakes and MET (see the issue notes).
+// -> missing transverse momentum (§10: object-based with track or particle-flow soft term and
+// noise, or truth-smeared).
+// Not yet: lepton dressing, truth isolation, charge flip for electrons, taus (so no taus in the MET
+// hard objects), JVT, large-R jets and fakes (see the issue notes).
 #pragma once
 
 #include <cstdint>
@@ -31,8 +33,16 @@ struct Objects {
     void append(const Objects& o);
 };
 
+/// Missing transverse momentum per event (§10): reconstructed (object-based or truth-smeared
+/// per the card), its scalar sum SET, and the truth reference (§10.1).
+struct Met {
+    std::vector<double> x, y, set, truth_x, truth_y, truth_set;
+    void append(const Met& o);
+};
+
 struct Output {
     Objects electrons, muons, photons, jets;
+    Met met;
 };
 
 class Detector {
