@@ -9,7 +9,6 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from recast_ml import ConfigError
 from recast_ml.btag import LABELS, BTagger
 from recast_ml.pythia import PythiaGenerator
 
@@ -79,6 +78,30 @@ def test_nested_working_points_and_determinism(tagger, ttbar):
     assert ak.to_list(shifted.btag) != ak.to_list(jets.btag)
 
 
-def test_ghost_labelling_not_yet_available():
-    with pytest.raises(ConfigError, match="label_scheme 'ghost' is not implemented yet"):
-        BTagger("cms_run2")
+CMS_DEEPCSV_M = {  # spec §9.5 "Resulting defaults"
+    "b": [0.631, 0.664, 0.707, 0.675, 0.631, 0.566, 0.522, 0.522, 0.522],
+    "c": [0.120] * 9,
+    "light": [0.0096, 0.0107, 0.0124, 0.0141, 0.0175, 0.0226, 0.0294, 0.0430, 0.0770],
+}
+
+
+@pytest.mark.parametrize("label", ["b", "c", "light"])
+def test_cms_default_efficiencies_of_the_spec(label):
+    got = BTagger("cms_run2").probability("DeepCSV_M", label, PT, 0.5)
+    decimals = 4 if label == "light" else 3
+    np.testing.assert_allclose(np.round(got, decimals), CMS_DEEPCSV_M[label], atol=1.01 * 10**-decimals)
+
+
+def test_ghost_labels_leave_jets_unchanged(ttbar):
+    from recast_ml import Detector
+    from recast_ml.jets import cluster
+    from recast_ml.truth import classify
+
+    reco = Detector("cms_run2").reconstruct(ttbar)  # CMS: ghost-associated b/c hadrons
+    plain = cluster(ttbar, inputs=classify(ttbar, "cms_run2").mask("jet_input"), R=0.4, pt_min=10.0)
+    assert ak.to_list(reco.jets.truth_pt) == ak.to_list(plain.pt)  # ghosts do not move the jets
+    labels = ak.flatten(reco.jets.label).to_numpy()
+    assert np.count_nonzero(labels == 5) / len(ttbar) > 1.2
+    assert set(labels.tolist()) <= {0, 4, 5}  # no tau label in the ghost scheme
+    cone = ak.flatten(BTagger("atlas_run2").tag_jets(ttbar).label).to_numpy()
+    assert abs(np.count_nonzero(labels == 5) - np.count_nonzero(cone == 5)) < 0.2 * np.count_nonzero(cone == 5)

@@ -40,7 +40,13 @@ void register_btag(py::module_& m) {
                 for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = (truth.flags[i] & recast::truth::kJetInput) != 0;
                 recast::jets::Definition def{recast::jets::Algorithm::AntiKt, card.number("jet.R", 0.4),
                                              card.number("jet.truth_pt_min", 10.0)};
-                jets = recast::jets::cluster(ev, inputs.data(), def, threads);
+                std::vector<std::uint8_t> ghosts;
+                if (t.needs_ghosts()) {
+                    ghosts.resize(truth.flags.size());
+                    for (std::size_t i = 0; i < ghosts.size(); ++i)
+                        ghosts[i] = (truth.flags[i] & (recast::truth::kBHadron | recast::truth::kCHadron)) != 0;
+                }
+                jets = recast::jets::cluster(ev, inputs.data(), def, threads, ghosts.empty() ? nullptr : ghosts.data());
                 labels = t.labels(ev, truth, jets);
                 masks = t.tag(jets, labels, run_seed, first_event_key);
             }

@@ -22,9 +22,10 @@ int flavour_slot(Label l) { return l == kBottom ? 0 : l == kCharm ? 1 : l == kTa
 
 Tagger::Tagger(const card::Card& card) {
     const std::string scheme = card.string("btag.label_scheme", "cone_exclusive");
-    if (scheme != "cone_exclusive")
+    if (scheme != "cone_exclusive" && scheme != "ghost")
         throw ConfigError(card.source(), 0, 0,
-                          "btag.label_scheme '" + scheme + "' is not implemented yet (only 'cone_exclusive')");
+                          "btag.label_scheme must be 'cone_exclusive' or 'ghost', got '" + scheme + "'");
+    ghost_ = scheme == "ghost";
     dr_ = card.number("btag.label_dr", dr_);
     hadron_pt_min_ = card.number("btag.label_hadron_pt_min", hadron_pt_min_);
     abs_eta_max_ = card.number("btag.abs_eta_max", abs_eta_max_);
@@ -89,6 +90,18 @@ double Tagger::probability(std::size_t wp, Label label, double pt, double abs_et
 std::vector<std::int8_t> Tagger::labels(const EventView& ev, const truth::Classification& truth,
                                         const jets::JetBatch& jets) const {
     std::vector<std::int8_t> out(jets.n_jets(), kLight);
+    if (ghost_) {
+        if (jets.ghost_offsets.size() != jets.n_jets() + 1)
+            throw std::invalid_argument("ghost labelling needs jets clustered with the b/c hadrons as ghosts");
+        for (std::size_t iev = 0; iev < ev.n_events(); ++iev)
+            for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j)
+                for (auto k = jets.ghost_offsets[j]; k < jets.ghost_offsets[j + 1]; ++k) {
+                    const auto f = truth.flags[ev.particle_offsets[iev] + jets.ghosts[k]];
+                    if (f & truth::kBHadron) out[j] = kBottom;
+                    else if ((f & truth::kCHadron) && out[j] != kBottom) out[j] = kCharm;
+                }
+        return out;
+    }
     for (std::size_t iev = 0; iev < ev.n_events(); ++iev) {
         const auto j0 = jets.jet_offsets[iev], j1 = jets.jet_offsets[iev + 1];
         if (j0 == j1) continue;

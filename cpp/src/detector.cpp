@@ -362,7 +362,14 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
     const auto truth = truth::classify(ev, I.truth, n_threads);
     std::vector<std::uint8_t> inputs(truth.flags.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = (truth.flags[i] & truth::kJetInput) != 0;
-    const auto jets = jets::cluster(ev, inputs.data(), {jets::Algorithm::AntiKt, I.jet_R, I.jet_truth_pt_min}, n_threads);
+    std::vector<std::uint8_t> ghosts;
+    if (I.tagger.needs_ghosts()) {
+        ghosts.resize(truth.flags.size());
+        for (std::size_t i = 0; i < ghosts.size(); ++i)
+            ghosts[i] = (truth.flags[i] & (truth::kBHadron | truth::kCHadron)) != 0;
+    }
+    const auto jets = jets::cluster(ev, inputs.data(), {jets::Algorithm::AntiKt, I.jet_R, I.jet_truth_pt_min}, n_threads,
+                                    ghosts.empty() ? nullptr : ghosts.data());
     const auto labels = I.tagger.labels(ev, truth, jets);
     const auto btags = I.tagger.tag(jets, labels, I.seed, first_key);
     const std::size_t ne = ev.n_events();

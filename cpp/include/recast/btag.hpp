@@ -3,7 +3,8 @@
 // Labels: "cone_exclusive" (ATLAS, §9.1): weakly-decaying b hadrons with pT > label_hadron_pt_min
 // are assigned to the nearest jet within label_dr; jets with one are b, else the same with c
 // hadrons, else a hadronic tau (visible pT > label_hadron_pt_min) within label_dr gives tau, else
-// light. (The CMS "ghost" scheme is not implemented yet: cards asking for it are refused.)
+// light. "ghost" (CMS): weakly-decaying b and c hadrons are clustered as ghosts (jets::cluster
+// with `ghosts`); a jet with a b ghost is b, else with a c ghost c, else light (taus are light).
 // Tagging (§9.2): eps_f = min(1, base_f(WP) * shape_f(pT) * decline_f(pT)), 0 outside |eta| <
 // abs_eta_max or below jet_pt_min; nested families enforce eps_tight <= eps_loose (§3.2); one
 // uniform per jet (stream jet_btag, block 0, object = jet index) decides every working point.
@@ -31,7 +32,9 @@ public:
     const std::vector<std::string>& working_points() const { return wps_; }
     /// Tag probability of a jet with `label`, truth pT and |eta| at working point `wp` (index).
     double probability(std::size_t wp, Label label, double pt, double abs_eta) const;
-    /// Truth labels of all jets (cone-exclusive scheme).
+    /// Whether the jets must be clustered with the b/c hadrons as ghosts (ghost scheme).
+    bool needs_ghosts() const { return ghost_; }
+    /// Truth labels of all jets.
     std::vector<std::int8_t> labels(const EventView& events, const truth::Classification& truth,
                                     const jets::JetBatch& jets) const;
     /// Working-point bit masks of all jets; event keys are first_event_key + event index.
@@ -49,6 +52,7 @@ private:
     std::shared_ptr<card::Function> decline_;
     std::vector<Label> decline_applies_;
     double dr_ = 0.3, hadron_pt_min_ = 5.0, abs_eta_max_ = 2.5, jet_pt_min_ = 20.0;
+    bool ghost_ = false;
 };
 
 }  // namespace recast::btag

@@ -24,6 +24,8 @@ struct JetBatch {
     std::vector<double> px, py, pz, e, pt, eta, phi, mass;  ///< E-scheme four-momenta; phi in (-pi, pi]
     std::vector<std::int64_t> constituent_offsets{0};  ///< n_jets + 1
     std::vector<std::int32_t> constituents;
+    std::vector<std::int64_t> ghost_offsets{0};  ///< n_jets + 1: ghost-associated particles (§9.1)
+    std::vector<std::int32_t> ghosts;
 
     std::size_t n_events() const noexcept { return jet_offsets.size() - 1; }
     std::size_t n_jets() const noexcept { return pt.size(); }
@@ -31,7 +33,11 @@ struct JetBatch {
 };
 
 /// Clusters, per event, the particles with `inputs[i] != 0` (global particle index i; if
-/// `inputs` is null: all particles with status 1). Throws std::invalid_argument for R <= 0.
-JetBatch cluster(const EventView& events, const std::uint8_t* inputs, const Definition& def, int n_threads = 1);
+/// `inputs` is null: all particles with status 1). Particles with `ghosts[i] != 0` (may be null)
+/// are added as ghosts (momentum x 1e-20, which leaves the jets unchanged at double precision)
+/// and reported per jet in `ghosts`, not among the constituents. Throws std::invalid_argument
+/// for R <= 0.
+JetBatch cluster(const EventView& events, const std::uint8_t* inputs, const Definition& def, int n_threads = 1,
+                 const std::uint8_t* ghosts = nullptr);
 
 }  // namespace recast::jets
