@@ -221,3 +221,31 @@ def test_truth_smeared_met(ttbar):
     pulls = (out.met.pt.to_numpy()[big] - truth_pt[big]) / sigma[big]
     assert big.sum() > 100
     assert pulls.std() == pytest.approx(1.0, abs=0.2)
+
+
+def test_electron_charge_flip_rate(atlas):
+    # ATLAS card: 1.5 % for 2.0 <= |eta| < 2.47 and pT >= 100 GeV (spec §4.5)
+    objs = ak.flatten(atlas.reconstruct(single_particles(11, 150.0, 2.2)).electrons)
+    flipped = np.count_nonzero(objs.charge3.to_numpy() > 0) / N  # e- has charge3 = -3
+    assert abs(flipped - 0.015) < 3 * math.sqrt(0.015 * 0.985 / N)
+    low = ak.flatten(atlas.reconstruct(single_particles(11, 50.0, 0.5)).electrons)
+    assert abs(np.count_nonzero(low.charge3.to_numpy() > 0) / N - 0.0005) < 3 * math.sqrt(0.0005 / N)
+
+
+def test_electron_dressing(atlas):
+    # an electron, a collinear photon (dR = 0.05) and a separate photon (dR = 0.5), all prompt
+    pt = np.array([40.0, 12.0, 30.0])
+    eta = np.array([0.3, 0.35, 0.8])
+    phi = np.array([0.0, 0.0, 0.0])
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = np.sqrt(px**2 + py**2 + pz**2)
+    ev = EventBatch.from_arrays(
+        [0, 3], px, py, pz, e, np.array([11, 22, 22], np.int32), np.ones(3, np.int32), mass=np.zeros(3)
+    )
+    card = DetectorCard.parse(PERFECT, "perfect.toml")
+    out = Detector(card).reconstruct(ev)
+    (el,) = out.electrons[0]
+    dressed = np.array([px[0] + px[1], py[0] + py[1], pz[0] + pz[1]])
+    assert float(el.truth_pt) == pytest.approx(math.hypot(dressed[0], dressed[1]))
+    assert float(el.pt) == pytest.approx(float(el.truth_pt))  # no smearing in this card
+    assert [int(p.truth_index) for p in out.photons[0]] == [2]  # the dressing photon is no photon

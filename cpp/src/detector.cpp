@@ -56,6 +56,8 @@ struct Lepton {
     std::vector<std::vector<card::Function>> efficiency;  // per WP: the efficiency_product factors
     std::shared_ptr<card::Function> resolution;
     std::string smear;
+    bool dressed = false;                         // §2.4
+    std::shared_ptr<card::Function> charge_flip;  // §4.5 (electrons)
 };
 
 }  // namespace
@@ -66,6 +68,8 @@ struct Detector::Impl {
     btag::Tagger tagger;
     std::shared_ptr<card::Function> jer, jes;
     MetConfig met;
+    double dressing_dr = 0.1;
+    bool remove_dressing_photons = true;
     double jet_R, jet_truth_pt_min;
     std::uint64_t seed;
     explicit Impl(const card::Card& c) : truth(truth::Config::from_card(c)), tagger(c) {}
@@ -111,11 +115,17 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
         }
         l.resolution = std::make_shared<card::Function>(c.function(n + ".resolution"));
         l.smear = pid == 13 ? "curvature" : c.string(n + ".resolution.smear", "energy");
+        const auto dress = c.strings("truth.dressing.apply_to");
+        l.dressed = pid != 22 && std::find(dress.begin(), dress.end(), n) != dress.end();
+        if (c.has(n + ".charge_flip") && c.boolean(n + ".charge_flip.enabled", true))
+            l.charge_flip = std::make_shared<card::Function>(c.function(n + ".charge_flip"));
         I.leptons.push_back(std::move(l));
     }
     I.jer = std::make_shared<card::Function>(c.function("jet.resolution"));
     if (c.has("jet.jes")) I.jes = std::make_shared<card::Function>(c.function("jet.jes"));
     I.jet_R = c.number("jet.R", 0.4);
+    I.dressing_dr = c.number("truth.dressing.dr", I.dressing_dr);
+    I.remove_dressing_photons = c.boolean("truth.dressing.remove_dressing_photons_from_photon_list", true);
     auto& M = I.met;
     const std::string mode = c.string("met.mode", "object_based");
     if (mode != "object_based" && mode != "truth_smeared")
@@ -166,7 +176,8 @@ card::Values kinematics(double pt, double eta, double phi, double e, double m) {
 // §10: truth reference, then object-based or truth-smeared reconstruction of event iev (whose
 // electrons, muons, photons and jets are the last entries of `out`).
 void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
-               const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random, Output& out) {
+               const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random,
+               const std::vector<std::int32_t>& dressed_to, Output& out) {
     const auto& M = I.met;
     const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
     const std::size_t n = static_cast<std::size_t>(e_end - b);
@@ -204,6 +215,8 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
         for (auto i = o.offsets[o.offsets.size() - 2]; i < o.offsets.back(); ++i) {
             if (o.mask[i] == 0) continue;
             used[o.truth_index[i]] = 1;
+            for (std::size_t c = 0; c < n; ++c)  // its dressing photons belong to it
+                if (dressed_to[c] == o.truth_index[i]) used[c] = 1;
             hx += o.pt[i] * std::cos(o.phi[i]);
             hy += o.pt[i] * std::sin(o.phi[i]);
             hset += o.pt[i];
@@ -265,6 +278,31 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
     for (std::size_t iev = first; iev < last; ++iev) {
         const rng::EventRandom random(I.seed, first_key + iev);
         const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
+        // §2.4 dressing: each prompt photon within dr of prompt bare leptons joins the nearest one
+        const std::size_t n_local = static_cast<std::size_t>(e_end - b);
+        std::vector<std::int32_t> dressed_to(n_local, -1);
+        {
+            std::vector<std::size_t> leptons;
+            for (auto g = b; g < e_end; ++g) {
+                const int a = std::abs(ev.pid[g]);
+                if (!(truth.flags[g] & truth::kStable) || !(truth.flags[g] & truth::kPrompt)) continue;
+                if ((a == 11 && I.leptons[0].dressed) || (a == 13 && I.leptons[1].dressed))
+                    leptons.push_back(static_cast<std::size_t>(g - b));
+            }
+            if (!leptons.empty())
+                for (auto g = b; g < e_end; ++g) {
+                    if (ev.pid[g] != 22 || !(truth.flags[g] & truth::kStable) || !(truth.flags[g] & truth::kPrompt)) continue;
+                    const double pt = std::hypot(ev.px[g], ev.py[g]);
+                    const double eta = std::asinh(ev.pz[g] / pt), phi = std::atan2(ev.py[g], ev.px[g]);
+                    double best = I.dressing_dr;
+                    for (auto l : leptons) {
+                        const auto gl = b + static_cast<std::int64_t>(l);
+                        const double lpt = std::hypot(ev.px[gl], ev.py[gl]);
+                        const double d = delta_r(eta, phi, std::asinh(ev.pz[gl] / lpt), std::atan2(ev.py[gl], ev.px[gl]));
+                        if (d < best) best = d, dressed_to[g - b] = static_cast<std::int32_t>(l);
+                    }
+                }
+        }
         for (std::size_t k = 0; k < I.leptons.size(); ++k) {
             const auto& L = I.leptons[k];
             Objects& o = k == 0 ? out.electrons : k == 1 ? out.muons : out.photons;
@@ -272,15 +310,25 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 const auto f = truth.flags[g];
                 if (!(f & truth::kStable) || std::abs(ev.pid[g]) != L.abs_pid) continue;
                 if (L.prompt_only && !(f & truth::kPrompt)) continue;
-                const double pt = std::hypot(ev.px[g], ev.py[g]);
-                const double eta = std::asinh(ev.pz[g] / pt), phi = std::atan2(ev.py[g], ev.px[g]);
+                if (L.abs_pid == 22 && I.remove_dressing_photons && dressed_to[g - b] >= 0) continue;
+                double p4[4] = {ev.px[g], ev.py[g], ev.pz[g], ev.e[g]};
+                if (L.dressed)
+                    for (std::size_t c = 0; c < n_local; ++c)
+                        if (dressed_to[c] == g - b) {
+                            const auto gc = b + static_cast<std::int64_t>(c);
+                            p4[0] += ev.px[gc], p4[1] += ev.py[gc], p4[2] += ev.pz[gc], p4[3] += ev.e[gc];
+                        }
+                const double pt = std::hypot(p4[0], p4[1]);
+                const double eta = std::asinh(p4[2] / pt), phi = std::atan2(p4[1], p4[0]);
                 const double ae = std::fabs(eta);
                 if (pt < L.pt_min || ae >= L.abs_eta_max) continue;
                 if (L.crack_drop && ae >= L.crack_lo && ae < L.crack_hi) continue;
                 const auto object = static_cast<std::uint32_t>(g - b);
-                const auto v = kinematics(pt, eta, phi, ev.e[g], ev.mass[g]);
+                const double m2 = p4[3] * p4[3] - p4[0] * p4[0] - p4[1] * p4[1] - p4[2] * p4[2];
+                const double mass = L.dressed ? std::sqrt(std::max(m2, 0.0)) : ev.mass[g];
+                const auto v = kinematics(pt, eta, phi, p4[3], mass);
                 // working points: one uniform, nested families enforced (§3.2)
-                const double u = random.uniforms(L.stream, 0, object).first;
+                const auto [u, u_flip] = random.uniforms(L.stream, 0, object);
                 std::vector<double> eff(L.wps.size());
                 for (std::size_t w = 0; w < L.wps.size(); ++w) {
                     double p = 1.0;
@@ -294,8 +342,9 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                     if (u < eff[w]) mask |= 1u << w;
                 // smearing (§3.3), normal from block 1
                 const double z = random.normals(L.stream, 1, object).first;
-                double spt = pt, m = std::max(ev.mass[g], 0.0);
+                double spt = pt, m = std::max(mass, 0.0);
                 int q3 = ev.charge3[g];
+                if (L.charge_flip && u_flip < (*L.charge_flip)(v)) q3 = -q3;  // §4.5, second uniform of block 0
                 bool lost = false;
                 if (L.smear == "curvature") {
                     const double s = (*L.resolution)(v);
@@ -309,7 +358,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                     }
                 } else {
                     const double sigma = (*L.resolution)(v);  // absolute sigma_E
-                    const double e2 = ev.e[g] + sigma * z;
+                    const double e2 = p4[3] + sigma * z;
                     if (e2 <= m) lost = true;
                     else spt = std::sqrt(e2 * e2 - m * m) / std::cosh(eta);
                 }
@@ -351,7 +400,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.label.push_back(labels[j]);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
-        event_met(I, ev, truth, jets, iev, random, out);
+        event_met(I, ev, truth, jets, iev, random, dressed_to, out);
     }
 }
 
