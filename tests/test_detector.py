@@ -249,3 +249,24 @@ def test_electron_dressing(atlas):
     assert float(el.truth_pt) == pytest.approx(math.hypot(dressed[0], dressed[1]))
     assert float(el.pt) == pytest.approx(float(el.truth_pt))  # no smearing in this card
     assert [int(p.truth_index) for p in out.photons[0]] == [2]  # the dressing photon is no photon
+
+
+def test_truth_isolation_hand_computed():
+    # electron (pT 40) with: a charged pion at dR 0.1 (pT 4), a photon at dR 0.15 (pT 3),
+    # a muon at dR 0.1 (pT 5), a neutrino at dR 0.05 (pT 9) and a charged pion at dR 0.35 (pT 6)
+    pid = np.array([11, 211, 22, 13, 12, -211], np.int32)
+    pt = np.array([40.0, 4.0, 3.0, 5.0, 9.0, 6.0])
+    eta = np.array([0.0, 0.1, 0.0, -0.1, 0.05, 0.35])
+    phi = np.array([0.0, 0.0, 0.15, 0.0, 0.0, 0.0])
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    mass = np.array([0.000511, 0.1396, 0.0, 0.1057, 0.0, 0.1396])
+    e = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+    ev = EventBatch.from_arrays([0, 6], px, py, pz, e, pid, np.ones(6, np.int32), mass=mass)
+    det = Detector(DetectorCard.parse(PERFECT.replace("[truth]", ""), "perfect.toml"))
+    assert "ptvarcone20" in det.isolation_names
+    (el,) = det.reconstruct(ev).electrons[0]
+    # the photon at dR 0.15 is no dressing photon (dr = 0.1); cones: ptvarcone20 = min(10/40, 0.2)
+    assert float(el.iso_ptvarcone20) == pytest.approx((4.0 + 5.0) / 40.0)  # tracks: pion + muon
+    assert float(el.iso_ptvarcone30) == pytest.approx((4.0 + 5.0) / 40.0)  # R = min(0.25, 0.3)
+    assert float(el.iso_topoetcone20) == pytest.approx((4.0 + 3.0) / 40.0)  # calo: no muon, no neutrino
+    assert float(el.iso_topoetcone40) == pytest.approx(4.0 + 3.0 + 6.0)  # absolute, dR 0.35 inside 0.4

@@ -24,6 +24,7 @@ py::dict columns(recast::detector::Objects&& o) {
     d["mask"] = take(std::move(o.mask));
     d["lost"] = take(std::move(o.lost));
     d["label"] = take(std::move(o.label));
+    d["isolation"] = take(std::move(o.isolation));
     return d;
 }
 }  // namespace
@@ -33,6 +34,7 @@ void register_detector(py::module_& m) {
     py::class_<Detector>(m, "Detector", "Detector emulation of a card (spec §1)")
         .def(py::init<const recast::card::Card&>(), py::arg("card"), py::keep_alive<1, 2>())
         .def("working_points", &Detector::working_points, py::arg("object"))
+        .def_property_readonly("isolation_names", &Detector::isolation_names)
         .def_property_readonly("run_seed", &Detector::run_seed)
         .def("reconstruct", [](const Detector& d, const py::object& events, std::uint64_t first_event_key, int threads) {
             const recast::EventView ev = event_view(events);

@@ -673,15 +673,16 @@ Function Card::function(const std::string& key, const std::string& wp) const {
     }
 }
 
-std::vector<std::string> Card::working_points(const std::string& key) const {
+std::vector<std::string> Card::working_points(const std::string& key) const { return children(key + ".wp"); }
+
+std::vector<std::string> Card::children(const std::string& key) const {
     const auto* t = table_at(impl_->table, key);
-    const auto* wps = t ? t->get_as<toml::table>("wp") : nullptr;
     std::vector<std::pair<std::tuple<int, std::uint32_t, std::uint32_t>, std::string>> order;
-    if (wps)
-        for (auto&& [name, node] : *wps) {
+    if (t)
+        for (auto&& [name, node] : *t) {
             const auto& src = node.source();
-            // base-card entries first (card order), then those an override added (§13.5, §13.9)
-            // (nodes copied in by the merge carry no source region)
+            // base-card entries first (card order), then those an override added (§13.5, §13.9);
+            // nodes copied in by the merge carry no source region
             const bool from_override = !impl_->base_source.empty() && (!src.path || *src.path != impl_->base_source);
             order.push_back({{from_override ? 1 : 0, src.begin.line, src.begin.column}, std::string(name.str())});
         }

@@ -19,6 +19,7 @@ void Objects::append(const Objects& o) {
     cat(pt, o.pt), cat(eta, o.eta), cat(phi, o.phi), cat(mass, o.mass);
     cat(truth_pt, o.truth_pt), cat(truth_eta, o.truth_eta), cat(truth_phi, o.truth_phi);
     cat(charge3, o.charge3), cat(mask, o.mask), cat(lost, o.lost), cat(label, o.label);
+    cat(isolation, o.isolation);
 }
 
 void Met::append(const Met& o) {
@@ -43,6 +44,14 @@ double delta_r(double eta1, double phi1, double eta2, double phi2) {
     if (dphi > M_PI) dphi = 2 * M_PI - dphi;
     return std::hypot(eta1 - eta2, dphi);
 }
+
+struct Isolation {  // §2.8
+    std::string name;
+    enum Kind { Track, Calo, PF } kind = Track;
+    bool variable = false, relative = true;
+    double r = 0.2, r_min = 0, r_max = 0.2, k = 10.0, pt_min = 0, abs_eta_max = 2.5;
+    std::vector<int> exclude;
+};
 
 struct Lepton {
     std::string name;
@@ -69,6 +78,8 @@ struct Detector::Impl {
     std::shared_ptr<card::Function> jer, jes;
     MetConfig met;
     double dressing_dr = 0.1;
+    std::vector<Isolation> isolation;
+    std::vector<std::string> isolation_names;
     bool remove_dressing_photons = true;
     double jet_R, jet_truth_pt_min;
     std::uint64_t seed;
@@ -125,6 +136,26 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
     if (c.has("jet.jes")) I.jes = std::make_shared<card::Function>(c.function("jet.jes"));
     I.jet_R = c.number("jet.R", 0.4);
     I.dressing_dr = c.number("truth.dressing.dr", I.dressing_dr);
+    for (const auto& name : c.children("isolation")) {
+        const std::string k = "isolation." + name;
+        Isolation iso;
+        iso.name = name;
+        const std::string kind = c.string(k + ".kind", "track");
+        iso.kind = kind == "calo" ? Isolation::Calo : kind == "pf" ? Isolation::PF : Isolation::Track;
+        if (kind != "track" && kind != "calo" && kind != "pf")
+            throw ConfigError(c.source(), 0, 0, "'" + k + ".kind' must be track, calo or pf, got '" + kind + "'");
+        iso.variable = c.string(k + ".cone", "fixed") == "variable";
+        iso.r = c.number(k + ".r", 0.2);
+        iso.r_max = c.number(k + ".r_max", iso.r);
+        iso.r_min = c.number(k + ".r_min", 0.0);
+        iso.k = c.number(k + ".k_GeV", 10.0);
+        iso.pt_min = c.number(k + ".particle_pt_min", 0.0);
+        iso.abs_eta_max = c.number(k + ".particle_abs_eta_max", 5.0);
+        iso.relative = c.boolean(k + ".relative", true);
+        for (double x : c.numbers(k + ".exclude_abs_pdg")) iso.exclude.push_back(static_cast<int>(x));
+        I.isolation.push_back(iso);
+        I.isolation_names.push_back(name);
+    }
     I.remove_dressing_photons = c.boolean("truth.dressing.remove_dressing_photons_from_photon_list", true);
     auto& M = I.met;
     const std::string mode = c.string("met.mode", "object_based");
@@ -151,6 +182,8 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
 Detector::~Detector() = default;
 
 std::uint64_t Detector::run_seed() const { return impl_->seed; }
+
+const std::vector<std::string>& Detector::isolation_names() const { return impl_->isolation_names; }
 
 const std::vector<std::string>& Detector::working_points(const std::string& object) const {
     if (object == "btag") return impl_->tagger.working_points();
@@ -374,6 +407,26 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 o.mask.push_back(lost ? 0u : mask);
                 o.lost.push_back(lost ? 1 : 0);
                 o.label.push_back(0);
+                // truth isolation (§2.8): the candidate and its dressing photons are excluded
+                for (const auto& iso : I.isolation) {
+                    const double cone = iso.variable ? std::max(iso.r_min, std::min(iso.k / pt, iso.r_max)) : iso.r;
+                    double sum = 0;
+                    for (auto h = b; h < e_end; ++h) {
+                        const auto fh = truth.flags[h];
+                        if (h == g || !(fh & truth::kStable) || (fh & truth::kInvisible)) continue;
+                        if (L.dressed && dressed_to[h - b] == g - b) continue;
+                        const int a = std::abs(ev.pid[h]);
+                        if (std::find(iso.exclude.begin(), iso.exclude.end(), a) != iso.exclude.end()) continue;
+                        if (iso.kind == Isolation::Track && ev.charge3[h] == 0) continue;
+                        if (iso.kind != Isolation::Track && a == 13) continue;
+                        const double hpt = std::hypot(ev.px[h], ev.py[h]);
+                        if (hpt <= iso.pt_min) continue;
+                        const double heta = std::asinh(ev.pz[h] / hpt);
+                        if (std::fabs(heta) >= iso.abs_eta_max) continue;
+                        if (delta_r(eta, phi, heta, std::atan2(ev.py[h], ev.px[h])) < cone) sum += hpt;
+                    }
+                    o.isolation.push_back(iso.relative ? sum / pt : sum);
+                }
             }
             o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
         }

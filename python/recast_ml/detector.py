@@ -30,7 +30,8 @@ _FIELDS = (
 class Detector:
     """``Detector("atlas_run2").reconstruct(events)`` -> awkward array of events with fields
     ``electrons, muons, photons, jets`` (smeared and truth kinematics, charge, working-point bit
-    mask ``wp_mask`` — b-tag bits for jets — and jet flavour ``label``) and ``met`` (x, y, pt, phi,
+    mask ``wp_mask`` — b-tag bits for jets —, jet flavour ``label``, and for e/mu/gamma the card's
+    truth-isolation variables ``iso_<name>``, §2.8) and ``met`` (x, y, pt, phi,
     set and the truth reference truth_x, truth_y, truth_pt, truth_set).
 
     Random numbers are keyed by (card run seed, event key = ``first_event_key`` + position,
@@ -42,6 +43,11 @@ class Detector:
         self.card = card if isinstance(card, DetectorCard) else DetectorCard.load(card)
         self._detector = _core.Detector(self.card._card)
 
+    @property
+    def isolation_names(self) -> list[str]:
+        """Truth-isolation variables of the card (fields ``iso_<name>`` of e/mu/gamma)."""
+        return list(self._detector.isolation_names)
+
     def working_points(self, obj: str) -> list[str]:
         """Bit order of ``wp_mask`` for "electron", "muon", "photon" or "btag"."""
         return list(self._detector.working_points(obj))
@@ -50,11 +56,18 @@ class Detector:
         import awkward as ak
 
         cols = self._detector.reconstruct(events._batch, first_event_key, threads)
+        iso_names = list(self._detector.isolation_names)
         lists = []
         for kind in ("electrons", "muons", "photons", "jets"):
             c = cols[kind]
             c["wp_mask"] = c.pop("mask")
-            record = ak.contents.RecordArray([ak.contents.NumpyArray(c[f]) for f in _FIELDS], list(_FIELDS))
+            names = list(_FIELDS)
+            arrays = [c[f] for f in _FIELDS]
+            if kind != "jets" and iso_names:
+                iso = c["isolation"].reshape(-1, len(iso_names))
+                names += [f"iso_{n}" for n in iso_names]
+                arrays += [np.ascontiguousarray(iso[:, k]) for k in range(len(iso_names))]
+            record = ak.contents.RecordArray([ak.contents.NumpyArray(a) for a in arrays], names)
             lists.append(ak.contents.ListOffsetArray(ak.index.Index64(c["offsets"]), record))
         m = cols["met"]
         met_fields = {

@@ -62,6 +62,8 @@ public:
     Function function(const std::string& key, const std::string& wp = "") const;
     /// Working points of a function object in card order ("" entries never).
     std::vector<std::string> working_points(const std::string& key) const;
+    /// Names of the entries of the table at `key`, in card order (base card first for overrides).
+    std::vector<std::string> children(const std::string& key) const;
     /// Efficiency of a lepton/photon for working point `wp`: the product of the tables named in
     /// `<object>.efficiency_product` (each at `wp` where it has working points), capped at 1 (§3.1).
     double efficiency(const std::string& object, const std::string& wp, const Values& v) const;

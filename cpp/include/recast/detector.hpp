@@ -5,7 +5,8 @@
 // with JES/JER three-momentum smearing, flavour labels and b-tag masks (§9).
 // -> missing transverse momentum (§10: object-based with track or particle-flow soft term and
 // noise, or truth-smeared).
-// Not yet: lepton dressing, truth isolation, charge flip for electrons, taus (so no taus in the MET
+// Also: lepton dressing (§2.4), truth isolation (§2.8), electron charge flip (§4.5).
+// Not yet: taus (so no taus in the MET
 // hard objects), JVT, large-R jets and fakes (see the issue notes).
 #pragma once
 
@@ -30,6 +31,7 @@ struct Objects {
     std::vector<std::uint32_t> mask;  ///< working-point bits (b-tag bits for jets)
     std::vector<std::uint8_t> lost;   ///< smearing made the object unphysical (§3.3): mask cleared
     std::vector<std::int8_t> label;   ///< jets: flavour label (0, 4, 5, 15); others: 0
+    std::vector<double> isolation;    ///< e/mu/gamma: n_objects x n_isolation (row-major), §2.8
     void append(const Objects& o);
 };
 
@@ -52,6 +54,8 @@ public:
     ~Detector();
     /// Working-point names in bit order for "electron", "muon", "photon" and "btag".
     const std::vector<std::string>& working_points(const std::string& object) const;
+    /// Names of the truth-isolation variables (columns of Objects::isolation), card order.
+    const std::vector<std::string>& isolation_names() const;
     std::uint64_t run_seed() const;
     /// Reconstructs all events; event keys are first_event_key + index (§14.4 "ordinal"). Output is
     /// identical for any thread count.
