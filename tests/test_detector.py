@@ -270,3 +270,44 @@ def test_truth_isolation_hand_computed():
     assert float(el.iso_ptvarcone30) == pytest.approx((4.0 + 5.0) / 40.0)  # R = min(0.25, 0.3)
     assert float(el.iso_topoetcone20) == pytest.approx((4.0 + 3.0) / 40.0)  # calo: no muon, no neutrino
     assert float(el.iso_topoetcone40) == pytest.approx(4.0 + 3.0 + 6.0)  # absolute, dR 0.35 inside 0.4
+
+
+@pytest.fixture(scope="module")
+def ztautau():
+    settings = [
+        "Beams:eCM = 13000.",
+        "WeakSingleBoson:ffbar2gmZ = on",
+        "23:onMode = off",
+        "23:onIfAny = 15",
+        "PhaseSpace:mHatMin = 60.",
+        "PartonLevel:MPI = off",  # not needed for these closures; keeps the sample quick
+    ]
+    return PythiaGenerator(settings, seed=5).generate(1000)
+
+
+def test_tau_identification_closure(atlas, ztautau):
+    taus = ak.flatten(atlas.reconstruct(ztautau).taus)
+    prongs = taus.label.to_numpy()
+    assert len(taus) > 300
+    card = atlas.card
+    for bit, wp in enumerate(atlas.working_points("tau")):
+        fn = card.function("tau.id", wp)
+        passed = (taus.wp_mask.to_numpy() & (1 << bit)) != 0
+        for n_prong in (1, 3):
+            sel = prongs == n_prong
+            p = fn.evaluate(prongs=n_prong, pt=taus.truth_pt.to_numpy()[sel])
+            expected, sigma = p.sum(), np.sqrt((p * (1 - p)).sum())
+            assert abs(passed[sel].sum() - expected) < 3 * sigma, (wp, n_prong)
+    other = ~np.isin(prongs, [1, 3])
+    assert np.all(taus.wp_mask.to_numpy()[other] == 0)  # only 1- and 3-prong taus are identified
+    assert set(np.abs(taus.charge3.to_numpy()).tolist()) == {3}
+
+
+def test_met_closure_with_hard_taus(ztautau):
+    out = Detector(DetectorCard.parse(PERFECT, "perfect.toml")).reconstruct(ztautau)
+    assert ak.sum(ak.num(out.taus[out.taus.wp_mask > 0])) > 200
+    pt = np.hypot(ztautau.px, ztautau.py)
+    abs_eta = np.abs(np.arcsinh(ztautau.pz / np.maximum(pt, 1e-300)))
+    lost = (ztautau.status == 1) & (np.abs(ztautau.pid) == 13) & (abs_eta > 2.5) & (abs_eta <= 4.9)
+    lx = np.array([ztautau.px[ztautau.event_slice(i)][lost[ztautau.event_slice(i)]].sum() for i in range(len(ztautau))])
+    np.testing.assert_allclose(out.met.x.to_numpy(), out.met.truth_x.to_numpy() + lx, atol=1e-6)

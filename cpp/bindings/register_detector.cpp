@@ -47,6 +47,7 @@ void register_detector(py::module_& m) {
             r["electrons"] = columns(std::move(out.electrons));
             r["muons"] = columns(std::move(out.muons));
             r["photons"] = columns(std::move(out.photons));
+            r["taus"] = columns(std::move(out.taus));
             r["jets"] = columns(std::move(out.jets));
             py::dict met;
             met["x"] = take(std::move(out.met.x));

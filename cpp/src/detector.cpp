@@ -78,6 +78,15 @@ struct Detector::Impl {
     std::shared_ptr<card::Function> jer, jes;
     MetConfig met;
     double dressing_dr = 0.1;
+    struct TauConfig {
+        double pt_min = 20, abs_eta_max = 2.5, crack_lo = 0, crack_hi = 0;
+        bool crack_drop = false;
+        std::vector<int> prongs_allowed{1, 3};
+        std::vector<std::string> wps;
+        std::vector<std::size_t> nested;  // loosest first
+        std::vector<card::Function> id;   // per WP
+        std::shared_ptr<card::Function> resolution;
+    } tau;
     std::vector<Isolation> isolation;
     std::vector<std::string> isolation_names;
     bool remove_dressing_photons = true;
@@ -136,6 +145,27 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
     if (c.has("jet.jes")) I.jes = std::make_shared<card::Function>(c.function("jet.jes"));
     I.jet_R = c.number("jet.R", 0.4);
     I.dressing_dr = c.number("truth.dressing.dr", I.dressing_dr);
+    {
+        auto& T = I.tau;
+        T.pt_min = c.number("tau.pt_min", T.pt_min);
+        T.abs_eta_max = c.number("tau.abs_eta_max", T.abs_eta_max);
+        if (c.has("tau.crack")) {
+            T.crack_lo = c.number("tau.crack.abs_eta_min", 0.0);
+            T.crack_hi = c.number("tau.crack.abs_eta_max", 0.0);
+            T.crack_drop = c.string("tau.crack.policy", "keep") == "drop";
+        }
+        if (c.has("tau.prongs_allowed")) {
+            T.prongs_allowed.clear();
+            for (double x : c.numbers("tau.prongs_allowed")) T.prongs_allowed.push_back(static_cast<int>(x));
+        }
+        T.wps = c.working_points("tau.id");
+        for (const auto& w : T.wps) T.id.push_back(c.function("tau.id", w));
+        for (const auto& w : c.strings("tau.nested")) {
+            const auto it = std::find(T.wps.begin(), T.wps.end(), w);
+            if (it != T.wps.end()) T.nested.push_back(static_cast<std::size_t>(it - T.wps.begin()));
+        }
+        T.resolution = std::make_shared<card::Function>(c.function("tau.resolution"));
+    }
     for (const auto& name : c.children("isolation")) {
         const std::string k = "isolation." + name;
         Isolation iso;
@@ -187,9 +217,10 @@ const std::vector<std::string>& Detector::isolation_names() const { return impl_
 
 const std::vector<std::string>& Detector::working_points(const std::string& object) const {
     if (object == "btag") return impl_->tagger.working_points();
+    if (object == "tau") return impl_->tau.wps;
     for (const auto& l : impl_->leptons)
         if (l.name == object) return l.wps;
-    throw std::invalid_argument("unknown object '" + object + "' (electron, muon, photon, btag)");
+    throw std::invalid_argument("unknown object '" + object + "' (electron, muon, photon, tau, btag)");
 }
 
 namespace {
@@ -255,6 +286,38 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
             hset += o.pt[i];
             if (k != 1) hard_eg.emplace_back(o.eta[i], o.phi[i]);
         }
+    }
+    // hard taus: their visible products belong to them (found by climbing from each tau product)
+    {
+        const Objects& T = out.taus;
+        std::vector<std::uint8_t> hard_tau(n, 0);
+        bool any = false;
+        for (auto i = T.offsets[T.offsets.size() - 2]; i < T.offsets.back(); ++i) {
+            if (T.mask[i] == 0) continue;
+            hard_tau[T.truth_index[i]] = 1;
+            any = true;
+            hx += T.pt[i] * std::cos(T.phi[i]);
+            hy += T.pt[i] * std::sin(T.phi[i]);
+            hset += T.pt[i];
+            hard_eg.emplace_back(T.eta[i], T.phi[i]);
+        }
+        if (any)
+            for (std::size_t i = 0; i < n; ++i) {
+                if (!(truth.flags[b + static_cast<std::int64_t>(i)] & truth::kFromHadronicTau)) continue;
+                std::vector<std::int32_t> todo{static_cast<std::int32_t>(i)};
+                std::vector<std::uint8_t> seen(n, 0);
+                while (!todo.empty() && !used[i]) {
+                    const auto j = static_cast<std::size_t>(todo.back());
+                    todo.pop_back();
+                    for (auto k = ev.parent_offsets[b + j]; k < ev.parent_offsets[b + j + 1]; ++k) {
+                        const auto p = static_cast<std::size_t>(ev.parents[k]);
+                        if (seen[p]) continue;
+                        seen[p] = 1;
+                        if (hard_tau[p]) used[i] = 1;
+                        todo.push_back(static_cast<std::int32_t>(p));
+                    }
+                }
+            }
     }
     const Objects& J = out.jets;
     const auto j0 = J.offsets[J.offsets.size() - 2];
@@ -430,6 +493,51 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             }
             o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
         }
+        // hadronic taus (§7): visible momentum, per-prong WPs (one uniform), jet-resolution smearing
+        {
+            const auto& T = I.tau;
+            Objects& o = out.taus;
+            const auto& tt = truth.taus;
+            for (auto k = tt.offsets[iev]; k < tt.offsets[iev + 1]; ++k) {
+                const double pt = std::hypot(tt.px[k], tt.py[k]);
+                if (!(pt > 0)) continue;
+                const double eta = std::asinh(tt.pz[k] / pt), phi = std::atan2(tt.py[k], tt.px[k]);
+                const double ae = std::fabs(eta);
+                if (pt < T.pt_min || ae >= T.abs_eta_max) continue;
+                if (T.crack_drop && ae >= T.crack_lo && ae < T.crack_hi) continue;
+                const double m2 = tt.e[k] * tt.e[k] - pt * pt - tt.pz[k] * tt.pz[k];
+                const double mass = std::sqrt(std::max(m2, 0.0));
+                const auto v = kinematics(pt, eta, phi, tt.e[k], mass);
+                const int prongs = tt.prongs[k];
+                const bool allowed =
+                    std::find(T.prongs_allowed.begin(), T.prongs_allowed.end(), prongs) != T.prongs_allowed.end();
+                const auto object = static_cast<std::uint32_t>(tt.index[k]);
+                const double u = random.uniforms(rng::Stream::tau, 0, object).first;
+                std::vector<double> eff(T.wps.size(), 0.0);
+                if (allowed)
+                    for (std::size_t w = 0; w < T.wps.size(); ++w) eff[w] = std::min(1.0, T.id[w](v, prongs));
+                for (std::size_t a = 1; a < T.nested.size(); ++a)
+                    eff[T.nested[a]] = std::min(eff[T.nested[a]], eff[T.nested[a - 1]]);
+                std::uint32_t mask = 0;
+                for (std::size_t w = 0; w < eff.size(); ++w)
+                    if (u < eff[w]) mask |= 1u << w;
+                const double scale = 1.0 + (*T.resolution)(v) * random.normals(rng::Stream::tau, 1, object).first;
+                const bool lost = scale <= 0;
+                o.truth_index.push_back(tt.index[k]);
+                o.pt.push_back(lost ? 0.0 : pt * scale);
+                o.eta.push_back(eta);
+                o.phi.push_back(phi);
+                o.mass.push_back(lost ? 0.0 : mass * scale);
+                o.truth_pt.push_back(pt);
+                o.truth_eta.push_back(eta);
+                o.truth_phi.push_back(phi);
+                o.charge3.push_back(tt.charge3[k]);
+                o.mask.push_back(lost ? 0u : mask);
+                o.lost.push_back(lost ? 1 : 0);
+                o.label.push_back(static_cast<std::int8_t>(std::min(prongs, 127)));
+            }
+            o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
+        }
         // jets: three-momentum scale smearing (JES x (1 + sigma/pT z)), jet_smear block 1
         Objects& o = out.jets;
         for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j) {
@@ -484,6 +592,7 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
         out.electrons.append(p.electrons);
         out.muons.append(p.muons);
         out.photons.append(p.photons);
+        out.taus.append(p.taus);
         out.jets.append(p.jets);
         out.met.append(p.met);
     }

@@ -29,8 +29,8 @@ _FIELDS = (
 
 class Detector:
     """``Detector("atlas_run2").reconstruct(events)`` -> awkward array of events with fields
-    ``electrons, muons, photons, jets`` (smeared and truth kinematics, charge, working-point bit
-    mask ``wp_mask`` — b-tag bits for jets —, jet flavour ``label``, and for e/mu/gamma the card's
+    ``electrons, muons, photons, taus, jets`` (smeared and truth kinematics (taus: visible momentum), charge, working-point bit
+    mask ``wp_mask`` — b-tag bits for jets —, ``label`` (jets: flavour 0/4/5/15; taus: prong count), and for e/mu/gamma the card's
     truth-isolation variables ``iso_<name>``, §2.8) and ``met`` (x, y, pt, phi,
     set and the truth reference truth_x, truth_y, truth_pt, truth_set).
 
@@ -58,12 +58,12 @@ class Detector:
         cols = self._detector.reconstruct(events._batch, first_event_key, threads)
         iso_names = list(self._detector.isolation_names)
         lists = []
-        for kind in ("electrons", "muons", "photons", "jets"):
+        for kind in ("electrons", "muons", "photons", "taus", "jets"):
             c = cols[kind]
             c["wp_mask"] = c.pop("mask")
             names = list(_FIELDS)
             arrays = [c[f] for f in _FIELDS]
-            if kind != "jets" and iso_names:
+            if kind in ("electrons", "muons", "photons") and iso_names:
                 iso = c["isolation"].reshape(-1, len(iso_names))
                 names += [f"iso_{n}" for n in iso_names]
                 arrays += [np.ascontiguousarray(iso[:, k]) for k in range(len(iso_names))]
@@ -82,4 +82,6 @@ class Detector:
             "truth_set": m["truth_set"],
         }
         met = ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in met_fields.values()], list(met_fields))
-        return ak.Array(ak.contents.RecordArray([*lists, met], ["electrons", "muons", "photons", "jets", "met"]))
+        return ak.Array(
+            ak.contents.RecordArray([*lists, met], ["electrons", "muons", "photons", "taus", "jets", "met"])
+        )

@@ -6,8 +6,8 @@
 // -> missing transverse momentum (§10: object-based with track or particle-flow soft term and
 // noise, or truth-smeared).
 // Also: lepton dressing (§2.4), truth isolation (§2.8), electron charge flip (§4.5).
-// Not yet: taus (so no taus in the MET
-// hard objects), JVT, large-R jets and fakes (see the issue notes).
+// Hadronic taus (§7.1-7.4): visible momentum, per-prong WP masks, jet-resolution smearing.
+// Not yet: jet -> tau fakes (§7.5), JVT, large-R jets and fakes (see the issue notes).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,7 @@ struct Objects {
     std::vector<std::int32_t> charge3;
     std::vector<std::uint32_t> mask;  ///< working-point bits (b-tag bits for jets)
     std::vector<std::uint8_t> lost;   ///< smearing made the object unphysical (§3.3): mask cleared
-    std::vector<std::int8_t> label;   ///< jets: flavour label (0, 4, 5, 15); others: 0
+    std::vector<std::int8_t> label;   ///< jets: flavour label (0, 4, 5, 15); taus: prong count; others: 0
     std::vector<double> isolation;    ///< e/mu/gamma: n_objects x n_isolation (row-major), §2.8
     void append(const Objects& o);
 };
@@ -43,7 +43,7 @@ struct Met {
 };
 
 struct Output {
-    Objects electrons, muons, photons, jets;
+    Objects electrons, muons, photons, taus, jets;
     Met met;
 };
 
@@ -52,7 +52,7 @@ public:
     /// Everything needed is taken from `card` here (function objects are copied).
     explicit Detector(const card::Card& card);
     ~Detector();
-    /// Working-point names in bit order for "electron", "muon", "photon" and "btag".
+    /// Working-point names in bit order for "electron", "muon", "photon", "tau" and "btag".
     const std::vector<std::string>& working_points(const std::string& object) const;
     /// Names of the truth-isolation variables (columns of Objects::isolation), card order.
     const std::vector<std::string>& isolation_names() const;
