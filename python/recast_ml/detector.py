@@ -29,10 +29,11 @@ _FIELDS = (
 
 class Detector:
     """``Detector("atlas_run2").reconstruct(events)`` -> awkward array of events with fields
-    ``electrons, muons, photons, taus, jets`` (smeared and truth kinematics (taus: visible momentum), charge, working-point bit
-    mask ``wp_mask`` — b-tag bits for jets —, ``label`` (jets: flavour 0/4/5/15; taus: prong count), and for e/mu/gamma the card's
-    truth-isolation variables ``iso_<name>``, §2.8) and ``met`` (x, y, pt, phi,
-    set and the truth reference truth_x, truth_y, truth_pt, truth_set).
+    ``electrons, muons, photons, taus, jets`` and ``met``. Objects carry smeared and truth
+    kinematics (taus: visible momentum), charge, the working-point bit mask ``wp_mask`` (b-tag bits
+    for jets), ``label`` (jets: flavour 0/4/5/15; taus: prong count) and, for e/mu/gamma, the
+    card's truth-isolation variables ``iso_<name>`` (§2.8). ``met`` has x, y, pt, phi, set and the
+    truth reference truth_x, truth_y, truth_pt, truth_set.
 
     Random numbers are keyed by (card run seed, event key = ``first_event_key`` + position,
     stream, object), so results do not depend on ``threads`` or on how a sample is split into
