@@ -311,3 +311,25 @@ def test_met_closure_with_hard_taus(ztautau):
     lost = (ztautau.status == 1) & (np.abs(ztautau.pid) == 13) & (abs_eta > 2.5) & (abs_eta <= 4.9)
     lx = np.array([ztautau.px[ztautau.event_slice(i)][lost[ztautau.event_slice(i)]].sum() for i in range(len(ztautau))])
     np.testing.assert_allclose(out.met.x.to_numpy(), out.met.truth_x.to_numpy() + lx, atol=1e-6)
+
+
+def test_jet_to_tau_fakes(atlas, ttbar):
+    reco = atlas.reconstruct(ttbar)
+    taus = ak.flatten(reco.taus)
+    fakes = taus[taus.truth_index < 0]
+    assert len(fakes) > 0
+    # a fake takes the smeared momentum of its jet; its prong count is its track count (1 or 3)
+    for ev in range(len(ttbar)):
+        for tau in reco.taus[ev]:
+            if tau.truth_index < 0:
+                jet = reco.jets[ev][-1 - int(tau.truth_index)]
+                assert float(tau.pt) == float(jet.pt)
+                assert int(tau.label) in (1, 3)
+    # rate: medium fakes per 1-track jet ~ 1/50 at most (nested under loose 1/30)
+    wps = atlas.working_points("tau")
+    medium, loose = 1 << wps.index("medium"), 1 << wps.index("loose")
+    n_medium = np.count_nonzero(fakes.wp_mask.to_numpy() & medium)
+    n_loose = np.count_nonzero(fakes.wp_mask.to_numpy() & loose)
+    assert n_medium <= n_loose
+    assert np.all((fakes.wp_mask.to_numpy() & loose) != 0)  # nested: every fake passes loose
+    assert set(np.abs(fakes.charge3.to_numpy()).tolist()) <= {3}

@@ -1,6 +1,7 @@
 #include "recast/detector.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "recast/errors.hpp"
@@ -86,6 +87,10 @@ struct Detector::Impl {
         std::vector<std::size_t> nested;  // loosest first
         std::vector<card::Function> id;   // per WP
         std::shared_ptr<card::Function> resolution;
+        // jet -> tau fakes (§7.5)
+        bool fakes = false, any_jet = false;
+        double fake_jet_pt_min = 20, track_dr = 0.2, track_pt_min = 1.0, track_abs_eta_max = 2.5;
+        std::vector<std::array<double, 3>> fake_rate;  // per WP: one_track, three_track, any
     } tau;
     std::vector<Isolation> isolation;
     std::vector<std::string> isolation_names;
@@ -165,6 +170,17 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
             if (it != T.wps.end()) T.nested.push_back(static_cast<std::size_t>(it - T.wps.begin()));
         }
         T.resolution = std::make_shared<card::Function>(c.function("tau.resolution"));
+        T.fakes = c.boolean("tau.fake_from_jet.enabled", false);
+        T.any_jet = c.string("tau.fake_from_jet.mode", "track_count") == "any_jet";
+        T.fake_jet_pt_min = c.number("tau.fake_from_jet.jet_pt_min", T.fake_jet_pt_min);
+        T.track_dr = c.number("tau.fake_from_jet.track_dr", T.track_dr);
+        T.track_pt_min = c.number("tau.fake_from_jet.track_pt_min", T.track_pt_min);
+        T.track_abs_eta_max = c.number("tau.fake_from_jet.track_abs_eta_max", T.track_abs_eta_max);
+        for (const auto& w : T.wps) {
+            const std::string k = "tau.fake_from_jet.wp." + w;
+            T.fake_rate.push_back({c.number(k + ".one_track", 0.0), c.number(k + ".three_track", 0.0),
+                                   c.number(k + ".any", 0.0)});
+        }
     }
     for (const auto& name : c.children("isolation")) {
         const std::string k = "isolation." + name;
@@ -288,36 +304,46 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
         }
     }
     // hard taus: their visible products belong to them (found by climbing from each tau product)
-    {
-        const Objects& T = out.taus;
-        std::vector<std::uint8_t> hard_tau(n, 0);
-        bool any = false;
-        for (auto i = T.offsets[T.offsets.size() - 2]; i < T.offsets.back(); ++i) {
-            if (T.mask[i] == 0) continue;
-            hard_tau[T.truth_index[i]] = 1;
-            any = true;
-            hx += T.pt[i] * std::cos(T.phi[i]);
-            hy += T.pt[i] * std::sin(T.phi[i]);
-            hset += T.pt[i];
-            hard_eg.emplace_back(T.eta[i], T.phi[i]);
-        }
-        if (any)
-            for (std::size_t i = 0; i < n; ++i) {
-                if (!(truth.flags[b + static_cast<std::int64_t>(i)] & truth::kFromHadronicTau)) continue;
-                std::vector<std::int32_t> todo{static_cast<std::int32_t>(i)};
-                std::vector<std::uint8_t> seen(n, 0);
-                while (!todo.empty() && !used[i]) {
-                    const auto j = static_cast<std::size_t>(todo.back());
-                    todo.pop_back();
-                    for (auto k = ev.parent_offsets[b + j]; k < ev.parent_offsets[b + j + 1]; ++k) {
-                        const auto p = static_cast<std::size_t>(ev.parents[k]);
-                        if (seen[p]) continue;
-                        seen[p] = 1;
-                        if (hard_tau[p]) used[i] = 1;
-                        todo.push_back(static_cast<std::int32_t>(p));
-                    }
+    const Objects& T = out.taus;
+    const auto t0 = T.offsets[T.offsets.size() - 2];
+    auto add_hard = [&](std::int64_t i) {
+        hx += T.pt[i] * std::cos(T.phi[i]);
+        hy += T.pt[i] * std::sin(T.phi[i]);
+        hset += T.pt[i];
+        hard_eg.emplace_back(T.eta[i], T.phi[i]);
+    };
+    std::vector<std::uint8_t> hard_tau(n, 0);
+    bool any = false;
+    for (auto i = t0; i < T.offsets.back(); ++i)
+        if (T.mask[i] != 0 && T.truth_index[i] >= 0) hard_tau[T.truth_index[i]] = 1, any = true, add_hard(i);
+    if (any)
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!(truth.flags[b + static_cast<std::int64_t>(i)] & truth::kFromHadronicTau)) continue;
+            std::vector<std::int32_t> todo{static_cast<std::int32_t>(i)};
+            std::vector<std::uint8_t> seen(n, 0);
+            while (!todo.empty() && !used[i]) {
+                const auto j = static_cast<std::size_t>(todo.back());
+                todo.pop_back();
+                for (auto k = ev.parent_offsets[b + j]; k < ev.parent_offsets[b + j + 1]; ++k) {
+                    const auto p = static_cast<std::size_t>(ev.parents[k]);
+                    if (seen[p]) continue;
+                    seen[p] = 1;
+                    if (hard_tau[p]) used[i] = 1;
+                    todo.push_back(static_cast<std::int32_t>(p));
                 }
             }
+        }
+    // fake taus: their jet's constituents are the tau, unless one already belongs to a hard object
+    for (auto i = t0; i < T.offsets.back(); ++i) {
+        if (T.mask[i] == 0 || T.truth_index[i] >= 0) continue;
+        const auto jj = jets.jet_offsets[iev] + (-1 - T.truth_index[i]);
+        bool shared = false;
+        for (auto c = jets.constituent_offsets[jj]; c < jets.constituent_offsets[jj + 1]; ++c)
+            shared |= used[jets.constituents[c]] != 0;
+        if (shared) continue;
+        for (auto c = jets.constituent_offsets[jj]; c < jets.constituent_offsets[jj + 1]; ++c)
+            used[jets.constituents[c]] = 1;
+        add_hard(i);
     }
     const Objects& J = out.jets;
     const auto j0 = J.offsets[J.offsets.size() - 2];
@@ -365,6 +391,68 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
     out.met.x.push_back(-(hx + sx) + M.noise * noise.first);
     out.met.y.push_back(-(hy + sy) + M.noise * noise.second);
     out.met.set.push_back(hset + sset);
+}
+
+// §7.5: jets without a hadronic tau within 0.2 fake a tau with the rate of their track count
+// (1 or 3 charged particles above track_pt_min within track_dr; CMS "any_jet": one rate for every
+// jet). One uniform per jet (stream jet_tau_fake, block 0) against the nested rates; only jets
+// passing at least one working point become (fake) taus: truth_index = -1 - (index of the jet in
+// its event), smeared jet momentum,
+// charge from the second uniform, prong count = track count. Appended to the event's taus.
+void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
+                   const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random, Output& out) {
+    const auto& T = I.tau;
+    const Objects& J = out.jets;
+    Objects& o = out.taus;
+    o.offsets.pop_back();  // reopen this event's taus
+    const auto j0 = J.offsets[J.offsets.size() - 2];
+    const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
+    for (auto i = j0; i < J.offsets.back(); ++i) {
+        const auto jj = jets.jet_offsets[iev] + (i - j0);
+        const double ae = std::fabs(J.truth_eta[i]);
+        if (J.lost[i] || J.truth_pt[i] <= T.fake_jet_pt_min || ae >= T.abs_eta_max) continue;
+        if (T.crack_drop && ae >= T.crack_lo && ae < T.crack_hi) continue;
+        bool near_tau = false;
+        for (auto k = truth.taus.offsets[iev]; k < truth.taus.offsets[iev + 1]; ++k) {
+            const double tpt = std::hypot(truth.taus.px[k], truth.taus.py[k]);
+            if (tpt > 0 && delta_r(std::asinh(truth.taus.pz[k] / tpt), std::atan2(truth.taus.py[k], truth.taus.px[k]),
+                                   jets.eta[jj], jets.phi[jj]) < 0.2)
+                near_tau = true;
+        }
+        if (near_tau) continue;
+        int tracks = 0;
+        for (auto g = b; g < e_end; ++g) {
+            if (!(truth.flags[g] & truth::kStable) || ev.charge3[g] == 0) continue;
+            const double pt = std::hypot(ev.px[g], ev.py[g]);
+            if (pt <= T.track_pt_min) continue;
+            const double eta = std::asinh(ev.pz[g] / pt);
+            if (std::fabs(eta) >= T.track_abs_eta_max) continue;
+            if (delta_r(eta, std::atan2(ev.py[g], ev.px[g]), jets.eta[jj], jets.phi[jj]) < T.track_dr) ++tracks;
+        }
+        std::vector<double> rate(T.wps.size(), 0.0);
+        for (std::size_t w = 0; w < T.wps.size(); ++w)
+            rate[w] = T.any_jet ? T.fake_rate[w][2] : tracks == 1 ? T.fake_rate[w][0] : tracks == 3 ? T.fake_rate[w][1] : 0.0;
+        for (std::size_t a = 1; a < T.nested.size(); ++a)
+            rate[T.nested[a]] = std::min(rate[T.nested[a]], rate[T.nested[a - 1]]);
+        const auto [u, u_charge] = random.uniforms(rng::Stream::jet_tau_fake, 0, static_cast<std::uint32_t>(i - j0));
+        std::uint32_t mask = 0;
+        for (std::size_t w = 0; w < rate.size(); ++w)
+            if (u < rate[w]) mask |= 1u << w;
+        if (mask == 0) continue;
+        o.truth_index.push_back(static_cast<std::int32_t>(-1 - (i - j0)));
+        o.pt.push_back(J.pt[i]);
+        o.eta.push_back(J.eta[i]);
+        o.phi.push_back(J.phi[i]);
+        o.mass.push_back(J.mass[i]);
+        o.truth_pt.push_back(J.truth_pt[i]);
+        o.truth_eta.push_back(J.truth_eta[i]);
+        o.truth_phi.push_back(J.truth_phi[i]);
+        o.charge3.push_back(u_charge < 0.5 ? 3 : -3);
+        o.mask.push_back(mask);
+        o.lost.push_back(0);
+        o.label.push_back(static_cast<std::int8_t>(std::min(tracks, 127)));
+    }
+    o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
 }
 
 void reconstruct_range(const Detector::Impl& I, const EventView& ev,
@@ -561,6 +649,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.label.push_back(labels[j]);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
+        if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, iev, random, out);
         event_met(I, ev, truth, jets, iev, random, dressed_to, out);
     }
 }

@@ -7,7 +7,8 @@
 // noise, or truth-smeared).
 // Also: lepton dressing (§2.4), truth isolation (§2.8), electron charge flip (§4.5).
 // Hadronic taus (§7.1-7.4): visible momentum, per-prong WP masks, jet-resolution smearing.
-// Not yet: jet -> tau fakes (§7.5), JVT, large-R jets and fakes (see the issue notes).
+// Jet -> tau fakes (§7.5) by track counting (ATLAS) or any jet (CMS).
+// Not yet: JVT, large-R jets and fakes (see the issue notes).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ namespace recast::detector {
 /// Objects of one kind for many events (flat + offsets).
 struct Objects {
     std::vector<std::int64_t> offsets{0};
-    std::vector<std::int32_t> truth_index;  ///< event-local record index (-1 for jets)
+    std::vector<std::int32_t> truth_index;  ///< event-local record index; jets: -1; fake taus: -1 - jet index
     std::vector<double> pt, eta, phi, mass;  ///< smeared
     std::vector<double> truth_pt, truth_eta, truth_phi;
     std::vector<std::int32_t> charge3;
