@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Pythia 8 settings for Z/gamma* -> tau tau at 13 TeV (two taus per event).
+ZTAUTAU = [
+    "Beams:eCM = 13000.",
+    "WeakSingleBoson:ffbar2gmZ = on",
+    "23:onMode = off",
+    "23:onIfAny = 15",
+    "PhaseSpace:mHatMin = 60.",
+]
+
 
 def pythia_records(n_events: int, seed: int, settings: list[str] | None = None):
     """Raw awkward records from pythia8mc (independent of recast_ml's conversion)."""

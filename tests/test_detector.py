@@ -9,6 +9,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from hepmc_samples import ZTAUTAU
 from recast_ml import Detector, EventBatch
 from recast_ml.cards import DetectorCard
 from recast_ml.pythia import PythiaGenerator
@@ -275,11 +276,7 @@ def test_truth_isolation_hand_computed():
 @pytest.fixture(scope="module")
 def ztautau():
     settings = [
-        "Beams:eCM = 13000.",
-        "WeakSingleBoson:ffbar2gmZ = on",
-        "23:onMode = off",
-        "23:onIfAny = 15",
-        "PhaseSpace:mHatMin = 60.",
+        *ZTAUTAU,
         "PartonLevel:MPI = off",  # not needed for these closures; keeps the sample quick
     ]
     return PythiaGenerator(settings, seed=5).generate(1000)

@@ -7,6 +7,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from hepmc_samples import ZTAUTAU
 from recast_ml import EventBatch
 from recast_ml.pythia import PythiaGenerator
 from recast_ml.truth import FLAGS, classify
@@ -14,13 +15,7 @@ from recast_ml.truth import FLAGS, classify
 
 @pytest.fixture(scope="module")
 def ztautau():
-    settings = [
-        "Beams:eCM = 13000.",
-        "WeakSingleBoson:ffbar2gmZ = on",
-        "23:onMode = off",
-        "23:onIfAny = 15",
-        "PhaseSpace:mHatMin = 60.",
-    ]
+    settings = ZTAUTAU
     return PythiaGenerator(settings, seed=3).generate(300)
 
 
