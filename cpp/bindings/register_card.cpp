@@ -71,8 +71,8 @@ void register_card(py::module_& m) {
         .def("working_points", &Card::working_points, py::arg("key"))
         .def("function", &Card::function, py::arg("key"), py::arg("wp") = "")
         .def("efficiency", [](const Card& c, const std::string& object, const std::string& wp, const py::kwargs& kw) {
-            return evaluate_vectorised(kw, [&](const recast::card::Values& v) { return c.efficiency(object, wp, v); },
-                                       nullptr);
+            const auto eff = c.efficiency(object, wp);
+            return evaluate_vectorised(kw, [&](const recast::card::Values& v) { return eff(v); }, nullptr);
         }, py::arg("object"), py::arg("wp"));
 
     py::class_<recast::card::Function>(m, "CardFunction", "A card function object at one working point")

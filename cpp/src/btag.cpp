@@ -4,19 +4,13 @@
 #include <cmath>
 
 #include "recast/errors.hpp"
+#include "recast/kinematics.hpp"
+#include "recast/working_points.hpp"
 #include "recast/rng.hpp"
 
 namespace recast::btag {
 
 namespace {
-constexpr double kPi = 3.14159265358979323846;
-
-double delta_r(double eta1, double phi1, double eta2, double phi2) {
-    double dphi = std::fabs(phi1 - phi2);
-    if (dphi > kPi) dphi = 2 * kPi - dphi;
-    return std::hypot(eta1 - eta2, dphi);
-}
-
 int flavour_slot(Label l) { return l == kBottom ? 0 : l == kCharm ? 1 : l == kTau ? 2 : 3; }
 }  // namespace
 
@@ -62,29 +56,30 @@ Tagger::Tagger(const card::Card& card) {
     }
 }
 
-double Tagger::probability(std::size_t wp, Label label, double pt, double abs_eta) const {
-    if (!(abs_eta < abs_eta_max_) || pt < jet_pt_min_) return 0.0;
+std::vector<double> Tagger::probabilities(Label label, double pt, double abs_eta) const {
+    std::vector<double> eff(wps_.size(), 0.0);
+    if (!(abs_eta < abs_eta_max_) || pt < jet_pt_min_) return eff;
     card::Values v{};
     v[static_cast<int>(card::Var::pt)] = pt;
     v[static_cast<int>(card::Var::et)] = pt;
     v[static_cast<int>(card::Var::abs_eta)] = abs_eta;
     v[static_cast<int>(card::Var::eta)] = abs_eta;
-    auto raw = [&](std::size_t w) {
+    const int slot = flavour_slot(label);
+    const double shape = shape_[slot] ? (*shape_[slot])(v) : 1.0;
+    const bool declines =
+        decline_ && std::find(decline_applies_.begin(), decline_applies_.end(), label) != decline_applies_.end();
+    const double decline = declines ? (*decline_)(v) : 1.0;
+    for (std::size_t w = 0; w < wps_.size(); ++w) {
         const auto& bs = base_[w];
-        const int slot = flavour_slot(label);
-        double eff = slot == 0 ? bs.b : slot == 1 ? bs.c : slot == 2 ? bs.tau : bs.light;
-        if (shape_[slot]) eff *= (*shape_[slot])(v);
-        if (decline_ && std::find(decline_applies_.begin(), decline_applies_.end(), label) != decline_applies_.end())
-            eff *= (*decline_)(v);
-        return std::min(1.0, eff);
-    };
-    double eff = raw(wp);
-    // nesting (§3.2): a tighter WP never exceeds the looser ones of its family
-    for (const auto& fam : families_) {
-        const auto it = std::find(fam.begin(), fam.end(), wp);
-        for (auto l = fam.begin(); l != it && it != fam.end(); ++l) eff = std::min(eff, raw(*l));
+        const double base = slot == 0 ? bs.b : slot == 1 ? bs.c : slot == 2 ? bs.tau : bs.light;
+        eff[w] = std::min(1.0, base * shape * decline);
     }
+    enforce_nesting(eff, families_);  // §3.2
     return eff;
+}
+
+double Tagger::probability(std::size_t wp, Label label, double pt, double abs_eta) const {
+    return probabilities(label, pt, abs_eta).at(wp);
 }
 
 std::vector<std::int8_t> Tagger::labels(const EventView& ev, const truth::Classification& truth,
@@ -142,10 +137,7 @@ std::vector<std::uint32_t> Tagger::tag(const jets::JetBatch& jets, const std::ve
         for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j) {
             const auto object = static_cast<std::uint32_t>(j - jets.jet_offsets[iev]);
             const double u = random.uniforms(rng::Stream::jet_btag, 0, object).first;
-            std::uint32_t m = 0;
-            for (std::size_t w = 0; w < wps_.size(); ++w)
-                if (u < probability(w, static_cast<Label>(labels[j]), jets.pt[j], std::fabs(jets.eta[j]))) m |= 1u << w;
-            masks[j] = m;
+            masks[j] = wp_mask(u, probabilities(static_cast<Label>(labels[j]), jets.pt[j], std::fabs(jets.eta[j])));
         }
     }
     return masks;

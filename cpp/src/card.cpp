@@ -692,18 +692,18 @@ std::vector<std::string> Card::children(const std::string& key) const {
     return out;
 }
 
-double Card::efficiency(const std::string& object, const std::string& wp, const Values& v) const {
+Efficiency Card::efficiency(const std::string& object, const std::string& wp) const {
     const auto* obj = table_at(impl_->table, object);
     const auto* product = obj ? obj->get_as<toml::array>("efficiency_product") : nullptr;
     if (!product) throw ConfigError(impl_->source, 0, 0, "'" + object + "' has no efficiency_product");
-    double eff = 1.0;
+    std::vector<Function> factors;
     for (auto&& comp : *product) {
         const std::string key = object + "." + comp.value_or(std::string());
         const auto* t = table_at(impl_->table, key);
         const bool has_wp = t && (t->contains("wp") || (*t)["kind"].value_or(std::string()) == "wp_tables");
-        eff *= function(key, has_wp ? wp : "")(v);
+        factors.push_back(function(key, has_wp ? wp : ""));
     }
-    return std::min(eff, 1.0);
+    return Efficiency(std::move(factors));
 }
 
 const std::vector<std::string>& Card::warnings() const { return impl_->warnings; }
@@ -790,11 +790,12 @@ void Card::check_grid() {
             families.push_back(fam);
         }
         for (const auto& fam : families)
-            for (std::size_t k = 0; k + 1 < fam.size(); ++k)
+            for (std::size_t k = 0; k + 1 < fam.size(); ++k) {
+                const Efficiency eff_loose = efficiency(object, fam[k]), eff_tight = efficiency(object, fam[k + 1]);
                 for (double pt : kPt)
                     for (double ae : kEta) {
                         const auto v = kin(pt, ae);
-                        const double loose = efficiency(object, fam[k], v), tight = efficiency(object, fam[k + 1], v);
+                        const double loose = eff_loose(v), tight = eff_tight(v);
                         if (tight > loose + 1e-12) {
                             std::ostringstream msg;
                             msg << object << ": working point " << fam[k + 1] << " (" << tight << ") above "
@@ -803,6 +804,7 @@ void Card::check_grid() {
                             impl_->warnings.push_back(msg.str());
                         }
                     }
+            }
     }
     // expressions give finite numbers on the grid (§13.8 (4))
     std::vector<std::pair<std::string, const toml::table*>> stack{{"", &impl_->table}};

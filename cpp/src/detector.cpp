@@ -6,6 +6,8 @@
 
 #include "recast/errors.hpp"
 #include "recast/jets.hpp"
+#include "recast/kinematics.hpp"
+#include "recast/working_points.hpp"
 #include "recast/parallel.hpp"
 #include "recast/rng.hpp"
 #include "recast/truth.hpp"
@@ -40,12 +42,6 @@ struct MetConfig {
     std::shared_ptr<card::Expression> smeared_resolution;  // truth_smeared mode
 };
 
-double delta_r(double eta1, double phi1, double eta2, double phi2) {
-    double dphi = std::fabs(phi1 - phi2);
-    if (dphi > M_PI) dphi = 2 * M_PI - dphi;
-    return std::hypot(eta1 - eta2, dphi);
-}
-
 struct Isolation {  // §2.8
     std::string name;
     enum Kind { Track, Calo, PF } kind = Track;
@@ -63,7 +59,7 @@ struct Lepton {
     bool crack_drop = false;
     std::vector<std::string> wps;
     std::vector<std::vector<std::size_t>> families;
-    std::vector<std::vector<card::Function>> efficiency;  // per WP: the efficiency_product factors
+    std::vector<card::Efficiency> efficiency;  // per WP
     std::shared_ptr<card::Function> resolution;
     std::string smear;
     bool dressed = false;                         // §2.4
@@ -84,7 +80,7 @@ struct Detector::Impl {
         bool crack_drop = false;
         std::vector<int> prongs_allowed{1, 3};
         std::vector<std::string> wps;
-        std::vector<std::size_t> nested;  // loosest first
+        std::vector<std::vector<std::size_t>> nested;  // one family, loosest first
         std::vector<card::Function> id;   // per WP
         std::shared_ptr<card::Function> resolution;
         // jet -> tau fakes (§7.5)
@@ -129,15 +125,7 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
                 if (it != l.wps.end()) l.families.back().push_back(static_cast<std::size_t>(it - l.wps.begin()));
             }
         }
-        // efficiency_product factors per WP, built once (§3.1: product capped at 1)
-        for (const auto& wp : l.wps) {
-            l.efficiency.emplace_back();
-            for (const auto& comp : c.strings(n + ".efficiency_product")) {
-                const std::string key = n + "." + comp;
-                const bool has_wp = c.has(key + ".wp") || c.string(key + ".kind", "") == "wp_tables";
-                l.efficiency.back().push_back(c.function(key, has_wp ? wp : ""));
-            }
-        }
+        for (const auto& wp : l.wps) l.efficiency.push_back(c.efficiency(n, wp));
         l.resolution = std::make_shared<card::Function>(c.function(n + ".resolution"));
         l.smear = pid == 13 ? "curvature" : c.string(n + ".resolution.smear", "energy");
         const auto dress = c.strings("truth.dressing.apply_to");
@@ -165,9 +153,10 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
         }
         T.wps = c.working_points("tau.id");
         for (const auto& w : T.wps) T.id.push_back(c.function("tau.id", w));
+        T.nested.emplace_back();
         for (const auto& w : c.strings("tau.nested")) {
             const auto it = std::find(T.wps.begin(), T.wps.end(), w);
-            if (it != T.wps.end()) T.nested.push_back(static_cast<std::size_t>(it - T.wps.begin()));
+            if (it != T.wps.end()) T.nested.back().push_back(static_cast<std::size_t>(it - T.wps.begin()));
         }
         T.resolution = std::make_shared<card::Function>(c.function("tau.resolution"));
         T.fakes = c.boolean("tau.fake_from_jet.enabled", false);
@@ -253,16 +242,31 @@ card::Values kinematics(double pt, double eta, double phi, double e, double m) {
     return v;
 }
 
+// pT, eta, phi of every particle of one event (event-local index), computed once per event.
+struct ParticleKinematics {
+    std::vector<double> pt, eta, phi;
+    void compute(const EventView& ev, std::int64_t b, std::int64_t e_end) {
+        const auto n = static_cast<std::size_t>(e_end - b);
+        pt.resize(n), eta.resize(n), phi.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto g = b + static_cast<std::int64_t>(i);
+            pt[i] = std::hypot(ev.px[g], ev.py[g]);
+            eta[i] = std::asinh(ev.pz[g] / pt[i]);
+            phi[i] = std::atan2(ev.py[g], ev.px[g]);
+        }
+    }
+};
+
 // §10: truth reference, then object-based or truth-smeared reconstruction of event iev (whose
 // electrons, muons, photons and jets are the last entries of `out`).
 void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
                const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random,
-               const std::vector<std::int32_t>& dressed_to, Output& out) {
+               const std::vector<std::int32_t>& dressed_to, const ParticleKinematics& k, Output& out) {
     const auto& M = I.met;
     const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
     const std::size_t n = static_cast<std::size_t>(e_end - b);
-    auto pt_of = [&](std::int64_t g) { return std::hypot(ev.px[g], ev.py[g]); };
-    auto abs_eta_of = [&](std::int64_t g) { return std::fabs(std::asinh(ev.pz[g] / pt_of(g))); };
+    auto pt_of = [&](std::int64_t g) { return k.pt[g - b]; };
+    auto abs_eta_of = [&](std::int64_t g) { return std::fabs(k.eta[g - b]); };
     auto visible = [&](std::int64_t g) {
         const auto f = truth.flags[g];
         return (f & truth::kStable) && !(f & truth::kInvisible) && abs_eta_of(g) <= M.visible_abs_eta_max;
@@ -400,7 +404,8 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
 // its event), smeared jet momentum,
 // charge from the second uniform, prong count = track count. Appended to the event's taus.
 void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
-                   const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random, Output& out) {
+                   const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random,
+                   const ParticleKinematics& k, Output& out) {
     const auto& T = I.tau;
     const Objects& J = out.jets;
     Objects& o = out.taus;
@@ -413,9 +418,9 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
         if (J.lost[i] || J.truth_pt[i] <= T.fake_jet_pt_min || ae >= T.abs_eta_max) continue;
         if (T.crack_drop && ae >= T.crack_lo && ae < T.crack_hi) continue;
         bool near_tau = false;
-        for (auto k = truth.taus.offsets[iev]; k < truth.taus.offsets[iev + 1]; ++k) {
-            const double tpt = std::hypot(truth.taus.px[k], truth.taus.py[k]);
-            if (tpt > 0 && delta_r(std::asinh(truth.taus.pz[k] / tpt), std::atan2(truth.taus.py[k], truth.taus.px[k]),
+        for (auto t = truth.taus.offsets[iev]; t < truth.taus.offsets[iev + 1]; ++t) {
+            const double tpt = std::hypot(truth.taus.px[t], truth.taus.py[t]);
+            if (tpt > 0 && delta_r(std::asinh(truth.taus.pz[t] / tpt), std::atan2(truth.taus.py[t], truth.taus.px[t]),
                                    jets.eta[jj], jets.phi[jj]) < 0.2)
                 near_tau = true;
         }
@@ -423,21 +428,16 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
         int tracks = 0;
         for (auto g = b; g < e_end; ++g) {
             if (!(truth.flags[g] & truth::kStable) || ev.charge3[g] == 0) continue;
-            const double pt = std::hypot(ev.px[g], ev.py[g]);
-            if (pt <= T.track_pt_min) continue;
-            const double eta = std::asinh(ev.pz[g] / pt);
-            if (std::fabs(eta) >= T.track_abs_eta_max) continue;
-            if (delta_r(eta, std::atan2(ev.py[g], ev.px[g]), jets.eta[jj], jets.phi[jj]) < T.track_dr) ++tracks;
+            const auto p = static_cast<std::size_t>(g - b);
+            if (k.pt[p] <= T.track_pt_min || std::fabs(k.eta[p]) >= T.track_abs_eta_max) continue;
+            if (delta_r(k.eta[p], k.phi[p], jets.eta[jj], jets.phi[jj]) < T.track_dr) ++tracks;
         }
         std::vector<double> rate(T.wps.size(), 0.0);
         for (std::size_t w = 0; w < T.wps.size(); ++w)
             rate[w] = T.any_jet ? T.fake_rate[w][2] : tracks == 1 ? T.fake_rate[w][0] : tracks == 3 ? T.fake_rate[w][1] : 0.0;
-        for (std::size_t a = 1; a < T.nested.size(); ++a)
-            rate[T.nested[a]] = std::min(rate[T.nested[a]], rate[T.nested[a - 1]]);
+        enforce_nesting(rate, T.nested);
         const auto [u, u_charge] = random.uniforms(rng::Stream::jet_tau_fake, 0, static_cast<std::uint32_t>(i - j0));
-        std::uint32_t mask = 0;
-        for (std::size_t w = 0; w < rate.size(); ++w)
-            if (u < rate[w]) mask |= 1u << w;
+        const std::uint32_t mask = wp_mask(u, rate);
         if (mask == 0) continue;
         o.truth_index.push_back(static_cast<std::int32_t>(-1 - (i - j0)));
         o.pt.push_back(J.pt[i]);
@@ -459,11 +459,14 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                        const truth::Classification& truth, const jets::JetBatch& jets,
                        const std::vector<std::int8_t>& labels, const std::vector<std::uint32_t>& btags,
                        std::uint64_t first_key, std::size_t first, std::size_t last, Output& out) {
+    ParticleKinematics scratch;  // reused from event to event
     for (std::size_t iev = first; iev < last; ++iev) {
         const rng::EventRandom random(I.seed, first_key + iev);
         const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
         // §2.4 dressing: each prompt photon within dr of prompt bare leptons joins the nearest one
         const std::size_t n_local = static_cast<std::size_t>(e_end - b);
+        ParticleKinematics& kin = scratch;
+        kin.compute(ev, b, e_end);
         std::vector<std::int32_t> dressed_to(n_local, -1);
         {
             std::vector<std::size_t> leptons;
@@ -476,14 +479,11 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             if (!leptons.empty())
                 for (auto g = b; g < e_end; ++g) {
                     if (ev.pid[g] != 22 || !(truth.flags[g] & truth::kStable) || !(truth.flags[g] & truth::kPrompt)) continue;
-                    const double pt = std::hypot(ev.px[g], ev.py[g]);
-                    const double eta = std::asinh(ev.pz[g] / pt), phi = std::atan2(ev.py[g], ev.px[g]);
+                    const auto p = static_cast<std::size_t>(g - b);
                     double best = I.dressing_dr;
                     for (auto l : leptons) {
-                        const auto gl = b + static_cast<std::int64_t>(l);
-                        const double lpt = std::hypot(ev.px[gl], ev.py[gl]);
-                        const double d = delta_r(eta, phi, std::asinh(ev.pz[gl] / lpt), std::atan2(ev.py[gl], ev.px[gl]));
-                        if (d < best) best = d, dressed_to[g - b] = static_cast<std::int32_t>(l);
+                        const double d = delta_r(kin.eta[p], kin.phi[p], kin.eta[l], kin.phi[l]);
+                        if (d < best) best = d, dressed_to[p] = static_cast<std::int32_t>(l);
                     }
                 }
         }
@@ -514,16 +514,9 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 // working points: one uniform, nested families enforced (§3.2)
                 const auto [u, u_flip] = random.uniforms(L.stream, 0, object);
                 std::vector<double> eff(L.wps.size());
-                for (std::size_t w = 0; w < L.wps.size(); ++w) {
-                    double p = 1.0;
-                    for (const auto& factor : L.efficiency[w]) p *= factor(v);
-                    eff[w] = std::min(p, 1.0);
-                }
-                for (const auto& fam : L.families)
-                    for (std::size_t a = 1; a < fam.size(); ++a) eff[fam[a]] = std::min(eff[fam[a]], eff[fam[a - 1]]);
-                std::uint32_t mask = 0;
-                for (std::size_t w = 0; w < eff.size(); ++w)
-                    if (u < eff[w]) mask |= 1u << w;
+                for (std::size_t w = 0; w < L.wps.size(); ++w) eff[w] = L.efficiency[w](v);
+                enforce_nesting(eff, L.families);
+                const std::uint32_t mask = wp_mask(u, eff);
                 // smearing (§3.3), normal from block 1
                 const double z = random.normals(L.stream, 1, object).first;
                 double spt = pt, m = std::max(mass, 0.0);
@@ -570,11 +563,9 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                         if (std::find(iso.exclude.begin(), iso.exclude.end(), a) != iso.exclude.end()) continue;
                         if (iso.kind == Isolation::Track && ev.charge3[h] == 0) continue;
                         if (iso.kind != Isolation::Track && a == 13) continue;
-                        const double hpt = std::hypot(ev.px[h], ev.py[h]);
-                        if (hpt <= iso.pt_min) continue;
-                        const double heta = std::asinh(ev.pz[h] / hpt);
-                        if (std::fabs(heta) >= iso.abs_eta_max) continue;
-                        if (delta_r(eta, phi, heta, std::atan2(ev.py[h], ev.px[h])) < cone) sum += hpt;
+                        const auto p = static_cast<std::size_t>(h - b);
+                        if (kin.pt[p] <= iso.pt_min || std::fabs(kin.eta[p]) >= iso.abs_eta_max) continue;
+                        if (delta_r(eta, phi, kin.eta[p], kin.phi[p]) < cone) sum += kin.pt[p];
                     }
                     o.isolation.push_back(iso.relative ? sum / pt : sum);
                 }
@@ -604,11 +595,8 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 std::vector<double> eff(T.wps.size(), 0.0);
                 if (allowed)
                     for (std::size_t w = 0; w < T.wps.size(); ++w) eff[w] = std::min(1.0, T.id[w](v, prongs));
-                for (std::size_t a = 1; a < T.nested.size(); ++a)
-                    eff[T.nested[a]] = std::min(eff[T.nested[a]], eff[T.nested[a - 1]]);
-                std::uint32_t mask = 0;
-                for (std::size_t w = 0; w < eff.size(); ++w)
-                    if (u < eff[w]) mask |= 1u << w;
+                enforce_nesting(eff, T.nested);
+                const std::uint32_t mask = wp_mask(u, eff);
                 const double scale = 1.0 + (*T.resolution)(v) * random.normals(rng::Stream::tau, 1, object).first;
                 const bool lost = scale <= 0;
                 o.truth_index.push_back(tt.index[k]);
@@ -649,8 +637,8 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.label.push_back(labels[j]);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
-        if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, iev, random, out);
-        event_met(I, ev, truth, jets, iev, random, dressed_to, out);
+        if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, iev, random, kin, out);
+        event_met(I, ev, truth, jets, iev, random, dressed_to, kin, out);
     }
 }
 

@@ -30,7 +30,10 @@ public:
 
     /// Working-point names in bit order (card order).
     const std::vector<std::string>& working_points() const { return wps_; }
-    /// Tag probability of a jet with `label`, truth pT and |eta| at working point `wp` (index).
+    /// Tag probabilities of a jet with `label`, truth pT and |eta| at every working point (bit
+    /// order), nesting enforced.
+    std::vector<double> probabilities(Label label, double pt, double abs_eta) const;
+    /// The same at one working point (index).
     double probability(std::size_t wp, Label label, double pt, double abs_eta) const;
     /// Whether the jets must be clustered with the b/c hadrons as ghosts (ghost scheme).
     bool needs_ghosts() const { return ghost_; }

@@ -35,6 +35,21 @@ private:
     std::shared_ptr<const Node> node_;
 };
 
+/// An object's efficiency at one working point (§3.1): the product of the function objects named
+/// in `<object>.efficiency_product` (each at the working point where it has them), capped at 1.
+class Efficiency {
+public:
+    explicit Efficiency(std::vector<Function> factors) : factors_(std::move(factors)) {}
+    double operator()(const Values& v) const {
+        double eff = 1.0;
+        for (const auto& f : factors_) eff *= f(v);
+        return eff < 1.0 ? eff : 1.0;
+    }
+
+private:
+    std::vector<Function> factors_;
+};
+
 class Card {
 public:
     /// Loads and validates a card file. `search_dirs` are searched for the reference cards
@@ -64,9 +79,8 @@ public:
     std::vector<std::string> working_points(const std::string& key) const;
     /// Names of the entries of the table at `key`, in card order (base card first for overrides).
     std::vector<std::string> children(const std::string& key) const;
-    /// Efficiency of a lepton/photon for working point `wp`: the product of the tables named in
-    /// `<object>.efficiency_product` (each at `wp` where it has working points), capped at 1 (§3.1).
-    double efficiency(const std::string& object, const std::string& wp, const Values& v) const;
+    /// Efficiency of a lepton/photon for working point `wp` (§3.1), built once, evaluated often.
+    Efficiency efficiency(const std::string& object, const std::string& wp) const;
     /// Typed values at dotted keys; `fallback` when absent, ConfigError when of another type.
     double number(const std::string& key, double fallback) const;
     bool boolean(const std::string& key, bool fallback) const;
