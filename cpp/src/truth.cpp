@@ -22,10 +22,9 @@ Config Config::from_card(const card::Card& c) {
     cfg.allow_from_tau = c.boolean("truth.prompt.allow_from_tau", cfg.allow_from_tau);
     cfg.allow_from_muon = c.boolean("truth.prompt.allow_from_muon", cfg.allow_from_muon);
     cfg.tau_require_prompt = c.boolean("truth.hadronic_tau.require_prompt", cfg.tau_require_prompt);
-    const auto excl = c.numbers("jet.inputs.exclude_abs_pdg");
-    if (!excl.empty() || c.string("jet.inputs.mode", "inclusive") == "inclusive") {
+    if (c.has("jet.inputs.exclude_abs_pdg")) {  // else the default: all muons (§2.7)
         cfg.jet_exclude_abs_pdg.clear();
-        for (double x : excl) cfg.jet_exclude_abs_pdg.push_back(static_cast<int>(x));
+        for (double x : c.numbers("jet.inputs.exclude_abs_pdg")) cfg.jet_exclude_abs_pdg.push_back(static_cast<int>(x));
     }
     cfg.jet_abs_eta_max = c.number("jet.inputs.abs_eta_max", cfg.final_state_abs_eta_max);
     return cfg;
