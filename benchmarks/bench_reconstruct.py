@@ -1,13 +1,14 @@
 """Detector-emulation throughput vs FastJet-only clustering of the same particles.
 
-Side by side in one run on the same Pythia 8 events (13 TeV ttbar with MPI and hadronisation;
-a gluino benchmark needs the SLHA-based signal generation of issue 6):
+Side by side in one run on the same Pythia 8 events (13 TeV, MPI and hadronisation on; default:
+gluino pairs m(g~) = 1400 GeV, m(chi1) = 1000 GeV, g~ -> q q chi1, from recast_ml.slha; or tt~):
   * python `fastjet` (multi-event interface) clustering the jet inputs (anti-kt R = 0.4) - baseline
   * recast jet clustering alone (C++ core, same inputs)
-  * recast Detector("atlas_run2").reconstruct: truth classification, e/mu/gamma efficiencies and
-    smearing, jets, labels, b-tagging - on 1 and 2 threads
+  * recast Detector("atlas_run2").reconstruct: truth classification, e/mu/gamma/tau efficiencies
+    and smearing, small-R and trimmed large-R jets, labels, b-tagging, MET - on 1 and 2 threads
 
-    .venv/bin/python benchmarks/bench_reconstruct.py [--events 500] [--repeat 3] [--output results/reconstruct.md]
+    .venv/bin/python benchmarks/bench_reconstruct.py [--sample gluino|ttbar] [--events 500] [--repeat 3]
+        [--output results/reconstruct.md]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 import recast_ml
 from recast_ml.jets import cluster
-from recast_ml.pythia import PythiaGenerator
+from recast_ml.pythia import PythiaGenerator, simplified_model_generator
 from recast_ml.truth import classify
 
 
@@ -41,9 +42,16 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=500)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--output", type=Path)
+    ap.add_argument("--sample", choices=("gluino", "ttbar"), default="gluino")
     args = ap.parse_args()
 
-    events = PythiaGenerator("ttbar", seed=99).generate(args.events)
+    if args.sample == "gluino":
+        generator = simplified_model_generator("gluino_direct", 1400, 1000, seed=99)
+        what = "gluino-pair (1400, 1000) GeV"
+    else:
+        generator = PythiaGenerator("ttbar", seed=99)
+        what = "ttbar"
+    events = generator.generate(args.events)
     inputs = classify(events).mask("jet_input")
     arr = events.to_awkward()
     sel = ak.unflatten(inputs, np.diff(events.particle_offsets))
@@ -68,13 +76,14 @@ def main() -> None:
     lines = ["| what | events/s | time / FastJet-only time |", "|---|---:|---:|"]
     lines += [f"| {name} | {len(events) / t:,.0f} | {t / base:.2f} |" for name, t in rows]
     table = "\n".join(lines)
-    print(f"{len(events)} ttbar events, {n_particles:.0f} particles/event, best of {args.repeat}")
+    print(f"{len(events)} {what} events, {n_particles:.0f} particles/event, best of {args.repeat}")
     print(table)
     if args.output:
         args.output.write_text(
             "# Detector-emulation throughput\n\n"
-            f"`python benchmarks/bench_reconstruct.py --events {args.events} --repeat {args.repeat}`: "
-            f"{len(events)} Pythia 8 ttbar events at 13 TeV (MPI, hadronisation), {n_particles:.0f} particles/event; "
+            f"`python benchmarks/bench_reconstruct.py --sample {args.sample} --events {args.events} "
+            f"--repeat {args.repeat}`: {len(events)} Pythia 8 {what} events at 13 TeV (MPI, hadronisation), "
+            f"{n_particles:.0f} particles/event; "
             f"best of {args.repeat}; 2-core machine.\n\n" + table + "\n"
         )
 

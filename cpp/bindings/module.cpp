@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
     register_truth(m);
     register_btag(m);
     register_detector(m);
+    register_overlap(m);
 }

@@ -15,3 +15,4 @@ void register_jets(py::module_& m);
 void register_truth(py::module_& m);
 void register_btag(py::module_& m);
 void register_detector(py::module_& m);
+void register_overlap(py::module_& m);

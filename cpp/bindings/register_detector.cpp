@@ -25,6 +25,10 @@ py::dict columns(recast::detector::Objects&& o) {
     d["lost"] = take(std::move(o.lost));
     d["label"] = take(std::move(o.label));
     d["isolation"] = take(std::move(o.isolation));
+    d["n_tracks"] = take(std::move(o.n_tracks));
+    d["track_pt"] = take(std::move(o.track_pt));
+    d["jvt"] = take(std::move(o.jvt));
+    d["tau"] = take(std::move(o.tau));
     return d;
 }
 }  // namespace
@@ -36,6 +40,7 @@ void register_detector(py::module_& m) {
         .def("working_points", &Detector::working_points, py::arg("object"))
         .def_property_readonly("isolation_names", &Detector::isolation_names)
         .def_property_readonly("run_seed", &Detector::run_seed)
+        .def_property_readonly("large_r_enabled", &Detector::large_r_enabled)
         .def("reconstruct", [](const Detector& d, const py::object& events, std::uint64_t first_event_key, int threads) {
             const recast::EventView ev = event_view(events);
             recast::detector::Output out;
@@ -49,6 +54,7 @@ void register_detector(py::module_& m) {
             r["photons"] = columns(std::move(out.photons));
             r["taus"] = columns(std::move(out.taus));
             r["jets"] = columns(std::move(out.jets));
+            r["large_r_jets"] = columns(std::move(out.large_r_jets));
             py::dict met;
             met["x"] = take(std::move(out.met.x));
             met["y"] = take(std::move(out.met.y));

@@ -23,6 +23,7 @@ void register_truth(py::module_& m) {
             py::dict out, taus;
             out["flags"] = take(std::move(c.flags));
             out["heavy_charged"] = c.heavy_charged;
+            out["hadron_free"] = take(std::move(c.hadron_free));
             taus["offsets"] = take(std::move(c.taus.offsets));
             taus["index"] = take(std::move(c.taus.index));
             taus["px"] = take(std::move(c.taus.px));
@@ -46,5 +47,9 @@ void register_truth(py::module_& m) {
     flags["hadronic_tau"] = static_cast<int>(recast::truth::kHadronicTau);
     flags["from_hadronic_tau"] = static_cast<int>(recast::truth::kFromHadronicTau);
     flags["heavy_charged"] = static_cast<int>(recast::truth::kHeavyCharged);
+    flags["last_b_quark"] = static_cast<int>(recast::truth::kLastBQuark);
+    flags["last_c_quark"] = static_cast<int>(recast::truth::kLastCQuark);
+    flags["hadronic_boson"] = static_cast<int>(recast::truth::kHadronicBoson);
+    flags["hadronic_top"] = static_cast<int>(recast::truth::kHadronicTop);
     m.attr("TRUTH_FLAGS") = flags;
 }

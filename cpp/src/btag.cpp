@@ -85,26 +85,19 @@ double Tagger::probability(std::size_t wp, Label label, double pt, double abs_et
 std::vector<std::int8_t> Tagger::labels(const EventView& ev, const truth::Classification& truth,
                                         const jets::JetBatch& jets) const {
     std::vector<std::int8_t> out(jets.n_jets(), kLight);
-    if (ghost_) {
-        if (jets.ghost_offsets.size() != jets.n_jets() + 1)
-            throw std::invalid_argument("ghost labelling needs jets clustered with the b/c hadrons as ghosts");
-        for (std::size_t iev = 0; iev < ev.n_events(); ++iev)
-            for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j)
-                for (auto k = jets.ghost_offsets[j]; k < jets.ghost_offsets[j + 1]; ++k) {
-                    const auto f = truth.flags[ev.particle_offsets[iev] + jets.ghosts[k]];
-                    if (f & truth::kBHadron) out[j] = kBottom;
-                    else if ((f & truth::kCHadron) && out[j] != kBottom) out[j] = kCharm;
-                }
-        return out;
-    }
+    const bool have_ghosts = jets.ghost_offsets.size() == jets.n_jets() + 1;
+    if (ghost_ && !have_ghosts)
+        throw std::invalid_argument("ghost labelling needs jets clustered with the b/c hadrons as ghosts");
     for (std::size_t iev = 0; iev < ev.n_events(); ++iev) {
         const auto j0 = jets.jet_offsets[iev], j1 = jets.jet_offsets[iev + 1];
         if (j0 == j1) continue;
-        auto nearest = [&](double px, double py, double pz) -> std::int64_t {
+        // nearest jet within `dr` of a direction, or -1
+        auto nearest = [&](double px, double py, double pz, double dr) -> std::int64_t {
             const double pt = std::hypot(px, py);
+            if (!(pt > 0)) return -1;
             const double eta = std::asinh(pz / pt), phi = std::atan2(py, px);
             std::int64_t best = -1;
-            double best_dr = dr_;
+            double best_dr = dr;
             for (auto j = j0; j < j1; ++j) {
                 const double d = delta_r(eta, phi, jets.eta[j], jets.phi[j]);
                 if (d < best_dr) best_dr = d, best = j;
@@ -112,17 +105,37 @@ std::vector<std::int8_t> Tagger::labels(const EventView& ev, const truth::Classi
             return best;
         };
         const auto b = ev.particle_offsets[iev], e = ev.particle_offsets[iev + 1];
-        for (const auto [flag, label] : {std::pair{truth::kBHadron, kBottom}, {truth::kCHadron, kCharm}}) {
-            for (auto i = b; i < e; ++i) {
-                if (!(truth.flags[i] & flag) || std::hypot(ev.px[i], ev.py[i]) <= hadron_pt_min_) continue;
-                const auto j = nearest(ev.px[i], ev.py[i], ev.pz[i]);
-                if (j >= 0 && (out[j] == kLight || out[j] == kTau)) out[j] = label;
+        const bool partons = !truth.hadron_free.empty() && truth.hadron_free[iev];
+        if (partons) {
+            // §2.6/§9.1 parton fallback: last b (then c) quark within dR < 0.3, nearest jet only
+            for (const auto [flag, label] : {std::pair{truth::kLastBQuark, kBottom}, {truth::kLastCQuark, kCharm}})
+                for (auto i = b; i < e; ++i) {
+                    if (!(truth.flags[i] & flag)) continue;
+                    const auto j = nearest(ev.px[i], ev.py[i], ev.pz[i], kPartonDr);
+                    if (j >= 0 && out[j] == kLight) out[j] = label;
+                }
+        } else if (ghost_) {
+            for (auto j = j0; j < j1; ++j)
+                for (auto k = jets.ghost_offsets[j]; k < jets.ghost_offsets[j + 1]; ++k) {
+                    const auto f = truth.flags[b + jets.ghosts[k]];
+                    if (f & truth::kBHadron) out[j] = kBottom;
+                    else if ((f & truth::kCHadron) && out[j] != kBottom) out[j] = kCharm;
+                }
+            continue;
+        } else {
+            for (const auto [flag, label] : {std::pair{truth::kBHadron, kBottom}, {truth::kCHadron, kCharm}}) {
+                for (auto i = b; i < e; ++i) {
+                    if (!(truth.flags[i] & flag) || std::hypot(ev.px[i], ev.py[i]) <= hadron_pt_min_) continue;
+                    const auto j = nearest(ev.px[i], ev.py[i], ev.pz[i], dr_);
+                    if (j >= 0 && (out[j] == kLight || out[j] == kTau)) out[j] = label;
+                }
             }
         }
+        if (ghost_) continue;  // CMS: tau jets are light
         const auto& t = truth.taus;
         for (auto k = t.offsets[iev]; k < t.offsets[iev + 1]; ++k) {
             if (std::hypot(t.px[k], t.py[k]) <= hadron_pt_min_) continue;
-            const auto j = nearest(t.px[k], t.py[k], t.pz[k]);
+            const auto j = nearest(t.px[k], t.py[k], t.pz[k], dr_);
             if (j >= 0 && out[j] == kLight) out[j] = kTau;
         }
     }

@@ -23,6 +23,7 @@ void Objects::append(const Objects& o) {
     cat(truth_pt, o.truth_pt), cat(truth_eta, o.truth_eta), cat(truth_phi, o.truth_phi);
     cat(charge3, o.charge3), cat(mask, o.mask), cat(lost, o.lost), cat(label, o.label);
     cat(isolation, o.isolation);
+    cat(n_tracks, o.n_tracks), cat(track_pt, o.track_pt), cat(jvt, o.jvt), cat(tau, o.tau);
 }
 
 void Met::append(const Met& o) {
@@ -92,6 +93,21 @@ struct Detector::Impl {
     std::vector<std::string> isolation_names;
     bool remove_dressing_photons = true;
     double jet_R, jet_truth_pt_min;
+    bool exclusive_inputs = false;  // jet.inputs.mode = "exclusive" (§2.7)
+    double track_pt_min = 0.5, track_abs_eta_max = 2.5;  // jet.track_count (§8.5)
+    struct Jvt {
+        bool enabled = false;
+        double pt_min = 20, pt_max = 60, abs_eta_max = 2.4, efficiency = 1.0;
+    } jvt;
+    struct ElectronFakes {  // §4.6
+        bool enabled = false;
+        double rate = 0.0;
+    } electron_fakes;
+    struct LargeR {  // §8.6
+        bool enabled = false;
+        jets::Definition def;
+        double abs_eta_max = 2.0, pt_resolution = 0.05, mass_resolution = 0.10, label_dr = 1.0;
+    } large_r;
     std::uint64_t seed;
     explicit Impl(const card::Card& c) : truth(truth::Config::from_card(c)), tagger(c) {}
 };
@@ -212,6 +228,50 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
         M.smeared_resolution = std::make_shared<card::Expression>(c.string("met.truth_smeared.resolution", "0"),
                                                                   c.source() + " met.truth_smeared.resolution");
     I.jet_truth_pt_min = c.number("jet.truth_pt_min", 10.0);
+    const std::string input_mode = c.string("jet.inputs.mode", "inclusive");
+    if (input_mode != "inclusive" && input_mode != "exclusive")
+        throw ConfigError(c.source(), 0, 0, "jet.inputs.mode must be \"inclusive\" or \"exclusive\", got '" + input_mode + "'");
+    I.exclusive_inputs = input_mode == "exclusive";
+    I.track_pt_min = c.number("jet.track_count.particle_pt_min", I.track_pt_min);
+    I.track_abs_eta_max = c.number("jet.track_count.particle_abs_eta_max", I.track_abs_eta_max);
+    I.jvt.enabled = c.boolean("jet.jvt.enabled", false);
+    I.jvt.pt_min = c.number("jet.jvt.pt_min", I.jvt.pt_min);
+    I.jvt.pt_max = c.number("jet.jvt.pt_max", I.jvt.pt_max);
+    I.jvt.abs_eta_max = c.number("jet.jvt.abs_eta_max", I.jvt.abs_eta_max);
+    I.jvt.efficiency = c.number("jet.jvt.efficiency", I.jvt.efficiency);
+    I.electron_fakes.enabled = c.boolean("electron.fake_from_jet.enabled", false);
+    I.electron_fakes.rate = c.number("electron.fake_from_jet.rate", 0.0);
+    if (I.electron_fakes.rate < 0 || I.electron_fakes.rate > 1)
+        throw ConfigError(c.source(), 0, 0, "electron.fake_from_jet.rate must be in [0, 1]");
+    auto& L = I.large_r;
+    L.enabled = c.has("large_r_jet") && c.boolean("large_r_jet.enabled", true);
+    if (L.enabled) {
+        const std::string algo = c.string("large_r_jet.algorithm", "antikt");
+        if (algo != "antikt")
+            throw ConfigError(c.source(), 0, 0, "large_r_jet.algorithm: only \"antikt\" is supported, got '" + algo + "'");
+        L.def.R = c.number("large_r_jet.R", 1.0);
+        L.def.pt_min = c.number("large_r_jet.truth_pt_min", 100.0);
+        L.def.n_subjettiness = 3;
+        const std::string g = c.string("large_r_jet.grooming.kind", "none");
+        auto& G = L.def.grooming;
+        if (g == "trimming") {
+            G.kind = jets::Grooming::Kind::Trimming;
+            G.r_sub = c.number("large_r_jet.grooming.r_sub", G.r_sub);
+            G.f_cut = c.number("large_r_jet.grooming.f_cut", G.f_cut);
+        } else if (g == "softdrop") {
+            G.kind = jets::Grooming::Kind::SoftDrop;
+            G.beta = c.number("large_r_jet.grooming.beta", G.beta);
+            G.z_cut = c.number("large_r_jet.grooming.z_cut", G.z_cut);
+            G.R0 = c.number("large_r_jet.grooming.R0", L.def.R);
+        } else if (g != "none") {
+            throw ConfigError(c.source(), 0, 0,
+                              "large_r_jet.grooming.kind must be \"trimming\", \"softdrop\" or \"none\", got '" + g + "'");
+        }
+        L.abs_eta_max = c.number("large_r_jet.abs_eta_max", L.abs_eta_max);
+        L.pt_resolution = c.number("large_r_jet.pt_resolution", L.pt_resolution);
+        L.mass_resolution = c.number("large_r_jet.mass_resolution", L.mass_resolution);
+        L.label_dr = c.number("large_r_jet.boson_label_dr", L.def.R);
+    }
 }
 
 Detector::~Detector() = default;
@@ -219,6 +279,8 @@ Detector::~Detector() = default;
 std::uint64_t Detector::run_seed() const { return impl_->seed; }
 
 const std::vector<std::string>& Detector::isolation_names() const { return impl_->isolation_names; }
+
+bool Detector::large_r_enabled() const { return impl_->large_r.enabled; }
 
 const std::vector<std::string>& Detector::working_points(const std::string& object) const {
     if (object == "btag") return impl_->tagger.working_points();
@@ -455,8 +517,79 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
     o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
 }
 
+// §4.6 (off by default): each jet in the electron acceptance fakes an electron with probability
+// `rate` (stream jet_e_fake, block 0 u_a); the fake takes the smeared jet momentum, a random
+// charge (u_b), every working point (the rate is that of the card's identification) and
+// truth_index = -1 - jet index. Added after MET, which already counts the jet.
+void add_fake_electrons(const Detector::Impl& I, std::size_t iev, const rng::EventRandom& random, Output& out) {
+    const Objects& J = out.jets;
+    Objects& o = out.electrons;
+    const auto& L = I.leptons[0];
+    o.offsets.pop_back();
+    const auto j0 = J.offsets[J.offsets.size() - 2];
+    const std::uint32_t all = L.wps.empty() ? 0u : static_cast<std::uint32_t>((std::uint64_t{1} << L.wps.size()) - 1);
+    for (auto i = j0; i < J.offsets.back(); ++i) {
+        if (J.lost[i] || J.pt[i] < L.pt_min || std::fabs(J.eta[i]) >= L.abs_eta_max) continue;
+        const auto [u, u_charge] = random.uniforms(rng::Stream::jet_e_fake, 0, static_cast<std::uint32_t>(i - j0));
+        if (!(u < I.electron_fakes.rate)) continue;
+        o.truth_index.push_back(static_cast<std::int32_t>(-1 - (i - j0)));
+        o.pt.push_back(J.pt[i]);
+        o.eta.push_back(J.eta[i]);
+        o.phi.push_back(J.phi[i]);
+        o.mass.push_back(0.000511);
+        o.truth_pt.push_back(J.truth_pt[i]);
+        o.truth_eta.push_back(J.truth_eta[i]);
+        o.truth_phi.push_back(J.truth_phi[i]);
+        o.charge3.push_back(u_charge < 0.5 ? 3 : -3);
+        o.mask.push_back(all);
+        o.lost.push_back(0);
+        o.label.push_back(0);
+        o.isolation.insert(o.isolation.end(), I.isolation.size(), 0.0);
+    }
+    o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
+}
+
+// §8.6: groomed anti-kt jets above truth_pt_min (index = rank, §14.4) within |eta| < abs_eta_max;
+// pT and mass scaled by (1 + sigma z) from stream large_r_jet block 1; label = |id| of the nearest
+// hadronic W/Z/H (kHadronicBoson) or top within boson_label_dr, else 0.
+void add_large_r_jets(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
+                      const jets::JetBatch& fat, std::size_t iev, const rng::EventRandom& random, Objects& o) {
+    const auto& L = I.large_r;
+    const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
+    for (auto j = fat.jet_offsets[iev]; j < fat.jet_offsets[iev + 1]; ++j) {
+        if (std::fabs(fat.eta[j]) >= L.abs_eta_max) continue;
+        const auto object = static_cast<std::uint32_t>(j - fat.jet_offsets[iev]);
+        const auto [z_pt, z_m] = random.normals(rng::Stream::large_r_jet, 1, object);
+        const double spt = 1.0 + L.pt_resolution * z_pt, sm = 1.0 + L.mass_resolution * z_m;
+        const bool lost = spt <= 0;
+        int label = 0;
+        double best = L.label_dr;
+        for (auto g = b; g < e_end; ++g) {
+            if (!(truth.flags[g] & (truth::kHadronicBoson | truth::kHadronicTop))) continue;
+            const double pt = std::hypot(ev.px[g], ev.py[g]);
+            if (!(pt > 0)) continue;
+            const double d = delta_r(std::asinh(ev.pz[g] / pt), std::atan2(ev.py[g], ev.px[g]), fat.eta[j], fat.phi[j]);
+            if (d < best) best = d, label = std::abs(ev.pid[g]);
+        }
+        o.truth_index.push_back(-1);
+        o.pt.push_back(lost ? 0.0 : fat.pt[j] * spt);
+        o.eta.push_back(fat.eta[j]);
+        o.phi.push_back(fat.phi[j]);
+        o.mass.push_back(lost ? 0.0 : fat.mass[j] * std::max(sm, 0.0));
+        o.truth_pt.push_back(fat.pt[j]);
+        o.truth_eta.push_back(fat.eta[j]);
+        o.truth_phi.push_back(fat.phi[j]);
+        o.charge3.push_back(0);
+        o.mask.push_back(0);
+        o.lost.push_back(lost ? 1 : 0);
+        o.label.push_back(static_cast<std::int8_t>(label));
+        for (int k = 0; k < 3; ++k) o.tau.push_back(fat.tau[static_cast<std::size_t>(j) * 3 + static_cast<std::size_t>(k)]);
+    }
+    o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
+}
+
 void reconstruct_range(const Detector::Impl& I, const EventView& ev,
-                       const truth::Classification& truth, const jets::JetBatch& jets,
+                       const truth::Classification& truth, const jets::JetBatch& jets, const jets::JetBatch& large_r,
                        const std::vector<std::int8_t>& labels, const std::vector<std::uint32_t>& btags,
                        std::uint64_t first_key, std::size_t first, std::size_t last, Output& out) {
     ParticleKinematics scratch;  // reused from event to event
@@ -635,10 +768,58 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.mask.push_back(lost ? 0u : btags[j]);
             o.lost.push_back(lost ? 1 : 0);
             o.label.push_back(labels[j]);
+            int tracks = 0;
+            double track_pt = 0;
+            for (auto k = jets.constituent_offsets[j]; k < jets.constituent_offsets[j + 1]; ++k) {
+                const auto c = static_cast<std::size_t>(jets.constituents[k]);
+                if (ev.charge3[b + static_cast<std::int64_t>(c)] == 0) continue;
+                if (kin.pt[c] <= I.track_pt_min || std::fabs(kin.eta[c]) >= I.track_abs_eta_max) continue;
+                ++tracks, track_pt += kin.pt[c];
+            }
+            o.n_tracks.push_back(tracks);
+            o.track_pt.push_back(track_pt);
+            bool jvt = true;  // §8.4: first uniform of jet_smear block 0
+            const auto& V = I.jvt;
+            if (V.enabled && jets.pt[j] >= V.pt_min && jets.pt[j] < V.pt_max && std::fabs(jets.eta[j]) < V.abs_eta_max)
+                jvt = random.uniforms(rng::Stream::jet_smear, 0, object).first < V.efficiency;
+            o.jvt.push_back(jvt ? 1 : 0);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
         if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, iev, random, kin, out);
         event_met(I, ev, truth, jets, iev, random, dressed_to, kin, out);
+        if (I.electron_fakes.enabled) add_fake_electrons(I, iev, random, out);
+        if (I.large_r.enabled) add_large_r_jets(I, ev, truth, large_r, iev, random, out.large_r_jets);
+    }
+}
+
+// §2.7 exclusive mode: also drop (truth) prompt electrons, their dressing photons, prompt photons
+// that are candidates (photon acceptance), and every descendant of a hadronic tau.
+void remove_exclusive_inputs(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
+                             std::vector<std::uint8_t>& inputs) {
+    const auto& E = I.leptons[0];
+    const auto& G = I.leptons[2];
+    for (std::size_t iev = 0; iev < ev.n_events(); ++iev) {
+        const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
+        std::vector<std::int64_t> electrons;
+        for (auto g = b; g < e_end; ++g) {
+            const auto f = truth.flags[g];
+            if (!(f & truth::kStable)) continue;
+            if (f & truth::kFromHadronicTau) inputs[g] = 0;
+            if ((f & truth::kPrompt) && std::abs(ev.pid[g]) == 11) inputs[g] = 0, electrons.push_back(g);
+        }
+        for (auto g = b; g < e_end; ++g) {
+            const auto f = truth.flags[g];
+            if (ev.pid[g] != 22 || !(f & truth::kStable) || !(f & truth::kPrompt)) continue;
+            const double pt = std::hypot(ev.px[g], ev.py[g]);
+            const double eta = std::asinh(ev.pz[g] / pt), phi = std::atan2(ev.py[g], ev.px[g]);
+            if (pt >= G.pt_min && std::fabs(eta) < G.abs_eta_max) inputs[g] = 0;
+            if (E.dressed)
+                for (auto l : electrons) {
+                    const double lpt = std::hypot(ev.px[l], ev.py[l]);
+                    if (delta_r(eta, phi, std::asinh(ev.pz[l] / lpt), std::atan2(ev.py[l], ev.px[l])) < I.dressing_dr)
+                        inputs[g] = 0;
+                }
+        }
     }
 }
 
@@ -655,14 +836,18 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
         for (std::size_t i = 0; i < ghosts.size(); ++i)
             ghosts[i] = (truth.flags[i] & (truth::kBHadron | truth::kCHadron)) != 0;
     }
-    const auto jets = jets::cluster(ev, inputs.data(), {jets::Algorithm::AntiKt, I.jet_R, I.jet_truth_pt_min}, n_threads,
-                                    ghosts.empty() ? nullptr : ghosts.data());
+    if (I.exclusive_inputs) remove_exclusive_inputs(I, ev, truth, inputs);
+    jets::Definition small_r;
+    small_r.R = I.jet_R;
+    small_r.pt_min = I.jet_truth_pt_min;
+    const auto jets = jets::cluster(ev, inputs.data(), small_r, n_threads, ghosts.empty() ? nullptr : ghosts.data());
+    const auto large_r = I.large_r.enabled ? jets::cluster(ev, inputs.data(), I.large_r.def, n_threads) : jets::JetBatch{};
     const auto labels = I.tagger.labels(ev, truth, jets);
     const auto btags = I.tagger.tag(jets, labels, I.seed, first_key);
     const std::size_t ne = ev.n_events();
     std::vector<Output> parts(n_ranges(ne, n_threads));
     for_each_range(ne, parts.size(), [&](std::size_t t, std::size_t first, std::size_t last) {
-        reconstruct_range(I, ev, truth, jets, labels, btags, first_key, first, last, parts[t]);
+        reconstruct_range(I, ev, truth, jets, large_r, labels, btags, first_key, first, last, parts[t]);
     });
     Output out;
     for (auto& p : parts) {
@@ -671,6 +856,7 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
         out.photons.append(p.photons);
         out.taus.append(p.taus);
         out.jets.append(p.jets);
+        out.large_r_jets.append(p.large_r_jets);
         out.met.append(p.met);
     }
     return out;

@@ -53,7 +53,7 @@ struct EventWork {
 };
 
 void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std::uint16_t* flags, Taus& taus,
-                    std::int64_t& heavy, EventWork& w) {
+                    std::int64_t& heavy, std::uint8_t& hadron_free, EventWork& w) {
     const auto b = ev.particle_offsets[iev];
     const auto n = static_cast<std::size_t>(ev.particle_offsets[iev + 1] - b);
     auto parents_of = [&](std::size_t i) {
@@ -155,6 +155,75 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
         }
         flags[i] = f;
     }
+    hadron_free = 1;
+    for (std::size_t i = 0; i < n && hadron_free; ++i)
+        if (ev.status[b + i] != 4 && pdg::is_hadron(pid(i))) hadron_free = 0;  // beams do not count
+    auto last_of_chain = [&](std::size_t i) {
+        for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k)
+            if (pid(static_cast<std::size_t>(w.children[k])) == pid(i)) return false;
+        return true;
+    };
+    // follows copies (same id) down to the last one
+    auto last_copy = [&](std::size_t i) {
+        for (bool more = true; more;) {
+            more = false;
+            for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k) {
+                const auto c = static_cast<std::size_t>(w.children[k]);
+                if (pid(c) == pid(i)) {
+                    i = c, more = true;
+                    break;
+                }
+            }
+        }
+        return i;
+    };
+    auto decays_to_partons = [&](std::size_t i, bool gluons) {
+        for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k) {
+            const int a = apid(static_cast<std::size_t>(w.children[k]));
+            if ((a >= 1 && a <= 5) || (gluons && a == 21)) return true;
+        }
+        return false;
+    };
+    // ancestor other than own copies with |id| 6 or 25 (iterative walk; records may have cycles)
+    auto from_top_or_higgs = [&](std::size_t i) {
+        std::vector<std::uint8_t> seen(n, 0);
+        w.stack.assign(1, static_cast<std::int32_t>(i));
+        while (!w.stack.empty()) {
+            const auto j = static_cast<std::size_t>(w.stack.back());
+            w.stack.pop_back();
+            auto [p0, p1] = parents_of(j);
+            for (auto k = p0; k < p1; ++k) {
+                const auto p = static_cast<std::size_t>(ev.parents[k]);
+                if (seen[p] || ev.status[b + p] == 4) continue;
+                seen[p] = 1;
+                if (pid(p) != pid(i) && (apid(p) == 6 || apid(p) == 25)) return true;
+                w.stack.push_back(static_cast<std::int32_t>(p));
+            }
+        }
+        return false;
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        const int a = apid(i);
+        if ((a == 5 || a == 4) && last_of_chain(i)) {
+            bool same_flavour_child = false;
+            for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k)
+                if (apid(static_cast<std::size_t>(w.children[k])) == a) same_flavour_child = true;
+            if (!same_flavour_child) flags[i] |= a == 5 ? kLastBQuark : kLastCQuark;
+        }
+        if ((a == 23 || a == 24 || a == 25) && w.child_off[i] != w.child_off[i + 1] && last_of_chain(i)) {
+            const auto g = b + i;
+            const double m2 = ev.e[g] * ev.e[g] - ev.px[g] * ev.px[g] - ev.py[g] * ev.py[g] - ev.pz[g] * ev.pz[g];
+            const double pole = a == 23 ? 91.1876 : a == 24 ? 80.379 : 125.0;
+            if (std::sqrt(std::max(m2, 0.0)) > pole - 20.0 && decays_to_partons(i, a == 25) && !from_top_or_higgs(i))
+                flags[i] |= kHadronicBoson;
+        }
+        if (a == 6 && w.child_off[i] != w.child_off[i + 1] && last_of_chain(i)) {
+            for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k) {
+                const auto c = static_cast<std::size_t>(w.children[k]);
+                if (apid(c) == 24 && decays_to_partons(last_copy(c), false)) flags[i] |= kHadronicTop;
+            }
+        }
+    }
     // hadronic taus
     for (std::size_t i = 0; i < n; ++i) {
         if (apid(i) != 15 || w.child_off[i] == w.child_off[i + 1]) continue;
@@ -224,10 +293,12 @@ Classification classify(const EventView& ev, const Config& cfg, int n_threads) {
     const std::size_t nt = n_ranges(ne, n_threads);
     std::vector<Taus> taus(nt);
     std::vector<std::int64_t> heavy(nt, 0);
+    out.hadron_free.assign(ne, 0);
     for_each_range(ne, nt, [&](std::size_t t, std::size_t first, std::size_t last) {
         EventWork w;
         for (std::size_t iev = first; iev < last; ++iev)
-            classify_event(ev, iev, cfg, out.flags.data() + ev.particle_offsets[iev], taus[t], heavy[t], w);
+            classify_event(ev, iev, cfg, out.flags.data() + ev.particle_offsets[iev], taus[t], heavy[t],
+                           out.hadron_free[iev], w);
     });
     for (std::size_t t = 0; t < nt; ++t) {
         append(out.taus, taus[t]);

@@ -176,7 +176,25 @@ def cluster_jets(
     R: float = ...,
     pt_min: float = ...,
     threads: int = ...,
-) -> dict[str, npt.NDArray[Any]]: ...
+    grooming: str = ...,
+    r_sub: float = ...,
+    f_cut: float = ...,
+    beta: float = ...,
+    z_cut: float = ...,
+    R0: float = ...,
+    n_subjettiness: int = ...,
+) -> dict[str, Any]: ...
+def recluster_jets(
+    offsets: npt.ArrayLike,
+    px: npt.ArrayLike,
+    py: npt.ArrayLike,
+    pz: npt.ArrayLike,
+    e: npt.ArrayLike,
+    use: npt.ArrayLike | None = ...,
+    R: float = ...,
+    pt_min: float = ...,
+    f_cut: float = ...,
+) -> dict[str, Any]: ...
 
 class DetectorCard:
     @staticmethod
@@ -219,7 +237,30 @@ class Detector:
     def __init__(self, card: DetectorCard) -> None: ...
     run_seed: int
     isolation_names: list[str]
+    large_r_enabled: bool
     def working_points(self, object: str) -> list[str]: ...
     def reconstruct(
         self, events: EventBatch | EventArrays, first_event_key: int = ..., threads: int = ...
     ) -> dict[str, dict[str, npt.NDArray[Any]]]: ...
+
+def remove_overlaps(
+    a_offsets: npt.ArrayLike,
+    a_pt: npt.ArrayLike,
+    a_eta: npt.ArrayLike,
+    a_phi: npt.ArrayLike,
+    a_mass: npt.ArrayLike,
+    b_offsets: npt.ArrayLike,
+    b_pt: npt.ArrayLike,
+    b_eta: npt.ArrayLike,
+    b_phi: npt.ArrayLike,
+    b_mass: npt.ArrayLike,
+    dr: float = ...,
+    shrinking: bool = ...,
+    c: float = ...,
+    k_gev: float = ...,
+    dr_max: float = ...,
+    use_rapidity: bool = ...,
+    pt_of_b: bool = ...,
+    candidate_a: npt.ArrayLike | None = ...,
+    active_b: npt.ArrayLike | None = ...,
+) -> npt.NDArray[np.uint8]: ...

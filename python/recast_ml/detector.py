@@ -29,11 +29,15 @@ _FIELDS = (
 
 class Detector:
     """``Detector("atlas_run2").reconstruct(events)`` -> awkward array of events with fields
-    ``electrons, muons, photons, taus, jets`` and ``met``. Objects carry smeared and truth
-    kinematics (taus: visible momentum), charge, the working-point bit mask ``wp_mask`` (b-tag bits
-    for jets), ``label`` (jets: flavour 0/4/5/15; taus: prong count) and, for e/mu/gamma, the
-    card's truth-isolation variables ``iso_<name>`` (§2.8). ``met`` has x, y, pt, phi, set and the
-    truth reference truth_x, truth_y, truth_pt, truth_set.
+    ``electrons, muons, photons, taus, jets, large_r_jets`` and ``met``. Objects carry smeared
+    and truth kinematics (taus: visible momentum), charge, the working-point bit mask ``wp_mask``
+    (b-tag bits for jets), ``label`` (jets: flavour 0/4/5/15; taus: prong count; large-R jets:
+    |PDG id| 6/23/24/25 of a matched hadronic top/Z/W/H, else 0) and, for e/mu/gamma, the card's
+    truth-isolation variables ``iso_<name>`` (§2.8). Jets also have ``n_tracks``/``track_pt``
+    (§8.5) and ``jvt`` (§8.4); large-R jets the N-subjettiness ``tau1, tau2, tau3`` (§8.6;
+    ``large_r_jets`` is empty when the card disables them). Fakes have ``truth_index = -1 - (index
+    of their jet)``. ``met`` has x, y, pt, phi, set and the truth reference truth_x, truth_y,
+    truth_pt, truth_set.
 
     Random numbers are keyed by (card run seed, event key = ``first_event_key`` + position,
     stream, object), so results do not depend on ``threads`` or on how a sample is split into
@@ -59,7 +63,8 @@ class Detector:
         cols = self._detector.reconstruct(events._batch, first_event_key, threads)
         iso_names = list(self._detector.isolation_names)
         lists = []
-        for kind in ("electrons", "muons", "photons", "taus", "jets"):
+        kinds = ("electrons", "muons", "photons", "taus", "jets", "large_r_jets")
+        for kind in kinds:
             c = cols[kind]
             c["wp_mask"] = c.pop("mask")
             names = list(_FIELDS)
@@ -68,6 +73,13 @@ class Detector:
                 iso = c["isolation"].reshape(-1, len(iso_names))
                 names += [f"iso_{n}" for n in iso_names]
                 arrays += [np.ascontiguousarray(iso[:, k]) for k in range(len(iso_names))]
+            if kind == "jets":
+                names += ["n_tracks", "track_pt", "jvt"]
+                arrays += [c["n_tracks"], c["track_pt"], c["jvt"].astype(bool)]
+            if kind == "large_r_jets":
+                tau = c["tau"].reshape(-1, 3)
+                names += ["tau1", "tau2", "tau3"]
+                arrays += [np.ascontiguousarray(tau[:, k]) for k in range(3)]
             record = ak.contents.RecordArray([ak.contents.NumpyArray(a) for a in arrays], names)
             lists.append(ak.contents.ListOffsetArray(ak.index.Index64(c["offsets"]), record))
         m = cols["met"]
@@ -84,5 +96,5 @@ class Detector:
         }
         met = ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in met_fields.values()], list(met_fields))
         return ak.Array(
-            ak.contents.RecordArray([*lists, met], ["electrons", "muons", "photons", "taus", "jets", "met"])
+            ak.contents.RecordArray([*lists, met], [*kinds, "met"])
         )

@@ -81,7 +81,7 @@ class PythiaGenerator:
             "Print:quiet = on",
         ]
         if slha is not None:
-            self.settings.append(f"SLHA:file = {slha}")
+            self.settings += [f"SLHA:file = {slha}", "SLHA:verbose = 0"]
         self.seed = seed
         self._pythia = pythia8mc.Pythia("", False)
         for s in self.settings:
@@ -90,6 +90,7 @@ class PythiaGenerator:
         if not self._pythia.init():
             raise RuntimeError("Pythia initialisation failed; settings were:\n  " + "\n  ".join(self.settings))
         self._generated = 0
+        self._slha_tmp: object = None
 
     @property
     def cross_section_pb(self) -> float:
@@ -123,6 +124,32 @@ class PythiaGenerator:
             self.cross_section_error_pb,
         )
         return EventBatch(out)
+
+
+def simplified_model_generator(
+    model: str, *masses: float, seed: int = 1, ecm: float = 13000.0, slha_dir: str | None = None
+) -> PythiaGenerator:
+    """A generator for a simplified SUSY model of :mod:`recast_ml.slha`, e.g.
+    ``simplified_model_generator("gluino_direct", 1400, 1000)`` (masses in GeV, as the model function
+    takes them). The SLHA file is written to ``slha_dir`` (default: a temporary directory), kept
+    for the generator's lifetime."""
+    import tempfile
+    from pathlib import Path
+
+    from . import slha
+
+    if model not in slha.MODELS:
+        raise ValueError(f"unknown simplified model {model!r}; known: {', '.join(slha.MODELS)}")
+    spectrum = slha.MODELS[model](*masses)  # type: ignore[operator]
+    tmp = None
+    if slha_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="recast_ml_slha_")
+        slha_dir = tmp.name
+    path = Path(slha_dir) / f"{model}_{'_'.join(f'{m:g}' for m in masses)}.slha"
+    path.write_text(spectrum.to_slha())
+    gen = PythiaGenerator(slha.pythia_settings(model, ecm=ecm), seed=seed, slha=str(path))
+    gen._slha_tmp = tmp  # keep the directory alive as long as the generator
+    return gen
 
 
 def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:

@@ -27,6 +27,7 @@ class TruthClassification:
     flags: npt.NDArray[np.uint16]
     taus: Any  # awkward: var * {index, px, py, pz, e, prongs, charge3}
     heavy_charged: int
+    hadron_free: npt.NDArray[np.uint8]  # per event: no hadrons in the record (parton-level sample)
 
     def mask(self, name: str) -> npt.NDArray[np.bool_]:
         """Boolean mask of particles with flag ``name`` (see :data:`FLAGS`)."""
@@ -53,4 +54,6 @@ def classify(
             "%d stable charged BSM particles met: not covered by detector emulation v1 (spec §2.2)",
             out["heavy_charged"],
         )
-    return TruthClassification(flags=out["flags"], taus=taus, heavy_charged=int(out["heavy_charged"]))
+    return TruthClassification(
+        flags=out["flags"], taus=taus, heavy_charged=int(out["heavy_charged"]), hadron_free=out["hadron_free"]
+    )

@@ -23,6 +23,8 @@
 namespace recast::btag {
 
 enum Label : std::int8_t { kLight = 0, kCharm = 4, kBottom = 5, kTau = 15 };
+/// ΔR of the parton-fallback label (§9.1: last b/c quark, nearest jet only, records without hadrons).
+inline constexpr double kPartonDr = 0.3;
 
 class Tagger {
 public:

@@ -8,7 +8,9 @@
 // Also: lepton dressing (§2.4), truth isolation (§2.8), electron charge flip (§4.5).
 // Hadronic taus (§7.1-7.4): visible momentum, per-prong WP masks, jet-resolution smearing.
 // Jet -> tau fakes (§7.5) by track counting (ATLAS) or any jet (CMS).
-// Not yet: JVT, large-R jets and fakes (see the issue notes).
+// Small-R jet attributes n_tracks / track_pt (§8.5), optional JVT decision (§8.4), jet -> electron
+// fakes (§4.6, off by default). Large-R jets (§8.6): anti-kt, trimmed or soft-dropped, pT and mass
+// smearing, N-subjettiness, W/Z/H/top labels.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +35,12 @@ struct Objects {
     std::vector<std::uint8_t> lost;   ///< smearing made the object unphysical (§3.3): mask cleared
     std::vector<std::int8_t> label;   ///< jets: flavour label (0, 4, 5, 15); taus: prong count; others: 0
     std::vector<double> isolation;    ///< e/mu/gamma: n_objects x n_isolation (row-major), §2.8
+    // small-R jets only (empty for other objects)
+    std::vector<std::int32_t> n_tracks;  ///< charged stable constituents above jet.track_count thresholds (§8.5)
+    std::vector<double> track_pt;        ///< their scalar pT sum
+    std::vector<std::uint8_t> jvt;       ///< passes the hard-scatter JVT efficiency (1 when JVT is disabled) (§8.4)
+    // large-R jets only
+    std::vector<double> tau;             ///< N-subjettiness tau1, tau2, tau3 (n_objects x 3, row-major)
     void append(const Objects& o);
 };
 
@@ -45,6 +53,7 @@ struct Met {
 
 struct Output {
     Objects electrons, muons, photons, taus, jets;
+    Objects large_r_jets;  ///< label: |PDG id| of the matched hadronic W/Z/H/top, else 0; empty if disabled
     Met met;
 };
 
@@ -57,6 +66,7 @@ public:
     const std::vector<std::string>& working_points(const std::string& object) const;
     /// Names of the truth-isolation variables (columns of Objects::isolation), card order.
     const std::vector<std::string>& isolation_names() const;
+    bool large_r_enabled() const;
     std::uint64_t run_seed() const;
     /// Reconstructs all events; event keys are first_event_key + index (§14.4 "ordinal"). Output is
     /// identical for any thread count.

@@ -2,7 +2,8 @@
 // stable final state, invisibles (explicit list + automatic neutral colour-singlet rule), lost
 // particles beyond the calorimeter, promptness (no hadron ancestor; tau/muon switches), jet inputs,
 // weakly-decaying b/c hadrons, hadronic taus with visible momentum, prongs and charge.
-// Not yet: lepton dressing (§2.4) and truth isolation (§2.8).
+// Also: last b/c quarks (parton fallback, §2.6) and hadronically decaying W/Z/H/top for large-R
+// jet labels (§8.6). Dressing and isolation are computed in the detector (they need the card).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,11 @@ enum Flag : std::uint16_t {
     kHadronicTau = 1 << 7, ///< last tau of its chain, decaying hadronically, prompt if required (§2.5)
     kFromHadronicTau = 1 << 8,  ///< stable descendant of a hadronic tau
     kHeavyCharged = 1 << 9,     ///< stable charged BSM particle (not covered in v1: reported)
+    kLastBQuark = 1 << 10,      ///< b quark without b-quark children (parton fallback, §2.6)
+    kLastCQuark = 1 << 11,      ///< c quark without c-quark children
+    kHadronicBoson = 1 << 12,   ///< last W/Z/H of its chain decaying to quarks/gluons, not from t or H,
+                                ///< mass above pole - 20 GeV (§8.6, GAMBIT convention)
+    kHadronicTop = 1 << 13,     ///< last top of its chain whose W decays to quarks
 };
 
 /// Hadronic taus of many events (flat + offsets).
@@ -57,6 +63,7 @@ struct Classification {
     std::vector<std::uint16_t> flags;  ///< one per particle (global index)
     Taus taus;
     std::int64_t heavy_charged = 0;    ///< number of stable charged BSM particles met
+    std::vector<std::uint8_t> hadron_free;  ///< per event: the record has no hadrons (parton level, §2.6)
 };
 
 /// Classifies all particles of all events (events split over `n_threads`; output identical for any

@@ -1,0 +1,206 @@
+"""Simplified-model SUSY spectra as SLHA files, for Pythia 8 signal generation.
+
+A simplified model fixes the masses of a few sparticles and their decays; everything else is
+decoupled. :func:`simplified_model` writes a complete SLHA1 file that Pythia 8 reads with
+``SLHA:file``: a ``MASS`` block with every MSSM sparticle (non-participating ones at
+``decoupled`` GeV), pure-state mixing matrices (χ̃₁⁰ = bino, χ̃₁^± = wino; no L-R sfermion mixing),
+SM inputs and one ``DECAY`` block per sparticle (the given channels, or stable with width 0).
+
+Only the kinematics matter for these models: Pythia decays the sparticles isotropically by phase
+space with the given branching ratios (SLHA decay tables, ``meMode = 100``) and the cross section
+is taken from the NNLO+NNLL tables (:mod:`recast_ml.xsec`), never from Pythia's LO value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+#: Every sparticle in the SLHA ``MASS`` block (PDG id -> name).
+SPARTICLES: dict[int, str] = {
+    1000001: "~d_L", 2000001: "~d_R", 1000002: "~u_L", 2000002: "~u_R",
+    1000003: "~s_L", 2000003: "~s_R", 1000004: "~c_L", 2000004: "~c_R",
+    1000005: "~b_1", 2000005: "~b_2", 1000006: "~t_1", 2000006: "~t_2",
+    1000011: "~e_L", 2000011: "~e_R", 1000012: "~nu_eL",
+    1000013: "~mu_L", 2000013: "~mu_R", 1000014: "~nu_muL",
+    1000015: "~tau_1", 2000015: "~tau_2", 1000016: "~nu_tauL",
+    1000021: "~g", 1000022: "~chi_10", 1000023: "~chi_20", 1000025: "~chi_30",
+    1000035: "~chi_40", 1000024: "~chi_1+", 1000037: "~chi_2+",
+}  # fmt: skip
+
+#: The eight light-flavour squarks (q̃_L, q̃_R of u, d, s, c).
+LIGHT_SQUARKS: tuple[int, ...] = (1000001, 1000002, 1000003, 1000004, 2000001, 2000002, 2000003, 2000004)
+
+# SM inputs and Higgs sector: the values of the MSSM SLHA cards used by ATLAS
+# (shared/data/ATLAS-SUSY-2019-04/slha/param_card.Gtt.slha, SuSpect 2.41 / SDECAY 1.1a).
+_SM_MASSES = {5: 4.8, 6: 172.5, 15: 1.77682, 23: 91.1876, 24: 80.399, 25: 125.0, 35: 5000.0, 36: 5000.0, 37: 5000.0}
+_FIXED_BLOCKS = """\
+BLOCK MODSEL  # Model selection
+     1     0   # general MSSM
+BLOCK SMINPUTS  # Standard Model inputs
+     1     1.27934000E+02   # alpha_em^-1(M_Z)^MSbar
+     2     1.16639000E-05   # G_F [GeV^-2]
+     3     1.18000000E-01   # alpha_S(M_Z)^MSbar
+     4     9.11876000E+01   # M_Z pole mass
+     5     4.18000000E+00   # mb(mb)^MSbar
+     6     1.72500000E+02   # mt pole mass
+     7     1.77682000E+00   # mtau pole mass
+BLOCK ALPHA  # Higgs mixing
+    -1.05212576E-01   # alpha
+BLOCK HMIX Q=  1.00000000E+03  # DRbar Higgs parameters
+     1     5.00000000E+03   # mu(Q)
+     2     1.00000000E+01   # tanbeta(Q)
+     3     2.43000000E+02   # vev(Q)
+     4     2.50000000E+07   # MA^2(Q)
+BLOCK GAUGE Q=  1.00000000E+03
+     1     3.57000000E-01   # g'(Q)
+     2     6.52000000E-01   # g(Q)
+     3     1.08678016E+00   # g3(Q)
+BLOCK YU Q=  1.00000000E+03
+  3  3     9.55028720E-01   # y_t(Q)
+BLOCK YD Q=  1.00000000E+03
+  3  3     1.55137206E-01   # y_b(Q)
+BLOCK YE Q=  1.00000000E+03
+  3  3     1.02538328E-01   # y_tau(Q)
+BLOCK AU Q=  1.00000000E+03
+  3  3     0.00000000E+00   # A_t
+BLOCK AD Q=  1.00000000E+03
+  3  3     0.00000000E+00   # A_b
+BLOCK AE Q=  1.00000000E+03
+  3  3     0.00000000E+00   # A_tau
+"""
+
+
+def _matrix(name: str, values: Sequence[Sequence[float]]) -> str:
+    rows = [f"BLOCK {name}"]
+    for i, row in enumerate(values, start=1):
+        for j, v in enumerate(row, start=1):
+            rows.append(f"  {i}  {j}   {v: .8E}")
+    return "\n".join(rows) + "\n"
+
+
+def _identity(n: int) -> list[list[float]]:
+    return [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One decay channel: branching ratio and daughter PDG ids."""
+
+    branching_ratio: float
+    daughters: tuple[int, ...]
+
+
+@dataclass
+class SimplifiedModel:
+    """Masses (GeV) of the participating sparticles and their decays; the rest is decoupled."""
+
+    masses: dict[int, float]
+    decays: dict[int, list[Channel]] = field(default_factory=dict)
+    decoupled: float = 5000.0
+    width: float = 0.1  # GeV, for every decaying sparticle (prompt; only enters the Breit-Wigner)
+
+    def __post_init__(self) -> None:
+        for pid, m in self.masses.items():
+            if pid not in SPARTICLES:
+                raise ValueError(f"SLHA simplified model: {pid} is not an MSSM sparticle PDG id")
+            if not m > 0:
+                raise ValueError(f"SLHA simplified model: mass of {SPARTICLES[pid]} must be > 0, got {m}")
+        for pid, channels in self.decays.items():
+            if pid not in SPARTICLES:
+                raise ValueError(f"SLHA simplified model: cannot decay {pid}, not an MSSM sparticle")
+            total = sum(c.branching_ratio for c in channels)
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"SLHA simplified model: branching ratios of {SPARTICLES[pid]} sum to {total}, not 1")
+            for c in channels:
+                daughter_mass = sum(self.mass(abs(d)) for d in c.daughters)
+                if daughter_mass >= self.mass(pid):
+                    raise ValueError(
+                        f"SLHA simplified model: {SPARTICLES[pid]} ({self.mass(pid)} GeV) cannot decay to "
+                        f"{c.daughters} (daughter masses {daughter_mass:.1f} GeV)"
+                    )
+
+    def mass(self, pid: int) -> float:
+        if pid in self.masses:
+            return self.masses[pid]
+        if pid in SPARTICLES:
+            return self.decoupled
+        if pid in _SM_MASSES:
+            return _SM_MASSES[pid]
+        return 0.0  # light quarks, leptons, gluons, photons
+
+    def to_slha(self) -> str:
+        lines = ["# SLHA1 simplified model written by recast_ml.slha", _FIXED_BLOCKS]
+        lines.append("BLOCK MASS  # Mass spectrum")
+        for pid, m in _SM_MASSES.items():
+            lines.append(f"  {pid:>8d}   {m: .8E}")
+        for pid, name in SPARTICLES.items():
+            lines.append(f"  {pid:>8d}   {self.mass(pid): .8E}   # {name}")
+        lines.append(_matrix("NMIX", _identity(4)))
+        for name in ("UMIX", "VMIX", "STOPMIX", "SBOTMIX", "STAUMIX"):
+            lines.append(_matrix(name, _identity(2)))
+        for pid, name in SPARTICLES.items():
+            channels = self.decays.get(pid, [])
+            width = self.width if channels else 0.0
+            lines.append(f"DECAY {pid:>8d}   {width: .8E}   # {name}")
+            for c in channels:
+                ids = "  ".join(f"{d:>8d}" for d in c.daughters)
+                lines.append(f"   {c.branching_ratio: .8E}   {len(c.daughters)}   {ids}")
+        return "\n".join(lines) + "\n"
+
+
+def gluino_direct(m_gluino: float, m_neutralino: float) -> SimplifiedModel:
+    """g̃g̃, g̃ → q q̄ χ̃₁⁰ with q ∈ {d, u, s, c} at 25 % each (ATLAS-SUSY-2018-22 §10.1 (a))."""
+    return SimplifiedModel(
+        masses={1000021: m_gluino, 1000022: m_neutralino},
+        decays={1000021: [Channel(0.25, (1000022, q, -q)) for q in (1, 2, 3, 4)]},
+    )
+
+
+def gluino_onestep(m_gluino: float, m_neutralino: float, m_chargino: float | None = None) -> SimplifiedModel:
+    """g̃ → q q̄′ χ̃₁^±, χ̃₁^± → W^± χ̃₁⁰; m(χ̃₁^±) = (m_g̃ + m_χ̃₁⁰)/2 by default (§10.1 (c))."""
+    mc = (m_gluino + m_neutralino) / 2 if m_chargino is None else m_chargino
+    return SimplifiedModel(
+        masses={1000021: m_gluino, 1000022: m_neutralino, 1000024: mc},
+        decays={
+            1000021: [
+                Channel(0.25, (1000024, 1, -2)),
+                Channel(0.25, (-1000024, 2, -1)),
+                Channel(0.25, (1000024, 3, -4)),
+                Channel(0.25, (-1000024, 4, -3)),
+            ],
+            1000024: [Channel(1.0, (1000022, 24))],
+        },
+    )
+
+
+def squark_direct(m_squark: float, m_neutralino: float) -> SimplifiedModel:
+    """q̃q̃*, eight degenerate light squarks, q̃ → q χ̃₁⁰ (§10.1 (b))."""
+    return SimplifiedModel(
+        masses={**dict.fromkeys(LIGHT_SQUARKS, m_squark), 1000022: m_neutralino},
+        decays={sq: [Channel(1.0, (1000022, sq % 10))] for sq in LIGHT_SQUARKS},
+    )
+
+
+def pythia_settings(model: str, *, ecm: float = 13000.0) -> list[str]:
+    """Pythia process settings for the simplified models above (spectrum comes from the SLHA file)."""
+    common = [f"Beams:eCM = {ecm}", "Tune:pp = 21", "SUSY:all = off"]
+    if model in ("gluino_direct", "gluino_onestep"):
+        return [*common, "SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on"]
+    if model == "squark_direct":
+        ids = ",".join(str(s) for s in LIGHT_SQUARKS)
+        return [
+            *common,
+            "SUSY:gg2squarkantisquark = on",
+            "SUSY:qqbar2squarkantisquark = on",
+            f"SUSY:idVecA = {ids}",
+            f"SUSY:idVecB = {ids}",
+        ]
+    raise ValueError(f"unknown simplified model {model!r}; known: gluino_direct, gluino_onestep, squark_direct")
+
+
+MODELS: Mapping[str, object] = {
+    "gluino_direct": gluino_direct,
+    "gluino_onestep": gluino_onestep,
+    "squark_direct": squark_direct,
+}
