@@ -120,3 +120,24 @@ if(NOT TOMLPP_INCLUDE_DIR)
 endif()
 add_library(recast_tomlpp INTERFACE)
 target_include_directories(recast_tomlpp INTERFACE "$<BUILD_INTERFACE:${TOMLPP_INCLUDE_DIR}>")
+
+# ---------------------------------------------------------------------------------------------
+# MT2 (Lester & Nachman bisection, arXiv:1411.4312, MIT licence): the header-only calculator
+# `lester_mt2_bisect_v7.h`, shipped by the PyPI `mt2` wheel (directory `_mt2/` beside the `mt2`
+# package), or $MT2_INCLUDE_DIR. Used privately by the analysis functions.
+# ---------------------------------------------------------------------------------------------
+set(MT2_INCLUDE_DIR "$ENV{MT2_INCLUDE_DIR}" CACHE PATH "directory holding lester_mt2_bisect_v7.h")
+if(NOT MT2_INCLUDE_DIR AND Python_Interpreter_FOUND)
+  execute_process(
+    COMMAND "${Python_EXECUTABLE}" -c
+      "import importlib.util, os; s = importlib.util.find_spec('mt2'); print(os.path.join(os.path.dirname(os.path.dirname(s.origin)), '_mt2') if s and s.origin else '')"
+    OUTPUT_VARIABLE _mt2_py OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(_mt2_py AND EXISTS "${_mt2_py}/lester_mt2_bisect_v7.h")
+    set(MT2_INCLUDE_DIR "${_mt2_py}")
+  endif()
+endif()
+if(NOT MT2_INCLUDE_DIR OR NOT EXISTS "${MT2_INCLUDE_DIR}/lester_mt2_bisect_v7.h")
+  message(FATAL_ERROR "recast: lester_mt2_bisect_v7.h not found. Install the Python package 'mt2' "
+                      "(pip install mt2) or set MT2_INCLUDE_DIR.")
+endif()
+message(STATUS "recast: MT2 calculator in ${MT2_INCLUDE_DIR}")

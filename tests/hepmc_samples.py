@@ -32,13 +32,15 @@ def pythia_records(n_events: int, seed: int, settings: list[str] | None = None):
     return pythia, pythia.nextBatch(n_events)
 
 
-def to_genevents(records, *, weights=(1.0,), xsec=None, units_mev=False):
+def to_genevents(records, *, weights=(1.0,), xsec=None, units_mev=False, hepmc_status=False):
     """pyhepmc GenEvents built from Pythia records.
 
     Particles keep Pythia's order (ids 1..N). Decay vertices come from Pythia's daughter ranges,
     keeping only forward links (daughters after their mother, not yet produced elsewhere) so that
     the graph is the topologically ordered DAG HepMC3 requires; Pythia's initial-state shower
     history (backward references) is dropped. Daughters of one mother share one vertex.
+    ``hepmc_status``: final particles get status 1 and the others 2 (as Pythia's HepMC interface
+    writes them); by default Pythia's own status codes are kept.
     """
     import pyhepmc
 
@@ -55,7 +57,8 @@ def to_genevents(records, *, weights=(1.0,), xsec=None, units_mev=False):
         g.event_number = i
         parts = []
         for px, py, pz, e, m, pid, st, _, _ in zip(*cols, strict=False):
-            p = pyhepmc.GenParticle(pyhepmc.FourVector(px, py, pz, e), int(pid), int(st))
+            status = (1 if st > 0 else 2) if hepmc_status else int(st)
+            p = pyhepmc.GenParticle(pyhepmc.FourVector(px, py, pz, e), int(pid), status)
             p.generated_mass = m
             g.add_particle(p)
             parts.append(p)

@@ -44,6 +44,59 @@ def example_binary(tmp_path_factory):
     return build / "event_loop"
 
 
+@pytest.fixture(scope="module")
+def analysis_binary(example_binary):
+    return example_binary.parent / "analysis_loop"
+
+
+def test_cpp_analysis_with_a_custom_function_equals_python(analysis_binary, tmp_path):
+    """events -> detector -> analysis in C++ alone, with `ht_central` registered in C++; the same
+    analysis written in YAML (the built-in language instead of the custom function) in Python."""
+    import pyhepmc
+
+    from hepmc_samples import pythia_records, to_genevents
+    from recast_ml import Detector
+    from recast_ml._data import cards_dir
+    from recast_ml.analysis import Analysis
+
+    _, records = pythia_records(20, seed=17)
+    events_file = tmp_path / "ttbar.hepmc3"
+    with pyhepmc.open(events_file, "w", format="HepMC3") as f:
+        for g in to_genevents(records, hepmc_status=True):
+            f.write(g)
+    card = cards_dir() / "atlas_run2.toml"
+    res = subprocess.run([analysis_binary, events_file, card], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    per_event = [tuple(float(x) for x in line.split()[2:]) for line in lines if line.startswith("event ")]
+    cuts = [line[4:].split("|") for line in lines if line.startswith("cut ")]
+
+    definition = tmp_path / "same.yaml"
+    definition.write_text(
+        """format: recast_ml/analysis
+format_version: 1
+info: {id: EXAMPLE, experiment: toy, sqrt_s: 13, luminosity: 1}
+objects:
+  - {name: jets30, from: jets, select: pt > 30}
+variables:
+  n30: count(jets30)
+  htc: HT(select(jets30, abs(eta) < 2.5))
+regions:
+  - name: SR
+    cuts:
+      - ">= 2 jets": n30 >= 2
+      - "htc > 100": htc > 100
+"""
+    )
+    ana = Analysis.load(definition, detector=Detector(card))
+    result = ana.run(read_events(events_file))
+    assert len(per_event) == 20
+    np.testing.assert_array_equal(np.array(per_event), result.variables)
+    cf = result.cutflow("SR")
+    assert cuts == [[name, str(n), repr(float(w))] for name, n, w in zip(cf.names, cf.n, cf.sumw, strict=True)]
+    assert int(cf.n[1]) > 10
+
+
 def test_cpp_event_loop_and_onnx(example_binary, hepmc_files, shared_data):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["RECAST_ONNXRUNTIME_LIBRARY"] = str(_ort.wheel_library())

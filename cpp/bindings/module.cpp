@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
     register_btag(m);
     register_detector(m);
     register_overlap(m);
+    register_analysis(m);
 }

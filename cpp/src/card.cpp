@@ -372,7 +372,13 @@ Card::Card(Card&&) noexcept = default;
 Card& Card::operator=(Card&&) noexcept = default;
 
 Card Card::load(const std::string& path, const std::vector<std::string>& search_dirs) {
-    return parse(read_file(path), path, search_dirs);
+    if (!search_dirs.empty()) return parse(read_file(path), path, search_dirs);
+    // default: $RECAST_CARDS_PATH, then the card's own directory (where the reference cards live
+    // when a bundled card is loaded by path)
+    auto dirs = split_dirs({});
+    const auto slash = path.find_last_of('/');
+    dirs.push_back(slash == std::string::npos ? "." : path.substr(0, slash));
+    return parse(read_file(path), path, dirs);
 }
 
 Card Card::parse(const std::string& text, const std::string& source, const std::vector<std::string>& search_dirs) {

@@ -37,6 +37,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ]
     except _core.DependencyError as err:
         rows.append(("ONNX Runtime", f"NOT AVAILABLE: {err}"))
+    from ._data import analyses_dir, cards_dir
+
+    rows += [
+        ("CMake package dir (recast_DIR)", str(Path(__file__).parent / "cmake" / "recast")),
+        ("detector cards", str(cards_dir())),
+        ("analyses", str(analyses_dir())),
+    ]
     for mod in ("numpy", "awkward", "pythia8mc"):
         try:
             from importlib.metadata import version

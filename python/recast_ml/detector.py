@@ -95,6 +95,4 @@ class Detector:
             "truth_set": m["truth_set"],
         }
         met = ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in met_fields.values()], list(met_fields))
-        return ak.Array(
-            ak.contents.RecordArray([*lists, met], [*kinds, "met"])
-        )
+        return ak.Array(ak.contents.RecordArray([*lists, met], [*kinds, "met"]))

@@ -54,7 +54,7 @@ class Card {
 public:
     /// Loads and validates a card file. `search_dirs` are searched for the reference cards
     /// (atlas_run2.toml, cms_run2.toml: the schema, and the bases of `extends`); if empty,
-    /// $RECAST_CARDS_PATH (colon-separated) is used.
+    /// $RECAST_CARDS_PATH (colon-separated) and then the card file's own directory are used.
     static Card load(const std::string& path, const std::vector<std::string>& search_dirs = {});
     /// Same for card text; `source` names it in messages.
     static Card parse(const std::string& text, const std::string& source,

@@ -1,0 +1,115 @@
+// A declarative analysis (ADL/CutLang style) compiled and evaluated by the core:
+//   objects   -> derived collections: `from` an input (or earlier derived) collection, `select`
+//                predicate per object; then ordered overlap-removal steps (§8.7 building blocks)
+//   variables -> per-event numbers/bools, in order (each may use the earlier ones)
+//   regions   -> ordered named cuts (inheritance already resolved by the loader), optionally
+//                binned in one variable (multi-bin regions)
+// Results: one cutflow per region (step 0 = all events) and binned yields, plus every variable and
+// the pass/fail of every region per event (for distributions and validation).
+// Parsing of the YAML format is done by the Python loader; C++ users fill `Spec` directly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "recast/analysis/cutflow.hpp"
+#include "recast/analysis/expression.hpp"
+#include "recast/analysis/table.hpp"
+#include "recast/overlap.hpp"
+
+namespace recast::analysis {
+
+/// An expression with its position in the definition file (for error messages).
+struct Located {
+    std::string text;
+    int line = 1, col = 1;
+};
+
+struct ObjectDef {
+    std::string name, from;
+    Located select;  ///< predicate over the objects of `from`; empty = keep all
+};
+
+struct OverlapStep {
+    std::string remove, near;
+    overlap::Cone cone;
+    Located only;     ///< predicate on `remove` objects that may be removed; empty = all
+    Located against;  ///< predicate on `near` objects that remove; empty = all
+    int line = 1;
+};
+
+/// One step of the object definitions, applied in order: define a collection, or remove overlaps
+/// (the `remove` collection is replaced by its survivors for all later steps).
+struct ObjectStep {
+    enum class Kind { Define, Overlap } kind = Kind::Define;
+    ObjectDef define;
+    OverlapStep overlap;
+};
+
+struct VariableDef {
+    std::string name;
+    Located expr;
+};
+
+struct CutDef {
+    std::string name;
+    Located expr;
+};
+
+struct RegionDef {
+    std::string name;
+    std::vector<CutDef> cuts;  ///< inherited cuts first
+    std::optional<Located> bin_variable;
+    std::vector<double> bin_edges;
+};
+
+struct Spec {
+    std::string id;
+    std::string source = "<analysis>";  ///< file name for error messages
+    std::vector<ObjectStep> objects;
+    std::vector<VariableDef> variables;
+    std::vector<RegionDef> regions;
+};
+
+struct Result {
+    std::vector<std::string> region_names;
+    std::vector<Cutflow> cutflows;            ///< per region
+    std::vector<std::optional<BinnedYield>> bins;  ///< per region (multi-bin regions only)
+    std::vector<std::string> variable_names;
+    std::size_t n_events = 0;
+    std::vector<double> variables;     ///< n_events x n_variables, row-major; NaN = missing
+    std::vector<std::uint8_t> passed;  ///< n_events x n_regions, row-major
+
+    /// Adds the cutflows and yields of another result of the same analysis and appends its
+    /// per-event columns (events in call order).
+    void merge(const Result& other);
+};
+
+class Analysis {
+public:
+    /// Compiles every expression against `input` (+ derived collections and variables); throws
+    /// ConfigError naming the file, line and column of the first problem.
+    Analysis(Spec spec, const Schema& input);
+    ~Analysis();
+    Analysis(Analysis&&) noexcept;
+
+    const Spec& spec() const noexcept;
+    /// The schema expressions see (inputs, derived collections, variables).
+    const Schema& schema() const noexcept;
+
+    /// Runs on a table whose collections/records match the input schema. Identical results for
+    /// any thread count (sums are accumulated in fixed blocks of events).
+    Result run(const EventTable& table, int n_threads = 1) const;
+
+    /// The input schema of a table (collection/record names and fields).
+    static Schema schema_of(const EventTable& table);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace recast::analysis

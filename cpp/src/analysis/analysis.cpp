@@ -1,0 +1,337 @@
+#include "recast/analysis/analysis.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "recast/errors.hpp"
+#include "recast/parallel.hpp"
+
+namespace recast::analysis {
+
+void Result::merge(const Result& o) {
+    if (o.region_names != region_names || o.variable_names != variable_names)
+        throw std::invalid_argument("cannot merge results of different analyses");
+    for (std::size_t r = 0; r < cutflows.size(); ++r) {
+        cutflows[r].merge(o.cutflows[r]);
+        if (bins[r]) bins[r]->merge(*o.bins[r]);
+    }
+    n_events += o.n_events;
+    variables.insert(variables.end(), o.variables.begin(), o.variables.end());
+    passed.insert(passed.end(), o.passed.begin(), o.passed.end());
+}
+
+namespace {
+
+constexpr std::size_t kBlock = 256;  // events per partial sum: results independent of threads
+
+struct CompiledStep {
+    ObjectStep def;
+    std::optional<Expression> select, only, against;
+};
+
+struct CompiledRegion {
+    RegionDef def;
+    std::vector<Expression> cuts;
+    std::optional<Expression> bin_variable;
+};
+
+}  // namespace
+
+struct Analysis::Impl {
+    Spec spec;
+    Schema input, schema;
+    std::vector<CompiledStep> steps;
+    std::vector<Expression> variables;
+    std::vector<CompiledRegion> regions;
+};
+
+Schema Analysis::schema_of(const EventTable& t) {
+    Schema s;
+    for (const auto& [name, c] : t.collections) {
+        s.collections[name] = c.field_names;
+        if (!c.bool_fields.empty()) s.bool_fields[name] = c.bool_fields;
+    }
+    for (const auto& [name, r] : t.records) {
+        s.records[name] = r.field_names;
+        if (!r.bool_fields.empty()) s.bool_fields[name] = r.bool_fields;
+    }
+    return s;
+}
+
+Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl>()) {
+    auto& I = *impl_;
+    I.spec = std::move(spec);
+    I.input = input;
+    I.schema = input;
+    const std::string& src = I.spec.source;
+    auto located_error = [&](const Located& at, const std::string& msg) { throw ConfigError(src, at.line, at.col, msg); };
+    auto taken = [&](const std::string& name) {
+        return I.schema.collections.count(name) || I.schema.records.count(name) || I.schema.variables.count(name);
+    };
+    for (const auto& step : I.spec.objects) {
+        CompiledStep c{step, std::nullopt, std::nullopt, std::nullopt};
+        if (step.kind == ObjectStep::Kind::Define) {
+            const auto& o = step.define;
+            if (!I.schema.collections.count(o.from))
+                located_error(o.select, "object '" + o.name + "': unknown source collection '" + o.from + "'");
+            if (o.name != o.from && taken(o.name)) located_error(o.select, "object '" + o.name + "' is defined twice");
+            if (!o.select.text.empty())
+                c.select = Expression::predicate(o.select.text, I.schema, o.from, src, o.select.line, o.select.col);
+            I.schema.collections[o.name] = I.schema.collections.at(o.from);
+            if (I.schema.bool_fields.count(o.from)) I.schema.bool_fields[o.name] = I.schema.bool_fields.at(o.from);
+        } else {
+            const auto& ov = step.overlap;
+            for (const auto& name : {ov.remove, ov.near}) {
+                if (!I.schema.collections.count(name))
+                    throw ConfigError(src, ov.line, 1, "overlap removal: unknown collection '" + name + "'");
+                const auto& f = I.schema.collections.at(name);
+                for (const char* x : {"pt", "eta", "phi"})
+                    if (std::find(f.begin(), f.end(), x) == f.end())
+                        throw ConfigError(src, ov.line, 1, "overlap removal: collection '" + name + "' has no field '" + x + "'");
+            }
+            if (!ov.only.text.empty())
+                c.only = Expression::predicate(ov.only.text, I.schema, ov.remove, src, ov.only.line, ov.only.col);
+            if (!ov.against.text.empty())
+                c.against = Expression::predicate(ov.against.text, I.schema, ov.near, src, ov.against.line, ov.against.col);
+        }
+        I.steps.push_back(std::move(c));
+    }
+    for (const auto& v : I.spec.variables) {
+        if (taken(v.name)) located_error(v.expr, "variable '" + v.name + "' clashes with an existing name");
+        Expression e(v.expr.text, I.schema, src, v.expr.line, v.expr.col);
+        if (e.type() != Type::Number && e.type() != Type::Bool)
+            located_error(v.expr, "variable '" + v.name + "' must be a number or a bool, this is a " +
+                                      type_name(e.type()) + " (use count(...), sum(...), [index].field, ...)");
+        I.schema.variables[v.name] = e.type();
+        I.schema.variable_order.push_back(v.name);
+        I.variables.push_back(std::move(e));
+    }
+    for (const auto& r : I.spec.regions) {
+        CompiledRegion c{r, {}, std::nullopt};
+        for (const auto& cut : r.cuts) {
+            Expression e(cut.expr.text, I.schema, src, cut.expr.line, cut.expr.col);
+            if (e.type() != Type::Bool)
+                located_error(cut.expr, "cut '" + cut.name + "' of region '" + r.name + "' must be a bool, this is a " +
+                                            type_name(e.type()));
+            c.cuts.push_back(std::move(e));
+        }
+        if (r.bin_variable) {
+            Expression e(r.bin_variable->text, I.schema, src, r.bin_variable->line, r.bin_variable->col);
+            if (e.type() != Type::Number) located_error(*r.bin_variable, "the binning variable must be a number");
+            if (r.bin_edges.size() < 2) located_error(*r.bin_variable, "a binned region needs at least two edges");
+            for (std::size_t i = 0; i + 1 < r.bin_edges.size(); ++i)
+                if (!(r.bin_edges[i] < r.bin_edges[i + 1])) located_error(*r.bin_variable, "bin edges must increase");
+            c.bin_variable = std::move(e);
+        }
+        I.regions.push_back(std::move(c));
+    }
+}
+
+Analysis::~Analysis() = default;
+Analysis::Analysis(Analysis&&) noexcept = default;
+const Spec& Analysis::spec() const noexcept { return impl_->spec; }
+const Schema& Analysis::schema() const noexcept { return impl_->schema; }
+
+namespace {
+
+using Collections = std::map<std::string, const CollectionColumns*>;
+
+CollectionColumns filter(const CollectionColumns& c, const std::vector<std::uint8_t>& keep) {
+    CollectionColumns out;
+    out.field_names = c.field_names;
+    out.bool_fields = c.bool_fields;
+    out.fields.resize(c.fields.size());
+    out.offsets.assign(1, 0);
+    for (std::size_t e = 0; e < c.n_events(); ++e) {
+        for (auto i = c.offsets[e]; i < c.offsets[e + 1]; ++i)
+            if (keep[static_cast<std::size_t>(i)])
+                for (std::size_t f = 0; f < c.fields.size(); ++f) out.fields[f].push_back(c.fields[f][static_cast<std::size_t>(i)]);
+        out.offsets.push_back(static_cast<std::int64_t>(out.fields.empty() ? 0 : out.fields[0].size()));
+    }
+    if (out.fields.empty()) {  // no fields: count kept objects
+        out.offsets.assign(1, 0);
+        for (std::size_t e = 0; e < c.n_events(); ++e) {
+            std::int64_t k = 0;
+            for (auto i = c.offsets[e]; i < c.offsets[e + 1]; ++i) k += keep[static_cast<std::size_t>(i)];
+            out.offsets.push_back(out.offsets.back() + k);
+        }
+    }
+    return out;
+}
+
+[[noreturn]] void rethrow(const std::exception& e, const std::string& source, std::size_t event, const std::string& what,
+                          const std::string& text) {
+    throw InputError(source, 0, static_cast<std::int64_t>(event),
+                     what + " '" + text + "': " + e.what());
+}
+
+/// Per-object predicate mask over a whole collection (parallel over events).
+std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionColumns& c, const EventTable& table,
+                                      const Collections& cols, int n_threads, const std::string& source,
+                                      const std::string& what) {
+    std::vector<std::uint8_t> keep(c.size(), 0);
+    const std::size_t ne = table.n_events;
+    for_each_range(ne, n_ranges(ne, n_threads), [&](std::size_t, std::size_t first, std::size_t last) {
+        EventContext ctx;
+        ctx.table = &table;
+        ctx.collections = &cols;
+        for (std::size_t e = first; e < last; ++e) {
+            ctx.event = e;
+            for (auto i = c.offsets[e]; i < c.offsets[e + 1]; ++i) {
+                Value self;
+                self.type = Type::Object;
+                self.coll = &c;
+                self.obj = i;
+                ctx.scope.assign(1, self);
+                try {
+                    const Value v = pred.evaluate(ctx);
+                    keep[static_cast<std::size_t>(i)] = !v.missing && v.x != 0;
+                } catch (const std::runtime_error& err) {
+                    rethrow(err, source, e, what, pred.text());
+                }
+            }
+        }
+    });
+    return keep;
+}
+
+}  // namespace
+
+Result Analysis::run(const EventTable& table, int n_threads) const {
+    const auto& I = *impl_;
+    table.validate();
+    for (const auto& [name, fields] : I.input.collections) {
+        auto it = table.collections.find(name);
+        if (it == table.collections.end()) throw InputError("<analysis input>", 0, -1, "missing collection '" + name + "'");
+        if (it->second.field_names != fields)
+            throw InputError("<analysis input>", 0, -1, "collection '" + name + "' has other fields than the analysis was compiled for");
+    }
+    for (const auto& [name, fields] : I.input.records) {
+        auto it = table.records.find(name);
+        if (it == table.records.end() || it->second.field_names != fields)
+            throw InputError("<analysis input>", 0, -1, "record '" + name + "' missing or with other fields");
+    }
+    const std::string& src = I.spec.source;
+    // objects and overlap removal (derived collections owned here)
+    std::map<std::string, CollectionColumns> derived;
+    Collections cols;
+    for (const auto& [name, c] : table.collections) cols[name] = &c;
+    for (const auto& step : I.steps) {
+        if (step.def.kind == ObjectStep::Kind::Define) {
+            const auto& o = step.def.define;
+            const CollectionColumns& from = *cols.at(o.from);
+            CollectionColumns made = step.select ? filter(from, object_mask(*step.select, from, table, cols, n_threads, src,
+                                                                             "object '" + o.name + "' selection"))
+                                                 : from;
+            derived[o.name] = std::move(made);
+            cols[o.name] = &derived[o.name];
+            continue;
+        }
+        const auto& ov = step.def.overlap;
+        const CollectionColumns& a = *cols.at(ov.remove);
+        const CollectionColumns& b = *cols.at(ov.near);
+        std::vector<std::uint8_t> only, against;
+        if (step.only) only = object_mask(*step.only, a, table, cols, n_threads, src, "overlap 'only' predicate");
+        if (step.against) against = object_mask(*step.against, b, table, cols, n_threads, src, "overlap 'against' predicate");
+        auto col = [](const CollectionColumns& c, const char* f) -> Span<double> {
+            const int k = c.field(f);
+            if (k < 0) return {};
+            return Span<double>(c.fields[static_cast<std::size_t>(k)]);
+        };
+        overlap::Collection ca{Span<std::int64_t>(a.offsets), col(a, "pt"), col(a, "eta"), col(a, "phi"), col(a, "mass")};
+        overlap::Collection cb{Span<std::int64_t>(b.offsets), col(b, "pt"), col(b, "eta"), col(b, "phi"), col(b, "mass")};
+        const auto keep = overlap::remove_overlaps(ca, cb, ov.cone, only.empty() ? nullptr : only.data(),
+                                                   against.empty() ? nullptr : against.data());
+        CollectionColumns made = filter(a, keep);
+        derived[ov.remove] = std::move(made);  // may replace the collection `a` refers to: done with it
+        cols[ov.remove] = &derived[ov.remove];
+    }
+    // variables and regions, in blocks of kBlock events
+    Result r;
+    r.n_events = table.n_events;
+    const std::size_t nv = I.variables.size(), nr = I.regions.size();
+    for (const auto& v : I.spec.variables) r.variable_names.push_back(v.name);
+    r.variables.assign(table.n_events * nv, std::numeric_limits<double>::quiet_NaN());
+    r.passed.assign(table.n_events * nr, 0);
+    std::vector<std::vector<std::string>> step_names(nr);
+    for (std::size_t k = 0; k < nr; ++k) {
+        step_names[k].push_back("all events");
+        for (const auto& c : I.regions[k].def.cuts) step_names[k].push_back(c.name);
+        r.region_names.push_back(I.regions[k].def.name);
+    }
+    const std::size_t n_blocks = (table.n_events + kBlock - 1) / kBlock;
+    struct Partial {
+        std::vector<Cutflow> cutflows;
+        std::vector<std::optional<BinnedYield>> bins;
+    };
+    std::vector<Partial> partial(n_blocks);
+    for_each_range(n_blocks, n_ranges(n_blocks, n_threads), [&](std::size_t, std::size_t b0, std::size_t b1) {
+        EventContext ctx;
+        ctx.table = &table;
+        ctx.collections = &cols;
+        for (std::size_t blk = b0; blk < b1; ++blk) {
+            Partial& p = partial[blk];
+            for (std::size_t k = 0; k < nr; ++k) {
+                p.cutflows.emplace_back(step_names[k]);
+                if (I.regions[k].bin_variable) p.bins.emplace_back(BinnedYield(I.regions[k].def.bin_edges));
+                else p.bins.emplace_back(std::nullopt);
+            }
+            const std::size_t e1 = std::min(table.n_events, (blk + 1) * kBlock);
+            for (std::size_t e = blk * kBlock; e < e1; ++e) {
+                ctx.event = e;
+                double* vars = r.variables.data() + e * nv;
+                ctx.variables = vars;
+                for (std::size_t v = 0; v < nv; ++v) {
+                    try {
+                        vars[v] = I.variables[v].scalar(ctx);
+                    } catch (const std::runtime_error& err) {
+                        rethrow(err, src, e, "variable '" + I.spec.variables[v].name + "'", I.variables[v].text());
+                    }
+                }
+                const double w = table.weight[e];
+                for (std::size_t k = 0; k < nr; ++k) {
+                    const auto& reg = I.regions[k];
+                    auto& cf = p.cutflows[k];
+                    cf.fill(0, w);
+                    bool pass = true;
+                    for (std::size_t c = 0; c < reg.cuts.size() && pass; ++c) {
+                        double x;
+                        try {
+                            x = reg.cuts[c].scalar(ctx);
+                        } catch (const std::runtime_error& err) {
+                            rethrow(err, src, e, "cut '" + reg.def.cuts[c].name + "'", reg.cuts[c].text());
+                        }
+                        pass = !std::isnan(x) && x != 0;
+                        if (pass) cf.fill(c + 1, w);
+                    }
+                    if (!pass) continue;
+                    r.passed[e * nr + k] = 1;
+                    if (reg.bin_variable) {
+                        double x;
+                        try {
+                            x = reg.bin_variable->scalar(ctx);
+                        } catch (const std::runtime_error& err) {
+                            rethrow(err, src, e, "binning of region '" + reg.def.name + "'", reg.bin_variable->text());
+                        }
+                        p.bins[k]->fill(x, w);
+                    }
+                }
+            }
+        }
+    });
+    for (std::size_t k = 0; k < nr; ++k) {
+        r.cutflows.emplace_back(step_names[k]);
+        if (I.regions[k].bin_variable) r.bins.emplace_back(BinnedYield(I.regions[k].def.bin_edges));
+        else r.bins.emplace_back(std::nullopt);
+    }
+    for (const auto& p : partial)
+        for (std::size_t k = 0; k < nr; ++k) {
+            r.cutflows[k].merge(p.cutflows[k]);
+            if (r.bins[k]) r.bins[k]->merge(*p.bins[k]);
+        }
+    return r;
+}
+
+}  // namespace recast::analysis

@@ -1,0 +1,724 @@
+"""Declarative analyses: load a definition (YAML, validated against a JSON Schema, expressions
+compiled by the C++ core with file:line:column errors) and run it on events or arrays.
+
+    ana = Analysis.load("ATLAS-SUSY-2018-22")          # bundled ID, a directory or a YAML file
+    result = ana.run(events, cross_section=0.0284)      # pb; detector from the definition
+    result.cutflow("SR4j-2200").table()
+    result.save("out/results.json")
+
+The format is documented in ``analyses/README.md``; the results JSON in ``results.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._core import ConfigError
+from ._data import analyses_dir
+from .events import EventBatch
+
+log = logging.getLogger(__name__)
+
+FORMAT = "recast_ml/analysis"
+FORMAT_VERSION = 1
+RESULTS_FORMAT = "recast_ml/results"
+RESULTS_FORMAT_VERSION = 1
+_SCHEMAS = Path(__file__).parent / "schemas"
+_FB_PER_PB = 1000.0  # sigma [pb] x L [fb^-1] x 1000 = events
+
+
+# ------------------------------------------------------------------------------------------------
+# YAML with positions
+# ------------------------------------------------------------------------------------------------
+class Located(str):
+    """A string from a definition file that remembers where its text starts (1-based)."""
+
+    line: int
+    col: int
+
+    def __new__(cls, value: str, line: int = 1, col: int = 1) -> Located:
+        s = super().__new__(cls, value)
+        s.line, s.col = line, col
+        return s
+
+
+def _construct(node: Any, lines: list[str]) -> Any:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for k, v in node.value:
+            key = _construct(k, lines)
+            if key in out:
+                raise ConfigError(
+                    f"{node.start_mark.name}:{k.start_mark.line + 1}:{k.start_mark.column + 1}: duplicate key {key!r}"
+                )
+            out[key] = _construct(v, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(v, lines) for v in node.value]
+    if node.tag == "tag:yaml.org,2002:str":
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        if node.style in ("'", '"'):
+            col += 1
+        elif node.style in ("|", ">"):
+            line += 1
+            text = lines[line - 1] if line - 1 < len(lines) else ""
+            col = len(text) - len(text.lstrip(" ")) + 1
+        return Located(node.value, line, col)
+    loader = yaml.SafeLoader("")
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml(path: str | os.PathLike[str]) -> Any:
+    """YAML -> Python containers; strings are :class:`Located` (file positions kept)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read analysis definition {path}: {e.strerror}") from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from e
+    if node is None:
+        raise ConfigError(f"{path}: empty analysis definition")
+    node.start_mark.name = str(path)
+    return _construct(node, text.splitlines())
+
+
+def _schema() -> Any:
+    return json.loads((_SCHEMAS / "analysis.schema.json").read_text())
+
+
+def _validate(doc: Any, path: Path) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: len(e.absolute_path))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    loc = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+    # position: the deepest located string at or below the failing element
+    target: Any = doc
+    for p in err.absolute_path:
+        target = target[p]
+    line = _first_line(target)
+    where = f"{path}:{line}" if line else str(path)
+    raise ConfigError(f"{where}: {loc}: {err.message}")
+
+
+def _first_line(x: Any) -> int | None:
+    if isinstance(x, Located):
+        return x.line
+    if isinstance(x, Mapping):
+        for k, v in x.items():
+            line = _first_line(k) or _first_line(v)
+            if line:
+                return line
+    if isinstance(x, list):
+        for v in x:
+            line = _first_line(v)
+            if line:
+                return line
+    return None
+
+
+def _loc(s: Any) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    if isinstance(s, Located):
+        return {"text": str(s), "line": s.line, "col": s.col}
+    return {"text": str(s), "line": 1, "col": 1}
+
+
+def _edge(x: Any, where: str) -> float:
+    if isinstance(x, str):
+        if x.strip().lower() in ("inf", "+inf", "infinity"):
+            return math.inf
+        raise ConfigError(f"{where}: bin edge {x!r} is not a number or 'inf'")
+    return float(x)
+
+
+# ------------------------------------------------------------------------------------------------
+# definition -> core spec
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Definition:
+    """A validated analysis definition (the YAML document) and where it came from."""
+
+    path: Path
+    doc: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.doc["info"]["id"])
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Located) else v) for k, v in self.doc["info"].items()}
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def region_cuts(self) -> dict[str, list[tuple[str, Located]]]:
+        """Cuts of every region with inheritance resolved (parent cuts first)."""
+        regions = {str(r["name"]): r for r in self.doc["regions"]}
+        if len(regions) != len(self.doc["regions"]):
+            names = [str(r["name"]) for r in self.doc["regions"]]
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ConfigError(f"{self.path}:{_first_line(dup) or 0}: region {dup!r} is defined twice")
+        out: dict[str, list[tuple[str, Located]]] = {}
+
+        def resolve(name: str, chain: tuple[str, ...]) -> list[tuple[str, Located]]:
+            if name in out:
+                return out[name]
+            r = regions[name]
+            cuts: list[tuple[str, Located]] = []
+            if "inherit" in r:
+                parent = str(r["inherit"])
+                if parent not in regions:
+                    raise ConfigError(
+                        f"{self.path}:{r['inherit'].line}: region {name!r} inherits from unknown region {parent!r}"
+                    )
+                if parent in chain:
+                    raise ConfigError(
+                        f"{self.path}:{r['inherit'].line}: circular inheritance {' -> '.join((*chain, name, parent))}"
+                    )
+                cuts += resolve(parent, (*chain, name))
+            for c in r.get("cuts", []):
+                if "cut" in c and "name" in c and len(c) >= 2:
+                    cuts.append((str(c["name"]), c["cut"]))
+                else:
+                    ((k, v),) = c.items()
+                    cuts.append((str(k), v))
+            names = [n for n, _ in cuts]
+            for n in names:
+                if names.count(n) > 1:
+                    raise ConfigError(f"{self.path}:{_first_line(r) or 0}: region {name!r} has two cuts named {n!r}")
+            out[name] = cuts
+            return cuts
+
+        for name in regions:
+            resolve(name, ())
+        return out
+
+    def spec(self) -> dict[str, Any]:
+        """The plain-container spec the core compiles."""
+        d = self.doc
+        if d.get("models"):
+            raise ConfigError(f"{self.path}: 'models' (ML model cards) are not supported yet by this version")
+        objects: list[dict[str, Any]] = []
+        for o in d.get("objects", []):
+            if "overlap" in o:
+                ov = o["overlap"]
+                shrink = ov.get("shrinking")
+                objects.append(
+                    {
+                        "overlap": {
+                            "remove": str(ov["remove"]),
+                            "near": str(ov["near"]),
+                            "dr": float(ov.get("dr", 0.4)),
+                            "shrinking": shrink is not None,
+                            "c": float(shrink["c"]) if shrink else 0.04,
+                            "k_gev": float(shrink["k"]) if shrink else 10.0,
+                            "dr_max": float(shrink["max"]) if shrink else 0.4,
+                            "rapidity": bool(ov.get("rapidity", False)),
+                            "cone_pt_of_near": ov.get("cone_pt", "remove") == "near",
+                            "only": _loc(ov.get("only")),
+                            "against": _loc(ov.get("against")),
+                            "line": ov["remove"].line if isinstance(ov["remove"], Located) else 1,
+                        }
+                    }
+                )
+            else:
+                sel = o.get("select")
+                objects.append(
+                    {
+                        "name": str(o["name"]),
+                        "from": str(o["from"]),
+                        "select": _loc(sel) if sel is not None else {"text": "", "line": o["name"].line, "col": 1},
+                    }
+                )
+        variables = [{"name": str(k), "expr": _loc(v)} for k, v in d.get("variables", {}).items()]
+        regions = []
+        cuts = self.region_cuts()
+        for r in d["regions"]:
+            name = str(r["name"])
+            region: dict[str, Any] = {
+                "name": name,
+                "cuts": [{"name": n, "expr": _loc(e)} for n, e in cuts[name]],
+                "bins": None,
+            }
+            if "bins" in r:
+                b = r["bins"]
+                where = f"{self.path}:{_first_line(b) or 0}"
+                region["bins"] = {"variable": _loc(b["variable"]), "edges": [_edge(x, where) for x in b["edges"]]}
+            regions.append(region)
+        return {"id": self.id, "source": str(self.path), "objects": objects, "variables": variables, "regions": regions}
+
+    def bin_names(self, region: str) -> list[str] | None:
+        for r in self.doc["regions"]:
+            if str(r["name"]) == region and "bins" in r and "names" in r["bins"]:
+                return [str(n) for n in r["bins"]["names"]]
+        return None
+
+
+def load_definition(path: str | os.PathLike[str]) -> Definition:
+    path = Path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: an analysis definition must be a mapping")
+    _validate(doc, path)
+    return Definition(path=path, doc=doc)
+
+
+def find_definition(name_or_path: str | os.PathLike[str]) -> Path:
+    """A YAML file, a directory holding ``analysis.yaml``, or a bundled analysis ID."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        if (p / "analysis.yaml").is_file():
+            return p / "analysis.yaml"
+        raise ConfigError(f"{p}: directory has no analysis.yaml")
+    bundled = analyses_dir() / str(name_or_path) / "analysis.yaml"
+    if bundled.is_file():
+        return bundled
+    known = sorted(d.name for d in analyses_dir().iterdir() if (d / "analysis.yaml").is_file())
+    raise ConfigError(
+        f"unknown analysis {str(name_or_path)!r}: not a file, not a directory with analysis.yaml, and not a bundled "
+        f"analysis (bundled: {', '.join(known) or 'none'})"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# results
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Cutflow:
+    """Named steps with raw counts, sum of weights and sum of squared weights; step 0 = all events."""
+
+    region: str
+    names: list[str]
+    n: npt.NDArray[np.int64]
+    sumw: npt.NDArray[np.float64]
+    sumw2: npt.NDArray[np.float64]
+    scale: float | None = None  # events per unit weight (sigma x L / sum of all weights)
+
+    @property
+    def cumulative(self) -> npt.NDArray[np.float64]:
+        """sumw[i] / sumw[0]."""
+        total = self.sumw[0]
+        return self.sumw / total if total else np.zeros_like(self.sumw)
+
+    @property
+    def relative(self) -> npt.NDArray[np.float64]:
+        """sumw[i] / sumw[i-1] (1 for step 0)."""
+        prev = np.concatenate([[self.sumw[0]], self.sumw[:-1]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(prev != 0, self.sumw / np.where(prev != 0, prev, 1), 0.0)
+
+    @property
+    def yields(self) -> npt.NDArray[np.float64] | None:
+        return None if self.scale is None else self.sumw * self.scale
+
+    @property
+    def yield_errors(self) -> npt.NDArray[np.float64] | None:
+        return None if self.scale is None else np.sqrt(self.sumw2) * self.scale
+
+    def merge(self, other: Cutflow) -> Cutflow:
+        if other.names != self.names:
+            raise ValueError(f"cannot merge cutflows of {self.region!r} with different steps")
+        return Cutflow(self.region, self.names, self.n + other.n, self.sumw + other.sumw, self.sumw2 + other.sumw2)
+
+    def table(self) -> str:
+        head = f"{'step':<40} {'N':>9} {'sum w':>12} {'cumul.':>8} {'rel.':>8}"
+        if self.scale is not None:
+            head += f" {'yield':>11} {'MC err':>9}"
+        rows = [f"cutflow {self.region}", head]
+        y, ye = self.yields, self.yield_errors
+        for i, name in enumerate(self.names):
+            row = f"{name[:40]:<40} {self.n[i]:>9d} {self.sumw[i]:>12.5g}"
+            row += f" {self.cumulative[i]:>8.4f} {self.relative[i]:>8.4f}"
+            if y is not None and ye is not None:
+                row += f" {y[i]:>11.4g} {ye[i]:>9.3g}"
+            rows.append(row)
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        steps = []
+        for i, name in enumerate(self.names):
+            s: dict[str, Any] = {
+                "name": name,
+                "n": int(self.n[i]),
+                "sumw": float(self.sumw[i]),
+                "sumw2": float(self.sumw2[i]),
+                "efficiency_cumulative": float(self.cumulative[i]),
+                "efficiency_relative": float(self.relative[i]),
+            }
+            if self.scale is not None:
+                s["yield"] = float(self.sumw[i] * self.scale)
+                s["yield_error"] = float(math.sqrt(self.sumw2[i]) * self.scale)
+            steps.append(s)
+        return {"region": self.region, "steps": steps}
+
+
+@dataclass
+class Bins:
+    region: str
+    edges: npt.NDArray[np.float64]
+    n: npt.NDArray[np.int64]
+    sumw: npt.NDArray[np.float64]
+    sumw2: npt.NDArray[np.float64]
+    outside: int
+    names: list[str] | None = None
+    scale: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        bins = []
+        for i in range(len(self.n)):
+            b: dict[str, Any] = {
+                "low": float(self.edges[i]),
+                "high": float(self.edges[i + 1]) if math.isfinite(self.edges[i + 1]) else "inf",
+                "n": int(self.n[i]),
+                "sumw": float(self.sumw[i]),
+                "sumw2": float(self.sumw2[i]),
+            }
+            if self.names:
+                b["name"] = self.names[i]
+            if self.scale is not None:
+                b["yield"] = float(self.sumw[i] * self.scale)
+                b["yield_error"] = float(math.sqrt(self.sumw2[i]) * self.scale)
+            bins.append(b)
+        return {"region": self.region, "bins": bins, "outside": int(self.outside)}
+
+
+@dataclass
+class AnalysisResult:
+    """Cutflows per region, binned yields, and per-event variables / region decisions."""
+
+    analysis: str
+    info: dict[str, Any]
+    cutflows: dict[str, Cutflow]
+    bins: dict[str, Bins]
+    variable_names: list[str]
+    variables: npt.NDArray[np.float64]  # n_events x n_variables (NaN = missing)
+    passed: npt.NDArray[np.bool_]  # n_events x n_regions
+    n_events: int
+    sum_weights: float
+    cross_section_pb: float | None = None
+    luminosity_fb: float | None = None
+    detector: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scale(self) -> float | None:
+        if self.cross_section_pb is None or self.luminosity_fb is None or not self.sum_weights:
+            return None
+        return self.cross_section_pb * self.luminosity_fb * _FB_PER_PB / self.sum_weights
+
+    def cutflow(self, region: str) -> Cutflow:
+        if region not in self.cutflows:
+            raise KeyError(f"no region {region!r}; regions: {', '.join(self.cutflows)}")
+        return self.cutflows[region]
+
+    def variable(self, name: str) -> npt.NDArray[np.float64]:
+        return self.variables[:, self.variable_names.index(name)]
+
+    def region_mask(self, region: str) -> npt.NDArray[np.bool_]:
+        return self.passed[:, list(self.cutflows).index(region)]
+
+    def yield_(self, region: str) -> tuple[float, float]:
+        """Expected events (sigma x L x efficiency) in a region and its MC error."""
+        cf = self.cutflow(region)
+        if self.scale is None:
+            raise ValueError("no cross section given: yields cannot be scaled to sigma x L")
+        return float(cf.sumw[-1] * self.scale), float(math.sqrt(cf.sumw2[-1]) * self.scale)
+
+    def merge(self, other: AnalysisResult) -> AnalysisResult:
+        """Combine the results of two samples of the same process (e.g. batches or jobs)."""
+        if other.analysis != self.analysis or list(other.cutflows) != list(self.cutflows):
+            raise ValueError("cannot merge results of different analyses")
+        bins = {}
+        for k, b in self.bins.items():
+            o = other.bins[k]
+            bins[k] = Bins(k, b.edges, b.n + o.n, b.sumw + o.sumw, b.sumw2 + o.sumw2, b.outside + o.outside, b.names)
+        merged = AnalysisResult(
+            analysis=self.analysis,
+            info=self.info,
+            cutflows={k: c.merge(other.cutflows[k]) for k, c in self.cutflows.items()},
+            bins=bins,
+            variable_names=self.variable_names,
+            variables=np.concatenate([self.variables, other.variables]),
+            passed=np.concatenate([self.passed, other.passed]),
+            n_events=self.n_events + other.n_events,
+            sum_weights=self.sum_weights + other.sum_weights,
+            cross_section_pb=self.cross_section_pb,
+            luminosity_fb=self.luminosity_fb,
+            detector=self.detector,
+            metadata=self.metadata,
+        )
+        merged._apply_scale()
+        return merged
+
+    def _apply_scale(self) -> None:
+        for c in self.cutflows.values():
+            c.scale = self.scale
+        for b in self.bins.values():
+            b.scale = self.scale
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results JSON document (schema: recast_ml/schemas/results.schema.json)."""
+        regions = []
+        for name, cf in self.cutflows.items():
+            entry: dict[str, Any] = {"name": name, "cutflow": cf.to_dict()["steps"]}
+            if cf.scale is not None:
+                entry["yield"] = float(cf.sumw[-1] * cf.scale)
+                entry["yield_error"] = float(math.sqrt(cf.sumw2[-1]) * cf.scale)
+            if name in self.bins:
+                entry["bins"] = self.bins[name].to_dict()["bins"]
+            regions.append(entry)
+        return {
+            "format": RESULTS_FORMAT,
+            "format_version": RESULTS_FORMAT_VERSION,
+            "analysis": {"id": self.analysis, **{k: v for k, v in self.info.items() if k != "id"}},
+            "sample": {
+                "n_events": self.n_events,
+                "sum_weights": self.sum_weights,
+                "cross_section_pb": self.cross_section_pb,
+                "luminosity_fb": self.luminosity_fb,
+                "events_per_unit_weight": self.scale,
+                "detector": self.detector,
+            },
+            "regions": regions,
+            "metadata": self.metadata,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Writes the results JSON atomically (a temporary file renamed into place)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+
+# ------------------------------------------------------------------------------------------------
+# the analysis
+# ------------------------------------------------------------------------------------------------
+class Analysis:
+    """A compiled analysis definition.
+
+    ``Analysis.load(ID or path, detector=...)`` compiles against the detector's output schema;
+    ``Analysis.from_table_schema(path, schema)`` against user arrays (see :func:`table_from_arrays`).
+    """
+
+    def __init__(self, definition: Definition, input_schema: dict[str, Any], detector: Any = None) -> None:
+        self.definition = definition
+        self.detector = detector
+        self._core = _core.Analysis(definition.spec(), input_schema)
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike[str], *, detector: Any = None) -> Analysis:
+        from .detector import Detector
+
+        definition = load_definition(find_definition(name_or_path))
+        if detector is None:
+            detector = definition.info.get("detector", "atlas_run2")
+        if not isinstance(detector, Detector):
+            detector = Detector(detector)
+        return cls(definition, _core.detector_schema(detector._detector), detector)
+
+    @classmethod
+    def for_arrays(cls, name_or_path: str | os.PathLike[str], table: Mapping[str, Any]) -> Analysis:
+        """Compile for user arrays (the table layout of :func:`table_from_arrays`)."""
+        definition = load_definition(find_definition(name_or_path))
+        return cls(definition, _core.table_schema(dict(table)))
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.definition.info
+
+    @property
+    def regions(self) -> list[str]:
+        return [str(r["name"]) for r in self.definition.doc["regions"]]
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """What expressions can refer to: collections and fields, records, variables (with types)."""
+        return dict(self._core.schema)
+
+    def run(
+        self,
+        events: EventBatch,
+        *,
+        cross_section: float | None = None,
+        luminosity: float | None = None,
+        first_event_key: int = 0,
+        threads: int = 1,
+    ) -> AnalysisResult:
+        """Detector emulation + analysis in the C++ core (GIL released). ``cross_section`` in pb
+        scales yields to sigma x L (``luminosity`` in fb^-1, default: the analysis')."""
+        if self.detector is None:
+            raise ValueError("this analysis was compiled for arrays; use run_table()")
+        if len(events) == 0:
+            raise ValueError(f"no events to run {self.id} on")
+        raw = self._core.run_events(events._batch, self.detector._detector, first_event_key, threads)
+        return self._result(raw, cross_section, luminosity, detector=self.detector.card.profile_name)
+
+    def run_table(
+        self,
+        table: Mapping[str, Any],
+        *,
+        cross_section: float | None = None,
+        luminosity: float | None = None,
+        threads: int = 1,
+    ) -> AnalysisResult:
+        raw = self._core.run_table(dict(table), threads)
+        return self._result(raw, cross_section, luminosity, detector=None)
+
+    def _result(
+        self, raw: dict[str, Any], xs: float | None, lumi: float | None, detector: str | None
+    ) -> AnalysisResult:
+        if xs is not None and not (xs > 0 and math.isfinite(xs)):
+            raise ValueError(f"cross section must be a positive number of pb, got {xs}")
+        names = list(raw["region_names"])
+        cutflows = {}
+        bins = {}
+        for name, cf, b in zip(names, raw["cutflows"], raw["bins"], strict=True):
+            cutflows[name] = Cutflow(name, list(cf["names"]), cf["n"], cf["sumw"], cf["sumw2"])
+            if b is not None:
+                bins[name] = Bins(
+                    name, b["edges"], b["n"], b["sumw"], b["sumw2"], int(b["outside"]), self.definition.bin_names(name)
+                )
+        n = int(raw["n_events"])
+        nv = len(raw["variable_names"])
+        sumw = float(cutflows[names[0]].sumw[0]) if names else 0.0
+        result = AnalysisResult(
+            analysis=self.id,
+            info=self.info,
+            cutflows=cutflows,
+            bins=bins,
+            variable_names=list(raw["variable_names"]),
+            variables=raw["variables"].reshape(n, nv),
+            passed=raw["passed"].reshape(n, len(names)).astype(bool),
+            n_events=n,
+            sum_weights=sumw,
+            cross_section_pb=xs,
+            luminosity_fb=float(lumi if lumi is not None else self.info["luminosity"]),
+            detector=detector,
+            metadata={"definition": str(self.definition.path)},
+        )
+        result._apply_scale()
+        return result
+
+
+def table_from_arrays(
+    collections: Mapping[str, Any],
+    records: Mapping[str, Any] | None = None,
+    *,
+    weight: npt.ArrayLike | None = None,
+    event_number: npt.ArrayLike | None = None,
+) -> dict[str, Any]:
+    """A core table from awkward arrays: ``collections`` maps names to ``var * {field: number}``
+    arrays (one entry per event), ``records`` to ``{field: number}`` arrays (e.g. ``met``).
+    Boolean fields become bool-typed in expressions."""
+    import awkward as ak
+
+    n_events: int | None = None
+
+    def count(name: str, n: int) -> None:
+        nonlocal n_events
+        if n_events is None:
+            n_events = n
+        elif n != n_events:
+            raise ValueError(f"{name!r} has {n} events, expected {n_events}")
+
+    out_c: dict[str, Any] = {}
+    for name, arr in collections.items():
+        arr = ak.Array(arr)
+        count(name, len(arr))
+        counts = ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
+        fields: dict[str, Any] = {}
+        bools = []
+        for f in ak.fields(arr):
+            col = ak.to_numpy(ak.flatten(arr[f], axis=1))
+            if col.dtype == np.bool_:
+                bools.append(f)
+            fields[f] = np.ascontiguousarray(col, dtype=np.float64)
+        out_c[name] = {
+            "offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            "fields": fields,
+            "bool_fields": bools,
+        }
+    out_r: dict[str, Any] = {}
+    for name, arr in (records or {}).items():
+        arr = ak.Array(arr)
+        count(name, len(arr))
+        fields = {}
+        bools = []
+        for f in ak.fields(arr):
+            col = ak.to_numpy(arr[f])
+            if col.dtype == np.bool_:
+                bools.append(f)
+            fields[f] = np.ascontiguousarray(col, dtype=np.float64)
+        out_r[name] = {"fields": fields, "bool_fields": bools}
+    n = int(n_events or 0)
+    table: dict[str, Any] = {"n_events": n, "collections": out_c, "records": out_r}
+    table["weight"] = np.ones(n) if weight is None else np.ascontiguousarray(weight, dtype=np.float64)
+    if event_number is not None:
+        table["event_number"] = np.ascontiguousarray(event_number, dtype=np.int64)
+    return table
+
+
+def builtins() -> list[tuple[str, str]]:
+    """The built-in functions of the expression language with their formulas."""
+    return [(str(a), str(b)) for a, b in _core.expression_builtins()]
+
+
+def check_expression(text: str, schema: Mapping[str, Any]) -> str:
+    """Type of an expression under a schema (raises ConfigError with line:column on errors)."""
+    return str(_core.check_expression(text, dict(schema)))
+
+
+def available() -> list[str]:
+    """IDs of the bundled analyses."""
+    return sorted(d.name for d in analyses_dir().iterdir() if (d / "analysis.yaml").is_file())
+
+
+def evaluate(text: str, table: Mapping[str, Any], *, threads: int = 1) -> npt.NDArray[np.float64]:
+    """Per-event value of a number/bool expression over a table (NaN where missing; bools 0/1)."""
+    spec = {
+        "id": "expression",
+        "source": "<expression>",
+        "objects": [],
+        "variables": [{"name": "value", "expr": {"text": text, "line": 1, "col": 1}}],
+        "regions": [],
+    }
+    core = _core.Analysis(spec, _core.table_schema(dict(table)))
+    raw = core.run_table(dict(table), threads)
+    values: npt.NDArray[np.float64] = raw["variables"]
+    return values

@@ -1,0 +1,245 @@
+"""Analysis definitions end to end: a small analysis over fixed events gives the counts worked
+out by hand; cutflow bookkeeping, merging and thread independence; results JSON; definition errors
+with file:line:column."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import awkward as ak
+import jsonschema
+import numpy as np
+import pytest
+
+from recast_ml import ConfigError, EventBatch
+from recast_ml.analysis import Analysis, find_definition, table_from_arrays
+from recast_ml.pythia import PythiaGenerator
+
+TOY = Path(__file__).parent / "data" / "toy_analysis.yaml"
+SCHEMAS = Path(__file__).parents[1] / "python" / "recast_ml" / "schemas"
+
+
+def jet(pt, eta, phi):
+    return {"pt": float(pt), "eta": float(eta), "phi": float(phi), "mass": 0.0}
+
+
+def electron(pt, eta, phi, tight):
+    return {"pt": float(pt), "eta": float(eta), "phi": float(phi), "mass": 0.0, "tight": bool(tight)}
+
+
+def toy_table(weights=(1.0, 2.0, 0.5, 1.0)):
+    jets = ak.Array(
+        [
+            [jet(100, 0, 0), jet(50, 1, 2)],
+            [jet(200, 0, 0), jet(80, 0.5, 1), jet(60, -1, -2), jet(45, 2, 3)],
+            [jet(100, 0, 0), jet(90, 3, 1)],  # second jet outside |eta| < 2.5
+            [],
+        ]
+    )
+    electrons = ak.Array([[], [electron(20, 2, 3, False)], [electron(30, 0.1, 0.1, True)], []])
+    met = ak.Array(
+        [{"pt": 50.0, "phi": 1.0}, {"pt": 100.0, "phi": 0.0}, {"pt": 10.0, "phi": 0.0}, {"pt": 5.0, "phi": 0.0}]
+    )
+    return table_from_arrays({"jets": jets, "electrons": electrons}, {"met": met}, weight=list(weights))
+
+
+def test_toy_analysis_gives_the_hand_counts():
+    # event 0: 2 good jets, no lepton, meff = 150 + 50 = 200        (w = 1)
+    # event 1: 4 good jets, loose electron only, meff = 385 + 100  (w = 2), 4th jet 45 GeV
+    # event 2: 1 good jet, removed by the tight electron at dR = 0.14 -> 0 jets, lepton (w = 0.5)
+    # event 3: nothing (w = 1)
+    table = toy_table()
+    ana = Analysis.for_arrays(TOY, table)
+    r = ana.run_table(table, cross_section=2.0)  # pb; luminosity 100 fb-1 from the definition
+    pre = r.cutflow("presel")
+    assert pre.names == ["all events", ">= 2 jets", "no lepton"]
+    assert pre.n.tolist() == [4, 2, 2]
+    assert pre.sumw.tolist() == [4.5, 3.0, 3.0]
+    assert pre.sumw2.tolist() == [6.25, 5.0, 5.0]
+    high = r.cutflow("SR-high")
+    assert high.names[-1] == "meff > 300"  # inherited cuts first
+    assert high.n.tolist() == [4, 2, 2, 1]
+    assert high.sumw.tolist() == [4.5, 3.0, 3.0, 2.0]
+    assert r.cutflow("SR-4j").sumw.tolist() == [4.5, 3.0, 3.0, 2.0]
+    np.testing.assert_allclose(high.cumulative, [1, 3 / 4.5, 3 / 4.5, 2 / 4.5])
+    np.testing.assert_allclose(high.relative, [1, 3 / 4.5, 1, 2 / 3])
+    # yields: sigma x L = 2 pb x 100 fb-1 = 2e5 events for sum w = 4.5
+    scale = 2.0 * 100 * 1000 / 4.5
+    y, err = r.yield_("SR-high")
+    assert y == pytest.approx(2.0 * scale)
+    assert err == pytest.approx(math.sqrt(4.0) * scale)
+    mb = r.bins["MB"]
+    assert mb.n.tolist() == [0, 1, 1]
+    assert mb.sumw.tolist() == [0.0, 1.0, 2.0]
+    assert mb.names == ["low", "mid", "high"]
+    assert r.variable("meff").tolist() == [200.0, 485.0, 10.0, 5.0]
+    assert r.variable("n_jets").tolist() == [2, 4, 0, 0]
+    assert np.isnan(r.variable("fourth_pt")).tolist() == [True, False, True, True]
+    assert r.region_mask("SR-high").tolist() == [False, True, False, False]
+
+
+def test_cutflows_merge_across_batches_and_do_not_depend_on_threads():
+    rng = np.random.default_rng(9)
+    n = 3000
+    counts = rng.integers(0, 7, n)
+    flat = ak.zip(
+        {
+            "pt": rng.exponential(60, counts.sum()) + 20,
+            "eta": rng.uniform(-3, 3, counts.sum()),
+            "phi": rng.uniform(-np.pi, np.pi, counts.sum()),
+            "mass": np.zeros(counts.sum()),
+        }
+    )
+    jets = ak.unflatten(flat, counts)
+    electrons = ak.Array([[] for _ in range(n)], with_name=None)
+    electrons = ak.unflatten(
+        ak.zip(
+            {"pt": np.zeros(0), "eta": np.zeros(0), "phi": np.zeros(0), "mass": np.zeros(0), "tight": np.zeros(0, bool)}
+        ),
+        np.zeros(n, np.int64),
+    )
+    met = ak.zip({"pt": rng.exponential(80, n), "phi": rng.uniform(-np.pi, np.pi, n)})
+    weights = rng.uniform(0.5, 1.5, n)
+    whole = table_from_arrays({"jets": jets, "electrons": electrons}, {"met": met}, weight=weights)
+    ana = Analysis.for_arrays(TOY, whole)
+    one = ana.run_table(whole, threads=1)
+    two = ana.run_table(whole, threads=2)
+    for name in ana.regions:
+        a, b = one.cutflow(name), two.cutflow(name)
+        assert a.n.tolist() == b.n.tolist()
+        assert a.sumw.tolist() == b.sumw.tolist()  # bitwise: sums in fixed blocks of events
+        assert a.sumw2.tolist() == b.sumw2.tolist()
+    # two batches merged = the whole sample
+    k = 1234
+    first = table_from_arrays({"jets": jets[:k], "electrons": electrons[:k]}, {"met": met[:k]}, weight=weights[:k])
+    second = table_from_arrays({"jets": jets[k:], "electrons": electrons[k:]}, {"met": met[k:]}, weight=weights[k:])
+    merged = ana.run_table(first).merge(ana.run_table(second))
+    for name in ana.regions:
+        assert merged.cutflow(name).n.tolist() == one.cutflow(name).n.tolist()
+        np.testing.assert_allclose(merged.cutflow(name).sumw, one.cutflow(name).sumw, rtol=1e-12)
+        np.testing.assert_allclose(merged.cutflow(name).sumw2, one.cutflow(name).sumw2, rtol=1e-12)
+    np.testing.assert_array_equal(merged.variables, one.variables)
+    assert merged.bins["MB"].n.tolist() == one.bins["MB"].n.tolist()
+    assert one.cutflow("presel").n[0] == n
+    assert 0 < one.cutflow("SR-4j").n[-1] < one.cutflow("presel").n[-1]
+
+
+def test_results_json_follows_its_schema(tmp_path):
+    table = toy_table()
+    ana = Analysis.for_arrays(TOY, table)
+    path = ana.run_table(table, cross_section=2.0).save(tmp_path / "out" / "results.json")
+    doc = json.loads(path.read_text())
+    jsonschema.validate(doc, json.loads((SCHEMAS / "results.schema.json").read_text()))
+    assert doc["analysis"]["id"] == "TOY-2026-01"
+    assert doc["sample"]["events_per_unit_weight"] == pytest.approx(2.0 * 100 * 1000 / 4.5)
+    sr = next(r for r in doc["regions"] if r["name"] == "SR-high")
+    assert sr["cutflow"][-1]["sumw"] == 2.0
+    assert not list(tmp_path.glob("out/*.tmp"))
+    # without a cross section there are no yields
+    doc2 = ana.run_table(table).to_dict()
+    jsonschema.validate(doc2, json.loads((SCHEMAS / "results.schema.json").read_text()))
+    assert "yield" not in doc2["regions"][0]
+
+
+def write(tmp_path, text, name="ana.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+HEAD = """format: recast_ml/analysis
+format_version: 1
+info: {id: BAD-1, experiment: toy, sqrt_s: 13, luminosity: 1}
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "where"),
+    [
+        # expression errors point at file:line:column of the offending token
+        ("variables:\n  ht: HT(jetz)\nregions:\n  - name: a\n", "unknown name 'jetz'", ":5:10:"),
+        ("variables:\n  ht: 'HT(jets) + met.ptt'\nregions:\n  - name: a\n", "has no field 'ptt'", ":5:23:"),
+        (
+            "regions:\n  - name: a\n    cuts:\n      - c1: count(jets) >= 2\n      - c2: count(jets) + 1\n",
+            "must be a bool",
+            ":8:13:",
+        ),
+        (
+            "objects:\n  - {name: j, from: jets, select: 'pt > 20 and'}\nregions:\n  - name: a\n",
+            "expected a number",
+            ":5:",
+        ),
+        # schema and structure errors
+        ("regions:\n  - name: a\n    cutz: []\n", "Additional properties are not allowed ('cutz'", ":5"),
+        ("regions:\n  - name: a\n    inherit: nope\n", "inherits from unknown region 'nope'", ":6"),
+        ("regions:\n  - {name: a, inherit: b}\n  - {name: b, inherit: a}\n", "circular inheritance", ""),
+        ("regions:\n  - name: a\n  - name: a\n", "region 'a' is defined twice", ""),
+        (
+            "regions:\n  - name: a\n    cuts:\n      - x: count(jets) > 1\n      - x: count(jets) > 2\n",
+            "two cuts named 'x'",
+            "",
+        ),
+        ("regions:\n  - name: a\n  name: b\n", "invalid YAML", ":6:"),
+        ("objects:\n  - {name: j, from: gets}\nregions:\n  - name: a\n", "unknown source collection 'gets'", ""),
+    ],
+)
+def test_definition_errors_name_file_and_line(tmp_path, body, message, where):
+    path = write(tmp_path, HEAD + body)
+    with pytest.raises(ConfigError) as err:
+        Analysis.for_arrays(path, toy_table())
+    msg = str(err.value)
+    assert message in msg
+    assert f"{path}{where}" in msg
+
+
+def test_unknown_analysis_and_missing_definition(tmp_path):
+    with pytest.raises(ConfigError, match="unknown analysis 'ATLAS-NOPE-1'"):
+        find_definition("ATLAS-NOPE-1")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"no analysis\.yaml"):
+        find_definition(tmp_path / "empty")
+
+
+def test_analysis_on_detector_output_is_thread_independent(tmp_path):
+    path = write(
+        tmp_path,
+        HEAD
+        + """objects:
+  - {name: jets_ok, from: jets, select: "pt > 25 and abs(eta) < 2.8 and jvt"}
+  - {name: b_jets, from: jets_ok, select: "btag_MV2c10_77 and abs(eta) < 2.5"}
+  - {name: el, from: electrons, select: "pt > 10 and wp_medium and iso_ptvarcone20 < 0.15"}
+  - {name: mu, from: muons, select: "pt > 10 and wp_medium"}
+  - overlap: {remove: jets_ok, near: el, dr: 0.2, only: "not btag_MV2c10_85"}
+  - overlap: {remove: el, near: jets_ok, shrinking: {c: 0.04, k: 10, max: 0.4}}
+  - overlap: {remove: jets_ok, near: mu, dr: 0.2, only: "n_tracks < 3"}
+  - overlap: {remove: mu, near: jets_ok, shrinking: {c: 0.04, k: 10, max: 0.4}}
+variables:
+  n_lep: count(el) + count(mu)
+  n_b: count(b_jets)
+  mt_el: mT(el[0], met)
+regions:
+  - name: one-lepton
+    cuts:
+      - "1 lepton": n_lep == 1
+      - ">= 4 jets": count(jets_ok) >= 4
+      - ">= 1 b": n_b >= 1
+""",
+    )
+    events = PythiaGenerator("ttbar", seed=51).generate(400)
+    ana = Analysis.load(path, detector="atlas_run2")
+    one = ana.run(events, cross_section=830.0)
+    two = ana.run(events, cross_section=830.0, threads=2)
+    cf1, cf2 = one.cutflow("one-lepton"), two.cutflow("one-lepton")
+    assert cf1.n.tolist() == cf2.n.tolist()
+    assert cf1.sumw.tolist() == cf2.sumw.tolist()
+    assert cf1.n[0] == 400
+    # semileptonic ttbar to e/mu: roughly 30 % have exactly one selected lepton; most of those 4 jets and a b
+    assert 0.15 < cf1.n[1] / 400 < 0.45
+    assert cf1.n[3] > 0.3 * cf1.n[1]
+    np.testing.assert_array_equal(one.variables, two.variables)
+    y, _e = one.yield_("one-lepton")
+    assert y == pytest.approx(cf1.sumw[-1] * 830.0 * 1.0 * 1000 / cf1.sumw[0])
+    with pytest.raises(ValueError, match="no events"):
+        ana.run(EventBatch())
