@@ -59,6 +59,51 @@ an::Spec spec_from(const py::dict& d) {
         auto v = h.cast<py::dict>();
         s.variables.push_back({v["name"].cast<std::string>(), located(v["expr"])});
     }
+    if (d.contains("parameters"))
+        for (const auto& [k, v] : d["parameters"].cast<py::dict>())
+            s.parameters.emplace_back(k.cast<std::string>(), v.cast<double>());
+    if (d.contains("models"))
+        for (const auto& h : d["models"].cast<py::list>()) {
+            auto md = h.cast<py::dict>();
+            an::ModelDef m;
+            m.name = md["name"].cast<std::string>();
+            m.line = md.contains("line") ? md["line"].cast<int>() : 1;
+            m.route = located(md.contains("route") ? md["route"] : py::none());
+            if (md.contains("block_size")) m.block_size = md["block_size"].cast<std::size_t>();
+            for (const auto& fh : md["files"].cast<py::list>()) {
+                auto fd = fh.cast<py::dict>();
+                an::ModelFile f;
+                f.route = fd["route"].cast<std::int64_t>();
+                f.path = fd["path"].cast<std::string>();
+                if (fd.contains("bytes") && !fd["bytes"].is_none()) {
+                    const std::string b = fd["bytes"].cast<py::bytes>();
+                    f.bytes.assign(b.begin(), b.end());
+                }
+                m.files.push_back(std::move(f));
+            }
+            for (const auto& th : md["tensors"].cast<py::list>()) {
+                auto td = th.cast<py::dict>();
+                an::ModelTensor t;
+                t.name = td["name"].cast<std::string>();
+                for (const auto& ih : td["inputs"].cast<py::list>()) {
+                    auto id = ih.cast<py::dict>();
+                    an::ModelInput in;
+                    in.name = id["name"].cast<std::string>();
+                    in.expr = located(id["expr"]);
+                    in.add = id["add"].cast<double>();
+                    in.multiply = id["multiply"].cast<double>();
+                    if (id.contains("pad") && !id["pad"].is_none()) in.pad = id["pad"].cast<double>();
+                    t.inputs.push_back(std::move(in));
+                }
+                m.tensors.push_back(std::move(t));
+            }
+            for (const auto& oh : md["outputs"].cast<py::list>()) {
+                auto od = oh.cast<py::dict>();
+                m.outputs.push_back({od["name"].cast<std::string>(), od["tensor"].cast<std::string>(),
+                                     od["index"].cast<std::size_t>()});
+            }
+            s.models.push_back(std::move(m));
+        }
     for (const auto& h : d["regions"].cast<py::list>()) {
         auto r = h.cast<py::dict>();
         an::RegionDef reg;
@@ -132,6 +177,12 @@ an::Schema schema_from(const py::dict& d) {
     return s;
 }
 
+std::vector<std::pair<std::string, double>> parameter_list(const py::dict& d) {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& [k, v] : d) out.emplace_back(k.cast<std::string>(), v.cast<double>());
+    return out;
+}
+
 py::dict schema_dict(const an::Schema& s) {
     py::dict d;
     d["collections"] = s.collections;
@@ -188,21 +239,23 @@ void register_analysis(py::module_& m) {
         .def_property_readonly("schema", [](const an::Analysis& a) { return schema_dict(a.schema()); })
         .def(
             "run_table",
-            [](const an::Analysis& a, const py::dict& table, int threads) {
+            [](const an::Analysis& a, const py::dict& table, int threads, const py::dict& parameters) {
                 auto t = table_from(table);
+                const auto params = parameter_list(parameters);
                 an::Result r;
                 {
                     py::gil_scoped_release release;
-                    r = a.run(t, threads);
+                    r = a.run(t, threads, params);
                 }
                 return result_dict(std::move(r));
             },
-            py::arg("table"), py::arg("threads") = 1)
+            py::arg("table"), py::arg("threads") = 1, py::arg("parameters") = py::dict())
         .def(
             "run_events",
             [](const an::Analysis& a, const py::object& events, const recast::detector::Detector& det,
-               std::uint64_t first_event_key, int threads) {
+               std::uint64_t first_event_key, int threads, const py::dict& parameters) {
                 const recast::EventView ev = event_view(events);
+                const auto params = parameter_list(parameters);
                 an::Result r;
                 {
                     py::gil_scoped_release release;
@@ -210,11 +263,12 @@ void register_analysis(py::module_& m) {
                     std::vector<double> w(ev.weight.begin(), ev.weight.end());
                     std::vector<std::int64_t> num(ev.event_number.begin(), ev.event_number.end());
                     auto t = an::from_detector(std::move(out), det, w, num);
-                    r = a.run(t, threads);
+                    r = a.run(t, threads, params);
                 }
                 return result_dict(std::move(r));
             },
-            py::arg("events"), py::arg("detector"), py::arg("first_event_key") = 0, py::arg("threads") = 1);
+            py::arg("events"), py::arg("detector"), py::arg("first_event_key") = 0, py::arg("threads") = 1,
+            py::arg("parameters") = py::dict());
     m.def(
         "detector_schema",
         [](const recast::detector::Detector& det) {

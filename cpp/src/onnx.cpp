@@ -210,12 +210,22 @@ struct Model::Impl {
 };
 
 Model::Model(const std::string& path, ModelOptions options) : impl_(std::make_unique<Impl>()) {
-    impl_->path = path;
-    impl_->options = options;
     {
         std::ifstream probe(path, std::ios::binary);
         if (!probe) throw FileNotFound(path, "cannot open ONNX model");
     }
+    open(path, nullptr, 0, options);
+}
+
+Model::Model(const void* bytes, std::size_t size, const std::string& name, ModelOptions options)
+    : impl_(std::make_unique<Impl>()) {
+    if (!bytes || size == 0) throw ModelError(name + ": empty ONNX model");
+    open(name, bytes, size, options);
+}
+
+void Model::open(const std::string& path, const void* bytes, std::size_t size, ModelOptions options) {
+    impl_->path = path;
+    impl_->options = options;
     runtime();  // loads the library and creates the environment
     if (options.intra_op_threads < 1) throw ModelError(path + ": intra_op_threads must be >= 1");
     try {
@@ -224,7 +234,8 @@ Model::Model(const std::string& path, ModelOptions options) : impl_(std::make_un
         so.SetInterOpNumThreads(1);
         so.SetExecutionMode(ORT_SEQUENTIAL);
         so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-        impl_->session = std::make_unique<Ort::Session>(*state().env, path.c_str(), so);
+        impl_->session = bytes ? std::make_unique<Ort::Session>(*state().env, bytes, size, so)
+                               : std::make_unique<Ort::Session>(*state().env, path.c_str(), so);
         Ort::AllocatorWithDefaultOptions alloc;
         const std::size_t ni = impl_->session->GetInputCount(), no = impl_->session->GetOutputCount();
         for (std::size_t i = 0; i < ni; ++i) {

@@ -157,6 +157,72 @@ def _edge(x: Any, where: str) -> float:
 
 
 # ------------------------------------------------------------------------------------------------
+# model files
+# ------------------------------------------------------------------------------------------------
+CONVERTER_VERSION = "1"
+
+
+def cache_dir() -> Path:
+    """Where converted models are cached ($RECAST_CACHE_DIR, else ~/.cache/recast_ml)."""
+    env = os.environ.get("RECAST_CACHE_DIR")
+    if env:
+        return Path(env)
+    home = os.environ.get("HOME")
+    if home:
+        return Path(home) / ".cache" / "recast_ml"
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "recast_ml-cache"
+
+
+def read_model_file(path: Path) -> bytes:
+    """The bytes of a model file, decompressed if it ends in .gz."""
+    import gzip
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read model file {path}: {e.strerror}") from e
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except OSError as e:
+            raise ConfigError(f"{path}: not a valid gzip file: {e}") from e
+    return data
+
+
+def load_model(path: Path, sha256: str, *, where: str = "") -> bytes:
+    """ONNX bytes of a model file (TMVA XML, lwtnn JSON or ONNX; .gz allowed). The SHA-256 of the
+    (decompressed) file must equal the card's; conversions are cached by that hash."""
+    import hashlib
+    import tempfile
+
+    from .convert import convert, detect_format
+
+    data = read_model_file(path)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ConfigError(f"{where or path}: {path} has SHA-256 {digest}, the model card says {sha256}")
+    cached = cache_dir() / "models" / f"{digest}-{CONVERTER_VERSION}.onnx"
+    if cached.is_file():
+        return cached.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
+        plain = Path(tmp) / path.name.removesuffix(".gz")
+        plain.write_bytes(data)
+        fmt = detect_format(plain)
+        log.info("converting %s model %s to ONNX", fmt, path.name)
+        onnx_bytes: bytes = convert(plain).SerializeToString()
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        part = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+        part.write_bytes(onnx_bytes)
+        part.replace(cached)
+    except OSError as e:  # a read-only cache is not an error
+        log.debug("cannot cache %s: %s", cached, e)
+    return onnx_bytes
+
+
+# ------------------------------------------------------------------------------------------------
 # definition -> core spec
 # ------------------------------------------------------------------------------------------------
 @dataclass
@@ -221,10 +287,8 @@ class Definition:
         return out
 
     def spec(self) -> dict[str, Any]:
-        """The plain-container spec the core compiles."""
+        """The plain-container spec the core compiles (model files read, checked and converted)."""
         d = self.doc
-        if d.get("models"):
-            raise ConfigError(f"{self.path}: 'models' (ML model cards) are not supported yet by this version")
         objects: list[dict[str, Any]] = []
         for o in d.get("objects", []):
             if "overlap" in o:
@@ -272,7 +336,73 @@ class Definition:
                 where = f"{self.path}:{_first_line(b) or 0}"
                 region["bins"] = {"variable": _loc(b["variable"]), "edges": [_edge(x, where) for x in b["edges"]]}
             regions.append(region)
-        return {"id": self.id, "source": str(self.path), "objects": objects, "variables": variables, "regions": regions}
+        models = [self._model_spec(str(name), card) for name, card in d.get("models", {}).items()]
+        parameters = {str(k): float(v) for k, v in d.get("parameters", {}).items()}
+        return {
+            "id": self.id,
+            "source": str(self.path),
+            "objects": objects,
+            "variables": variables,
+            "models": models,
+            "parameters": parameters,
+            "regions": regions,
+        }
+
+    def _model_spec(self, name: str, card: dict[str, Any]) -> dict[str, Any]:
+        import onnx
+
+        line = _first_line(card) or 1
+        files = []
+        proto = None
+        for k, f in enumerate(card["files"]):
+            path = self.directory / str(f["file"])
+            data = load_model(path, str(f["sha256"]), where=f"{self.path}:{_first_line(f) or line}")
+            proto = proto or onnx.load_from_string(data)
+            files.append({"route": int(f.get("route", k)), "path": str(path), "bytes": data})
+        assert proto is not None
+        onnx_inputs = [i.name for i in proto.graph.input]
+        onnx_outputs = [o.name for o in proto.graph.output]
+        if "tensors" in card:
+            groups = [(str(t), v) for t, v in card["tensors"].items()]
+        else:
+            if len(onnx_inputs) != 1:
+                raise ConfigError(
+                    f"{self.path}:{line}: model {name!r} has inputs {onnx_inputs}: give 'tensors' (inputs per tensor)"
+                )
+            groups = [(onnx_inputs[0], card["inputs"])]
+        tensors = []
+        for tname, inputs in groups:
+            items = []
+            for i in inputs:
+                add, mul = 0.0, 1.0
+                if "offset" in i:
+                    add, mul = float(i["offset"]), float(i["scale"])
+                elif "mean" in i:
+                    add, mul = -float(i["mean"]), 1.0 / float(i["std"])
+                items.append(
+                    {
+                        "name": str(i["name"]),
+                        "expr": _loc(i["expr"]),
+                        "add": add,
+                        "multiply": mul,
+                        "pad": float(i["pad"]) if "pad" in i else None,
+                    }
+                )
+            tensors.append({"name": tname, "inputs": items})
+        outputs = []
+        for oname, o in card["outputs"].items():
+            tensor = str(o.get("tensor", onnx_outputs[0]))
+            if tensor not in onnx_outputs:
+                raise ConfigError(
+                    f"{self.path}:{line}: model {name!r}: no output tensor {tensor!r} (has {onnx_outputs})"
+                )
+            outputs.append({"name": str(oname), "tensor": tensor, "index": int(o.get("index", 0))})
+        spec: dict[str, Any] = {"name": name, "line": line, "files": files, "tensors": tensors, "outputs": outputs}
+        if "route" in card:
+            spec["route"] = _loc(card["route"])
+        if "block_size" in card:
+            spec["block_size"] = int(card["block_size"])
+        return spec
 
     def bin_names(self, region: str) -> list[str] | None:
         for r in self.doc["regions"]:
@@ -577,17 +707,29 @@ class Analysis:
         *,
         cross_section: float | None = None,
         luminosity: float | None = None,
+        detector: Any = None,
+        parameters: Mapping[str, float] | None = None,
         first_event_key: int = 0,
         threads: int = 1,
     ) -> AnalysisResult:
         """Detector emulation + analysis in the C++ core (GIL released). ``cross_section`` in pb
-        scales yields to sigma x L (``luminosity`` in fb^-1, default: the analysis')."""
-        if self.detector is None:
-            raise ValueError("this analysis was compiled for arrays; use run_table()")
+        scales yields to sigma x L (``luminosity`` in fb^-1, default: the analysis').
+        ``detector`` (a card name, path or Detector) overrides the one the analysis was loaded with;
+        ``first_event_key`` is the position of the batch in the sample (random numbers, §14.4)."""
+        from .detector import Detector
+
         if len(events) == 0:
             raise ValueError(f"no events to run {self.id} on")
-        raw = self._core.run_events(events._batch, self.detector._detector, first_event_key, threads)
-        return self._result(raw, cross_section, luminosity, detector=self.detector.card.profile_name)
+        target = self
+        if detector is not None:
+            det = detector if isinstance(detector, Detector) else Detector(detector)
+            target = Analysis(self.definition, _core.detector_schema(det._detector), det)
+        if target.detector is None:
+            raise ValueError("this analysis was compiled for arrays; use run_table() or give a detector")
+        raw = target._core.run_events(
+            events._batch, target.detector._detector, first_event_key, threads, dict(parameters or {})
+        )
+        return target._result(raw, cross_section, luminosity, detector=target.detector.card.profile_name)
 
     def run_table(
         self,
@@ -595,9 +737,10 @@ class Analysis:
         *,
         cross_section: float | None = None,
         luminosity: float | None = None,
+        parameters: Mapping[str, float] | None = None,
         threads: int = 1,
     ) -> AnalysisResult:
-        raw = self._core.run_table(dict(table), threads)
+        raw = self._core.run_table(dict(table), threads, dict(parameters or {}))
         return self._result(raw, cross_section, luminosity, detector=None)
 
     def _result(

@@ -71,6 +71,8 @@ struct ModelOptions {
 class Model {
 public:
     explicit Model(const std::string& path, ModelOptions options = {});
+    /// A model held in memory (e.g. converted from TMVA/lwtnn); `name` labels it in messages.
+    Model(const void* bytes, std::size_t size, const std::string& name, ModelOptions options = {});
     ~Model();
     Model(Model&&) noexcept;
     Model& operator=(Model&&) noexcept;
@@ -87,6 +89,7 @@ public:
                             const std::vector<std::string>& output_names = {}) const;
 
 private:
+    void open(const std::string& path, const void* bytes, std::size_t size, ModelOptions options);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

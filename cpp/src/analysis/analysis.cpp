@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "recast/errors.hpp"
+#include "recast/onnx.hpp"
 #include "recast/parallel.hpp"
 
 namespace recast::analysis {
@@ -37,6 +39,19 @@ struct CompiledRegion {
     std::optional<Expression> bin_variable;
 };
 
+struct CompiledModel {
+    const ModelDef* def = nullptr;
+    std::optional<Expression> route;
+    std::vector<std::vector<Expression>> inputs;  // per tensor, per input
+    std::map<std::int64_t, std::shared_ptr<const onnx::Model>> files;
+    struct OutputRef {
+        std::size_t output;  // index among the ONNX outputs requested
+        std::size_t column;
+    };
+    std::vector<std::string> onnx_outputs;  // distinct ONNX output names to request
+    std::vector<OutputRef> outputs;         // per ModelOutput
+};
+
 }  // namespace
 
 struct Analysis::Impl {
@@ -44,6 +59,8 @@ struct Analysis::Impl {
     Schema input, schema;
     std::vector<CompiledStep> steps;
     std::vector<Expression> variables;
+    std::vector<bool> late;  // variable uses model outputs: evaluated after the models
+    std::vector<CompiledModel> models;
     std::vector<CompiledRegion> regions;
 };
 
@@ -70,6 +87,25 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
     auto taken = [&](const std::string& name) {
         return I.schema.collections.count(name) || I.schema.records.count(name) || I.schema.variables.count(name);
     };
+    for (const char* reserved : {"event", "parameters"})
+        if (I.schema.records.count(reserved) || I.schema.collections.count(reserved))
+            throw ConfigError(src, 1, 1, std::string("the input must not define '") + reserved + "' (reserved record)");
+    I.schema.records["event"] = {"number", "index", "weight"};
+    {
+        std::vector<std::string> names;
+        for (const auto& [name, value] : I.spec.parameters) {
+            if (std::find(names.begin(), names.end(), name) != names.end())
+                throw ConfigError(src, 1, 1, "parameter '" + name + "' is defined twice");
+            names.push_back(name);
+        }
+        I.schema.records["parameters"] = names;
+    }
+    std::set<std::string> model_names;
+    for (const auto& m : I.spec.models) {
+        if (taken(m.name) || model_names.count(m.name))
+            throw ConfigError(src, m.line, 1, "model '" + m.name + "' clashes with an existing name");
+        model_names.insert(m.name);
+    }
     for (const auto& step : I.spec.objects) {
         CompiledStep c{step, std::nullopt, std::nullopt, std::nullopt};
         if (step.kind == ObjectStep::Kind::Define) {
@@ -98,9 +134,22 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
         }
         I.steps.push_back(std::move(c));
     }
+    // model outputs are records; variables that use them (directly or through other variables)
+    // are evaluated after the models
+    for (const auto& m : I.spec.models) {
+        std::vector<std::string> fields;
+        for (const auto& o : m.outputs) fields.push_back(o.name);
+        I.schema.records[m.name] = fields;
+    }
+    std::set<std::string> late_names(model_names);
     for (const auto& v : I.spec.variables) {
-        if (taken(v.name)) located_error(v.expr, "variable '" + v.name + "' clashes with an existing name");
+        if (taken(v.name) || model_names.count(v.name))
+            located_error(v.expr, "variable '" + v.name + "' clashes with an existing name");
         Expression e(v.expr.text, I.schema, src, v.expr.line, v.expr.col);
+        bool late = false;
+        for (const auto& r : e.references()) late = late || late_names.count(r);
+        if (late) late_names.insert(v.name);
+        I.late.push_back(late);
         if (e.type() != Type::Number && e.type() != Type::Bool)
             located_error(v.expr, "variable '" + v.name + "' must be a number or a bool, this is a " +
                                       type_name(e.type()) + " (use count(...), sum(...), [index].field, ...)");
@@ -108,6 +157,7 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
         I.schema.variable_order.push_back(v.name);
         I.variables.push_back(std::move(e));
     }
+    for (const auto& m : I.spec.models) compile_model(m, late_names);
     for (const auto& r : I.spec.regions) {
         CompiledRegion c{r, {}, std::nullopt};
         for (const auto& cut : r.cuts) {
@@ -129,6 +179,75 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
     }
 }
 
+void Analysis::compile_model(const ModelDef& m, const std::set<std::string>& late_names) {
+    auto& I = *impl_;
+    const std::string& src = I.spec.source;
+    CompiledModel c;
+    c.def = &m;
+    auto check_early = [&](const Expression& e, const Located& at, const std::string& what) {
+        for (const auto& r : e.references())
+            if (late_names.count(r))
+                throw ConfigError(src, at.line, at.col,
+                                  "model '" + m.name + "': " + what + " uses '" + r +
+                                      "', which needs model outputs (models see only variables without them)");
+    };
+    if (m.files.empty()) throw ConfigError(src, m.line, 1, "model '" + m.name + "' has no files");
+    if (!m.route.text.empty()) {
+        c.route.emplace(m.route.text, I.schema, src, m.route.line, m.route.col);
+        if (c.route->type() != Type::Number)
+            throw ConfigError(src, m.route.line, m.route.col, "model '" + m.name + "': the route must be a number");
+        check_early(*c.route, m.route, "the route");
+    }
+    if (m.block_size == 0) throw ConfigError(src, m.line, 1, "model '" + m.name + "': block_size must be > 0");
+    for (const auto& f : m.files) {
+        if (c.files.count(f.route))
+            throw ConfigError(src, m.line, 1, "model '" + m.name + "': two files for route " + std::to_string(f.route));
+        onnx::ModelOptions opt;
+        auto model = f.bytes.empty() ? std::make_shared<const onnx::Model>(f.path, opt)
+                                     : std::make_shared<const onnx::Model>(f.bytes.data(), f.bytes.size(), f.path, opt);
+        // every tensor must be a float32 input of rank 2 with the right width
+        if (model->inputs().size() != m.tensors.size())
+            throw ModelError(f.path + ": the model has " + std::to_string(model->inputs().size()) +
+                             " inputs, the model card of '" + m.name + "' defines " + std::to_string(m.tensors.size()));
+        for (const auto& t : m.tensors) {
+            const auto it = std::find_if(model->inputs().begin(), model->inputs().end(),
+                                         [&](const onnx::TensorInfo& i) { return i.name == t.name; });
+            if (it == model->inputs().end()) throw ModelError(f.path + ": no input tensor '" + t.name + "'");
+            if (it->type != onnx::ElementType::Float32)
+                throw ModelError(f.path + ": input '" + t.name + "' is " + it->type_name + ", only float32 is supported");
+            if (it->shape.size() != 2 || (it->shape[1] >= 0 && it->shape[1] != static_cast<std::int64_t>(t.inputs.size())))
+                throw ModelError(f.path + ": input '" + t.name + "' must have shape [N, " + std::to_string(t.inputs.size()) +
+                                 "] (the model card's inputs)");
+        }
+        for (const auto& o : m.outputs) {
+            const auto it = std::find_if(model->outputs().begin(), model->outputs().end(),
+                                         [&](const onnx::TensorInfo& i) { return i.name == o.tensor; });
+            if (it == model->outputs().end()) throw ModelError(f.path + ": no output tensor '" + o.tensor + "'");
+            if (it->type != onnx::ElementType::Float32 && it->type != onnx::ElementType::Float64)
+                throw ModelError(f.path + ": output '" + o.tensor + "' is " + it->type_name + ", expected a float tensor");
+        }
+        c.files[f.route] = std::move(model);
+    }
+    for (const auto& t : m.tensors) {
+        c.inputs.emplace_back();
+        for (const auto& in : t.inputs) {
+            Expression e(in.expr.text, I.schema, src, in.expr.line, in.expr.col);
+            if (e.type() != Type::Number && e.type() != Type::Bool)
+                throw ConfigError(src, in.expr.line, in.expr.col,
+                                  "model '" + m.name + "' input '" + in.name + "' must be a number, this is a " +
+                                      type_name(e.type()));
+            check_early(e, in.expr, "input '" + in.name + "'");
+            c.inputs.back().push_back(std::move(e));
+        }
+    }
+    for (const auto& o : m.outputs) {
+        auto it = std::find(c.onnx_outputs.begin(), c.onnx_outputs.end(), o.tensor);
+        if (it == c.onnx_outputs.end()) it = c.onnx_outputs.insert(c.onnx_outputs.end(), o.tensor);
+        c.outputs.push_back({static_cast<std::size_t>(it - c.onnx_outputs.begin()), o.index});
+    }
+    I.models.push_back(std::move(c));
+}
+
 Analysis::~Analysis() = default;
 Analysis::Analysis(Analysis&&) noexcept = default;
 const Spec& Analysis::spec() const noexcept { return impl_->spec; }
@@ -137,6 +256,7 @@ const Schema& Analysis::schema() const noexcept { return impl_->schema; }
 namespace {
 
 using Collections = std::map<std::string, const CollectionColumns*>;
+using Records = std::map<std::string, const RecordColumns*>;
 
 CollectionColumns filter(const CollectionColumns& c, const std::vector<std::uint8_t>& keep) {
     CollectionColumns out;
@@ -169,14 +289,15 @@ CollectionColumns filter(const CollectionColumns& c, const std::vector<std::uint
 
 /// Per-object predicate mask over a whole collection (parallel over events).
 std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionColumns& c, const EventTable& table,
-                                      const Collections& cols, int n_threads, const std::string& source,
-                                      const std::string& what) {
+                                      const Collections& cols, const Records& recs, int n_threads,
+                                      const std::string& source, const std::string& what) {
     std::vector<std::uint8_t> keep(c.size(), 0);
     const std::size_t ne = table.n_events;
     for_each_range(ne, n_ranges(ne, n_threads), [&](std::size_t, std::size_t first, std::size_t last) {
         EventContext ctx;
         ctx.table = &table;
         ctx.collections = &cols;
+        ctx.records = &recs;
         for (std::size_t e = first; e < last; ++e) {
             ctx.event = e;
             for (auto i = c.offsets[e]; i < c.offsets[e + 1]; ++i) {
@@ -199,7 +320,107 @@ std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionCo
 
 }  // namespace
 
-Result Analysis::run(const EventTable& table, int n_threads) const {
+void Analysis::run_model(std::size_t mi, const EventTable& table, const Collections& cols, const Records& recs,
+                         Result& r, RecordColumns& out, int n_threads) const {
+    const auto& I = *impl_;
+    const auto& M = I.models[mi];
+    const ModelDef& D = *M.def;
+    const std::string& src = I.spec.source;
+    const std::size_t ne = table.n_events, nv = I.variables.size();
+    const std::size_t n_blocks = (ne + D.block_size - 1) / D.block_size;
+    for_each_range(n_blocks, n_ranges(n_blocks, n_threads), [&](std::size_t, std::size_t b0, std::size_t b1) {
+        EventContext ctx;
+        ctx.table = &table;
+        ctx.collections = &cols;
+        ctx.records = &recs;
+        struct Group {
+            std::vector<std::size_t> events;
+            std::vector<std::vector<float>> features;  // per tensor, row-major
+        };
+        std::vector<float> row;
+        for (std::size_t blk = b0; blk < b1; ++blk) {
+            std::map<std::int64_t, Group> groups;
+            const std::size_t e1 = std::min(ne, (blk + 1) * D.block_size);
+            for (std::size_t e = blk * D.block_size; e < e1; ++e) {
+                ctx.event = e;
+                ctx.variables = r.variables.data() + e * nv;
+                std::int64_t route;
+                try {
+                    if (M.route) {
+                        const double x = M.route->scalar(ctx);
+                        if (std::isnan(x) || x != std::floor(x)) continue;  // no model for this event
+                        route = static_cast<std::int64_t>(x);
+                    } else {
+                        const auto n = static_cast<std::int64_t>(M.files.size());
+                        const auto number = table.event_number.empty() ? static_cast<std::int64_t>(e) : table.event_number[e];
+                        route = ((number % n) + n) % n;
+                    }
+                } catch (const std::runtime_error& err) {
+                    rethrow(err, src, e, "route of model '" + D.name + "'", M.route->text());
+                }
+                if (!M.files.count(route)) continue;
+                Group& g = groups[route];
+                if (g.features.empty()) g.features.resize(D.tensors.size());
+                bool complete = true;
+                std::vector<std::size_t> sizes;
+                for (std::size_t t = 0; t < D.tensors.size() && complete; ++t) {
+                    row.clear();
+                    for (std::size_t k = 0; k < D.tensors[t].inputs.size(); ++k) {
+                        const ModelInput& in = D.tensors[t].inputs[k];
+                        double x;
+                        try {
+                            x = M.inputs[t][k].scalar(ctx);
+                        } catch (const std::runtime_error& err) {
+                            rethrow(err, src, e, "input '" + in.name + "' of model '" + D.name + "'", M.inputs[t][k].text());
+                        }
+                        if (std::isnan(x)) {
+                            if (!in.pad) {
+                                complete = false;
+                                break;
+                            }
+                            x = *in.pad;
+                        }
+                        row.push_back(static_cast<float>((x + in.add) * in.multiply));
+                    }
+                    if (complete) g.features[t].insert(g.features[t].end(), row.begin(), row.end());
+                }
+                if (!complete) {  // undo the tensors already appended for this event
+                    for (std::size_t t = 0; t < D.tensors.size(); ++t)
+                        g.features[t].resize(g.events.size() * D.tensors[t].inputs.size());
+                    continue;
+                }
+                g.events.push_back(e);
+            }
+            for (auto& [route, g] : groups) {
+                if (g.events.empty()) continue;
+                const auto& model = *M.files.at(route);
+                const auto n = static_cast<std::int64_t>(g.events.size());
+                std::vector<onnx::TensorView> views;
+                for (std::size_t t = 0; t < D.tensors.size(); ++t)
+                    views.push_back({D.tensors[t].name, onnx::ElementType::Float32,
+                                     {n, static_cast<std::int64_t>(D.tensors[t].inputs.size())}, g.features[t].data()});
+                const auto results = model.run(views, M.onnx_outputs);
+                for (std::size_t o = 0; o < D.outputs.size(); ++o) {
+                    const auto& res = results[M.outputs[o].output];
+                    const std::size_t width = res.shape.size() >= 2 ? static_cast<std::size_t>(res.shape.back()) : 1;
+                    if (res.size() != static_cast<std::size_t>(n) * width || M.outputs[o].column >= width)
+                        throw ModelError(model.path() + ": output '" + D.outputs[o].tensor + "' has " +
+                                         std::to_string(res.size()) + " values for " + std::to_string(n) +
+                                         " events; column " + std::to_string(M.outputs[o].column) + " requested");
+                    for (std::int64_t i = 0; i < n; ++i) {
+                        const std::size_t at = static_cast<std::size_t>(i) * width + M.outputs[o].column;
+                        const double v = res.type == onnx::ElementType::Float64 ? res.data<double>()[at]
+                                                                                : static_cast<double>(res.data<float>()[at]);
+                        out.fields[o][g.events[static_cast<std::size_t>(i)]] = v;
+                    }
+                }
+            }
+        }
+    });
+}
+
+Result Analysis::run(const EventTable& table, int n_threads,
+                     const std::vector<std::pair<std::string, double>>& parameters) const {
     const auto& I = *impl_;
     table.validate();
     for (const auto& [name, fields] : I.input.collections) {
@@ -214,6 +435,38 @@ Result Analysis::run(const EventTable& table, int n_threads) const {
             throw InputError("<analysis input>", 0, -1, "record '" + name + "' missing or with other fields");
     }
     const std::string& src = I.spec.source;
+    // records: the input's, `event`, `parameters` and one per model (its outputs)
+    std::map<std::string, const RecordColumns*> recs;
+    for (const auto& [name, rec] : table.records) recs[name] = &rec;
+    RecordColumns event_rec;
+    event_rec.field_names = {"number", "index", "weight"};
+    event_rec.fields.resize(3);
+    for (std::size_t e = 0; e < table.n_events; ++e) {
+        event_rec.fields[0].push_back(table.event_number.empty() ? static_cast<double>(e)
+                                                                 : static_cast<double>(table.event_number[e]));
+        event_rec.fields[1].push_back(static_cast<double>(e));
+        event_rec.fields[2].push_back(table.weight[e]);
+    }
+    recs["event"] = &event_rec;
+    RecordColumns params;
+    for (const auto& [name, value] : I.spec.parameters) {
+        params.field_names.push_back(name);
+        params.fields.emplace_back(table.n_events, value);
+    }
+    for (const auto& [name, value] : parameters) {
+        const int f = params.field(name);
+        if (f < 0) throw ConfigError(src, 1, 1, "unknown parameter '" + name + "' (not in the analysis' parameters)");
+        params.fields[static_cast<std::size_t>(f)].assign(table.n_events, value);
+    }
+    recs["parameters"] = &params;
+    std::vector<RecordColumns> model_out(I.models.size());
+    for (std::size_t m = 0; m < I.models.size(); ++m) {
+        for (const auto& o : I.models[m].def->outputs) {
+            model_out[m].field_names.push_back(o.name);
+            model_out[m].fields.emplace_back(table.n_events, std::numeric_limits<double>::quiet_NaN());
+        }
+        recs[I.models[m].def->name] = &model_out[m];
+    }
     // objects and overlap removal (derived collections owned here)
     std::map<std::string, CollectionColumns> derived;
     Collections cols;
@@ -222,7 +475,7 @@ Result Analysis::run(const EventTable& table, int n_threads) const {
         if (step.def.kind == ObjectStep::Kind::Define) {
             const auto& o = step.def.define;
             const CollectionColumns& from = *cols.at(o.from);
-            CollectionColumns made = step.select ? filter(from, object_mask(*step.select, from, table, cols, n_threads, src,
+            CollectionColumns made = step.select ? filter(from, object_mask(*step.select, from, table, cols, recs, n_threads, src,
                                                                              "object '" + o.name + "' selection"))
                                                  : from;
             derived[o.name] = std::move(made);
@@ -233,8 +486,8 @@ Result Analysis::run(const EventTable& table, int n_threads) const {
         const CollectionColumns& a = *cols.at(ov.remove);
         const CollectionColumns& b = *cols.at(ov.near);
         std::vector<std::uint8_t> only, against;
-        if (step.only) only = object_mask(*step.only, a, table, cols, n_threads, src, "overlap 'only' predicate");
-        if (step.against) against = object_mask(*step.against, b, table, cols, n_threads, src, "overlap 'against' predicate");
+        if (step.only) only = object_mask(*step.only, a, table, cols, recs, n_threads, src, "overlap 'only' predicate");
+        if (step.against) against = object_mask(*step.against, b, table, cols, recs, n_threads, src, "overlap 'against' predicate");
         auto col = [](const CollectionColumns& c, const char* f) -> Span<double> {
             const int k = c.field(f);
             if (k < 0) return {};
@@ -248,29 +501,53 @@ Result Analysis::run(const EventTable& table, int n_threads) const {
         derived[ov.remove] = std::move(made);  // may replace the collection `a` refers to: done with it
         cols[ov.remove] = &derived[ov.remove];
     }
-    // variables and regions, in blocks of kBlock events
+    // variables, models and regions
     Result r;
     r.n_events = table.n_events;
+    const std::size_t ne = table.n_events;
     const std::size_t nv = I.variables.size(), nr = I.regions.size();
     for (const auto& v : I.spec.variables) r.variable_names.push_back(v.name);
-    r.variables.assign(table.n_events * nv, std::numeric_limits<double>::quiet_NaN());
-    r.passed.assign(table.n_events * nr, 0);
+    r.variables.assign(ne * nv, std::numeric_limits<double>::quiet_NaN());
+    r.passed.assign(ne * nr, 0);
+    auto evaluate_variables = [&](EventContext& ctx, std::size_t e, bool late) {
+        ctx.event = e;
+        double* vars = r.variables.data() + e * nv;
+        ctx.variables = vars;
+        for (std::size_t v = 0; v < nv; ++v) {
+            if (I.late[v] != late) continue;
+            try {
+                vars[v] = I.variables[v].scalar(ctx);
+            } catch (const std::runtime_error& err) {
+                rethrow(err, src, e, "variable '" + I.spec.variables[v].name + "'", I.variables[v].text());
+            }
+        }
+    };
+    auto context = [&]() {
+        EventContext ctx;
+        ctx.table = &table;
+        ctx.collections = &cols;
+        ctx.records = &recs;
+        return ctx;
+    };
+    for_each_range(ne, n_ranges(ne, n_threads), [&](std::size_t, std::size_t first, std::size_t last) {
+        EventContext ctx = context();
+        for (std::size_t e = first; e < last; ++e) evaluate_variables(ctx, e, false);
+    });
+    for (std::size_t m = 0; m < I.models.size(); ++m) run_model(m, table, cols, recs, r, model_out[m], n_threads);
     std::vector<std::vector<std::string>> step_names(nr);
     for (std::size_t k = 0; k < nr; ++k) {
         step_names[k].push_back("all events");
         for (const auto& c : I.regions[k].def.cuts) step_names[k].push_back(c.name);
         r.region_names.push_back(I.regions[k].def.name);
     }
-    const std::size_t n_blocks = (table.n_events + kBlock - 1) / kBlock;
+    const std::size_t n_blocks = (ne + kBlock - 1) / kBlock;
     struct Partial {
         std::vector<Cutflow> cutflows;
         std::vector<std::optional<BinnedYield>> bins;
     };
     std::vector<Partial> partial(n_blocks);
     for_each_range(n_blocks, n_ranges(n_blocks, n_threads), [&](std::size_t, std::size_t b0, std::size_t b1) {
-        EventContext ctx;
-        ctx.table = &table;
-        ctx.collections = &cols;
+        EventContext ctx = context();
         for (std::size_t blk = b0; blk < b1; ++blk) {
             Partial& p = partial[blk];
             for (std::size_t k = 0; k < nr; ++k) {
@@ -278,18 +555,9 @@ Result Analysis::run(const EventTable& table, int n_threads) const {
                 if (I.regions[k].bin_variable) p.bins.emplace_back(BinnedYield(I.regions[k].def.bin_edges));
                 else p.bins.emplace_back(std::nullopt);
             }
-            const std::size_t e1 = std::min(table.n_events, (blk + 1) * kBlock);
+            const std::size_t e1 = std::min(ne, (blk + 1) * kBlock);
             for (std::size_t e = blk * kBlock; e < e1; ++e) {
-                ctx.event = e;
-                double* vars = r.variables.data() + e * nv;
-                ctx.variables = vars;
-                for (std::size_t v = 0; v < nv; ++v) {
-                    try {
-                        vars[v] = I.variables[v].scalar(ctx);
-                    } catch (const std::runtime_error& err) {
-                        rethrow(err, src, e, "variable '" + I.spec.variables[v].name + "'", I.variables[v].text());
-                    }
-                }
+                evaluate_variables(ctx, e, true);
                 const double w = table.weight[e];
                 for (std::size_t k = 0; k < nr; ++k) {
                     const auto& reg = I.regions[k];

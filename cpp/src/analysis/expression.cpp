@@ -108,7 +108,7 @@ std::vector<std::pair<std::string, std::string>> builtins() {
 // ------------------------------------------------------------------------------------------------
 // AST
 // ------------------------------------------------------------------------------------------------
-enum class Op { Add, Sub, Mul, Div, Pow, Lt, Le, Gt, Ge, Eq, Ne };
+enum class Op { Add, Sub, Mul, Div, Mod, Pow, Lt, Le, Gt, Ge, Eq, Ne };
 
 struct Node {
     enum class K { Number, Bool, Variable, Collection, Record, Field, This, Index, Slice, Neg, Not, Binary, And, Or,
@@ -233,7 +233,7 @@ private:
                     if (text_.compare(i, 2, s) == 0) t.text = s;
                 if (t.text.empty()) {
                     if (c == '=') fail(t, "'=' is not an operator; use '==' to compare");
-                    if (std::string("+-*/()[],.:<>!").find(c) == std::string::npos)
+                    if (std::string("+-*/%()[],.:<>!").find(c) == std::string::npos)
                         fail(t, std::string("unexpected character '") + c + "'");
                     t.text = std::string(1, c);
                 }
@@ -352,10 +352,10 @@ private:
     }
     std::unique_ptr<Node> parse_prod() {
         auto l = parse_unary();
-        while (at("*") || at("/")) {
+        while (at("*") || at("/") || at("%")) {
             const Token t = take();
             auto r = parse_unary();
-            l = arithmetic(t.text == "*" ? Op::Mul : Op::Div, std::move(l), std::move(r), t);
+            l = arithmetic(t.text == "*" ? Op::Mul : t.text == "/" ? Op::Div : Op::Mod, std::move(l), std::move(r), t);
         }
         return l;
     }
@@ -783,6 +783,9 @@ double apply(Op op, double a, double b, bool& missing) {
         case Op::Div:
             if (b == 0) missing = true;
             return b == 0 ? kNaN : a / b;
+        case Op::Mod:  // floored (Python) modulo: the sign of the divisor
+            if (b == 0) missing = true;
+            return b == 0 ? kNaN : a - b * std::floor(a / b);
         case Op::Pow: return std::pow(a, b);
         case Op::Lt: return a < b;
         case Op::Le: return a <= b;
@@ -843,10 +846,19 @@ Value object_of(const Value& coll, std::int64_t i) {
     return o;
 }
 
+const RecordColumns* find_record(const EventContext& ctx, const std::string& name) {
+    if (ctx.records) {
+        auto it = ctx.records->find(name);
+        return it == ctx.records->end() ? nullptr : it->second;
+    }
+    auto it = ctx.table->records.find(name);
+    return it == ctx.table->records.end() ? nullptr : &it->second;
+}
+
 Value met_value(EventContext& ctx) {
     Value m;
     m.type = Type::Object;
-    m.rec = &ctx.table->records.at("met");
+    m.rec = find_record(ctx, "met");
     m.obj = static_cast<std::int64_t>(ctx.event);
     return m;
 }
@@ -1080,11 +1092,11 @@ Value eval(const Node& n, EventContext& ctx) {
             return v;
         }
         case Node::K::Record: {
-            auto it = ctx.table->records.find(n.name);
-            if (it == ctx.table->records.end()) runtime_fail(n, "record '" + n.name + "' is not in the input");
+            const RecordColumns* rec = find_record(ctx, n.name);
+            if (!rec) runtime_fail(n, "record '" + n.name + "' is not in the input");
             Value v;
             v.type = Type::Object;
-            v.rec = &it->second;
+            v.rec = rec;
             v.obj = static_cast<std::int64_t>(ctx.event);
             return v;
         }
@@ -1211,6 +1223,23 @@ Type Expression::type() const noexcept { return root_->type; }
 const std::string& Expression::source() const noexcept { return root_->source; }
 
 Value Expression::evaluate(EventContext& ctx) const { return eval(*root_, ctx); }
+
+std::vector<std::string> Expression::references() const {
+    std::vector<std::string> out;
+    std::vector<const Node*> stack{root_.get()};
+    while (!stack.empty()) {
+        const Node* n = stack.back();
+        stack.pop_back();
+        if ((n->k == Node::K::Variable || n->k == Node::K::Collection || n->k == Node::K::Record) &&
+            std::find(out.begin(), out.end(), n->name) == out.end())
+            out.push_back(n->name);
+        if (n->k == Node::K::Call && (n->fn == Fn::Meff || n->fn == Fn::MetOverSqrtHT) &&
+            std::find(out.begin(), out.end(), "met") == out.end())
+            out.emplace_back("met");
+        for (const auto& k : n->kids) stack.push_back(k.get());
+    }
+    return out;
+}
 
 double Expression::scalar(EventContext& ctx) const {
     const Value v = eval(*root_, ctx);

@@ -4,14 +4,20 @@
 //   variables -> per-event numbers/bools, in order (each may use the earlier ones)
 //   regions   -> ordered named cuts (inheritance already resolved by the loader), optionally
 //                binned in one variable (multi-bin regions)
+//   models    -> ML model cards (ONNX; TMVA/lwtnn converted by the loader): inputs are expressions,
+//                outputs become the record `<model>.<output>`; evaluated batched across events
+//                after the variables that do not use model outputs, before those that do
 // Results: one cutflow per region (step 0 = all events) and binned yields, plus every variable and
 // the pass/fail of every region per event (for distributions and validation).
+// Expressions also see the records `event` (number, index, weight) and `parameters`.
 // Parsing of the YAML format is done by the Python loader; C++ users fill `Spec` directly.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,11 +72,59 @@ struct RegionDef {
     std::vector<double> bin_edges;
 };
 
+/// One input of a model tensor: raw value from an expression, normalised as
+/// (x + add) * multiply (lwtnn offset/scale: add = offset, multiply = scale; mean/std:
+/// add = -mean, multiply = 1/std). A missing value takes `pad` (raw, normalised like any value)
+/// if given, else the model is not evaluated for that event (its outputs are missing).
+struct ModelInput {
+    std::string name;
+    Located expr;
+    double add = 0.0, multiply = 1.0;
+    std::optional<double> pad;
+};
+
+/// One float32 input tensor [N, inputs.size()] of the ONNX model.
+struct ModelTensor {
+    std::string name;  ///< ONNX input name
+    std::vector<ModelInput> inputs;
+};
+
+struct ModelOutput {
+    std::string name;    ///< field of the model record in expressions: <model>.<name>
+    std::string tensor;  ///< ONNX output name
+    std::size_t index = 0;  ///< column in the output's last dimension
+};
+
+/// A file of a model and the route value that selects it (k-fold: event.number % k; or e.g.
+/// the jet multiplicity). `bytes` holds the ONNX model (converted from TMVA/lwtnn by the
+/// Python loader); if empty the ONNX file at `path` is loaded.
+struct ModelFile {
+    std::int64_t route = 0;
+    std::string path;
+    std::vector<unsigned char> bytes;
+};
+
+/// A model card: ordered inputs, routing between files, outputs. Inference is batched across
+/// events: per block of `block_size` events the features are gathered and each file runs once.
+struct ModelDef {
+    std::string name;
+    std::vector<ModelFile> files;
+    Located route;  ///< number expression; empty = event.number % files.size()
+    std::vector<ModelTensor> tensors;
+    std::vector<ModelOutput> outputs;
+    std::size_t block_size = 1024;
+    int line = 1;
+};
+
 struct Spec {
     std::string id;
     std::string source = "<analysis>";  ///< file name for error messages
     std::vector<ObjectStep> objects;
     std::vector<VariableDef> variables;
+    std::vector<ModelDef> models;
+    /// Named constants (e.g. a mass hypothesis of a parametrised network): the record
+    /// `parameters` in expressions; values can be overridden per run.
+    std::vector<std::pair<std::string, double>> parameters;
     std::vector<RegionDef> regions;
 };
 
@@ -101,13 +155,19 @@ public:
     const Schema& schema() const noexcept;
 
     /// Runs on a table whose collections/records match the input schema. Identical results for
-    /// any thread count (sums are accumulated in fixed blocks of events).
-    Result run(const EventTable& table, int n_threads = 1) const;
+    /// any thread count (sums are accumulated in fixed blocks of events). `parameters`
+    /// overrides values of Spec::parameters by name.
+    Result run(const EventTable& table, int n_threads = 1,
+               const std::vector<std::pair<std::string, double>>& parameters = {}) const;
 
     /// The input schema of a table (collection/record names and fields).
     static Schema schema_of(const EventTable& table);
 
 private:
+    void compile_model(const ModelDef& m, const std::set<std::string>& late_names);
+    void run_model(std::size_t m, const EventTable& table, const std::map<std::string, const CollectionColumns*>& cols,
+                   const std::map<std::string, const RecordColumns*>& recs, Result& r, RecordColumns& out,
+                   int n_threads) const;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -6,7 +6,7 @@
 // Grammar (lowest precedence first):
 //   expr    := or ;  or := and ('or' | '||') and ... ;  and := not ('and' | '&&') not ...
 //   not     := ('not' | '!') not | cmp ;  cmp := sum (('<'|'<='|'>'|'>='|'=='|'!=') sum)?
-//   sum     := prod (('+'|'-') prod)* ;  prod := unary (('*'|'/') unary)*
+//   sum     := prod (('+'|'-') prod)* ;  prod := unary (('*'|'/'|'%') unary)*   (% floored modulo)
 //   unary   := '-' unary | power ;  power := postfix ('**' unary)?
 //   postfix := primary ('.' NAME | '[' index ']' | '[' [expr] ':' [expr] ']')*
 //   primary := NUMBER | 'true' | 'false' | NAME | NAME '(' [expr (',' expr)*] ')' | '(' expr ')'
@@ -70,6 +70,7 @@ struct EventContext {
     const EventTable* table = nullptr;
     std::size_t event = 0;
     const std::map<std::string, const CollectionColumns*>* collections = nullptr;  ///< incl. derived ones
+    const std::map<std::string, const RecordColumns*>* records = nullptr;  ///< null: the table's records
     const double* variables = nullptr;  ///< values of earlier variables (NaN = missing), by slot
     std::vector<Value> scope;           ///< current objects of enclosing select(...) calls
 };
@@ -104,6 +105,8 @@ public:
     /// The collection or record an object/collection expression refers to ("" otherwise).
     const std::string& source() const noexcept;
     const std::string& text() const noexcept { return text_; }
+    /// Names of the variables, collections and records the expression uses.
+    std::vector<std::string> references() const;
     Value evaluate(EventContext& ctx) const;
     /// Number/bool value of one event: NaN when missing (bools as 0/1).
     double scalar(EventContext& ctx) const;
