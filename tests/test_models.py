@@ -100,7 +100,8 @@ def test_tmva_bdts_convert_exactly(xml_dir, bdt):
 def test_tmva_errors(tmp_path):
     bad = tmp_path / "ada.xml"
     bad.write_text(
-        '<?xml version="1.0"?><MethodSetup Method="BDT::BDT"><Options><Option name="BoostType">AdaBoost</Option></Options></MethodSetup>'
+        '<?xml version="1.0"?><MethodSetup Method="BDT::BDT"><Options>'
+        '<Option name="BoostType">AdaBoost</Option></Options></MethodSetup>'
     )
     with pytest.raises(Exception, match="only gradient boosting"):
         tmva_to_onnx(bad)
@@ -168,3 +169,63 @@ def test_lwtnn_sequential_format(tmp_path):
 
 def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_models_check_cli_on_a_bundled_card(xml_dir, tmp_path, capsys):
+    """`recast-ml models check ATLAS-SUSY-2018-22:GGd2`: the core's model path (card inputs,
+    routing by event number) against the direct XML evaluation."""
+    from recast_ml.cli import main
+
+    direct = [DirectBDT(xml_dir / f"ZeroLepton2018-SRBDT-GGd2_weight{k}.xml") for k in (1, 2)]
+    rng = np.random.default_rng(8)
+    lo, hi = np.array(direct[0].ranges).T
+    x = rng.uniform(lo, hi, size=(500, len(lo))).astype(np.float32)
+    numbers = rng.integers(0, 1000, 500)
+    expected = np.where(numbers % 2 == 0, direct[0](x), direct[1](x))
+    features = tmp_path / "x.csv"
+    with features.open("w") as f:
+        f.write(",".join([*direct[0].variables, "event_number"]) + "\n")
+        for row, num in zip(x, numbers, strict=True):
+            f.write(",".join([*(repr(float(v)) for v in row), str(num)]) + "\n")
+    good = tmp_path / "y.csv"
+    good.write_text("score\n" + "\n".join(repr(float(v)) for v in expected) + "\n")
+    assert (
+        main(
+            [
+                "models",
+                "check",
+                "ATLAS-SUSY-2018-22:GGd2",
+                "--features",
+                str(features),
+                "--expected",
+                str(good),
+                "--tolerance",
+                "1e-6",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "500 feature vectors" in out
+    assert "PASS" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "score\n" + "\n".join(repr(float(v) + (0.01 if i == 7 else 0)) for i, v in enumerate(expected)) + "\n"
+    )
+    assert (
+        main(["models", "check", "ATLAS-SUSY-2018-22:GGd2", "--features", str(features), "--expected", str(bad)]) == 1
+    )
+    assert "(row 9 of" in capsys.readouterr().out
+    assert main(["models", "check", "ATLAS-SUSY-2018-22:nope", "--features", str(features)]) == 2
+
+
+def test_models_convert_cli(xml_dir, tmp_path):
+    from recast_ml.cli import main
+
+    out = tmp_path / "ggd1.onnx"
+    assert main(["models", "convert", str(xml_dir / "ZeroLepton2018-SRBDT-GGd1_weight1.xml"), str(out)]) == 0
+    sess = ort.InferenceSession(str(out))
+    ab = np.array(
+        [[EVENT_A[v] for v in DirectBDT(xml_dir / "ZeroLepton2018-SRBDT-GGd1_weight1.xml").variables]], dtype=np.float32
+    )
+    assert sess.run(None, {"input": ab})[0][0, 0] == pytest.approx(0.806155, abs=2e-6)

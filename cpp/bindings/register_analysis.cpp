@@ -68,7 +68,7 @@ an::Spec spec_from(const py::dict& d) {
             an::ModelDef m;
             m.name = md["name"].cast<std::string>();
             m.line = md.contains("line") ? md["line"].cast<int>() : 1;
-            m.route = located(md.contains("route") ? md["route"] : py::none());
+            if (md.contains("route")) m.route = located(md["route"]);
             if (md.contains("block_size")) m.block_size = md["block_size"].cast<std::size_t>();
             for (const auto& fh : md["files"].cast<py::list>()) {
                 auto fd = fh.cast<py::dict>();

@@ -77,8 +77,24 @@ def _construct(node: Any, lines: list[str]) -> Any:
             text = lines[line - 1] if line - 1 < len(lines) else ""
             col = len(text) - len(text.lstrip(" ")) + 1
         return Located(node.value, line, col)
-    loader = yaml.SafeLoader("")
-    return loader.construct_object(node, deep=True)
+    return _loader()("").construct_object(node, deep=True)
+
+
+def _loader() -> Any:
+    """PyYAML's safe loader, with YAML 1.2 floats (PyYAML reads ``1e-7`` as a string)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return Loader
 
 
 def load_yaml(path: str | os.PathLike[str]) -> Any:
@@ -91,7 +107,7 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
     except OSError as e:
         raise ConfigError(f"cannot read analysis definition {path}: {e.strerror}") from e
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

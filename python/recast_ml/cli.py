@@ -91,6 +91,31 @@ def _cmd_models_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models_convert(args: argparse.Namespace) -> int:
+    from .convert import detect_format
+    from .models import convert_file
+
+    out = convert_file(args.source, args.target)
+    print(f"{args.source} ({detect_format(args.source) if args.source.suffix != '.gz' else 'gzip'}) -> {out}")
+    return 0
+
+
+def _cmd_models_check(args: argparse.Namespace) -> int:
+    from .models import check_model
+
+    res = check_model(args.card, args.features, args.expected, normalised=args.normalised)
+    print(f"model {res.model}: {res.n_rows} feature vectors")
+    if args.expected is None:
+        for name, v in res.values.items():
+            print(f"  {name}: mean {np.nanmean(v):.6g}, min {np.nanmin(v):.6g}, max {np.nanmax(v):.6g}")
+        return 0
+    for name, dev in res.max_deviation.items():
+        print(f"  {name}: max |deviation| {dev:.3g} (row {res.worst_row[name] + 2} of {args.features})")
+    ok = res.passed(args.tolerance)
+    print(f"  {'PASS' if ok else 'FAIL'} at tolerance {args.tolerance:g}")
+    return 0 if ok else 1
+
+
 def _cmd_events_summary(args: argparse.Namespace) -> int:
     from .io import EventFile
 
@@ -194,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path)
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(func=_cmd_models_inspect)
+    conv = models.add_parser("convert", help="TMVA XML / lwtnn JSON / fixed-batch ONNX -> (batchable) ONNX")
+    conv.add_argument("source", type=Path)
+    conv.add_argument("target", type=Path)
+    conv.set_defaults(func=_cmd_models_convert)
+    check = models.add_parser("check", help="run a model card on feature vectors and report the max deviation")
+    check.add_argument("card", help="ANALYSIS:MODEL, e.g. ATLAS-SUSY-2018-22:GGd1 (analysis ID or definition path)")
+    check.add_argument("--features", type=Path, required=True, help="CSV: one column per card input (raw values)")
+    check.add_argument("--expected", type=Path, help="CSV: one column per card output")
+    check.add_argument("--tolerance", type=float, default=1e-5)
+    check.add_argument("--normalised", action="store_true", help="features are already normalised")
+    check.set_defaults(func=_cmd_models_check)
 
     evs = sub.add_parser("events", help="event-file tools").add_subparsers(dest="events_command", required=True)
     summ = evs.add_parser("summary", help="count events and particles of a HepMC/LHE file")

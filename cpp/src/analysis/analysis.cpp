@@ -216,8 +216,11 @@ void Analysis::compile_model(const ModelDef& m, const std::set<std::string>& lat
             if (it->type != onnx::ElementType::Float32)
                 throw ModelError(f.path + ": input '" + t.name + "' is " + it->type_name + ", only float32 is supported");
             if (it->shape.size() != 2 || (it->shape[1] >= 0 && it->shape[1] != static_cast<std::int64_t>(t.inputs.size())))
-                throw ModelError(f.path + ": input '" + t.name + "' must have shape [N, " + std::to_string(t.inputs.size()) +
-                                 "] (the model card's inputs)");
+                throw ModelError(f.path + ": input '" + t.name + "' has " +
+                                 (it->shape.size() == 2 ? std::to_string(it->shape[1]) + " features"
+                                                        : "rank " + std::to_string(it->shape.size())) +
+                                 ", the model card of '" + m.name + "' gives " + std::to_string(t.inputs.size()) +
+                                 " inputs (shape [N, k] expected)");
         }
         for (const auto& o : m.outputs) {
             const auto it = std::find_if(model->outputs().begin(), model->outputs().end(),

@@ -67,7 +67,7 @@ def read_tmva_xml(path: str | os.PathLike[str]) -> TmvaForest:
         raise ModelError(f"{path}: VarTransform={options['VarTransform']!r} is not supported (only None)")
     if options.get("UseFisherCuts", "False") == "True":
         raise ModelError(f"{path}: Fisher cuts are not supported")
-    variables = []
+    variables: list[TmvaVariable] = []
     for v in root.iter("Variable"):
         variables.append(
             TmvaVariable(
@@ -90,7 +90,12 @@ def read_tmva_xml(path: str | os.PathLike[str]) -> TmvaForest:
         top = tree.find("Node")
         if top is None:
             raise ModelError(f"{path}: tree {t} has no nodes")
-        feature, cut, right_if_ge, response, left, right = [], [], [], [], [], []
+        feature: list[int] = []
+        cut: list[float] = []
+        right_if_ge: list[bool] = []
+        response: list[float] = []
+        left: list[int] = []
+        right: list[int] = []
         queue = [top]
         ids: dict[int, int] = {id(top): 0}
         while queue:
@@ -191,6 +196,7 @@ def tmva_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input", out
     values = numpy_helper.from_array(np.array(attrs.pop("nodes_values"), dtype=np.float64), "nodes_values")
     weights = numpy_helper.from_array(np.array(attrs.pop("target_weights"), dtype=np.float64), "target_weights")
     cast = helper.make_node("Cast", [input_name], ["input_f64"], to=TensorProto.DOUBLE)
+    extra: dict[str, Any] = attrs
     ensemble = helper.make_node(
         "TreeEnsembleRegressor",
         ["input_f64"],
@@ -202,7 +208,7 @@ def tmva_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input", out
         nodes_values_as_tensor=values,
         target_weights_as_tensor=weights,
         nodes_missing_value_tracks_true=[0] * len(attrs["nodes_treeids"]),
-        **attrs,
+        **extra,
     )
     tanh = helper.make_node("Tanh", ["sum"], [output_name])
     names = ", ".join(v.expression for v in forest.variables)
@@ -219,8 +225,8 @@ def tmva_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input", out
         producer_name="recast_ml.convert.tmva",
     )
     model.ir_version = 8
-    for k, v in {"source": Path(path).name, "inputs": names, "method": forest.method}.items():
+    for key, value in {"source": Path(path).name, "inputs": names, "method": forest.method}.items():
         entry = model.metadata_props.add()
-        entry.key, entry.value = k, v
+        entry.key, entry.value = key, value
     onnx.checker.check_model(model)
     return model

@@ -1,0 +1,158 @@
+"""Model-card tools: technical validation of a model card on feature vectors (the path the event
+loop uses: ONNX Runtime in the C++ core, with the card's normalisation, padding and routing)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._core import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def read_csv_columns(path: str | os.PathLike[str]) -> dict[str, npt.NDArray[np.float64]]:
+    """Numeric CSV with a header row ('#' lines skipped) -> columns."""
+    path = Path(path)
+    try:
+        with path.open() as fh:
+            rows = list(csv.reader(line for line in fh if line.strip() and not line.startswith("#")))
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from e
+    if len(rows) < 2:
+        raise ConfigError(f"{path}: expected a header row and at least one row of numbers")
+    header = [h.strip() for h in rows[0]]
+    cols: dict[str, list[float]] = {h: [] for h in header}
+    for k, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ConfigError(f"{path}: row {k} has {len(row)} values, the header {len(header)}")
+        for h, v in zip(header, row, strict=True):
+            try:
+                cols[h].append(float(v))
+            except ValueError:
+                raise ConfigError(f"{path}: row {k}, column {h!r}: {v!r} is not a number") from None
+    return {h: np.array(v) for h, v in cols.items()}
+
+
+@dataclass
+class CheckResult:
+    model: str
+    n_rows: int
+    max_deviation: dict[str, float]
+    worst_row: dict[str, int]
+    values: dict[str, npt.NDArray[np.float64]]
+
+    def passed(self, tolerance: float) -> bool:
+        return all(d <= tolerance for d in self.max_deviation.values())
+
+
+def check_model(
+    card: str,
+    features: str | os.PathLike[str],
+    expected: str | os.PathLike[str] | None = None,
+    *,
+    normalised: bool = False,
+) -> CheckResult:
+    """Runs the model card ``ANALYSIS:MODEL`` (bundled ID or definition path) on the feature
+    vectors of a CSV (one column per card input, raw values unless ``normalised``; optional
+    ``route`` or ``event_number`` columns choose the file) and compares with ``expected`` (one
+    column per card output, or a single column)."""
+    from .analysis import Definition, find_definition, load_definition
+
+    if ":" not in card:
+        raise ConfigError(f"model card {card!r}: expected ANALYSIS:MODEL (e.g. ATLAS-SUSY-2018-22:GGd1)")
+    ana_name, model_name = card.rsplit(":", 1)
+    definition: Definition = load_definition(find_definition(ana_name))
+    models = definition.doc.get("models", {})
+    if model_name not in models:
+        raise ConfigError(f"{definition.path}: no model {model_name!r}; models: {', '.join(models) or 'none'}")
+    spec = definition._model_spec(model_name, models[model_name])
+    cols = read_csv_columns(features)
+    n = len(next(iter(cols.values())))
+    names = [i["name"] for t in spec["tensors"] for i in t["inputs"]]
+    missing = [x for x in names if x not in cols]
+    if missing:
+        raise ConfigError(f"{features}: no column for the inputs {missing} of {card}")
+    for t in spec["tensors"]:
+        for i in t["inputs"]:
+            i["expr"] = {"text": f"features.{i['name']}", "line": 1, "col": 1}
+            if normalised:
+                i["add"], i["multiply"] = 0.0, 1.0
+    record: dict[str, Any] = {"fields": {x: cols[x] for x in names}}
+    if "route" in cols:
+        record["fields"]["route"] = cols["route"]
+        spec["route"] = {"text": "features.route", "line": 1, "col": 1}
+    elif "route" in spec and not ("event_number" in cols and "event." in spec["route"]["text"]):
+        if len(spec["files"]) > 1:
+            raise ConfigError(f"{features}: {card} routes by {spec['route']['text']!r}: give a 'route' column")
+        spec.pop("route")
+    event_number = cols["event_number"].astype(np.int64) if "event_number" in cols else np.zeros(n, np.int64)
+    table = {"n_events": n, "collections": {}, "records": {"features": record}, "event_number": event_number}
+    outputs = [o["name"] for o in spec["outputs"]]
+    core_spec = {
+        "id": f"check {card}",
+        "source": str(definition.path),
+        "objects": [],
+        "variables": [],
+        "models": [spec],
+        "parameters": {},
+        "regions": [],
+    }
+    # the model outputs as variables, so that they come back per row
+    core_spec["variables"] = [
+        {"name": f"out_{o}", "expr": {"text": f"{model_name}.{o}", "line": 1, "col": 1}} for o in outputs
+    ]
+    core = _core.Analysis(core_spec, _core.table_schema(table))
+    raw = core.run_table(table, 1, {})
+    values = raw["variables"].reshape(n, len(outputs))
+    got = {o: values[:, k] for k, o in enumerate(outputs)}
+    deviation: dict[str, float] = {}
+    worst: dict[str, int] = {}
+    if expected is not None:
+        ref = read_csv_columns(expected)
+        for o in outputs:
+            col = (
+                ref.get(o) if o in ref else (next(iter(ref.values())) if len(ref) == 1 and len(outputs) == 1 else None)
+            )
+            if col is None:
+                raise ConfigError(f"{expected}: no column {o!r} (columns: {', '.join(ref)})")
+            if len(col) != n:
+                raise ConfigError(f"{expected}: {len(col)} rows, the features have {n}")
+            diff = np.abs(got[o] - col)
+            if np.any(np.isnan(diff)):
+                k = int(np.nonzero(np.isnan(diff))[0][0])
+                raise ConfigError(f"row {k + 2} of {features}: the model gave no value (missing input without pad?)")
+            worst[o] = int(np.argmax(diff))
+            deviation[o] = float(diff[worst[o]])
+    return CheckResult(model=card, n_rows=n, max_deviation=deviation, worst_row=worst, values=got)
+
+
+def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / ONNX (made batchable) file."""
+    from .analysis import read_model_file
+    from .convert import convert
+
+    source, target = Path(source), Path(target)
+    if source.suffix == ".gz":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = Path(tmp) / source.name.removesuffix(".gz")
+            plain.write_bytes(read_model_file(source))
+            model = convert(plain)
+    else:
+        model = convert(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(model.SerializeToString())
+    return target
+
+
+__all__ = ["CheckResult", "check_model", "convert_file"]

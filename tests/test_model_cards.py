@@ -1,0 +1,236 @@
+"""Model cards in analysis definitions: features gathered by the core equal a Python gathering fed
+to onnxruntime directly; k-fold and multiplicity routing, normalisation, padding, parameters;
+batched inference (one ONNX Runtime call per block and file) equals per-event inference;
+card errors."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+
+import awkward as ak
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from recast_ml import ConfigError
+from recast_ml.analysis import Analysis, table_from_arrays
+from recast_ml.convert.lwtnn import lwtnn_to_onnx
+from recast_ml.convert.tmva import tmva_to_onnx
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(21)
+    n = 700
+    counts = rng.integers(2, 9, n)
+    flat = ak.zip(
+        {
+            "pt": rng.exponential(150, counts.sum()) + 50,
+            "eta": rng.uniform(-2.8, 2.8, counts.sum()),
+            "phi": rng.uniform(-np.pi, np.pi, counts.sum()),
+            "mass": rng.uniform(0, 20, counts.sum()),
+        }
+    )
+    jets = ak.unflatten(flat, counts)
+    jets = jets[ak.argsort(jets.pt, ascending=False)]
+    met = ak.zip({"pt": rng.exponential(300, n) + 250, "phi": rng.uniform(-np.pi, np.pi, n)})
+    return table_from_arrays({"jets": jets}, {"met": met}, event_number=rng.integers(0, 10**6, n))
+
+
+@pytest.fixture(scope="module")
+def models(shared_data, tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    xml = shared_data / "ATLAS-SUSY-2018-22" / "tmva_xml"
+    for k in (1, 2):
+        shutil.copy(xml / f"ZeroLepton2018-SRBDT-GGd4_weight{k}.xml", d / f"GGd4_{k}.xml")
+    lw = shared_data / "ATLAS-SUSY-2019-04" / "lwtnn"
+    for n in (4, 5):
+        shutil.copy(lw / f"ATLAS_13TeV_1LEPJets_139invfb_{n}j.json", d / f"nn{n}.json")
+    return d
+
+
+def definition(models, block_size=1024, gd_sha=None):
+    gd = [sha(models / f"GGd4_{k}.xml") for k in (1, 2)]
+    if gd_sha:
+        gd[0] = gd_sha
+    nn = {n: sha(models / f"nn{n}.json") for n in (4, 5)}
+    jet_inputs = (
+        "\n".join(f"      - {{name: jetPt{i}, expr: 'jets[{i}].pt', unit: GeV}}" for i in range(4))
+        + "\n"
+        + "\n".join(f"      - {{name: jetEta{i}, expr: 'jets[{i}].eta'}}" for i in range(4))
+    )
+    nn_inputs = "\n".join(
+        [
+            "      - {name: n_jet, expr: count(jets)}",
+            "      - {name: scaled_ht, expr: HT(jets), mean: 500, std: 250}",
+            "      - {name: mass_hyp, expr: parameters.mass, offset: -1000, scale: 0.001}",
+        ]
+        + [f"      - {{name: jet_pt_{i}, expr: 'jets[{i}].pt / 100', pad: 1e-7}}" for i in range(62)]
+    )
+    text = f"""format: recast_ml/analysis
+format_version: 1
+info: {{id: MODELS-1, experiment: toy, sqrt_s: 13, luminosity: 139}}
+parameters:
+  mass: 1400
+variables:
+  meff: meff(jets)
+  n_jets: count(jets)
+models:
+  bdt:
+    description: gluino-direct BDT, 2-fold by event-number parity
+    files:
+      - {{file: {models}/GGd4_1.xml, sha256: {gd[0]}, route: 0}}
+      - {{file: {models}/GGd4_2.xml, sha256: {gd[1]}, route: 1}}
+    block_size: {block_size}
+    inputs:
+      - {{name: met, expr: met.pt, unit: GeV}}
+      - {{name: meff, expr: meff, unit: GeV}}
+{jet_inputs}
+    outputs:
+      score: {{tensor: score, meaning: "BDT score, signal near +1"}}
+  nn:
+    files:
+      - {{file: {models}/nn4.json, sha256: {nn[4]}, route: 4}}
+      - {{file: {models}/nn5.json, sha256: {nn[5]}, route: 5}}
+    route: n_jets
+    block_size: {block_size}
+    tensors:
+      node_0:
+{nn_inputs}
+    outputs:
+      p: {{tensor: activation_0}}
+regions:
+  - name: SR
+    cuts:
+      - "bdt > 0.5": bdt.score > 0.5
+"""
+    return text
+
+
+@pytest.fixture(scope="module")
+def analysis_file(models, tmp_path_factory):
+    p = tmp_path_factory.mktemp("ana") / "models.yaml"
+    p.write_text(definition(models))
+    return p
+
+
+def python_features(table, n_events):
+    """The BDT inputs gathered in Python from the same columns."""
+    jets = table["collections"]["jets"]
+    off = jets["offsets"]
+    f = jets["fields"]
+    met = table["records"]["met"]["fields"]["pt"]
+    rows = []
+    for e in range(n_events):
+        b, k = off[e], off[e + 1] - off[e]
+        pts, etas = f["pt"][b : b + k], f["eta"][b : b + k]
+        meff = pts.sum() + met[e]
+        rows.append(
+            [
+                met[e],
+                meff,
+                *(pts[i] if i < k else math.nan for i in range(4)),
+                *(etas[i] if i < k else math.nan for i in range(4)),
+            ]
+        )
+    return np.array(rows)
+
+
+def test_model_outputs_equal_direct_inference(models, analysis_file, table):
+    ana = Analysis.for_arrays(analysis_file, table)
+    res = ana.run_table(table)
+    n = table["n_events"]
+    x = python_features(table, n)
+    parity = table["event_number"] % 2
+    expected = np.full(n, np.nan)
+    for fold in (0, 1):
+        sess = ort.InferenceSession(tmva_to_onnx(models / f"GGd4_{fold + 1}.xml").SerializeToString())
+        rows = (parity == fold) & ~np.isnan(x).any(axis=1)
+        expected[rows] = sess.run(None, {"input": x[rows].astype(np.float32)})[0][:, 0]
+    # events with fewer than 4 jets have missing jet inputs (no pad): no score, the cut fails
+    passed = res.region_mask("SR")
+    np.testing.assert_array_equal(passed, np.nan_to_num(expected, nan=-2) > 0.5)
+    assert 0 < passed.sum() < n
+    assert res.variables.shape == (n, 2)
+
+
+def test_model_outputs_through_a_variable_and_routing(models, analysis_file, table, tmp_path):
+    text = analysis_file.read_text().replace(
+        "regions:",
+        "regions:\n  - name: all\n    cuts: []\n",
+        1,
+    )
+    text = text.replace(
+        "  n_jets: count(jets)\n", "  n_jets: count(jets)\n  score: bdt.score\n  p: nn.p\n  twice: 2 * bdt.score\n"
+    )
+    path = tmp_path / "with_vars.yaml"
+    path.write_text(text)
+    res = Analysis.for_arrays(path, table).run_table(table, parameters={"mass": 1800})
+    score, twice, p = res.variable("score"), res.variable("twice"), res.variable("p")
+    np.testing.assert_array_equal(twice[~np.isnan(score)], 2 * score[~np.isnan(score)])
+    # the NN runs only for 4 or 5 jets (route = n_jets), with card normalisation and padding
+    n_jets = res.variable("n_jets")
+    assert np.all(np.isnan(p[(n_jets != 4) & (n_jets != 5)]))
+    jets = table["collections"]["jets"]
+    off, pt = jets["offsets"], jets["fields"]["pt"]
+    for nj in (4, 5):
+        sess = ort.InferenceSession(lwtnn_to_onnx(models / f"nn{nj}.json").SerializeToString())
+        rows = np.nonzero(n_jets == nj)[0]
+        assert len(rows) > 20
+        x = []
+        for e in rows:
+            pts = pt[off[e] : off[e + 1]]
+            x.append(
+                [
+                    nj,
+                    (pts.sum() - 500) / 250,
+                    (1800 - 1000) * 0.001,
+                    *(pts[i] / 100 if i < len(pts) else 1e-7 for i in range(62)),
+                ]
+            )
+        direct = sess.run(None, {"node_0": np.array(x, dtype=np.float32)})[0][:, 0]
+        np.testing.assert_allclose(p[rows], direct, rtol=0, atol=1e-7)
+
+
+def test_batched_equals_per_event(models, table, tmp_path):
+    results = []
+    for block in (1, 7, 1024):
+        path = tmp_path / f"b{block}.yaml"
+        path.write_text(
+            definition(models, block_size=block).replace(
+                "  n_jets: count(jets)\n", "  n_jets: count(jets)\n  s: bdt.score\n  p: nn.p\n"
+            )
+        )
+        res = Analysis.for_arrays(path, table).run_table(table, threads=2 if block == 7 else 1)
+        results.append(res.variables)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
+def test_model_card_errors(models, table, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(definition(models, gd_sha="a" * 64))
+    with pytest.raises(ConfigError, match=r"has SHA-256 .* the model card says aaaa"):
+        Analysis.for_arrays(path, table)
+    text = definition(models).replace("      - {name: jetEta3, expr: 'jets[3].eta'}\n", "")
+    path.write_text(text)
+    with pytest.raises(Exception, match=r"has 10 features, the model card of .bdt. gives 9 inputs"):
+        Analysis.for_arrays(path, table)
+    text = definition(models).replace("score: {tensor: score,", "score: {tensor: nope,")
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="no output tensor 'nope'"):
+        Analysis.for_arrays(path, table)
+    text = (
+        definition(models)
+        .replace("expr: met.pt, unit: GeV}", "expr: late, unit: GeV}")
+        .replace("  n_jets: count(jets)\n", "  n_jets: count(jets)\n  late: 2 * bdt.score\n")
+    )
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="uses 'late', which needs model outputs"):
+        Analysis.for_arrays(path, table)
