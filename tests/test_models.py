@@ -229,3 +229,18 @@ def test_models_convert_cli(xml_dir, tmp_path):
         [[EVENT_A[v] for v in DirectBDT(xml_dir / "ZeroLepton2018-SRBDT-GGd1_weight1.xml").variables]], dtype=np.float32
     )
     assert sess.run(None, {"input": ab})[0][0, 0] == pytest.approx(0.806155, abs=2e-6)
+
+
+def test_lightgbm_through_onnxmltools(tmp_path):
+    lgb = pytest.importorskip("lightgbm")  # a test extra; installed by scripts/bootstrap.sh
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 6))
+    y = (x[:, 0] + x[:, 1] ** 2 - x[:, 2] > 0.5).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 15}, lgb.Dataset(x, y), 40)
+    path = tmp_path / "model.txt"
+    booster.save_model(str(path))
+    assert detect_format(path) == "lightgbm"
+    sess = ort.InferenceSession(convert(path).SerializeToString())
+    test = rng.normal(size=(1000, 6)).astype(np.float32)
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"input": test}), strict=True))
+    np.testing.assert_allclose(got["probabilities"][:, 1], booster.predict(test.astype(np.float64)), atol=1e-5)

@@ -31,7 +31,7 @@ const char* type_name(Type t) noexcept {
 namespace {
 
 enum class Fn {
-    Abs, Sqrt, Exp, Log, Sin, Cos, Tan, Atan2, Pow, Min, Max, Count, Any, All, Sum, Select, DR, DPhi, DEta, MT, MT2,
+    Abs, Sqrt, Exp, Log, Sin, Cos, Tan, Sinh, Cosh, Tanh, Atan2, Pow, Min, Max, Count, Any, All, Sum, Select, DR, DPhi, DEta, MT, MT2,
     M, VPt, HT, Meff, MetOverSqrtHT, Aplanarity, Sphericity, MinDPhi, If
 };
 
@@ -49,6 +49,9 @@ const Builtin kBuiltins[] = {
     {"sin", Fn::Sin, "sin(x) (element-wise on lists)"},
     {"cos", Fn::Cos, "cos(x) (element-wise on lists)"},
     {"tan", Fn::Tan, "tan(x) (element-wise on lists)"},
+    {"sinh", Fn::Sinh, "sinh(x) (element-wise on lists)"},
+    {"cosh", Fn::Cosh, "cosh(x) (element-wise on lists); E = pT cosh(eta) for massless objects"},
+    {"tanh", Fn::Tanh, "tanh(x) (element-wise on lists)"},
     {"atan2", Fn::Atan2, "atan2(y, x)"},
     {"pow", Fn::Pow, "pow(x, y) = x**y"},
     {"min", Fn::Min, "min(a, b, ...) of numbers, or min(list); missing for an empty list"},
@@ -654,7 +657,7 @@ private:
     void check_call(Node& n, std::vector<std::unique_ptr<Node>>& a, const Token& name) {
         const std::string& f = name.text;
         switch (n.fn) {
-            case Fn::Abs: case Fn::Sqrt: case Fn::Exp: case Fn::Log: case Fn::Sin: case Fn::Cos: case Fn::Tan:
+            case Fn::Abs: case Fn::Sqrt: case Fn::Exp: case Fn::Log: case Fn::Sin: case Fn::Cos: case Fn::Tan: case Fn::Sinh: case Fn::Cosh: case Fn::Tanh:
                 arity(name, a, 1, 1);
                 want(*a[0], {Type::Number, Type::NumberList}, f, 0);
                 n.type = a[0]->type;
@@ -807,6 +810,9 @@ double math(Fn f, double x, bool& missing) {
         case Fn::Sin: r = std::sin(x); break;
         case Fn::Cos: r = std::cos(x); break;
         case Fn::Tan: r = std::tan(x); break;
+        case Fn::Sinh: r = std::sinh(x); break;
+        case Fn::Cosh: r = std::cosh(x); break;
+        case Fn::Tanh: r = std::tanh(x); break;
         default: break;
     }
     if (std::isnan(r)) missing = true;
@@ -866,7 +872,7 @@ Value met_value(EventContext& ctx) {
 Value call(const Node& n, EventContext& ctx) {
     auto arg = [&](std::size_t i) { return eval(*n.kids[i], ctx); };
     switch (n.fn) {
-        case Fn::Abs: case Fn::Sqrt: case Fn::Exp: case Fn::Log: case Fn::Sin: case Fn::Cos: case Fn::Tan: {
+        case Fn::Abs: case Fn::Sqrt: case Fn::Exp: case Fn::Log: case Fn::Sin: case Fn::Cos: case Fn::Tan: case Fn::Sinh: case Fn::Cosh: case Fn::Tanh: {
             Value a = arg(0);
             if (a.type == Type::Number) {
                 if (a.missing) return a;

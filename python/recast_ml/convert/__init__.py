@@ -1,6 +1,7 @@
 """Converters to ONNX, so that one inference path (ONNX Runtime in the C++ core) serves every
-model format: TMVA XML BDTs (:mod:`.tmva`), lwtnn JSON networks (:mod:`.lwtnn`), and fixed
-batch-size ONNX files made batchable (:func:`recast_ml.onnx_tools.dynamic_batch`).
+model format: TMVA XML BDTs (:mod:`.tmva`), lwtnn JSON networks (:mod:`.lwtnn`), LightGBM and
+XGBoost models through onnxmltools (:mod:`.gbdt`, optional packages), and fixed batch-size ONNX
+files made batchable (:func:`recast_ml.onnx_tools.dynamic_batch`).
 
 ``convert(path)`` picks the converter by content; ``recast-ml models convert IN OUT`` is the CLI.
 """
@@ -15,12 +16,17 @@ from .._core import ModelError
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """ "tmva", "lwtnn" or "onnx" from the file's content (not its name)."""
+    """One of "tmva", "lwtnn", "lightgbm", "xgboost", "onnx", from the file's content."""
+    from .gbdt import sniff
+
     p = Path(path)
     try:
         head = p.read_bytes()[:4096]
     except OSError as e:
         raise ModelError(f"{p}: cannot read model file: {e.strerror}") from e
+    gbdt = sniff(p, head)
+    if gbdt:
+        return gbdt
     text = head.lstrip()
     if text.startswith(b"<?xml") or text.startswith(b"<MethodSetup"):
         if b"<MethodSetup" in head:
@@ -32,7 +38,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 
 def convert(path: str | os.PathLike[str], **options: Any) -> Any:
-    """An ``onnx.ModelProto`` for a TMVA XML, lwtnn JSON or ONNX file."""
+    """An ``onnx.ModelProto`` for a TMVA XML, lwtnn JSON, LightGBM, XGBoost or ONNX file."""
     import onnx
 
     fmt = detect_format(path)
@@ -44,6 +50,22 @@ def convert(path: str | os.PathLike[str], **options: Any) -> Any:
         from .lwtnn import lwtnn_to_onnx
 
         return lwtnn_to_onnx(path, **options)
+    if fmt == "lightgbm":
+        from .gbdt import lightgbm_to_onnx
+
+        return lightgbm_to_onnx(path, **options)
+    if fmt == "xgboost":
+        from .gbdt import xgboost_to_onnx
+
+        return xgboost_to_onnx(path, **options)
+    if fmt == "lightgbm":
+        from .gbdt import lightgbm_to_onnx
+
+        return lightgbm_to_onnx(path, **options)
+    if fmt == "xgboost":
+        from .gbdt import xgboost_to_onnx
+
+        return xgboost_to_onnx(path, **options)
     from ..onnx_tools import dynamic_batch
 
     return dynamic_batch(onnx.load(str(path)))
