@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
     register_detector(m);
     register_overlap(m);
     register_analysis(m);
+    register_stats(m);
 }

@@ -420,6 +420,10 @@ class Definition:
             spec["block_size"] = int(card["block_size"])
         return spec
 
+    def published_names(self) -> dict[str, str]:
+        """Region name -> its name in the published tables (the same unless `published:` says)."""
+        return {str(r["name"]): str(r.get("published", r["name"])) for r in self.doc["regions"]}
+
     def bin_names(self, region: str) -> list[str] | None:
         for r in self.doc["regions"]:
             if str(r["name"]) == region and "bins" in r and "names" in r["bins"]:

@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -114,6 +115,56 @@ def _cmd_models_check(args: argparse.Namespace) -> int:
     ok = res.passed(args.tolerance)
     print(f"  {'PASS' if ok else 'FAIL'} at tolerance {args.tolerance:g}")
     return 0 if ok else 1
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .run import format_summary, run_job
+
+    summary = run_job(
+        args.analysis or [],
+        events=args.events,
+        generate=args.generate,
+        slha=args.slha,
+        process=args.process,
+        n_events=args.n_events,
+        seed=args.seed,
+        cross_section=args.cross_section,
+        detector=args.detector,
+        threads=args.threads,
+        output=args.output,
+        progress=not args.no_progress,
+    )
+    print(format_summary(summary))
+    print(f"\nresults: {args.output / 'results.json'}, report: {args.output / 'report.html'} ({summary['seconds']} s)")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate
+
+    report = validate(
+        args.analysis,
+        events=args.events,
+        seed=args.seed,
+        threads=args.threads,
+        benchmarks=args.benchmark or None,
+        output=args.output,
+        progress=not args.no_progress,
+    )
+    s = report.summary()
+    out = args.output or Path("validation") / report.analysis
+    print(f"== {report.analysis}: {args.events} events per benchmark, {s['seconds']} s; report in {out}/report.html")
+    for kind in ("cutflow", "yield"):
+        k = s[kind]
+        if k["compared"]:
+            print(
+                f"   {kind}: {k['passed']}/{k['compared']} within tolerance, "
+                f"max |ratio - 1| = {k['max_abs_deviation']:.3f}"
+            )
+    for c in report.comparisons:
+        if not c.passed:
+            print(f"   outside: {c.benchmark} {c.region} '{c.step}': ratio {c.ratio:.3f} ± {c.ratio_error:.3f}")
+    return 0
 
 
 def _cmd_events_summary(args: argparse.Namespace) -> int:
@@ -236,6 +287,32 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("file", type=Path)
     summ.add_argument("--format", default="auto", choices=("auto", "hepmc3", "hepmc2", "lhe"))
     summ.set_defaults(func=_cmd_events_summary)
+
+    run = sub.add_parser("run", help="the main job: yields, CLs, r-values per signal region, results JSON + report")
+    run.add_argument("--analysis", action="append", help="analysis ID or definition path (repeatable)")
+    src = run.add_mutually_exclusive_group(required=True)
+    src.add_argument("--events", type=Path, help="HepMC2/3 or LHE file (plain or .gz)")
+    src.add_argument("--generate", metavar="MODEL:MASSES", help="simplified model, e.g. gluino_direct:1400,1000")
+    src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
+    run.add_argument("--process", help="with --slha: gluino, squark or all")
+    run.add_argument("-n", "--n-events", type=int, default=3000, help="events to generate")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--cross-section", type=float, help="pb (default for --generate: NNLO+NNLL table)")
+    run.add_argument("--detector", help="detector card name or file (default: the analysis')")
+    run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    run.add_argument("-o", "--output", type=Path, default=Path("recast_out"))
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(func=_cmd_run)
+
+    val = sub.add_parser("validate", help="generate the validation benchmarks, compare with published numbers, report")
+    val.add_argument("analysis", help="analysis ID (bundled) or definition folder")
+    val.add_argument("--events", type=int, default=5000, help="events per benchmark")
+    val.add_argument("--seed", type=int, default=1)
+    val.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    val.add_argument("--benchmark", action="append", help="only this benchmark (repeatable)")
+    val.add_argument("-o", "--output", type=Path, help="report folder (default validation/<ID>)")
+    val.add_argument("--no-progress", action="store_true")
+    val.set_defaults(func=_cmd_validate)
 
     demo = sub.add_parser("demo", help="bundled default job: generate, emulate the detector, run an ATLAS ONNX net")
     demo.add_argument("--events", type=int, default=500)

@@ -90,7 +90,6 @@ class PythiaGenerator:
         if not self._pythia.init():
             raise RuntimeError("Pythia initialisation failed; settings were:\n  " + "\n  ".join(self.settings))
         self._generated = 0
-        self._slha_tmp: object = None
 
     @property
     def cross_section_pb(self) -> float:
@@ -132,7 +131,7 @@ def simplified_model_generator(
     """A generator for a simplified SUSY model of :mod:`recast_ml.slha`, e.g.
     ``simplified_model_generator("gluino_direct", 1400, 1000)`` (masses in GeV, as the model function
     takes them). The SLHA file is written to ``slha_dir`` (default: a temporary directory), kept
-    for the generator's lifetime."""
+    only until Pythia has read it)."""
     import tempfile
     from pathlib import Path
 
@@ -141,15 +140,15 @@ def simplified_model_generator(
     if model not in slha.MODELS:
         raise ValueError(f"unknown simplified model {model!r}; known: {', '.join(slha.MODELS)}")
     spectrum = slha.MODELS[model](*masses)  # type: ignore[operator]
-    tmp = None
-    if slha_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="recast_ml_slha_")
-        slha_dir = tmp.name
-    path = Path(slha_dir) / f"{model}_{'_'.join(f'{m:g}' for m in masses)}.slha"
-    path.write_text(spectrum.to_slha())
-    gen = PythiaGenerator(slha.pythia_settings(model, ecm=ecm), seed=seed, slha=str(path))
-    gen._slha_tmp = tmp  # keep the directory alive as long as the generator
-    return gen
+    name = f"{model}_{'_'.join(f'{m:g}' for m in masses)}.slha"
+    if slha_dir is not None:
+        path = Path(slha_dir) / name
+        path.write_text(spectrum.to_slha())
+        return PythiaGenerator(slha.pythia_settings(model, ecm=ecm), seed=seed, slha=str(path))
+    with tempfile.TemporaryDirectory(prefix="recast_ml_slha_") as tmp:  # Pythia reads it in init()
+        path = Path(tmp) / name
+        path.write_text(spectrum.to_slha())
+        return PythiaGenerator(slha.pythia_settings(model, ecm=ecm), seed=seed, slha=str(path))
 
 
 def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:

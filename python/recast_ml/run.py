@@ -1,0 +1,296 @@
+"""The main job: signal events -> detector -> analyses -> yields, CLs, r-values, log-likelihoods.
+
+``run_job(analyses=[...], generate="gluino_direct:1400,1000", n_events=3000, output="out")`` (or
+``events=FILE`` / ``slha=FILE, process=...``) writes ``out/results.json`` and ``out/report.html``
+only when everything succeeded (no partial results files), and returns the results document.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ._core import ConfigError
+from .analysis import Analysis, AnalysisResult
+from .events import EventBatch
+from .statistics import best_expected, read_signal_regions, region_statistics
+
+log = logging.getLogger(__name__)
+
+#: simplified model -> cross-section table (and options) for --generate
+_XSEC_OF_MODEL: dict[str, tuple[str, dict[str, Any]]] = {
+    "gluino_direct": ("gluino", {}),
+    "gluino_onestep": ("gluino", {}),
+    "squark_direct": ("squark", {"n_squarks": 8}),
+}
+
+#: --slha --process -> Pythia settings
+_PROCESSES = {
+    "gluino": ["SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on"],
+    "squark": [
+        "SUSY:gg2squarkantisquark = on",
+        "SUSY:qqbar2squarkantisquark = on",
+        "SUSY:idVecA = 1000001,1000002,1000003,1000004,2000001,2000002,2000003,2000004",
+        "SUSY:idVecB = 1000001,1000002,1000003,1000004,2000001,2000002,2000003,2000004",
+    ],
+    "all": ["SUSY:all = on"],
+}
+
+
+def parse_generate(spec: str) -> tuple[str, list[float]]:
+    """'gluino_direct:1400,1000' -> ("gluino_direct", [1400, 1000])."""
+    from . import slha
+
+    if ":" not in spec:
+        raise ConfigError(f"--generate {spec!r}: expected MODEL:MASS,MASS (models: {', '.join(slha.MODELS)})")
+    model, masses = spec.split(":", 1)
+    if model not in slha.MODELS:
+        raise ConfigError(f"--generate: unknown model {model!r} (models: {', '.join(slha.MODELS)})")
+    try:
+        return model, [float(m) for m in masses.split(",")]
+    except ValueError:
+        raise ConfigError(f"--generate {spec!r}: masses must be numbers (GeV)") from None
+
+
+def obtain_events(
+    *,
+    events: str | os.PathLike[str] | None,
+    generate: str | None,
+    slha_file: str | os.PathLike[str] | None,
+    process: str | None,
+    n_events: int,
+    seed: int,
+    cross_section: float | None,
+    progress: bool,
+) -> tuple[EventBatch, float, str]:
+    """(events, cross section in pb, where the cross section comes from)."""
+    from . import xsec
+    from .io import read_events
+    from .pythia import PythiaGenerator, simplified_model_generator
+
+    chosen = [x is not None for x in (events, generate, slha_file)]
+    if sum(chosen) != 1:
+        raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
+    if cross_section is not None and not (cross_section > 0 and math.isfinite(cross_section)):
+        raise ConfigError(f"--cross-section must be a positive number of pb, got {cross_section}")
+    if events is not None:
+        batch = read_events(events)
+        if len(batch) == 0:
+            raise ConfigError(f"{events}: the event file holds no events")
+        if cross_section is None:
+            raise ConfigError(
+                f"{events}: a cross section is needed to compute yields: pass --cross-section (pb); "
+                "the generator's value in the file is not used (it is usually LO)"
+            )
+        return batch, cross_section, "--cross-section"
+    if generate is not None:
+        model, masses = parse_generate(generate)
+        batch = simplified_model_generator(model, *masses, seed=seed).generate(n_events, progress=progress)
+        if cross_section is not None:
+            return batch, cross_section, "--cross-section"
+        table, opts = _XSEC_OF_MODEL[model]
+        xs = xsec.lookup(table, masses[0], **opts)
+        return batch, xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
+    assert slha_file is not None
+    if process not in _PROCESSES:
+        raise ConfigError(f"--slha needs --process, one of: {', '.join(_PROCESSES)}")
+    if cross_section is None:
+        raise ConfigError("--slha: pass --cross-section (pb); Pythia's LO estimate is not used for limits")
+    if not Path(slha_file).is_file():
+        raise ConfigError(f"--slha {slha_file}: no such file")
+    settings = ["Beams:eCM = 13000.", "Tune:pp = 21", "SUSY:all = off", *_PROCESSES[process]]
+    batch = PythiaGenerator(settings, seed=seed, slha=str(slha_file)).generate(n_events, progress=progress)
+    return batch, cross_section, "--cross-section"
+
+
+def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
+    """Results document of one analysis with statistics for the SRs with published numbers."""
+    doc = result.to_dict()
+    published_file = ana.definition.directory / "signal_regions.csv"
+    if not published_file.is_file():
+        doc["statistics"] = {"note": "no published signal-region numbers for this analysis"}
+        return doc
+    published = read_signal_regions(published_file)
+    names = ana.definition.published_names()
+    yields = {name: result.yield_(name) for name in result.cutflows if names.get(name, name) in published}
+    stats = region_statistics(yields, published, names)
+    best = best_expected(stats)
+    doc["statistics"] = {
+        "method": "pyhf uncorrelated-background simplified model (qtilde, asymptotic), r = s/S95 (published)",
+        "published": str(published_file.name),
+        "regions": [s.to_dict() for s in stats],
+        "best_expected_region": best.region if best else None,
+        "best": best.to_dict() if best else None,
+        "excluded_at_95cl": bool(best and best.cls_obs < 0.05),
+        "combination": "not available: no published full likelihood for these regions",
+    }
+    return doc
+
+
+def run_job(
+    analyses: list[str],
+    *,
+    events: str | os.PathLike[str] | None = None,
+    generate: str | None = None,
+    slha: str | os.PathLike[str] | None = None,
+    process: str | None = None,
+    n_events: int = 3000,
+    seed: int = 1,
+    cross_section: float | None = None,
+    detector: str | None = None,
+    threads: int = 1,
+    output: str | os.PathLike[str] = "recast_out",
+    progress: bool = False,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    if not analyses:
+        raise ConfigError("give at least one --analysis")
+    loaded = [Analysis.load(a, detector=detector) for a in analyses]  # fail early on unknown IDs
+    batch, xs, xs_source = obtain_events(
+        events=events,
+        generate=generate,
+        slha_file=slha,
+        process=process,
+        n_events=n_events,
+        seed=seed,
+        cross_section=cross_section,
+        progress=progress,
+    )
+    docs = []
+    for ana in loaded:
+        res = ana.run(batch, cross_section=xs, threads=threads)
+        doc = analyse(ana, res)
+        doc["sample"]["cross_section_source"] = xs_source
+        docs.append(doc)
+    summary = {
+        "format": "recast_ml/run",
+        "format_version": 1,
+        "input": {
+            "events": str(events) if events else None,
+            "generate": generate,
+            "slha": str(slha) if slha else None,
+            "process": process,
+            "n_events": len(batch),
+            "seed": seed,
+            "cross_section_pb": xs,
+            "cross_section_source": xs_source,
+        },
+        "analyses": docs,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".recast_run_", dir=out.parent))
+    try:
+        (tmp / "results.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+        (tmp / "report.html").write_text(_report(summary))
+        out.mkdir(exist_ok=True)
+        for name in ("results.json", "report.html"):
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _json_default(x: Any) -> Any:
+    if hasattr(x, "item"):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
+    """Text printed by `recast-ml run`: cutflows of the best regions, CLs and r per SR."""
+    lines = []
+    inp = summary["input"]
+    lines.append(f"{inp['n_events']} events, sigma = {inp['cross_section_pb']:.4g} pb ({inp['cross_section_source']})")
+    for doc in summary["analyses"]:
+        aid = doc["analysis"]["id"]
+        lines.append(f"\n=== {aid}")
+        st = doc.get("statistics", {})
+        regions = st.get("regions", [])
+        best = st.get("best_expected_region")
+        show = [best] if best else []
+        show += [
+            r["region"]
+            for r in sorted(regions, key=lambda r: -(r["r_exp"] or 0))[:cutflow_regions]
+            if r["region"] != best
+        ]
+        for reg in doc["regions"]:
+            if reg["name"] in show[:cutflow_regions]:
+                lines.append(f"cutflow {reg['name']}:")
+                for s in reg["cutflow"]:
+                    lines.append(
+                        f"  {s['name'][:38]:<38} {s['n']:>7d} {s['efficiency_cumulative']:>9.4f} "
+                        f"{s.get('yield', float('nan')):>10.3f} ± {s.get('yield_error', float('nan')):.3f}"
+                    )
+        if regions:
+            lines.append(
+                f"{'SR':<16} {'s':>9} {'±':>7} {'n_obs':>7} {'b':>9} "
+                f"{'CLs_obs':>8} {'CLs_exp':>8} {'r_obs':>7} {'r_exp':>7}"
+            )
+            for r in regions:
+                mark = " <- best expected" if r["region"] == best else ""
+                r_obs = f"{r['r_obs']:.3f}" if r["r_obs"] is not None else "-"
+                r_exp = f"{r['r_exp']:.3f}" if r["r_exp"] is not None else "-"
+                lines.append(
+                    f"{r['region']:<16} {r['signal']:>9.3f} {r['signal_error']:>7.3f} {r['n_obs']:>7g} {r['b']:>9.4g} "
+                    f"{r['cls_obs']:>8.4f} {r['cls_exp']:>8.4f} {r_obs:>7} {r_exp:>7}{mark}"
+                )
+            verdict = "EXCLUDED" if st.get("excluded_at_95cl") else "not excluded"
+            lines.append(f"best expected SR: {best} -> {verdict} at 95% CL (CLs_obs = {st['best']['cls_obs']:.4f})")
+        else:
+            lines.append(st.get("note", "no statistics"))
+    return "\n".join(lines)
+
+
+def _report(summary: dict[str, Any]) -> str:
+    e = html.escape
+    body = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>recast_ml results</title>",
+        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td.l{text-align:left}"
+        ".ex{background:#f9dede}</style></head><body><h1>recast_ml results</h1>",
+        f"<pre>{e(json.dumps(summary['input'], indent=1))}</pre>",
+    ]
+    for doc in summary["analyses"]:
+        body.append(f"<h2>{e(doc['analysis']['id'])}</h2>")
+        st = doc.get("statistics", {})
+        if st.get("regions"):
+            body.append(
+                "<table><tr><th>SR</th><th>s</th><th>MC err</th><th>n_obs</th><th>b</th><th>b err</th>"
+                "<th>CLs obs</th><th>CLs exp</th><th>r obs</th><th>r exp</th><th>Δln L</th></tr>"
+            )
+            for r in st["regions"]:
+                cls_ = " class='ex'" if r["cls_obs"] < 0.05 else ""
+                body.append(
+                    f"<tr{cls_}><td class='l'>{e(r['region'])}</td><td>{r['signal']:.4g}</td>"
+                    f"<td>{r['signal_error']:.2g}</td>"
+                    f"<td>{r['n_obs']:g}</td><td>{r['b']:.4g}</td><td>{r['b_err']:.3g}</td><td>{r['cls_obs']:.4f}</td>"
+                    f"<td>{r['cls_exp']:.4f}</td>"
+                    f"<td>{r['r_obs'] if r['r_obs'] is None else format(r['r_obs'], '.3f')}</td>"
+                    f"<td>{r['r_exp'] if r['r_exp'] is None else format(r['r_exp'], '.3f')}</td>"
+                    f"<td>{r['delta_log_likelihood']:.3f}</td></tr>"
+                )
+            body.append(f"</table><p>best expected SR: {e(str(st.get('best_expected_region')))}</p>")
+        for reg in doc["regions"]:
+            body.append(
+                f"<h3>{e(reg['name'])}</h3><table><tr><th>step</th><th>N</th><th>Σw</th><th>eff.</th>"
+                "<th>yield</th><th>MC err</th></tr>"
+            )
+            for s in reg["cutflow"]:
+                body.append(
+                    f"<tr><td class='l'>{e(s['name'])}</td><td>{s['n']}</td><td>{s['sumw']:.4g}</td>"
+                    f"<td>{s['efficiency_cumulative']:.4f}</td><td>{s.get('yield', float('nan')):.4g}</td>"
+                    f"<td>{s.get('yield_error', float('nan')):.3g}</td></tr>"
+                )
+            body.append("</table>")
+    body.append("</body></html>")
+    return "\n".join(body)

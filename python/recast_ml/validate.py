@@ -1,0 +1,368 @@
+"""Physics validation of an analysis against the experiment's published numbers.
+
+``validate("ATLAS-SUSY-2018-22", events=5000)`` reads ``analyses/<ID>/validation.yaml``, generates
+every benchmark with Pythia 8 (simplified models, :mod:`recast_ml.slha`), normalises it to the
+NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares:
+
+* published cutflows step by step: efficiency relative to the normalisation row (the experiment's
+  preselection row), ratio ours/published with the binomial MC error, within a tolerance;
+* published final yields at sigma x L;
+
+and writes ``report.html`` (tables and PNG plots), ``summary.json`` and the per-benchmark
+``results_<benchmark>.json`` to the output folder (default ``validation/<ID>/``).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._core import ConfigError
+from .analysis import Analysis, AnalysisResult, load_yaml
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Comparison:
+    kind: str  # "cutflow" or "yield"
+    benchmark: str
+    region: str
+    step: str
+    published: float
+    ours: float
+    ours_error: float
+    tolerance: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.published if self.published else math.nan
+
+    @property
+    def ratio_error(self) -> float:
+        return self.ours_error / self.published if self.published else math.nan
+
+    @property
+    def passed(self) -> bool:
+        return bool(abs(self.ratio - 1.0) <= self.tolerance)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "benchmark": self.benchmark,
+            "region": self.region,
+            "step": self.step,
+            "published": self.published,
+            "ours": self.ours,
+            "ours_error": self.ours_error,
+            "ratio": self.ratio,
+            "ratio_error": self.ratio_error,
+            "tolerance": self.tolerance,
+            "passed": self.passed,
+        }
+
+
+@dataclass
+class ValidationReport:
+    analysis: str
+    events_per_benchmark: int
+    comparisons: list[Comparison] = field(default_factory=list)
+    results: dict[str, AnalysisResult] = field(default_factory=dict)
+    benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "analysis": self.analysis,
+            "events_per_benchmark": self.events_per_benchmark,
+            "seconds": round(self.seconds, 1),
+            "benchmarks": self.benchmarks,
+        }
+        for kind in ("cutflow", "yield"):
+            cs = [c for c in self.comparisons if c.kind == kind]
+            out[kind] = {
+                "compared": len(cs),
+                "passed": sum(c.passed for c in cs),
+                "all_passed": all(c.passed for c in cs),
+                "max_abs_deviation": max((abs(c.ratio - 1) for c in cs), default=0.0),
+            }
+        out["comparisons"] = [c.to_dict() for c in self.comparisons]
+        return out
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
+
+
+def _matches(row: dict[str, str], match: dict[str, Any]) -> bool:
+    return all(row.get(k, "").strip() == str(v) for k, v in match.items())
+
+
+def _number(x: str, where: str) -> float:
+    try:
+        return float(x)
+    except ValueError:
+        raise ConfigError(f"{where}: {x!r} is not a number") from None
+
+
+def _sr_name(name: str) -> str:
+    # the published tables write "SR-2j-1600", the definition "SR2j-1600"
+    return name.replace("SR-", "SR", 1) if name.startswith("SR-") and name[3:4].isdigit() else name
+
+
+def generate_benchmark(spec: dict[str, Any], n_events: int, seed: int, progress: bool = False) -> Any:
+    from .pythia import simplified_model_generator
+
+    gen = simplified_model_generator(str(spec["model"]), *[float(m) for m in spec["masses"]], seed=seed)
+    return gen.generate(n_events, progress=progress)
+
+
+def cross_section(spec: dict[str, Any]) -> float:
+    from . import xsec
+
+    x = spec["xsec"]
+    kwargs = {"n_squarks": int(x["n_squarks"])} if "n_squarks" in x else {}
+    return xsec.lookup(str(x["process"]), *[float(m) for m in x["masses"]], **kwargs).xsec_pb
+
+
+def validate(
+    analysis: str,
+    *,
+    events: int = 5000,
+    seed: int = 1,
+    threads: int = 1,
+    benchmarks: list[str] | None = None,
+    output: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> ValidationReport:
+    """Generates the benchmarks, runs the analysis, compares with the published numbers and
+    writes the report (see the module docstring)."""
+    t0 = time.perf_counter()
+    ana = Analysis.load(analysis)
+    cfg_path = ana.definition.directory / "validation.yaml"
+    if not cfg_path.is_file():
+        raise ConfigError(f"{ana.id}: no validation.yaml in {ana.definition.directory}")
+    cfg = load_yaml(cfg_path)
+    all_benchmarks: dict[str, Any] = cfg["benchmarks"]
+    names = benchmarks or list(all_benchmarks)
+    for b in names:
+        if b not in all_benchmarks:
+            raise ConfigError(f"{cfg_path}: no benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
+    report = ValidationReport(analysis=ana.id, events_per_benchmark=events)
+    for k, name in enumerate(names):
+        spec = all_benchmarks[name]
+        log.info("benchmark %s: generating %d events", name, events)
+        ev = generate_benchmark(spec, events, seed + k, progress)
+        xs = cross_section(spec)
+        report.results[name] = ana.run(ev, cross_section=xs, threads=threads)
+        report.benchmarks[name] = {
+            "model": str(spec["model"]),
+            "masses": [float(m) for m in spec["masses"]],
+            "cross_section_pb": xs,
+            "pythia_lo_cross_section_pb": ev.cross_section_pb,
+            "seed": seed + k,
+        }
+    directory = ana.definition.directory
+    if "cutflows" in cfg:
+        report.comparisons += _compare_cutflows(cfg["cutflows"], directory, report.results)
+    if "yields" in cfg:
+        report.comparisons += _compare_yields(cfg["yields"], directory, report.results)
+    report.seconds = time.perf_counter() - t0
+    out = Path(output) if output is not None else Path("validation") / ana.id
+    write_report(report, out, [str(d) for d in cfg.get("distributions", [])])
+    return report
+
+
+def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
+    rows = _read_csv(directory / str(c["file"]))
+    value = str(c["value"])
+    tol = float(c["tolerance"])
+    norm = c["normalisation"]
+    skip = {str(s) for s in c.get("skip", [])}
+    regions_map = {str(k): str(v) for k, v in c.get("regions", {}).items()}
+    common = c["common"]
+    out: list[Comparison] = []
+    for sel in c["rows"]:
+        bench = str(sel["benchmark"])
+        if bench not in results:
+            continue
+        res = results[bench]
+        mine = [r for r in rows if _matches(r, sel["match"])]
+        if not mine:
+            raise ConfigError(f"{c['file']}: no rows match {dict(sel['match'])}")
+        norm_rows = [r for r in mine if r["SR"] == norm["region"] and r["cut"] == norm["cut"]]
+        if len(norm_rows) != 1:
+            raise ConfigError(f"{c['file']}: normalisation row {norm['cut']!r} not found once for {bench}")
+        published_norm = _number(norm_rows[0][value], str(c["file"]))
+        by_region: dict[str, list[dict[str, str]]] = {}
+        for r in mine:
+            by_region.setdefault(r["SR"], []).append(r)
+        for sr, sr_rows in by_region.items():
+            if sr == norm["region"]:
+                region = str(common["region"])
+                pairs = [(r, str(common["steps"].get(r["cut"], ""))) for r in sr_rows if r["cut"] != norm["cut"]]
+            else:
+                region = regions_map.get(sr, _sr_name(sr))
+                if region not in res.cutflows:
+                    raise ConfigError(f"{c['file']}: region {sr!r} ({region!r}) is not in the analysis")
+                steps = res.cutflows[region].names
+                first = steps.index(str(c["first_step"])) + 1
+                wanted = [r for r in sr_rows if r["cut"] not in skip]
+                if len(wanted) != len(steps) - first:
+                    raise ConfigError(
+                        f"{c['file']}: {sr} has {len(wanted)} published steps, region {region} has "
+                        f"{len(steps) - first} after {c['first_step']!r}"
+                    )
+                pairs = list(zip(wanted, steps[first:], strict=True))
+            cf = res.cutflow(region)
+            k_norm = cf.names.index(str(norm["step"]))
+            n_norm = int(cf.n[k_norm])
+            for r, step in pairs:
+                if r["cut"] in skip or not step:
+                    continue
+                k = cf.names.index(step)
+                eff = float(cf.sumw[k] / cf.sumw[k_norm]) if cf.sumw[k_norm] else math.nan
+                err = math.sqrt(max(eff * (1 - eff), 0) / n_norm) if n_norm else math.nan
+                pub = _number(r[value], str(c["file"])) / published_norm
+                out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol))
+    return out
+
+
+def _compare_yields(c: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
+    rows = _read_csv(directory / str(c["file"]))
+    value = str(c["value"])
+    tol = float(c["tolerance"])
+    out: list[Comparison] = []
+    for sel in c["rows"]:
+        bench = str(sel["benchmark"])
+        if bench not in results:
+            continue
+        res = results[bench]
+        for r in rows:
+            if not _matches(r, sel["match"]):
+                continue
+            region = str(c["region_of"].get(r["SR"], _sr_name(r["SR"])))
+            y, e = res.yield_(region)
+            out.append(Comparison("yield", bench, region, "final yield", _number(r[value], str(c["file"])), y, e, tol))
+    return out
+
+
+def write_report(report: ValidationReport, out: Path, distributions: list[str]) -> Path:
+    """report.html + PNG plots + summary.json + results_<benchmark>.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = report.summary()
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for name, res in report.results.items():
+        res.save(out / f"results_{name}.json")
+    images: list[tuple[str, str]] = []
+    for kind in ("cutflow", "yield"):
+        cs = [c for c in report.comparisons if c.kind == kind]
+        benches = sorted({c.benchmark for c in cs})
+        for b in benches:
+            mine = [c for c in cs if c.benchmark == b]
+            fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(mine)), 4))
+            x = np.arange(len(mine))
+            ax.axhspan(1 - mine[0].tolerance, 1 + mine[0].tolerance, color="tab:green", alpha=0.15, label="tolerance")
+            ax.axhline(1.0, color="k", lw=0.8)
+            colors = ["tab:blue" if c.passed else "tab:red" for c in mine]
+            ax.errorbar(x, [c.ratio for c in mine], yerr=[c.ratio_error for c in mine], fmt="none", ecolor="grey")
+            ax.scatter(x, [c.ratio for c in mine], c=colors, zorder=3, s=14)
+            ax.set_xticks(x, [f"{c.region}: {c.step}" for c in mine], rotation=90, fontsize=6)
+            ax.set_ylabel("recast_ml / published")
+            ax.set_title(f"{report.analysis} {kind}s, {b}")
+            finite = [c.ratio for c in mine if math.isfinite(c.ratio)]
+            ax.set_ylim(0.0, min(3.0, max([1.7, *finite]) * 1.1))
+            fig.tight_layout()
+            png = f"{kind}_{b}.png"
+            fig.savefig(out / png, dpi=110)
+            plt.close(fig)
+            images.append((f"{kind}s: {b}", png))
+    for var in distributions:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, res in report.results.items():
+            if var not in res.variable_names:
+                continue
+            v = res.variable(var)
+            v = v[np.isfinite(v)]
+            if len(v):
+                ax.hist(v, bins=40, histtype="step", density=True, label=name)
+        ax.set_xlabel(var)
+        ax.set_ylabel("normalised")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        png = f"distribution_{var}.png"
+        fig.savefig(out / png, dpi=110)
+        plt.close(fig)
+        images.append((f"distribution of {var} (all events with a value)", png))
+    (out / "report.html").write_text(_html(report, summary, images))
+    return out / "report.html"
+
+
+def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[str, str]]) -> str:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>recast_ml validation: {e(report.analysis)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td.l{text-align:left}"
+        ".pass{background:#e6f4e6}.fail{background:#f9dede}</style></head><body>",
+        f"<h1>Validation of {e(report.analysis)}</h1>",
+        f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
+        f"normalised to NNLO+NNLL cross sections); {summary['seconds']} s.</p>",
+        "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
+        "<th>max |ratio - 1|</th></tr>",
+    ]
+    for kind in ("cutflow", "yield"):
+        s = summary[kind]
+        parts.append(
+            f"<tr><td class='l'>{kind}</td><td>{s['compared']}</td><td>{s['passed']}</td>"
+            f"<td>{s['max_abs_deviation']:.3f}</td></tr>"
+        )
+    parts.append("</table><h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
+                 "<th>σ NNLO+NNLL [pb]</th><th>σ Pythia LO [pb]</th></tr>")  # fmt: skip
+    for name, b in report.benchmarks.items():
+        parts.append(
+            f"<tr><td class='l'>{e(name)}</td><td class='l'>{e(b['model'])}</td><td>{b['masses']}</td>"
+            f"<td>{b['cross_section_pb']:.4g}</td><td>{b['pythia_lo_cross_section_pb']:.4g}</td></tr>"
+        )
+    parts.append("</table>")
+    for kind, title in (
+        ("cutflow", "Cutflows (efficiency relative to the normalisation row)"),
+        ("yield", "Yields at σ×L"),
+    ):
+        cs = [c for c in report.comparisons if c.kind == kind]
+        if not cs:
+            continue
+        parts.append(
+            f"<h2>{title}</h2><table><tr><th>benchmark</th><th>region</th><th>step</th><th>published</th>"
+            "<th>recast_ml</th><th>MC error</th><th>ratio</th><th>± MC</th></tr>"
+        )
+        for c in cs:
+            cls = "pass" if c.passed else "fail"
+            parts.append(
+                f"<tr class='{cls}'><td class='l'>{e(c.benchmark)}</td><td class='l'>{e(c.region)}</td>"
+                f"<td class='l'>{e(c.step)}</td><td>{c.published:.4g}</td><td>{c.ours:.4g}</td>"
+                f"<td>{c.ours_error:.2g}</td><td>{c.ratio:.3f}</td><td>{c.ratio_error:.3f}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("<h2>Plots</h2>")
+    for title, png in images:
+        parts.append(f"<h3>{e(title)}</h3><img src='{e(png)}' alt='{e(title)}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,121 @@
+"""SUSY production cross sections from the LHC SUSY Cross Section WG tables shipped with the
+package (``data/xsec``: NNLO+NNLL / NLO+NLL, 13 and 13.6 TeV).
+
+    xsec.lookup("gluino", 1400)                  # -> CrossSection(1400 GeV gluino pairs, 13 TeV)
+    xsec.lookup("squark", 1200, n_squarks=8)     # the tables are for 10 degenerate squarks
+    xsec.lookup("pp13_hino_NLO+NLL", 900)        # any table by name
+
+Between grid points the cross section is interpolated linearly in log(sigma) vs mass (and so is
+the uncertainty); outside the grid ``lookup`` raises ValueError.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Short names -> table stems (13 TeV unless sqrt_s = 13.6).
+ALIASES = {
+    "gluino": "gluino_NNLO+NNLL",
+    "squark": "squark_NNLO+NNLL",
+    "gluinosquark": "gluinosquark_NNLO+NNLL",
+    "stop": "stopsbottom_NNLO+NNLL",
+    "sbottom": "stopsbottom_NNLO+NNLL",
+}
+
+
+def xsec_dir() -> Path:
+    installed = Path(__file__).resolve().parent / "data" / "xsec"
+    if installed.is_dir():
+        return installed
+    checkout = Path(__file__).resolve().parents[2] / "data" / "xsec"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError("recast_ml cross-section tables not found (broken installation?)")
+
+
+def tables() -> list[str]:
+    """Names of the available tables."""
+    return sorted(p.stem for p in xsec_dir().glob("*.json"))
+
+
+@dataclass(frozen=True)
+class CrossSection:
+    xsec_pb: float
+    unc_pb: float
+    table: str
+    masses: tuple[float, ...]
+    order: str
+    source: str
+
+    def __float__(self) -> float:
+        return self.xsec_pb
+
+
+@functools.cache
+def _load(name: str) -> dict[str, Any]:
+    path = xsec_dir() / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no cross-section table {name!r}; tables: {', '.join(tables())}")
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def _interpolate(grid: dict[str, Any], mass: float, name: str) -> tuple[float, float, Any]:
+    points = sorted((float(k), v) for k, v in grid.items())
+    masses = [p[0] for p in points]
+    if not masses[0] <= mass <= masses[-1]:
+        raise ValueError(f"{name}: mass {mass:g} GeV outside the table ({masses[0]:g} - {masses[-1]:g} GeV)")
+    for (m0, v0), (m1, v1) in itertools.pairwise(points):
+        if m0 <= mass <= m1:
+            t = 0.0 if m1 == m0 else (mass - m0) / (m1 - m0)
+            return m0, t, (v0, v1)
+    m, v = points[-1]
+    return m, 0.0, (v, v)
+
+
+def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 10) -> CrossSection:
+    """Cross section (pb) and its uncertainty for a process at the given masses (GeV)."""
+    stem = ALIASES.get(process)
+    if stem is not None:
+        prefix = {13.0: "pp13", 13.6: "pp13600"}.get(round(sqrt_s, 1))
+        if prefix is None:
+            raise ValueError(f"no tables for sqrt(s) = {sqrt_s} TeV (13 or 13.6)")
+        name = f"{prefix}_{stem}"
+    else:
+        name = process
+    doc = _load(name)
+    grid: Any = doc["data"]
+    for k, m in enumerate(masses):
+        if not isinstance(grid, dict) or "xsec_pb" in grid:
+            raise ValueError(f"{name}: takes {k} mass(es), got {len(masses)}")
+        _, t, (v0, v1) = _interpolate(grid, float(m), name)
+        if "xsec_pb" in v0:
+            if k != len(masses) - 1:
+                raise ValueError(f"{name}: takes {k + 1} mass(es), got {len(masses)}")
+            x0, x1 = v0["xsec_pb"], v1["xsec_pb"]
+            u0, u1 = v0["unc_pb"], v1["unc_pb"]
+            xs = math.exp((1 - t) * math.log(x0) + t * math.log(x1)) if x0 > 0 and x1 > 0 else (1 - t) * x0 + t * x1
+            unc = xs * ((1 - t) * u0 / x0 + t * u1 / x1) if x0 > 0 and x1 > 0 else (1 - t) * u0 + t * u1
+            factor = 1.0
+            if process == "squark":
+                if not 1 <= n_squarks <= 10:
+                    raise ValueError("n_squarks must be between 1 and 10")
+                factor = n_squarks / 10.0  # the tables are for 10 mass-degenerate light squarks
+            return CrossSection(
+                xsec_pb=xs * factor,
+                unc_pb=unc * factor,
+                table=name,
+                masses=tuple(float(x) for x in masses),
+                order=str(doc.get("order", "")),
+                source=str(doc.get("source", "")),
+            )
+        if t > 0:
+            raise ValueError(f"{name}: mass {m:g} is not on the grid of a multi-parameter table (no interpolation)")
+        grid = v0
+    raise ValueError(f"{name}: needs more masses than the {len(masses)} given")

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Full physics validation (slow; not part of the test suite): regenerates every benchmark of the
+# validated analyses and rewrites validation/<ID>/ (report.html, plots, summary.json).
+#   bash scripts/validate.sh [events per benchmark, default 5000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+EVENTS="${1:-5000}"
+for id in ATLAS-SUSY-2018-22; do
+    .venv/bin/recast-ml validate "$id" --events "$EVENTS" --no-progress
+done

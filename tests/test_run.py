@@ -1,0 +1,59 @@
+"""`recast-ml run`: the main job end to end on a small generated sample, and its error paths
+(clear messages, no partial results files)."""
+
+from __future__ import annotations
+
+import json
+
+import pyhf
+import pytest
+
+from recast_ml.cli import main
+
+
+def test_run_on_a_generated_gluino_sample(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1400,1000", "-n", "300"]
+    code = main([*args, "--threads", "2", "-o", str(out), "--no-progress"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "best expected SR" in text
+    assert "CLs_obs" in text
+    doc = json.loads((out / "results.json").read_text())
+    assert (out / "report.html").is_file()
+    assert doc["input"]["cross_section_pb"] == pytest.approx(0.0284)
+    (ana,) = doc["analyses"]
+    st = ana["statistics"]
+    regions = {r["region"]: r for r in st["regions"]}
+    assert {"SR4j-1000", "SR-BDT-GGd4", "SR2j-1600"} <= set(regions)
+    # CLs of one SR equals pyhf run directly on the yields in the file
+    r = regions["SR4j-1000"]
+    assert r["signal"] > 0
+    model = pyhf.simplemodels.uncorrelated_background(signal=[r["signal"]], bkg=[r["b"]], bkg_uncertainty=[r["b_err"]])
+    ref = pyhf.infer.hypotest(1.0, [r["n_obs"], *model.config.auxdata], model, test_stat="qtilde")
+    assert r["cls_obs"] == pytest.approx(float(ref), rel=1e-9)
+    sr_yield = next(x for x in ana["regions"] if x["name"] == "SR4j-1000")["yield"]
+    assert r["signal"] == pytest.approx(sr_yield)
+    best = st["best"]
+    assert best["r_exp"] == max(x["r_exp"] for x in st["regions"] if x["r_exp"] is not None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--analysis", "ATLAS-NOPE-9", "--generate", "gluino_direct:1400,1000"], "unknown analysis 'ATLAS-NOPE-9'"),
+        (["--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino:1400"], "unknown model 'gluino'"),
+        (["--analysis", "ATLAS-SUSY-2018-22", "--events", "EVENTS"], "a cross section is needed"),
+        (["--analysis", "ATLAS-SUSY-2018-22", "--events", "EMPTY", "--cross-section", "1"], "holds no events"),
+        (["--analysis", "ATLAS-SUSY-2018-22", "--slha", "x.slha"], "--slha needs --process"),
+    ],
+)
+def test_bad_inputs_give_clear_errors_and_no_results(tmp_path, capsys, hepmc_files, args, message):
+    empty = tmp_path / "empty.hepmc"
+    empty.write_text("HepMC::Version 3.02.05\nHepMC::Asciiv3-START_EVENT_LISTING\nHepMC::Asciiv3-END_EVENT_LISTING\n")
+    args = [str(hepmc_files["hepmc3"]) if a == "EVENTS" else str(empty) if a == "EMPTY" else a for a in args]
+    out = tmp_path / "out"
+    assert main(["run", *args, "-n", "10", "-o", str(out), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".recast_run_*"))
