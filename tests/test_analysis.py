@@ -243,3 +243,26 @@ regions:
     assert y == pytest.approx(cf1.sumw[-1] * 830.0 * 1.0 * 1000 / cf1.sumw[0])
     with pytest.raises(ValueError, match="no events"):
         ana.run(EventBatch())
+
+
+def test_merged_collection_is_pt_ordered_with_common_fields(tmp_path):
+    path = write(
+        tmp_path,
+        HEAD
+        + """objects:
+  - {name: leptons, merge: [electrons, jets], select: "pt > 25"}
+variables:
+  n: count(leptons)
+  lead: leptons[0].pt
+  origin0: leptons[0].origin
+regions:
+  - name: a
+""",
+    )
+    table = toy_table()
+    res = Analysis.for_arrays(path, table).run_table(table)
+    # event 1: jets 200, 80, 60, 45 and a 20 GeV electron -> 4 objects above 25, leading jet (origin 1)
+    assert res.variable("n").tolist() == [2, 4, 3, 0]  # event 2: two jets and the 30 GeV electron
+    assert res.variable("lead").tolist()[:3] == [100.0, 200.0, 100.0]
+    assert res.variable("origin0").tolist()[:3] == [1.0, 1.0, 1.0]
+    assert "tight" not in Analysis.for_arrays(path, table).schema["collections"]["leptons"]

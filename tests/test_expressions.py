@@ -226,3 +226,44 @@ def test_type_of_expressions(table):
 def test_lists_of_different_lengths_fail_at_run_time(table):
     with pytest.raises(Exception, match="different lengths"):
         evaluate("count(jets.pt > electrons.pt)", table)
+
+
+def test_combinatorial_functions_against_brute_force(table):
+    import itertools
+
+    def p4(o):
+        px, py, pz = o["pt"] * math.cos(o["phi"]), o["pt"] * math.sin(o["phi"]), o["pt"] * math.sinh(o["eta"])
+        return np.array([math.sqrt(px * px + py * py + pz * pz + o["mass"] ** 2), px, py, pz])
+
+    def mass(v):
+        return math.sqrt(max(v[0] ** 2 - v[1] ** 2 - v[2] ** 2 - v[3] ** 2, 0))
+
+    jets = [
+        obj(120, 0.5, 0.1, 10),
+        obj(80, -1.0, 2.0, 5),
+        obj(60, 1.0, 3.0, 0),
+        obj(40, 2.0, -3.0, 0),
+        obj(30, -0.3, 1.2, 3),
+    ]
+    lep = obj(50, 0.4, -1.1)
+    met_pt, met_phi = 90.0, 2.5
+    t = table_from_arrays(
+        {"jets": ak.Array([jets]), "electrons": ak.Array([[lep]])}, {"met": ak.Array([{"pt": met_pt, "phi": met_phi}])}
+    )
+    best = max(itertools.combinations(jets, 3), key=lambda c: math.hypot(*sum(p4(o) for o in c)[1:3]))
+    assert evaluate("max_pt_mass(jets, 3)", t)[0] == pytest.approx(mass(sum(p4(o) for o in best)), rel=1e-12)
+    met4 = np.array([met_pt, met_pt * math.cos(met_phi), met_pt * math.sin(met_phi), 0.0])
+    best = max(
+        itertools.combinations(jets, 3), key=lambda c: math.hypot(*(sum(p4(o) for o in c) + p4(lep) + met4)[1:3])
+    )
+    expected = mass(sum(p4(o) for o in best) + p4(lep) + met4)
+    assert evaluate("max_pt_mass(jets, 3, electrons[0], met)", t)[0] == pytest.approx(expected, rel=1e-12)
+    splits = []
+    for mask in range(2 ** len(jets)):
+        a = sum((p4(o) for k, o in enumerate(jets) if mask >> k & 1), np.zeros(4))
+        b = sum((p4(o) for k, o in enumerate(jets) if not mask >> k & 1), np.zeros(4))
+        splits.append(max(mass(a), mass(b)))
+    assert evaluate("minmax_mass(jets)", t)[0] == pytest.approx(min(splits), rel=1e-12)
+    drs = [math.hypot(o["eta"] - lep["eta"], (o["phi"] - lep["phi"] + math.pi) % (2 * math.pi) - math.pi) for o in jets]
+    assert evaluate("min_dr(electrons, jets)", t)[0] == pytest.approx(min(drs), rel=1e-12)
+    assert math.isnan(evaluate("max_pt_mass(jets[0:2], 3)", t)[0])

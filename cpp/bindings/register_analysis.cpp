@@ -50,7 +50,8 @@ an::Spec spec_from(const py::dict& d) {
             ov.line = v["line"].cast<int>();
         } else {
             step.define.name = o["name"].cast<std::string>();
-            step.define.from = o["from"].cast<std::string>();
+            step.define.from = o.contains("from") ? o["from"].cast<std::string>() : std::string();
+            if (o.contains("merge")) step.define.merge = o["merge"].cast<std::vector<std::string>>();
             step.define.select = located(o["select"]);
         }
         s.objects.push_back(std::move(step));

@@ -330,13 +330,14 @@ class Definition:
                 )
             else:
                 sel = o.get("select")
-                objects.append(
-                    {
-                        "name": str(o["name"]),
-                        "from": str(o["from"]),
-                        "select": _loc(sel) if sel is not None else {"text": "", "line": o["name"].line, "col": 1},
-                    }
-                )
+                entry = {
+                    "name": str(o["name"]),
+                    "from": str(o.get("from", "")),
+                    "select": _loc(sel) if sel is not None else {"text": "", "line": o["name"].line, "col": 1},
+                }
+                if "merge" in o:
+                    entry["merge"] = [str(x) for x in o["merge"]]
+                objects.append(entry)
         variables = [{"name": str(k), "expr": _loc(v)} for k, v in d.get("variables", {}).items()]
         regions = []
         cuts = self.region_cuts()

@@ -13,6 +13,8 @@ is taken from the NNLO+NNLL tables (:mod:`recast_ml.xsec`), never from Pythia's 
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -99,6 +101,7 @@ class SimplifiedModel:
     decays: dict[int, list[Channel]] = field(default_factory=dict)
     decoupled: float = 5000.0
     width: float = 0.1  # GeV, for every decaying sparticle (prompt; only enters the Breit-Wigner)
+    mixing: str = "bino"  # "bino": chi1 = bino, chi1+ = wino; "higgsino": chi1, chi2, chi1+ higgsinos
 
     def __post_init__(self) -> None:
         for pid, m in self.masses.items():
@@ -136,8 +139,17 @@ class SimplifiedModel:
             lines.append(f"  {pid:>8d}   {m: .8E}")
         for pid, name in SPARTICLES.items():
             lines.append(f"  {pid:>8d}   {self.mass(pid): .8E}   # {name}")
-        lines.append(_matrix("NMIX", _identity(4)))
-        for name in ("UMIX", "VMIX", "STOPMIX", "SBOTMIX", "STAUMIX"):
+        if self.mixing == "higgsino":
+            # chi1 = (H_d - H_u)/sqrt2, chi2 = (H_d + H_u)/sqrt2, chi3 = bino, chi4 = wino; chi1+ higgsino
+            r = 1 / math.sqrt(2)
+            lines.append(_matrix("NMIX", [[0, 0, r, -r], [0, 0, r, r], [1, 0, 0, 0], [0, 1, 0, 0]]))
+            lines += [_matrix("UMIX", [[0, 1], [1, 0]]), _matrix("VMIX", [[0, 1], [1, 0]])]
+        elif self.mixing == "bino":
+            lines.append(_matrix("NMIX", _identity(4)))
+            lines += [_matrix("UMIX", _identity(2)), _matrix("VMIX", _identity(2))]
+        else:
+            raise ValueError(f"unknown mixing {self.mixing!r} (bino, higgsino)")
+        for name in ("STOPMIX", "SBOTMIX", "STAUMIX"):
             lines.append(_matrix(name, _identity(2)))
         for pid, name in SPARTICLES.items():
             channels = self.decays.get(pid, [])
@@ -182,6 +194,19 @@ def squark_direct(m_squark: float, m_neutralino: float) -> SimplifiedModel:
     )
 
 
+def higgsino_rpv(m_higgsino: float) -> SimplifiedModel:
+    """Degenerate higgsino triplet (chi1, chi2, chi1+ at one mass) with the UDD coupling
+    lambda''_323: chi1, chi2 -> t b s (50 %) / anti (50 %); chi1+ -> sbar bbar bbar
+    (ATLAS-SUSY-2019-04 spec section 8, as in param_card.higgsino.slha)."""
+    m = m_higgsino
+    neutral = [Channel(0.5, (3, 6, 5)), Channel(0.5, (-3, -6, -5))]
+    return SimplifiedModel(
+        masses={1000022: m, 1000023: m, 1000024: m},
+        decays={1000022: neutral, 1000023: list(neutral), 1000024: [Channel(1.0, (-3, -5, -5))]},
+        mixing="higgsino",
+    )
+
+
 def pythia_settings(model: str, *, ecm: float = 13000.0) -> list[str]:
     """Pythia process settings for the simplified models above (spectrum comes from the SLHA file)."""
     common = [f"Beams:eCM = {ecm}", "Tune:pp = 21", "SUSY:all = off"]
@@ -196,11 +221,22 @@ def pythia_settings(model: str, *, ecm: float = 13000.0) -> list[str]:
             f"SUSY:idVecA = {ids}",
             f"SUSY:idVecB = {ids}",
         ]
-    raise ValueError(f"unknown simplified model {model!r}; known: gluino_direct, gluino_onestep, squark_direct")
+    if model == "higgsino_rpv":
+        ids = "1000022,1000023,1000024"
+        return [
+            *common,
+            "SUSY:qqbar2chi0chi0 = on",
+            "SUSY:qqbar2chi+-chi0 = on",
+            "SUSY:qqbar2chi+chi- = on",
+            f"SUSY:idVecA = {ids}",
+            f"SUSY:idVecB = {ids}",
+        ]
+    raise ValueError(f"unknown simplified model {model!r}; known: {', '.join(MODELS)}")
 
 
 MODELS: Mapping[str, object] = {
     "gluino_direct": gluino_direct,
     "gluino_onestep": gluino_onestep,
     "squark_direct": squark_direct,
+    "higgsino_rpv": higgsino_rpv,
 }

@@ -110,6 +110,36 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
         CompiledStep c{step, std::nullopt, std::nullopt, std::nullopt};
         if (step.kind == ObjectStep::Kind::Define) {
             const auto& o = step.define;
+            if (!o.merge.empty()) {
+                if (taken(o.name)) located_error(o.select, "object '" + o.name + "' is defined twice");
+                std::vector<std::string> fields, flags;
+                for (std::size_t k = 0; k < o.merge.size(); ++k) {
+                    const auto& m = o.merge[k];
+                    if (!I.schema.collections.count(m))
+                        located_error(o.select, "object '" + o.name + "': unknown collection '" + m + "' to merge");
+                    const auto& f = I.schema.collections.at(m);
+                    const auto& b = I.schema.bool_fields.count(m) ? I.schema.bool_fields.at(m) : std::vector<std::string>{};
+                    if (k == 0) {
+                        fields = f, flags = b;
+                    } else {
+                        std::vector<std::string> keep, keep_flags;
+                        for (const auto& x : fields)
+                            if (std::find(f.begin(), f.end(), x) != f.end()) keep.push_back(x);
+                        for (const auto& x : flags)
+                            if (std::find(b.begin(), b.end(), x) != b.end()) keep_flags.push_back(x);
+                        fields = keep, flags = keep_flags;
+                    }
+                }
+                if (std::find(fields.begin(), fields.end(), "pt") == fields.end())
+                    located_error(o.select, "object '" + o.name + "': the merged collections have no common field 'pt'");
+                fields.emplace_back("origin");
+                I.schema.collections[o.name] = fields;
+                I.schema.bool_fields[o.name] = flags;
+                if (!o.select.text.empty())
+                    c.select = Expression::predicate(o.select.text, I.schema, o.name, src, o.select.line, o.select.col);
+                I.steps.push_back(std::move(c));
+                continue;
+            }
             if (!I.schema.collections.count(o.from))
                 located_error(o.select, "object '" + o.name + "': unknown source collection '" + o.from + "'");
             if (o.name != o.from && taken(o.name)) located_error(o.select, "object '" + o.name + "' is defined twice");
@@ -280,6 +310,44 @@ CollectionColumns filter(const CollectionColumns& c, const std::vector<std::uint
             for (auto i = c.offsets[e]; i < c.offsets[e + 1]; ++i) k += keep[static_cast<std::size_t>(i)];
             out.offsets.push_back(out.offsets.back() + k);
         }
+    }
+    return out;
+}
+
+/// The union of several collections, per event ordered by descending pT (ties: list order).
+CollectionColumns merge_collections(const std::vector<std::string>& names, const Collections& cols,
+                                    const std::vector<std::string>& fields, const std::vector<std::string>& flags,
+                                    std::size_t n_events) {
+    CollectionColumns out;
+    out.field_names = fields;
+    out.bool_fields = flags;
+    out.fields.resize(fields.size());
+    const std::size_t n_common = fields.size() - 1;  // the last is `origin`
+    std::vector<std::vector<int>> index(names.size());
+    for (std::size_t k = 0; k < names.size(); ++k)
+        for (std::size_t f = 0; f < n_common; ++f) index[k].push_back(cols.at(names[k])->field(fields[f]));
+    const auto ipt = static_cast<std::size_t>(std::find(fields.begin(), fields.end(), "pt") - fields.begin());
+    struct Item {
+        std::size_t source;
+        std::int64_t i;
+        double pt;
+    };
+    std::vector<Item> items;
+    for (std::size_t e = 0; e < n_events; ++e) {
+        items.clear();
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            const CollectionColumns& c = *cols.at(names[k]);
+            for (auto i = c.offsets[e]; i < c.offsets[e + 1]; ++i)
+                items.push_back({k, i, c.fields[static_cast<std::size_t>(index[k][ipt])][static_cast<std::size_t>(i)]});
+        }
+        std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.pt > b.pt; });
+        for (const auto& it : items) {
+            const CollectionColumns& c = *cols.at(names[it.source]);
+            for (std::size_t f = 0; f < n_common; ++f)
+                out.fields[f].push_back(c.fields[static_cast<std::size_t>(index[it.source][f])][static_cast<std::size_t>(it.i)]);
+            out.fields[n_common].push_back(static_cast<double>(it.source));
+        }
+        out.offsets.push_back(out.offsets.back() + static_cast<std::int64_t>(items.size()));
     }
     return out;
 }
@@ -477,6 +545,16 @@ Result Analysis::run(const EventTable& table, int n_threads,
     for (const auto& step : I.steps) {
         if (step.def.kind == ObjectStep::Kind::Define) {
             const auto& o = step.def.define;
+            if (!o.merge.empty()) {
+                CollectionColumns merged = merge_collections(o.merge, cols, I.schema.collections.at(o.name),
+                                                             I.schema.bool_fields.at(o.name), table.n_events);
+                if (step.select)
+                    merged = filter(merged, object_mask(*step.select, merged, table, cols, recs, n_threads, src,
+                                                        "object '" + o.name + "' selection"));
+                derived[o.name] = std::move(merged);
+                cols[o.name] = &derived[o.name];
+                continue;
+            }
             const CollectionColumns& from = *cols.at(o.from);
             CollectionColumns made = step.select ? filter(from, object_mask(*step.select, from, table, cols, recs, n_threads, src,
                                                                              "object '" + o.name + "' selection"))

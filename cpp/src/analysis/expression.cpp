@@ -32,7 +32,7 @@ namespace {
 
 enum class Fn {
     Abs, Sqrt, Exp, Log, Sin, Cos, Tan, Sinh, Cosh, Tanh, Atan2, Pow, Min, Max, Count, Any, All, Sum, Select, DR, DPhi, DEta, MT, MT2,
-    M, VPt, HT, Meff, MetOverSqrtHT, Aplanarity, Sphericity, MinDPhi, If
+    M, VPt, HT, Meff, MetOverSqrtHT, Aplanarity, Sphericity, MinDPhi, If, MaxPtMass, MinMaxMass, MinDR
 };
 
 struct Builtin {
@@ -77,6 +77,13 @@ const Builtin kBuiltins[] = {
     {"min_dphi", Fn::MinDPhi, "min_dphi(collection, object[, N]) = min over the first N objects (default all) of "
                               "dphi(object_i, object); missing if there is none"},
     {"if", Fn::If, "if(condition, a, b): a where the condition is true, else b"},
+    {"max_pt_mass", Fn::MaxPtMass, "max_pt_mass(collection, k[, object, ...]): over all k-object combinations of the "
+                                   "collection (plus the extra objects, e.g. a lepton and met as (px, py, 0, pT)), the "
+                                   "invariant mass of the one with the largest vector pT; missing with fewer than k"},
+    {"minmax_mass", Fn::MinMaxMass, "minmax_mass(collection): over all 2^N splittings into two groups (one may be "
+                                    "empty), min of max(m(group 1), m(group 2)); N <= 16"},
+    {"min_dr", Fn::MinDR, "min_dr(a, b): smallest dR between objects of a and b (objects or collections); missing "
+                          "if there is no pair"},
 };
 
 const Builtin* find_builtin(const std::string& name) {
@@ -736,6 +743,28 @@ private:
                 need_p4(*a[1]);
                 if (a.size() == 3) want(*a[2], {Type::Number}, f, 2);
                 return;
+            case Fn::MaxPtMass:
+                arity(name, a, 2, 16);
+                want(*a[0], {Type::Collection}, f, 0);
+                need_p4(*a[0]);
+                want(*a[1], {Type::Number}, f, 1);
+                for (std::size_t i = 2; i < a.size(); ++i) {
+                    want(*a[i], {Type::Object}, f, i);
+                    need_p4(*a[i]);
+                }
+                return;
+            case Fn::MinMaxMass:
+                arity(name, a, 1, 1);
+                want(*a[0], {Type::Collection}, f, 0);
+                need_p4(*a[0]);
+                return;
+            case Fn::MinDR:
+                arity(name, a, 2, 2);
+                for (std::size_t i = 0; i < 2; ++i) {
+                    want(*a[i], {Type::Object, Type::Collection}, f, i);
+                    need_p4(*a[i]);
+                }
+                return;
             case Fn::If:
                 arity(name, a, 3, 3);
                 want(*a[0], {Type::Bool}, f, 0);
@@ -1038,6 +1067,68 @@ Value call(const Node& n, EventContext& ctx) {
             const Value c = arg(0);
             if (c.missing) return Value::none(n.type);
             return c.x != 0 ? arg(1) : arg(2);
+        }
+        case Fn::MaxPtMass: {
+            const Value c = arg(0), kv = arg(1);
+            if (kv.missing || kv.x < 1 || kv.x != std::floor(kv.x)) return Value::none(Type::Number);
+            const auto k = static_cast<std::size_t>(kv.x);
+            fn::P4 extra;
+            bool miss = false;
+            for (std::size_t i = 2; i < n.kids.size(); ++i) add_p4(arg(i), extra, miss);
+            if (miss || c.idx.size() < k) return Value::none(Type::Number);
+            std::vector<fn::P4> p;
+            for (std::size_t i = 0; i < c.idx.size(); ++i) {
+                const Kin q = kin_of(object_of(c, static_cast<std::int64_t>(i)));
+                p.push_back(fn::P4::from_pt_eta_phi_m(q.pt, q.eta, q.phi, q.m));
+            }
+            std::vector<std::size_t> pick(k);
+            for (std::size_t i = 0; i < k; ++i) pick[i] = i;
+            double best_pt = -1, best_m = 0;
+            for (;;) {
+                fn::P4 sum = extra;
+                for (auto i : pick) sum += p[i];
+                if (sum.pt() > best_pt) best_pt = sum.pt(), best_m = sum.m();
+                // next combination in lexicographic order
+                std::size_t i = k;
+                while (i > 0 && pick[i - 1] == p.size() - k + i - 1) --i;
+                if (i == 0) break;
+                ++pick[i - 1];
+                for (std::size_t j = i; j < k; ++j) pick[j] = pick[j - 1] + 1;
+            }
+            return Value::number(best_m);
+        }
+        case Fn::MinMaxMass: {
+            const Value c = arg(0);
+            const std::size_t m = c.idx.size();
+            if (m > 16) runtime_fail(n, "minmax_mass of " + std::to_string(m) + " objects (at most 16)");
+            std::vector<fn::P4> p;
+            for (std::size_t i = 0; i < m; ++i) {
+                const Kin q = kin_of(object_of(c, static_cast<std::int64_t>(i)));
+                p.push_back(fn::P4::from_pt_eta_phi_m(q.pt, q.eta, q.phi, q.m));
+            }
+            double best = std::numeric_limits<double>::infinity();
+            for (std::uint32_t mask = 0; mask < (1u << m); ++mask) {
+                fn::P4 a, b;
+                for (std::size_t i = 0; i < m; ++i) ((mask >> i) & 1u ? a : b) += p[i];
+                best = std::min(best, std::max(a.m(), b.m()));
+            }
+            return Value::number(best);
+        }
+        case Fn::MinDR: {
+            const Value a = arg(0), b = arg(1);
+            auto kins = [&](const Value& v) {
+                std::vector<Kin> out;
+                if (v.type == Type::Object) {
+                    if (!v.missing) out.push_back(kin_of(v));
+                } else {
+                    for (std::size_t i = 0; i < v.idx.size(); ++i) out.push_back(kin_of(object_of(v, static_cast<std::int64_t>(i))));
+                }
+                return out;
+            };
+            double best = std::numeric_limits<double>::infinity();
+            for (const Kin& x : kins(a))
+                for (const Kin& y : kins(b)) best = std::min(best, fn::delta_r(x.eta, x.phi, y.eta, y.phi));
+            return std::isinf(best) ? Value::none(Type::Number) : Value::number(best);
         }
     }
     runtime_fail(n, "unknown function");

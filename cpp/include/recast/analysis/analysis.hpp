@@ -37,6 +37,10 @@ struct Located {
 struct ObjectDef {
     std::string name, from;
     Located select;  ///< predicate over the objects of `from`; empty = keep all
+    /// If not empty: the union of these collections instead of `from` (e.g. electrons and muons
+    /// into leptons), ordered by descending pT, with the fields they have in common plus
+    /// `origin` (index in this list); `select` then applies to the union.
+    std::vector<std::string> merge;
 };
 
 struct OverlapStep {
