@@ -7,5 +7,5 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/bootstrap.sh"
 exec "${RECAST_VENV:-$root/.venv}/bin/recast-ml" run \
-    --analysis ATLAS-SUSY-2018-22 \
+    --analysis ATLAS-SUSY-2018-22 --analysis ATLAS-SUSY-2019-04 \
     --generate gluino_direct:1400,1000 -n 3000 -o "$root/recast_out" "$@"

@@ -330,7 +330,7 @@ class Definition:
                 )
             else:
                 sel = o.get("select")
-                entry = {
+                entry: dict[str, Any] = {
                     "name": str(o["name"]),
                     "from": str(o.get("from", "")),
                     "select": _loc(sel) if sel is not None else {"text": "", "line": o["name"].line, "col": 1},

@@ -14,7 +14,6 @@ is taken from the NNLO+NNLL tables (:mod:`recast_ml.xsec`), never from Pythia's 
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 

@@ -178,6 +178,8 @@ def validate(
         report.comparisons += _compare_cutflows(cfg["cutflows"], directory, report.results)
     if "yields" in cfg:
         report.comparisons += _compare_yields(cfg["yields"], directory, report.results)
+    if "steps" in cfg:
+        report.comparisons += _compare_steps(cfg["steps"], directory, report.results)
     report.seconds = time.perf_counter() - t0
     out = Path(output) if output is not None else Path("validation") / ana.id
     write_report(report, out, [str(d) for d in cfg.get("distributions", [])])
@@ -236,6 +238,34 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
                 err = math.sqrt(max(eff * (1 - eff), 0) / n_norm) if n_norm else math.nan
                 pub = _number(r[value], str(c["file"])) / published_norm
                 out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol))
+    return out
+
+
+def _compare_steps(c: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
+    """A published cutflow given as (step, events) rows, each mapped to a region step; efficiencies
+    relative to the normalisation row (compared with the same region's "all events")."""
+    bench = str(c["benchmark"])
+    if bench not in results:
+        return []
+    res = results[bench]
+    rows = {r["step"]: r for r in _read_csv(directory / str(c["file"]))}
+    value, tol = str(c["value"]), float(c["tolerance"])
+    if str(c["normalisation"]) not in rows:
+        raise ConfigError(f"{c['file']}: no normalisation row {c['normalisation']!r}")
+    norm = _number(rows[str(c["normalisation"])][value], str(c["file"]))
+    out = []
+    for step_name, target in c["map"].items():
+        if step_name not in rows:
+            raise ConfigError(f"{c['file']}: no row {step_name!r}")
+        region, step = str(target["region"]), str(target["step"])
+        cf = res.cutflow(region)
+        if step not in cf.names:
+            raise ConfigError(f"validation: region {region} has no step {step!r} (steps: {cf.names})")
+        k = cf.names.index(step)
+        eff = float(cf.sumw[k] / cf.sumw[0]) if cf.sumw[0] else math.nan
+        err = math.sqrt(max(eff * (1 - eff), 0) / int(cf.n[0])) if cf.n[0] else math.nan
+        pub = _number(rows[step_name][value], str(c["file"])) / norm
+        out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol))
     return out
 
 
