@@ -16,27 +16,17 @@ import argparse
 import hashlib
 import shutil
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 
+from _timing import best
 from recast_ml import OnnxModel
 from recast_ml.analysis import Analysis, table_from_arrays
 from recast_ml.convert import convert
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def table(n: int) -> dict[str, object]:

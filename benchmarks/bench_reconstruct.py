@@ -14,8 +14,6 @@ gluino pairs m(g~) = 1400 GeV, m(chi1) = 1000 GeV, g~ -> q q chi1, from recast_m
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import awkward as ak
@@ -23,18 +21,10 @@ import fastjet
 import numpy as np
 
 import recast_ml
+from _timing import best
 from recast_ml.jets import cluster
 from recast_ml.pythia import PythiaGenerator, simplified_model_generator
 from recast_ml.truth import classify
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

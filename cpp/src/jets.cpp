@@ -40,6 +40,38 @@ fastjet::JetDefinition make_definition(const Definition& d) {
     throw std::invalid_argument("unknown jet algorithm");
 }
 
+struct Jet {
+    fastjet::PseudoJet p;
+    std::vector<std::int32_t> constituents, ghosts;
+    std::vector<double> tau;
+};
+
+/// Sorts one event's jets (descending pT, ties: smallest constituent index, §14.4) and appends
+/// them to `out`, closing the event.
+void append_event(std::vector<Jet>& jets, JetBatch& out) {
+    std::sort(jets.begin(), jets.end(), [](const Jet& a, const Jet& c) {
+        const double pa = a.p.pt2(), pc = c.p.pt2();
+        if (pa != pc) return pa > pc;
+        return a.constituents.front() < c.constituents.front();
+    });
+    for (const auto& j : jets) {
+        out.px.push_back(j.p.px());
+        out.py.push_back(j.p.py());
+        out.pz.push_back(j.p.pz());
+        out.e.push_back(j.p.e());
+        out.pt.push_back(j.p.pt());
+        out.eta.push_back(j.p.pseudorapidity());
+        out.phi.push_back(j.p.phi_std());
+        out.mass.push_back(j.p.m());
+        out.constituents.insert(out.constituents.end(), j.constituents.begin(), j.constituents.end());
+        out.constituent_offsets.push_back(static_cast<std::int64_t>(out.constituents.size()));
+        out.ghosts.insert(out.ghosts.end(), j.ghosts.begin(), j.ghosts.end());
+        out.ghost_offsets.push_back(static_cast<std::int64_t>(out.ghosts.size()));
+        out.tau.insert(out.tau.end(), j.tau.begin(), j.tau.end());
+    }
+    out.jet_offsets.push_back(static_cast<std::int64_t>(out.pt.size()));
+}
+
 fastjet::PseudoJet sum(const std::vector<fastjet::PseudoJet>& parts) {
     fastjet::PseudoJet s(0, 0, 0, 0);
     for (const auto& p : parts) s += p;
@@ -110,11 +142,6 @@ void cluster_range(const EventView& ev, const std::uint8_t* inputs, const std::u
     out.n_tau = def.n_subjettiness;
     std::vector<double> cx, cy, cz, ce;
     std::vector<fastjet::PseudoJet> particles;
-    struct Jet {
-        fastjet::PseudoJet p;
-        std::vector<std::int32_t> constituents, ghosts;
-        std::vector<double> tau;
-    };
     std::vector<Jet> jets;
     for (std::size_t iev = first; iev < last; ++iev) {
         const auto b = ev.particle_offsets[iev], en = ev.particle_offsets[iev + 1];
@@ -160,27 +187,7 @@ void cluster_range(const EventView& ev, const std::uint8_t* inputs, const std::u
                 jets.push_back(std::move(jet));
             }
         }
-        std::sort(jets.begin(), jets.end(), [](const Jet& a, const Jet& c) {
-            const double pa = a.p.pt2(), pc = c.p.pt2();
-            if (pa != pc) return pa > pc;
-            return a.constituents.front() < c.constituents.front();
-        });
-        for (const auto& j : jets) {
-            out.px.push_back(j.p.px());
-            out.py.push_back(j.p.py());
-            out.pz.push_back(j.p.pz());
-            out.e.push_back(j.p.e());
-            out.pt.push_back(j.p.pt());
-            out.eta.push_back(j.p.pseudorapidity());
-            out.phi.push_back(j.p.phi_std());
-            out.mass.push_back(j.p.m());
-            out.constituents.insert(out.constituents.end(), j.constituents.begin(), j.constituents.end());
-            out.constituent_offsets.push_back(static_cast<std::int64_t>(out.constituents.size()));
-            out.ghosts.insert(out.ghosts.end(), j.ghosts.begin(), j.ghosts.end());
-            out.ghost_offsets.push_back(static_cast<std::int64_t>(out.ghosts.size()));
-            out.tau.insert(out.tau.end(), j.tau.begin(), j.tau.end());
-        }
-        out.jet_offsets.push_back(static_cast<std::int64_t>(out.pt.size()));
+        append_event(jets, out);
     }
 }
 
@@ -220,15 +227,11 @@ JetBatch recluster(Span<std::int64_t> offsets, Span<double> px, Span<double> py,
             p.set_user_index(static_cast<int>(i - offsets[iev]));
             inputs.push_back(p);
         }
-        struct Jet {
-            fastjet::PseudoJet p;
-            std::vector<std::int32_t> constituents;
-        };
         std::vector<Jet> jets;
         if (!inputs.empty()) {
             fastjet::ClusterSequence cs(inputs, jd);
             for (const auto& rc : cs.inclusive_jets()) {
-                Jet jet{fastjet::PseudoJet(0, 0, 0, 0), {}};
+                Jet jet{fastjet::PseudoJet(0, 0, 0, 0), {}, {}, {}};
                 for (const auto& c : rc.constituents()) {
                     if (c.pt() < f_cut * rc.pt()) continue;
                     jet.p += c;
@@ -239,24 +242,7 @@ JetBatch recluster(Span<std::int64_t> offsets, Span<double> px, Span<double> py,
                 jets.push_back(std::move(jet));
             }
         }
-        std::sort(jets.begin(), jets.end(), [](const Jet& a, const Jet& c) {
-            if (a.p.pt2() != c.p.pt2()) return a.p.pt2() > c.p.pt2();
-            return a.constituents.front() < c.constituents.front();
-        });
-        for (const auto& j : jets) {
-            out.px.push_back(j.p.px());
-            out.py.push_back(j.p.py());
-            out.pz.push_back(j.p.pz());
-            out.e.push_back(j.p.e());
-            out.pt.push_back(j.p.pt());
-            out.eta.push_back(j.p.pseudorapidity());
-            out.phi.push_back(j.p.phi_std());
-            out.mass.push_back(j.p.m());
-            out.constituents.insert(out.constituents.end(), j.constituents.begin(), j.constituents.end());
-            out.constituent_offsets.push_back(static_cast<std::int64_t>(out.constituents.size()));
-            out.ghost_offsets.push_back(static_cast<std::int64_t>(out.ghosts.size()));
-        }
-        out.jet_offsets.push_back(static_cast<std::int64_t>(out.pt.size()));
+        append_event(jets, out);
     }
     return out;
 }

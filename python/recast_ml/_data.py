@@ -1,27 +1,29 @@
-"""Locations of the data shipped with the package (analysis folders, detector cards), or of the
-repository's copies when running from a source checkout."""
+"""Locations of the data shipped with the package (analysis folders, detector cards, cross-section
+tables), or of the repository's copies when running from a source checkout."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
+def _find(installed: str, checkout: str, what: str) -> Path:
+    here = Path(__file__).resolve()
+    for candidate in (here.parent / installed, here.parents[2] / checkout):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"recast_ml {what} not found (broken installation?)")
+
+
 def analyses_dir() -> Path:
-    installed = Path(__file__).resolve().parent / "analyses"
-    if installed.is_dir():
-        return installed
-    checkout = Path(__file__).resolve().parents[2] / "analyses"
-    if checkout.is_dir():
-        return checkout
-    raise FileNotFoundError("recast_ml analyses folder not found (broken installation?)")
+    """Folder with the bundled analyses (one sub-folder per analysis ID)."""
+    return _find("analyses", "analyses", "analyses folder")
 
 
 def cards_dir() -> Path:
     """Folder with the reference detector cards (atlas_run2.toml, cms_run2.toml)."""
-    installed = Path(__file__).resolve().parent / "data" / "cards"
-    if installed.is_dir():
-        return installed
-    checkout = Path(__file__).resolve().parents[2] / "data" / "cards"
-    if checkout.is_dir():
-        return checkout
-    raise FileNotFoundError("recast_ml detector cards not found (broken installation?)")
+    return _find("data/cards", "data/cards", "detector cards")
+
+
+def xsec_dir() -> Path:
+    """Folder with the SUSY cross-section tables (JSON)."""
+    return _find("data/xsec", "data/xsec", "cross-section tables")

@@ -186,6 +186,12 @@ def validate(
     return report
 
 
+def _selected(c: dict[str, Any], results: dict[str, AnalysisResult]) -> list[tuple[str, AnalysisResult, Any]]:
+    """(benchmark, its result, the row selection) for the configured rows whose benchmark ran."""
+    return [(str(sel["benchmark"]), results[str(sel["benchmark"])], sel["match"]) for sel in c["rows"]
+            if str(sel["benchmark"]) in results]  # fmt: skip
+
+
 def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
     rows = _read_csv(directory / str(c["file"]))
     value = str(c["value"])
@@ -195,14 +201,10 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
     regions_map = {str(k): str(v) for k, v in c.get("regions", {}).items()}
     common = c["common"]
     out: list[Comparison] = []
-    for sel in c["rows"]:
-        bench = str(sel["benchmark"])
-        if bench not in results:
-            continue
-        res = results[bench]
-        mine = [r for r in rows if _matches(r, sel["match"])]
+    for bench, res, match in _selected(c, results):
+        mine = [r for r in rows if _matches(r, match)]
         if not mine:
-            raise ConfigError(f"{c['file']}: no rows match {dict(sel['match'])}")
+            raise ConfigError(f"{c['file']}: no rows match {dict(match)}")
         norm_rows = [r for r in mine if r["SR"] == norm["region"] and r["cut"] == norm["cut"]]
         if len(norm_rows) != 1:
             raise ConfigError(f"{c['file']}: normalisation row {norm['cut']!r} not found once for {bench}")
@@ -274,13 +276,9 @@ def _compare_yields(c: dict[str, Any], directory: Path, results: dict[str, Analy
     value = str(c["value"])
     tol = float(c["tolerance"])
     out: list[Comparison] = []
-    for sel in c["rows"]:
-        bench = str(sel["benchmark"])
-        if bench not in results:
-            continue
-        res = results[bench]
+    for bench, res, match in _selected(c, results):
         for r in rows:
-            if not _matches(r, sel["match"]):
+            if not _matches(r, match):
                 continue
             region = str(c["region_of"].get(r["SR"], _sr_name(r["SR"])))
             y, e = res.yield_(region)

@@ -16,8 +16,9 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from ._data import xsec_dir
 
 #: Short names -> table stems (13 TeV unless sqrt_s = 13.6).
 ALIASES = {
@@ -27,16 +28,6 @@ ALIASES = {
     "stop": "stopsbottom_NNLO+NNLL",
     "sbottom": "stopsbottom_NNLO+NNLL",
 }
-
-
-def xsec_dir() -> Path:
-    installed = Path(__file__).resolve().parent / "data" / "xsec"
-    if installed.is_dir():
-        return installed
-    checkout = Path(__file__).resolve().parents[2] / "data" / "xsec"
-    if checkout.is_dir():
-        return checkout
-    raise FileNotFoundError("recast_ml cross-section tables not found (broken installation?)")
 
 
 def tables() -> list[str]:

@@ -22,40 +22,31 @@ def _require(module: str, what: str) -> Any:
         raise ModelError(f"converting {what} needs the Python package '{module}' (pip install {module})") from e
 
 
-def lightgbm_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input") -> Any:
-    lgb = _require("lightgbm", "a LightGBM model")
-    onnxmltools = _require("onnxmltools", "a LightGBM model")
+def _convert(path: str | os.PathLike[str], package: str, what: str, input_name: str) -> Any:
+    lib = _require(package, what)
+    onnxmltools = _require("onnxmltools", what)
     from onnxmltools.convert.common.data_types import FloatTensorType
 
     try:
-        booster = lgb.Booster(model_file=str(path))
-    except Exception as e:  # LightGBM raises its own error types
-        raise ModelError(f"{path}: LightGBM cannot read the model: {e}") from e
-    n = booster.num_feature()
+        booster = lib.Booster(model_file=str(path))
+    except Exception as e:  # the libraries raise their own error types
+        raise ModelError(f"{path}: {package} cannot read the model: {e}") from e
+    n = booster.num_feature() if package == "lightgbm" else booster.num_features()
+    types = [(input_name, FloatTensorType([None, n]))]
     try:
-        return onnxmltools.convert_lightgbm(
-            booster, initial_types=[(input_name, FloatTensorType([None, n]))], zipmap=False, target_opset=15
-        )
+        if package == "lightgbm":
+            return onnxmltools.convert_lightgbm(booster, initial_types=types, zipmap=False, target_opset=15)
+        return onnxmltools.convert_xgboost(booster, initial_types=types, target_opset=15)
     except Exception as e:
-        raise ModelError(f"{path}: onnxmltools cannot convert this LightGBM model: {e}") from e
+        raise ModelError(f"{path}: onnxmltools cannot convert this {what}: {e}") from e
+
+
+def lightgbm_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input") -> Any:
+    return _convert(path, "lightgbm", "LightGBM model", input_name)
 
 
 def xgboost_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input") -> Any:
-    xgb = _require("xgboost", "an XGBoost model")
-    onnxmltools = _require("onnxmltools", "an XGBoost model")
-    from onnxmltools.convert.common.data_types import FloatTensorType
-
-    try:
-        booster = xgb.Booster(model_file=str(path))
-    except Exception as e:
-        raise ModelError(f"{path}: XGBoost cannot read the model: {e}") from e
-    n = booster.num_features()
-    try:
-        return onnxmltools.convert_xgboost(
-            booster, initial_types=[(input_name, FloatTensorType([None, n]))], target_opset=15
-        )
-    except Exception as e:
-        raise ModelError(f"{path}: onnxmltools cannot convert this XGBoost model: {e}") from e
+    return _convert(path, "xgboost", "XGBoost model", input_name)
 
 
 def sniff(path: Path, head: bytes) -> str | None:
