@@ -126,7 +126,12 @@ class PythiaGenerator:
 
 
 def simplified_model_generator(
-    model: str, *masses: float, seed: int = 1, ecm: float = 13000.0, slha_dir: str | None = None
+    model: str,
+    *masses: float,
+    seed: int = 1,
+    ecm: float = 13000.0,
+    slha_dir: str | None = None,
+    settings: Sequence[str] = (),
 ) -> PythiaGenerator:
     """A generator for a simplified SUSY model of :mod:`recast_ml.slha`, e.g.
     ``simplified_model_generator("gluino_direct", 1400, 1000)`` (masses in GeV, as the model function
@@ -144,11 +149,11 @@ def simplified_model_generator(
     if slha_dir is not None:
         path = Path(slha_dir) / name
         path.write_text(spectrum.to_slha())
-        return PythiaGenerator(slha.pythia_settings(model, ecm=ecm), seed=seed, slha=str(path))
+        return PythiaGenerator([*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path))
     with tempfile.TemporaryDirectory(prefix="recast_ml_slha_") as tmp:  # Pythia reads it in init()
         path = Path(tmp) / name
         path.write_text(spectrum.to_slha())
-        return PythiaGenerator(slha.pythia_settings(model, ecm=ecm), seed=seed, slha=str(path))
+        return PythiaGenerator([*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path))
 
 
 def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:

@@ -124,7 +124,9 @@ def _sr_name(name: str) -> str:
 def generate_benchmark(spec: dict[str, Any], n_events: int, seed: int, progress: bool = False) -> Any:
     from .pythia import simplified_model_generator
 
-    gen = simplified_model_generator(str(spec["model"]), *[float(m) for m in spec["masses"]], seed=seed)
+    masses = [float(m) for m in spec["masses"]]
+    extra = [str(x) for x in spec.get("pythia", [])]
+    gen = simplified_model_generator(str(spec["model"]), *masses, seed=seed, settings=extra)
     return gen.generate(n_events, progress=progress)
 
 
