@@ -74,3 +74,22 @@ def test_pythia_generates_the_simplified_gluino_model(tmp_path):
 def test_unknown_model():
     with pytest.raises(ValueError, match="unknown simplified model"):
         simplified_model_generator("sleptons", 100, 50)
+
+
+def test_higgsino_lsp_model_gives_two_tbs_decays_per_event():
+    events = simplified_model_generator("higgsino_rpv_lsp", 385, seed=6).generate(15)
+    for i in range(len(events)):
+        b, e = events.particle_offsets[i], events.particle_offsets[i + 1]
+        pid = events.pid[b:e]
+        parents = [
+            events.parents[events.parent_offsets[b + k] : events.parent_offsets[b + k + 1]] for k in range(e - b)
+        ]
+        # the last copies of chi1 each have a top among their children
+        chi1 = [
+            k
+            for k in range(e - b)
+            if pid[k] == 1000022 and not any(pid[c] == 1000022 for c in range(e - b) if k in parents[c])
+        ]
+        assert len(chi1) == 2
+        for k in chi1:
+            assert sorted(abs(int(pid[c])) for c in range(e - b) if k in parents[c]) == [3, 5, 6]

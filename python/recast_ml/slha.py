@@ -129,7 +129,7 @@ class SimplifiedModel:
             return self.decoupled
         if pid in _SM_MASSES:
             return _SM_MASSES[pid]
-        return 0.0  # light quarks, leptons, gluons, photons
+        return {211: 0.13957, 111: 0.13498}.get(pid, 0.0)  # pions; light quarks, leptons, gluons, photons: 0
 
     def to_slha(self) -> str:
         lines = ["# SLHA1 simplified model written by recast_ml.slha", _FIXED_BLOCKS]
@@ -206,6 +206,24 @@ def higgsino_rpv(m_higgsino: float) -> SimplifiedModel:
     )
 
 
+def higgsino_rpv_lsp(m_higgsino: float, splitting: float = 2.0) -> SimplifiedModel:
+    """Higgsino triplet where only the LSP decays through lambda''_323: chi1+ and chi2 (``splitting``
+    and 2 x ``splitting`` GeV above chi1) go to chi1 + a soft pion (a stand-in for the soft
+    W*/Z* products, far below every analysis threshold); chi1 -> t b s / anti, 50 % each. Every
+    event then has two chi1 -> t b s decays."""
+    m = m_higgsino
+    neutral = [Channel(0.5, (3, 6, 5)), Channel(0.5, (-3, -6, -5))]
+    return SimplifiedModel(
+        masses={1000022: m, 1000024: m + splitting, 1000023: m + 2 * splitting},
+        decays={
+            1000022: neutral,
+            1000024: [Channel(1.0, (1000022, 211))],
+            1000023: [Channel(1.0, (1000022, 111))],
+        },
+        mixing="higgsino",
+    )
+
+
 def pythia_settings(model: str, *, ecm: float = 13000.0) -> list[str]:
     """Pythia process settings for the simplified models above (spectrum comes from the SLHA file)."""
     common = [f"Beams:eCM = {ecm}", "Tune:pp = 21", "SUSY:all = off"]
@@ -220,7 +238,7 @@ def pythia_settings(model: str, *, ecm: float = 13000.0) -> list[str]:
             f"SUSY:idVecA = {ids}",
             f"SUSY:idVecB = {ids}",
         ]
-    if model == "higgsino_rpv":
+    if model in ("higgsino_rpv", "higgsino_rpv_lsp"):
         ids = "1000022,1000023,1000024"
         return [
             *common,
@@ -238,4 +256,5 @@ MODELS: Mapping[str, object] = {
     "gluino_onestep": gluino_onestep,
     "squark_direct": squark_direct,
     "higgsino_rpv": higgsino_rpv,
+    "higgsino_rpv_lsp": higgsino_rpv_lsp,
 }
