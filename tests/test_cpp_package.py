@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import recast_ml
-from recast_ml import _ort, read_events
+from recast_ml import _core, _ort, read_events
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,6 +95,13 @@ regions:
     cf = result.cutflow("SR")
     assert cuts == [[name, str(n), repr(float(w))] for name, n, w in zip(cf.names, cf.n, cf.sumw, strict=True)]
     assert int(cf.n[1]) > 10
+    # the native log-likelihood, called from C++
+    (line,) = [line for line in lines if line.startswith("dloglike ")]
+    s, dll = (float(x) for x in line.split()[1:])
+    assert s == pytest.approx(cf.sumw[-1] / cf.sumw[0] * 1000.0)
+    assert dll == pytest.approx(
+        _core.log_likelihood(5, 4.0, 1.0, s) - _core.log_likelihood(5, 4.0, 1.0, 0.0), rel=1e-12
+    )
 
 
 def test_cpp_event_loop_and_onnx(example_binary, hepmc_files, shared_data):

@@ -57,3 +57,30 @@ def test_bad_inputs_give_clear_errors_and_no_results(tmp_path, capsys, hepmc_fil
     assert message in capsys.readouterr().err
     assert not out.exists()
     assert not list(tmp_path.glob(".recast_run_*"))
+
+
+def test_run_on_an_event_file(tmp_path, capsys):
+    """--events: a HepMC3 file written from Pythia (HepMC status codes) with a given cross section."""
+    import pyhepmc
+
+    from hepmc_samples import pythia_records, to_genevents
+
+    _, records = pythia_records(30, seed=23)
+    path = tmp_path / "ttbar.hepmc3.gz"
+    import gzip
+
+    plain = tmp_path / "ttbar.hepmc3"
+    with pyhepmc.open(plain, "w", format="HepMC3") as f:
+        for g in to_genevents(records, hepmc_status=True):
+            f.write(g)
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    out = tmp_path / "out"
+    args = ["run", "--analysis", "ATLAS-SUSY-2019-04", "--events", str(path), "--cross-section", "830"]
+    assert main([*args, "-o", str(out), "--no-progress"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["input"]["n_events"] == 30
+    (ana,) = doc["analyses"]
+    assert ana["sample"]["cross_section_pb"] == 830
+    presel = next(r for r in ana["regions"] if r["name"] == "presel-1l")
+    assert presel["cutflow"][0]["n"] == 30
+    assert presel["cutflow"][0]["yield"] == pytest.approx(830 * 139 * 1000)

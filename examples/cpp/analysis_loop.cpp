@@ -11,6 +11,7 @@
 #include "recast/detector.hpp"
 #include "recast/errors.hpp"
 #include "recast/io.hpp"
+#include "recast/stats.hpp"
 
 namespace an = recast::analysis;
 
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
         const auto& cf = result.cutflows[0];
         for (std::size_t k = 0; k < cf.names.size(); ++k)
             std::printf("cut %s|%lld|%.17g\n", cf.names[k].c_str(), static_cast<long long>(cf.n[k]), cf.sumw[k]);
+        // what a global fit does with it: the signal yield (here 1 pb x 1 fb-1) in a counting SR
+        // with 5 observed events over 4.0 +- 1.0 expected -> delta ln L
+        const double s = cf.sumw.back() / cf.sumw.front() * 1000.0;
+        std::printf("dloglike %.17g %.17g\n", s, recast::stats::delta_log_likelihood({5.0, 4.0, 1.0}, s));
         return 0;
     } catch (const recast::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
