@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pyhf
@@ -67,8 +68,6 @@ def test_run_on_an_event_file(tmp_path, capsys):
 
     _, records = pythia_records(30, seed=23)
     path = tmp_path / "ttbar.hepmc3.gz"
-    import gzip
-
     plain = tmp_path / "ttbar.hepmc3"
     with pyhepmc.open(plain, "w", format="HepMC3") as f:
         for g in to_genevents(records, hepmc_status=True):

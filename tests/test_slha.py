@@ -38,6 +38,18 @@ def test_bad_models_are_refused(masses, decays, match):
         slha.SimplifiedModel(masses=masses, decays=decays)
 
 
+def decays(events, i, particle):
+    """Children ids (sorted) of every last copy of `particle` in event i."""
+    b, e = events.particle_offsets[i], events.particle_offsets[i + 1]
+    pid = events.pid[b:e]
+    children: list[list[int]] = [[] for _ in range(e - b)]
+    for c in range(e - b):
+        for k in events.parents[events.parent_offsets[b + c] : events.parent_offsets[b + c + 1]]:
+            children[k].append(c)
+    last = [k for k in range(e - b) if pid[k] == particle and not any(pid[c] == particle for c in children[k])]
+    return [sorted(int(pid[c]) for c in children[k]) for k in last]
+
+
 def test_pythia_generates_the_simplified_gluino_model(tmp_path):
     gen = simplified_model_generator("gluino_direct", 1400, 1000, seed=4, slha_dir=str(tmp_path))
     assert (tmp_path / "gluino_direct_1400_1000.slha").exists()
@@ -47,17 +59,9 @@ def test_pythia_generates_the_simplified_gluino_model(tmp_path):
     for i in range(len(events)):
         b, e = events.particle_offsets[i], events.particle_offsets[i + 1]
         pid = events.pid[b:e]
-        parents = [
-            events.parents[events.parent_offsets[b + k] : events.parent_offsets[b + k + 1]] for k in range(e - b)
-        ]
-        last_gluinos = [
-            k
-            for k in range(e - b)
-            if pid[k] == 1000021 and not any(pid[c] == 1000021 for c in range(e - b) if k in parents[c])
-        ]
-        n_gluinos += len(last_gluinos)
-        for g in last_gluinos:
-            kids = sorted(int(pid[c]) for c in range(e - b) if g in parents[c])
+        gluino_decays = decays(events, i, 1000021)
+        n_gluinos += len(gluino_decays)
+        for kids in gluino_decays:
             children[tuple(kids)] += 1
         # two stable neutralinos per event, at the generated mass
         chi = (pid == 1000022) & (events.status[b:e] == 1)
@@ -79,17 +83,8 @@ def test_unknown_model():
 def test_higgsino_lsp_model_gives_two_tbs_decays_per_event():
     events = simplified_model_generator("higgsino_rpv_lsp", 385, seed=6).generate(15)
     for i in range(len(events)):
-        b, e = events.particle_offsets[i], events.particle_offsets[i + 1]
-        pid = events.pid[b:e]
-        parents = [
-            events.parents[events.parent_offsets[b + k] : events.parent_offsets[b + k + 1]] for k in range(e - b)
-        ]
-        # the last copies of chi1 each have a top among their children
-        chi1 = [
-            k
-            for k in range(e - b)
-            if pid[k] == 1000022 and not any(pid[c] == 1000022 for c in range(e - b) if k in parents[c])
-        ]
+        # the two last copies of chi1 each decay to t b s
+        chi1 = decays(events, i, 1000022)
         assert len(chi1) == 2
-        for k in chi1:
-            assert sorted(abs(int(pid[c])) for c in range(e - b) if k in parents[c]) == [3, 5, 6]
+        for kids in chi1:
+            assert sorted(abs(k) for k in kids) == [3, 5, 6]
