@@ -2,7 +2,8 @@
 
 The ATLAS-SUSY-2018-22 BDT GGd1 (800 trees, converted from TMVA XML) and the 8-jet ATLAS-SUSY-2019-04
 network (lwtnn graph converted to ONNX), side by side in one run on N synthetic events:
-  * raw batched ORT: the model alone on an (N, k) float32 matrix (C++ core, one call)
+  * raw batched ORT: the model alone on the (N, k) float32 matrix of the same features (C++ core,
+    one call)
   * in the loop: an analysis with the model card (features gathered from expressions, routing,
     blocks of 1024 events, one ORT call per block and file) minus the same analysis without it
   * in the loop, per event: the same with block_size 1 (one ORT call per event)
@@ -23,7 +24,7 @@ import numpy as np
 
 from _timing import best
 from recast_ml import OnnxModel
-from recast_ml.analysis import Analysis, table_from_arrays
+from recast_ml.analysis import Analysis, evaluate, table_from_arrays
 from recast_ml.convert import convert
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -89,17 +90,21 @@ def main() -> None:
     ap.add_argument("--output", type=Path)
     args = ap.parse_args()
     tab = table(args.events)
-    bdt_inputs = ["met.pt", "meff", "ap"] + [f"jets[{i}].pt" for i in range(4)] + [f"jets[{i}].eta" for i in range(4)]
+    bdt_inputs = (
+        ["met.pt", "meff(jets)", "aplanarity(jets)"]
+        + [f"jets[{i}].pt" for i in range(4)]
+        + [f"jets[{i}].eta" for i in range(4)]
+    )
     nn_inputs = [
         "count(jets)",
         "3",
         "3",
-        "meff / 100",
+        "meff(jets) / 100",
         "HT(jets) / 100",
         "0",
-        "meff / 100",
+        "meff(jets) / 100",
         "0.5",
-        "meff / 200",
+        "meff(jets) / 200",
         "met.pt / 100",
         "met.phi",
     ]
@@ -128,7 +133,8 @@ def main() -> None:
             onnx_path = Path(tmp) / (src.stem + ".onnx")
             onnx_path.write_bytes(convert(local).SerializeToString())
             model = OnnxModel(onnx_path)
-            x = np.random.default_rng(2).uniform(0, 100, size=(n, len(inputs))).astype(np.float32)
+            # the same feature vectors the loop gathers (missing inputs padded with 0, as in the cards)
+            x = np.stack([np.nan_to_num(evaluate(e, tab), nan=0.0) for e in inputs], axis=1).astype(np.float32)
             raw = best(lambda m=model, xx=x, t=tensor: m.run({t: xx}), args.repeat)
             timings = {}
             for block in (None, 1024, 1):

@@ -1215,6 +1215,22 @@ Value eval(const Node& n, EventContext& ctx) {
             return l;
         }
         case Node::K::Index: {
+            if (n.kids[0]->k == Node::K::Collection) {  // fast path: `jets[3]` without listing the jets
+                const Node& cn = *n.kids[0];
+                auto it = ctx.collections->find(cn.name);
+                if (it == ctx.collections->end()) runtime_fail(cn, "collection '" + cn.name + "' is not in the input");
+                const Value i = eval(*n.kids[1], ctx);
+                const auto b = it->second->offsets[ctx.event], e = it->second->offsets[ctx.event + 1];
+                if (i.missing || i.x != std::floor(i.x)) return Value::none(n.type);
+                auto k = static_cast<std::int64_t>(i.x);
+                if (k < 0) k += e - b;
+                if (k < 0 || k >= e - b) return Value::none(n.type);
+                Value o;
+                o.type = Type::Object;
+                o.coll = it->second;
+                o.obj = b + k;
+                return o;
+            }
             Value c = eval(*n.kids[0], ctx);
             const Value i = eval(*n.kids[1], ctx);
             const std::size_t len = c.type == Type::Collection ? c.idx.size() : c.list.size();
