@@ -67,3 +67,17 @@ def test_demo_runs_and_matches_the_published_scores():
     for ours, published in scores.values():
         assert abs(ours - published) < 1e-6
     assert "20 events" in res.stdout
+
+
+def test_analyses_list_and_show(capsys):
+    from recast_ml.cli import main
+
+    assert main(["analyses", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "ATLAS-SUSY-2018-22" in out
+    assert "ATLAS-SUSY-2019-04" in out
+    assert main(["analyses", "show", "ATLAS-SUSY-2018-22"]) == 0
+    out = capsys.readouterr().out
+    assert "model GGd1: 2 file(s), outputs GGd1.score" in out
+    assert "region SR4j-1000 (published as SR-4j-1000): 12 cuts, last: meff > 1000" in out
+    assert main(["analyses", "show", "NOPE"]) == 2

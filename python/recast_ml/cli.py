@@ -139,6 +139,40 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyses_list(args: argparse.Namespace) -> int:
+    from .analysis import available, find_definition, load_definition
+
+    for name in available():
+        d = load_definition(find_definition(name))
+        info = d.info
+        n_models = len(d.doc.get("models", {}))
+        print(
+            f"{name:<22} {info.get('experiment', '')} {info.get('sqrt_s', '')} TeV {info.get('luminosity', '')} fb-1, "
+            f"{len(d.doc['regions'])} regions, {n_models} models  {info.get('title', '')}"
+        )
+    return 0
+
+
+def _cmd_analyses_show(args: argparse.Namespace) -> int:
+    from .analysis import find_definition, load_definition
+
+    d = load_definition(find_definition(args.analysis))
+    print(f"{d.id}: {d.info.get('title', '')}")
+    for key in ("experiment", "arxiv", "inspire", "hepdata", "sqrt_s", "luminosity", "detector"):
+        if key in d.info:
+            print(f"  {key:<11} {d.info[key]}")
+    print(f"  definition  {d.path}")
+    for name, card in d.doc.get("models", {}).items():
+        outs = ", ".join(f"{name}.{o}" for o in card["outputs"])
+        print(f"  model {name}: {len(card['files'])} file(s), outputs {outs}")
+    cuts = d.region_cuts()
+    for r in d.doc["regions"]:
+        name = str(r["name"])
+        pub = f" (published as {r['published']})" if "published" in r else ""
+        print(f"  region {name}{pub}: {len(cuts[name])} cuts" + (f", last: {cuts[name][-1][0]}" if cuts[name] else ""))
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
@@ -287,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("file", type=Path)
     summ.add_argument("--format", default="auto", choices=("auto", "hepmc3", "hepmc2", "lhe"))
     summ.set_defaults(func=_cmd_events_summary)
+
+    ana = sub.add_parser("analyses", help="the bundled analyses").add_subparsers(dest="analyses_command", required=True)
+    ana.add_parser("list", help="one line per bundled analysis").set_defaults(func=_cmd_analyses_list)
+    show = ana.add_parser("show", help="metadata, models and regions of an analysis")
+    show.add_argument("analysis", help="analysis ID or definition path")
+    show.set_defaults(func=_cmd_analyses_show)
 
     run = sub.add_parser("run", help="the main job: yields, CLs, r-values per signal region, results JSON + report")
     run.add_argument("--analysis", action="append", help="analysis ID or definition path (repeatable)")
