@@ -83,3 +83,19 @@ def test_run_on_an_event_file(tmp_path, capsys):
     presel = next(r for r in ana["regions"] if r["name"] == "presel-1l")
     assert presel["cutflow"][0]["n"] == 30
     assert presel["cutflow"][0]["yield"] == pytest.approx(830 * 139 * 1000)
+
+
+def test_run_from_a_user_slha_file(tmp_path):
+    from recast_ml import slha
+
+    spectrum = tmp_path / "my_model.slha"
+    spectrum.write_text(slha.gluino_direct(1800, 400).to_slha())
+    out = tmp_path / "out"
+    args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--slha", str(spectrum), "--process", "gluino"]
+    assert main([*args, "--cross-section", "0.00293", "-n", "60", "-o", str(out), "--no-progress"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["input"]["slha"] == str(spectrum)
+    assert doc["input"]["cross_section_source"] == "--cross-section"
+    sr = next(r for r in doc["analyses"][0]["regions"] if r["name"] == "presel")
+    assert sr["cutflow"][0]["yield"] == pytest.approx(0.00293 * 139e3)
+    assert sr["cutflow"][-1]["n"] > 20  # heavy gluinos to a light LSP mostly pass the preselection
