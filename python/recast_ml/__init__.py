@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import _ort
 from ._core import ConfigError, DependencyError, InputError, ModelError, RecastError
+from .analysis import Analysis, AnalysisResult
 from .detector import Detector
 from .events import EventBatch
 from .io import EventFile, iter_events, read_events
@@ -17,6 +18,8 @@ __version__ = "0.1.0"
 _ort.configure()
 
 __all__ = [
+    "Analysis",
+    "AnalysisResult",
     "ConfigError",
     "DependencyError",
     "Detector",
