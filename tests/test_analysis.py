@@ -266,3 +266,21 @@ regions:
     assert res.variable("lead").tolist()[:3] == [100.0, 200.0, 100.0]
     assert res.variable("origin0").tolist()[:3] == [1.0, 1.0, 1.0]
     assert "tight" not in Analysis.for_arrays(path, table).schema["collections"]["leptons"]
+
+
+def test_rapidity_overlap_needs_masses(tmp_path):
+    path = write(
+        tmp_path,
+        HEAD
+        + "objects:\n  - overlap: {remove: jets, near: electrons, dr: 0.4, rapidity: true}\nregions:\n  - name: a\n",
+    )
+    no_mass = table_from_arrays(
+        {
+            "jets": ak.Array([[{"pt": 50.0, "eta": 0.0, "phi": 0.0}]]),
+            "electrons": ak.Array([[{"pt": 50.0, "eta": 0.0, "phi": 0.0}]]),
+        },
+        {"met": ak.Array([{"pt": 1.0, "phi": 0.0}])},
+    )
+    with pytest.raises(ConfigError, match=r"collection 'jets' has no field 'mass' \(needed for rapidity\)"):
+        Analysis.for_arrays(path, no_mass)
+    assert Analysis.for_arrays(path, toy_table()).run_table(toy_table()).cutflow("a").n[0] == 4

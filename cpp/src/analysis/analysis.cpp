@@ -153,9 +153,12 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
                 if (!I.schema.collections.count(name))
                     throw ConfigError(src, ov.line, 1, "overlap removal: unknown collection '" + name + "'");
                 const auto& f = I.schema.collections.at(name);
-                for (const char* x : {"pt", "eta", "phi"})
+                for (const char* x : {"pt", "eta", "phi", "mass"}) {
+                    if (std::string(x) == "mass" && !ov.cone.use_rapidity) continue;  // only rapidity needs it
                     if (std::find(f.begin(), f.end(), x) == f.end())
-                        throw ConfigError(src, ov.line, 1, "overlap removal: collection '" + name + "' has no field '" + x + "'");
+                        throw ConfigError(src, ov.line, 1, "overlap removal: collection '" + name + "' has no field '" + x +
+                                                               "'" + (std::string(x) == "mass" ? " (needed for rapidity)" : ""));
+                }
             }
             if (!ov.only.text.empty())
                 c.only = Expression::predicate(ov.only.text, I.schema, ov.remove, src, ov.only.line, ov.only.col);
