@@ -267,3 +267,25 @@ def test_combinatorial_functions_against_brute_force(table):
     drs = [math.hypot(o["eta"] - lep["eta"], (o["phi"] - lep["phi"] + math.pi) % (2 * math.pi) - math.pi) for o in jets]
     assert evaluate("min_dr(electrons, jets)", t)[0] == pytest.approx(min(drs), rel=1e-12)
     assert math.isnan(evaluate("max_pt_mass(jets[0:2], 3)", t)[0])
+
+
+def test_min_max_pair_mass_against_brute_force():
+    jets = [obj(120, 0.5, 0.1, 10), obj(80, -1.0, 2.0, 5), obj(60, 1.0, 3.0, 0)]
+    leps = [obj(50, 0.4, -1.1), obj(30, -1.2, 0.7)]
+    t = table_from_arrays(
+        {"jets": ak.Array([jets]), "electrons": ak.Array([leps])}, {"met": ak.Array([{"pt": 1.0, "phi": 0.0}])}
+    )
+
+    def p4(o):
+        px, py, pz = o["pt"] * math.cos(o["phi"]), o["pt"] * math.sin(o["phi"]), o["pt"] * math.sinh(o["eta"])
+        return np.array([math.sqrt(px * px + py * py + pz * pz + o["mass"] ** 2), px, py, pz])
+
+    def m(v):
+        return math.sqrt(max(v[0] ** 2 - v[1] ** 2 - v[2] ** 2 - v[3] ** 2, 0))
+
+    expected = min(
+        max(m(p4(leps[0]) + p4(jets[i])), m(p4(leps[1]) + p4(jets[k]))) for i in range(3) for k in range(3) if i != k
+    )
+    got = evaluate("min_max_pair_mass(electrons[0], electrons[1], jets)", t)[0]
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert math.isnan(evaluate("min_max_pair_mass(electrons[0], electrons[1], jets[0:1])", t)[0])

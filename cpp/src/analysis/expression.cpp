@@ -32,7 +32,7 @@ namespace {
 
 enum class Fn {
     Abs, Sqrt, Exp, Log, Sin, Cos, Tan, Sinh, Cosh, Tanh, Atan2, Pow, Min, Max, Count, Any, All, Sum, Select, DR, DPhi, DEta, MT, MT2,
-    M, VPt, HT, Meff, MetOverSqrtHT, Aplanarity, Sphericity, MinDPhi, If, MaxPtMass, MinMaxMass, MinDR
+    M, VPt, HT, Meff, MetOverSqrtHT, Aplanarity, Sphericity, MinDPhi, If, MaxPtMass, MinMaxMass, MinDR, MinMaxPairMass
 };
 
 struct Builtin {
@@ -82,6 +82,9 @@ const Builtin kBuiltins[] = {
                                    "invariant mass of the one with the largest vector pT; missing with fewer than k"},
     {"minmax_mass", Fn::MinMaxMass, "minmax_mass(collection): over all 2^N splittings into two groups (one may be "
                                     "empty), min of max(m(group 1), m(group 2)); N <= 16"},
+    {"min_max_pair_mass", Fn::MinMaxPairMass, "min_max_pair_mass(a, b, c): over ordered pairs i != k of objects of the "
+                                              "collection c, min of max(m(a + c_i), m(b + c_k)) (e.g. m_lj of 2lSS "
+                                              "searches); missing with fewer than 2 objects"},
     {"min_dr", Fn::MinDR, "min_dr(a, b): smallest dR between objects of a and b (objects or collections); missing "
                           "if there is no pair"},
 };
@@ -758,6 +761,15 @@ private:
                 want(*a[0], {Type::Collection}, f, 0);
                 need_p4(*a[0]);
                 return;
+            case Fn::MinMaxPairMass:
+                arity(name, a, 3, 3);
+                for (std::size_t i = 0; i < 2; ++i) {
+                    want(*a[i], {Type::Object}, f, i);
+                    need_p4(*a[i]);
+                }
+                want(*a[2], {Type::Collection}, f, 2);
+                need_p4(*a[2]);
+                return;
             case Fn::MinDR:
                 arity(name, a, 2, 2);
                 for (std::size_t i = 0; i < 2; ++i) {
@@ -1112,6 +1124,28 @@ Value call(const Node& n, EventContext& ctx) {
                 for (std::size_t i = 0; i < m; ++i) ((mask >> i) & 1u ? a : b) += p[i];
                 best = std::min(best, std::max(a.m(), b.m()));
             }
+            return Value::number(best);
+        }
+        case Fn::MinMaxPairMass: {
+            const Value a = arg(0), b = arg(1), c = arg(2);
+            if (a.missing || b.missing || c.idx.size() < 2) return Value::none(Type::Number);
+            const Kin ka = kin_of(a), kb = kin_of(b);
+            const auto pa = fn::P4::from_pt_eta_phi_m(ka.pt, ka.eta, ka.phi, ka.m);
+            const auto pb = fn::P4::from_pt_eta_phi_m(kb.pt, kb.eta, kb.phi, kb.m);
+            std::vector<fn::P4> pc;
+            for (std::size_t i = 0; i < c.idx.size(); ++i) {
+                const Kin q = kin_of(object_of(c, static_cast<std::int64_t>(i)));
+                pc.push_back(fn::P4::from_pt_eta_phi_m(q.pt, q.eta, q.phi, q.m));
+            }
+            double best = std::numeric_limits<double>::infinity();
+            for (std::size_t i = 0; i < pc.size(); ++i)
+                for (std::size_t k = 0; k < pc.size(); ++k) {
+                    if (i == k) continue;
+                    fn::P4 x = pa, y = pb;
+                    x += pc[i];
+                    y += pc[k];
+                    best = std::min(best, std::max(x.m(), y.m()));
+                }
             return Value::number(best);
         }
         case Fn::MinDR: {
