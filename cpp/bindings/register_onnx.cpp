@@ -4,6 +4,7 @@
 #include "recast/errors.hpp"
 #include "recast/onnx.hpp"
 
+#include "numpy_util.hpp"
 #include "register.hpp"
 
 namespace {
@@ -29,10 +30,9 @@ py::array to_numpy(recast::onnx::Tensor&& t) {
         case ElementType::Int32: dt = py::dtype::of<std::int32_t>(); break;
         default: throw recast::ModelError("unsupported output type");
     }
-    auto* owner = new std::vector<unsigned char>(std::move(t.bytes));
-    py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<unsigned char>*>(p); });
     std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-    return py::array(dt, shape, owner->data(), free_when_done);
+    auto [capsule, data] = own(std::move(t.bytes));
+    return py::array(dt, shape, data, capsule);
 }
 
 py::dict info_dict(const recast::onnx::TensorInfo& t) {
