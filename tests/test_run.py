@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
+import jsonschema
 import pyhf
 import pytest
 
@@ -24,6 +26,10 @@ def test_run_on_a_generated_gluino_sample(tmp_path, capsys):
     assert (out / "report.html").is_file()
     assert doc["input"]["cross_section_pb"] == pytest.approx(0.0284)
     (ana,) = doc["analyses"]
+    schema = json.loads(
+        (Path(__file__).parents[1] / "python" / "recast_ml" / "schemas" / "results.schema.json").read_text()
+    )
+    jsonschema.validate(ana, schema)
     st = ana["statistics"]
     regions = {r["region"]: r for r in st["regions"]}
     assert {"SR4j-1000", "SR-BDT-GGd4", "SR2j-1600"} <= set(regions)
