@@ -459,6 +459,24 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
     out.met.set.push_back(hset + sset);
 }
 
+// A fake object made from jet i (local index k in its event): the jet's smeared momentum,
+// truth_index = -1 - k, charge +-1 from a uniform.
+void push_fake(Objects& o, const Objects& J, std::int64_t i, std::int64_t k, double mass, double u_charge,
+               std::uint32_t mask, std::int8_t label) {
+    o.truth_index.push_back(static_cast<std::int32_t>(-1 - k));
+    o.pt.push_back(J.pt[i]);
+    o.eta.push_back(J.eta[i]);
+    o.phi.push_back(J.phi[i]);
+    o.mass.push_back(mass);
+    o.truth_pt.push_back(J.truth_pt[i]);
+    o.truth_eta.push_back(J.truth_eta[i]);
+    o.truth_phi.push_back(J.truth_phi[i]);
+    o.charge3.push_back(u_charge < 0.5 ? 3 : -3);
+    o.mask.push_back(mask);
+    o.lost.push_back(0);
+    o.label.push_back(label);
+}
+
 // §7.5: jets without a hadronic tau within 0.2 fake a tau with the rate of their track count
 // (1 or 3 charged particles above track_pt_min within track_dr; CMS "any_jet": one rate for every
 // jet). One uniform per jet (stream jet_tau_fake, block 0) against the nested rates; only jets
@@ -501,18 +519,7 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
         const auto [u, u_charge] = random.uniforms(rng::Stream::jet_tau_fake, 0, static_cast<std::uint32_t>(i - j0));
         const std::uint32_t mask = wp_mask(u, rate);
         if (mask == 0) continue;
-        o.truth_index.push_back(static_cast<std::int32_t>(-1 - (i - j0)));
-        o.pt.push_back(J.pt[i]);
-        o.eta.push_back(J.eta[i]);
-        o.phi.push_back(J.phi[i]);
-        o.mass.push_back(J.mass[i]);
-        o.truth_pt.push_back(J.truth_pt[i]);
-        o.truth_eta.push_back(J.truth_eta[i]);
-        o.truth_phi.push_back(J.truth_phi[i]);
-        o.charge3.push_back(u_charge < 0.5 ? 3 : -3);
-        o.mask.push_back(mask);
-        o.lost.push_back(0);
-        o.label.push_back(static_cast<std::int8_t>(std::min(tracks, 127)));
+        push_fake(o, J, i, i - j0, J.mass[i], u_charge, mask, static_cast<std::int8_t>(std::min(tracks, 127)));
     }
     o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
 }
@@ -532,18 +539,7 @@ void add_fake_electrons(const Detector::Impl& I, std::size_t iev, const rng::Eve
         if (J.lost[i] || J.pt[i] < L.pt_min || std::fabs(J.eta[i]) >= L.abs_eta_max) continue;
         const auto [u, u_charge] = random.uniforms(rng::Stream::jet_e_fake, 0, static_cast<std::uint32_t>(i - j0));
         if (!(u < I.electron_fakes.rate)) continue;
-        o.truth_index.push_back(static_cast<std::int32_t>(-1 - (i - j0)));
-        o.pt.push_back(J.pt[i]);
-        o.eta.push_back(J.eta[i]);
-        o.phi.push_back(J.phi[i]);
-        o.mass.push_back(0.000511);
-        o.truth_pt.push_back(J.truth_pt[i]);
-        o.truth_eta.push_back(J.truth_eta[i]);
-        o.truth_phi.push_back(J.truth_phi[i]);
-        o.charge3.push_back(u_charge < 0.5 ? 3 : -3);
-        o.mask.push_back(all);
-        o.lost.push_back(0);
-        o.label.push_back(0);
+        push_fake(o, J, i, i - j0, 0.000511, u_charge, all, 0);
         o.isolation.insert(o.isolation.end(), I.isolation.size(), 0.0);
     }
     o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
