@@ -5,7 +5,11 @@
 #include <zlib.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,9 +39,23 @@ public:
 
 private:
     void refill();
+    /// Reads the next chunk from the file (or an error/EOF marker).
+    struct Chunk {
+        std::vector<char> data;
+        bool eof = false;
+        std::string error;  ///< non-empty: the read failed with this message
+    };
+    Chunk read_chunk();
+    void produce();  ///< read-ahead thread body (compressed files: decompression overlaps parsing)
 
     std::string path_;
     gzFile file_ = nullptr;
+    // read-ahead (compressed input only)
+    std::thread reader_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<Chunk> queue_;
+    bool stop_ = false;
     std::vector<char> buf_;
     std::size_t begin_ = 0, end_ = 0;
     bool eof_ = false;
