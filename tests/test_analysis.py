@@ -284,3 +284,26 @@ def test_rapidity_overlap_needs_masses(tmp_path):
     with pytest.raises(ConfigError, match=r"collection 'jets' has no field 'mass' \(needed for rapidity\)"):
         Analysis.for_arrays(path, no_mass)
     assert Analysis.for_arrays(path, toy_table()).run_table(toy_table()).cutflow("a").n[0] == 4
+
+
+def test_large_r_jets_are_only_built_when_used(tmp_path):
+    body = """variables:
+  n_jets: count(jets)
+  lead: jets[0].pt
+{extra}regions:
+  - name: a
+    cuts:
+      - "2 jets": count(jets) >= 2
+"""
+    uses = write(tmp_path, HEAD + body.format(extra="  n_fat: count(large_r_jets)\n"), "uses.yaml")
+    plain = write(tmp_path, HEAD + body.format(extra=""), "plain.yaml")
+    events = PythiaGenerator("ttbar", seed=52).generate(60)
+    a, b = Analysis.load(uses, detector="atlas_run2"), Analysis.load(plain, detector="atlas_run2")
+    assert a._core.uses("large_r_jets")
+    assert not b._core.uses("large_r_jets")
+    assert b._core.uses("jets")
+    ra, rb = a.run(events), b.run(events)
+    assert ra.variable("n_fat").sum() > 10
+    # skipping the large-R jets changes nothing else (they draw from their own random stream)
+    np.testing.assert_array_equal(ra.variable("lead"), rb.variable("lead"))
+    assert ra.cutflow("a").n.tolist() == rb.cutflow("a").n.tolist()

@@ -238,6 +238,7 @@ void register_analysis(py::module_& m) {
              }),
              py::arg("spec"), py::arg("input_schema"))
         .def_property_readonly("schema", [](const an::Analysis& a) { return schema_dict(a.schema()); })
+        .def("uses", &an::Analysis::uses, py::arg("input"))
         .def(
             "run_table",
             [](const an::Analysis& a, const py::dict& table, int threads, const py::dict& parameters) {
@@ -260,7 +261,7 @@ void register_analysis(py::module_& m) {
                 an::Result r;
                 {
                     py::gil_scoped_release release;
-                    auto out = det.reconstruct(ev, first_event_key, threads);
+                    auto out = det.reconstruct(ev, first_event_key, threads, a.uses("large_r_jets"));
                     std::vector<double> w(ev.weight.begin(), ev.weight.end());
                     std::vector<std::int64_t> num(ev.event_number.begin(), ev.event_number.end());
                     auto t = an::from_detector(std::move(out), det, w, num);

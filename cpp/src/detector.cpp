@@ -784,7 +784,8 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
         if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, iev, random, kin, out);
         event_met(I, ev, truth, jets, iev, random, dressed_to, kin, out);
         if (I.electron_fakes.enabled) add_fake_electrons(I, iev, random, out);
-        if (I.large_r.enabled) add_large_r_jets(I, ev, truth, large_r, iev, random, out.large_r_jets);
+        if (large_r.jet_offsets.size() == ev.n_events() + 1)
+            add_large_r_jets(I, ev, truth, large_r, iev, random, out.large_r_jets);
     }
 }
 
@@ -821,7 +822,7 @@ void remove_exclusive_inputs(const Detector::Impl& I, const EventView& ev, const
 
 }  // namespace
 
-Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n_threads) const {
+Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n_threads, bool with_large_r) const {
     const auto& I = *impl_;
     const auto truth = truth::classify(ev, I.truth, n_threads);
     std::vector<std::uint8_t> inputs(truth.flags.size());
@@ -837,7 +838,8 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
     small_r.R = I.jet_R;
     small_r.pt_min = I.jet_truth_pt_min;
     const auto jets = jets::cluster(ev, inputs.data(), small_r, n_threads, ghosts.empty() ? nullptr : ghosts.data());
-    const auto large_r = I.large_r.enabled ? jets::cluster(ev, inputs.data(), I.large_r.def, n_threads) : jets::JetBatch{};
+    const auto large_r = I.large_r.enabled && with_large_r ? jets::cluster(ev, inputs.data(), I.large_r.def, n_threads)
+                                                           : jets::JetBatch{};
     const auto labels = I.tagger.labels(ev, truth, jets);
     const auto btags = I.tagger.tag(jets, labels, I.seed, first_key);
     const std::size_t ne = ev.n_events();

@@ -70,7 +70,10 @@ public:
     std::uint64_t run_seed() const;
     /// Reconstructs all events; event keys are first_event_key + index (§14.4 "ordinal"). Output is
     /// identical for any thread count.
-    Output reconstruct(const EventView& events, std::uint64_t first_event_key, int n_threads = 1) const;
+    /// `large_r = false` skips the large-R jets (half the time with the default cards) for callers
+    /// that do not use them; everything else is unchanged (their random numbers have their own stream).
+    Output reconstruct(const EventView& events, std::uint64_t first_event_key, int n_threads = 1,
+                       bool large_r = true) const;
 
     struct Impl;
 

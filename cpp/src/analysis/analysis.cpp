@@ -289,6 +289,34 @@ Analysis::Analysis(Analysis&&) noexcept = default;
 const Spec& Analysis::spec() const noexcept { return impl_->spec; }
 const Schema& Analysis::schema() const noexcept { return impl_->schema; }
 
+bool Analysis::uses(const std::string& input) const {
+    const auto& I = *impl_;
+    auto in = [&](const std::vector<std::string>& names) {
+        return std::find(names.begin(), names.end(), input) != names.end();
+    };
+    auto expr = [&](const std::optional<Expression>& e) { return e && in(e->references()); };
+    for (const auto& st : I.steps) {
+        const auto& d = st.def;
+        if (d.kind == ObjectStep::Kind::Define && (d.define.from == input || in(d.define.merge))) return true;
+        if (d.kind == ObjectStep::Kind::Overlap && (d.overlap.remove == input || d.overlap.near == input)) return true;
+        if (expr(st.select) || expr(st.only) || expr(st.against)) return true;
+    }
+    for (const auto& v : I.variables)
+        if (in(v.references())) return true;
+    for (const auto& m : I.models) {
+        if (expr(m.route)) return true;
+        for (const auto& t : m.inputs)
+            for (const auto& e : t)
+                if (in(e.references())) return true;
+    }
+    for (const auto& r : I.regions) {
+        if (expr(r.bin_variable)) return true;
+        for (const auto& c : r.cuts)
+            if (in(c.references())) return true;
+    }
+    return false;
+}
+
 namespace {
 
 using Collections = std::map<std::string, const CollectionColumns*>;

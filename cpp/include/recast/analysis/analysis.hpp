@@ -157,6 +157,9 @@ public:
     const Spec& spec() const noexcept;
     /// The schema expressions see (inputs, derived collections, variables).
     const Schema& schema() const noexcept;
+    /// Whether the analysis reads this input collection or record (e.g. "large_r_jets"), so that
+    /// producers can skip what no expression or object step uses.
+    bool uses(const std::string& input) const;
 
     /// Runs on a table whose collections/records match the input schema. Identical results for
     /// any thread count (sums are accumulated in fixed blocks of events). `parameters`
