@@ -211,9 +211,8 @@ def load_model(path: Path, sha256: str, *, where: str = "") -> bytes:
     """ONNX bytes of a model file (TMVA XML, lwtnn JSON or ONNX; .gz allowed). The SHA-256 of the
     (decompressed) file must equal the card's; conversions are cached by that hash."""
     import hashlib
-    import tempfile
 
-    from .convert import convert, detect_format
+    from .convert import convert_bytes
 
     data = read_model_file(path)
     digest = hashlib.sha256(data).hexdigest()
@@ -222,12 +221,7 @@ def load_model(path: Path, sha256: str, *, where: str = "") -> bytes:
     cached = cache_dir() / "models" / f"{digest}-{CONVERTER_VERSION}.onnx"
     if cached.is_file():
         return cached.read_bytes()
-    with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
-        plain = Path(tmp) / path.name.removesuffix(".gz")
-        plain.write_bytes(data)
-        fmt = detect_format(plain)
-        log.info("converting %s model %s to ONNX", fmt, path.name)
-        onnx_bytes: bytes = convert(plain).SerializeToString()
+    onnx_bytes: bytes = convert_bytes(data, path.name.removesuffix(".gz")).SerializeToString()
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         part = cached.with_name(cached.name + f".{os.getpid()}.tmp")

@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--events", type=Path, help="HepMC2/3 or LHE file (plain or .gz)")
     src.add_argument("--generate", metavar="MODEL:MASSES", help="simplified model, e.g. gluino_direct:1400,1000")
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
-    run.add_argument("--process", help="with --slha: gluino, squark or all")
+    run.add_argument("--process", help="with --slha: gluino, squark, higgsino or all")
     run.add_argument("-n", "--n-events", type=int, default=3000, help="events to generate")
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--cross-section", type=float, help="pb (default for --generate: NNLO+NNLL table)")

@@ -138,16 +138,11 @@ def check_model(
 def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
     """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / ONNX (made batchable) file."""
     from .analysis import read_model_file
-    from .convert import convert
+    from .convert import convert, convert_bytes
 
     source, target = Path(source), Path(target)
     if source.suffix == ".gz":
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            plain = Path(tmp) / source.name.removesuffix(".gz")
-            plain.write_bytes(read_model_file(source))
-            model = convert(plain)
+        model = convert_bytes(read_model_file(source), source.name.removesuffix(".gz"))
     else:
         model = convert(source)
     target.parent.mkdir(parents=True, exist_ok=True)

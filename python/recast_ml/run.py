@@ -32,18 +32,6 @@ _XSEC_OF_MODEL: dict[str, tuple[str, dict[str, Any]]] = {
     "squark_direct": ("squark", {"n_squarks": 8}),
 }
 
-#: --slha --process -> Pythia settings
-_PROCESSES = {
-    "gluino": ["SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on"],
-    "squark": [
-        "SUSY:gg2squarkantisquark = on",
-        "SUSY:qqbar2squarkantisquark = on",
-        "SUSY:idVecA = 1000001,1000002,1000003,1000004,2000001,2000002,2000003,2000004",
-        "SUSY:idVecB = 1000001,1000002,1000003,1000004,2000001,2000002,2000003,2000004",
-    ],
-    "all": ["SUSY:all = on"],
-}
-
 
 def parse_generate(spec: str) -> tuple[str, list[float]]:
     """'gluino_direct:1400,1000' -> ("gluino_direct", [1400, 1000])."""
@@ -100,14 +88,17 @@ def obtain_events(
         xs = xsec.lookup(table, masses[0], **opts)
         return batch, xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
     assert slha_file is not None
-    if process not in _PROCESSES:
-        raise ConfigError(f"--slha needs --process, one of: {', '.join(_PROCESSES)}")
+    from .slha import PROCESSES, pythia_settings
+
+    if process not in PROCESSES:
+        raise ConfigError(f"--slha needs --process, one of: {', '.join(PROCESSES)}")
     if cross_section is None:
         raise ConfigError("--slha: pass --cross-section (pb); Pythia's LO estimate is not used for limits")
     if not Path(slha_file).is_file():
         raise ConfigError(f"--slha {slha_file}: no such file")
-    settings = ["Beams:eCM = 13000.", "Tune:pp = 21", "SUSY:all = off", *_PROCESSES[process]]
-    batch = PythiaGenerator(settings, seed=seed, slha=str(slha_file)).generate(n_events, progress=progress)
+    batch = PythiaGenerator(pythia_settings(process), seed=seed, slha=str(slha_file)).generate(
+        n_events, progress=progress
+    )
     return batch, cross_section, "--cross-section"
 
 

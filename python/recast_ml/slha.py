@@ -224,31 +224,47 @@ def higgsino_rpv_lsp(m_higgsino: float, splitting: float = 2.0) -> SimplifiedMod
     )
 
 
+_SQUARK_IDS = ",".join(str(sq) for sq in LIGHT_SQUARKS)
+_EWKINO_IDS = "1000022,1000023,1000024"
+
+#: Pythia SUSY process switches per production process (the spectrum comes from the SLHA file).
+PROCESSES: dict[str, list[str]] = {
+    "gluino": ["SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on"],
+    "squark": [
+        "SUSY:gg2squarkantisquark = on",
+        "SUSY:qqbar2squarkantisquark = on",
+        f"SUSY:idVecA = {_SQUARK_IDS}",
+        f"SUSY:idVecB = {_SQUARK_IDS}",
+    ],
+    "higgsino": [
+        "SUSY:qqbar2chi0chi0 = on",
+        "SUSY:qqbar2chi+-chi0 = on",
+        "SUSY:qqbar2chi+chi- = on",
+        f"SUSY:idVecA = {_EWKINO_IDS}",
+        f"SUSY:idVecB = {_EWKINO_IDS}",
+    ],
+    "all": ["SUSY:all = on"],
+}
+
+#: The production process of each simplified model.
+PROCESS_OF_MODEL = {
+    "gluino_direct": "gluino",
+    "gluino_onestep": "gluino",
+    "squark_direct": "squark",
+    "higgsino_rpv": "higgsino",
+    "higgsino_rpv_lsp": "higgsino",
+}
+
+
 def pythia_settings(model: str, *, ecm: float = 13000.0) -> list[str]:
-    """Pythia process settings for the simplified models above (spectrum comes from the SLHA file)."""
-    common = [f"Beams:eCM = {ecm}", "Tune:pp = 21", "SUSY:all = off"]
-    if model in ("gluino_direct", "gluino_onestep"):
-        return [*common, "SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on"]
-    if model == "squark_direct":
-        ids = ",".join(str(s) for s in LIGHT_SQUARKS)
-        return [
-            *common,
-            "SUSY:gg2squarkantisquark = on",
-            "SUSY:qqbar2squarkantisquark = on",
-            f"SUSY:idVecA = {ids}",
-            f"SUSY:idVecB = {ids}",
-        ]
-    if model in ("higgsino_rpv", "higgsino_rpv_lsp"):
-        ids = "1000022,1000023,1000024"
-        return [
-            *common,
-            "SUSY:qqbar2chi0chi0 = on",
-            "SUSY:qqbar2chi+-chi0 = on",
-            "SUSY:qqbar2chi+chi- = on",
-            f"SUSY:idVecA = {ids}",
-            f"SUSY:idVecB = {ids}",
-        ]
-    raise ValueError(f"unknown simplified model {model!r}; known: {', '.join(MODELS)}")
+    """Pythia settings for a simplified model above or a process of :data:`PROCESSES`."""
+    process = PROCESS_OF_MODEL.get(model, model)
+    if process not in PROCESSES:
+        raise ValueError(
+            f"unknown simplified model or process {model!r}; models: {', '.join(MODELS)}; "
+            f"processes: {', '.join(PROCESSES)}"
+        )
+    return [f"Beams:eCM = {ecm}", "Tune:pp = 21", "SUSY:all = off", *PROCESSES[process]]
 
 
 MODELS: Mapping[str, object] = {

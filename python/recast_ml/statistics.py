@@ -126,14 +126,17 @@ def region_statistics(
 ) -> list[RegionStatistics]:
     """CLs, r-values and Δln L for every region with a yield and published numbers (``names``
     maps region names to their names in the published table, where they differ)."""
+    matched = [
+        (name, key, published[key], s, s_err)
+        for name, (s, s_err) in yields.items()
+        if (key := (names or {}).get(name, name)) in published
+    ]
+    if not matched:
+        return []
+    delta, _ = LogLikelihood([m[2] for m in matched])([m[3] for m in matched])
     out = []
-    for name, (s, s_err) in yields.items():
-        key = (names or {}).get(name, name)
-        if key not in published:
-            continue
-        p = published[key]
+    for (name, key, p, s, s_err), d in zip(matched, delta, strict=True):
         cls_obs, cls_exp = cls(p.n_obs, p.b, p.b_err, s)
-        d = _core.log_likelihood(p.n_obs, p.b, p.b_err, s) - _core.log_likelihood(p.n_obs, p.b, p.b_err, 0.0)
         out.append(
             RegionStatistics(
                 region=name,

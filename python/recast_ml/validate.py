@@ -188,6 +188,14 @@ def validate(
     return report
 
 
+def _efficiency(cf: Any, k: int, k_norm: int) -> tuple[float, float]:
+    """Σw[k] / Σw[k_norm] and its binomial MC error on the N[k_norm] events of the normalisation step."""
+    n_norm = int(cf.n[k_norm])
+    eff = float(cf.sumw[k] / cf.sumw[k_norm]) if cf.sumw[k_norm] else math.nan
+    err = math.sqrt(max(eff * (1 - eff), 0) / n_norm) if n_norm else math.nan
+    return eff, err
+
+
 def _selected(c: dict[str, Any], results: dict[str, AnalysisResult]) -> list[tuple[str, AnalysisResult, Any]]:
     """(benchmark, its result, the row selection) for the configured rows whose benchmark ran."""
     return [(str(sel["benchmark"]), results[str(sel["benchmark"])], sel["match"]) for sel in c["rows"]
@@ -233,13 +241,11 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
                 pairs = list(zip(wanted, steps[first:], strict=True))
             cf = res.cutflow(region)
             k_norm = cf.names.index(str(norm["step"]))
-            n_norm = int(cf.n[k_norm])
             for r, step in pairs:
                 if r["cut"] in skip or not step:
                     continue
                 k = cf.names.index(step)
-                eff = float(cf.sumw[k] / cf.sumw[k_norm]) if cf.sumw[k_norm] else math.nan
-                err = math.sqrt(max(eff * (1 - eff), 0) / n_norm) if n_norm else math.nan
+                eff, err = _efficiency(cf, k, k_norm)
                 pub = _number(r[value], str(c["file"])) / published_norm
                 out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol))
     return out
@@ -266,8 +272,7 @@ def _compare_steps(c: dict[str, Any], directory: Path, results: dict[str, Analys
         if step not in cf.names:
             raise ConfigError(f"validation: region {region} has no step {step!r} (steps: {cf.names})")
         k = cf.names.index(step)
-        eff = float(cf.sumw[k] / cf.sumw[0]) if cf.sumw[0] else math.nan
-        err = math.sqrt(max(eff * (1 - eff), 0) / int(cf.n[0])) if cf.n[0] else math.nan
+        eff, err = _efficiency(cf, k, 0)
         pub = _number(rows[step_name][value], str(c["file"])) / norm
         out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol))
     return out

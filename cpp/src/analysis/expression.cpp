@@ -1201,6 +1201,15 @@ Value binary(const Node& n, EventContext& ctx) {
     return out;
 }
 
+/// Position `i` in a sequence of `len` (negative counts from the end), or -1 if it is missing,
+/// not an integer or out of range.
+std::int64_t resolve_index(const Value& i, std::int64_t len) {
+    if (i.missing || i.x != std::floor(i.x)) return -1;
+    auto k = static_cast<std::int64_t>(i.x);
+    if (k < 0) k += len;
+    return k < 0 || k >= len ? -1 : k;
+}
+
 Value eval(const Node& n, EventContext& ctx) {
     switch (n.k) {
         case Node::K::Number: return Value::number(n.num);
@@ -1253,12 +1262,9 @@ Value eval(const Node& n, EventContext& ctx) {
                 const Node& cn = *n.kids[0];
                 auto it = ctx.collections->find(cn.name);
                 if (it == ctx.collections->end()) runtime_fail(cn, "collection '" + cn.name + "' is not in the input");
-                const Value i = eval(*n.kids[1], ctx);
                 const auto b = it->second->offsets[ctx.event], e = it->second->offsets[ctx.event + 1];
-                if (i.missing || i.x != std::floor(i.x)) return Value::none(n.type);
-                auto k = static_cast<std::int64_t>(i.x);
-                if (k < 0) k += e - b;
-                if (k < 0 || k >= e - b) return Value::none(n.type);
+                const std::int64_t k = resolve_index(eval(*n.kids[1], ctx), e - b);
+                if (k < 0) return Value::none(n.type);
                 Value o;
                 o.type = Type::Object;
                 o.coll = it->second;
@@ -1266,12 +1272,9 @@ Value eval(const Node& n, EventContext& ctx) {
                 return o;
             }
             Value c = eval(*n.kids[0], ctx);
-            const Value i = eval(*n.kids[1], ctx);
             const std::size_t len = c.type == Type::Collection ? c.idx.size() : c.list.size();
-            if (i.missing || i.x != std::floor(i.x)) return Value::none(n.type);
-            auto k = static_cast<std::int64_t>(i.x);
-            if (k < 0) k += static_cast<std::int64_t>(len);
-            if (k < 0 || k >= static_cast<std::int64_t>(len)) return Value::none(n.type);
+            const std::int64_t k = resolve_index(eval(*n.kids[1], ctx), static_cast<std::int64_t>(len));
+            if (k < 0) return Value::none(n.type);
             if (c.type == Type::Collection) return object_of(c, k);
             const auto u = static_cast<std::size_t>(k);
             if (!c.list_missing.empty() && c.list_missing[u]) return Value::none(n.type);

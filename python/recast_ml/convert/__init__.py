@@ -71,4 +71,16 @@ def convert(path: str | os.PathLike[str], **options: Any) -> Any:
     return dynamic_batch(onnx.load(str(path)))
 
 
-__all__ = ["convert", "detect_format"]
+def convert_bytes(data: bytes, name: str) -> Any:
+    """``convert`` for a model held in memory (e.g. decompressed); ``name`` is its file name."""
+    import logging
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
+        plain = Path(tmp) / name
+        plain.write_bytes(data)
+        logging.getLogger(__name__).info("converting %s model %s to ONNX", detect_format(plain), name)
+        return convert(plain)
+
+
+__all__ = ["convert", "convert_bytes", "detect_format"]
