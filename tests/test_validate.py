@@ -15,26 +15,56 @@ from recast_ml.cli import main
 def test_quick_validation_writes_a_complete_report(tmp_path, capsys):
     out = tmp_path / "report"
     args = ["validate", "ATLAS-SUSY-2018-22", "--events", "300", "--benchmark", "gluino_2200_600"]
+    args += ["--pythia", "SpaceShower:pTdampFudge = 0.5"]
     assert main([*args, "--benchmark", "gluino_2200_500", "--threads", "2", "-o", str(out), "--no-progress"]) == 0
     assert "cutflow:" in capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
+    # the generation recipe of validation.yaml, then the command line's settings, are recorded
+    settings = summary["benchmarks"]["gluino_2200_600"]["pythia_settings"]
+    assert settings == ["SpaceShower:pTdampFudge = 0.5"]
+    s = summary["cutflow"]
+    assert s["passed"] + s["mc_limited"] + s["failed"] == s["compared"]
+    # the ISR variation of validation.yaml ran beside, with its own settings appended
+    assert summary["variations"]["isr_damped"]["pythia"] == ["SpaceShower:pTdampFudge = 0.25"]
+    assert 0 <= s["passed_per_variation"]["isr_damped"] <= s["compared"]
     cutflow = [c for c in summary["comparisons"] if c["kind"] == "cutflow"]
     yields = [c for c in summary["comparisons"] if c["kind"] == "yield"]
     # every published step of the three SR4j regions for this benchmark (8 each) plus the common step
     assert len(cutflow) == 1 + 3 * 8
     assert {c["region"] for c in cutflow} == {"presel", "SR4j-1000", "SR4j-2200", "SR4j-3400"}
     assert len(yields) == 4
+    differs = 0
     for c in cutflow:
+        v = c["variations"]["isr_damped"]
+        assert v["ratio"] == pytest.approx(v["ours"] / c["published"])
+        differs += v["ours"] != c["ours"]  # a different sample (same seed, other shower setting)
+        assert c["status"] in ("passed", "mc-limited", "failed")
         assert 0 <= c["ours"] <= 1
         assert c["ratio"] == pytest.approx(c["ours"] / c["published"])
+    assert differs > 0
     first = next(c for c in cutflow if c["step"] == "Nj >= 4")
     assert math.isfinite(first["ratio"])
     assert 0.5 < first["ratio"] < 1.5
     html = (out / "report.html").read_text()
     assert "SR4j-2200" in html
     assert "cutflow_gluino_2200_600.png" in html
+    assert "ratio, isr_damped" in html
     assert (out / "cutflow_gluino_2200_600.png").stat().st_size > 1000
     assert (out / "results_gluino_2200_500.json").is_file()
+
+
+def test_comparison_status():
+    from recast_ml.validate import Comparison
+
+    def status(ours: float, error: float) -> str:
+        return Comparison("cutflow", "b", "r", "s", published=0.1, ours=ours, ours_error=error, tolerance=0.15).status
+
+    assert status(0.114, 0.001) == "passed"  # ratio 1.14
+    assert status(0.086, 0.001) == "passed"  # ratio 0.86
+    assert status(0.116, 0.001) == "failed"  # ratio 1.16 +- 0.01
+    assert status(0.116, 0.014) == "failed"  # +- 0.14: the MC could have decided
+    assert status(0.116, 0.016) == "mc-limited"  # +- 0.16 > tolerance
+    assert Comparison("yield", "b", "r", "s", 1.0, 1.5, 0.2, 0.25).status == "failed"
 
 
 def test_committed_report_is_complete():

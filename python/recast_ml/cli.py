@@ -184,6 +184,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         benchmarks=args.benchmark or None,
         output=args.output,
         progress=not args.no_progress,
+        pythia=args.pythia or None,
+        variations=not args.no_variations,
     )
     s = report.summary()
     out = args.output or Path("validation") / report.analysis
@@ -192,12 +194,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         k = s[kind]
         if k["compared"]:
             print(
-                f"   {kind}: {k['passed']}/{k['compared']} within tolerance, "
-                f"max |ratio - 1| = {k['max_abs_deviation']:.3f}"
+                f"   {kind}: {k['passed']}/{k['compared']} within tolerance ({k['mc_limited']} outside but "
+                f"MC-limited), max |ratio - 1| = {k['max_abs_deviation']:.3f}"
             )
+            for vname, n_passed in k["passed_per_variation"].items():
+                print(f"   {kind}, variation {vname}: {n_passed}/{k['compared']} within tolerance")
     for c in report.comparisons:
         if not c.passed:
-            print(f"   outside: {c.benchmark} {c.region} '{c.step}': ratio {c.ratio:.3f} ± {c.ratio_error:.3f}")
+            print(
+                f"   outside ({c.status}): {c.benchmark} {c.region} '{c.step}': "
+                f"ratio {c.ratio:.3f} ± {c.ratio_error:.3f}"
+            )
     return 0
 
 
@@ -351,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     val.add_argument("--benchmark", action="append", help="only this benchmark (repeatable)")
     val.add_argument("-o", "--output", type=Path, help="report folder (default validation/<ID>)")
+    val.add_argument(
+        "--pythia",
+        action="append",
+        metavar="SETTING",
+        help="extra Pythia setting for every benchmark, e.g. 'SpaceShower:pTdampFudge = 0.5' (repeatable)",
+    )
+    val.add_argument("--no-variations", action="store_true", help="skip the generator variations of validation.yaml")
     val.add_argument("--no-progress", action="store_true")
     val.set_defaults(func=_cmd_validate)
 

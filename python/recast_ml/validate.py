@@ -43,6 +43,12 @@ class Comparison:
     ours: float
     ours_error: float
     tolerance: float
+    #: the same comparison on each generator variation of validation.yaml
+    variations: dict[str, Comparison] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.kind, self.benchmark, self.region, self.step)
 
     @property
     def ratio(self) -> float:
@@ -55,6 +61,16 @@ class Comparison:
     @property
     def passed(self) -> bool:
         return bool(abs(self.ratio - 1.0) <= self.tolerance)
+
+    @property
+    def status(self) -> str:
+        """``passed``; ``mc-limited`` when outside the tolerance but the MC error of the ratio alone
+        exceeds the tolerance (this sample size cannot decide; not counted as passed); ``failed``."""
+        if self.passed:
+            return "passed"
+        if math.isfinite(self.ratio_error) and self.ratio_error > self.tolerance:
+            return "mc-limited"
+        return "failed"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +85,17 @@ class Comparison:
             "ratio_error": self.ratio_error,
             "tolerance": self.tolerance,
             "passed": self.passed,
+            "status": self.status,
+            "variations": {
+                k: {
+                    "ours": v.ours,
+                    "ours_error": v.ours_error,
+                    "ratio": v.ratio,
+                    "ratio_error": v.ratio_error,
+                    "passed": v.passed,
+                }
+                for k, v in self.variations.items()
+            },
         }
 
 
@@ -79,6 +106,7 @@ class ValidationReport:
     comparisons: list[Comparison] = field(default_factory=list)
     results: dict[str, AnalysisResult] = field(default_factory=dict)
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variations: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -87,14 +115,20 @@ class ValidationReport:
             "events_per_benchmark": self.events_per_benchmark,
             "seconds": round(self.seconds, 1),
             "benchmarks": self.benchmarks,
+            "variations": self.variations,
         }
         for kind in ("cutflow", "yield"):
             cs = [c for c in self.comparisons if c.kind == kind]
             out[kind] = {
                 "compared": len(cs),
                 "passed": sum(c.passed for c in cs),
+                "mc_limited": sum(c.status == "mc-limited" for c in cs),
+                "failed": sum(c.status == "failed" for c in cs),
                 "all_passed": all(c.passed for c in cs),
                 "max_abs_deviation": max((abs(c.ratio - 1) for c in cs), default=0.0),
+                "passed_per_variation": {
+                    v: sum(c.variations[v].passed for c in cs if v in c.variations) for v in self.variations
+                },
             }
         out["comparisons"] = [c.to_dict() for c in self.comparisons]
         return out
@@ -121,11 +155,15 @@ def _sr_name(name: str) -> str:
     return name.replace("SR-", "SR", 1) if name.startswith("SR-") and name[3:4].isdigit() else name
 
 
-def generate_benchmark(spec: dict[str, Any], n_events: int, seed: int, progress: bool = False) -> Any:
+def generate_benchmark(
+    spec: dict[str, Any], n_events: int, seed: int, progress: bool = False, settings: list[str] | None = None
+) -> Any:
+    """Generates one benchmark of ``validation.yaml``; ``settings`` (Pythia lines) go after the
+    model's own and before the benchmark's ``pythia:`` lines."""
     from .pythia import simplified_model_generator
 
     masses = [float(m) for m in spec["masses"]]
-    extra = [str(x) for x in spec.get("pythia", [])]
+    extra = [*(settings or []), *(str(x) for x in spec.get("pythia", []))]
     gen = simplified_model_generator(str(spec["model"]), *masses, seed=seed, settings=extra)
     return gen.generate(n_events, progress=progress)
 
@@ -147,9 +185,15 @@ def validate(
     benchmarks: list[str] | None = None,
     output: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    pythia: list[str] | None = None,
+    variations: bool = True,
 ) -> ValidationReport:
     """Generates the benchmarks, runs the analysis, compares with the published numbers and
-    writes the report (see the module docstring)."""
+    writes the report (see the module docstring). ``pythia`` lines are added to every benchmark's
+    generation after the ``generation: pythia:`` lines of ``validation.yaml``. With
+    ``variations``, every generator variation of ``validation.yaml`` (``variations: NAME:
+    {pythia: [...]}``) is generated too (same seeds) and compared step by step beside the nominal
+    sample; only the nominal sample decides whether a step is within tolerance."""
     t0 = time.perf_counter()
     ana = Analysis.load(analysis)
     cfg_path = ana.definition.directory / "validation.yaml"
@@ -161,31 +205,54 @@ def validate(
     for b in names:
         if b not in all_benchmarks:
             raise ConfigError(f"{cfg_path}: no benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
+    common = [str(x) for x in (cfg.get("generation") or {}).get("pythia", [])] + list(pythia or [])
     report = ValidationReport(analysis=ana.id, events_per_benchmark=events)
-    for k, name in enumerate(names):
-        spec = all_benchmarks[name]
-        log.info("benchmark %s: generating %d events", name, events)
-        ev = generate_benchmark(spec, events, seed + k, progress)
-        xs = cross_section(spec)
-        report.results[name] = ana.run(ev, cross_section=xs, threads=threads)
-        report.benchmarks[name] = {
-            "model": str(spec["model"]),
-            "masses": [float(m) for m in spec["masses"]],
-            "cross_section_pb": xs,
-            "pythia_lo_cross_section_pb": ev.cross_section_pb,
-            "seed": seed + k,
-        }
-    directory = ana.definition.directory
-    if "cutflows" in cfg:
-        report.comparisons += _compare_cutflows(cfg["cutflows"], directory, report.results)
-    if "yields" in cfg:
-        report.comparisons += _compare_yields(cfg["yields"], directory, report.results)
-    if "steps" in cfg:
-        report.comparisons += _compare_steps(cfg["steps"], directory, report.results)
+
+    def run(settings: list[str], label: str) -> dict[str, AnalysisResult]:
+        results: dict[str, AnalysisResult] = {}
+        for k, name in enumerate(names):
+            spec = all_benchmarks[name]
+            log.info("%s benchmark %s: generating %d events", label, name, events)
+            ev = generate_benchmark(spec, events, seed + k, progress, settings)
+            xs = cross_section(spec)
+            results[name] = ana.run(ev, cross_section=xs, threads=threads)
+            if label == "nominal":
+                report.benchmarks[name] = {
+                    "model": str(spec["model"]),
+                    "masses": [float(m) for m in spec["masses"]],
+                    "cross_section_pb": xs,
+                    "pythia_lo_cross_section_pb": ev.cross_section_pb,
+                    "seed": seed + k,
+                    "pythia_settings": [*settings, *(str(x) for x in spec.get("pythia", []))],
+                }
+        return results
+
+    report.results = run(common, "nominal")
+    report.comparisons = _compare(cfg, ana.definition.directory, report.results)
+    if variations:
+        for vname, v in (cfg.get("variations") or {}).items():
+            extra = [str(x) for x in v.get("pythia", [])]
+            compared = _compare(cfg, ana.definition.directory, run([*common, *extra], str(vname)))
+            report.variations[str(vname)] = {"description": str(v.get("description", "")), "pythia": extra}
+            by_key = {c.key: c for c in compared}
+            for c in report.comparisons:
+                if c.key in by_key:
+                    c.variations[str(vname)] = by_key[c.key]
     report.seconds = time.perf_counter() - t0
     out = Path(output) if output is not None else Path("validation") / ana.id
     write_report(report, out, [str(d) for d in cfg.get("distributions", [])])
     return report
+
+
+def _compare(cfg: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
+    out: list[Comparison] = []
+    if "cutflows" in cfg:
+        out += _compare_cutflows(cfg["cutflows"], directory, results)
+    if "yields" in cfg:
+        out += _compare_yields(cfg["yields"], directory, results)
+    if "steps" in cfg:
+        out += _compare_steps(cfg["steps"], directory, results)
+    return out
 
 
 def _efficiency(cf: Any, k: int, k_norm: int) -> tuple[float, float]:
@@ -293,6 +360,9 @@ def _compare_yields(c: dict[str, Any], directory: Path, results: dict[str, Analy
     return out
 
 
+_STATUS_COLOUR = {"passed": "tab:blue", "mc-limited": "tab:orange", "failed": "tab:red"}
+
+
 def write_report(report: ValidationReport, out: Path, distributions: list[str]) -> Path:
     """report.html + PNG plots + summary.json + results_<benchmark>.json."""
     import matplotlib
@@ -315,9 +385,16 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
             x = np.arange(len(mine))
             ax.axhspan(1 - mine[0].tolerance, 1 + mine[0].tolerance, color="tab:green", alpha=0.15, label="tolerance")
             ax.axhline(1.0, color="k", lw=0.8)
-            colors = ["tab:blue" if c.passed else "tab:red" for c in mine]
+            colors = [_STATUS_COLOUR[c.status] for c in mine]
             ax.errorbar(x, [c.ratio for c in mine], yerr=[c.ratio_error for c in mine], fmt="none", ecolor="grey")
-            ax.scatter(x, [c.ratio for c in mine], c=colors, zorder=3, s=14)
+            ax.scatter(x, [c.ratio for c in mine], c=colors, zorder=3, s=14, label="nominal")
+            for i, (vname, marker) in enumerate(zip(report.variations, "^vsDP*", strict=False)):
+                vs = [c.variations.get(vname) for c in mine]
+                xv = [xi + 0.15 * (i + 1) for xi, v in zip(x, vs, strict=True) if v is not None]
+                yv = [v.ratio for v in vs if v is not None]
+                ax.scatter(xv, yv, marker=marker, facecolors="none", edgecolors="k", s=14, zorder=2, label=vname)
+            if report.variations:
+                ax.legend(fontsize=6, loc="upper left")
             ax.set_xticks(x, [f"{c.region}: {c.step}" for c in mine], rotation=90, fontsize=6)
             ax.set_ylabel("recast_ml / published")
             ax.set_title(f"{report.analysis} {kind}s, {b}")
@@ -356,25 +433,45 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         f"<title>recast_ml validation: {e(report.analysis)}</title>",
         "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td.l{text-align:left}"
-        ".pass{background:#e6f4e6}.fail{background:#f9dede}</style></head><body>",
+        ".passed{background:#e6f4e6}.failed{background:#f9dede}.mc-limited{background:#fdf0d5}</style></head><body>",
         f"<h1>Validation of {e(report.analysis)}</h1>",
         f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
         f"normalised to NNLO+NNLL cross sections); {summary['seconds']} s.</p>",
         "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
-        "<th>max |ratio - 1|</th></tr>",
+        "<th>outside, MC-limited</th><th>outside</th><th>max |ratio - 1|</th></tr>",
     ]
     for kind in ("cutflow", "yield"):
         s = summary[kind]
         parts.append(
             f"<tr><td class='l'>{kind}</td><td>{s['compared']}</td><td>{s['passed']}</td>"
-            f"<td>{s['max_abs_deviation']:.3f}</td></tr>"
+            f"<td>{s['mc_limited']}</td><td>{s['failed']}</td><td>{s['max_abs_deviation']:.3f}</td></tr>"
         )
-    parts.append("</table><h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
-                 "<th>σ NNLO+NNLL [pb]</th><th>σ Pythia LO [pb]</th></tr>")  # fmt: skip
+        for vname, n_passed in s["passed_per_variation"].items():
+            parts.append(
+                f"<tr><td class='l'>{kind}, variation {e(vname)}</td><td>{s['compared']}</td>"
+                f"<td>{n_passed}</td><td></td><td></td><td></td></tr>"
+            )
+    parts.append(
+        "</table><p>MC-limited: outside the tolerance, but the MC error of the ratio alone is larger "
+        "than the tolerance, so this sample size cannot decide (not counted as within tolerance).</p>"
+    )
+    if report.variations:
+        parts.append("<h2>Generator variations</h2><p>Generated with the same seeds and compared step by "
+                     "step beside the nominal sample; only the nominal sample decides the status.</p><table>"
+                     "<tr><th>variation</th><th>extra Pythia settings</th><th>why</th></tr>")  # fmt: skip
+        for vname, v in report.variations.items():
+            parts.append(
+                f"<tr><td class='l'>{e(vname)}</td><td class='l'>{e('; '.join(v['pythia']))}</td>"
+                f"<td class='l'>{e(v['description'])}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
+                 "<th>σ NNLO+NNLL [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
         parts.append(
             f"<tr><td class='l'>{e(name)}</td><td class='l'>{e(b['model'])}</td><td>{b['masses']}</td>"
-            f"<td>{b['cross_section_pb']:.4g}</td><td>{b['pythia_lo_cross_section_pb']:.4g}</td></tr>"
+            f"<td>{b['cross_section_pb']:.4g}</td><td>{b['pythia_lo_cross_section_pb']:.4g}</td>"
+            f"<td class='l'>{e('; '.join(b.get('pythia_settings', [])))}</td></tr>"
         )
     parts.append("</table>")
     for kind, title in (
@@ -386,14 +483,24 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             continue
         parts.append(
             f"<h2>{title}</h2><table><tr><th>benchmark</th><th>region</th><th>step</th><th>published</th>"
-            "<th>recast_ml</th><th>MC error</th><th>ratio</th><th>± MC</th></tr>"
+            "<th>recast_ml</th><th>MC error</th><th>ratio</th><th>± MC</th><th>status</th>"
+            + "".join(f"<th>ratio, {e(v)}</th>" for v in report.variations)
+            + "</tr>"
         )
         for c in cs:
-            cls = "pass" if c.passed else "fail"
+            cls = c.status
             parts.append(
                 f"<tr class='{cls}'><td class='l'>{e(c.benchmark)}</td><td class='l'>{e(c.region)}</td>"
                 f"<td class='l'>{e(c.step)}</td><td>{c.published:.4g}</td><td>{c.ours:.4g}</td>"
-                f"<td>{c.ours_error:.2g}</td><td>{c.ratio:.3f}</td><td>{c.ratio_error:.3f}</td></tr>"
+                f"<td>{c.ours_error:.2g}</td><td>{c.ratio:.3f}</td><td>{c.ratio_error:.3f}</td>"
+                f"<td class='l'>{c.status}</td>"
+                + "".join(
+                    f"<td>{c.variations[v].ratio:.3f} ± {c.variations[v].ratio_error:.3f}</td>"
+                    if v in c.variations
+                    else "<td></td>"
+                    for v in report.variations
+                )
+                + "</tr>"
             )
         parts.append("</table>")
     parts.append("<h2>Plots</h2>")
