@@ -15,7 +15,9 @@ import pytest
 
 from recast_ml import ConfigError, EventBatch
 from recast_ml.analysis import Analysis, find_definition, table_from_arrays
+from recast_ml.detector import Detector
 from recast_ml.pythia import PythiaGenerator
+from toy_events import random_jets, random_met
 
 TOY = Path(__file__).parent / "data" / "toy_analysis.yaml"
 SCHEMAS = Path(__file__).parents[1] / "python" / "recast_ml" / "schemas"
@@ -83,24 +85,14 @@ def test_toy_analysis_gives_the_hand_counts():
 def test_cutflows_merge_across_batches_and_do_not_depend_on_threads():
     rng = np.random.default_rng(9)
     n = 3000
-    counts = rng.integers(0, 7, n)
-    flat = ak.zip(
-        {
-            "pt": rng.exponential(60, counts.sum()) + 20,
-            "eta": rng.uniform(-3, 3, counts.sum()),
-            "phi": rng.uniform(-np.pi, np.pi, counts.sum()),
-            "mass": np.zeros(counts.sum()),
-        }
-    )
-    jets = ak.unflatten(flat, counts)
-    electrons = ak.Array([[] for _ in range(n)], with_name=None)
+    jets = random_jets(rng, n, n_min=0, n_max=6, pt_mean=60, pt_min=20, abs_eta_max=3)
     electrons = ak.unflatten(
         ak.zip(
             {"pt": np.zeros(0), "eta": np.zeros(0), "phi": np.zeros(0), "mass": np.zeros(0), "tight": np.zeros(0, bool)}
         ),
         np.zeros(n, np.int64),
     )
-    met = ak.zip({"pt": rng.exponential(80, n), "phi": rng.uniform(-np.pi, np.pi, n)})
+    met = random_met(rng, n, pt_mean=80)
     weights = rng.uniform(0.5, 1.5, n)
     whole = table_from_arrays({"jets": jets, "electrons": electrons}, {"met": met}, weight=weights)
     ana = Analysis.for_arrays(TOY, whole)
@@ -243,6 +235,19 @@ regions:
     assert y == pytest.approx(cf1.sumw[-1] * 830.0 * 1.0 * 1000 / cf1.sumw[0])
     with pytest.raises(ValueError, match="no events"):
         ana.run(EventBatch())
+    # a detector override gives what the analysis loaded with that card gives
+    from recast_ml._data import cards_dir
+    from recast_ml.cards import DetectorCard
+
+    text = (cards_dir() / "atlas_run2.toml").read_text()
+    assert "run_seed = 1\n" in text
+    other = DetectorCard.parse(text.replace("run_seed = 1\n", "run_seed = 2\n"), "seed-2 card")
+    expected = Analysis.load(path, detector=Detector(other)).run(events, cross_section=830.0)
+    for _ in range(2):
+        over = ana.run(events, cross_section=830.0, detector=Detector(other))
+        np.testing.assert_array_equal(over.variables, expected.variables)
+    assert not np.array_equal(over.variables, one.variables, equal_nan=True)
+    np.testing.assert_array_equal(ana.run(events, cross_section=830.0, detector="atlas_run2").variables, one.variables)
 
 
 def test_merged_collection_is_pt_ordered_with_common_fields(tmp_path):

@@ -9,7 +9,6 @@ import hashlib
 import math
 import shutil
 
-import awkward as ak
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -18,6 +17,7 @@ from recast_ml import ConfigError
 from recast_ml.analysis import Analysis, table_from_arrays
 from recast_ml.convert.lwtnn import lwtnn_to_onnx
 from recast_ml.convert.tmva import tmva_to_onnx
+from toy_events import random_jets, random_met
 
 
 def sha(path):
@@ -28,18 +28,8 @@ def sha(path):
 def table():
     rng = np.random.default_rng(21)
     n = 700
-    counts = rng.integers(2, 9, n)
-    flat = ak.zip(
-        {
-            "pt": rng.exponential(150, counts.sum()) + 50,
-            "eta": rng.uniform(-2.8, 2.8, counts.sum()),
-            "phi": rng.uniform(-np.pi, np.pi, counts.sum()),
-            "mass": rng.uniform(0, 20, counts.sum()),
-        }
-    )
-    jets = ak.unflatten(flat, counts)
-    jets = jets[ak.argsort(jets.pt, ascending=False)]
-    met = ak.zip({"pt": rng.exponential(300, n) + 250, "phi": rng.uniform(-np.pi, np.pi, n)})
+    jets = random_jets(rng, n, n_min=2, n_max=8, pt_mean=150, pt_min=50, abs_eta_max=2.8, mass_max=20, pt_ordered=True)
+    met = random_met(rng, n, pt_mean=300, pt_min=250)
     return table_from_arrays({"jets": jets}, {"met": met}, event_number=rng.integers(0, 10**6, n))
 
 

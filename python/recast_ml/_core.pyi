@@ -1,6 +1,6 @@
 """Type stubs of the compiled module recast_ml._core (cpp/bindings)."""
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -15,8 +15,27 @@ def fastjet_version() -> str: ...
 def charge3(pid: npt.ArrayLike) -> npt.NDArray[np.int32]: ...
 
 class _Columns:
-    """Column properties shared by EventBatch and EventArrays (numpy views)."""
+    """Column properties shared by EventBatch and EventArrays (numpy views); ``from_arrays`` is a
+    static method of each (EventBatch copies the columns, EventArrays views them in place)."""
 
+    @classmethod
+    def from_arrays(
+        cls,
+        offsets: npt.ArrayLike,
+        px: npt.ArrayLike,
+        py: npt.ArrayLike,
+        pz: npt.ArrayLike,
+        e: npt.ArrayLike,
+        pid: npt.ArrayLike,
+        status: npt.ArrayLike,
+        *,
+        mass: npt.ArrayLike | None = ...,
+        parent_offsets: npt.ArrayLike | None = ...,
+        parents: npt.ArrayLike | None = ...,
+        weight: npt.ArrayLike | None = ...,
+        event_number: npt.ArrayLike | None = ...,
+        source: str = ...,
+    ) -> Self: ...
     @property
     def event_number(self) -> npt.NDArray[np.int64]: ...
     @property
@@ -55,23 +74,6 @@ class EventBatch(_Columns):
     source: str
     def append(self, other: EventBatch | EventArrays) -> None: ...
     def validate(self) -> None: ...
-    @staticmethod
-    def from_arrays(
-        offsets: npt.ArrayLike,
-        px: npt.ArrayLike,
-        py: npt.ArrayLike,
-        pz: npt.ArrayLike,
-        e: npt.ArrayLike,
-        pid: npt.ArrayLike,
-        status: npt.ArrayLike,
-        *,
-        mass: npt.ArrayLike | None = ...,
-        parent_offsets: npt.ArrayLike | None = ...,
-        parents: npt.ArrayLike | None = ...,
-        weight: npt.ArrayLike | None = ...,
-        event_number: npt.ArrayLike | None = ...,
-        source: str = ...,
-    ) -> EventBatch: ...
     @staticmethod
     def from_pythia(
         offsets: npt.ArrayLike,
@@ -137,23 +139,6 @@ def rng_normals(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 
 class EventArrays(_Columns):
-    @staticmethod
-    def from_arrays(
-        offsets: npt.ArrayLike,
-        px: npt.ArrayLike,
-        py: npt.ArrayLike,
-        pz: npt.ArrayLike,
-        e: npt.ArrayLike,
-        pid: npt.ArrayLike,
-        status: npt.ArrayLike,
-        *,
-        mass: npt.ArrayLike | None = ...,
-        parent_offsets: npt.ArrayLike | None = ...,
-        parents: npt.ArrayLike | None = ...,
-        weight: npt.ArrayLike | None = ...,
-        event_number: npt.ArrayLike | None = ...,
-        source: str = ...,
-    ) -> EventArrays: ...
     n_events: int
     n_particles: int
     source: str

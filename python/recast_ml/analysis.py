@@ -674,13 +674,14 @@ class Analysis:
     """A compiled analysis definition.
 
     ``Analysis.load(ID or path, detector=...)`` compiles against the detector's output schema;
-    ``Analysis.from_table_schema(path, schema)`` against user arrays (see :func:`table_from_arrays`).
+    ``Analysis.for_arrays(path, table)`` against user arrays (see :func:`table_from_arrays`).
     """
 
     def __init__(self, definition: Definition, input_schema: dict[str, Any], detector: Any = None) -> None:
         self.definition = definition
         self.detector = detector
         self._core = _core.Analysis(definition.spec(), input_schema)
+        self._for_card: dict[str, Analysis] = {}  # compiled for other detector cards, by card hash
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike[str], *, detector: Any = None) -> Analysis:
@@ -738,7 +739,11 @@ class Analysis:
         target = self
         if detector is not None:
             det = detector if isinstance(detector, Detector) else Detector(detector)
-            target = Analysis(self.definition, _core.detector_schema(det._detector), det)
+            key = det.card.hash
+            if self.detector is None or self.detector.card.hash != key:
+                if key not in self._for_card:  # compile (and load the models) once per card
+                    self._for_card[key] = Analysis(self.definition, _core.detector_schema(det._detector), det)
+                target = self._for_card[key]
         if target.detector is None:
             raise ValueError("this analysis was compiled for arrays; use run_table() or give a detector")
         raw = target._core.run_events(
