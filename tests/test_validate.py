@@ -64,6 +64,8 @@ def test_comparison_status():
     assert status(0.116, 0.001) == "failed"  # ratio 1.16 +- 0.01
     assert status(0.116, 0.014) == "failed"  # +- 0.14: the MC could have decided
     assert status(0.116, 0.016) == "mc-limited"  # +- 0.16 > tolerance
+    assert status(0.2, 0.06) == "mc-limited"  # 2.0 +- 0.6: 1.7 sigma
+    assert status(0.25, 0.05) == "failed"  # 2.5 +- 0.5: 3 sigma off, although the error exceeds the tolerance
     assert Comparison("yield", "b", "r", "s", 1.0, 1.5, 0.2, 0.25).status == "failed"
 
 

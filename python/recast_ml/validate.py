@@ -64,11 +64,13 @@ class Comparison:
 
     @property
     def status(self) -> str:
-        """``passed``; ``mc-limited`` when outside the tolerance but the MC error of the ratio alone
-        exceeds the tolerance (this sample size cannot decide; not counted as passed); ``failed``."""
+        """``passed``; ``mc-limited`` when outside the tolerance but this sample cannot decide: the
+        MC error of the ratio exceeds the tolerance and the deviation is within twice that error
+        (not counted as passed); else ``failed``."""
         if self.passed:
             return "passed"
-        if math.isfinite(self.ratio_error) and self.ratio_error > self.tolerance:
+        err = self.ratio_error
+        if math.isfinite(err) and err > self.tolerance and abs(self.ratio - 1.0) <= 2.0 * err:
             return "mc-limited"
         return "failed"
 
@@ -452,8 +454,9 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<td>{n_passed}</td><td></td><td></td><td></td></tr>"
             )
     parts.append(
-        "</table><p>MC-limited: outside the tolerance, but the MC error of the ratio alone is larger "
-        "than the tolerance, so this sample size cannot decide (not counted as within tolerance).</p>"
+        "</table><p>MC-limited: outside the tolerance, but the MC error of the ratio is larger than the "
+        "tolerance and the deviation is within twice that error, so this sample size cannot decide "
+        "(not counted as within tolerance).</p>"
     )
     if report.variations:
         parts.append("<h2>Generator variations</h2><p>Generated with the same seeds and compared step by "
