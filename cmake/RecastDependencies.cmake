@@ -10,6 +10,26 @@ if(NOT ZLIB_FOUND)
 endif()
 find_package(Python COMPONENTS Interpreter)
 
+# recast_wheel_dir(<var> <module> <path relative to the module's folder> <file expected there>)
+# Some PyPI wheels ship C++ headers/libraries (fastjet, mt2): sets <var> to that folder when the
+# Python package <module> is importable and the folder holds <file>, else to "".
+function(recast_wheel_dir out module rel probe)
+  set(_dir "")
+  if(Python_Interpreter_FOUND)
+    execute_process(
+      COMMAND "${Python_EXECUTABLE}" -c
+        "import importlib.util, os; s = importlib.util.find_spec('${module}'); print(os.path.dirname(s.origin) if s and s.origin else '')"
+      OUTPUT_VARIABLE _pkg OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_pkg)
+      get_filename_component(_candidate "${_pkg}/${rel}" ABSOLUTE)
+      if(EXISTS "${_candidate}/${probe}")
+        set(_dir "${_candidate}")
+      endif()
+    endif()
+  endif()
+  set(${out} "${_dir}" PARENT_SCOPE)
+endfunction()
+
 # ---------------------------------------------------------------------------------------------
 # ONNX Runtime headers: $ONNXRUNTIME_ROOT (user SDK), else the build cache filled by
 # scripts/fetch-ort-headers.sh from Debian trixie's libonnxruntime-dev, else a system install.
@@ -72,12 +92,9 @@ target_include_directories(recast_ort_headers INTERFACE "$<BUILD_INTERFACE:${ORT
 # ---------------------------------------------------------------------------------------------
 set(FASTJET_ROOT "$ENV{FASTJET_ROOT}" CACHE PATH "FastJet installation prefix")
 set(RECAST_FASTJET_FROM_WHEEL OFF)
-if(NOT FASTJET_ROOT AND Python_Interpreter_FOUND)
-  execute_process(
-    COMMAND "${Python_EXECUTABLE}" -c
-      "import importlib.util, os; s = importlib.util.find_spec('fastjet'); print(os.path.dirname(s.origin) if s and s.origin else '')"
-    OUTPUT_VARIABLE _fj_py OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-  if(_fj_py AND EXISTS "${_fj_py}/include/fastjet/ClusterSequence.hh")
+if(NOT FASTJET_ROOT)
+  recast_wheel_dir(_fj_py fastjet "." "include/fastjet/ClusterSequence.hh")
+  if(_fj_py)
     set(FASTJET_ROOT "${_fj_py}")
     set(RECAST_FASTJET_FROM_WHEEL ON)
   endif()
@@ -127,14 +144,8 @@ target_include_directories(recast_tomlpp INTERFACE "$<BUILD_INTERFACE:${TOMLPP_I
 # package), or $MT2_INCLUDE_DIR. Used privately by the analysis functions.
 # ---------------------------------------------------------------------------------------------
 set(MT2_INCLUDE_DIR "$ENV{MT2_INCLUDE_DIR}" CACHE PATH "directory holding lester_mt2_bisect_v7.h")
-if(NOT MT2_INCLUDE_DIR AND Python_Interpreter_FOUND)
-  execute_process(
-    COMMAND "${Python_EXECUTABLE}" -c
-      "import importlib.util, os; s = importlib.util.find_spec('mt2'); print(os.path.join(os.path.dirname(os.path.dirname(s.origin)), '_mt2') if s and s.origin else '')"
-    OUTPUT_VARIABLE _mt2_py OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-  if(_mt2_py AND EXISTS "${_mt2_py}/lester_mt2_bisect_v7.h")
-    set(MT2_INCLUDE_DIR "${_mt2_py}")
-  endif()
+if(NOT MT2_INCLUDE_DIR)
+  recast_wheel_dir(MT2_INCLUDE_DIR mt2 "../_mt2" "lester_mt2_bisect_v7.h")
 endif()
 if(NOT MT2_INCLUDE_DIR OR NOT EXISTS "${MT2_INCLUDE_DIR}/lester_mt2_bisect_v7.h")
   message(FATAL_ERROR "recast: lester_mt2_bisect_v7.h not found. Install the Python package 'mt2' "
