@@ -77,3 +77,8 @@ def test_committed_report_is_complete():
     assert summary["events_per_benchmark"] >= 5000
     assert summary["cutflow"]["compared"] == 129  # all six benchmarks, every published step
     assert summary["yield"]["compared"] == 8
+    # the ISR variation ran beside the nominal sample, step by step
+    assert summary["variations"]["isr_damped"]["pythia"] == ["SpaceShower:pTdampFudge = 0.25"]
+    for c in summary["comparisons"]:
+        assert c["status"] in ("passed", "mc-limited", "failed")
+        assert math.isfinite(c["variations"]["isr_damped"]["ours"])
