@@ -173,6 +173,13 @@ def _cmd_analyses_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark_file(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise SystemExit(f"recast-ml validate: --sample expects BENCHMARK=FILE, got {text!r}")
+    return name, path
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
@@ -186,6 +193,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         pythia=args.pythia or None,
         variations=not args.no_variations,
+        samples=dict(_benchmark_file(x) for x in args.sample or []),
     )
     s = report.summary()
     out = args.output or Path("validation") / report.analysis
@@ -363,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="SETTING",
         help="extra Pythia setting for every benchmark, e.g. 'SpaceShower:pTdampFudge = 0.5' (repeatable)",
+    )
+    val.add_argument(
+        "--sample",
+        action="append",
+        metavar="BENCHMARK=FILE",
+        help="use this event file (HepMC/LHE) for the benchmark instead of generating it (repeatable)",
     )
     val.add_argument("--no-variations", action="store_true", help="skip the generator variations of validation.yaml")
     val.add_argument("--no-progress", action="store_true")

@@ -29,6 +29,7 @@ import numpy as np
 
 from ._core import ConfigError
 from .analysis import Analysis, AnalysisResult, load_yaml
+from .io import read_events
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +190,16 @@ def validate(
     progress: bool = False,
     pythia: list[str] | None = None,
     variations: bool = True,
+    samples: dict[str, str | os.PathLike[str]] | None = None,
 ) -> ValidationReport:
     """Generates the benchmarks, runs the analysis, compares with the published numbers and
     writes the report (see the module docstring). ``pythia`` lines are added to every benchmark's
     generation after the ``generation: pythia:`` lines of ``validation.yaml``. With
     ``variations``, every generator variation of ``validation.yaml`` (``variations: NAME:
     {pythia: [...]}``) is generated too (same seeds) and compared step by step beside the nominal
-    sample; only the nominal sample decides whether a step is within tolerance."""
+    sample; only the nominal sample decides whether a step is within tolerance. ``samples`` maps
+    benchmark names to event files (HepMC/LHE, e.g. matrix-element-merged samples) used instead of
+    generating them (all their events; no variations for those benchmarks)."""
     t0 = time.perf_counter()
     ana = Analysis.load(analysis)
     cfg_path = ana.definition.directory / "validation.yaml"
@@ -207,6 +211,11 @@ def validate(
     for b in names:
         if b not in all_benchmarks:
             raise ConfigError(f"{cfg_path}: no benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
+    for b in samples or {}:
+        if b not in all_benchmarks:
+            raise ConfigError(f"sample for unknown benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
+    files = {b: Path(f) for b, f in (samples or {}).items()}
+    names = [*names, *(b for b in files if b not in names)]
     common = [str(x) for x in (cfg.get("generation") or {}).get("pythia", [])] + list(pythia or [])
     report = ValidationReport(analysis=ana.id, events_per_benchmark=events)
 
@@ -214,11 +223,27 @@ def validate(
         results: dict[str, AnalysisResult] = {}
         for k, name in enumerate(names):
             spec = all_benchmarks[name]
-            log.info("%s benchmark %s: generating %d events", label, name, events)
-            ev = generate_benchmark(spec, events, seed + k, progress, settings)
+            if name in files:
+                if label != "nominal":
+                    continue
+                log.info("benchmark %s: reading %s", name, files[name])
+                ev = read_events(files[name])
+            else:
+                log.info("%s benchmark %s: generating %d events", label, name, events)
+                ev = generate_benchmark(spec, events, seed + k, progress, settings)
             xs = cross_section(spec)
             results[name] = ana.run(ev, cross_section=xs, threads=threads)
-            if label == "nominal":
+            if label == "nominal" and name in files:
+                report.benchmarks[name] = {
+                    "model": str(spec["model"]),
+                    "masses": [float(m) for m in spec["masses"]],
+                    "cross_section_pb": xs,
+                    "pythia_lo_cross_section_pb": math.nan,
+                    "sample": str(files[name]),
+                    "events": len(ev),
+                    "pythia_settings": [],
+                }
+            elif label == "nominal":
                 report.benchmarks[name] = {
                     "model": str(spec["model"]),
                     "masses": [float(m) for m in spec["masses"]],
@@ -474,7 +499,8 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         parts.append(
             f"<tr><td class='l'>{e(name)}</td><td class='l'>{e(b['model'])}</td><td>{b['masses']}</td>"
             f"<td>{b['cross_section_pb']:.4g}</td><td>{b['pythia_lo_cross_section_pb']:.4g}</td>"
-            f"<td class='l'>{e('; '.join(b.get('pythia_settings', [])))}</td></tr>"
+            f"<td class='l'>{e('sample ' + b['sample'] if 'sample' in b else '; '.join(b.get('pythia_settings', [])))}"
+            "</td></tr>"
         )
     parts.append("</table>")
     for kind, title in (
