@@ -17,7 +17,8 @@ from recast_ml.cli import main
 def test_run_on_a_generated_gluino_sample(tmp_path, capsys):
     out = tmp_path / "out"
     args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1400,1000", "-n", "300"]
-    code = main([*args, "--threads", "2", "-o", str(out), "--no-progress"])
+    sample = tmp_path / "gluino.hepmc3.gz"
+    code = main([*args, "--threads", "2", "-o", str(out), "--no-progress", "--write-events", str(sample)])
     assert code == 0
     text = capsys.readouterr().out
     assert "best expected SR" in text
@@ -43,6 +44,13 @@ def test_run_on_a_generated_gluino_sample(tmp_path, capsys):
     assert r["signal"] == pytest.approx(sr_yield)
     best = st["best"]
     assert best["r_exp"] == max(x["r_exp"] for x in st["regions"] if x["r_exp"] is not None)
+    # the written sample, run again from the file, gives the same yields
+    again = tmp_path / "again"
+    file_args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--events", str(sample), "--cross-section", "0.0284"]
+    assert main([*file_args, "-o", str(again), "--no-progress"]) == 0
+    (ana2,) = json.loads((again / "results.json").read_text())["analyses"]
+    assert [x["yield"] for x in ana2["regions"]] == [x["yield"] for x in ana["regions"]]
+    assert ana2["regions"][0]["yield"] > 0
 
 
 @pytest.mark.parametrize(

@@ -133,6 +133,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         threads=args.threads,
         output=args.output,
         progress=not args.no_progress,
+        write_events=args.write_events,
     )
     print(format_summary(summary))
     print(f"\nresults: {args.output / 'results.json'}, report: {args.output / 'report.html'} ({summary['seconds']} s)")
@@ -350,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--generate", metavar="MODEL:MASSES", help="simplified model, e.g. gluino_direct:1400,1000")
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
     run.add_argument("--process", help="with --slha: gluino, squark, higgsino or all")
+    run.add_argument(
+        "--write-events",
+        metavar="FILE",
+        help="also write the events as HepMC3 (FILE.gz: compressed), e.g. to keep a generated sample",
+    )
     run.add_argument("-n", "--n-events", type=int, default=3000, help="events to generate")
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--cross-section", type=float, help="pb (default for --generate: NNLO+NNLL table)")

@@ -88,3 +88,23 @@ def read_events(path: str | os.PathLike[str], max_events: int | None = None, for
     """Read a whole event file (or its first ``max_events`` events) into one batch."""
     with EventFile(path, format) as f:
         return f.read(max_events if max_events is not None else 2**62)
+
+
+def write_hepmc3(
+    events: EventBatch,
+    path: str | os.PathLike[str],
+    *,
+    cross_section_pb: float | None = None,
+    cross_section_error_pb: float | None = None,
+) -> int:
+    """Write ``events`` as a HepMC3 ASCII file (gzip-compressed if ``path`` ends in ``.gz``), e.g. a
+    generated signal sample to keep or to hand to other tools. The cross section (default: the
+    batch's, e.g. Pythia's estimate) is stored as GenCrossSection. Production vertices are rebuilt
+    from the parent lists; parent links a HepMC graph cannot hold (a parent later in the record, or
+    one already ending in a vertex with other parents, as in Pythia's initial-state history) are
+    dropped and counted: returns that count (decay chains and final-state particles are kept)."""
+    xs = events.cross_section_pb if cross_section_pb is None else cross_section_pb
+    err = events.cross_section_error_pb if cross_section_error_pb is None else cross_section_error_pb
+    dropped = int(_core.write_hepmc3(events._batch, os.fspath(path), float(xs), float(err)))
+    log.info("wrote %d events to %s (%d parent links dropped)", len(events), path, dropped)
+    return dropped

@@ -140,7 +140,10 @@ def run_job(
     threads: int = 1,
     output: str | os.PathLike[str] = "recast_out",
     progress: bool = False,
+    write_events: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
+    """Runs the analyses on the events (see the module docstring); ``write_events`` also writes
+    the sample as HepMC3 (``.gz``: compressed) with the cross section used for the yields."""
     t0 = time.perf_counter()
     if not analyses:
         raise ConfigError("give at least one --analysis")
@@ -155,6 +158,10 @@ def run_job(
         cross_section=cross_section,
         progress=progress,
     )
+    if write_events is not None:
+        from .io import write_hepmc3
+
+        write_hepmc3(batch, write_events, cross_section_pb=xs, cross_section_error_pb=0.0)
     docs = []
     for ana in loaded:
         res = ana.run(batch, cross_section=xs, threads=threads)

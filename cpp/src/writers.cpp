@@ -1,0 +1,144 @@
+// HepMC3 ASCII (Asciiv3) writer for the columnar events; see recast/io.hpp.
+//
+// Vertices are rebuilt from the per-particle parent lists: the particles that share one set of
+// parents share one production vertex, whose incoming particles are those parents. HepMC needs a
+// directed acyclic graph in which a particle ends in at most one vertex, so a parent link is kept
+// only when all parents come earlier in the record and none of them already ends in a vertex with
+// another set of parents; the other links are dropped (counted in the return value). Every vertex
+// is written explicitly ("V -k 0 [ids]") just before its first outgoing particle, so vertex ids
+// are their positions, as HepMC3's ReaderAscii expects.
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "recast/errors.hpp"
+#include "recast/io.hpp"
+
+namespace recast::io {
+
+namespace {
+
+class Output {
+public:
+    explicit Output(const std::string& path) : path_(path) {
+        gz_ = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+        if (gz_) {
+            gz_file_ = gzopen(path.c_str(), "wb6");
+            if (!gz_file_) throw Error(path + ": cannot open for writing");
+        } else {
+            file_ = std::fopen(path.c_str(), "wb");
+            if (!file_) throw Error(path + ": cannot open for writing");
+        }
+    }
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+    ~Output() {
+        if (gz_file_) gzclose(gz_file_);
+        if (file_) std::fclose(file_);
+    }
+    void write(const std::string& s) {
+        if (s.empty()) return;
+        const bool ok = gz_ ? gzwrite(gz_file_, s.data(), static_cast<unsigned>(s.size())) == static_cast<int>(s.size())
+                            : std::fwrite(s.data(), 1, s.size(), file_) == s.size();
+        if (!ok) throw Error(path_ + ": write failed (disk full?)");
+    }
+    void close() {
+        const int rc = gz_ ? gzclose(gz_file_) : std::fclose(file_);
+        gz_file_ = nullptr;
+        file_ = nullptr;
+        if (rc != 0) throw Error(path_ + ": closing the file failed (disk full?)");
+    }
+
+private:
+    std::string path_;
+    bool gz_ = false;
+    gzFile gz_file_ = nullptr;
+    std::FILE* file_ = nullptr;
+};
+
+void append_number(std::string& s, double x) {
+    char buf[32];
+    const int n = std::snprintf(buf, sizeof buf, " %.17g", x);
+    s.append(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::int64_t write_hepmc3(const EventView& events, const std::string& path, double cross_section_pb,
+                          double cross_section_error_pb) {
+    events.validate();
+    Output out(path);
+    out.write("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\nW Default\n");
+    std::int64_t dropped = 0;
+    std::string body, head;
+    std::vector<std::int32_t> end_vertex;     // per particle: 1-based vertex it ends in, 0 = none
+    std::vector<std::int32_t> parent_set;     // sorted parents of the current particle
+    std::map<std::vector<std::int32_t>, std::int32_t> vertex_of;  // parent set -> 1-based vertex
+    for (std::size_t ev = 0; ev < events.n_events(); ++ev) {
+        const auto first = static_cast<std::size_t>(events.particle_offsets[ev]);
+        const auto n = static_cast<std::size_t>(events.particle_offsets[ev + 1]) - first;
+        end_vertex.assign(n, 0);
+        vertex_of.clear();
+        body.clear();
+        std::int32_t n_vertices = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            const std::size_t g = first + j;
+            parent_set.assign(events.parents.begin() + events.parent_offsets[g],
+                              events.parents.begin() + events.parent_offsets[g + 1]);
+            std::sort(parent_set.begin(), parent_set.end());
+            parent_set.erase(std::unique(parent_set.begin(), parent_set.end()), parent_set.end());
+            std::int32_t vertex = 0;
+            if (!parent_set.empty()) {
+                if (auto it = vertex_of.find(parent_set); it != vertex_of.end()) {
+                    vertex = it->second;
+                } else {
+                    bool ok = parent_set.back() < static_cast<std::int32_t>(j);
+                    for (const auto p : parent_set) ok = ok && end_vertex[static_cast<std::size_t>(p)] == 0;
+                    if (ok) {
+                        vertex = ++n_vertices;
+                        vertex_of.emplace(parent_set, vertex);
+                        body += "V -" + std::to_string(vertex) + " 0 [";
+                        for (std::size_t k = 0; k < parent_set.size(); ++k) {
+                            end_vertex[static_cast<std::size_t>(parent_set[k])] = vertex;
+                            if (k) body += ',';
+                            body += std::to_string(parent_set[k] + 1);
+                        }
+                        body += "]\n";
+                    } else {
+                        ++dropped;
+                    }
+                }
+            }
+            body += "P " + std::to_string(j + 1) + ' ' + (vertex ? "-" + std::to_string(vertex) : std::string("0")) +
+                    ' ' + std::to_string(events.pid[g]);
+            append_number(body, events.px[g]);
+            append_number(body, events.py[g]);
+            append_number(body, events.pz[g]);
+            append_number(body, events.e[g]);
+            append_number(body, events.mass[g]);
+            body += ' ' + std::to_string(events.status[g]) + '\n';
+        }
+        head = "E " + std::to_string(events.event_number[ev]) + ' ' + std::to_string(n_vertices) + ' ' +
+               std::to_string(n) + "\nU GEV MM\nW";
+        append_number(head, events.weight[ev]);
+        head += '\n';
+        if (std::isfinite(cross_section_pb)) {
+            head += "A 0 GenCrossSection";
+            append_number(head, cross_section_pb);
+            append_number(head, std::isfinite(cross_section_error_pb) ? cross_section_error_pb : 0.0);
+            head += " -1 -1\n";
+        }
+        out.write(head);
+        out.write(body);
+    }
+    out.write("HepMC::Asciiv3-END_EVENT_LISTING\n\n");
+    out.close();
+    return dropped;
+}
+
+}  // namespace recast::io

@@ -1,0 +1,81 @@
+"""HepMC3 export (recast_ml.io.write_hepmc3): read back by recast_ml's reader and by pyhepmc (the
+HepMC3 library) as the independent reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recast_ml.detector import Detector
+from recast_ml.io import read_events, write_hepmc3
+from recast_ml.pythia import PythiaGenerator
+
+
+@pytest.fixture(scope="module")
+def ttbar():
+    return PythiaGenerator("ttbar", seed=29).generate(15)
+
+
+def parent_sets(batch):
+    po, par, off = batch.parent_offsets, batch.parents, batch.particle_offsets
+    out = []
+    for ev in range(len(batch)):
+        for g in range(off[ev], off[ev + 1]):
+            out.append(tuple(sorted(set(par[po[g] : po[g + 1]].tolist()))))
+    return out
+
+
+@pytest.mark.parametrize("name", ["sample.hepmc3", "sample.hepmc3.gz"])
+def test_round_trip_through_recast_reader(ttbar, tmp_path, name):
+    path = tmp_path / name
+    dropped = write_hepmc3(ttbar, path, cross_section_pb=511.0, cross_section_error_pb=2.5)
+    back = read_events(path)
+    assert back.cross_section_pb == 511.0
+    assert back.cross_section_error_pb == 2.5
+    for col in ("event_number", "weight", "particle_offsets", "px", "py", "pz", "e", "mass", "pid", "status"):
+        np.testing.assert_array_equal(getattr(back, col), getattr(ttbar, col), err_msg=col)
+    before, after = parent_sets(ttbar), parent_sets(back)
+    kept = sum(a == b for a, b in zip(before, after, strict=True))
+    lost = sum(b != () and a == () for a, b in zip(after, before, strict=True))
+    assert kept + lost == len(before)  # a link is either kept exactly or dropped entirely
+    assert lost == dropped
+    assert 0 < dropped < 0.2 * len(before)  # Pythia's initial-state history; decays are kept
+
+
+def test_hepmc3_library_reads_the_same_graph(ttbar, tmp_path):
+    pyhepmc = pytest.importorskip("pyhepmc")
+    path = tmp_path / "sample.hepmc3"
+    write_hepmc3(ttbar, path)
+    ours = parent_sets(read_events(path))
+    off = ttbar.particle_offsets
+    with pyhepmc.open(path) as f:
+        events = list(f)
+    assert len(events) == len(ttbar)
+    k = 0
+    for ev, g in enumerate(events):
+        assert g.event_number == ttbar.event_number[ev]
+        assert len(g.particles) == off[ev + 1] - off[ev]
+        for i, p in enumerate(g.particles):
+            gi = off[ev] + i
+            assert p.pid == ttbar.pid[gi]
+            assert p.status == ttbar.status[gi]
+            assert p.momentum.px == ttbar.px[gi]
+            assert p.momentum.e == ttbar.e[gi]
+            parents = tuple(sorted(q.id - 1 for q in p.parents))
+            assert parents == ours[k]
+            k += 1
+
+
+def test_detector_objects_unchanged_after_export(ttbar, tmp_path):
+    path = tmp_path / "sample.hepmc3.gz"
+    write_hepmc3(ttbar, path)
+    det = Detector("atlas_run2")
+    a, b = det.reconstruct(ttbar), det.reconstruct(read_events(path))
+    for coll in ("jets", "electrons", "muons", "taus", "photons"):
+        assert a[coll].pt.tolist() == b[coll].pt.tolist(), coll
+    assert a.met.pt.tolist() == b.met.pt.tolist()
+
+
+def test_unwritable_path_is_an_error(ttbar, tmp_path):
+    with pytest.raises(RuntimeError, match="cannot open for writing"):
+        write_hepmc3(ttbar, tmp_path / "no" / "such" / "dir.hepmc3")
