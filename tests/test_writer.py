@@ -79,3 +79,6 @@ def test_detector_objects_unchanged_after_export(ttbar, tmp_path):
 def test_unwritable_path_is_an_error(ttbar, tmp_path):
     with pytest.raises(RuntimeError, match="cannot open for writing"):
         write_hepmc3(ttbar, tmp_path / "no" / "such" / "dir.hepmc3")
+    # written under a temporary name and renamed at the end: nothing else is left behind
+    write_hepmc3(ttbar, tmp_path / "ok.hepmc3")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.hepmc3"]

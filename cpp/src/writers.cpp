@@ -23,15 +23,17 @@ namespace recast::io {
 
 namespace {
 
+// Writes to "<path>.part" and renames it to <path> in close(): an interrupted or failed write
+// never leaves a truncated file under the final name.
 class Output {
 public:
-    explicit Output(const std::string& path) : path_(path) {
+    explicit Output(const std::string& path) : path_(path), tmp_(path + ".part") {
         gz_ = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
         if (gz_) {
-            gz_file_ = gzopen(path.c_str(), "wb6");
+            gz_file_ = gzopen(tmp_.c_str(), "wb6");
             if (!gz_file_) throw Error(path + ": cannot open for writing");
         } else {
-            file_ = std::fopen(path.c_str(), "wb");
+            file_ = std::fopen(tmp_.c_str(), "wb");
             if (!file_) throw Error(path + ": cannot open for writing");
         }
     }
@@ -40,6 +42,7 @@ public:
     ~Output() {
         if (gz_file_) gzclose(gz_file_);
         if (file_) std::fclose(file_);
+        if (!done_) std::remove(tmp_.c_str());
     }
     void write(const std::string& s) {
         if (s.empty()) return;
@@ -52,11 +55,13 @@ public:
         gz_file_ = nullptr;
         file_ = nullptr;
         if (rc != 0) throw Error(path_ + ": closing the file failed (disk full?)");
+        if (std::rename(tmp_.c_str(), path_.c_str()) != 0) throw Error(path_ + ": cannot rename " + tmp_ + " to it");
+        done_ = true;
     }
 
 private:
-    std::string path_;
-    bool gz_ = false;
+    std::string path_, tmp_;
+    bool gz_ = false, done_ = false;
     gzFile gz_file_ = nullptr;
     std::FILE* file_ = nullptr;
 };
