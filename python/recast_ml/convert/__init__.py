@@ -58,14 +58,6 @@ def convert(path: str | os.PathLike[str], **options: Any) -> Any:
         from .gbdt import xgboost_to_onnx
 
         return xgboost_to_onnx(path, **options)
-    if fmt == "lightgbm":
-        from .gbdt import lightgbm_to_onnx
-
-        return lightgbm_to_onnx(path, **options)
-    if fmt == "xgboost":
-        from .gbdt import xgboost_to_onnx
-
-        return xgboost_to_onnx(path, **options)
     from ..onnx_tools import dynamic_batch
 
     return dynamic_batch(onnx.load(str(path)))
