@@ -82,23 +82,20 @@ class Comparison:
             "region": self.region,
             "step": self.step,
             "published": self.published,
+            **self._measured(),
+            "tolerance": self.tolerance,
+            "status": self.status,
+            "variations": {k: v._measured() for k, v in self.variations.items()},
+        }
+
+    def _measured(self) -> dict[str, Any]:
+        """What this sample gave (also the record of each variation)."""
+        return {
             "ours": self.ours,
             "ours_error": self.ours_error,
             "ratio": self.ratio,
             "ratio_error": self.ratio_error,
-            "tolerance": self.tolerance,
             "passed": self.passed,
-            "status": self.status,
-            "variations": {
-                k: {
-                    "ours": v.ours,
-                    "ours_error": v.ours_error,
-                    "ratio": v.ratio,
-                    "ratio_error": v.ratio_error,
-                    "passed": v.passed,
-                }
-                for k, v in self.variations.items()
-            },
         }
 
 
@@ -158,16 +155,22 @@ def _sr_name(name: str) -> str:
     return name.replace("SR-", "SR", 1) if name.startswith("SR-") and name[3:4].isdigit() else name
 
 
+def benchmark_settings(spec: dict[str, Any], settings: list[str] | None = None) -> list[str]:
+    """Pythia lines added to the model's own for one benchmark of ``validation.yaml``: ``settings``,
+    then the benchmark's ``pythia:`` lines."""
+    return [*(settings or []), *(str(x) for x in spec.get("pythia", []))]
+
+
 def generate_benchmark(
     spec: dict[str, Any], n_events: int, seed: int, progress: bool = False, settings: list[str] | None = None
 ) -> Any:
-    """Generates one benchmark of ``validation.yaml``; ``settings`` (Pythia lines) go after the
-    model's own and before the benchmark's ``pythia:`` lines."""
+    """Generates one benchmark of ``validation.yaml`` (see :func:`benchmark_settings`)."""
     from .pythia import simplified_model_generator
 
     masses = [float(m) for m in spec["masses"]]
-    extra = [*(settings or []), *(str(x) for x in spec.get("pythia", []))]
-    gen = simplified_model_generator(str(spec["model"]), *masses, seed=seed, settings=extra)
+    gen = simplified_model_generator(
+        str(spec["model"]), *masses, seed=seed, settings=benchmark_settings(spec, settings)
+    )
     return gen.generate(n_events, progress=progress)
 
 
@@ -233,25 +236,20 @@ def validate(
                 ev = generate_benchmark(spec, events, seed + k, progress, settings)
             xs = cross_section(spec)
             results[name] = ana.run(ev, cross_section=xs, threads=threads)
-            if label == "nominal" and name in files:
-                report.benchmarks[name] = {
-                    "model": str(spec["model"]),
-                    "masses": [float(m) for m in spec["masses"]],
-                    "cross_section_pb": xs,
-                    "pythia_lo_cross_section_pb": math.nan,
-                    "sample": str(files[name]),
-                    "events": len(ev),
-                    "pythia_settings": [],
-                }
-            elif label == "nominal":
-                report.benchmarks[name] = {
-                    "model": str(spec["model"]),
-                    "masses": [float(m) for m in spec["masses"]],
-                    "cross_section_pb": xs,
-                    "pythia_lo_cross_section_pb": ev.cross_section_pb,
-                    "seed": seed + k,
-                    "pythia_settings": [*settings, *(str(x) for x in spec.get("pythia", []))],
-                }
+            if label != "nominal":
+                continue
+            info: dict[str, Any] = {
+                "model": str(spec["model"]),
+                "masses": [float(m) for m in spec["masses"]],
+                "cross_section_pb": xs,
+            }
+            if name in files:
+                info |= {"pythia_lo_cross_section_pb": math.nan, "sample": str(files[name]), "events": len(ev)}
+                info["pythia_settings"] = []
+            else:
+                info |= {"pythia_lo_cross_section_pb": ev.cross_section_pb, "seed": seed + k}
+                info["pythia_settings"] = benchmark_settings(spec, settings)
+            report.benchmarks[name] = info
         return results
 
     report.results = run(common, "nominal")
