@@ -7,21 +7,14 @@ ATLAS-SUSY-2018-22 signal regions (C++ core) vs a cached pyhf model of one regio
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 import pyhf
 
+from _timing import markdown_table, per_call, publish
 from recast_ml._data import analyses_dir
 from recast_ml.statistics import LogLikelihood, read_signal_regions
-
-
-def per_call(fn, n: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t0) / n
 
 
 def main() -> None:
@@ -38,15 +31,11 @@ def main() -> None:
     init = model.config.suggested_init()
     pyhf_one = per_call(lambda: pyhf.infer.mle.fixed_poi_fit(1.0, data, model, init_pars=init), 20)
     rows = [
-        f"| native profiled ln L, all {len(published)} SRs + best SR (C++ via Python) | {native * 1e6:.2f} µs | 1 |",
-        f"| pyhf fixed-POI fit, cached model, 1 SR | {pyhf_one * 1e6:.0f} µs | {pyhf_one / native:.0f} |",
+        [f"native profiled ln L, all {len(published)} SRs + best SR (C++ via Python)", f"{native * 1e6:.2f} µs", "1"],
+        ["pyhf fixed-POI fit, cached model, 1 SR", f"{pyhf_one * 1e6:.0f} µs", f"{pyhf_one / native:.0f}"],
     ]
-    table = "| what | time per call | ratio |\n|---|---:|---:|\n" + "\n".join(rows)
-    print(table)
-    if args.output:
-        args.output.write_text(
-            "# Log-likelihood for global fits\n\n`python benchmarks/bench_likelihood.py`\n\n" + table + "\n"
-        )
+    table = markdown_table(["what", "time per call", "ratio"], rows, align="lrr")
+    publish(table, args.output, "Log-likelihood for global fits", "`python benchmarks/bench_likelihood.py`")
 
 
 if __name__ == "__main__":

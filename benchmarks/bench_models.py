@@ -22,7 +22,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from _timing import best
+from _timing import best, markdown_table, publish
 from recast_ml import OnnxModel
 from recast_ml.analysis import Analysis, evaluate, table_from_arrays
 from recast_ml.convert import convert
@@ -120,11 +120,7 @@ def main() -> None:
         ("NN 8 jets (lwtnn graph)", nn_file, nn_inputs, "node_0", "activation_0"),
     ]
     n = args.events
-    lines = [
-        "| model | raw batched ORT, µs/event | in the loop (blocks of 1024), µs/event | ratio "
-        "| in the loop, per event (block 1), µs/event | ratio |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, src, inputs, tensor, output in cases:
             local = Path(tmp) / src.name
@@ -145,22 +141,33 @@ def main() -> None:
             loop = timings[1024] - timings[None]
             per_event = timings[1] - timings[None]
             us = 1e6 / n
-            lines.append(
-                f"| {label} | {raw * us:.2f} | {loop * us:.2f} | {loop / raw:.2f} | {per_event * us:.2f} "
-                f"| {per_event / raw:.1f} |"
+            rows.append(
+                [
+                    label,
+                    f"{raw * us:.2f}",
+                    f"{loop * us:.2f}",
+                    f"{loop / raw:.2f}",
+                    f"{per_event * us:.2f}",
+                    f"{per_event / raw:.1f}",
+                ]
             )
-    table_md = "\n".join(lines)
-    print(f"{n} events, best of {args.repeat}, 1 thread")
-    print(table_md)
-    if args.output:
-        args.output.write_text(
-            "# ML inference inside the event loop\n\n"
-            f"`python benchmarks/bench_models.py --events {n} --repeat {args.repeat}`, 1 thread, 2-core machine. "
-            "'In the loop' = (analysis with the model card) − (the same analysis without it): feature gathering "
-            "from expressions, padding, routing and the ORT calls. Ratios are relative to raw batched ORT.\n\n"
-            + table_md
-            + "\n"
-        )
+    header = [
+        "model",
+        "raw batched ORT, µs/event",
+        "in the loop (blocks of 1024), µs/event",
+        "ratio",
+        "in the loop, per event (block 1), µs/event",
+        "ratio",
+    ]
+    publish(
+        markdown_table(header, rows, align="lrrrrr"),
+        args.output,
+        "ML inference inside the event loop",
+        f"`python benchmarks/bench_models.py --events {n} --repeat {args.repeat}`, 1 thread, 2-core machine. "
+        "'In the loop' = (analysis with the model card) − (the same analysis without it): feature gathering "
+        "from expressions, padding, routing and the ORT calls. Ratios are relative to raw batched ORT.",
+        summary=f"{n} events, best of {args.repeat}, 1 thread",
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import fastjet
 import numpy as np
 
 import recast_ml
-from _timing import best
+from _timing import best, markdown_table, publish
 from recast_ml.jets import cluster
 from recast_ml.pythia import PythiaGenerator, simplified_model_generator
 from recast_ml.truth import classify
@@ -63,19 +63,20 @@ def main() -> None:
     ]
     base = rows[0][1]
     n_particles = events.n_particles / len(events)
-    lines = ["| what | events/s | time / FastJet-only time |", "|---|---:|---:|"]
-    lines += [f"| {name} | {len(events) / t:,.0f} | {t / base:.2f} |" for name, t in rows]
-    table = "\n".join(lines)
-    print(f"{len(events)} {what} events, {n_particles:.0f} particles/event, best of {args.repeat}")
-    print(table)
-    if args.output:
-        args.output.write_text(
-            "# Detector-emulation throughput\n\n"
-            f"`python benchmarks/bench_reconstruct.py --sample {args.sample} --events {args.events} "
-            f"--repeat {args.repeat}`: {len(events)} Pythia 8 {what} events at 13 TeV (MPI, hadronisation), "
-            f"{n_particles:.0f} particles/event; "
-            f"best of {args.repeat}; 2-core machine.\n\n" + table + "\n"
-        )
+    table = markdown_table(
+        ["what", "events/s", "time / FastJet-only time"],
+        ([name, f"{len(events) / t:,.0f}", f"{t / base:.2f}"] for name, t in rows),
+        align="lrr",
+    )
+    publish(
+        table,
+        args.output,
+        "Detector-emulation throughput",
+        f"`python benchmarks/bench_reconstruct.py --sample {args.sample} --events {args.events} "
+        f"--repeat {args.repeat}`: {len(events)} Pythia 8 {what} events at 13 TeV (MPI, hadronisation), "
+        f"{n_particles:.0f} particles/event; best of {args.repeat}; 2-core machine.",
+        summary=f"{len(events)} {what} events, {n_particles:.0f} particles/event, best of {args.repeat}",
+    )
 
 
 if __name__ == "__main__":
