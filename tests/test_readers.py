@@ -274,6 +274,35 @@ def test_hepmc2_bad_vertex_reference(hepmc_files, tmp_path):
         read_events(bad)
 
 
+def test_concatenated_listings_of_one_format_are_read_through(hepmc_files, tmp_path):
+    # `cat a.hepmc3 b.hepmc3`: the first listing's footer ends its last event, the second header is skipped
+    both = tmp_path / "both.hepmc3"
+    both.write_text(hepmc_files["hepmc3"].read_text() * 2)
+    one = read_events(hepmc_files["hepmc3"])
+    twice = read_events(both)
+    assert len(twice) == 2 * len(one) == 24
+    np.testing.assert_array_equal(twice.event_number, np.tile(one.event_number, 2))
+    np.testing.assert_array_equal(twice.particle_offsets[12:] - twice.particle_offsets[12], one.particle_offsets)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        ("hepmc3", "hepmc2", "HepMC2 listing inside a HepMC3 file"),
+        ("hepmc2", "hepmc3", "HepMC3 listing inside a HepMC2 file"),
+    ],
+)
+def test_listing_of_the_other_format_is_an_error(hepmc_files, tmp_path, first, second, message):
+    head = hepmc_files[first].read_text()
+    tail = hepmc_files[second].read_text().splitlines(keepends=True)
+    header = next(i for i, text in enumerate(tail) if text.startswith(("HepMC::IO_GenEvent", "HepMC::Asciiv3")))
+    mixed = tmp_path / f"mixed.{first}"
+    mixed.write_text(head + "".join(tail))
+    line = head.count("\n") + header + 1
+    with pytest.raises(InputError, match=rf"mixed.{first}:{line} \(event 12\): {message}"):
+        read_events(mixed)
+
+
 def test_lhe_errors(tmp_path):
     bad = tmp_path / "bad.lhe"
     bad.write_text(LHE.replace("       24  1    3    0", "       24  7    3    0"))

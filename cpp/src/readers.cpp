@@ -95,14 +95,15 @@ struct RawParticle {
 };
 
 // ------------------------------------------------------------------------------------------------
-// HepMC3 Asciiv3
+// The HepMC ASCII formats (Asciiv3 and IO_GenEvent) share their framing: an event starts at an 'E'
+// line and ends at the next 'E' line, at the "HepMC::...-END_EVENT_LISTING" footer or at the end of
+// the file; "HepMC::" lines are headers/footers. Each format parses the lines in between.
 // ------------------------------------------------------------------------------------------------
-class HepMC3Reader final : public ReaderBase {
+class HepMCAsciiReader : public ReaderBase {
 public:
     using ReaderBase::ReaderBase;
-    Format format() const override { return Format::HepMC3; }
 
-    std::size_t read(EventBatch& out, std::size_t max_events) override {
+    std::size_t read(EventBatch& out, std::size_t max_events) final {
         std::size_t n = 0;
         std::string_view line;
         while (n < max_events && !finished_) {
@@ -112,8 +113,7 @@ public:
                 break;
             }
             if (line.empty()) continue;
-            const char tag = line[0];
-            if (tag == 'E') {
+            if (line[0] == 'E') {
                 if (in_event_) {
                     finish_event(out);
                     ++n;
@@ -122,64 +122,99 @@ public:
                         break;
                     }
                 }
-                start_event(line);
-            } else if (tag == 'P') {
-                need_event(line);
-                parse_particle(line);
-            } else if (tag == 'V') {
-                need_event(line);
-                parse_vertex(line);
-            } else if (tag == 'U') {
-                need_event(line);
-                Fields f(line.substr(1));
-                unit_ = parse_units(f, *src_, ev_index());
-            } else if (tag == 'W') {
-                Fields f(line.substr(1));
-                if (in_event_) {
-                    weight_ = parse_field<double>(f, *src_, ev_index(), "event weight");
-                } else {  // run-info weight names: "\|"-separated (HepMC3 >= 3.2.6) or blank-separated
-                    weight_names_.clear();
-                    std::string_view rest = trim(line.substr(1));
-                    if (rest.find("\\|") != std::string_view::npos) {
-                        for (;;) {
-                            const auto bar = rest.find("\\|");
-                            weight_names_.emplace_back(rest.substr(0, bar));
-                            if (bar == std::string_view::npos) break;
-                            rest.remove_prefix(bar + 2);
-                        }
-                    } else {
-                        std::string_view tok;
-                        while (f.next(tok)) weight_names_.emplace_back(tok);
-                    }
-                }
-            } else if (tag == 'A') {
-                parse_attribute(line);
-            } else if (tag == 'T' || tag == 'H' || tag == 'F' || tag == 'C' || tag == 'N') {
-                // tool info / no information we keep
+                start_event(line);  // sets in_event_
             } else if (starts_with(line, "HepMC::")) {
-                if (starts_with(line, "HepMC::Asciiv3-END_EVENT_LISTING") && in_event_) {
+                if (starts_with(line, end_listing()) && in_event_) {
                     finish_event(out);
                     ++n;
-                } else if (starts_with(line, "HepMC::IO_GenEvent") || starts_with(line, "HepMC::HepMC2")) {
-                    src_->fail(ev_index(), "HepMC2 listing inside a HepMC3 file");
+                } else {
+                    check_listing_header(line);
                 }
             } else {
-                src_->fail(ev_index(), "unexpected line '" + excerpt(line) +
-                                           "' (expected a HepMC3 E/U/W/A/P/V/T line)");
+                parse_line(line);
             }
         }
         return n;
     }
 
-private:
-    std::int64_t ev_index() const { return n_read_; }
+protected:
+    // The footer closing this format's listing, e.g. "HepMC::Asciiv3-END_EVENT_LISTING".
+    virtual std::string_view end_listing() const = 0;
+    // A "HepMC::" line other than the footer: fails if it opens the other format's listing.
+    virtual void check_listing_header(std::string_view line) const = 0;
+    // Parses the 'E' line of an event; sets in_event_.
+    virtual void start_event(std::string_view line) = 0;
+    // Any other line (not 'E', not "HepMC::"); fails on a line the format does not have.
+    virtual void parse_line(std::string_view line) = 0;
+    // Appends the event to `out`; clears in_event_ and counts it in n_read_.
+    virtual void finish_event(EventBatch& out) = 0;
 
-    void need_event(std::string_view line) {
-        if (!in_event_)
-            src_->fail(-1, "'" + excerpt(line) + "' before the first event ('E' line)");
+    void need_event(std::string_view line) const {
+        if (!in_event_) src_->fail(-1, "'" + excerpt(line) + "' before the first event ('E' line)");
     }
 
-    void start_event(std::string_view line) {
+    bool in_event_ = false;
+};
+
+// ------------------------------------------------------------------------------------------------
+// HepMC3 Asciiv3
+// ------------------------------------------------------------------------------------------------
+class HepMC3Reader final : public HepMCAsciiReader {
+public:
+    using HepMCAsciiReader::HepMCAsciiReader;
+    Format format() const override { return Format::HepMC3; }
+
+private:
+    std::string_view end_listing() const override { return "HepMC::Asciiv3-END_EVENT_LISTING"; }
+
+    void check_listing_header(std::string_view line) const override {
+        if (starts_with(line, "HepMC::IO_GenEvent") || starts_with(line, "HepMC::HepMC2"))
+            src_->fail(ev_index(), "HepMC2 listing inside a HepMC3 file");
+    }
+
+    void parse_line(std::string_view line) override {
+        const char tag = line[0];
+        if (tag == 'P') {
+            need_event(line);
+            parse_particle(line);
+        } else if (tag == 'V') {
+            need_event(line);
+            parse_vertex(line);
+        } else if (tag == 'U') {
+            need_event(line);
+            Fields f(line.substr(1));
+            unit_ = parse_units(f, *src_, ev_index());
+        } else if (tag == 'W') {
+            Fields f(line.substr(1));
+            if (in_event_) {
+                weight_ = parse_field<double>(f, *src_, ev_index(), "event weight");
+            } else {  // run-info weight names: "\|"-separated (HepMC3 >= 3.2.6) or blank-separated
+                weight_names_.clear();
+                std::string_view rest = trim(line.substr(1));
+                if (rest.find("\\|") != std::string_view::npos) {
+                    for (;;) {
+                        const auto bar = rest.find("\\|");
+                        weight_names_.emplace_back(rest.substr(0, bar));
+                        if (bar == std::string_view::npos) break;
+                        rest.remove_prefix(bar + 2);
+                    }
+                } else {
+                    std::string_view tok;
+                    while (f.next(tok)) weight_names_.emplace_back(tok);
+                }
+            }
+        } else if (tag == 'A') {
+            parse_attribute(line);
+        } else if (tag == 'T' || tag == 'H' || tag == 'F' || tag == 'C' || tag == 'N') {
+            // tool info / no information we keep
+        } else {
+            src_->fail(ev_index(), "unexpected line '" + excerpt(line) + "' (expected a HepMC3 E/U/W/A/P/V/T line)");
+        }
+    }
+
+    std::int64_t ev_index() const { return n_read_; }
+
+    void start_event(std::string_view line) override {
         Fields f(line.substr(1));
         const std::int64_t ev = ev_index();
         number_ = parse_field<std::int64_t>(f, *src_, ev, "event number");
@@ -257,7 +292,7 @@ private:
         }
     }
 
-    void finish_event(EventBatch& out) {
+    void finish_event(EventBatch& out) override {
         const std::int64_t ev = ev_index();
         const auto np = static_cast<std::int64_t>(particles_.size());
         const auto nv = static_cast<std::int64_t>(vertex_ids_.size());
@@ -311,7 +346,6 @@ private:
         ++n_read_;
     }
 
-    bool in_event_ = false;
     std::int64_t number_ = 0, declared_vertices_ = 0, declared_particles_ = 0, event_line_ = 0;
     double weight_ = 1.0, unit_ = 1.0;
     double pending_xs_ = kNaN, pending_xs_err_ = kNaN;
@@ -322,72 +356,45 @@ private:
 // ------------------------------------------------------------------------------------------------
 // HepMC2 IO_GenEvent
 // ------------------------------------------------------------------------------------------------
-class HepMC2Reader final : public ReaderBase {
+class HepMC2Reader final : public HepMCAsciiReader {
 public:
-    using ReaderBase::ReaderBase;
+    using HepMCAsciiReader::HepMCAsciiReader;
     Format format() const override { return Format::HepMC2; }
 
-    std::size_t read(EventBatch& out, std::size_t max_events) override {
-        std::size_t n = 0;
-        std::string_view line;
-        while (n < max_events && !finished_) {
-            if (!src_->next(line)) {
-                if (in_event_) finish_event(out), ++n;
-                finished_ = true;
-                break;
-            }
-            if (line.empty()) continue;
-            const char tag = line[0];
-            if (tag == 'E') {
-                if (in_event_) {
-                    finish_event(out);
-                    ++n;
-                    if (n == max_events) {
-                        src_->push_back();
-                        break;
-                    }
-                }
-                start_event(line);
-            } else if (tag == 'V') {
-                need_event(line);
-                parse_vertex(line);
-            } else if (tag == 'P') {
-                need_event(line);
-                parse_particle(line);
-            } else if (tag == 'U') {
-                need_event(line);
-                Fields f(line.substr(1));
-                unit_ = parse_units(f, *src_, n_read_);
-            } else if (tag == 'C') {
-                need_event(line);
-                Fields f(line.substr(1));
-                pending_xs_ = parse_field<double>(f, *src_, n_read_, "cross section");
-                pending_xs_err_ = parse_field<double>(f, *src_, n_read_, "cross-section error");
-            } else if (tag == 'N') {
-                parse_weight_names(line);
-            } else if (tag == 'H' || tag == 'F') {
-                // heavy-ion and PDF information: not used
-            } else if (starts_with(line, "HepMC::")) {
-                if (starts_with(line, "HepMC::IO_GenEvent-END_EVENT_LISTING") && in_event_) {
-                    finish_event(out);
-                    ++n;
-                } else if (starts_with(line, "HepMC::Asciiv3")) {
-                    src_->fail(n_read_, "HepMC3 listing inside a HepMC2 file");
-                }
-            } else {
-                src_->fail(n_read_, "unexpected line '" + excerpt(line) +
-                                        "' (expected a HepMC2 E/N/U/C/H/F/V/P line)");
-            }
-        }
-        return n;
-    }
-
 private:
-    void need_event(std::string_view line) {
-        if (!in_event_) src_->fail(-1, "'" + excerpt(line) + "' before the first event ('E' line)");
+    std::string_view end_listing() const override { return "HepMC::IO_GenEvent-END_EVENT_LISTING"; }
+
+    void check_listing_header(std::string_view line) const override {
+        if (starts_with(line, "HepMC::Asciiv3")) src_->fail(n_read_, "HepMC3 listing inside a HepMC2 file");
     }
 
-    void start_event(std::string_view line) {
+    void parse_line(std::string_view line) override {
+        const char tag = line[0];
+        if (tag == 'V') {
+            need_event(line);
+            parse_vertex(line);
+        } else if (tag == 'P') {
+            need_event(line);
+            parse_particle(line);
+        } else if (tag == 'U') {
+            need_event(line);
+            Fields f(line.substr(1));
+            unit_ = parse_units(f, *src_, n_read_);
+        } else if (tag == 'C') {
+            need_event(line);
+            Fields f(line.substr(1));
+            pending_xs_ = parse_field<double>(f, *src_, n_read_, "cross section");
+            pending_xs_err_ = parse_field<double>(f, *src_, n_read_, "cross-section error");
+        } else if (tag == 'N') {
+            parse_weight_names(line);
+        } else if (tag == 'H' || tag == 'F') {
+            // heavy-ion and PDF information: not used
+        } else {
+            src_->fail(n_read_, "unexpected line '" + excerpt(line) + "' (expected a HepMC2 E/N/U/C/H/F/V/P line)");
+        }
+    }
+
+    void start_event(std::string_view line) override {
         Fields f(line.substr(1));
         const std::int64_t ev = n_read_;
         number_ = parse_field<std::int64_t>(f, *src_, ev, "event number");
@@ -479,7 +486,7 @@ private:
         particles_.push_back(p);
     }
 
-    void finish_event(EventBatch& out) {
+    void finish_event(EventBatch& out) override {
         const std::int64_t ev = n_read_;
         if (orphans_left_ != 0 || outgoing_left_ != 0)
             throw InputError(src_->path(), src_->line_number(), ev,
@@ -534,7 +541,6 @@ private:
         ++n_read_;
     }
 
-    bool in_event_ = false;
     std::int64_t number_ = 0, declared_vertices_ = 0, event_line_ = 0;
     std::int64_t current_vertex_ = 0, orphans_left_ = 0, outgoing_left_ = 0;
     double weight_ = 1.0, unit_ = 1.0;
