@@ -388,6 +388,50 @@ def _compare_yields(c: dict[str, Any], directory: Path, results: dict[str, Analy
 _STATUS_COLOUR = {"passed": "tab:blue", "mc-limited": "tab:orange", "failed": "tab:red"}
 
 
+_STATUS_LABEL = {"passed": "within tolerance", "mc-limited": "outside, MC-limited", "failed": "outside"}
+_RATIO_MAX = 3.0  # plotted range; ratios above it are drawn at the top edge as arrows with their value
+
+
+def _ratio_plot(ax: Any, mine: list[Comparison], variations: list[str]) -> None:
+    """recast_ml/published per step: nominal coloured by status, variations as hollow markers; a ratio
+    above the plotted range is drawn at the top edge with an arrow and its value."""
+    x = np.arange(len(mine), dtype=float)
+    ratios = np.array([c.ratio for c in mine], dtype=float)
+    finite = ratios[np.isfinite(ratios)]
+    top = min(_RATIO_MAX, max(1.7, float(finite.max(initial=0.0)) * 1.1))
+    edge = 0.97 * top
+
+    def off_scale(xs: np.ndarray, ys: np.ndarray) -> None:
+        for xi, r in zip(xs, ys, strict=True):
+            ax.annotate(f"↑{r:.2f}", (xi, edge), xytext=(2, -2), textcoords="offset points", fontsize=6, va="top")
+
+    ax.axhspan(1 - mine[0].tolerance, 1 + mine[0].tolerance, color="tab:green", alpha=0.15, label="tolerance")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.errorbar(x, ratios, yerr=[c.ratio_error for c in mine], fmt="none", ecolor="grey")
+    for status, colour in _STATUS_COLOUR.items():
+        sel = np.array([c.status == status for c in mine], dtype=bool)
+        if sel.any():
+            label = f"nominal: {_STATUS_LABEL[status]}"
+            ax.scatter(x[sel], np.minimum(ratios[sel], edge), color=colour, zorder=3, s=14, label=label)
+            off_scale(x[sel & (ratios > edge)], ratios[sel & (ratios > edge)])
+    for i, (vname, marker) in enumerate(zip(variations, "sDP*^v", strict=False)):
+        pairs = [
+            (xi + 0.15 * (i + 1), c.variations[vname].ratio)
+            for xi, c in zip(x, mine, strict=True)
+            if vname in c.variations
+        ]
+        xv = np.array([p[0] for p in pairs], dtype=float)
+        yv = np.array([p[1] for p in pairs], dtype=float)
+        ax.scatter(
+            xv, np.minimum(yv, edge), marker=marker, facecolors="none", edgecolors="k", s=14, zorder=2, label=vname
+        )
+        off_scale(xv[yv > edge], yv[yv > edge])
+    ax.legend(fontsize=6, loc="upper left")
+    ax.set_xticks(x, [f"{c.region}: {c.step}" for c in mine], rotation=90, fontsize=6)
+    ax.set_ylabel("recast_ml / published")
+    ax.set_ylim(0.0, top)
+
+
 def write_report(report: ValidationReport, out: Path, distributions: list[str]) -> Path:
     """report.html + PNG plots + summary.json + results_<benchmark>.json."""
     import matplotlib
@@ -407,24 +451,8 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
         for b in benches:
             mine = [c for c in cs if c.benchmark == b]
             fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(mine)), 4))
-            x = np.arange(len(mine))
-            ax.axhspan(1 - mine[0].tolerance, 1 + mine[0].tolerance, color="tab:green", alpha=0.15, label="tolerance")
-            ax.axhline(1.0, color="k", lw=0.8)
-            colors = [_STATUS_COLOUR[c.status] for c in mine]
-            ax.errorbar(x, [c.ratio for c in mine], yerr=[c.ratio_error for c in mine], fmt="none", ecolor="grey")
-            ax.scatter(x, [c.ratio for c in mine], c=colors, zorder=3, s=14, label="nominal")
-            for i, (vname, marker) in enumerate(zip(report.variations, "^vsDP*", strict=False)):
-                vs = [c.variations.get(vname) for c in mine]
-                xv = [xi + 0.15 * (i + 1) for xi, v in zip(x, vs, strict=True) if v is not None]
-                yv = [v.ratio for v in vs if v is not None]
-                ax.scatter(xv, yv, marker=marker, facecolors="none", edgecolors="k", s=14, zorder=2, label=vname)
-            if report.variations:
-                ax.legend(fontsize=6, loc="upper left")
-            ax.set_xticks(x, [f"{c.region}: {c.step}" for c in mine], rotation=90, fontsize=6)
-            ax.set_ylabel("recast_ml / published")
+            _ratio_plot(ax, mine, list(report.variations))
             ax.set_title(f"{report.analysis} {kind}s, {b}")
-            finite = [c.ratio for c in mine if math.isfinite(c.ratio)]
-            ax.set_ylim(0.0, min(3.0, max([1.7, *finite]) * 1.1))
             fig.tight_layout()
             png = f"{kind}_{b}.png"
             fig.savefig(out / png, dpi=110)
