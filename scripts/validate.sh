@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full physics validation (slow; not part of the test suite): regenerates every benchmark of the
 # validated analyses and rewrites validation/<ID>/ (report.html, plots, summary.json).
-#   bash scripts/validate.sh [events per benchmark, default 5000]
+#   bash scripts/validate.sh [events per benchmark, default 12000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
