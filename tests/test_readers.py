@@ -191,6 +191,48 @@ def test_lhe_reader_hand_computed(tmp_path, compressed):
         assert f.format == "lhe"
 
 
+# What MadGraph5_aMC@NLO writes into <header> (abridged): the run banner with embedded cards, and
+# the <initrwgt> weight-group declarations of scale/PDF variations, which must not be taken for
+# <init> (nor the card text for events).
+MG5_HEADER = """<header>
+<MGVersion>
+3.5.1
+</MGVersion>
+<MG5ProcCard>
+<![CDATA[
+import model MSSM_SLHA2
+generate p p > go go @0
+add process p p > go go j @1
+output gluino_pairs
+]]>
+</MG5ProcCard>
+<slha>
+BLOCK MASS
+   1000021 1.400000e+03 # go
+</slha>
+<initrwgt>
+<weightgroup name="Central scale variation" combine="envelope">
+<weight id="1" MUR="0.5" MUF="0.5" PDF="247000" > MUR=0.5 MUF=0.5 </weight>
+<weight id="2" MUR="2.0" MUF="2.0" PDF="247000" > MUR=2.0 MUF=2.0 </weight>
+</weightgroup>
+</initrwgt>
+</header>
+"""
+
+
+def test_lhe_with_a_madgraph_header_reads_like_without(tmp_path):
+    plain = tmp_path / "plain.lhe"
+    plain.write_text(LHE)
+    mg5 = tmp_path / "mg5.lhe"
+    mg5.write_text(LHE.replace("<header>\n<!-- hand-written test file -->\n</header>\n", MG5_HEADER))
+    assert "<initrwgt>" in mg5.read_text()
+    a, b = read_events(plain), read_events(mg5)
+    assert len(b) == 2
+    for column in ("px", "py", "pz", "e", "mass", "pid", "status", "weight", "particle_offsets", "parents"):
+        np.testing.assert_array_equal(getattr(b, column), getattr(a, column))
+    assert b.cross_section_pb == pytest.approx(16.0)
+
+
 # ---- bad input ---------------------------------------------------------------------------------
 
 
@@ -312,3 +354,7 @@ def test_lhe_errors(tmp_path):
     short.write_text(LHE[: LHE.index("       24  1")])
     with pytest.raises(InputError, match=r"short.lhe:\d+ \(event 0\): file ends inside an <event> block"):
         read_events(short)
+    headless = tmp_path / "headless.lhe"
+    headless.write_text(LHE[: LHE.index("</header>")])
+    with pytest.raises(InputError, match=r"headless.lhe:3: file ends inside the <header> block"):
+        read_events(headless)

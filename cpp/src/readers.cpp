@@ -587,12 +587,14 @@ public:
                 break;
             }
             const auto t = trim(line);
-            if (starts_with(t, "<init")) {
+            if (is_tag(t, "header")) {
+                skip_header(t);
+            } else if (is_tag(t, "init")) {
                 parse_init(out);
-            } else if (starts_with(t, "<event")) {
+            } else if (is_tag(t, "event")) {
                 parse_event(out);
                 ++n;
-            } else if (starts_with(t, "</LesHouchesEvents")) {
+            } else if (is_tag(t, "/LesHouchesEvents")) {
                 finished_ = true;
             }
         }
@@ -600,6 +602,24 @@ public:
     }
 
 private:
+    // `t` starts with the tag `name`: "<name>", "<name attr=...>" or "<name" (not "<namesuffix").
+    static bool is_tag(std::string_view t, std::string_view name) {
+        if (t.size() < name.size() + 1 || t[0] != '<' || t.substr(1, name.size()) != name) return false;
+        if (t.size() == name.size() + 1) return true;
+        const char c = t[name.size() + 1];
+        return c == '>' || c == ' ' || c == '\t';
+    }
+
+    // <header> is free-form (MG5 puts its run banner, cards and the <initrwgt> weight groups there):
+    // skipped whole, so that nothing in it is taken for <init> or an <event>.
+    void skip_header(std::string_view t) {
+        std::string_view line;
+        while (t.find("</header") == std::string_view::npos) {
+            if (!src_->next(line)) src_->fail(-1, "file ends inside the <header> block");
+            t = line;
+        }
+    }
+
     void parse_init(EventBatch& out) {
         std::string_view line;
         auto next_data = [&]() {
@@ -672,8 +692,8 @@ private:
         // skip optional information up to </event>
         for (;;) {
             t = next_line();
-            if (starts_with(t, "</event")) break;
-            if (starts_with(t, "<event")) src_->fail(ev, "new <event> before </event>");
+            if (is_tag(t, "/event")) break;
+            if (is_tag(t, "event")) src_->fail(ev, "new <event> before </event>");
         }
         out.end_event();
         ++n_read_;
