@@ -64,24 +64,26 @@ def test_validation_on_a_given_event_file(tmp_path, capsys):
     card.write_text(slha.MODELS["gluino_direct"](2200, 600).to_slha())
     settings = [*slha.pythia_settings("gluino_direct"), f"SLHA:file = {card}"]
     _, records = pythia_records(60, seed=5, settings=settings)
-    sample = tmp_path / "gluino_2200_600.hepmc3"
-    with pyhepmc.open(sample, "w", format="HepMC3") as f:
-        for g in to_genevents(records, hepmc_status=True):
-            f.write(g)
+    parts = [tmp_path / "gluino_2200_600_a.hepmc3", tmp_path / "gluino_2200_600_b.hepmc3"]
+    for part, recs in zip(parts, (records[:35], records[35:]), strict=True):  # a sample in two files
+        with pyhepmc.open(part, "w", format="HepMC3") as f:
+            for g in to_genevents(recs, hepmc_status=True):
+                f.write(g)
     out = tmp_path / "report"
-    args = ["validate", "ATLAS-SUSY-2018-22", "--benchmark", "gluino_2200_600", "--sample", f"gluino_2200_600={sample}"]
+    args = ["validate", "ATLAS-SUSY-2018-22", "--benchmark", "gluino_2200_600"]
+    args += [arg for part in parts for arg in ("--sample", f"gluino_2200_600={part}")]
     assert main([*args, "-o", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["benchmarks"]["gluino_2200_600"]["sample"] == str(sample)
+    assert summary["benchmarks"]["gluino_2200_600"]["sample"] == [str(p) for p in parts]
     assert summary["benchmarks"]["gluino_2200_600"]["events"] == 60
     cutflow = [c for c in summary["comparisons"] if c["kind"] == "cutflow"]
     assert len(cutflow) == 1 + 3 * 8
     assert all(not c["variations"] for c in cutflow)  # no generator variations of a given file
-    assert f"sample {sample}" in (out / "report.html").read_text()
+    assert f"sample {parts[0]}, {parts[1]}" in (out / "report.html").read_text()
     with pytest.raises(SystemExit, match="BENCHMARK=FILE"):
-        main(["validate", "ATLAS-SUSY-2018-22", "--sample", str(sample)])
+        main(["validate", "ATLAS-SUSY-2018-22", "--sample", str(parts[0])])
     capsys.readouterr()
-    assert main(["validate", "ATLAS-SUSY-2018-22", "--sample", f"nope={sample}", "-o", str(out)]) != 0
+    assert main(["validate", "ATLAS-SUSY-2018-22", "--sample", f"nope={parts[0]}", "-o", str(out)]) != 0
     assert "sample for unknown benchmark 'nope'" in capsys.readouterr().err
 
 

@@ -10,7 +10,7 @@ from ._core import ConfigError, DependencyError, InputError, ModelError, RecastE
 from .analysis import Analysis, AnalysisResult
 from .detector import Detector
 from .events import EventBatch
-from .io import EventFile, iter_events, read_events
+from .io import EventFile, iter_events, read_events, write_hepmc3
 from .onnx import OnnxModel, TensorInfo
 
 __version__ = "0.1.0"
@@ -33,4 +33,5 @@ __all__ = [
     "__version__",
     "iter_events",
     "read_events",
+    "write_hepmc3",
 ]

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -600,26 +600,50 @@ class AnalysisResult:
 
     def merge(self, other: AnalysisResult) -> AnalysisResult:
         """Combine the results of two samples of the same process (e.g. batches or jobs)."""
-        if other.analysis != self.analysis or list(other.cutflows) != list(self.cutflows):
-            raise ValueError("cannot merge results of different analyses")
+        return AnalysisResult.combine([self, other])
+
+    @staticmethod
+    def combine(results: Sequence[AnalysisResult]) -> AnalysisResult:
+        """Combine the results of several parts of one sample (batches, files, jobs) in one step:
+        cutflows and bins summed, per-event arrays concatenated once; cross section, luminosity
+        and detector of the first."""
+        if not results:
+            raise ValueError("nothing to combine")
+        first = results[0]
+        for r in results[1:]:
+            if r.analysis != first.analysis or list(r.cutflows) != list(first.cutflows):
+                raise ValueError("cannot merge results of different analyses")
+        cutflows = {}
+        for k, c in first.cutflows.items():
+            for r in results[1:]:
+                c = c.merge(r.cutflows[k])
+            cutflows[k] = c
         bins = {}
-        for k, b in self.bins.items():
-            o = other.bins[k]
-            bins[k] = Bins(k, b.edges, b.n + o.n, b.sumw + o.sumw, b.sumw2 + o.sumw2, b.outside + o.outside, b.names)
+        for k, b in first.bins.items():
+            parts = [r.bins[k] for r in results]
+            bins[k] = Bins(
+                k,
+                b.edges,
+                np.sum([p.n for p in parts], axis=0),
+                np.sum([p.sumw for p in parts], axis=0),
+                np.sum([p.sumw2 for p in parts], axis=0),
+                sum(p.outside for p in parts),
+                b.names,
+            )
         merged = AnalysisResult(
-            analysis=self.analysis,
-            info=self.info,
-            cutflows={k: c.merge(other.cutflows[k]) for k, c in self.cutflows.items()},
+            analysis=first.analysis,
+            info=first.info,
+            cutflows=cutflows,
             bins=bins,
-            variable_names=self.variable_names,
-            variables=np.concatenate([self.variables, other.variables]),
-            passed=np.concatenate([self.passed, other.passed]),
-            n_events=self.n_events + other.n_events,
-            sum_weights=self.sum_weights + other.sum_weights,
-            cross_section_pb=self.cross_section_pb,
-            luminosity_fb=self.luminosity_fb,
-            detector=self.detector,
-            metadata=self.metadata,
+            variable_names=first.variable_names,
+            variables=np.concatenate([r.variables for r in results]),
+            passed=np.concatenate([r.passed for r in results]),
+            n_events=sum(r.n_events for r in results),
+            sum_weights=sum(r.sum_weights for r in results),
+            cross_section_pb=first.cross_section_pb,
+            luminosity_fb=first.luminosity_fb,
+            detector=first.detector,
+            metadata=first.metadata,
         )
         merged._apply_scale()
         return merged
@@ -797,6 +821,56 @@ class Analysis:
         )
         result._apply_scale()
         return result
+
+
+def run_files(
+    analyses: Sequence[Analysis],
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    cross_section: float | None = None,
+    luminosity: float | None = None,
+    threads: int = 1,
+    chunk_size: int = 2000,
+    progress: bool = False,
+) -> list[AnalysisResult]:
+    """Run every analysis on the events of ``files`` (HepMC2/3 or LHE, plain or gzip; e.g. the parts
+    of one sample), read in chunks of ``chunk_size`` events: memory is bounded by a chunk whatever
+    the file size, each chunk is read once for all analyses, and the results (merged over chunks
+    and files; one result per analysis) equal those of running on all events as one batch — event
+    keys, which seed the detector emulation, continue across chunks and files."""
+    from tqdm import tqdm
+
+    from .io import EventFile
+
+    if not analyses:
+        raise ValueError("run_files: no analyses given")
+    if not files:
+        raise ValueError("run_files: no event files given")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    parts: list[list[AnalysisResult]] = [[] for _ in analyses]
+    key = 0
+    with tqdm(unit="ev", desc="events", disable=not progress, leave=False) as bar:
+        for path in files:
+            n_file = 0
+            with EventFile(path) as f:
+                for chunk in f.batches(chunk_size):
+                    for ana, done in zip(analyses, parts, strict=True):
+                        res = ana.run(
+                            chunk,
+                            cross_section=cross_section,
+                            luminosity=luminosity,
+                            first_event_key=key,
+                            threads=threads,
+                        )
+                        done.append(res)
+                    key += len(chunk)
+                    n_file += len(chunk)
+                    bar.update(len(chunk))
+            if n_file == 0:
+                raise ConfigError(f"{path}: the event file holds no events")
+            log.info("%s: %d events", path, n_file)
+    return [AnalysisResult.combine(done) for done in parts]  # one concatenation, not one per chunk
 
 
 def table_from_arrays(

@@ -174,11 +174,15 @@ def _cmd_analyses_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmark_file(text: str) -> tuple[str, str]:
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise SystemExit(f"recast-ml validate: --sample expects BENCHMARK=FILE, got {text!r}")
-    return name, path
+def _benchmark_files(texts: list[str]) -> dict[str, list[str]]:
+    """--sample BENCHMARK=FILE, repeatable; files given for one benchmark are the parts of its sample."""
+    files: dict[str, list[str]] = {}
+    for text in texts:
+        name, sep, path = text.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"recast-ml validate: --sample expects BENCHMARK=FILE, got {text!r}")
+        files.setdefault(name, []).append(path)
+    return files
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -194,7 +198,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         pythia=args.pythia or None,
         variations=not args.no_variations,
-        samples=dict(_benchmark_file(x) for x in args.sample or []),
+        samples=_benchmark_files(args.sample or []),
     )
     s = report.summary()
     out = args.output or Path("validation") / report.analysis
@@ -347,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the main job: yields, CLs, r-values per signal region, results JSON + report")
     run.add_argument("--analysis", action="append", help="analysis ID or definition path (repeatable)")
     src = run.add_mutually_exclusive_group(required=True)
-    src.add_argument("--events", type=Path, help="HepMC2/3 or LHE file (plain or .gz)")
+    src.add_argument(
+        "--events", type=Path, nargs="+", metavar="FILE", help="HepMC2/3 or LHE file(s) of one sample (plain or .gz)"
+    )
     src.add_argument("--generate", metavar="MODEL:MASSES", help="simplified model, e.g. gluino_direct:1400,1000")
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
     run.add_argument("--process", help="with --slha: gluino, squark, higgsino or all")
@@ -382,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample",
         action="append",
         metavar="BENCHMARK=FILE",
-        help="use this event file (HepMC/LHE) for the benchmark instead of generating it (repeatable)",
+        help="use this event file (HepMC/LHE) for the benchmark instead of generating it (repeatable; "
+        "files given for one benchmark are the parts of its sample)",
     )
     val.add_argument("--no-variations", action="store_true", help="skip the generator variations of validation.yaml")
     val.add_argument("--no-progress", action="store_true")

@@ -1,8 +1,9 @@
 """The main job: signal events -> detector -> analyses -> yields, CLs, r-values, log-likelihoods.
 
 ``run_job(analyses=[...], generate="gluino_direct:1400,1000", n_events=3000, output="out")`` (or
-``events=FILE`` / ``slha=FILE, process=...``) writes ``out/results.json`` and ``out/report.html``
-only when everything succeeded (no partial results files), and returns the results document.
+``events=FILE`` or a list of the files of one sample, streamed in chunks / ``slha=FILE, process=...``)
+writes ``out/results.json`` and ``out/report.html`` only when everything succeeded (no partial
+results files), and returns the results document.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._core import ConfigError
-from .analysis import Analysis, AnalysisResult
+from .analysis import Analysis, AnalysisResult, run_files
 from .events import EventBatch
 from .statistics import best_expected, read_signal_regions, region_statistics
 
@@ -50,7 +52,6 @@ def parse_generate(spec: str) -> tuple[str, list[float]]:
 
 def obtain_events(
     *,
-    events: str | os.PathLike[str] | None,
     generate: str | None,
     slha_file: str | os.PathLike[str] | None,
     process: str | None,
@@ -59,26 +60,10 @@ def obtain_events(
     cross_section: float | None,
     progress: bool,
 ) -> tuple[EventBatch, float, str]:
-    """(events, cross section in pb, where the cross section comes from)."""
+    """A generated sample: (events, cross section in pb, where the cross section comes from)."""
     from . import xsec
-    from .io import read_events
     from .pythia import PythiaGenerator, simplified_model_generator
 
-    chosen = [x is not None for x in (events, generate, slha_file)]
-    if sum(chosen) != 1:
-        raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
-    if cross_section is not None and not (cross_section > 0 and math.isfinite(cross_section)):
-        raise ConfigError(f"--cross-section must be a positive number of pb, got {cross_section}")
-    if events is not None:
-        batch = read_events(events)
-        if len(batch) == 0:
-            raise ConfigError(f"{events}: the event file holds no events")
-        if cross_section is None:
-            raise ConfigError(
-                f"{events}: a cross section is needed to compute yields: pass --cross-section (pb); "
-                "the generator's value in the file is not used (it is usually LO)"
-            )
-        return batch, cross_section, "--cross-section"
     if generate is not None:
         model, masses = parse_generate(generate)
         batch = simplified_model_generator(model, *masses, seed=seed).generate(n_events, progress=progress)
@@ -100,6 +85,16 @@ def obtain_events(
         n_events, progress=progress
     )
     return batch, cross_section, "--cross-section"
+
+
+def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    files = [Path(events)] if isinstance(events, (str, os.PathLike)) else [Path(f) for f in events]
+    if not files:
+        raise ConfigError("--events: give at least one event file")
+    for f in files:
+        if not f.is_file():
+            raise ConfigError(f"--events {f}: no such file")
+    return files
 
 
 def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
@@ -129,7 +124,7 @@ def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
 def run_job(
     analyses: list[str],
     *,
-    events: str | os.PathLike[str] | None = None,
+    events: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     generate: str | None = None,
     slha: str | os.PathLike[str] | None = None,
     process: str | None = None,
@@ -148,23 +143,40 @@ def run_job(
     if not analyses:
         raise ConfigError("give at least one --analysis")
     loaded = [Analysis.load(a, detector=detector) for a in analyses]  # fail early on unknown IDs
-    batch, xs, xs_source = obtain_events(
-        events=events,
-        generate=generate,
-        slha_file=slha,
-        process=process,
-        n_events=n_events,
-        seed=seed,
-        cross_section=cross_section,
-        progress=progress,
-    )
-    if write_events is not None:
-        from .io import write_hepmc3
+    if sum(x is not None for x in (events, generate, slha)) != 1:
+        raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
+    if cross_section is not None and not (cross_section > 0 and math.isfinite(cross_section)):
+        raise ConfigError(f"--cross-section must be a positive number of pb, got {cross_section}")
+    files: list[Path] = []
+    if events is not None:
+        files = _event_files(events)
+        if cross_section is None:
+            raise ConfigError(
+                f"{files[0]}: a cross section is needed to compute yields: pass --cross-section (pb); "
+                "the generator's value in the file is not used (it is usually LO)"
+            )
+        if write_events is not None:
+            raise ConfigError("--write-events keeps a generated sample; with --events the sample is a file already")
+        xs, xs_source = cross_section, "--cross-section"
+        # streamed in chunks: memory bounded whatever the sample size
+        results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
+    else:
+        batch, xs, xs_source = obtain_events(
+            generate=generate,
+            slha_file=slha,
+            process=process,
+            n_events=n_events,
+            seed=seed,
+            cross_section=cross_section,
+            progress=progress,
+        )
+        if write_events is not None:
+            from .io import write_hepmc3
 
-        write_hepmc3(batch, write_events, cross_section_pb=xs, cross_section_error_pb=0.0)
+            write_hepmc3(batch, write_events, cross_section_pb=xs, cross_section_error_pb=0.0)
+        results = [ana.run(batch, cross_section=xs, threads=threads) for ana in loaded]
     docs = []
-    for ana in loaded:
-        res = ana.run(batch, cross_section=xs, threads=threads)
+    for ana, res in zip(loaded, results, strict=True):
         doc = analyse(ana, res)
         doc["sample"]["cross_section_source"] = xs_source
         docs.append(doc)
@@ -172,11 +184,11 @@ def run_job(
         "format": "recast_ml/run",
         "format_version": 1,
         "input": {
-            "events": str(events) if events else None,
+            "events": [str(f) for f in files] or None,
             "generate": generate,
             "slha": str(slha) if slha else None,
             "process": process,
-            "n_events": len(batch),
+            "n_events": results[0].n_events,
             "seed": seed,
             "cross_section_pb": xs,
             "cross_section_source": xs_source,

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,7 @@ from typing import Any
 import numpy as np
 
 from ._core import ConfigError
-from .analysis import Analysis, AnalysisResult, load_yaml
-from .io import read_events
+from .analysis import Analysis, AnalysisResult, load_yaml, run_files
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def validate(
     progress: bool = False,
     pythia: list[str] | None = None,
     variations: bool = True,
-    samples: dict[str, str | os.PathLike[str]] | None = None,
+    samples: Mapping[str, str | os.PathLike[str] | Sequence[str | os.PathLike[str]]] | None = None,
 ) -> ValidationReport:
     """Generates the benchmarks, runs the analysis, compares with the published numbers and
     writes the report (see the module docstring). ``pythia`` lines are added to every benchmark's
@@ -201,8 +201,9 @@ def validate(
     ``variations``, every generator variation of ``validation.yaml`` (``variations: NAME:
     {pythia: [...]}``) is generated too (same seeds) and compared step by step beside the nominal
     sample; only the nominal sample decides whether a step is within tolerance. ``samples`` maps
-    benchmark names to event files (HepMC/LHE, e.g. matrix-element-merged samples) used instead of
-    generating them (all their events; no variations for those benchmarks)."""
+    benchmark names to event files (HepMC/LHE, e.g. matrix-element-merged samples; one file or the
+    parts of one sample) used instead of generating them (all their events, streamed; no variations
+    for those benchmarks)."""
     t0 = time.perf_counter()
     ana = Analysis.load(analysis)
     cfg_path = ana.definition.directory / "validation.yaml"
@@ -217,7 +218,9 @@ def validate(
     for b in samples or {}:
         if b not in all_benchmarks:
             raise ConfigError(f"sample for unknown benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
-    files = {b: Path(f) for b, f in (samples or {}).items()}
+    files = {
+        b: [Path(f)] if isinstance(f, (str, os.PathLike)) else [Path(x) for x in f] for b, f in (samples or {}).items()
+    }
     names = [*names, *(b for b in files if b not in names)]
     common = [str(x) for x in (cfg.get("generation") or {}).get("pythia", [])] + list(pythia or [])
     report = ValidationReport(analysis=ana.id, events_per_benchmark=events)
@@ -226,28 +229,31 @@ def validate(
         results: dict[str, AnalysisResult] = {}
         for k, name in enumerate(names):
             spec = all_benchmarks[name]
+            xs = cross_section(spec)
             if name in files:
                 if label != "nominal":
                     continue
-                log.info("benchmark %s: reading %s", name, files[name])
-                ev = read_events(files[name])
+                log.info("benchmark %s: reading %s", name, ", ".join(map(str, files[name])))
+                results[name] = run_files([ana], files[name], cross_section=xs, threads=threads, progress=progress)[0]
+                pythia_xs = math.nan
             else:
                 log.info("%s benchmark %s: generating %d events", label, name, events)
                 ev = generate_benchmark(spec, events, seed + k, progress, settings)
-            xs = cross_section(spec)
-            results[name] = ana.run(ev, cross_section=xs, threads=threads)
+                results[name] = ana.run(ev, cross_section=xs, threads=threads)
+                pythia_xs = ev.cross_section_pb
             if label != "nominal":
                 continue
             info: dict[str, Any] = {
                 "model": str(spec["model"]),
                 "masses": [float(m) for m in spec["masses"]],
                 "cross_section_pb": xs,
+                "pythia_lo_cross_section_pb": pythia_xs,
             }
             if name in files:
-                info |= {"pythia_lo_cross_section_pb": math.nan, "sample": str(files[name]), "events": len(ev)}
+                info |= {"sample": [str(f) for f in files[name]], "events": results[name].n_events}
                 info["pythia_settings"] = []
             else:
-                info |= {"pythia_lo_cross_section_pb": ev.cross_section_pb, "seed": seed + k}
+                info["seed"] = seed + k
                 info["pythia_settings"] = benchmark_settings(spec, settings)
             report.benchmarks[name] = info
         return results
@@ -522,11 +528,11 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
                  "<th>σ NNLO+NNLL [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
+        how = "sample " + ", ".join(b["sample"]) if "sample" in b else "; ".join(b.get("pythia_settings", []))
         parts.append(
             f"<tr><td class='l'>{e(name)}</td><td class='l'>{e(b['model'])}</td><td>{b['masses']}</td>"
             f"<td>{b['cross_section_pb']:.4g}</td><td>{b['pythia_lo_cross_section_pb']:.4g}</td>"
-            f"<td class='l'>{e('sample ' + b['sample'] if 'sample' in b else '; '.join(b.get('pythia_settings', [])))}"
-            "</td></tr>"
+            f"<td class='l'>{e(how)}</td></tr>"
         )
     parts.append("</table>")
     for kind, title in (
