@@ -60,6 +60,8 @@ def test_run_on_a_generated_gluino_sample(tmp_path, capsys):
         (["--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino:1400"], "unknown model 'gluino'"),
         (["--analysis", "ATLAS-SUSY-2018-22", "--events", "EVENTS"], "a cross section is needed"),
         (["--analysis", "ATLAS-SUSY-2018-22", "--events", "EMPTY", "--cross-section", "1"], "holds no events"),
+        (["--analysis", "ATLAS-SUSY-2018-22", "--events", "EVENTS", "nope.hepmc"], "nope.hepmc: no such file"),
+        (["--analysis", "ATLAS-SUSY-2018-22", "--events", ".", "--cross-section", "1"], "--events .: not a file"),
         (["--analysis", "ATLAS-SUSY-2018-22", "--slha", "x.slha"], "--slha needs --process"),
     ],
 )

@@ -93,7 +93,7 @@ def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str
         raise ConfigError("--events: give at least one event file")
     for f in files:
         if not f.is_file():
-            raise ConfigError(f"--events {f}: no such file")
+            raise ConfigError(f"--events {f}: " + ("not a file" if f.exists() else "no such file"))
     return files
 
 
