@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hepmc_samples import pythia_records
+from recast_ml import EventBatch
 from recast_ml.pythia import PRESETS, PythiaGenerator, from_pythia_batch
 
 
@@ -67,3 +68,14 @@ def test_generator_is_seeded_and_reports_cross_section():
     assert 100 < a.cross_section_pb < 2000  # LO ttbar at 13 TeV, a few hundred pb
     with pytest.raises(ValueError, match="rejected the setting"):
         PythiaGenerator(["NoSuch:setting = 3"])
+
+
+def test_batches_are_the_events_of_one_generate_call():
+    whole = PythiaGenerator("ttbar", seed=8).generate(7)
+    parts = list(PythiaGenerator("ttbar", seed=8).batches(7, chunk_size=3))
+    assert [len(p) for p in parts] == [3, 3, 1]
+    joined = EventBatch.concatenate(parts)
+    for col in ("event_number", "particle_offsets", "px", "py", "pz", "e", "pid", "status", "parents"):
+        np.testing.assert_array_equal(getattr(joined, col), getattr(whole, col), err_msg=col)
+    with pytest.raises(ValueError, match="chunk_size"):
+        next(PythiaGenerator("ttbar", seed=8).batches(7, chunk_size=0))

@@ -82,3 +82,35 @@ def test_unwritable_path_is_an_error(ttbar, tmp_path):
     # written under a temporary name and renamed at the end: nothing else is left behind
     write_hepmc3(ttbar, tmp_path / "ok.hepmc3")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.hepmc3"]
+
+
+def test_writer_in_batches_writes_the_one_batch_file(ttbar, tmp_path):
+    import gzip
+
+    from recast_ml import EventBatch
+    from recast_ml.io import HepMC3Writer
+    from recast_ml.pythia import PythiaGenerator
+
+    parts = list(PythiaGenerator("ttbar", seed=29).batches(15, chunk_size=6))  # the events of `ttbar`
+    once = tmp_path / "once.hepmc3.gz"
+    write_hepmc3(ttbar, once, cross_section_pb=1.5, cross_section_error_pb=0.5)
+    chunked = tmp_path / "chunked.hepmc3.gz"
+    with HepMC3Writer(chunked, cross_section_pb=1.5, cross_section_error_pb=0.5) as out:
+        for p in parts:
+            out.write(p)
+        assert out.events_written == 15
+        assert not chunked.exists()
+        assert (tmp_path / "chunked.hepmc3.gz.part").exists()
+    assert gzip.decompress(chunked.read_bytes()) == gzip.decompress(once.read_bytes())
+    with pytest.raises(ValueError, match="closed"):
+        out.write(parts[0])
+
+    # an error while writing: the partial file is removed, nothing carries the final name
+    def fail_midway() -> None:
+        with HepMC3Writer(tmp_path / "failed.hepmc3") as out:
+            out.write(EventBatch.concatenate(parts[:1]))
+            raise KeyError("analysis failed")
+
+    with pytest.raises(KeyError):
+        fail_midway()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunked.hepmc3.gz", "once.hepmc3.gz"]

@@ -35,4 +35,17 @@ void register_io(py::module_& m) {
         return recast::io::write_hepmc3(view, path, xs, xs_err);
     }, py::arg("events"), py::arg("path"), py::arg("cross_section_pb"), py::arg("cross_section_error_pb"),
        "Write events (EventBatch or EventArrays) as HepMC3 ASCII; returns the number of dropped parent links.");
+
+    py::class_<recast::io::HepMC3Writer>(m, "HepMC3Writer")
+        .def(py::init<const std::string&>(), py::arg("path"))
+        .def("write", [](recast::io::HepMC3Writer& w, const py::object& events, double xs, double xs_err) {
+            const recast::EventView view = event_view(events);
+            py::gil_scoped_release release;
+            return w.write(view, xs, xs_err);
+        }, py::arg("events"), py::arg("cross_section_pb"), py::arg("cross_section_error_pb"),
+           "Append events; returns the number of dropped parent links.")
+        .def("close", &recast::io::HepMC3Writer::close, "Write the footer and give the file its final name.")
+        .def_property_readonly("is_open", &recast::io::HepMC3Writer::is_open)
+        .def_property_readonly("events_written", &recast::io::HepMC3Writer::events_written)
+        .def_property_readonly("path", &recast::io::HepMC3Writer::path);
 }

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -74,16 +75,37 @@ void append_number(std::string& s, double x) {
 
 }  // namespace
 
-std::int64_t write_hepmc3(const EventView& events, const std::string& path, double cross_section_pb,
-                          double cross_section_error_pb) {
-    events.validate();
-    Output out(path);
-    out.write("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\nW Default\n");
-    std::int64_t dropped = 0;
+struct HepMC3Writer::Impl {
+    explicit Impl(const std::string& path) : out(path) {}
+    Output out;
+    // scratch, reused between events
     std::string body, head;
-    std::vector<std::int32_t> end_vertex;     // per particle: 1-based vertex it ends in, 0 = none
-    std::vector<std::int32_t> parent_set;     // sorted parents of the current particle
+    std::vector<std::int32_t> end_vertex;                         // per particle: 1-based vertex it ends in, 0 = none
+    std::vector<std::int32_t> parent_set;                         // sorted parents of the current particle
     std::map<std::vector<std::int32_t>, std::int32_t> vertex_of;  // parent set -> 1-based vertex
+};
+
+HepMC3Writer::HepMC3Writer(const std::string& path) : path_(path), impl_(std::make_unique<Impl>(path)) {
+    impl_->out.write("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\nW Default\n");
+}
+
+HepMC3Writer::~HepMC3Writer() = default;  // without close(): the .part file is removed
+
+void HepMC3Writer::close() {
+    if (!impl_) throw Error(path_ + ": writer already closed");
+    impl_->out.write("HepMC::Asciiv3-END_EVENT_LISTING\n\n");
+    impl_->out.close();
+    impl_.reset();
+}
+
+std::int64_t HepMC3Writer::write(const EventView& events, double cross_section_pb, double cross_section_error_pb) {
+    if (!impl_) throw Error(path_ + ": writer already closed");
+    events.validate();
+    Output& out = impl_->out;
+    std::string &body = impl_->body, &head = impl_->head;
+    std::vector<std::int32_t>&end_vertex = impl_->end_vertex, &parent_set = impl_->parent_set;
+    auto& vertex_of = impl_->vertex_of;
+    std::int64_t dropped = 0;
     for (std::size_t ev = 0; ev < events.n_events(); ++ev) {
         const auto first = static_cast<std::size_t>(events.particle_offsets[ev]);
         const auto n = static_cast<std::size_t>(events.particle_offsets[ev + 1]) - first;
@@ -141,8 +163,15 @@ std::int64_t write_hepmc3(const EventView& events, const std::string& path, doub
         out.write(head);
         out.write(body);
     }
-    out.write("HepMC::Asciiv3-END_EVENT_LISTING\n\n");
-    out.close();
+    n_written_ += static_cast<std::int64_t>(events.n_events());
+    return dropped;
+}
+
+std::int64_t write_hepmc3(const EventView& events, const std::string& path, double cross_section_pb,
+                          double cross_section_error_pb) {
+    HepMC3Writer writer(path);
+    const std::int64_t dropped = writer.write(events, cross_section_pb, cross_section_error_pb);
+    writer.close();
     return dropped;
 }
 

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -823,6 +823,35 @@ class Analysis:
         return result
 
 
+def run_batches(
+    analyses: Sequence[Analysis],
+    batches: Iterable[EventBatch],
+    *,
+    cross_section: float | None = None,
+    luminosity: float | None = None,
+    threads: int = 1,
+) -> list[AnalysisResult]:
+    """Run every analysis on a stream of event batches (the chunks of one sample: a file read in
+    pieces, a generator's output) and combine: one result per analysis, equal to running on all
+    events as one batch — the event keys, which seed the detector emulation, continue from batch to
+    batch. Memory is bounded by a batch (plus the per-event variables of the results)."""
+    if not analyses:
+        raise ValueError("run_batches: no analyses given")
+    parts: list[list[AnalysisResult]] = [[] for _ in analyses]
+    key = 0
+    for batch in batches:
+        if len(batch) == 0:
+            continue
+        for ana, done in zip(analyses, parts, strict=True):
+            done.append(
+                ana.run(batch, cross_section=cross_section, luminosity=luminosity, first_event_key=key, threads=threads)
+            )
+        key += len(batch)
+    if key == 0:
+        raise ValueError("run_batches: no events")
+    return [AnalysisResult.combine(done) for done in parts]  # one concatenation, not one per batch
+
+
 def run_files(
     analyses: Sequence[Analysis],
     files: Sequence[str | os.PathLike[str]],
@@ -833,44 +862,31 @@ def run_files(
     chunk_size: int = 2000,
     progress: bool = False,
 ) -> list[AnalysisResult]:
-    """Run every analysis on the events of ``files`` (HepMC2/3 or LHE, plain or gzip; e.g. the parts
-    of one sample), read in chunks of ``chunk_size`` events: memory is bounded by a chunk whatever
-    the file size, each chunk is read once for all analyses, and the results (merged over chunks
-    and files; one result per analysis) equal those of running on all events as one batch — event
-    keys, which seed the detector emulation, continue across chunks and files."""
+    """:func:`run_batches` on the events of ``files`` (HepMC2/3 or LHE, plain or gzip; e.g. the
+    parts of one sample) read in chunks of ``chunk_size`` events, each chunk once for all analyses."""
     from tqdm import tqdm
 
     from .io import EventFile
 
-    if not analyses:
-        raise ValueError("run_files: no analyses given")
     if not files:
         raise ValueError("run_files: no event files given")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    parts: list[list[AnalysisResult]] = [[] for _ in analyses]
-    key = 0
-    with tqdm(unit="ev", desc="events", disable=not progress, leave=False) as bar:
-        for path in files:
-            n_file = 0
-            with EventFile(path) as f:
-                for chunk in f.batches(chunk_size):
-                    for ana, done in zip(analyses, parts, strict=True):
-                        res = ana.run(
-                            chunk,
-                            cross_section=cross_section,
-                            luminosity=luminosity,
-                            first_event_key=key,
-                            threads=threads,
-                        )
-                        done.append(res)
-                    key += len(chunk)
-                    n_file += len(chunk)
-                    bar.update(len(chunk))
-            if n_file == 0:
-                raise ConfigError(f"{path}: the event file holds no events")
-            log.info("%s: %d events", path, n_file)
-    return [AnalysisResult.combine(done) for done in parts]  # one concatenation, not one per chunk
+
+    def chunks() -> Iterator[EventBatch]:
+        with tqdm(unit="ev", desc="events", disable=not progress, leave=False) as bar:
+            for path in files:
+                n_file = 0
+                with EventFile(path) as f:
+                    for chunk in f.batches(chunk_size):
+                        n_file += len(chunk)
+                        bar.update(len(chunk))
+                        yield chunk
+                if n_file == 0:
+                    raise ConfigError(f"{path}: the event file holds no events")
+                log.info("%s: %d events", path, n_file)
+
+    return run_batches(analyses, chunks(), cross_section=cross_section, luminosity=luminosity, threads=threads)
 
 
 def table_from_arrays(

@@ -90,6 +90,73 @@ def read_events(path: str | os.PathLike[str], max_events: int | None = None, for
         return f.read(max_events if max_events is not None else 2**62)
 
 
+class HepMC3Writer:
+    """Writes a sample to a HepMC3 ASCII file batch by batch (``.gz``: compressed), as
+    :func:`write_hepmc3` does for one batch::
+
+        with HepMC3Writer("sample.hepmc3.gz", cross_section_pb=0.0284) as out:
+            for batch in batches:
+                out.write(batch)
+
+    The file is written as ``<path>.part`` and gets its name when the ``with`` block ends normally
+    (:meth:`close`); on an exception the partial file is removed (:meth:`discard`)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cross_section_pb: float | None = None,
+        cross_section_error_pb: float | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.cross_section_pb = cross_section_pb
+        self.cross_section_error_pb = cross_section_error_pb
+        self.dropped_links = 0
+        self._writer: _core.HepMC3Writer | None = _core.HepMC3Writer(os.fspath(path))
+
+    @property
+    def events_written(self) -> int:
+        return self._open().events_written
+
+    def _open(self) -> _core.HepMC3Writer:
+        if self._writer is None:
+            raise ValueError(f"{self.path}: the writer is closed")
+        return self._writer
+
+    def write(self, events: EventBatch) -> int:
+        """Append ``events``; returns the number of parent links dropped (see :func:`write_hepmc3`).
+        The cross section written is the writer's, else the batch's."""
+        xs = events.cross_section_pb if self.cross_section_pb is None else self.cross_section_pb
+        err = events.cross_section_error_pb if self.cross_section_error_pb is None else self.cross_section_error_pb
+        dropped = int(self._open().write(events._batch, float(xs), float(err)))
+        self.dropped_links += dropped
+        return dropped
+
+    def close(self) -> None:
+        """Finish the file and give it its final name."""
+        writer = self._open()
+        writer.close()
+        self._writer = None
+        log.info(
+            "wrote %d events to %s (%d parent links dropped)", writer.events_written, self.path, self.dropped_links
+        )
+
+    def discard(self) -> None:
+        """Abandon the file: the partial ``<path>.part`` is removed."""
+        self._writer = None  # the C++ writer's destructor removes it
+
+    def __enter__(self) -> HepMC3Writer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+
 def write_hepmc3(
     events: EventBatch,
     path: str | os.PathLike[str],

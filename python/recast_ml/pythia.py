@@ -8,7 +8,7 @@ conventions (see ``cpp/include/recast/pythia.hpp``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -104,15 +104,32 @@ class PythiaGenerator:
         """Generate ``n_events`` events (failed events are skipped and retried)."""
         from tqdm import tqdm
 
-        out = _core.EventBatch()
         with tqdm(total=n_events, unit="ev", desc="pythia", disable=not progress, leave=False) as bar:
-            while out.n_events < n_events:
-                want = min(batch_size, n_events - out.n_events)
-                raw = self._pythia.nextBatch(want)
-                batch = from_pythia_batch(raw, first_event_number=self._generated, source=f"<pythia seed={self.seed}>")
-                self._generated += len(batch)
-                out.append(batch._batch)
-                bar.update(len(batch))
+            return self._generate(n_events, batch_size, bar.update)
+
+    def batches(self, n_events: int, chunk_size: int = 2000, *, progress: bool = False) -> Iterator[EventBatch]:
+        """``n_events`` events as batches of up to ``chunk_size``: the same events (and event
+        numbers) as one :meth:`generate` call, without holding them all in memory."""
+        from tqdm import tqdm
+
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        with tqdm(total=n_events, unit="ev", desc="pythia", disable=not progress, leave=False) as bar:
+            done = 0
+            while done < n_events:
+                batch = self._generate(min(chunk_size, n_events - done), 250, bar.update)
+                done += len(batch)
+                yield batch
+
+    def _generate(self, n_events: int, batch_size: int, update: Callable[[int], object]) -> EventBatch:
+        out = _core.EventBatch()
+        while out.n_events < n_events:
+            want = min(batch_size, n_events - out.n_events)
+            raw = self._pythia.nextBatch(want)
+            batch = from_pythia_batch(raw, first_event_number=self._generated, source=f"<pythia seed={self.seed}>")
+            self._generated += len(batch)
+            out.append(batch._batch)
+            update(len(batch))
         out.source = f"<pythia seed={self.seed}>"
         out.cross_section_pb = self.cross_section_pb
         out.cross_section_error_pb = self.cross_section_error_pb

@@ -16,13 +16,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._core import ConfigError
-from .analysis import Analysis, AnalysisResult, run_files
+from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .events import EventBatch
+from .io import HepMC3Writer
+from .pythia import PythiaGenerator, simplified_model_generator
 from .statistics import best_expected, read_signal_regions, region_statistics
 
 log = logging.getLogger(__name__)
@@ -50,28 +52,25 @@ def parse_generate(spec: str) -> tuple[str, list[float]]:
         raise ConfigError(f"--generate {spec!r}: masses must be numbers (GeV)") from None
 
 
-def obtain_events(
+def sample_generator(
     *,
     generate: str | None,
     slha_file: str | os.PathLike[str] | None,
     process: str | None,
-    n_events: int,
     seed: int,
     cross_section: float | None,
-    progress: bool,
-) -> tuple[EventBatch, float, str]:
-    """A generated sample: (events, cross section in pb, where the cross section comes from)."""
+) -> tuple[PythiaGenerator, float, str]:
+    """The generator of a sample to make: (generator, cross section in pb, where it comes from)."""
     from . import xsec
-    from .pythia import PythiaGenerator, simplified_model_generator
 
     if generate is not None:
         model, masses = parse_generate(generate)
-        batch = simplified_model_generator(model, *masses, seed=seed).generate(n_events, progress=progress)
+        gen = simplified_model_generator(model, *masses, seed=seed)
         if cross_section is not None:
-            return batch, cross_section, "--cross-section"
+            return gen, cross_section, "--cross-section"
         table, opts = _XSEC_OF_MODEL[model]
         xs = xsec.lookup(table, masses[0], **opts)
-        return batch, xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
+        return gen, xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
     assert slha_file is not None
     from .slha import PROCESSES, pythia_settings
 
@@ -81,10 +80,13 @@ def obtain_events(
         raise ConfigError("--slha: pass --cross-section (pb); Pythia's LO estimate is not used for limits")
     if not Path(slha_file).is_file():
         raise ConfigError(f"--slha {slha_file}: no such file")
-    batch = PythiaGenerator(pythia_settings(process), seed=seed, slha=str(slha_file)).generate(
-        n_events, progress=progress
-    )
-    return batch, cross_section, "--cross-section"
+    return PythiaGenerator(pythia_settings(process), seed=seed, slha=str(slha_file)), cross_section, "--cross-section"
+
+
+def _written(batches: Iterable[EventBatch], out: HepMC3Writer) -> Iterator[EventBatch]:
+    for batch in batches:
+        out.write(batch)
+        yield batch
 
 
 def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -161,20 +163,16 @@ def run_job(
         # streamed in chunks: memory bounded whatever the sample size
         results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
     else:
-        batch, xs, xs_source = obtain_events(
-            generate=generate,
-            slha_file=slha,
-            process=process,
-            n_events=n_events,
-            seed=seed,
-            cross_section=cross_section,
-            progress=progress,
+        gen, xs, xs_source = sample_generator(
+            generate=generate, slha_file=slha, process=process, seed=seed, cross_section=cross_section
         )
-        if write_events is not None:
-            from .io import write_hepmc3
-
-            write_hepmc3(batch, write_events, cross_section_pb=xs, cross_section_error_pb=0.0)
-        results = [ana.run(batch, cross_section=xs, threads=threads) for ana in loaded]
+        # generated, analysed (and written) in chunks: memory bounded whatever n_events
+        batches = gen.batches(n_events, progress=progress)
+        if write_events is None:
+            results = run_batches(loaded, batches, cross_section=xs, threads=threads)
+        else:
+            with HepMC3Writer(write_events, cross_section_pb=xs, cross_section_error_pb=0.0) as writer:
+                results = run_batches(loaded, _written(batches, writer), cross_section=xs, threads=threads)
     docs = []
     for ana, res in zip(loaded, results, strict=True):
         doc = analyse(ana, res)

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from ._core import ConfigError
-from .analysis import Analysis, AnalysisResult, load_yaml, run_files
+from .analysis import Analysis, AnalysisResult, load_yaml, run_batches, run_files
+from .pythia import PythiaGenerator, simplified_model_generator
 
 log = logging.getLogger(__name__)
 
@@ -161,17 +162,12 @@ def benchmark_settings(spec: dict[str, Any], settings: list[str] | None = None) 
     return [*(settings or []), *(str(x) for x in spec.get("pythia", []))]
 
 
-def generate_benchmark(
-    spec: dict[str, Any], n_events: int, seed: int, progress: bool = False, settings: list[str] | None = None
-) -> Any:
-    """Generates one benchmark of ``validation.yaml`` (see :func:`benchmark_settings`)."""
-    from .pythia import simplified_model_generator
-
+def benchmark_generator(spec: dict[str, Any], seed: int, settings: list[str] | None = None) -> PythiaGenerator:
+    """The Pythia generator of one benchmark of ``validation.yaml`` (see :func:`benchmark_settings`)."""
     masses = [float(m) for m in spec["masses"]]
-    gen = simplified_model_generator(
+    return simplified_model_generator(
         str(spec["model"]), *masses, seed=seed, settings=benchmark_settings(spec, settings)
     )
-    return gen.generate(n_events, progress=progress)
 
 
 def cross_section(spec: dict[str, Any]) -> float:
@@ -238,9 +234,10 @@ def validate(
                 pythia_xs = math.nan
             else:
                 log.info("%s benchmark %s: generating %d events", label, name, events)
-                ev = generate_benchmark(spec, events, seed + k, progress, settings)
-                results[name] = ana.run(ev, cross_section=xs, threads=threads)
-                pythia_xs = ev.cross_section_pb
+                gen = benchmark_generator(spec, seed + k, settings)
+                batches = gen.batches(events, progress=progress)  # generated and analysed chunk by chunk
+                results[name] = run_batches([ana], batches, cross_section=xs, threads=threads)[0]
+                pythia_xs = gen.cross_section_pb
             if label != "nominal":
                 continue
             info: dict[str, Any] = {

@@ -48,6 +48,34 @@ std::unique_ptr<EventReader> open_events(const std::string& path, Format format 
 EventBatch read_events(const std::string& path, std::size_t max_events = std::numeric_limits<std::size_t>::max(),
                        Format format = Format::Auto);
 
+/// Writes events to a HepMC3 ASCII file batch by batch (e.g. while a sample is generated in
+/// chunks), in the format of write_hepmc3. The file is written as "<path>.part" and renamed to
+/// `path` by close(); a writer destroyed without close() (an error on the way) removes the .part
+/// file, so no truncated file ever carries the final name.
+class HepMC3Writer {
+public:
+    explicit HepMC3Writer(const std::string& path);  ///< throws recast::Error if it cannot be opened
+    ~HepMC3Writer();
+    HepMC3Writer(const HepMC3Writer&) = delete;
+    HepMC3Writer& operator=(const HepMC3Writer&) = delete;
+
+    /// Appends the events (cross section as GenCrossSection when finite); returns the number of
+    /// parent links dropped (see write_hepmc3).
+    std::int64_t write(const EventView& events, double cross_section_pb = std::numeric_limits<double>::quiet_NaN(),
+                       double cross_section_error_pb = std::numeric_limits<double>::quiet_NaN());
+    /// Writes the footer and renames the file to its final name.
+    void close();
+    bool is_open() const { return impl_ != nullptr; }
+    std::int64_t events_written() const { return n_written_; }
+    const std::string& path() const { return path_; }
+
+private:
+    struct Impl;
+    std::string path_;
+    std::unique_ptr<Impl> impl_;
+    std::int64_t n_written_ = 0;
+};
+
 /// Writes the events as a HepMC3 ASCII file (Asciiv3; gzip-compressed when `path` ends in
 /// ".gz"), GeV/mm, one weight ("Default"), the cross section as GenCrossSection when finite.
 /// Production vertices are rebuilt from the parent lists (particles with the same parents share a
