@@ -105,7 +105,9 @@ class PythiaGenerator:
         from tqdm import tqdm
 
         with tqdm(total=n_events, unit="ev", desc="pythia", disable=not progress, leave=False) as bar:
-            return self._generate(n_events, batch_size, bar.update)
+            out = self._generate(n_events, batch_size, bar.update)
+        self._log_done()
+        return out
 
     def batches(self, n_events: int, chunk_size: int = 2000, *, progress: bool = False) -> Iterator[EventBatch]:
         """``n_events`` events as batches of up to ``chunk_size``: the same events (and event
@@ -120,6 +122,15 @@ class PythiaGenerator:
                 batch = self._generate(min(chunk_size, n_events - done), 250, bar.update)
                 done += len(batch)
                 yield batch
+        self._log_done()
+
+    def _log_done(self) -> None:
+        log.info(
+            "generated %d events in all, sigma = %.4g +- %.2g pb",
+            self._generated,
+            self.cross_section_pb,
+            self.cross_section_error_pb,
+        )
 
     def _generate(self, n_events: int, batch_size: int, update: Callable[[int], object]) -> EventBatch:
         out = _core.EventBatch()
@@ -133,12 +144,7 @@ class PythiaGenerator:
         out.source = f"<pythia seed={self.seed}>"
         out.cross_section_pb = self.cross_section_pb
         out.cross_section_error_pb = self.cross_section_error_pb
-        log.info(
-            "generated %d events, sigma = %.4g +- %.2g pb",
-            out.n_events,
-            self.cross_section_pb,
-            self.cross_section_error_pb,
-        )
+        log.debug("generated %d events (%d in all so far)", out.n_events, self._generated)
         return EventBatch(out)
 
 
