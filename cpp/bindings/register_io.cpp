@@ -29,13 +29,6 @@ void register_io(py::module_& m) {
         return recast::io::open_events(path, recast::io::format_from_string(format));
     }, py::arg("path"), py::arg("format") = "auto");
 
-    m.def("write_hepmc3", [](const py::object& events, const std::string& path, double xs, double xs_err) {
-        const recast::EventView view = event_view(events);
-        py::gil_scoped_release release;
-        return recast::io::write_hepmc3(view, path, xs, xs_err);
-    }, py::arg("events"), py::arg("path"), py::arg("cross_section_pb"), py::arg("cross_section_error_pb"),
-       "Write events (EventBatch or EventArrays) as HepMC3 ASCII; returns the number of dropped parent links.");
-
     py::class_<recast::io::HepMC3Writer>(m, "HepMC3Writer")
         .def(py::init<const std::string&>(), py::arg("path"))
         .def("write", [](recast::io::HepMC3Writer& w, const py::object& events, double xs, double xs_err) {

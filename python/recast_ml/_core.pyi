@@ -108,10 +108,6 @@ class EventReader:
     @property
     def events_read(self) -> int: ...
 
-def write_hepmc3(
-    events: EventBatch | EventArrays, path: str, cross_section_pb: float, cross_section_error_pb: float
-) -> int: ...
-
 class HepMC3Writer:
     def __init__(self, path: str) -> None: ...
     def write(

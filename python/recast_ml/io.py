@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -76,6 +76,11 @@ class EventFile:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def as_paths(files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """One event file or the files (parts) of one sample, as a list of paths."""
+    return [Path(files)] if isinstance(files, (str, os.PathLike)) else [Path(f) for f in files]
 
 
 def iter_events(path: str | os.PathLike[str], batch_size: int = 1000, format: str = "auto") -> Iterator[EventBatch]:
@@ -170,8 +175,5 @@ def write_hepmc3(
     from the parent lists; parent links a HepMC graph cannot hold (a parent later in the record, or
     one already ending in a vertex with other parents, as in Pythia's initial-state history) are
     dropped and counted: returns that count (decay chains and final-state particles are kept)."""
-    xs = events.cross_section_pb if cross_section_pb is None else cross_section_pb
-    err = events.cross_section_error_pb if cross_section_error_pb is None else cross_section_error_pb
-    dropped = int(_core.write_hepmc3(events._batch, os.fspath(path), float(xs), float(err)))
-    log.info("wrote %d events to %s (%d parent links dropped)", len(events), path, dropped)
-    return dropped
+    with HepMC3Writer(path, cross_section_pb=cross_section_pb, cross_section_error_pb=cross_section_error_pb) as out:
+        return out.write(events)

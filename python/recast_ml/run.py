@@ -23,7 +23,7 @@ from typing import Any
 from ._core import ConfigError
 from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .events import EventBatch
-from .io import HepMC3Writer
+from .io import HepMC3Writer, as_paths
 from .pythia import PythiaGenerator, simplified_model_generator
 from .statistics import best_expected, read_signal_regions, region_statistics
 
@@ -90,7 +90,7 @@ def _written(batches: Iterable[EventBatch], out: HepMC3Writer) -> Iterator[Event
 
 
 def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
-    files = [Path(events)] if isinstance(events, (str, os.PathLike)) else [Path(f) for f in events]
+    files = as_paths(events)
     if not files:
         raise ConfigError("--events: give at least one event file")
     for f in files:

@@ -30,6 +30,7 @@ import numpy as np
 
 from ._core import ConfigError
 from .analysis import Analysis, AnalysisResult, load_yaml, run_batches, run_files
+from .io import as_paths
 from .pythia import PythiaGenerator, simplified_model_generator
 
 log = logging.getLogger(__name__)
@@ -214,9 +215,7 @@ def validate(
     for b in samples or {}:
         if b not in all_benchmarks:
             raise ConfigError(f"sample for unknown benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
-    files = {
-        b: [Path(f)] if isinstance(f, (str, os.PathLike)) else [Path(x) for x in f] for b, f in (samples or {}).items()
-    }
+    files = {b: as_paths(f) for b, f in (samples or {}).items()}
     names = [*names, *(b for b in files if b not in names)]
     common = [str(x) for x in (cfg.get("generation") or {}).get("pythia", [])] + list(pythia or [])
     report = ValidationReport(analysis=ana.id, events_per_benchmark=events)
@@ -226,33 +225,35 @@ def validate(
         for k, name in enumerate(names):
             spec = all_benchmarks[name]
             xs = cross_section(spec)
-            if name in files:
-                if label != "nominal":
-                    continue
-                log.info("benchmark %s: reading %s", name, ", ".join(map(str, files[name])))
-                results[name] = run_files([ana], files[name], cross_section=xs, threads=threads, progress=progress)[0]
-                pythia_xs = math.nan
-            else:
-                log.info("%s benchmark %s: generating %d events", label, name, events)
-                gen = benchmark_generator(spec, seed + k, settings)
-                batches = gen.batches(events, progress=progress)  # generated and analysed chunk by chunk
-                results[name] = run_batches([ana], batches, cross_section=xs, threads=threads)[0]
-                pythia_xs = gen.cross_section_pb
-            if label != "nominal":
-                continue
             info: dict[str, Any] = {
                 "model": str(spec["model"]),
                 "masses": [float(m) for m in spec["masses"]],
                 "cross_section_pb": xs,
-                "pythia_lo_cross_section_pb": pythia_xs,
             }
             if name in files:
-                info |= {"sample": [str(f) for f in files[name]], "events": results[name].n_events}
-                info["pythia_settings"] = []
+                if label != "nominal":
+                    continue
+                log.info("benchmark %s: reading %s", name, ", ".join(map(str, files[name])))
+                res = run_files([ana], files[name], cross_section=xs, threads=threads, progress=progress)[0]
+                info |= {
+                    "pythia_lo_cross_section_pb": math.nan,
+                    "sample": [str(f) for f in files[name]],
+                    "events": res.n_events,
+                    "pythia_settings": [],
+                }
             else:
-                info["seed"] = seed + k
-                info["pythia_settings"] = benchmark_settings(spec, settings)
-            report.benchmarks[name] = info
+                log.info("%s benchmark %s: generating %d events", label, name, events)
+                gen = benchmark_generator(spec, seed + k, settings)
+                batches = gen.batches(events, progress=progress)  # generated and analysed chunk by chunk
+                res = run_batches([ana], batches, cross_section=xs, threads=threads)[0]
+                info |= {
+                    "pythia_lo_cross_section_pb": gen.cross_section_pb,
+                    "seed": seed + k,
+                    "pythia_settings": benchmark_settings(spec, settings),
+                }
+            results[name] = res
+            if label == "nominal":
+                report.benchmarks[name] = info
         return results
 
     report.results = run(common, "nominal")
