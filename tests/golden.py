@@ -57,7 +57,9 @@ def reco_table(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                     raise KeyError(f"{name}: no fields {sorted(unknown)} in the detector output")
                 objs.append({f: o.get(f, _default(f, bools)) for f in fields})
             rows.append(objs)
-        arr = ak.Array(rows) if any(rows) else ak.Array([[{f: _default(f, bools) for f in fields}]] * len(events))[:, :0]
+        arr = (
+            ak.Array(rows) if any(rows) else ak.Array([[{f: _default(f, bools) for f in fields}]] * len(events))[:, :0]
+        )
         collections[name] = arr
     met = []
     for ev in events:
