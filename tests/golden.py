@@ -130,12 +130,3 @@ def model_inputs(analysis: str, table: Mapping[str, Any]) -> dict[str, np.ndarra
             cols.append((x + i["add"]) * i["multiply"])
         out[model] = np.stack(cols, axis=1)
     return out
-
-
-def input_names(analysis: str) -> dict[str, list[str]]:
-    definition = load_definition(find_definition(analysis))
-    return {
-        str(name): [str(i["name"]) for i in card["inputs"]]
-        for name, card in definition.doc.get("models", {}).items()
-        if "inputs" in card
-    }

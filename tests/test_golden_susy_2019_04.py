@@ -459,8 +459,7 @@ def hand_inputs_nn4() -> list[float]:
 
 HAND_INPUTS = {"nn6": (6, hand_inputs_nn6), "nn4": (4, hand_inputs_nn4)}
 
-# the input names of the card, in its order (golden.input_names reads only cards with a flat
-# `inputs:` list; this card lists its inputs under `tensors:`)
+# the input names of the card, in its order (listed under `tensors:`)
 NN_INPUT_NAMES = [
     str(i["name"]) for i in load_definition(find_definition(ID)).doc["models"]["NN"]["tensors"]["input.1"]
 ]
