@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._core import ConfigError
+from ._core import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,48 @@ def check_model(
     return CheckResult(model=card, n_rows=n, max_deviation=deviation, worst_row=worst, values=got)
 
 
+def _short(names: list[str]) -> str:
+    return "[" + ", ".join(names) + "]"
+
+
+def check_card_inputs(card: dict[str, list[str]], proto: Any, *, where: str, model: str, model_file: str) -> None:
+    """The inputs a model card declares (per ONNX input tensor: the feature names in order) must
+    be the model file's: the same tensors, per tensor as many features as the file takes (the
+    last axis of its shape) and, where the file records feature names (TMVA variable expressions,
+    lwtnn variable names, LightGBM/XGBoost feature names, ONNX metadata), the same names in the
+    same order. A swapped or missing input is otherwise silent: the model scores the wrong
+    numbers. ``where`` is the card's ``file:line``; a mismatch is a ModelError naming both lists."""
+    from .onnx_tools import input_names, input_width
+
+    recorded = input_names(proto)
+    head = f"{where}: model {model!r}: the card's inputs do not match {model_file}"
+    if set(card) != set(recorded):
+        raise ModelError(f"{head}: the card fills tensors {sorted(card)}, the model takes {sorted(recorded)}")
+    for tensor, names in card.items():
+        label = "" if len(card) == 1 else f" of tensor {tensor!r}"
+        model_names = recorded[tensor]
+        width = input_width(proto, tensor)
+        if model_names is None:
+            if width is not None and width != len(names):
+                raise ModelError(
+                    f"{head}: the card gives {len(names)} inputs{label}, the model takes {width} "
+                    f"(the file records no names); card: {_short(names)}"
+                )
+            continue
+        if names == model_names:
+            continue
+        if len(names) != len(model_names):
+            missing = [x for x in model_names if x not in names]
+            extra = [x for x in names if x not in model_names]
+            detail = f"the card gives {len(names)} inputs{label}, the model takes {len(model_names)}"
+            detail += f" (missing {_short(missing)})" if missing else ""
+            detail += f" (not in the model {_short(extra)})" if extra else ""
+        else:
+            k = next(k for k, (a, b) in enumerate(zip(names, model_names, strict=True)) if a != b)
+            detail = f"input {k}{label} is {names[k]!r} in the card, {model_names[k]!r} in the model"
+        raise ModelError(f"{head}: {detail}; card: {_short(names)}; model: {_short(model_names)}")
+
+
 def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
     """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / ONNX (made batchable) file."""
     from .analysis import read_model_file
@@ -150,4 +192,4 @@ def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str])
     return target
 
 
-__all__ = ["CheckResult", "check_model", "convert_file"]
+__all__ = ["CheckResult", "check_card_inputs", "check_model", "convert_file"]
