@@ -190,3 +190,22 @@ def test_unknown_and_broken_files_are_not_guessed_to_be_onnx(tmp_path):
         load_onnx(b"\x08\x07\xff\xff", "cache.onnx")
     with pytest.raises(ModelError, match=r"^x.onnx: not an ONNX model \(no IR version, graph or graph outputs\)"):
         load_onnx(b"\x08\x07", "x.onnx")
+
+
+def test_lightgbm_feature_names_are_recorded(tmp_path):
+    """Feature names a LightGBM model was trained with become the metadata the card check reads;
+    LightGBM's defaults (Column_0, ...) are no names."""
+    lgb = pytest.importorskip("lightgbm")
+    from recast_ml.onnx_tools import input_names
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(400, 3)), rng.integers(0, 2, 400)
+    for names, expected in ((["met", "meff", "ht"], ["met", "meff", "ht"]), (None, None)):
+        booster = lgb.train(
+            {"objective": "binary", "verbose": -1},
+            lgb.Dataset(x, y, feature_name=names or "auto"),
+            5,
+        )
+        path = tmp_path / "model.txt"
+        booster.save_model(str(path))
+        assert input_names(convert(path)) == {"input": expected}
