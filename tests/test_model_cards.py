@@ -6,6 +6,7 @@ card errors."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import shutil
 
@@ -13,8 +14,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from recast_ml import ConfigError
-from recast_ml.analysis import Analysis, table_from_arrays
+from recast_ml import ConfigError, ModelError
+from recast_ml.analysis import Analysis, find_definition, load_definition, table_from_arrays
 from recast_ml.convert.lwtnn import lwtnn_to_onnx
 from recast_ml.convert.tmva import tmva_to_onnx
 from toy_events import random_jets, random_met
@@ -55,13 +56,15 @@ def definition(models, block_size=1024, gd_sha=None):
         + "\n"
         + "\n".join(f"      - {{name: jetEta{i}, expr: 'jets[{i}].eta'}}" for i in range(4))
     )
+    # the card's input names are the network's (checked at load); the expressions are a toy's
+    names = [v["name"] for v in json.loads((models / "nn4.json").read_text())["inputs"][0]["variables"]]
     nn_inputs = "\n".join(
         [
-            "      - {name: n_jet, expr: count(jets)}",
-            "      - {name: scaled_ht, expr: HT(jets), mean: 500, std: 250}",
-            "      - {name: mass_hyp, expr: parameters.mass, offset: -1000, scale: 0.001}",
+            f"      - {{name: {names[0]}, expr: count(jets)}}",
+            f"      - {{name: {names[1]}, expr: HT(jets), mean: 500, std: 250}}",
+            f"      - {{name: {names[2]}, expr: parameters.mass, offset: -1000, scale: 0.001}}",
         ]
-        + [f"      - {{name: jet_pt_{i}, expr: 'jets[{i}].pt / 100', pad: 1e-7}}" for i in range(62)]
+        + [f"      - {{name: {names[3 + i]}, expr: 'jets[{i}].pt / 100', pad: 1e-7}}" for i in range(62)]
     )
     text = f"""format: recast_ml/analysis
 format_version: 1
@@ -210,7 +213,7 @@ def test_model_card_errors(models, table, tmp_path):
         Analysis.for_arrays(path, table)
     text = definition(models).replace("      - {name: jetEta3, expr: 'jets[3].eta'}\n", "")
     path.write_text(text)
-    with pytest.raises(Exception, match=r"has 10 features, the model card of .bdt. gives 9 inputs"):
+    with pytest.raises(ModelError, match=r"the card gives 9 inputs, the model takes 10 \(missing \[jetEta3\]\)"):
         Analysis.for_arrays(path, table)
     text = definition(models).replace("score: {tensor: score,", "score: {tensor: nope,")
     path.write_text(text)
@@ -224,3 +227,122 @@ def test_model_card_errors(models, table, tmp_path):
     path.write_text(text)
     with pytest.raises(ConfigError, match="uses 'late', which needs model outputs"):
         Analysis.for_arrays(path, table)
+
+
+def card_line(text, key):
+    return text.splitlines().index(key) + 1
+
+
+def test_swapped_card_inputs_are_refused(models, table, tmp_path):
+    """Two inputs of a card swapped: the model would score the wrong numbers; the load names the
+    card (file:line), the model file and both lists."""
+    text = definition(models).replace(
+        "      - {name: met, expr: met.pt, unit: GeV}\n      - {name: meff, expr: meff, unit: GeV}\n",
+        "      - {name: meff, expr: meff, unit: GeV}\n      - {name: met, expr: met.pt, unit: GeV}\n",
+    )
+    path = tmp_path / "swapped.yaml"
+    path.write_text(text)
+    with pytest.raises(ModelError) as err:
+        Analysis.for_arrays(path, table)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{card_line(text, '  bdt:')}: model 'bdt': the card's inputs do not match ")
+    assert f"{models / 'GGd4_1.xml'}: input 0 is 'meff' in the card, 'met' in the model" in msg
+    assert "card: [meff, met, jetPt0, jetPt1, jetPt2, jetPt3, jetEta0, jetEta1, jetEta2, jetEta3]" in msg
+    assert "model: [met, meff, jetPt0, jetPt1, jetPt2, jetPt3, jetEta0, jetEta1, jetEta2, jetEta3]" in msg
+    # a renamed input too (same count, a name the model does not have)
+    path.write_text(definition(models).replace("{name: jetEta3,", "{name: jetEta4,"))
+    with pytest.raises(ModelError, match=r"input 9 is 'jetEta4' in the card, 'jetEta3' in the model"):
+        Analysis.for_arrays(path, table)
+    # the names of the lwtnn network (graph input node_0), the second file of the card checked too
+    text = definition(models).replace("      - {name: n_jet,", "      - {name: n_jets,")
+    path.write_text(text)
+    with pytest.raises(ModelError, match=rf"{path}:{card_line(text, '  nn:')}: model 'nn': .*nn4.json: input 0 "):
+        Analysis.for_arrays(path, table)
+
+
+@pytest.fixture
+def bundled_copy(tmp_path):
+    """A copy of a bundled analysis to edit."""
+
+    def copy(name):
+        src = find_definition(name).parent
+        dst = tmp_path / name
+        shutil.copytree(src, dst)
+        return dst / "analysis.yaml"
+
+    return copy
+
+
+def model_block(lines, model):
+    """Line indices (0-based) of the input entries of a model card in an analysis.yaml."""
+    start = lines.index(f"  {model}:")
+    out = []
+    for k in range(start + 1, len(lines)):
+        if lines[k].startswith("  ") and not lines[k].startswith("   "):
+            break
+        if lines[k].lstrip().startswith("- {name:"):
+            out.append(k)
+    return start, out
+
+
+def test_bundled_cards_match_their_model_files(shared_data):
+    """Every bundled card loads (names, order and count checked against the files); the ATLAS
+    SUSY-2019-04 ONNX files record no names, but the card's are those of the lwtnn graphs
+    the networks equal."""
+    for name in ("ATLAS-SUSY-2018-22", "ATLAS-SUSY-2019-04"):
+        spec = load_definition(find_definition(name)).spec()
+        assert spec["models"]
+    card = load_definition(find_definition("ATLAS-SUSY-2019-04")).doc["models"]["NN"]
+    names = [str(i["name"]) for i in card["tensors"]["input.1"]]
+    for n in range(4, 9):
+        doc = json.loads(
+            (shared_data / "ATLAS-SUSY-2019-04" / "lwtnn" / f"ATLAS_13TeV_1LEPJets_139invfb_{n}j.json").read_text()
+        )
+        assert [v["name"] for v in doc["inputs"][0]["variables"]] == names
+
+
+def test_swapped_inputs_of_a_bundled_tmva_card(bundled_copy):
+    """ATLAS-SUSY-2018-22 GGd2 with meff and Ap swapped loaded silently (scores moved by up to 2)."""
+    path = bundled_copy("ATLAS-SUSY-2018-22")
+    lines = path.read_text().splitlines()
+    start, inputs = model_block(lines, "GGd2")
+    a, b = inputs[0], inputs[1]
+    lines[a], lines[b] = lines[b], lines[a]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ModelError) as err:
+        load_definition(path).spec()
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{start + 1}: model 'GGd2': the card's inputs do not match ")
+    assert "ZeroLepton2018-SRBDT-GGd2_weight1.xml.gz: input 0 is 'Ap' in the card, 'meff' in the model" in msg
+    assert "card: [Ap, meff, jetPt0," in msg
+    assert "model: [meff, Ap, jetPt0," in msg
+
+
+def test_onnx_without_names_checks_the_count(bundled_copy):
+    path = bundled_copy("ATLAS-SUSY-2019-04")
+    lines = path.read_text().splitlines()
+    start, inputs = model_block(lines, "NN")
+    del lines[inputs[-1]]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ModelError) as err:
+        load_definition(path).spec()
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{start + 1}: model 'NN': the card's inputs do not match ")
+    assert (
+        "OneLeptonMultiJets2018_4jets.onnx: the card gives 64 inputs, the model takes 65 (the file records no names)"
+        in msg
+    )
+
+
+def test_a_damaged_cache_entry_is_converted_again(tmp_path, monkeypatch, shared_data):
+    from recast_ml.analysis import CONVERTER_VERSION, load_model
+
+    monkeypatch.setenv("RECAST_CACHE_DIR", str(tmp_path / "cache"))
+    src = shared_data / "ATLAS-SUSY-2018-22" / "tmva_xml" / "ZeroLepton2018-SRBDT-GGd1_weight1.xml"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    first = load_model(src, digest)
+    cached = tmp_path / "cache" / "models" / f"{digest}-{CONVERTER_VERSION}.onnx"
+    assert cached.read_bytes() == first
+    cached.write_bytes(b"garbage")
+    assert load_model(src, digest) == first
+    assert cached.read_bytes() == first

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._core import ConfigError
+from ._core import ConfigError, ModelError
 from ._data import analyses_dir
 from .events import EventBatch
 
@@ -175,7 +175,7 @@ def _edge(x: Any, where: str) -> float:
 # ------------------------------------------------------------------------------------------------
 # model files
 # ------------------------------------------------------------------------------------------------
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"  # 2: feature names in the metadata (input:<tensor>), checked against cards
 
 
 def cache_dir() -> Path:
@@ -220,8 +220,15 @@ def load_model(path: Path, sha256: str, *, where: str = "") -> bytes:
         raise ConfigError(f"{where or path}: {path} has SHA-256 {digest}, the model card says {sha256}")
     cached = cache_dir() / "models" / f"{digest}-{CONVERTER_VERSION}.onnx"
     if cached.is_file():
-        return cached.read_bytes()
-    onnx_bytes: bytes = convert_bytes(data, path.name.removesuffix(".gz")).SerializeToString()
+        from .convert import load_onnx
+
+        try:
+            data_cached = cached.read_bytes()
+            load_onnx(data_cached, str(cached))
+            return data_cached
+        except (OSError, ModelError) as e:  # a damaged cache entry is converted again
+            log.warning("ignoring the cached conversion %s: %s", cached, e)
+    onnx_bytes: bytes = convert_bytes(data, path.name.removesuffix(".gz"), source=str(path)).SerializeToString()
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         part = cached.with_name(cached.name + f".{os.getpid()}.tmp")
@@ -360,18 +367,22 @@ class Definition:
         }
 
     def _model_spec(self, name: str, card: dict[str, Any]) -> dict[str, Any]:
-        import onnx
+        from .convert import load_onnx
+        from .models import check_card_inputs
+        from .onnx_tools import graph_inputs
 
         line = _first_line(card) or 1
+        key = next((k for k in self.doc.get("models", {}) if k == name), None)
+        card_line = key.line if isinstance(key, Located) else line  # the line of `NAME:`
         files = []
-        proto = None
+        protos = []
         for k, f in enumerate(card["files"]):
             path = self.directory / str(f["file"])
             data = load_model(path, str(f["sha256"]), where=f"{self.path}:{_first_line(f) or line}")
-            proto = proto or onnx.load_from_string(data)
+            protos.append((path, load_onnx(data, str(path))))
             files.append({"route": int(f.get("route", k)), "path": str(path), "bytes": data})
-        assert proto is not None
-        onnx_inputs = [i.name for i in proto.graph.input]
+        proto = protos[0][1]
+        onnx_inputs = [i.name for i in graph_inputs(proto)]
         onnx_outputs = [o.name for o in proto.graph.output]
         if "tensors" in card:
             groups = [(str(t), v) for t, v in card["tensors"].items()]
@@ -400,6 +411,11 @@ class Definition:
                     }
                 )
             tensors.append({"name": tname, "inputs": items})
+        card_inputs = {tname: [str(i["name"]) for i in inputs] for tname, inputs in groups}
+        for path, file_proto in protos:
+            check_card_inputs(
+                card_inputs, file_proto, where=f"{self.path}:{card_line}", model=name, model_file=str(path)
+            )
         outputs = []
         for oname, o in card["outputs"].items():
             tensor = str(o.get("tensor", onnx_outputs[0]))

@@ -62,33 +62,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_inspect(args: argparse.Namespace) -> int:
-    from .onnx import OnnxModel
+    from .models import describe, format_description
 
-    model = OnnxModel(args.file)
-    meta: dict[str, object] = {"file": str(args.file)}
-    try:
-        import onnx
-
-        proto = onnx.load(str(args.file), load_external_data=False)
-        meta["producer"] = f"{proto.producer_name} {proto.producer_version}".strip()
-        meta["opsets"] = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
-    except Exception as err:  # metadata is optional; inference info comes from ORT
-        log.debug("onnx metadata unavailable: %s", err)
-    info = {
-        **meta,
-        "inputs": [t.__dict__ for t in model.inputs],
-        "outputs": [t.__dict__ for t in model.outputs],
-    }
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    for k, v in meta.items():
-        print(f"{k}: {v}")
-    for kind, tensors in (("inputs", model.inputs), ("outputs", model.outputs)):
-        print(f"{kind}:")
-        for t in tensors:
-            shape = ", ".join(str(d) if isinstance(d, int) else "N" for d in t.shape)
-            print(f"  {t.name:<24} {t.dtype:<8} ({shape})")
+    info = describe(args.model)
+    print(json.dumps(info, indent=2) if args.json else format_description(info))
     return 0
 
 
@@ -320,8 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_cmd_info)
 
     models = sub.add_parser("models", help="ML model tools").add_subparsers(dest="models_command", required=True)
-    inspect = models.add_parser("inspect", help="inputs and outputs of an ONNX model")
-    inspect.add_argument("file", type=Path)
+    inspect = models.add_parser(
+        "inspect", help="inputs, outputs and metadata of a model file (ONNX, TMVA XML, lwtnn JSON) or ANALYSIS:MODEL"
+    )
+    inspect.add_argument("model", help="model file (.gz allowed) or model card ANALYSIS:MODEL")
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(func=_cmd_models_inspect)
     conv = models.add_parser("convert", help="TMVA XML / lwtnn JSON / fixed-batch ONNX -> (batchable) ONNX")

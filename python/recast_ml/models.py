@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._core import ConfigError
+from ._core import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +135,197 @@ def check_model(
     return CheckResult(model=card, n_rows=n, max_deviation=deviation, worst_row=worst, values=got)
 
 
+def _short(names: list[str]) -> str:
+    return "[" + ", ".join(names) + "]"
+
+
+def check_card_inputs(card: dict[str, list[str]], proto: Any, *, where: str, model: str, model_file: str) -> None:
+    """The inputs a model card declares (per ONNX input tensor: the feature names in order) must
+    be the model file's: the same tensors, per tensor as many features as the file takes (the
+    last axis of its shape) and, where the file records feature names (TMVA variable expressions,
+    lwtnn variable names, LightGBM/XGBoost feature names, ONNX metadata), the same names in the
+    same order. A swapped or missing input is otherwise silent: the model scores the wrong
+    numbers. ``where`` is the card's ``file:line``; a mismatch is a ModelError naming both lists."""
+    from .onnx_tools import input_names, input_width
+
+    recorded = input_names(proto)
+    head = f"{where}: model {model!r}: the card's inputs do not match {model_file}"
+    if set(card) != set(recorded):
+        raise ModelError(f"{head}: the card fills tensors {sorted(card)}, the model takes {sorted(recorded)}")
+    for tensor, names in card.items():
+        label = "" if len(card) == 1 else f" of tensor {tensor!r}"
+        model_names = recorded[tensor]
+        width = input_width(proto, tensor)
+        if model_names is None:
+            if width is not None and width != len(names):
+                raise ModelError(
+                    f"{head}: the card gives {len(names)} inputs{label}, the model takes {width} "
+                    f"(the file records no names); card: {_short(names)}"
+                )
+            continue
+        if names == model_names:
+            continue
+        if len(names) != len(model_names):
+            missing = [x for x in model_names if x not in names]
+            extra = [x for x in names if x not in model_names]
+            detail = f"the card gives {len(names)} inputs{label}, the model takes {len(model_names)}"
+            detail += f" (missing {_short(missing)})" if missing else ""
+            detail += f" (not in the model {_short(extra)})" if extra else ""
+        else:
+            k = next(k for k, (a, b) in enumerate(zip(names, model_names, strict=True)) if a != b)
+            detail = f"input {k}{label} is {names[k]!r} in the card, {model_names[k]!r} in the model"
+        raise ModelError(f"{head}: {detail}; card: {_short(names)}; model: {_short(model_names)}")
+
+
+def _tensor(value: Any) -> dict[str, Any]:
+    import onnx
+
+    t = value.type.tensor_type
+    try:
+        dtype = str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)))
+    except (KeyError, TypeError, ValueError):
+        dtype = "unknown"
+    shape: list[int | str | None] = []
+    for d in t.shape.dim:
+        shape.append(int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None))
+    return {
+        "name": value.name,
+        "dtype": dtype,
+        "shape": shape,
+        "onnx_type": onnx.TensorProto.DataType.Name(t.elem_type).lower(),
+    }
+
+
+def _model_info(proto: Any) -> dict[str, Any]:
+    """Inputs (with the feature names the file records), outputs and metadata of an ONNX model."""
+    from .onnx_tools import graph_inputs, input_names
+
+    names = input_names(proto)
+    inputs = []
+    for value in graph_inputs(proto):
+        info = _tensor(value)
+        if names.get(value.name) is not None:
+            info["features"] = names[value.name]
+        inputs.append(info)
+    return {
+        "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
+        "opsets": {o.domain or "ai.onnx": o.version for o in proto.opset_import},
+        "metadata": {p.key: p.value for p in proto.metadata_props},
+        "inputs": inputs,
+        "outputs": [_tensor(v) for v in proto.graph.output],
+    }
+
+
+def read_model(path: str | os.PathLike[str]) -> tuple[str, Any]:
+    """(format, ONNX model) of a model file of any supported format (.gz allowed); an ONNX file
+    as it is (not made batchable), the others converted."""
+    import tempfile
+
+    from .analysis import read_model_file
+    from .convert import convert, detect_format, load_onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
+        plain = path
+        if path.suffix == ".gz":
+            plain = Path(tmp) / path.name.removesuffix(".gz")
+            plain.write_bytes(read_model_file(path))
+        fmt = detect_format(plain, source=str(path))
+        if fmt == "onnx":
+            return fmt, load_onnx(plain.read_bytes(), str(path))
+        return fmt, convert(plain, source=str(path))
+
+
+def describe(target: str) -> dict[str, Any]:
+    """What ``recast-ml models inspect`` shows: for a model file (ONNX, TMVA XML, lwtnn JSON,
+    LightGBM, XGBoost; .gz allowed) its format, inputs (with feature names), outputs and
+    metadata; for a model card ``ANALYSIS:MODEL`` also the card's inputs (name, expression,
+    normalisation, padding), outputs, routing and files (the card loaded as a run loads it, so
+    with its checks against the files)."""
+    from .convert import FORMATS
+
+    path = Path(target)
+    if path.is_file() or ":" not in target:
+        fmt, proto = read_model(path)
+        return {"file": str(path), "format": FORMATS[fmt], **_model_info(proto)}
+    from .analysis import Definition, find_definition, load_definition
+
+    ana_name, model_name = target.rsplit(":", 1)
+    definition: Definition = load_definition(find_definition(ana_name))
+    cards = definition.doc.get("models", {})
+    if model_name not in cards:
+        raise ConfigError(f"{definition.path}: no model {model_name!r}; models: {', '.join(cards) or 'none'}")
+    card = cards[model_name]
+    key = next(k for k in cards if k == model_name)  # a Located string: the line of `NAME:`
+    spec = definition._model_spec(model_name, card)
+    fmt, proto = read_model(spec["files"][0]["path"])
+    inputs = [
+        {
+            "tensor": t["name"],
+            "name": i["name"],
+            "expr": i["expr"]["text"],
+            "add": i["add"],
+            "multiply": i["multiply"],
+            "pad": i["pad"],
+        }
+        for t in spec["tensors"]
+        for i in t["inputs"]
+    ]
+    return {
+        "card": target,
+        "definition": f"{definition.path}:{getattr(key, 'line', spec['line'])}",
+        "description": str(card.get("description", "")),
+        "route": spec["route"]["text"] if "route" in spec else None,
+        "files": [{"route": f["route"], "file": f["path"]} for f in spec["files"]],
+        "format": FORMATS[fmt],
+        "card_inputs": inputs,
+        "card_outputs": [{"name": o["name"], "tensor": o["tensor"], "index": o["index"]} for o in spec["outputs"]],
+        **_model_info(proto),
+    }
+
+
+def format_description(info: dict[str, Any]) -> str:
+    """The text form of :func:`describe` (``recast-ml models inspect``)."""
+    lines = []
+    for key, value in info.items():
+        if key == "metadata":
+            for k, v in value.items():
+                lines.append(f"metadata {k}: {v if len(v) <= 100 else v[:97] + '...'}")
+        elif key == "files":
+            lines += [f"file (route {f['route']}): {f['file']}" for f in value]
+        elif key == "card_inputs":
+            lines.append("card inputs:")
+            for n, i in enumerate(value):
+                norm = "" if (i["add"], i["multiply"]) == (0.0, 1.0) else f"  (x + {i['add']:g}) * {i['multiply']:g}"
+                pad = "" if i["pad"] is None else f"  pad {i['pad']:g}"
+                lines.append(f"  {n:>3} {i['tensor']}: {i['name']:<24} = {i['expr']}{norm}{pad}")
+        elif key == "card_outputs":
+            lines.append("card outputs:")
+            lines += [f"  {o['name']:<24} = {o['tensor']}[{o['index']}]" for o in value]
+        elif key not in ("inputs", "outputs") and value not in (None, ""):
+            lines.append(f"{key}: {value}")
+    for kind in ("inputs", "outputs"):
+        lines.append(f"{kind}:")
+        for t in info[kind]:
+            shape = ", ".join(str(d) if isinstance(d, int) else "N" for d in t["shape"])
+            lines.append(f"  {t['name']:<24} {t['dtype']:<8} ({shape})")
+            if "features" in t:
+                lines.append(f"    features: {', '.join(t['features'])}")
+    return "\n".join(lines)
+
+
 def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
     """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / ONNX (made batchable) file."""
     from .analysis import read_model_file
     from .convert import convert, convert_bytes
 
     source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such model file")
     if source.suffix == ".gz":
-        model = convert_bytes(read_model_file(source), source.name.removesuffix(".gz"))
+        model = convert_bytes(read_model_file(source), source.name.removesuffix(".gz"), source=str(source))
     else:
         model = convert(source)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -150,4 +333,4 @@ def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str])
     return target
 
 
-__all__ = ["CheckResult", "check_model", "convert_file"]
+__all__ = ["CheckResult", "check_card_inputs", "check_model", "convert_file", "describe", "format_description"]

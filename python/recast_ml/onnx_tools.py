@@ -23,3 +23,53 @@ def dynamic_batch(model: Any, name: str = "N") -> Any:
     # shapes inferred for intermediate values would keep the fixed batch: drop them
     del out.graph.value_info[:]
     return out
+
+
+def graph_inputs(model: Any) -> list[Any]:
+    """The graph inputs a caller feeds (``ValueInfoProto``; initializers listed as inputs, as
+    older exporters do, excluded)."""
+    inits = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+def _names(text: str) -> list[str] | None:
+    import json
+
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+        return [str(x) for x in value] if isinstance(value, list) else None
+    return text.split(",") if text else []  # the comma-separated form of early lwtnn conversions
+
+
+def input_names(model: Any) -> dict[str, list[str] | None]:
+    """Per graph input, the names of its features (the last axis) as the model file records
+    them, or None where it records none. Read from the metadata: ``input:<tensor>`` (a JSON
+    list, written by the TMVA, lwtnn, LightGBM and XGBoost converters) or, for a model with one
+    input, ``input_0``, ``input_1``, ... (one name each, as in the ATLAS-HIGP-2024-32 files)."""
+    meta = {p.key: p.value for p in model.metadata_props}
+    inputs = [i.name for i in graph_inputs(model)]
+    out: dict[str, list[str] | None] = {}
+    for name in inputs:
+        text = meta.get(f"input:{name}")
+        out[name] = _names(text) if text is not None else None
+    if len(inputs) == 1 and out[inputs[0]] is None and "input_0" in meta:
+        names: list[str] = []
+        while f"input_{len(names)}" in meta:
+            names.append(meta[f"input_{len(names)}"])
+        out[inputs[0]] = names
+    return out
+
+
+def input_width(model: Any, name: str) -> int | None:
+    """The fixed size of the last axis of graph input ``name`` (the number of features of a
+    [batch, features] input), or None where it is symbolic or the input is no such matrix."""
+    for value in graph_inputs(model):
+        if value.name == name:
+            dims = value.type.tensor_type.shape.dim
+            if len(dims) >= 2 and dims[-1].HasField("dim_value") and dims[-1].dim_value > 0:
+                return int(dims[-1].dim_value)
+            return None
+    return None

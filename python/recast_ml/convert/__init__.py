@@ -4,26 +4,45 @@ XGBoost models through onnxmltools (:mod:`.gbdt`, optional packages), and fixed 
 files made batchable (:func:`recast_ml.onnx_tools.dynamic_batch`).
 
 ``convert(path)`` picks the converter by content; ``recast-ml models convert IN OUT`` is the CLI.
+Every problem with a model file is a :class:`recast_ml.ModelError` whose message starts with the
+file (``source``: the name to report, e.g. the original of a decompressed copy) and names the
+element at fault (tree and node, layer, ...); a file of no known format is refused, not guessed.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .._core import ModelError
 
+FORMATS = {
+    "tmva": "TMVA XML",
+    "lwtnn": "lwtnn JSON",
+    "lightgbm": "LightGBM",
+    "xgboost": "XGBoost",
+    "onnx": "ONNX",
+}
+KNOWN = "TMVA XML, lwtnn JSON, LightGBM, XGBoost (JSON/UBJ) or ONNX"
 
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """One of "tmva", "lwtnn", "lightgbm", "xgboost", "onnx", from the file's content."""
+
+def detect_format(path: str | os.PathLike[str], *, source: str | None = None) -> str:
+    """One of "tmva", "lwtnn", "lightgbm", "xgboost", "onnx", from the file's content; any other
+    file is a ModelError. (An ONNX file is recognised by its first protobuf field, ir_version, or
+    its .onnx suffix; :func:`load_onnx` checks the whole file.)"""
     from .gbdt import sniff
 
     p = Path(path)
+    src = source or str(p)
     try:
         head = p.read_bytes()[:4096]
     except OSError as e:
-        raise ModelError(f"{p}: cannot read model file: {e.strerror}") from e
+        raise ModelError(f"{src}: cannot read model file: {e.strerror}") from e
+    if not head.strip():
+        raise ModelError(f"{src}: empty file, not a model ({KNOWN})")
     gbdt = sniff(p, head)
     if gbdt:
         return gbdt
@@ -31,48 +50,101 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if text.startswith(b"<?xml") or text.startswith(b"<MethodSetup"):
         if b"<MethodSetup" in head:
             return "tmva"
-        raise ModelError(f"{p}: XML file but not a TMVA weight file (no <MethodSetup>)")
+        raise ModelError(f"{src}: XML file but not a TMVA weight file (no <MethodSetup>)")
     if text.startswith(b"{"):
         return "lwtnn"
-    return "onnx"
+    if head.startswith(b"\x08") or p.suffix.lower() == ".onnx":  # ModelProto field 1 (ir_version) first
+        return "onnx"
+    raise ModelError(f"{src}: unknown model format (not {KNOWN})")
 
 
-def convert(path: str | os.PathLike[str], **options: Any) -> Any:
-    """An ``onnx.ModelProto`` for a TMVA XML, lwtnn JSON, LightGBM, XGBoost or ONNX file."""
+def load_onnx(data: bytes, source: str) -> Any:
+    """An ``onnx.ModelProto`` from serialized bytes, checked (a graph with outputs, the ONNX
+    checker); anything else is a ModelError naming ``source``."""
     import onnx
+    from google.protobuf.message import DecodeError
 
-    fmt = detect_format(path)
-    if fmt == "tmva":
-        from .tmva import tmva_to_onnx
-
-        return tmva_to_onnx(path, **options)
-    if fmt == "lwtnn":
-        from .lwtnn import lwtnn_to_onnx
-
-        return lwtnn_to_onnx(path, **options)
-    if fmt == "lightgbm":
-        from .gbdt import lightgbm_to_onnx
-
-        return lightgbm_to_onnx(path, **options)
-    if fmt == "xgboost":
-        from .gbdt import xgboost_to_onnx
-
-        return xgboost_to_onnx(path, **options)
-    from ..onnx_tools import dynamic_batch
-
-    return dynamic_batch(onnx.load(str(path)))
+    if not data:
+        raise ModelError(f"{source}: empty file, not an ONNX model")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as e:
+        raise ModelError(f"{source}: not a readable ONNX model (protobuf: {e})") from None
+    if proto.ir_version <= 0 or not proto.HasField("graph") or not proto.graph.output:
+        raise ModelError(f"{source}: not an ONNX model (no IR version, graph or graph outputs)")
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{source}: invalid ONNX model: {first}") from None
+    return proto
 
 
-def convert_bytes(data: bytes, name: str) -> Any:
-    """``convert`` for a model held in memory (e.g. decompressed); ``name`` is its file name."""
+def _describe(e: BaseException) -> str:
+    if isinstance(e, KeyError):
+        return f"missing field {e.args[0]!r}" if e.args else "missing field"
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {e.start})"
+    return f"{type(e).__name__}: {e}"
+
+
+@contextmanager
+def malformed(fmt: str, source: str) -> Iterator[None]:
+    """Turns the Python errors of reading a malformed ``fmt`` file (a missing key, a list too
+    short, a string where a number belongs, bad UTF-8, ...) into a ModelError naming the file."""
+    try:
+        yield
+    except ModelError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as e:
+        raise ModelError(f"{source}: malformed {FORMATS[fmt]} file: {_describe(e)}") from e
+
+
+def convert(path: str | os.PathLike[str], *, source: str | None = None, **options: Any) -> Any:
+    """An ``onnx.ModelProto`` for a TMVA XML, lwtnn JSON, LightGBM, XGBoost or ONNX file.
+    ``source``: the name errors report (default: ``path``)."""
+    src = source or str(path)
+    fmt = detect_format(path, source=src)
+    with malformed(fmt, src):
+        if fmt == "tmva":
+            from .tmva import tmva_to_onnx
+
+            return tmva_to_onnx(path, source=src, **options)
+        if fmt == "lwtnn":
+            from .lwtnn import lwtnn_to_onnx
+
+            return lwtnn_to_onnx(path, source=src, **options)
+        if fmt == "lightgbm":
+            from .gbdt import lightgbm_to_onnx
+
+            return lightgbm_to_onnx(path, source=src, **options)
+        if fmt == "xgboost":
+            from .gbdt import xgboost_to_onnx
+
+            return xgboost_to_onnx(path, source=src, **options)
+        from ..onnx_tools import dynamic_batch
+
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise ModelError(f"{src}: cannot read model file: {e.strerror}") from e
+        return dynamic_batch(load_onnx(data, src))
+
+
+def convert_bytes(data: bytes, name: str, *, source: str | None = None) -> Any:
+    """``convert`` for a model held in memory (e.g. decompressed); ``name`` is its file name,
+    ``source`` the name errors report (default ``name``)."""
     import logging
     import tempfile
 
+    src = source or name
     with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
-        plain = Path(tmp) / name
+        plain = Path(tmp) / Path(name).name
         plain.write_bytes(data)
-        logging.getLogger(__name__).info("converting %s model %s to ONNX", detect_format(plain), name)
-        return convert(plain)
+        fmt = detect_format(plain, source=src)
+        logging.getLogger(__name__).info("converting %s model %s to ONNX", fmt, src)
+        return convert(plain, source=src)
 
 
-__all__ = ["convert", "convert_bytes", "detect_format"]
+__all__ = ["FORMATS", "convert", "convert_bytes", "detect_format", "load_onnx", "malformed"]

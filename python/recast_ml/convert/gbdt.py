@@ -22,7 +22,22 @@ def _require(module: str, what: str) -> Any:
         raise ModelError(f"converting {what} needs the Python package '{module}' (pip install {module})") from e
 
 
-def _convert(path: str | os.PathLike[str], package: str, what: str, input_name: str) -> Any:
+def _feature_names(booster: Any, package: str, n: int) -> list[str] | None:
+    """The feature names the model was trained with; None where it has none (LightGBM's
+    defaults Column_0, Column_1, ... are no names)."""
+    names = booster.feature_name() if package == "lightgbm" else booster.feature_names
+    if not names or len(names) != n:
+        return None
+    names = [str(x) for x in names]
+    if names == [f"Column_{k}" for k in range(n)]:
+        return None
+    return names
+
+
+def _convert(path: str | os.PathLike[str], package: str, what: str, input_name: str, source: str | None) -> Any:
+    import json
+
+    src = source or str(path)
     lib = _require(package, what)
     onnxmltools = _require("onnxmltools", what)
     from onnxmltools.convert.common.data_types import FloatTensorType
@@ -30,23 +45,29 @@ def _convert(path: str | os.PathLike[str], package: str, what: str, input_name: 
     try:
         booster = lib.Booster(model_file=str(path))
     except Exception as e:  # the libraries raise their own error types
-        raise ModelError(f"{path}: {package} cannot read the model: {e}") from e
+        raise ModelError(f"{src}: {package} cannot read the model: {e}") from e
     n = booster.num_feature() if package == "lightgbm" else booster.num_features()
     types = [(input_name, FloatTensorType([None, n]))]
     try:
         if package == "lightgbm":
-            return onnxmltools.convert_lightgbm(booster, initial_types=types, zipmap=False, target_opset=15)
-        return onnxmltools.convert_xgboost(booster, initial_types=types, target_opset=15)
+            model = onnxmltools.convert_lightgbm(booster, initial_types=types, zipmap=False, target_opset=15)
+        else:
+            model = onnxmltools.convert_xgboost(booster, initial_types=types, target_opset=15)
     except Exception as e:
-        raise ModelError(f"{path}: onnxmltools cannot convert this {what}: {e}") from e
+        raise ModelError(f"{src}: onnxmltools cannot convert this {what}: {e}") from e
+    names = _feature_names(booster, package, n)
+    if names is not None:  # checked against model cards like the other formats' variable names
+        entry = model.metadata_props.add()
+        entry.key, entry.value = f"input:{input_name}", json.dumps(names)
+    return model
 
 
-def lightgbm_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input") -> Any:
-    return _convert(path, "lightgbm", "LightGBM model", input_name)
+def lightgbm_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input", source: str | None = None) -> Any:
+    return _convert(path, "lightgbm", "LightGBM model", input_name, source)
 
 
-def xgboost_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input") -> Any:
-    return _convert(path, "xgboost", "XGBoost model", input_name)
+def xgboost_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input", source: str | None = None) -> Any:
+    return _convert(path, "xgboost", "XGBoost model", input_name, source)
 
 
 def sniff(path: Path, head: bytes) -> str | None:
@@ -57,7 +78,7 @@ def sniff(path: Path, head: bytes) -> str | None:
         return "xgboost"
     if head.lstrip().startswith(b"{"):
         try:
-            doc = json.loads(path.read_text())
+            doc = json.loads(path.read_bytes())
         except (ValueError, OSError):
             return None
         if isinstance(doc, dict) and "learner" in doc:

@@ -23,6 +23,33 @@ import numpy as np
 from .._core import ModelError
 
 
+def _floats(value: Any, where: str, what: str) -> np.ndarray:
+    """A list of finite numbers (float32, as lwtnn evaluates) or a ModelError: JSON null, strings,
+    booleans, nan and values beyond float32 (1e400 reads as inf) are refused."""
+    if not isinstance(value, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        if isinstance(value, list):
+            bad = next(x for x in value if not isinstance(x, (int, float)) or isinstance(x, bool))
+            raise ModelError(f"{where}: {what} must be numbers, found {json.dumps(bad)}")
+        raise ModelError(f"{where}: {what} must be a list of numbers, found {json.dumps(value)[:40]}")
+    with np.errstate(over="ignore"):
+        array = np.asarray(value, dtype=np.float32)
+    if not np.all(np.isfinite(array)):
+        k = int(np.nonzero(~np.isfinite(array))[0][0])
+        raise ModelError(f"{where}: {what}[{k}] = {value[k]!r} is not a finite float32 number")
+    return array
+
+
+def _number(value: Any, where: str, what: str) -> float:
+    return float(_floats([value], where, what)[0])
+
+
+def _index(value: Any, size: int, where: str, what: str) -> int:
+    """An index into a list of ``size``: an integer 0 <= value < size (no Python negative indexing)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < size:
+        raise ModelError(f"{where}: {what} {json.dumps(value)} is not an index 0..{size - 1}")
+    return value
+
+
 class _Builder:
     def __init__(self, source: str) -> None:
         self.nodes: list[Any] = []
@@ -53,6 +80,8 @@ class _Builder:
         if isinstance(act, dict):
             alpha = act.get("alpha")
             act = act.get("function")
+            if alpha is not None:
+                alpha = _number(alpha, f"{self.source}: {where}", "activation alpha")
         if act in (None, "linear"):
             return x
         if act == "rectified":
@@ -79,8 +108,8 @@ class _Builder:
         arch = layer.get("architecture")
         if arch != "dense":
             raise ModelError(f"{self.source}: {where}: layer architecture {arch!r} is not supported (dense only)")
-        w = np.asarray(layer.get("weights", []), dtype=np.float32)
-        b = np.asarray(layer.get("bias", []), dtype=np.float32)
+        w = _floats(layer.get("weights", []), f"{self.source}: {where}", "weights")
+        b = _floats(layer.get("bias", []), f"{self.source}: {where}", "bias")
         n_out = n_in
         if w.size:
             if b.size == 0 or w.size % b.size:
@@ -93,9 +122,14 @@ class _Builder:
             x = self.op("Gemm", [x, self.const("W", w.reshape(n_out, n_in)), self.const("b", b)], "dense", transB=1)
         return self.activation(x, layer.get("activation"), where), n_out
 
-    def normalise(self, x: str, variables: list[dict[str, Any]]) -> str:
-        offset = np.array([v.get("offset", 0.0) for v in variables], np.float32)
-        scale = np.array([v.get("scale", 1.0) for v in variables], np.float32)
+    def normalise(self, x: str, variables: list[dict[str, Any]], where: str) -> str:
+        if not isinstance(variables, list) or not variables:
+            raise ModelError(f"{self.source}: {where}: no variables")
+        for k, v in enumerate(variables):
+            if not isinstance(v, dict) or not isinstance(v.get("name"), str):
+                raise ModelError(f"{self.source}: {where}: variable {k} has no name")
+        offset = _floats([v.get("offset", 0.0) for v in variables], f"{self.source}: {where}", "variable offsets")
+        scale = _floats([v.get("scale", 1.0) for v in variables], f"{self.source}: {where}", "variable scales")
         if np.any(offset != 0):
             x = self.op("Add", [x, self.const("offset", offset)], "offset")
         if np.any(scale != 1):
@@ -103,79 +137,118 @@ class _Builder:
         return x
 
 
-def lwtnn_to_onnx(path: str | os.PathLike[str]) -> Any:
-    """ONNX model for an lwtnn JSON file (sequential or graph format)."""
+def lwtnn_to_onnx(path: str | os.PathLike[str], *, source: str | None = None) -> Any:
+    """ONNX model for an lwtnn JSON file (sequential or graph format); ``source`` is the name
+    errors report (default ``path``). The variable names of each input are the metadata
+    ``input:<input name>`` (a JSON list), the labels of each output ``output:<output name>``."""
+    from . import malformed
+
+    with malformed("lwtnn", source or str(path)):
+        return _lwtnn_to_onnx(path, source)
+
+
+def _lwtnn_to_onnx(path: str | os.PathLike[str], source: str | None) -> Any:
     import onnx
     from onnx import TensorProto, helper
 
     path = Path(path)
+    src = source or str(path)
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{path}: not a readable lwtnn JSON file: {e}") from e
-    b = _Builder(str(path))
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelError(f"{src}: not a readable lwtnn JSON file: {e}") from e
+    if not isinstance(doc, dict):
+        raise ModelError(f"{src}: not an lwtnn network (the JSON document is not an object)")
+    b = _Builder(src)
     graph_inputs, graph_outputs, meta = [], [], {}
     if "nodes" in doc:  # functional graph format
         if doc.get("input_sequences"):
-            raise ModelError(f"{path}: input sequences (recurrent networks) are not supported")
-        inputs = doc["inputs"]
-        nodes, layers = doc["nodes"], doc["layers"]
+            raise ModelError(f"{src}: input sequences (recurrent networks) are not supported")
+        inputs, nodes, layers, outputs = (doc.get(k) for k in ("inputs", "nodes", "layers", "outputs"))
+        for key, value in (("inputs", inputs), ("nodes", nodes), ("layers", layers)):
+            if not isinstance(value, list) or not value:
+                raise ModelError(f"{src}: graph format without a list of {key}")
+        if not isinstance(outputs, dict) or not outputs:
+            raise ModelError(f"{src}: graph format without outputs")
+        assert isinstance(inputs, list)
+        assert isinstance(nodes, list)
+        assert isinstance(layers, list)
         cache: dict[int, tuple[str, int]] = {}
+        used: set[str] = set()
 
         def build(k: int, depth: int = 0) -> tuple[str, int]:
             if k in cache:
                 return cache[k]
             if depth > len(nodes):
-                raise ModelError(f"{path}: the node graph has a cycle")
+                raise ModelError(f"{src}: the node graph has a cycle")
             node = nodes[k]
-            kind = node["type"]
+            where = f"node {k}"
+            if not isinstance(node, dict) or not isinstance(node.get("sources"), list) or not node["sources"]:
+                raise ModelError(f"{src}: {where}: a node needs a type and a list of sources")
+            kind = node.get("type")
             if kind == "input":
-                src = node["sources"][0]
-                spec = inputs[src]
+                spec = inputs[_index(node["sources"][0], len(inputs), f"{src}: {where}", "input source")]
                 name = spec["name"]
-                graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", node["size"]]))
-                meta[f"input:{name}"] = ",".join(v["name"] for v in spec["variables"])
-                out = (b.normalise(name, spec["variables"]), int(node["size"]))
+                if name in used:
+                    raise ModelError(f"{src}: {where}: input {name!r} is used by two input nodes")
+                used.add(name)
+                size = _index(node.get("size"), 1 << 30, f"{src}: {where}", "size")
+                if size != len(spec["variables"]):
+                    raise ModelError(
+                        f"{src}: {where}: size {size}, but input {name!r} has {len(spec['variables'])} variables"
+                    )
+                graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", size]))
+                meta[f"input:{name}"] = json.dumps([v["name"] for v in spec["variables"]])
+                out = (b.normalise(name, spec["variables"], f"{where} (input {name!r})"), size)
             elif kind == "feed_forward":
-                x, n = build(node["sources"][0], depth + 1)
-                out = b.layer(x, layers[node["layer_index"]], n, f"node {k} (layer {node['layer_index']})")
+                x, n = build(_index(node["sources"][0], len(nodes), f"{src}: {where}", "source"), depth + 1)
+                index = _index(node.get("layer_index"), len(layers), f"{src}: {where}", "layer_index")
+                out = b.layer(x, layers[index], n, f"{where} (layer {index})")
             elif kind == "concatenate":
-                parts = [build(s, depth + 1) for s in node["sources"]]
+                parts = [build(_index(s, len(nodes), f"{src}: {where}", "source"), depth + 1) for s in node["sources"]]
                 out = (b.op("Concat", [p[0] for p in parts], "concat", axis=1), sum(p[1] for p in parts))
             else:
-                raise ModelError(f"{path}: node {k}: node type {kind!r} is not supported")
+                raise ModelError(f"{src}: {where}: node type {kind!r} is not supported")
             cache[k] = out
             return out
 
-        for out_name, spec in doc["outputs"].items():
-            x, n = build(int(spec["node_index"]))
+        for out_name, spec in outputs.items():
+            where = f"{src}: output {out_name}"
+            if not isinstance(spec, dict) or not isinstance(spec.get("labels"), list):
+                raise ModelError(f"{where}: needs node_index and a list of labels")
+            x, n = build(_index(spec.get("node_index"), len(nodes), where, "node_index"))
             if n != len(spec["labels"]):
-                raise ModelError(f"{path}: output {out_name}: {n} values for {len(spec['labels'])} labels")
+                raise ModelError(f"{where}: {n} values for {len(spec['labels'])} labels")
             b.nodes.append(helper.make_node("Identity", [x], [out_name]))
             graph_outputs.append(helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", n]))
-            meta[f"output:{out_name}"] = ",".join(spec["labels"])
-        graph_inputs.sort(key=lambda v: [i["name"] for i in inputs].index(v.name))
+            meta[f"output:{out_name}"] = json.dumps(spec["labels"])
+        order = [i["name"] for i in inputs]
+        graph_inputs.sort(key=lambda v: order.index(v.name))
     else:  # sequential format
         variables = doc.get("inputs")
-        if not variables or "layers" not in doc:
-            raise ModelError(f"{path}: neither an lwtnn graph (nodes) nor a sequential network (inputs, layers)")
+        if not variables or not isinstance(doc.get("layers"), list):
+            raise ModelError(f"{src}: neither an lwtnn graph (nodes) nor a sequential network (inputs, layers)")
         graph_inputs.append(helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", len(variables)]))
-        meta["input:input"] = ",".join(v["name"] for v in variables)
-        x, n = b.normalise("input", variables), len(variables)
+        x, n = b.normalise("input", variables, "inputs"), len(variables)
+        meta["input:input"] = json.dumps([v["name"] for v in variables])
         for i, layer in enumerate(doc["layers"]):
+            if not isinstance(layer, dict):
+                raise ModelError(f"{src}: layer {i}: not an object")
             x, n = b.layer(x, layer, n, f"layer {i}")
         labels = doc.get("outputs", [])
+        if not isinstance(labels, list):
+            raise ModelError(f"{src}: outputs must be a list of labels")
         if labels and len(labels) != n:
-            raise ModelError(f"{path}: {n} outputs for {len(labels)} labels")
+            raise ModelError(f"{src}: {n} outputs for {len(labels)} labels")
         b.nodes.append(helper.make_node("Identity", [x], ["output"]))
         graph_outputs.append(helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", n]))
-        meta["output:output"] = ",".join(labels)
+        meta["output:output"] = json.dumps(labels)
     graph = helper.make_graph(b.nodes, f"lwtnn_{path.stem}", graph_inputs, graph_outputs, initializer=b.inits)
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="recast_ml.convert.lwtnn"
     )
     model.ir_version = 8
-    meta["source"] = path.name
+    meta["source"] = Path(src).name
     for k, v in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v

@@ -15,6 +15,7 @@ result.
 
 from __future__ import annotations
 
+import json
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -46,86 +47,126 @@ class TmvaForest:
     source: str
 
 
-def _f32(x: str) -> float:
-    return float(np.float32(float(x)))
+def _number(text: str | None, where: str, what: str) -> float:
+    """A finite float32 value of the XML (TMVA stores cuts and responses as Float_t)."""
+    if text is None:
+        raise ModelError(f"{where}: no {what}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ModelError(f"{where}: {what} {text!r} is not a number") from None
+    with np.errstate(over="ignore"):
+        single = float(np.float32(value))
+    if not np.isfinite(single):
+        raise ModelError(f"{where}: {what} is {text!r} ({single} as float32), not a finite number")
+    return single
 
 
-def read_tmva_xml(path: str | os.PathLike[str]) -> TmvaForest:
-    """Parses a TMVA BDT weight file (checks that it is a gradient-boosted forest we can convert)."""
+def _integer(text: str | None, where: str, what: str) -> int:
+    if text is None:
+        raise ModelError(f"{where}: no {what}")
+    try:
+        return int(text)
+    except ValueError:
+        raise ModelError(f"{where}: {what} {text!r} is not an integer") from None
+
+
+def read_tmva_xml(path: str | os.PathLike[str], *, source: str | None = None) -> TmvaForest:
+    """Parses a TMVA BDT weight file (checks that it is a gradient-boosted forest we can convert).
+    Every malformed element is a ModelError naming ``source`` (default ``path``) and the element:
+    ``tree T node N (path P)``, N the breadth-first node number and P the l/r steps from the root."""
     path = Path(path)
+    src = source or str(path)
     try:
         root = ET.parse(path).getroot()
-    except (ET.ParseError, OSError) as e:
-        raise ModelError(f"{path}: not a readable TMVA XML file: {e}") from e
+    except (ET.ParseError, OSError, UnicodeDecodeError) as e:
+        raise ModelError(f"{src}: not a readable TMVA XML file: {e}") from e
     method = root.get("Method", "")
     if not method.startswith("BDT"):
-        raise ModelError(f"{path}: TMVA method {method!r} is not a BDT")
+        raise ModelError(f"{src}: TMVA method {method!r} is not a BDT")
     options = {o.get("name"): (o.text or "").strip() for o in root.iter("Option")}
     if options.get("BoostType", "Grad") != "Grad":
-        raise ModelError(f"{path}: BoostType={options.get('BoostType')!r}: only gradient boosting (BDTG) is supported")
+        raise ModelError(f"{src}: BoostType={options.get('BoostType')!r}: only gradient boosting (BDTG) is supported")
     if options.get("VarTransform", "None") not in ("None", ""):
-        raise ModelError(f"{path}: VarTransform={options['VarTransform']!r} is not supported (only None)")
+        raise ModelError(f"{src}: VarTransform={options['VarTransform']!r} is not supported (only None)")
     if options.get("UseFisherCuts", "False") == "True":
-        raise ModelError(f"{path}: Fisher cuts are not supported")
+        raise ModelError(f"{src}: Fisher cuts are not supported")
     variables: list[TmvaVariable] = []
     for v in root.iter("Variable"):
+        where = f"{src}: <Variable> {len(variables)}"
         variables.append(
             TmvaVariable(
-                index=int(v.get("VarIndex", len(variables))),
+                index=_integer(v.get("VarIndex", str(len(variables))), where, "VarIndex"),
                 expression=v.get("Expression", ""),
                 label=v.get("Label", ""),
                 unit=v.get("Unit", ""),
-                minimum=float(v.get("Min", "nan")),
-                maximum=float(v.get("Max", "nan")),
+                minimum=_float_or_nan(v.get("Min"), where, "Min"),
+                maximum=_float_or_nan(v.get("Max"), where, "Max"),
             )
         )
     if not variables:
-        raise ModelError(f"{path}: no <Variable> entries")
+        raise ModelError(f"{src}: no <Variable> entries")
+    indices = [v.index for v in variables]
+    if sorted(indices) != list(range(len(variables))):
+        dup = sorted({i for i in indices if indices.count(i) > 1})
+        detail = f"duplicate VarIndex {dup}" if dup else f"VarIndex {sorted(indices)}"
+        raise ModelError(f"{src}: <Variables>: {detail}; expected each of 0..{len(variables) - 1} once")
+    nvar = root.find("Variables")
+    if nvar is not None and nvar.get("NVar") is not None:
+        declared = _integer(nvar.get("NVar"), f"{src}: <Variables>", "NVar")
+        if declared != len(variables):
+            raise ModelError(f"{src}: <Variables NVar={declared}> lists {len(variables)} <Variable> entries")
     variables.sort(key=lambda v: v.index)
+    for var in variables:
+        if not var.expression:
+            raise ModelError(f"{src}: <Variable VarIndex={var.index}> has no Expression")
     weights = root.find("Weights")
     if weights is None:
-        raise ModelError(f"{path}: no <Weights> block")
+        raise ModelError(f"{src}: no <Weights> block")
     trees, boost = [], []
     for t, tree in enumerate(weights.iter("BinaryTree")):
         top = tree.find("Node")
         if top is None:
-            raise ModelError(f"{path}: tree {t} has no nodes")
+            raise ModelError(f"{src}: tree {t} has no nodes")
         feature: list[int] = []
         cut: list[float] = []
         right_if_ge: list[bool] = []
         response: list[float] = []
         left: list[int] = []
         right: list[int] = []
-        queue = [top]
-        ids: dict[int, int] = {id(top): 0}
+        queue = [(top, "root")]
         while queue:
-            node = queue.pop(0)
+            node, trail = queue.pop(0)
+            k = len(feature)
+            where = f"{src}: tree {t} node {k} (path {trail})"
             if node.get("NCoef", "0") != "0":
-                raise ModelError(f"{path}: tree {t} uses Fisher cuts (NCoef > 0)")
-            kids = {k.get("pos"): k for k in node.findall("Node")}
-            ivar = int(node.get("IVar", "-1"))
-            k = ids[id(node)]
-            assert k == len(feature)
-            if ivar < 0 or not kids:
+                raise ModelError(f"{where}: Fisher cuts (NCoef > 0) are not supported")
+            children = node.findall("Node")
+            kids = {c.get("pos"): c for c in children}
+            if children and (set(kids) != {"l", "r"} or len(children) != 2):
+                positions = [c.get("pos") for c in children]
+                raise ModelError(f"{where}: an internal node needs one child pos='l' and one pos='r', has {positions}")
+            ivar = _integer(node.get("IVar", "-1"), where, "IVar")
+            if not children:  # a leaf (its IVar, sometimes 0, is not used)
                 feature.append(-1)
                 cut.append(0.0)
                 right_if_ge.append(True)
-                response.append(_f32(node.get("res", "nan")))
+                response.append(_number(node.get("res"), where, "leaf response res"))
                 left.append(-1)
                 right.append(-1)
                 continue
-            if "l" not in kids or "r" not in kids:
-                raise ModelError(f"{path}: tree {t}: internal node without both children")
-            if ivar >= len(variables):
-                raise ModelError(f"{path}: tree {t}: IVar {ivar} beyond the {len(variables)} variables")
+            if not 0 <= ivar < len(variables):
+                raise ModelError(f"{where}: internal node with IVar {ivar}, not one of the {len(variables)} variables")
+            ctype = node.get("cType", "1")
+            if ctype not in ("0", "1"):
+                raise ModelError(f"{where}: cType {ctype!r} is neither 1 (right if >= cut) nor 0")
             feature.append(ivar)
-            cut.append(_f32(node.get("Cut", "nan")))
-            right_if_ge.append(node.get("cType", "1") == "1")
+            cut.append(_number(node.get("Cut"), where, "Cut"))
+            right_if_ge.append(ctype == "1")
             response.append(0.0)
             for pos, store in (("l", left), ("r", right)):
-                ids[id(kids[pos])] = len(ids)
-                store.append(ids[id(kids[pos])])
-                queue.append(kids[pos])
+                store.append(k + len(queue) + 1)
+                queue.append((kids[pos], pos if trail == "root" else trail + pos))
         trees.append(
             {
                 "feature": np.array(feature),
@@ -136,21 +177,47 @@ def read_tmva_xml(path: str | os.PathLike[str]) -> TmvaForest:
                 "right": np.array(right),
             }
         )
-        boost.append(float(tree.get("boostWeight", "1")))
+        boost.append(_number(tree.get("boostWeight", "1"), f"{src}: tree {t}", "boostWeight"))
     if not trees:
-        raise ModelError(f"{path}: no <BinaryTree> in <Weights>")
-    if any(b != 1.0 for b in boost):
-        raise ModelError(f"{path}: gradient-boosted trees must have boostWeight 1")
-    return TmvaForest(variables, trees, boost, method, str(path))
+        raise ModelError(f"{src}: no <BinaryTree> in <Weights>")
+    bad = [t for t, b in enumerate(boost) if b != 1.0]
+    if bad:
+        raise ModelError(f"{src}: tree {bad[0]}: gradient-boosted trees must have boostWeight 1, not {boost[bad[0]]}")
+    return TmvaForest(variables, trees, boost, method, src)
 
 
-def tmva_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input", output_name: str = "score") -> Any:
+def _float_or_nan(text: str | None, where: str, what: str) -> float:
+    """Variable ranges are informative only: missing is nan, but text must be a number."""
+    if text is None:
+        return float("nan")
+    try:
+        return float(text)
+    except ValueError:
+        raise ModelError(f"{where}: {what} {text!r} is not a number") from None
+
+
+def tmva_to_onnx(
+    path: str | os.PathLike[str],
+    *,
+    input_name: str = "input",
+    output_name: str = "score",
+    source: str | None = None,
+) -> Any:
     """ONNX model: ``input`` float32 [N, n_variables] (TMVA variable order) -> ``score`` float32
-    [N, 1] = tanh(sum of leaf responses)."""
+    [N, 1] = tanh(sum of leaf responses). The variable expressions (the names TMVA's Reader
+    matches) are the metadata ``input:<input_name>`` (a JSON list), ``source`` the name errors
+    report."""
+    from . import malformed
+
+    with malformed("tmva", source or str(path)):
+        return _tmva_to_onnx(path, input_name, output_name, source)
+
+
+def _tmva_to_onnx(path: str | os.PathLike[str], input_name: str, output_name: str, source: str | None) -> Any:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    forest = read_tmva_xml(path)
+    forest = read_tmva_xml(path, source=source)
     n_vars = len(forest.variables)
     attrs: dict[str, list[Any]] = {
         k: []
@@ -225,7 +292,13 @@ def tmva_to_onnx(path: str | os.PathLike[str], *, input_name: str = "input", out
         producer_name="recast_ml.convert.tmva",
     )
     model.ir_version = 8
-    for key, value in {"source": Path(path).name, "inputs": names, "method": forest.method}.items():
+    meta = {
+        "source": Path(source or path).name,
+        "inputs": names,
+        f"input:{input_name}": json.dumps([v.expression for v in forest.variables]),
+        "method": forest.method,
+    }
+    for key, value in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(model)
