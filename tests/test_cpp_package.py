@@ -104,28 +104,61 @@ regions:
     )
 
 
-def test_cpp_event_loop_and_onnx(example_binary, hepmc_files, shared_data):
+def hand_made_events(path):
+    """Three events with hand-computable status-1 charged sums: beam protons (status 4) and a
+    decayed pion (status 2) are charged but not final; photons and neutrons are final but neutral.
+    Final charged per event: (pi+ 5 GeV, pi- 10 GeV, K+ 20 GeV), (p 13 GeV), ()."""
+    import pyhepmc
+
+    def event(number, finals):
+        ev = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
+        ev.event_number = number
+        beams = [pyhepmc.GenParticle(pyhepmc.FourVector(0, 0, z, 6500), 2212, 4) for z in (6500, -6500)]
+        v = pyhepmc.GenVertex()
+        for b in beams:
+            v.add_particle_in(b)
+        for px, py, pid, status in finals:
+            v.add_particle_out(pyhepmc.GenParticle(pyhepmc.FourVector(px, py, 0, 100), pid, status))
+        ev.add_vertex(v)
+        return ev
+
+    events = [
+        event(0, [(3, 4, 211, 1), (6, -8, -211, 1), (0, -20, 321, 1), (1, 0, 22, 1), (30, 40, 211, 2)]),
+        event(1, [(5, 12, 2212, 1), (7, 7, 2112, 1)]),
+        event(2, [(2, 0, 22, 1)]),
+    ]
+    with pyhepmc.open(path, "w", format="HepMC3") as f:
+        for ev in events:
+            f.write(ev)
+    return [(3, 35.0), (1, 13.0), (0, 0.0)]  # (count, pT sum) of the final charged particles
+
+
+def test_cpp_event_loop_and_onnx(example_binary, tmp_path, shared_data):
+    import onnxruntime
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["RECAST_ONNXRUNTIME_LIBRARY"] = str(_ort.wheel_library())
     model = shared_data / "ATLAS-HIGP-2024-32" / "onnx" / "ANA-HIGP-2024-32_nonresDNN_model_even.onnx"
+    events = tmp_path / "hand.hepmc3"
+    expected = hand_made_events(events)
     out = subprocess.run(
-        [example_binary, hepmc_files["hepmc2.gz"], model], check=True, capture_output=True, text=True, env=env
+        [example_binary, events, model], check=True, capture_output=True, text=True, env=env
     ).stdout.split()
-    batch = read_events(hepmc_files["hepmc2.gz"])
-    final_charged = int(np.count_nonzero((batch.status > 0) & (batch.charge3 != 0)))
-    # the fixture keeps Pythia's raw statuses, so status == 1 selects nothing there
-    assert out[:6] == [
-        "format",
-        "hepmc2",
-        "events",
-        "12",
-        "charged_final",
-        str(int(np.count_nonzero((batch.status == 1) & (batch.charge3 != 0)))),
-    ]
-    assert final_charged > 0
-    assert out[6:8] == ["onnx", _ort.info()["version"]]
-    assert out[8:10] == ["outputs", "12"]
-    assert 0.0 < float(out[11]) < 1.0
+    batch = read_events(events)
+    final_charged = (batch.status == 1) & (batch.charge3 != 0)
+    assert int(np.count_nonzero(final_charged)) == 4
+    assert out[:8] == ["format", "hepmc3", "events", "3", "charged_final", "4", "charged_pt", "48.000000"]
+    assert out[8:12] == ["onnx", _ort.info()["version"], "outputs", "3"]
+    assert out[12] == "scores"
+    scores = np.array([float(x) for x in out[13:]])
+    # the same input through onnxruntime in Python
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    x = np.zeros((3, inp.shape[1]), dtype=np.float32)
+    x[:, :2] = np.array(expected, dtype=np.float32) / np.float32(100)
+    reference = session.run(None, {inp.name: x})[0].reshape(3, -1)[:, 0]
+    np.testing.assert_allclose(scores, reference, rtol=1e-6, atol=1e-7)
+    assert len(set(scores.tolist())) == 3  # three different inputs, three different scores
 
 
 def test_cpp_errors_are_reported(example_binary, tmp_path):

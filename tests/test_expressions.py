@@ -289,3 +289,73 @@ def test_min_max_pair_mass_against_brute_force():
     got = evaluate("min_max_pair_mass(electrons[0], electrons[1], jets)", t)[0]
     assert got == pytest.approx(expected, rel=1e-12)
     assert math.isnan(evaluate("min_max_pair_mass(electrons[0], electrons[1], jets[0:1])", t)[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# deep expressions: a clean ConfigError (or a value), never a crash. Each runs in a subprocess so
+# that a stack overflow is a test failure, not the end of the test session.
+# ------------------------------------------------------------------------------------------------
+_DEEP_SCRIPT = """
+import json, sys
+import awkward as ak
+from recast_ml import ConfigError
+from recast_ml.analysis import evaluate, table_from_arrays
+
+text = sys.stdin.read()
+jet = {"pt": 2.0, "eta": 0.0, "phi": 0.0, "mass": 0.0}
+table = table_from_arrays({"jets": ak.Array([[jet], []])}, {"met": ak.Array([{"pt": 1.0, "phi": 0.0}] * 2)})
+try:
+    v = evaluate(text, table, threads=2)
+    print(json.dumps({"values": [None if x != x else x for x in v.tolist()]}))
+except ConfigError as e:
+    print(json.dumps({"error": str(e)[:300], "message": e.message[:100], "file": e.file, "line": e.line,
+                      "column": e.column}))
+"""
+
+
+def run_deep(text):
+    import json
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _DEEP_SCRIPT], input=text, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, f"exit status {res.returncode}: {res.stderr[-2000:]}"
+    return json.loads(res.stdout)
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        pytest.param("(" * 3000 + "met.pt" + ")" * 3000, 201, id="parentheses"),
+        pytest.param("abs(" * 3000 + "met.pt" + ")" * 3000, 4 * 200 + 1, id="calls"),
+        pytest.param("-" * 12300 + "met.pt", 200, id="unary-minus"),
+        pytest.param("not " * 5000 + "met.pt > 0", 4 * 199 + 1, id="not"),
+        pytest.param("met.pt ** " * 5000 + "1", 10 * 199 + 4, id="power"),
+        pytest.param("HT(jets" + "[0:]" * 5000 + ")", 8 + 4 * 197 + 1, id="slices"),
+        pytest.param("count(jets[0:2]" + "[1:]" * 300 + ") > 0", 16 + 4 * 196 + 1, id="slices-in-a-call"),
+    ],
+)
+def test_too_deep_expressions_are_config_errors(text, column):
+    # the column is that of the token 201 levels deep (the '.' of `met.pt` in the 200th power)
+    out = run_deep(text)
+    assert out["message"].startswith("expression nested deeper than 200 levels"), out
+    assert (out["file"], out["line"], out["column"]) == ("<expression>", 1, column), out
+    assert out["error"].startswith(f"<expression>:1:{column}: expression nested deeper than 200 levels")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(" + ".join(["met.pt"] * 13000), [13000.0, 13000.0], id="sum-13000"),
+        pytest.param(" - ".join(["met.pt"] * 100001), [-99999.0, -99999.0], id="difference-100001"),
+        pytest.param(" * ".join(["jets[0].pt"] * 20000) + " > 0", [1.0, None], id="product-20000"),
+        pytest.param("met.pt > 0 and " * 20000 + "count(jets) > 0", [1.0, 0.0], id="and-20000"),
+        pytest.param("met.pt < 0 or " * 20000 + "count(jets) > 0", [1.0, 0.0], id="or-20000"),
+        pytest.param("(" * 190 + "met.pt" + ")" * 190, [1.0, 1.0], id="parentheses-190"),
+        pytest.param("abs(" * 190 + "-met.pt" + ")" * 190, [1.0, 1.0], id="calls-190"),
+        pytest.param("-" * 190 + "met.pt", [1.0, 1.0], id="unary-minus-190"),
+        pytest.param("(1 + " * 190 + "met.pt" + ")" * 190, [191.0, 191.0], id="mixed-190"),
+    ],
+)
+def test_long_and_moderately_deep_expressions_evaluate(text, expected):
+    assert run_deep(text) == {"values": expected}

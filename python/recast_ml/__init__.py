@@ -6,9 +6,9 @@ The event loop is the compiled ``recast`` C++ library; this package is its typed
 from __future__ import annotations
 
 from . import _ort
-from ._core import ConfigError, DependencyError, InputError, ModelError, RecastError
 from .analysis import Analysis, AnalysisResult
 from .detector import Detector
+from .errors import ConfigError, DependencyError, InputError, ModelError, RecastError
 from .events import EventBatch
 from .io import EventFile, iter_events, read_events, write_hepmc3
 from .onnx import OnnxModel, TensorInfo

@@ -62,7 +62,10 @@ def _construct(node: Any, lines: list[str]) -> Any:
             key = _construct(k, lines)
             if key in out:
                 raise ConfigError(
-                    f"{node.start_mark.name}:{k.start_mark.line + 1}:{k.start_mark.column + 1}: duplicate key {key!r}"
+                    f"duplicate key {key!r}",
+                    file=k.start_mark.name,
+                    line=k.start_mark.line + 1,
+                    column=k.start_mark.column + 1,
                 )
             out[key] = _construct(v, lines)
         return out
@@ -98,24 +101,51 @@ def _loader() -> Any:
 
 
 def load_yaml(path: str | os.PathLike[str]) -> Any:
-    """YAML -> Python containers; strings are :class:`Located` (file positions kept)."""
+    """YAML -> Python containers; strings are :class:`Located` (file positions kept). Errors
+    (unreadable file, bytes that are not UTF-8, invalid YAML, duplicate keys) are ConfigErrors
+    naming the file, line and column."""
     import yaml
 
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as e:
-        raise ConfigError(f"cannot read analysis definition {path}: {e.strerror}") from e
+        raise ConfigError(f"cannot read {path}: {e.strerror}", file=str(path)) from e
     try:
-        node = yaml.compose(text, Loader=_loader())
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{data[e.start]:02x})", file=str(path), line=line, column=column
+        ) from None
+    try:
+        loader = _loader()(text)
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        char = e.character if isinstance(e.character, int) else ord(e.character)
+        raise ConfigError(
+            f"invalid YAML: unacceptable character #x{char:04x}: {e.reason}", file=str(path), line=line, column=column
+        ) from None
+    loader.name = str(path)  # marks (positions of errors and nodes) name the file
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError("empty file", file=str(path))
+        return _construct(node, text.splitlines())
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise ConfigError(
+            f"invalid YAML: {e.problem or e.context}",
+            file=str(path),
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from e
-    if node is None:
-        raise ConfigError(f"{path}: empty analysis definition")
-    node.start_mark.name = str(path)
-    return _construct(node, text.splitlines())
+        raise ConfigError(f"invalid YAML: {e}", file=str(path)) from None
+    finally:
+        loader.dispose()
 
 
 def _schema() -> Any:

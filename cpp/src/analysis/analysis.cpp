@@ -383,10 +383,14 @@ CollectionColumns merge_collections(const std::vector<std::string>& names, const
     return out;
 }
 
+/// An error while evaluating expression `x` on an event, located at the sub-expression that
+/// failed (at the expression for errors of custom functions) in the definition file.
 [[noreturn]] void rethrow(const std::exception& e, const std::string& source, std::size_t event, const std::string& what,
-                          const std::string& text) {
-    throw InputError(source, 0, static_cast<std::int64_t>(event),
-                     what + " '" + text + "': " + e.what());
+                          const Expression& x) {
+    const auto* at = dynamic_cast<const EvaluationError*>(&e);
+    const auto* known = dynamic_cast<const Error*>(&e);
+    throw InputError(source, at ? at->line() : x.line(), at ? at->column() : x.column(), static_cast<std::int64_t>(event),
+                     what + " '" + x.text() + "': " + (known ? known->message() : std::string(e.what())));
 }
 
 /// Per-object predicate mask over a whole collection (parallel over events).
@@ -412,7 +416,7 @@ std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionCo
                     const Value v = pred.evaluate(ctx);
                     keep[static_cast<std::size_t>(i)] = !v.missing && v.x != 0;
                 } catch (const std::runtime_error& err) {
-                    rethrow(err, source, e, what, pred.text());
+                    rethrow(err, source, e, what, pred);
                 }
             }
         }
@@ -458,7 +462,7 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                         route = ((number % n) + n) % n;
                     }
                 } catch (const std::runtime_error& err) {
-                    rethrow(err, src, e, "route of model '" + D.name + "'", M.route->text());
+                    rethrow(err, src, e, "route of model '" + D.name + "'", *M.route);
                 }
                 if (!M.files.count(route)) continue;
                 Group& g = groups[route];
@@ -473,7 +477,7 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                         try {
                             x = M.inputs[t][k].scalar(ctx);
                         } catch (const std::runtime_error& err) {
-                            rethrow(err, src, e, "input '" + in.name + "' of model '" + D.name + "'", M.inputs[t][k].text());
+                            rethrow(err, src, e, "input '" + in.name + "' of model '" + D.name + "'", M.inputs[t][k]);
                         }
                         if (std::isnan(x)) {
                             if (!in.pad) {
@@ -630,7 +634,7 @@ Result Analysis::run(const EventTable& table, int n_threads,
             try {
                 vars[v] = I.variables[v].scalar(ctx);
             } catch (const std::runtime_error& err) {
-                rethrow(err, src, e, "variable '" + I.spec.variables[v].name + "'", I.variables[v].text());
+                rethrow(err, src, e, "variable '" + I.spec.variables[v].name + "'", I.variables[v]);
             }
         }
     };
@@ -681,7 +685,7 @@ Result Analysis::run(const EventTable& table, int n_threads,
                         try {
                             x = reg.cuts[c].scalar(ctx);
                         } catch (const std::runtime_error& err) {
-                            rethrow(err, src, e, "cut '" + reg.def.cuts[c].name + "'", reg.cuts[c].text());
+                            rethrow(err, src, e, "cut '" + reg.def.cuts[c].name + "'", reg.cuts[c]);
                         }
                         pass = !std::isnan(x) && x != 0;
                         if (pass) cf.fill(c + 1, w);
@@ -693,7 +697,7 @@ Result Analysis::run(const EventTable& table, int n_threads,
                         try {
                             x = reg.bin_variable->scalar(ctx);
                         } catch (const std::runtime_error& err) {
-                            rethrow(err, src, e, "binning of region '" + reg.def.name + "'", reg.bin_variable->text());
+                            rethrow(err, src, e, "binning of region '" + reg.def.name + "'", *reg.bin_variable);
                         }
                         p.bins[k]->fill(x, w);
                     }

@@ -139,7 +139,36 @@ struct Node {
     std::string name;
     std::shared_ptr<const CustomFunction> custom;
     std::vector<std::unique_ptr<Node>> kids;
+
+    Node() = default;
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+    /// Iterative: a chain of 100,000 `+` terms is a tree that deep, and the default (recursive)
+    /// destruction would overflow the stack.
+    ~Node() {
+        std::vector<std::unique_ptr<Node>> pending;
+        for (auto& k : kids)
+            if (k) pending.push_back(std::move(k));
+        while (!pending.empty()) {
+            std::unique_ptr<Node> n = std::move(pending.back());
+            pending.pop_back();
+            for (auto& k : n->kids)
+                if (k) pending.push_back(std::move(k));
+        }  // each node is destroyed with no children left
+    }
 };
+
+namespace {
+
+/// Chains of left-associative binary operators (`a + b - c < d`, `x and y or z`) are evaluated
+/// along their left spine without recursion: an edge from such a node to its left operand of
+/// the same family does not count towards the nesting depth.
+bool chain_edge(const Node& parent, const Node& left) {
+    const auto logical = [](Node::K k) { return k == Node::K::And || k == Node::K::Or; };
+    return (parent.k == Node::K::Binary && left.k == Node::K::Binary) || (logical(parent.k) && logical(left.k));
+}
+
+}  // namespace
 
 namespace {
 
@@ -163,6 +192,7 @@ public:
     std::unique_ptr<Node> parse_all() {
         auto n = parse_or();
         if (peek().k != Token::End) fail(peek(), "unexpected '" + peek().text + "' after the end of the expression");
+        check_depth(*n);
         return n;
     }
 
@@ -175,6 +205,43 @@ private:
     int line0_, col0_;
     std::vector<Token> toks_;
     std::size_t pos_ = 0;
+    int depth_ = 0;  // current nesting of the recursive descent
+
+    /// One level of nesting (parentheses, call arguments, unary operators, `**`, postfix
+    /// operators): fails cleanly before the recursion can exhaust the stack.
+    class Nest {
+    public:
+        Nest(Parser& p, const Token& at) : p_(p) {
+            if (++p_.depth_ > kMaxExpressionDepth) p_.too_deep(at.line, at.col);
+        }
+        ~Nest() { --p_.depth_; }
+        Nest(const Nest&) = delete;
+        Nest& operator=(const Nest&) = delete;
+
+    private:
+        Parser& p_;
+    };
+
+    [[noreturn]] void too_deep(int line, int col) const {
+        fail(line, col, "expression nested deeper than " + std::to_string(kMaxExpressionDepth) + " levels");
+    }
+
+    /// The evaluation recursion is as deep as the tree (less the chain edges); postfix chains
+    /// and mixed operators can make it deeper than the parser's nesting: checked here, without
+    /// recursion, at the first node too deep.
+    void check_depth(const Node& root) const {
+        std::vector<std::pair<const Node*, int>> stack{{&root, 0}};
+        while (!stack.empty()) {
+            const auto [n, d] = stack.back();
+            stack.pop_back();
+            for (std::size_t i = 0; i < n->kids.size(); ++i) {
+                const Node& k = *n->kids[i];
+                const int dk = d + (i == 0 && chain_edge(*n, k) ? 0 : 1);
+                if (dk > kMaxExpressionDepth) too_deep(k.line, k.col);
+                stack.emplace_back(&k, dk);
+            }
+        }
+    }
 
     [[noreturn]] void fail(int line, int col, const std::string& msg) const {
         const int file_line = line0_ + line - 1;
@@ -281,6 +348,7 @@ private:
     static bool is_list(Type t) { return t == Type::NumberList || t == Type::BoolList; }
 
     std::unique_ptr<Node> parse_or() {
+        const Nest nest(*this, peek());
         auto l = parse_and();
         while (at_name("or") || at("||")) {
             const Token t = take();
@@ -312,6 +380,7 @@ private:
     std::unique_ptr<Node> parse_not() {
         if (at_name("not") || at("!")) {
             const Token t = take();
+            const Nest nest(*this, t);
             auto x = parse_not();
             if (!boolish(x->type)) fail(*x, std::string("'not' needs a bool, this is a ") + type_name(x->type));
             auto n = make(Node::K::Not, x->type, t);
@@ -375,6 +444,7 @@ private:
     std::unique_ptr<Node> parse_unary() {
         if (at("-")) {
             const Token t = take();
+            const Nest nest(*this, t);
             auto x = parse_unary();
             if (!numeric(x->type)) fail(*x, std::string("unary '-' needs a number, this is a ") + type_name(x->type));
             auto n = make(Node::K::Neg, x->type, t);
@@ -388,6 +458,7 @@ private:
         auto l = parse_postfix();
         if (at("**")) {
             const Token t = take();
+            const Nest nest(*this, t);
             auto r = parse_unary();
             return arithmetic(Op::Pow, std::move(l), std::move(r), t);
         }
@@ -458,7 +529,11 @@ private:
 
     std::unique_ptr<Node> parse_postfix() {
         auto n = parse_primary();
+        const int depth0 = depth_;
         for (;;) {
+            if (at(".") || at("[")) {  // each postfix operator nests the expression one level deeper
+                if (++depth_ > kMaxExpressionDepth) too_deep(peek().line, peek().col);
+            }
             if (at(".")) {
                 take();
                 if (peek().k != Token::Name) fail(peek(), "expected a field name after '.', found " + describe(peek()));
@@ -499,6 +574,7 @@ private:
                     n = std::move(s);
                 }
             } else {
+                depth_ = depth0;
                 return n;
             }
         }
@@ -860,9 +936,14 @@ double math(Fn f, double x, bool& missing) {
     return r;
 }
 
-[[noreturn]] void runtime_fail(const Node& n, const std::string& msg) {
-    throw std::runtime_error("at column " + std::to_string(n.col) + ": " + msg);
-}
+/// A run-time error at node `n` (position relative to the expression text; made a file
+/// position by Expression::evaluate).
+struct Failure : std::runtime_error {
+    Failure(const Node& n, const std::string& msg) : std::runtime_error(msg), line(n.line), col(n.col) {}
+    int line, col;
+};
+
+[[noreturn]] void runtime_fail(const Node& n, const std::string& msg) { throw Failure(n, msg); }
 
 Value eval(const Node& n, EventContext& ctx);
 
@@ -1168,9 +1249,67 @@ Value call(const Node& n, EventContext& ctx) {
     runtime_fail(n, "unknown function");
 }
 
-Value binary(const Node& n, EventContext& ctx) {
-    Value a = eval(*n.kids[0], ctx);
-    Value b = eval(*n.kids[1], ctx);
+/// The nodes of a chain from `top` down its left operands (see chain_edge), bottom first; no
+/// allocation for the usual short chains.
+class Spine {
+public:
+    explicit Spine(const Node& top) {
+        const Node* n = &top;
+        for (;;) {
+            if (size_ < kInline) inline_[size_] = n;
+            else more_.push_back(n);
+            ++size_;
+            const Node& left = *n->kids[0];
+            if (!chain_edge(*n, left)) break;
+            n = &left;
+        }
+    }
+    std::size_t size() const noexcept { return size_; }
+    /// i = 0 is the bottom (the node whose left operand starts the chain), size() - 1 the top.
+    const Node& operator[](std::size_t i) const noexcept {
+        const std::size_t k = size_ - 1 - i;
+        return k < kInline ? *inline_[k] : *more_[k - kInline];
+    }
+
+private:
+    static constexpr std::size_t kInline = 16;
+    const Node* inline_[kInline] = {};
+    std::vector<const Node*> more_;
+    std::size_t size_ = 0;
+};
+
+Value combine(const Node& n, const Value& a, const Value& b);
+
+/// Evaluates a chain of binary operators iteratively: (((x op1 y) op2 z) ...).
+Value binary(const Node& top, EventContext& ctx) {
+    const Spine spine(top);
+    Value acc = eval(*spine[0].kids[0], ctx);
+    for (std::size_t i = 0; i < spine.size(); ++i) {
+        const Value b = eval(*spine[i].kids[1], ctx);
+        acc = combine(spine[i], acc, b);
+    }
+    return acc;
+}
+
+/// `and`/`or` chains likewise, with the short circuit of each operator.
+Value logical(const Node& top, EventContext& ctx) {
+    const Spine spine(top);
+    Value acc = eval(*spine[0].kids[0], ctx);
+    for (std::size_t i = 0; i < spine.size(); ++i) {
+        const bool is_and = spine[i].k == Node::K::And;
+        if (!acc.missing && (acc.x != 0) != is_and) {  // short circuit
+            acc = Value::boolean(!is_and);
+            continue;
+        }
+        const Value b = eval(*spine[i].kids[1], ctx);
+        if (!b.missing && (b.x != 0) != is_and) acc = Value::boolean(!is_and);
+        else if (acc.missing || b.missing) acc = Value::none(Type::Bool);
+        else acc = Value::boolean(is_and);
+    }
+    return acc;
+}
+
+Value combine(const Node& n, const Value& a, const Value& b) {
     const bool la = a.type == Type::NumberList || a.type == Type::BoolList;
     const bool lb = b.type == Type::NumberList || b.type == Type::BoolList;
     if (!la && !lb) {
@@ -1320,15 +1459,7 @@ Value eval(const Node& n, EventContext& ctx) {
             return v;
         }
         case Node::K::Binary: return binary(n, ctx);
-        case Node::K::And: case Node::K::Or: {
-            const bool is_and = n.k == Node::K::And;
-            const Value a = eval(*n.kids[0], ctx);
-            if (!a.missing && (a.x != 0) != is_and) return Value::boolean(!is_and);  // short circuit
-            const Value b = eval(*n.kids[1], ctx);
-            if (!b.missing && (b.x != 0) != is_and) return Value::boolean(!is_and);
-            if (a.missing || b.missing) return Value::none(Type::Bool);
-            return Value::boolean(is_and);
-        }
+        case Node::K::And: case Node::K::Or: return logical(n, ctx);
         case Node::K::Call: return call(n, ctx);
         case Node::K::Custom: {
             std::vector<Value> args;
@@ -1345,7 +1476,7 @@ Value eval(const Node& n, EventContext& ctx) {
 }  // namespace
 
 Expression::Expression(const std::string& text, const Schema& schema, const std::string& where, int line, int col)
-    : text_(text) {
+    : text_(text), where_(where), line_(line), col_(col) {
     Parser p(text_, schema, where, line, col);
     root_ = p.parse_all();
 }
@@ -1356,6 +1487,9 @@ Expression Expression::predicate(const std::string& text, const Schema& schema, 
         throw ConfigError(where, line, col, "unknown collection '" + collection + "'");
     Expression e;
     e.text_ = text;
+    e.where_ = where;
+    e.line_ = line;
+    e.col_ = col;
     Parser p(e.text_, schema, where, line, col);
     p.scopes.push_back(collection);
     e.root_ = p.parse_all();
@@ -1372,7 +1506,13 @@ Expression& Expression::operator=(Expression&&) noexcept = default;
 Type Expression::type() const noexcept { return root_->type; }
 const std::string& Expression::source() const noexcept { return root_->source; }
 
-Value Expression::evaluate(EventContext& ctx) const { return eval(*root_, ctx); }
+Value Expression::evaluate(EventContext& ctx) const {
+    try {
+        return eval(*root_, ctx);
+    } catch (const Failure& f) {
+        throw EvaluationError(where_, line_ + f.line - 1, f.line == 1 ? col_ + f.col - 1 : f.col, f.what());
+    }
+}
 
 std::vector<std::string> Expression::references() const {
     std::vector<std::string> out;
@@ -1392,7 +1532,7 @@ std::vector<std::string> Expression::references() const {
 }
 
 double Expression::scalar(EventContext& ctx) const {
-    const Value v = eval(*root_, ctx);
+    const Value v = evaluate(ctx);
     return v.missing ? kNaN : v.x;
 }
 

@@ -21,6 +21,11 @@
 // missing is stored as NaN. So `jets[3].pt > 50` is false on a 2-jet event, and so is
 // `not (jets[3].pt > 50)`.
 //
+// Nesting (parentheses, calls, unary operators, `**`, indexing) is limited to
+// kMaxExpressionDepth levels, checked at load time (ConfigError "expression nested deeper than
+// N levels"), so that neither parsing nor evaluation can exhaust the stack; chains of binary
+// operators (`a + b + ... + z`, `x and y and ...`) are flat and may be arbitrarily long.
+//
 // Built-in functions are documented in `functions.hpp` (formulas) and listed by `builtins()`;
 // custom C++ functions are added with `register_function`.
 #pragma once
@@ -29,12 +34,16 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "recast/analysis/table.hpp"
 
 namespace recast::analysis {
+
+/// Deepest nesting an expression may have (see the header comment).
+inline constexpr int kMaxExpressionDepth = 200;
 
 enum class Type { Number, Bool, Object, Collection, NumberList, BoolList };
 const char* type_name(Type t) noexcept;
@@ -90,6 +99,22 @@ std::vector<std::pair<std::string, std::string>> builtins();
 
 struct Node;
 
+/// An error while evaluating an expression on an event (for example lists of different
+/// lengths), located at the sub-expression that failed: `where`, `line`, `column` as given to
+/// the Expression, so the file position of the definition.
+class EvaluationError : public std::runtime_error {
+public:
+    EvaluationError(std::string where, int line, int column, const std::string& what)
+        : std::runtime_error(what), where_(std::move(where)), line_(line), column_(column) {}
+    const std::string& where() const noexcept { return where_; }
+    int line() const noexcept { return line_; }
+    int column() const noexcept { return column_; }
+
+private:
+    std::string where_;
+    int line_, column_;
+};
+
 class Expression {
 public:
     /// Parses and type-checks `text`. `where` names the source (file) for errors; `line`/`col`
@@ -105,8 +130,13 @@ public:
     /// The collection or record an object/collection expression refers to ("" otherwise).
     const std::string& source() const noexcept;
     const std::string& text() const noexcept { return text_; }
+    /// Where the text was defined (as given to the constructor).
+    const std::string& where() const noexcept { return where_; }
+    int line() const noexcept { return line_; }
+    int column() const noexcept { return col_; }
     /// Names of the variables, collections and records the expression uses.
     std::vector<std::string> references() const;
+    /// Value on one event; throws EvaluationError (or what a custom function throws).
     Value evaluate(EventContext& ctx) const;
     /// Number/bool value of one event: NaN when missing (bools as 0/1).
     double scalar(EventContext& ctx) const;
@@ -119,6 +149,8 @@ public:
 private:
     Expression() = default;
     std::string text_;
+    std::string where_ = "<expression>";
+    int line_ = 1, col_ = 1;
     std::unique_ptr<Node> root_;
 };
 
