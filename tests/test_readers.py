@@ -285,7 +285,7 @@ def test_truncated_file_is_an_error_not_a_short_sample(hepmc_files, tmp_path):
     e_last = first_line_index(lines, "E ", skip=11)
     bad = tmp_path / "short.hepmc3"
     bad.write_text("".join(lines[: e_last + 100]))
-    expected = rf"short.hepmc3:{e_last + 1} \(event 11\): event declares \d+ particles but 9\d were found"
+    expected = rf"short.hepmc3:{e_last + 100} \(event 11\): file ends without the HepMC::Asciiv3-END_EVENT_LISTING"
     with pytest.raises(InputError, match=expected):
         read_events(bad)
     # the complete events before the damage are still readable in batches
