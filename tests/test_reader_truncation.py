@@ -136,6 +136,30 @@ def test_footer_without_final_newline_is_complete(small_files, tmp_path, fmt):
     end = text.index(FOOTERS[fmt]) + len(FOOTERS[fmt])
     full = len(read_events(write(tmp_path / f"full.{fmt}", text, False)))
     assert len(read_events(write(tmp_path / f"nonl.{fmt}", text[:end], False))) == full
+    assert len(read_events(write(tmp_path / f"blank.{fmt}", text[:end] + "\n  \n\t", False))) == full
+
+
+@pytest.mark.parametrize("fmt", ["hepmc3", "hepmc2"])
+def test_truncated_listing_followed_by_another_is_an_error(small_files, tmp_path, fmt):
+    """`cat cut.hepmc3 whole.hepmc3`: the first listing has no footer, its last event is incomplete."""
+    text = small_files[fmt]
+    cut = text[: text.rindex("\nP ")] + "\n"
+    path = write(tmp_path / f"cat.{fmt}", cut + text, False)
+    line = cut.count("\n") + 1
+    expected = rf"cat\.{fmt}:{line} \(event 2\): 'HepMC::Version .*' inside an event listing"
+    with pytest.raises(InputError, match=expected):
+        read_events(path)
+
+
+@pytest.mark.parametrize("fmt", ["hepmc3", "hepmc2"])
+def test_events_after_the_footer_are_an_error(small_files, tmp_path, fmt):
+    text = small_files[fmt]
+    event = text[text.index("E ") : text.index("E ", text.index("E ") + 1)]
+    path = write(tmp_path / f"after.{fmt}", text + event, False)
+    line = text.count("\n") + 1
+    expected = rf"after\.{fmt}:{line}: 'E 100 .*' after the HepMC::\S+-END_EVENT_LISTING footer"
+    with pytest.raises(InputError, match=expected):
+        read_events(path)
 
 
 @pytest.mark.parametrize(

@@ -120,9 +120,10 @@ public:
                 finished_ = true;
                 break;
             }
-            if (src_->unterminated() && !(open_ && trim(line) == end_listing()))
+            // a last line without newline may have been cut: only the complete footer (or blanks) is accepted
+            if (src_->unterminated() && !trim(line).empty() && !(open_ && trim(line) == end_listing()))
                 src_->fail(in_event_ ? n_read_ : -1, "file ends inside this line, which has no newline (truncated?)");
-            if (line.empty()) continue;
+            if (trim(line).empty()) continue;
             if (!open_) {  // between listings
                 if (starts_with(line, "HepMC::Version")) continue;
                 if (trim(line) == start_listing()) {
@@ -680,7 +681,8 @@ public:
                 break;
             }
             const auto t = trim(line);
-            if (src_->unterminated() && !(opened_ && !closed_ && is_whole_tag(t, "/LesHouchesEvents")))
+            // a last line without newline may have been cut: only the complete closing tag (or blanks) is accepted
+            if (src_->unterminated() && !t.empty() && !(opened_ && !closed_ && is_whole_tag(t, "/LesHouchesEvents")))
                 src_->fail(-1, "file ends inside this line, which has no newline (truncated?)");
             if (t.empty()) continue;
             if (closed_) src_->fail(-1, "'" + excerpt(t) + "' after </LesHouchesEvents>");
