@@ -75,6 +75,22 @@ def test_hepmc_field_counts_are_checked(texts, tmp_path, fmt, prefix, skip, edit
         read_events(path)
 
 
+def test_blank_separated_weight_names_bound_the_weight_count(texts, tmp_path):
+    """HepMC3 < 3.2.6 separates the weight names by blanks (names may contain blanks): the number
+    of names is then an upper bound of the number of weights."""
+    text = texts["hepmc3"].replace("W nominal\\|muR2", "W nominal muR2 (MUR = 2)")
+    path = tmp_path / "old.hepmc3"
+    path.write_text(text)
+    assert len(read_events(path)) == 3
+    path.write_text(text.replace("W nominal muR2 (MUR = 2)", "W nominal muR2"))
+    assert len(read_events(path)) == 3
+    bad, line = damaged(tmp_path, "bad.hepmc3", path.read_text(), "W 2", lambda f: " ".join([*f, "0.1"]))
+    with pytest.raises(
+        InputError, match=rf"bad\.hepmc3:{line} \(event 1\): 3 event weights, but the run info declares 2"
+    ):
+        read_events(bad)
+
+
 LHE_FIELD_CASES = [
     # (line prefix, skip, edit, message)
     ("        6  2", 0, lambda f: insert(f, 6, "0"), "extra field '9.0e+00' after SPINUP in the particle line"),

@@ -119,7 +119,8 @@ T parse_field(Fields& f, const LineSource& src, std::int64_t event, const char* 
     }
     if constexpr (std::is_floating_point_v<T>) {
         if (!std::isfinite(value))
-            src.fail(event, std::string("expected ") + what + ", got '" + std::string(b, ptr) + "' (not a finite number)");
+            src.fail(event,
+                     std::string("expected ") + what + ", got '" + std::string(b, ptr) + "' (not a finite number)");
     }
     f.advance_to(ptr);
     return value;
@@ -138,7 +139,8 @@ inline void expect_end(const Fields& f, const LineSource& src, std::int64_t even
     std::string_view tok;
     Fields rest(f.rest());
     if (rest.next(tok))
-        src.fail(event, std::string("unexpected extra field '") + std::string(tok) + "' after " + last + " in " + line);
+        src.fail(event,
+                 std::string("unexpected extra field '") + std::string(tok) + "' after " + last + " in " + line);
 }
 
 }  // namespace recast::io::detail

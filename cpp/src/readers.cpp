@@ -154,8 +154,8 @@ public:
                     check_listing_header(line);
                     if (starts_with(line, "HepMC::Version") || trim(line) == start_listing())
                         src_->fail(in_event_ ? n_read_ : -1,
-                                   "'" + excerpt(line) + "' inside an event listing: the listing before it ends without the " +
-                                       std::string(end_listing()) + " footer (truncated file?)");
+                                   "'" + excerpt(line) + "' inside an event listing: the listing before it ends " +
+                                       "without the " + std::string(end_listing()) + " footer (truncated file?)");
                     src_->fail(in_event_ ? n_read_ : -1, "unexpected line '" + excerpt(line) + "'");
                 }
             } else {
@@ -220,7 +220,9 @@ private:
         } else if (tag == 'W') {
             Fields f(line.substr(1));
             if (in_event_) {
-                // one value per declared weight name (as HepMC3's ReaderAscii requires)
+                // one value per declared weight name (as HepMC3's ReaderAscii requires). Blank-separated
+                // names (HepMC3 < 3.2.6, and any single name) may contain blanks themselves: there
+                // the count of names is only an upper bound.
                 const std::int64_t ev = ev_index();
                 weight_ = parse_field<double>(f, *src_, ev, "event weight");
                 std::size_t count = 1;
@@ -228,13 +230,15 @@ private:
                     (void)parse_field<double>(f, *src_, ev, "event weight");
                     ++count;
                 }
-                if (!weight_names_.empty() && count != weight_names_.size())
+                const std::size_t names = weight_names_.size();
+                if (names > 0 && (names_exact_ ? count != names : count > names))
                     src_->fail(ev, std::to_string(count) + " event weights, but the run info declares " +
-                                       std::to_string(weight_names_.size()) + " weight names");
+                                       std::to_string(names) + " weight names");
             } else {  // run-info weight names: "\|"-separated (HepMC3 >= 3.2.6) or blank-separated
                 weight_names_.clear();
                 std::string_view rest = trim(line.substr(1));
-                if (rest.find("\\|") != std::string_view::npos) {
+                names_exact_ = rest.find("\\|") != std::string_view::npos;
+                if (names_exact_) {
                     for (;;) {
                         const auto bar = rest.find("\\|");
                         weight_names_.emplace_back(rest.substr(0, bar));
@@ -426,6 +430,7 @@ private:
     std::vector<RawParticle> particles_;
     std::vector<std::int64_t> vertex_ids_, vertex_in_, vertex_offsets_, vertex_slot_;
     std::vector<char> parent_seen_;
+    bool names_exact_ = false;  // weight names separated by "\|" (not by blanks)
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -681,13 +686,15 @@ public:
                 break;
             }
             const auto t = trim(line);
-            // a last line without newline may have been cut: only the complete closing tag (or blanks) is accepted
-            if (src_->unterminated() && !t.empty() && !(opened_ && !closed_ && is_whole_tag(t, "/LesHouchesEvents")))
+            // a last line without newline may have been cut: only the whole closing tag (or blanks) is accepted
+            const bool closing = opened_ && !closed_ && is_whole_tag(t, "/LesHouchesEvents");
+            if (src_->unterminated() && !t.empty() && !closing)
                 src_->fail(-1, "file ends inside this line, which has no newline (truncated?)");
             if (t.empty()) continue;
             if (closed_) src_->fail(-1, "'" + excerpt(t) + "' after </LesHouchesEvents>");
             if (!opened_) {  // open_events pushed the <LesHouchesEvents> line back
-                if (!is_whole_tag(t, "LesHouchesEvents")) src_->fail(-1, "expected <LesHouchesEvents>, got '" + excerpt(t) + "'");
+                if (!is_whole_tag(t, "LesHouchesEvents"))
+                    src_->fail(-1, "expected <LesHouchesEvents>, got '" + excerpt(t) + "'");
                 opened_ = true;
             } else if (is_whole_tag(t, "event")) {
                 if (!init_seen_) src_->fail(n_read_, "<event> before the <init> block");
@@ -704,8 +711,8 @@ public:
             } else if (starts_with(t, "<!--")) {
                 skip_comment(t, -1);
             } else {
-                src_->fail(-1, "unexpected line '" + excerpt(t) +
-                                   "' in <LesHouchesEvents> (expected <header>, <init>, <event> or </LesHouchesEvents>)");
+                src_->fail(-1, "unexpected line '" + excerpt(t) + "' in <LesHouchesEvents> (expected <header>, " +
+                                   "<init>, <event> or </LesHouchesEvents>)");
             }
         }
         return n;
