@@ -9,7 +9,53 @@ namespace {
 constexpr std::size_t kChunk = 1 << 20;
 
 constexpr std::size_t kQueue = 4;  // chunks read ahead
+
+// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms, no
+// surrogates, at most U+10FFFF), 0 if there is none.
+std::size_t utf8_length(std::string_view s) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+    for (std::size_t i = 2; i < n; ++i)
+        if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+    return n;
+}
 }  // namespace
+
+std::string printable(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    static const char hex[] = "0123456789abcdef";
+    while (!s.empty()) {
+        const auto c = static_cast<unsigned char>(s[0]);
+        std::size_t n = utf8_length(s);
+        if (n == 0 || (c < 0x20 && c != '\t') || c == 0x7F) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xF];
+            n = 1;
+        } else {
+            out.append(s.data(), n);
+        }
+        s.remove_prefix(n);
+    }
+    return out;
+}
 
 LineSource::LineSource(std::string path) : path_(std::move(path)) {
     file_ = gzopen(path_.c_str(), "rb");
@@ -107,6 +153,7 @@ bool LineSource::next(std::string_view& line) {
         line = last_;
         return true;
     }
+    unterminated_ = false;
     for (;;) {
         const char* start = buf_.data() + begin_;
         const void* nl = std::memchr(start, '\n', end_ - begin_);
@@ -118,6 +165,7 @@ bool LineSource::next(std::string_view& line) {
             if (begin_ == end_) return false;
             len = end_ - begin_;
             begin_ = end_;
+            unterminated_ = true;
         } else {
             refill();
             continue;

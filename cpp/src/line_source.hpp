@@ -5,18 +5,25 @@
 #include <zlib.h>
 
 #include <charconv>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
-#include <thread>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "recast/errors.hpp"
 
 namespace recast::io::detail {
+
+/// `s` as valid UTF-8 for an error message: bytes that are not part of a well-formed UTF-8
+/// sequence (and control characters other than tab) are written as \xNN, so that Python can
+/// always decode the message (an undecodable message reaches Python as an exception without text).
+std::string printable(std::string_view s);
 
 class LineSource {
 public:
@@ -27,14 +34,17 @@ public:
 
     /// Next line without the trailing newline (and '\r'); false at end of file.
     bool next(std::string_view& line);
+    /// True when the line last returned by next() is the last of the file and has no newline:
+    /// the file may have been cut inside it (the readers only accept this for the closing footer).
+    bool unterminated() const noexcept { return unterminated_; }
     /// Makes the line last returned by next() be returned again by the next call.
     void push_back() { pushed_back_ = true; }
     std::int64_t line_number() const noexcept { return line_; }
     const std::string& path() const noexcept { return path_; }
 
-    /// Throws InputError for the current line.
+    /// Throws InputError for the current line (the text made printable, see printable()).
     [[noreturn]] void fail(std::int64_t event, const std::string& what) const {
-        throw InputError(path_, line_, event, what);
+        throw InputError(path_, line_, event, printable(what));
     }
 
 private:
@@ -60,6 +70,7 @@ private:
     std::size_t begin_ = 0, end_ = 0;
     bool eof_ = false;
     bool pushed_back_ = false;
+    bool unterminated_ = false;
     std::string_view last_;
     std::int64_t line_ = 0;
 };
@@ -106,8 +117,30 @@ T parse_field(Fields& f, const LineSource& src, std::int64_t event, const char* 
         bad.next(tok);
         src.fail(event, std::string("expected ") + what + ", got '" + std::string(tok) + "'");
     }
+    if constexpr (std::is_floating_point_v<T>) {
+        if (!std::isfinite(value))
+            src.fail(event,
+                     std::string("expected ") + what + ", got '" + std::string(b, ptr) + "' (not a finite number)");
+    }
     f.advance_to(ptr);
     return value;
+}
+
+/// parse_field for a count, which must not be negative.
+inline std::int64_t parse_count(Fields& f, const LineSource& src, std::int64_t event, const char* what) {
+    const auto n = parse_field<std::int64_t>(f, src, event, what);
+    if (n < 0) src.fail(event, std::string("negative ") + what + " " + std::to_string(n));
+    return n;
+}
+
+/// Fails unless `f` has no fields left: `line` names the line type, `last` the last field it has.
+inline void expect_end(const Fields& f, const LineSource& src, std::int64_t event, const char* line,
+                       const char* last) {
+    std::string_view tok;
+    Fields rest(f.rest());
+    if (rest.next(tok))
+        src.fail(event,
+                 std::string("unexpected extra field '") + std::string(tok) + "' after " + last + " in " + line);
 }
 
 }  // namespace recast::io::detail

@@ -16,6 +16,8 @@ namespace recast::io {
 
 using detail::Fields;
 using detail::LineSource;
+using detail::expect_end;
+using detail::parse_count;
 using detail::parse_field;
 
 Format format_from_string(const std::string& name) {
@@ -95,9 +97,13 @@ struct RawParticle {
 };
 
 // ------------------------------------------------------------------------------------------------
-// The HepMC ASCII formats (Asciiv3 and IO_GenEvent) share their framing: an event starts at an 'E'
-// line and ends at the next 'E' line, at the "HepMC::...-END_EVENT_LISTING" footer or at the end of
-// the file; "HepMC::" lines are headers/footers. Each format parses the lines in between.
+// The HepMC ASCII formats (Asciiv3 and IO_GenEvent) share their framing: a listing runs from the
+// "HepMC::...-START_EVENT_LISTING" header to the "HepMC::...-END_EVENT_LISTING" footer; an event
+// starts at an 'E' line and ends at the next 'E' line or at the footer. The footer is required:
+// a file that ends without it was cut (possibly exactly between two events, or inside the last
+// field of the last line) and is an error, never a shorter sample. Listings of the same format
+// may follow each other (`cat a.hepmc3 b.hepmc3`); between them only blank lines and
+// "HepMC::Version" lines may appear. Each format parses the lines of its events.
 // ------------------------------------------------------------------------------------------------
 class HepMCAsciiReader : public ReaderBase {
 public:
@@ -108,11 +114,25 @@ public:
         std::string_view line;
         while (n < max_events && !finished_) {
             if (!src_->next(line)) {
-                if (in_event_) finish_event(out), ++n;
+                if (open_)
+                    throw InputError(src_->path(), src_->line_number(), in_event_ ? n_read_ : -1,
+                                     "file ends without the " + std::string(end_listing()) + " footer (truncated?)");
                 finished_ = true;
                 break;
             }
-            if (line.empty()) continue;
+            // a last line without newline may have been cut: only the complete footer (or blanks) is accepted
+            if (src_->unterminated() && !trim(line).empty() && !(open_ && trim(line) == end_listing()))
+                src_->fail(in_event_ ? n_read_ : -1, "file ends inside this line, which has no newline (truncated?)");
+            if (trim(line).empty()) continue;
+            if (!open_) {  // between listings
+                if (starts_with(line, "HepMC::Version")) continue;
+                if (trim(line) == start_listing()) {
+                    open_ = true;
+                    continue;
+                }
+                check_listing_header(line);
+                src_->fail(-1, "'" + excerpt(line) + "' after the " + std::string(end_listing()) + " footer");
+            }
             if (line[0] == 'E') {
                 if (in_event_) {
                     finish_event(out);
@@ -124,11 +144,19 @@ public:
                 }
                 start_event(line);  // sets in_event_
             } else if (starts_with(line, "HepMC::")) {
-                if (starts_with(line, end_listing()) && in_event_) {
-                    finish_event(out);
-                    ++n;
+                if (trim(line) == end_listing()) {
+                    if (in_event_) {
+                        finish_event(out);
+                        ++n;
+                    }
+                    open_ = false;
                 } else {
                     check_listing_header(line);
+                    if (starts_with(line, "HepMC::Version") || trim(line) == start_listing())
+                        src_->fail(in_event_ ? n_read_ : -1,
+                                   "'" + excerpt(line) + "' inside an event listing: the listing before it ends " +
+                                       "without the " + std::string(end_listing()) + " footer (truncated file?)");
+                    src_->fail(in_event_ ? n_read_ : -1, "unexpected line '" + excerpt(line) + "'");
                 }
             } else {
                 parse_line(line);
@@ -138,6 +166,8 @@ public:
     }
 
 protected:
+    // The header opening this format's listing, e.g. "HepMC::Asciiv3-START_EVENT_LISTING".
+    virtual std::string_view start_listing() const = 0;
     // The footer closing this format's listing, e.g. "HepMC::Asciiv3-END_EVENT_LISTING".
     virtual std::string_view end_listing() const = 0;
     // A "HepMC::" line other than the footer: fails if it opens the other format's listing.
@@ -154,6 +184,7 @@ protected:
     }
 
     bool in_event_ = false;
+    bool open_ = true;  // inside a listing (open_events has read its START header)
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -165,6 +196,7 @@ public:
     Format format() const override { return Format::HepMC3; }
 
 private:
+    std::string_view start_listing() const override { return "HepMC::Asciiv3-START_EVENT_LISTING"; }
     std::string_view end_listing() const override { return "HepMC::Asciiv3-END_EVENT_LISTING"; }
 
     void check_listing_header(std::string_view line) const override {
@@ -184,14 +216,29 @@ private:
             need_event(line);
             Fields f(line.substr(1));
             unit_ = parse_units(f, *src_, ev_index());
+            expect_end(f, *src_, ev_index(), "the units line", "the length unit");
         } else if (tag == 'W') {
             Fields f(line.substr(1));
             if (in_event_) {
-                weight_ = parse_field<double>(f, *src_, ev_index(), "event weight");
+                // one value per declared weight name (as HepMC3's ReaderAscii requires). Blank-separated
+                // names (HepMC3 < 3.2.6, and any single name) may contain blanks themselves: there
+                // the count of names is only an upper bound.
+                const std::int64_t ev = ev_index();
+                weight_ = parse_field<double>(f, *src_, ev, "event weight");
+                std::size_t count = 1;
+                while (!trim(f.rest()).empty()) {
+                    (void)parse_field<double>(f, *src_, ev, "event weight");
+                    ++count;
+                }
+                const std::size_t names = weight_names_.size();
+                if (names > 0 && (names_exact_ ? count != names : count > names))
+                    src_->fail(ev, std::to_string(count) + " event weights, but the run info declares " +
+                                       std::to_string(names) + " weight names");
             } else {  // run-info weight names: "\|"-separated (HepMC3 >= 3.2.6) or blank-separated
                 weight_names_.clear();
                 std::string_view rest = trim(line.substr(1));
-                if (rest.find("\\|") != std::string_view::npos) {
+                names_exact_ = rest.find("\\|") != std::string_view::npos;
+                if (names_exact_) {
                     for (;;) {
                         const auto bar = rest.find("\\|");
                         weight_names_.emplace_back(rest.substr(0, bar));
@@ -222,12 +269,15 @@ private:
         declared_particles_ = parse_field<std::int64_t>(f, *src_, ev, "number of particles");
         if (declared_particles_ < 0 || declared_vertices_ < 0)
             src_->fail(ev, "negative particle/vertex count in event line");
+        parse_position(f, ev, "the event line", "number of particles");
         event_line_ = src_->line_number();
         in_event_ = true;
         weight_ = 1.0;
         unit_ = 1.0;
         particles_.clear();
-        particles_.reserve(static_cast<std::size_t>(std::min<std::int64_t>(declared_particles_, 1 << 20)));
+        // the declared count is checked against the particle lines at the end of the event: it
+        // does not decide how much memory is taken (a corrupt count would allocate gigabytes)
+        particles_.reserve(static_cast<std::size_t>(std::min<std::int64_t>(declared_particles_, 1 << 14)));
         vertex_in_.clear();
         vertex_offsets_.assign(1, 0);
         vertex_ids_.clear();
@@ -249,7 +299,21 @@ private:
         p.e = parse_field<double>(f, *src_, ev, "energy");
         p.m = parse_field<double>(f, *src_, ev, "generated mass");
         p.status = parse_field<std::int32_t>(f, *src_, ev, "status");
+        expect_end(f, *src_, ev, "the particle line", "the status");
         particles_.push_back(p);
+    }
+
+    // Optional "@ x y z t" at the end of an E or V line; then nothing else.
+    void parse_position(Fields& f, std::int64_t ev, const char* line, const char* last) {
+        Fields peek = f;
+        std::string_view tok;
+        if (peek.next(tok) && tok == "@") {
+            f = peek;
+            for (const char* c : {"position x", "position y", "position z", "position t"})
+                (void)parse_field<double>(f, *src_, ev, c);
+            last = "the position";
+        }
+        expect_end(f, *src_, ev, line, last);
     }
 
     void parse_vertex(std::string_view line) {
@@ -277,6 +341,8 @@ private:
             list.remove_prefix(comma + 1);
         }
         vertex_offsets_.push_back(static_cast<std::int64_t>(vertex_in_.size()));
+        Fields after(rest.substr(close + 1));
+        parse_position(after, ev, "the vertex line", "the incoming particle list");
     }
 
     void parse_attribute(std::string_view line) {
@@ -300,13 +366,28 @@ private:
             throw InputError(src_->path(), event_line_, ev,
                              "event declares " + std::to_string(declared_particles_) + " particles but " +
                                  std::to_string(np) + " were found (file truncated or corrupt?)");
-        // Vertices written explicitly are at most the declared number (single-parent vertices
-        // are written implicitly as a parent-particle reference).
-        if (nv > declared_vertices_)
+        // Vertices are written explicitly (V lines) or implicitly: a particle whose production
+        // vertex has one incoming particle (and no position) names that parent instead, so each
+        // distinct parent reference is one vertex. Vertices without outgoing particles are not
+        // written at all; each has an incoming particle, so at most np of them.
+        parent_seen_.assign(static_cast<std::size_t>(np) + 1, 0);
+        std::int64_t implicit = 0;
+        for (const auto& p : particles_) {
+            if (p.ref <= 0) continue;
+            if (p.ref > np)
+                throw InputError(src_->path(), event_line_, ev,
+                                 "parent particle id " + std::to_string(p.ref) + " does not exist");
+            if (!parent_seen_[static_cast<std::size_t>(p.ref)]) {
+                parent_seen_[static_cast<std::size_t>(p.ref)] = 1;
+                ++implicit;
+            }
+        }
+        if (nv + implicit > declared_vertices_ || declared_vertices_ > nv + implicit + np)
             throw InputError(src_->path(), event_line_, ev,
                              "event declares " + std::to_string(declared_vertices_) + " vertices but " +
-                                 std::to_string(nv) + " were found");
-        // vertex id -> position in vertex_ids_
+                                 std::to_string(nv) + " vertex lines and " + std::to_string(implicit) +
+                                 " parent references were found (file truncated or corrupt?)");
+        // vertex id -> position in vertex_ids_ (declared_vertices_ is now bounded by the lines read)
         vertex_slot_.assign(static_cast<std::size_t>(declared_vertices_) + 1, -1);
         for (std::int64_t k = 0; k < nv; ++k) {
             const std::int64_t vid = -vertex_ids_[k];
@@ -319,10 +400,7 @@ private:
         const double u = unit_;
         for (const auto& p : particles_) {
             out.add_particle(p.px * u, p.py * u, p.pz * u, p.e * u, p.m * u, p.pid, p.status);
-            if (p.ref > 0) {
-                if (p.ref > np)
-                    throw InputError(src_->path(), event_line_, ev,
-                                     "parent particle id " + std::to_string(p.ref) + " does not exist");
+            if (p.ref > 0) {  // checked above: 0 < ref <= np
                 out.add_parent(static_cast<std::int32_t>(p.ref - 1));
             } else if (p.ref < 0) {
                 const std::int64_t vid = -p.ref;
@@ -351,6 +429,8 @@ private:
     double pending_xs_ = kNaN, pending_xs_err_ = kNaN;
     std::vector<RawParticle> particles_;
     std::vector<std::int64_t> vertex_ids_, vertex_in_, vertex_offsets_, vertex_slot_;
+    std::vector<char> parent_seen_;
+    bool names_exact_ = false;  // weight names separated by "\|" (not by blanks)
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -362,6 +442,7 @@ public:
     Format format() const override { return Format::HepMC2; }
 
 private:
+    std::string_view start_listing() const override { return "HepMC::IO_GenEvent-START_EVENT_LISTING"; }
     std::string_view end_listing() const override { return "HepMC::IO_GenEvent-END_EVENT_LISTING"; }
 
     void check_listing_header(std::string_view line) const override {
@@ -380,11 +461,13 @@ private:
             need_event(line);
             Fields f(line.substr(1));
             unit_ = parse_units(f, *src_, n_read_);
+            expect_end(f, *src_, n_read_, "the units line", "the length unit");
         } else if (tag == 'C') {
             need_event(line);
             Fields f(line.substr(1));
             pending_xs_ = parse_field<double>(f, *src_, n_read_, "cross section");
             pending_xs_err_ = parse_field<double>(f, *src_, n_read_, "cross-section error");
+            expect_end(f, *src_, n_read_, "the cross-section line", "the cross-section error");
         } else if (tag == 'N') {
             parse_weight_names(line);
         } else if (tag == 'H' || tag == 'F') {
@@ -407,14 +490,15 @@ private:
         declared_vertices_ = parse_field<std::int64_t>(f, *src_, ev, "number of vertices");
         (void)parse_field<std::int64_t>(f, *src_, ev, "beam 1 barcode");
         (void)parse_field<std::int64_t>(f, *src_, ev, "beam 2 barcode");
-        const auto nrandom = parse_field<std::int64_t>(f, *src_, ev, "number of random states");
+        const auto nrandom = parse_count(f, *src_, ev, "number of random states");
         for (std::int64_t i = 0; i < nrandom; ++i) (void)parse_field<std::int64_t>(f, *src_, ev, "random state");
-        const auto nweights = parse_field<std::int64_t>(f, *src_, ev, "number of weights");
+        const auto nweights = parse_count(f, *src_, ev, "number of weights");
         weight_ = 1.0;
         for (std::int64_t i = 0; i < nweights; ++i) {
             const double w = parse_field<double>(f, *src_, ev, "event weight");
             if (i == 0) weight_ = w;
         }
+        expect_end(f, *src_, ev, "the event line", "the event weights");
         event_line_ = src_->line_number();
         in_event_ = true;
         unit_ = 1.0;
@@ -425,7 +509,7 @@ private:
 
     void parse_weight_names(std::string_view line) {
         Fields f(line.substr(1));
-        const auto n = parse_field<std::int64_t>(f, *src_, n_read_, "number of weight names");
+        const auto n = parse_count(f, *src_, n_read_, "number of weight names");
         std::vector<std::string> names;
         // names are double-quoted and may contain spaces
         std::string_view rest = f.rest();
@@ -436,6 +520,9 @@ private:
             names.emplace_back(rest.substr(a + 1, b - a - 1));
             rest.remove_prefix(b + 1);
         }
+        if (!trim(rest).empty())
+            src_->fail(n_read_, "unexpected text '" + excerpt(trim(rest)) + "' after the " + std::to_string(n) +
+                                    " weight names");
         weight_names_ = std::move(names);
     }
 
@@ -451,6 +538,9 @@ private:
         orphans_left_ = parse_field<std::int64_t>(f, *src_, ev, "number of orphan incoming particles");
         outgoing_left_ = parse_field<std::int64_t>(f, *src_, ev, "number of outgoing particles");
         if (orphans_left_ < 0 || outgoing_left_ < 0) src_->fail(ev, "negative particle count in vertex line");
+        const auto nweights = parse_count(f, *src_, ev, "number of vertex weights");
+        for (std::int64_t i = 0; i < nweights; ++i) (void)parse_field<double>(f, *src_, ev, "vertex weight");
+        expect_end(f, *src_, ev, "the vertex line", "the vertex weights");
         vertices_.push_back(current_vertex_);
     }
 
@@ -471,8 +561,9 @@ private:
         (void)parse_field<double>(f, *src_, ev, "polarisation theta");
         (void)parse_field<double>(f, *src_, ev, "polarisation phi");
         p.end_vertex = parse_field<std::int64_t>(f, *src_, ev, "end vertex barcode");
-        const auto nflow = parse_field<std::int64_t>(f, *src_, ev, "number of flow entries");
+        const auto nflow = parse_count(f, *src_, ev, "number of flow entries");
         for (std::int64_t i = 0; i < 2 * nflow; ++i) (void)parse_field<std::int64_t>(f, *src_, ev, "flow entry");
+        expect_end(f, *src_, ev, "the particle line", "the flow entries");
         if (orphans_left_ > 0) {
             --orphans_left_;
             p.ref = 0;  // incoming orphan: no production vertex
@@ -572,6 +663,13 @@ int lhe_status(int istup) {
     }
 }
 
+// The file is read strictly: inside <LesHouchesEvents> only <header> (free-form, skipped),
+// <init>, <event> blocks, XML comments and blank lines may appear, and it must end with
+// </LesHouchesEvents> (a file without it was cut, possibly exactly between two events). Every
+// event line has its 6 fields and every particle line its 13; after the NUP particle lines of an
+// event only '#' comment lines and the optional blocks of the LHEF 3 / MG5 / Pythia / Powheg
+// writers (<rwgt>, <weights>, <mgrwt>, <scales>, <clustering>, <pdfinfo>) may follow. Anything
+// else (a damaged tag, a particle line too many, a stray line) is an error naming the line.
 class LHEReader final : public ReaderBase {
 public:
     using ReaderBase::ReaderBase;
@@ -583,19 +681,38 @@ public:
         if (!std::isnan(xs_) && std::isnan(out.cross_section_pb)) set_xs(xs_, xs_err_, out);
         while (n < max_events && !finished_) {
             if (!src_->next(line)) {
+                if (!closed_) src_->fail(-1, "file ends without </LesHouchesEvents> (truncated?)");
                 finished_ = true;
                 break;
             }
             const auto t = trim(line);
-            if (is_tag(t, "header")) {
-                skip_header(t);
-            } else if (is_tag(t, "init")) {
-                parse_init(out);
-            } else if (is_tag(t, "event")) {
+            // a last line without newline may have been cut: only the whole closing tag (or blanks) is accepted
+            const bool closing = opened_ && !closed_ && is_whole_tag(t, "/LesHouchesEvents");
+            if (src_->unterminated() && !t.empty() && !closing)
+                src_->fail(-1, "file ends inside this line, which has no newline (truncated?)");
+            if (t.empty()) continue;
+            if (closed_) src_->fail(-1, "'" + excerpt(t) + "' after </LesHouchesEvents>");
+            if (!opened_) {  // open_events pushed the <LesHouchesEvents> line back
+                if (!is_whole_tag(t, "LesHouchesEvents"))
+                    src_->fail(-1, "expected <LesHouchesEvents>, got '" + excerpt(t) + "'");
+                opened_ = true;
+            } else if (is_whole_tag(t, "event")) {
+                if (!init_seen_) src_->fail(n_read_, "<event> before the <init> block");
                 parse_event(out);
                 ++n;
-            } else if (is_tag(t, "/LesHouchesEvents")) {
-                finished_ = true;
+            } else if (is_whole_tag(t, "header")) {
+                skip_header(t);
+            } else if (is_whole_tag(t, "init")) {
+                if (init_seen_) src_->fail(-1, "a second <init> block");
+                parse_init(out);
+                init_seen_ = true;
+            } else if (is_whole_tag(t, "/LesHouchesEvents")) {
+                closed_ = true;
+            } else if (starts_with(t, "<!--")) {
+                skip_comment(t, -1);
+            } else {
+                src_->fail(-1, "unexpected line '" + excerpt(t) + "' in <LesHouchesEvents> (expected <header>, " +
+                                   "<init>, <event> or </LesHouchesEvents>)");
             }
         }
         return n;
@@ -607,64 +724,119 @@ private:
         if (t.size() < name.size() + 1 || t[0] != '<' || t.substr(1, name.size()) != name) return false;
         if (t.size() == name.size() + 1) return true;
         const char c = t[name.size() + 1];
-        return c == '>' || c == ' ' || c == '\t';
+        return c == '>' || c == ' ' || c == '\t' || c == '/';
+    }
+
+    // `t` is the whole tag `name` ("<name>" or "<name attr=...>"): a line cut inside the tag is not.
+    static bool is_whole_tag(std::string_view t, std::string_view name) { return is_tag(t, name) && t.back() == '>'; }
+
+    // The element name of a line starting with '<' ("<rwgt>" -> "rwgt", "</event>" -> "/event").
+    static std::string_view tag_name(std::string_view t) {
+        std::size_t j = 1;
+        while (j < t.size() && t[j] != '>' && t[j] != ' ' && t[j] != '\t' && !(t[j] == '/' && j > 1)) ++j;
+        return t.substr(1, j - 1);
+    }
+
+    // Reads the next line (trimmed); fails at the end of the file, saying inside what.
+    std::string_view next_line(std::int64_t ev, const char* inside) {
+        std::string_view line;
+        if (!src_->next(line)) src_->fail(ev, std::string("file ends inside ") + inside + " (truncated?)");
+        if (src_->unterminated()) src_->fail(ev, "file ends inside this line, which has no newline (truncated?)");
+        return trim(line);
+    }
+
+    // An XML comment starting on line `t`: skipped up to its "-->".
+    void skip_comment(std::string_view t, std::int64_t ev) {
+        while (t.find("-->") == std::string_view::npos) t = next_line(ev, "an XML comment");
+    }
+
+    // An element starting on line `t` ("<name ...>"): skipped up to its closing tag (the same line
+    // for "<name .../>" or "<name>...</name>"). It must close before the enclosing `block` does.
+    void skip_element(std::string_view t, std::int64_t ev, std::string_view block) {
+        const std::string name(tag_name(t));
+        const std::string close = "</" + name;
+        if (t.size() >= 2 && t.substr(t.size() - 2) == "/>") return;
+        if (t.find(close) != std::string_view::npos) return;
+        const std::string where = "a <" + name + "> block";
+        for (;;) {
+            t = next_line(ev, where.c_str());
+            if (t.find(close) != std::string_view::npos) return;
+            if (is_tag(t, "/" + std::string(block)) || is_tag(t, "event") || is_tag(t, "init") ||
+                is_tag(t, "/LesHouchesEvents"))
+                src_->fail(ev, "'" + excerpt(t) + "' before the <" + name + "> block is closed");
+        }
     }
 
     // <header> is free-form (MG5 puts its run banner, cards and the <initrwgt> weight groups there):
     // skipped whole, so that nothing in it is taken for <init> or an <event>.
     void skip_header(std::string_view t) {
-        std::string_view line;
-        while (t.find("</header") == std::string_view::npos) {
-            if (!src_->next(line)) src_->fail(-1, "file ends inside the <header> block");
-            t = line;
-        }
+        while (t.find("</header") == std::string_view::npos) t = next_line(-1, "the <header> block");
     }
 
+    // <init>: the beam line (10 fields), NPRUP process lines (4 fields), then up to </init> only
+    // comments and XML elements (LHEF 3 <generator>, <xsecinfo>, <weightinfo>, ...).
     void parse_init(EventBatch& out) {
-        std::string_view line;
         auto next_data = [&]() {
-            while (src_->next(line)) {
-                const auto t = trim(line);
+            for (;;) {
+                const auto t = next_line(-1, "the <init> block");
                 if (t.empty() || t.front() == '#') continue;
+                if (starts_with(t, "<!--")) {
+                    skip_comment(t, -1);
+                    continue;
+                }
                 return t;
             }
-            src_->fail(-1, "file ends inside the <init> block");
         };
         Fields f(next_data());
         for (const char* what : {"IDBMUP(1)", "IDBMUP(2)"}) (void)parse_field<std::int64_t>(f, *src_, -1, what);
         for (const char* what : {"EBMUP(1)", "EBMUP(2)"}) (void)parse_field<double>(f, *src_, -1, what);
         for (const char* what : {"PDFGUP(1)", "PDFGUP(2)", "PDFSUP(1)", "PDFSUP(2)", "IDWTUP"})
             (void)parse_field<std::int64_t>(f, *src_, -1, what);
-        const auto nprup = parse_field<std::int64_t>(f, *src_, -1, "NPRUP");
+        const auto nprup = parse_count(f, *src_, -1, "NPRUP");
+        expect_end(f, *src_, -1, "the <init> beam line", "NPRUP");
         double xs = 0, err2 = 0;
         for (std::int64_t i = 0; i < nprup; ++i) {
             Fields g(next_data());
             xs += parse_field<double>(g, *src_, -1, "XSECUP (pb)");
             const double e = parse_field<double>(g, *src_, -1, "XERRUP (pb)");
+            (void)parse_field<double>(g, *src_, -1, "XMAXUP");
+            (void)parse_field<std::int64_t>(g, *src_, -1, "LPRUP");
+            expect_end(g, *src_, -1, "the <init> process line", "LPRUP");
             err2 += e * e;
+        }
+        for (;;) {
+            const auto t = next_data();
+            if (is_whole_tag(t, "/init")) break;
+            if (t.front() != '<' || t.size() < 2 || t[1] == '/' || is_tag(t, "event") || is_tag(t, "init") ||
+                is_tag(t, "/LesHouchesEvents"))
+                src_->fail(-1, "unexpected line '" + excerpt(t) + "' in <init> after its " + std::to_string(nprup) +
+                                   " process line(s) (NPRUP = " + std::to_string(nprup) + ")");
+            skip_element(t, -1, "init");
         }
         set_xs(xs, std::sqrt(err2), out);
     }
 
+    static bool is_event_block(std::string_view t) {
+        for (std::string_view name : {"rwgt", "weights", "mgrwt", "scales", "clustering", "pdfinfo"})
+            if (is_tag(t, name)) return true;
+        return false;
+    }
+
     void parse_event(EventBatch& out) {
         const std::int64_t ev = n_read_;
-        std::string_view line;
-        auto next_line = [&]() {
-            if (!src_->next(line)) src_->fail(ev, "file ends inside an <event> block (truncated?)");
-            return trim(line);
-        };
-        std::string_view t = next_line();
-        while (t.empty() || t.front() == '#') t = next_line();
+        const char* inside = "an <event> block";
+        std::string_view t = next_line(ev, inside);
+        while (t.empty() || t.front() == '#') t = next_line(ev, inside);
         Fields f(t);
-        const auto nup = parse_field<std::int64_t>(f, *src_, ev, "NUP (number of particles)");
+        const auto nup = parse_count(f, *src_, ev, "NUP (number of particles)");
         (void)parse_field<std::int64_t>(f, *src_, ev, "IDPRUP");
         const double w = parse_field<double>(f, *src_, ev, "XWGTUP (event weight)");
-        if (nup < 0) src_->fail(ev, "negative NUP");
+        for (const char* what : {"SCALUP", "AQEDUP", "AQCDUP"}) (void)parse_field<double>(f, *src_, ev, what);
+        expect_end(f, *src_, ev, "the event line", "AQCDUP");
         out.begin_event(ev, w);
-        mothers_.clear();
         for (std::int64_t i = 0; i < nup; ++i) {
-            t = next_line();
-            if (starts_with(t, "<") || starts_with(t, "#"))
+            t = next_line(ev, inside);
+            if (t.empty() || starts_with(t, "<") || starts_with(t, "#"))
                 src_->fail(ev, "event declares " + std::to_string(nup) + " particles but only " + std::to_string(i) + " were found");
             Fields g(t);
             const auto id = parse_field<std::int32_t>(g, *src_, ev, "IDUP");
@@ -678,6 +850,9 @@ private:
             const double pz = parse_field<double>(g, *src_, ev, "PUP(3) (pz)");
             const double e = parse_field<double>(g, *src_, ev, "PUP(4) (E)");
             const double m = parse_field<double>(g, *src_, ev, "PUP(5) (mass)");
+            (void)parse_field<double>(g, *src_, ev, "VTIMUP");
+            (void)parse_field<double>(g, *src_, ev, "SPINUP");
+            expect_end(g, *src_, ev, "the particle line", "SPINUP");
             if (m1 < 0 || m2 < 0 || m1 > nup || m2 > nup)
                 src_->fail(ev, "mother indices " + std::to_string(m1) + " " + std::to_string(m2) + " outside [0, NUP]");
             const int st_hepmc = lhe_status(st);
@@ -689,17 +864,30 @@ private:
                 for (int k = m1; k <= last; ++k) out.add_parent(k - 1);
             }
         }
-        // skip optional information up to </event>
+        // after the particles: comments and the known optional blocks up to </event>
         for (;;) {
-            t = next_line();
-            if (is_tag(t, "/event")) break;
+            t = next_line(ev, inside);
+            if (t.empty() || t.front() == '#') continue;
+            if (is_whole_tag(t, "/event")) break;
             if (is_tag(t, "event")) src_->fail(ev, "new <event> before </event>");
+            if (starts_with(t, "<!--")) {
+                skip_comment(t, ev);
+            } else if (is_event_block(t)) {
+                skip_element(t, ev, "event");
+            } else if (t.front() != '<') {
+                src_->fail(ev, "unexpected line '" + excerpt(t) + "' after the " + std::to_string(nup) +
+                                   " particles the event declares (NUP = " + std::to_string(nup) + ")");
+            } else {
+                src_->fail(ev, "unexpected line '" + excerpt(t) +
+                                   "' in <event> (expected </event>, '#' comments or <rwgt>, <weights>, <mgrwt>, "
+                                   "<scales>, <clustering>, <pdfinfo>)");
+            }
         }
         out.end_event();
         ++n_read_;
     }
 
-    std::vector<std::int32_t> mothers_;
+    bool opened_ = false, closed_ = false, init_seen_ = false;
 };
 
 // ------------------------------------------------------------------------------------------------

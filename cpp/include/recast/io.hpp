@@ -4,7 +4,15 @@
 // These are purpose-built line parsers that fill the columnar EventBatch directly; they are
 // tested particle by particle against pyhepmc (the HepMC3 library) and benchmarked against it in
 // benchmarks/bench_readers.py. Malformed input raises InputError naming file, line, event and what
-// was expected; a file that ends inside an event is an error, never a silently shorter sample.
+// was expected (offending text is echoed with non-UTF-8 bytes written as \xNN). The readers are
+// strict, so that damaged input is an error, never a silently different sample:
+//  - the closing "HepMC::Asciiv3-END_EVENT_LISTING" / "HepMC::IO_GenEvent-END_EVENT_LISTING"
+//    footer or </LesHouchesEvents> is required (a file cut between two events, or inside the last
+//    line, lacks it), and only blank lines may follow it (HepMC: or another listing);
+//  - every line has exactly the fields of its type, declared counts (particles, vertices, NUP)
+//    must match the lines read, and numbers must be finite;
+//  - in LHE files only <header>, <init>, <event>, comments and, inside events, '#' lines and the
+//    optional <rwgt>, <weights>, <mgrwt>, <scales>, <clustering>, <pdfinfo> blocks may appear.
 #pragma once
 
 #include <cstddef>
