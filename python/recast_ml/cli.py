@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -310,6 +311,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import slha
+
     p = argparse.ArgumentParser(prog="recast-ml", description=__doc__)
     p.add_argument("--version", action="version", version=f"recast-ml {__version__} (core {_core.version()})")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -354,7 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument(
         "--events", type=Path, nargs="+", metavar="FILE", help="HepMC2/3 or LHE file(s) of one sample (plain or .gz)"
     )
-    src.add_argument("--generate", metavar="MODEL:MASSES", help="simplified model, e.g. gluino_direct:1400,1000")
+    src.add_argument(
+        "--generate",
+        metavar="MODEL:MASSES",
+        help="simplified model and its masses (GeV), e.g. gluino_direct:1400,1000; models: "
+        + ", ".join(slha.model_usage(m) for m in slha.MODELS)
+        + " ([...] optional)",
+    )
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
     run.add_argument("--process", help="with --slha: gluino, squark, higgsino or all")
     run.add_argument(
@@ -403,15 +412,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Errors with a message for the user (bad input, configuration, model, missing dependency, files):
+#: one line on stderr, exit status 2. Anything else is an internal error (exit status 3).
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    _core.RecastError,
+    _core.InputError,
+    _core.ConfigError,
+    _core.ModelError,
+    _core.DependencyError,
+    OSError,
+)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text or type(err).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
-    except (FileNotFoundError, _core.RecastError, ValueError) as err:
-        print(f"recast-ml: error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"recast-ml: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("recast-ml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(
+            f"recast-ml: internal error: {type(err).__name__}: {_one_line(err)} (run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover
