@@ -310,6 +310,7 @@ def test_a_huge_cross_section_gives_a_result_not_a_crash(tmp_path, capsys):
     text = capsys.readouterr().out
     (ana,) = json.loads((out / "results.json").read_text())["analyses"]
     st = ana["statistics"]
+
     def scale(r):  # the sensitivity scale of statistics.cls_result
         return 2 * (r["b"] + r["b_err"] ** 2) ** 0.5 + abs(r["n_obs"] - r["b"]) + 3
 
@@ -331,7 +332,8 @@ def test_few_mc_events_make_the_verdict_unreliable():
     published = {"A": PublishedRegion("A", 10, 8.0, 2.0, 9.0, 7.5), "B": PublishedRegion("B", 3, 3.0, 1.0, 6.0, 5.0)}
     stats = region_statistics({"A": (30.0, 30.0), "B": (2.0, 0.2)}, published, mc_events={"A": 1, "B": 300})
     a = stats[0]
-    assert a.low_mc_statistics and a.cls_obs < 0.05  # "excluded" by one MC event
+    assert a.low_mc_statistics  # one MC event ...
+    assert a.cls_obs < 0.05  # ... "excludes" the point
     verdict = _verdict(a)
     assert verdict.startswith("best expected SR: A -> EXCLUDED at 95% CL")
     assert "r_cons = 0" in verdict
