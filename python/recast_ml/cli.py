@@ -373,7 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-n", "--n-events", type=int, default=3000, help="events to generate")
     run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--cross-section", type=float, help="pb (default for --generate: NNLO+NNLL table)")
+    run.add_argument(
+        "--cross-section",
+        type=float,
+        help="pb (default for --generate: the model's NNLO+NNLL table, NLO+NLL for higgsinos; for --events: the "
+        "file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events)",
+    )
     run.add_argument("--detector", help="detector card name or file (default: the analysis')")
     run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     run.add_argument("-o", "--output", type=Path, default=Path("recast_out"))
