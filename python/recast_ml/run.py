@@ -78,7 +78,7 @@ def sample_generator(
             table, opts = _XSEC_OF_MODEL[model]
             try:
                 xs = xsec.lookup(table, masses[0], **opts)
-            except ValueError as e:
+            except (ConfigError, ValueError) as e:
                 raise ConfigError(f"--generate {generate}: no cross section ({e}); pass --cross-section (pb)") from e
             xs_pb, xs_source = xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
         gen = simplified_model_generator(model, *masses, seed=seed)
