@@ -51,6 +51,31 @@ def test_run_on_a_generated_gluino_sample(tmp_path, capsys):
     (ana2,) = json.loads((again / "results.json").read_text())["analyses"]
     assert [x["yield"] for x in ana2["regions"]] == [x["yield"] for x in ana["regions"]]
     assert ana2["regions"][0]["yield"] > 0
+    # ... and without --cross-section: the NNLO+NNLL value recast wrote into the file is used
+    third = tmp_path / "third"
+    assert main([*file_args[:-2], "-o", str(third), "--no-progress"]) == 0
+    doc3 = json.loads((third / "results.json").read_text())
+    assert doc3["input"]["cross_section_pb"] == doc["input"]["cross_section_pb"]
+    source = doc3["input"]["cross_section_source"]
+    assert source.startswith(f"GenCrossSection of {sample} (written by recast_ml")
+    assert doc3["analyses"][0]["sample"]["cross_section_source"] == source
+    assert source in capsys.readouterr().out
+    assert source in (third / "report.html").read_text()
+    assert [x["yield"] for x in doc3["analyses"][0]["regions"]] == [x["yield"] for x in ana["regions"]]
+    # every SR carries its unweighted MC count, r_cons and the low-statistics mark; the verdict says so
+    from recast_ml.statistics import read_signal_regions
+
+    s95 = read_signal_regions(Path(__file__).parents[1] / "analyses" / "ATLAS-SUSY-2018-22" / "signal_regions.csv")
+    cutflow_n = {x["name"]: x["cutflow"][-1]["n"] for x in ana["regions"]}
+    for reg in st["regions"]:
+        assert reg["mc_events"] == cutflow_n[reg["region"]]
+        assert reg["low_mc_statistics"] == (reg["mc_events"] < 10)
+        published = s95[reg["published_name"]]
+        if published.s95_obs:
+            cons = max(reg["signal"] - 1.96 * reg["signal_error"], 0) / published.s95_obs
+            assert reg["r_cons_obs"] == pytest.approx(cons)
+    assert ("UNRELIABLE" in st["verdict"]) == best["low_mc_statistics"]
+    assert st["verdict"] in text
 
 
 @pytest.mark.parametrize(
@@ -158,3 +183,181 @@ def test_event_files_are_streamed_in_chunks_with_the_one_batch_result(tmp_path, 
     # --write-events is for generated samples
     assert main([*args, "-o", str(tmp_path / "o2"), "--no-progress", "--write-events", str(tmp_path / "x.hepmc3")]) == 2
     assert "--write-events keeps a generated sample" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("gluino_direct:1400", r"takes 2 mass parameter\(s\), got 1: gluino_direct:M_GLUINO,M_LSP"),
+        ("gluino_onestep:1400", r"takes 2 to 3 mass parameter\(s\), got 1: gluino_onestep:M_GLUINO,M_LSP"),
+        ("squark_direct:1200,600,5", r"takes 2 mass parameter\(s\), got 3: squark_direct:M_SQUARK,M_LSP"),
+        ("gluino_direct:1000,1200", r"cannot decay"),
+        ("gluino_direct:9000,100", r"outside the table.*pass --cross-section"),
+        ("nope:1", r"unknown model 'nope' \(models: gluino_direct:M_GLUINO,M_LSP"),
+    ],
+)
+def test_bad_generate_specs_are_one_line_errors(tmp_path, spec, message):
+    import re
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "recast_ml", "run", "--analysis", "ATLAS-SUSY-2018-22", "--generate", spec]
+    res = subprocess.run([*cmd, "-n", "5", "-o", str(out), "--no-progress"], capture_output=True, text=True)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("recast-ml: error: ")
+    assert re.search(message, lines[0])
+    assert not out.exists()
+
+
+def test_higgsino_model_takes_the_higgsino_cross_section_table():
+    """`--generate higgsino_rpv:385` (listed by the CLI) failed with KeyError: no table mapped."""
+    from recast_ml import xsec
+    from recast_ml.run import sample_generator
+
+    gen, xs, source = sample_generator(
+        generate="higgsino_rpv:385", slha_file=None, process=None, seed=1, cross_section=None
+    )
+    assert xs == xsec.lookup("pp13_hino_NLO+NLL", 385).xsec_pb
+    assert 0.09 < xs < 0.11  # 104 fb near 385 GeV (spec of ATLAS-SUSY-2019-04)
+    assert source == "pp13_hino_NLO+NLL (NLO+NLL) at 385 GeV"
+    assert gen._pythia.particleData.m0(1000022) == pytest.approx(385.0)
+
+
+def test_generate_help_lists_every_model_with_its_masses():
+    from recast_ml import slha
+    from recast_ml.cli import build_parser
+
+    run = build_parser()._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    text = " ".join(run.format_help().split())
+    for usage in (
+        "gluino_direct:M_GLUINO,M_LSP",
+        "gluino_onestep:M_GLUINO,M_LSP,[M_CHARGINO]",
+        "squark_direct:M_SQUARK,M_LSP",
+        "higgsino_rpv:M_HIGGSINO",
+    ):
+        assert usage in text
+    assert set(slha.MODEL_PARAMETERS) == set(slha.MODELS)
+
+
+def test_unexpected_errors_are_one_line_internal_errors(monkeypatch, capsys, tmp_path):
+    import recast_ml.run
+
+    def boom(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(recast_ml.run, "run_job", boom)
+    args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1400,1000"]
+    assert main(args) == 3
+    err = capsys.readouterr().err
+    assert err.strip() == "recast-ml: internal error: KeyError: 'surprise' (run with -v for the traceback)"
+    assert main(["-v", *args]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.strip().splitlines()[-1].startswith("recast-ml: internal error: KeyError")
+
+
+def test_typed_errors_are_one_line_and_traceback_only_with_verbose(monkeypatch, capsys):
+    import recast_ml.run
+    from recast_ml import InputError
+
+    def bad(*args, **kwargs):
+        raise InputError("f.hepmc:3: line one\nline two")
+
+    monkeypatch.setattr(recast_ml.run, "run_job", bad)
+    args = ["run", "--analysis", "X", "--generate", "gluino_direct:1400,1000"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == "recast-ml: error: f.hepmc:3: line one line two\n"
+    assert main(["-v", *args]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_the_same_file_twice_is_refused(tmp_path, capsys, hepmc_files, monkeypatch):
+    path = hepmc_files["hepmc3"]
+    monkeypatch.chdir(path.parent)
+    link = tmp_path / "link.hepmc3"
+    link.symlink_to(path)
+    for spellings in (
+        [str(path), str(path)],
+        [str(path), path.name],
+        [str(path), f"./{path.name}"],
+        [str(path), str(link)],
+    ):
+        out = tmp_path / "out"
+        args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--events", *spellings, "--cross-section", "1"]
+        assert main([*args, "-o", str(out), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "given twice" in err
+        assert not out.exists()
+
+
+def _gluino_file(path, n, seed, masses=(1400, 200)):
+    from recast_ml import write_hepmc3
+    from recast_ml.pythia import simplified_model_generator
+
+    write_hepmc3(simplified_model_generator("gluino_direct", *masses, seed=seed).generate(n), path)
+    return path
+
+
+def test_a_huge_cross_section_gives_a_result_not_a_crash(tmp_path, capsys):
+    """`run --events g.hepmc3.gz --cross-section 10`: s ~ 1e5 events against b ~ 500 died in pyhf."""
+    sample = _gluino_file(tmp_path / "g.hepmc3.gz", 25, seed=8)
+    out = tmp_path / "out"
+    args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--events", str(sample), "--cross-section", "10"]
+    assert main([*args, "-o", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    (ana,) = json.loads((out / "results.json").read_text())["analyses"]
+    st = ana["statistics"]
+
+    def scale(r):  # the sensitivity scale of statistics.cls_result
+        return 2 * (r["b"] + r["b_err"] ** 2) ** 0.5 + abs(r["n_obs"] - r["b"]) + 3
+
+    big = [r for r in st["regions"] if r["signal"] > 20 * scale(r)]
+    assert big, "the test needs a region with s >> b"
+    assert max(r["signal"] / r["b"] for r in big) > 100
+    for r in big:
+        assert r["cls_obs"] < 1e-10
+        assert r["cls_method"] in ("pyhf-rescaled", "analytic")
+        assert "sensitivity scale" in r["note"]
+    assert st["excluded_at_95cl"]
+    assert "EXCLUDED" in text
+
+
+def test_few_mc_events_make_the_verdict_unreliable():
+    from recast_ml.run import _verdict, format_summary
+    from recast_ml.statistics import PublishedRegion, region_statistics
+
+    published = {"A": PublishedRegion("A", 10, 8.0, 2.0, 9.0, 7.5), "B": PublishedRegion("B", 3, 3.0, 1.0, 6.0, 5.0)}
+    stats = region_statistics({"A": (30.0, 30.0), "B": (2.0, 0.2)}, published, mc_events={"A": 1, "B": 300})
+    a = stats[0]
+    assert a.low_mc_statistics  # one MC event ...
+    assert a.cls_obs < 0.05  # ... "excludes" the point
+    verdict = _verdict(a)
+    assert verdict.startswith("best expected SR: A -> EXCLUDED at 95% CL")
+    assert "r_cons = 0" in verdict
+    assert "UNRELIABLE: its signal rests on 1 MC event(s) (fewer than 10)" in verdict
+    assert "UNRELIABLE" not in _verdict(stats[1])
+    summary = {
+        "input": {"n_events": 300, "cross_section_pb": 1.0, "cross_section_source": "--cross-section"},
+        "analyses": [
+            {
+                "analysis": {"id": "X"},
+                "regions": [],
+                "statistics": {
+                    "regions": [s.to_dict() for s in stats],
+                    "best_expected_region": "A",
+                    "best": a.to_dict(),
+                    "verdict": verdict,
+                },
+            }
+        ],
+    }
+    text = format_summary(summary)
+    header = next(line for line in text.splitlines() if line.startswith("SR "))
+    assert header.split()[-3:] == ["r_obs", "r_exp", "r_cons"]
+    row_a = next(line for line in text.splitlines() if line.startswith("A "))
+    assert "(< 10 MC events)" in row_a
+    assert row_a.split()[3] == "1"  # MC events column
+    assert verdict in text

@@ -12,10 +12,12 @@ from scipy import optimize, stats
 
 from recast_ml import _core
 from recast_ml.statistics import (
+    MIN_MC_EVENTS,
     LogLikelihood,
     PublishedRegion,
     best_expected,
     cls,
+    cls_result,
     read_signal_regions,
     region_statistics,
 )
@@ -91,3 +93,79 @@ def test_r_values_best_region_and_fast_likelihood(tmp_path):
         ll([1.0, 2.0])
     assert PublishedRegion("x", 1, 1, 1).s95_obs is None
     assert math.isfinite(d[0])
+
+
+def direct_pyhf(n, b, e, s, mu=1.0, poi_bounds=None):
+    model = pyhf.simplemodels.uncorrelated_background(signal=[s], bkg=[b], bkg_uncertainty=[e])
+    bounds = model.config.suggested_bounds()
+    if poi_bounds is not None:
+        bounds[model.config.poi_index] = poi_bounds
+    res = pyhf.infer.hypotest(
+        mu, [n, *model.config.auxdata], model, test_stat="qtilde", return_expected=True, par_bounds=bounds
+    )
+    return float(res[0]), float(res[1])
+
+
+@pytest.mark.parametrize(
+    ("n", "b", "e", "s"),
+    [
+        (536, 536.0, 30.0, 2.2e5),  # the issue's run: pyhf with its default POI range returns CLs = 1
+        (120, 100.0, 15.0, 5.9e5),  # pyhf's fit fails (FailedMinimization)
+        (0, 2.0, 1.0, 8.5e4),  # pyhf returns CLs_obs = nan
+    ],
+)
+def test_huge_signals_are_excluded_not_crashing_or_cls_one(n, b, e, s):
+    res = cls_result(n, b, e, s)
+    assert res.obs < 1e-10
+    assert res.exp < 1e-10
+    assert res.method in ("pyhf-rescaled", "analytic")
+    assert "sensitivity scale" in res.note
+    assert cls(n, b, e, s) == (res.obs, res.exp)
+
+
+@pytest.mark.parametrize(("n", "b", "e"), [(3, 0.5, 0.3), (536, 536.0, 30.0), (0, 2.0, 1.0)])
+def test_rescaled_cls_equals_direct_pyhf_where_that_is_defined(n, b, e):
+    """Just above the switch to the rescaled template (20 x the sensitivity scale), CLs equals
+    pyhf's own hypotest at mu = 1 with the signal as template."""
+    scale = 2 * math.sqrt(b + e * e) + abs(n - b) + 3
+    for k in (2.0, 25.0):
+        s = k * scale
+        res = cls_result(n, b, e, s)
+        assert res.method == ("pyhf" if k < 20 else "pyhf-rescaled")
+        ref = direct_pyhf(n, b, e, s)
+        for got, want in zip((res.obs, res.exp), ref, strict=True):
+            if want > 1e-20:
+                assert got == pytest.approx(want, rel=1e-4)
+            else:  # far in the tail both fits only agree that CLs is negligible
+                assert got < 1e-20
+        if k < 20:
+            assert (res.obs, res.exp) == ref  # bit for bit the direct call
+
+
+def test_zero_signal_gives_cls_one_with_a_note_and_zero_r(tmp_path):
+    res = cls_result(10, 8.0, 2.0, 0.0)
+    assert (res.obs, res.exp, res.method) == (1.0, 1.0, "none")
+    assert "no signal" in res.note
+    csv = tmp_path / "sr.csv"
+    csv.write_text("SR,obs,bkg,bkg_err,S95_obs,S95_exp\nA,10,8,2,9.0,7.5\n")
+    (a,) = region_statistics({"A": (0.0, 0.0)}, read_signal_regions(csv), mc_events={"A": 0})
+    assert (a.cls_obs, a.r_obs, a.r_cons_obs, a.low_mc_statistics) == (1.0, 0.0, 0.0, True)
+
+
+def test_conservative_r_and_few_mc_event_regions(tmp_path):
+    csv = tmp_path / "sr.csv"
+    csv.write_text("SR,obs,bkg,bkg_err,S95_obs,S95_exp\nA,10,8,2,9.0,7.5\nB,120,100,15,40,35\nC,0,0.5,0.3,3.0,3.2\n")
+    published = read_signal_regions(csv)
+    yields = {"A": (5.0, 0.5), "B": (30.0, 20.0), "C": (12.0, 2.0)}
+    stats_ = {s.region: s for s in region_statistics(yields, published, mc_events={"A": 400, "B": 10, "C": 1})}
+    # r_cons = (s - 1.96 ds) / S95, by hand
+    assert stats_["A"].r_cons_obs == pytest.approx((5.0 - 0.98) / 9.0)
+    assert stats_["A"].r_cons_exp == pytest.approx((5.0 - 0.98) / 7.5)
+    assert stats_["B"].r_cons_obs == pytest.approx(0.0)  # 30 - 39.2 < 0: no conservative signal left
+    assert stats_["C"].r_obs == pytest.approx(4.0)
+    assert stats_["C"].r_cons_obs == pytest.approx((12.0 - 1.96 * 2.0) / 3.0)
+    assert [stats_[k].low_mc_statistics for k in "ABC"] == [False, False, True]  # fewer than 10
+    assert MIN_MC_EVENTS == 10
+    assert stats_["C"].mc_events == 1
+    # CLs is pyhf's on the nominal yield
+    assert stats_["A"].cls_obs == pytest.approx(direct_pyhf(10, 8.0, 2.0, 5.0)[0], rel=1e-12)

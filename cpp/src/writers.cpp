@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "recast/errors.hpp"
+#include "recast/version.hpp"
 #include "recast/io.hpp"
 
 namespace recast::io {
@@ -86,7 +87,10 @@ struct HepMC3Writer::Impl {
 };
 
 HepMC3Writer::HepMC3Writer(const std::string& path) : path_(path), impl_(std::make_unique<Impl>(path)) {
-    impl_->out.write("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\nW Default\n");
+    // The tool line marks the file as recast's: its GenCrossSection is the cross section the sample
+    // was analysed with when recast-ml run --write-events wrote it; accepted when the file is read back.
+    impl_->out.write("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\nW Default\nT recast_ml|" +
+                     version() + "|HepMC3Writer\n");
 }
 
 HepMC3Writer::~HepMC3Writer() = default;  // without close(): the .part file is removed

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -287,6 +288,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import slha
+
     p = argparse.ArgumentParser(prog="recast-ml", description=__doc__)
     p.add_argument("--version", action="version", version=f"recast-ml {__version__} (core {_core.version()})")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -333,7 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument(
         "--events", type=Path, nargs="+", metavar="FILE", help="HepMC2/3 or LHE file(s) of one sample (plain or .gz)"
     )
-    src.add_argument("--generate", metavar="MODEL:MASSES", help="simplified model, e.g. gluino_direct:1400,1000")
+    src.add_argument(
+        "--generate",
+        metavar="MODEL:MASSES",
+        help="simplified model and its masses (GeV), e.g. gluino_direct:1400,1000; models: "
+        + ", ".join(slha.model_usage(m) for m in slha.MODELS)
+        + " ([...] optional)",
+    )
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
     run.add_argument("--process", help="with --slha: gluino, squark, higgsino or all")
     run.add_argument(
@@ -343,7 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-n", "--n-events", type=int, default=3000, help="events to generate")
     run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--cross-section", type=float, help="pb (default for --generate: NNLO+NNLL table)")
+    run.add_argument(
+        "--cross-section",
+        type=float,
+        help="pb (default for --generate: the model's NNLO+NNLL table, NLO+NLL for higgsinos; for --events: the "
+        "file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events)",
+    )
     run.add_argument("--detector", help="detector card name or file (default: the analysis')")
     run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     run.add_argument("-o", "--output", type=Path, default=Path("recast_out"))
@@ -382,15 +396,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Errors with a message for the user (bad input, configuration, model, missing dependency, files):
+#: one line on stderr, exit status 2. Anything else is an internal error (exit status 3).
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    _core.RecastError,
+    _core.InputError,
+    _core.ConfigError,
+    _core.ModelError,
+    _core.DependencyError,
+    OSError,
+)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text or type(err).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
-    except (FileNotFoundError, _core.RecastError, ValueError) as err:
-        print(f"recast-ml: error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"recast-ml: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("recast-ml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(
+            f"recast-ml: internal error: {type(err).__name__}: {_one_line(err)} (run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

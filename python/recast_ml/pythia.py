@@ -7,13 +7,19 @@ conventions (see ``cpp/include/recast/pythia.hpp``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _core
+from ._core import ConfigError, InputError
 from .events import EventBatch
 
 log = logging.getLogger(__name__)
@@ -62,13 +68,61 @@ def from_pythia_batch(batch: Any, *, first_event_number: int = 0, source: str = 
     return EventBatch(core)
 
 
+class PythiaError(_core.RecastError):
+    """Pythia could not be initialised or gave up generating; the message holds Pythia's own
+    reasons (its error and abort messages)."""
+
+
+@contextlib.contextmanager
+def _captured_stdout() -> Iterator[list[str]]:
+    """Lines that C/C++ code (Pythia's std::cout) writes to file descriptor 1 inside the block."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    lines: list[str] = []
+    sys.stdout.flush()
+    libc.fflush(None)
+    saved = os.dup(1)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield lines
+        finally:
+            libc.fflush(None)
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            lines += tmp.read().decode("utf-8", "replace").splitlines()
+
+
+_PYTHIA_MESSAGE = re.compile(r"^\s*\|\s+(\d+)\s+((?:Abort|Error) (?:from|in) .*?)\s*\|\s*$")
+
+
+def pythia_errors(pythia: Any) -> list[str]:
+    """Pythia's error and abort messages so far (from its message statistics), most severe first."""
+    with _captured_stdout() as lines:
+        pythia.stat()
+    found = [m.group(2) for line in lines if (m := _PYTHIA_MESSAGE.match(line))]
+    return sorted(found, key=lambda msg: not msg.startswith("Abort"))
+
+
 class PythiaGenerator:
     """A configured, seeded Pythia 8 instance producing :class:`EventBatch` objects.
 
-    ``settings`` are Pythia ``readString`` lines (or a key of :data:`PRESETS`).
+    ``settings`` are Pythia ``readString`` lines (or a key of :data:`PRESETS`). With ``slha``
+    (an SLHA file for ``SLHA:file``), ``check_masses`` (PDG id -> GeV) are the masses Pythia must
+    have taken from the file: checked after initialisation (InputError naming the file otherwise).
+    A failed initialisation raises :class:`PythiaError` with Pythia's reasons.
     """
 
-    def __init__(self, settings: Sequence[str] | str, *, seed: int = 1, slha: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Sequence[str] | str,
+        *,
+        seed: int = 1,
+        slha: str | None = None,
+        check_masses: Mapping[int, float] | None = None,
+    ) -> None:
         import pythia8mc
 
         lines = PRESETS[settings] if isinstance(settings, str) else list(settings)
@@ -79,17 +133,40 @@ class PythiaGenerator:
             "Next:numberCount = 0",
             "Next:numberShowEvent = 0",
             "Print:quiet = on",
+            "Print:verbosity = 2",  # errors and warnings recorded (for pythia_errors), not printed
         ]
         if slha is not None:
             self.settings += [f"SLHA:file = {slha}", "SLHA:verbose = 0"]
         self.seed = seed
+        self.slha = slha
         self._pythia = pythia8mc.Pythia("", False)
         for s in self.settings:
             if not self._pythia.readString(s):
-                raise ValueError(f"Pythia rejected the setting {s!r}")
-        if not self._pythia.init():
-            raise RuntimeError("Pythia initialisation failed; settings were:\n  " + "\n  ".join(self.settings))
+                raise ConfigError(f"Pythia rejected the setting {s!r}")
+        with _captured_stdout() as noise:  # quiet as it is, init can print (e.g. SLHA reader warnings)
+            ok = self._pythia.init()
+        for line in noise:
+            log.debug("pythia init: %s", line)
+        if not ok:
+            reasons = pythia_errors(self._pythia) or ["no message from Pythia"]
+            where = f" with SLHA file {slha}" if slha else ""
+            raise PythiaError(f"Pythia initialisation failed{where}: {'; '.join(reasons)}")
+        if check_masses:
+            self._check_masses(check_masses)
         self._generated = 0
+
+    def _check_masses(self, masses: Mapping[int, float]) -> None:
+        data = self._pythia.particleData
+        wrong = []
+        for pid, m in sorted(masses.items()):
+            got = float(data.m0(pid))
+            if not abs(got - m) <= 1e-6 * max(abs(m), 1.0):
+                wrong.append(f"{pid}: {got:g} GeV in Pythia, {m:g} GeV in the file")
+        if wrong:
+            raise InputError(
+                f"{self.slha}: Pythia does not use the file's spectrum ({'; '.join(wrong)}); "
+                "is the MASS block complete and readable by Pythia?"
+            )
 
     @property
     def cross_section_pb(self) -> float:
@@ -134,9 +211,19 @@ class PythiaGenerator:
 
     def _generate(self, n_events: int, batch_size: int, update: Callable[[int], object]) -> EventBatch:
         out = _core.EventBatch()
+        empty = 0
         while out.n_events < n_events:
             want = min(batch_size, n_events - out.n_events)
             raw = self._pythia.nextBatch(want)
+            empty = empty + 1 if len(raw) == 0 else 0
+            if empty == 1:
+                continue  # one failed event of a small request: try again
+            if empty:
+                reasons = pythia_errors(self._pythia) or ["no message from Pythia"]
+                where = f" (SLHA file {self.slha})" if self.slha else ""
+                raise PythiaError(
+                    f"Pythia gave up after {self._generated + out.n_events} events{where}: {'; '.join(reasons)}"
+                )
             batch = from_pythia_batch(raw, first_event_number=self._generated, source=f"<pythia seed={self.seed}>")
             self._generated += len(batch)
             out.append(batch._batch)
@@ -165,18 +252,21 @@ def simplified_model_generator(
 
     from . import slha
 
-    if model not in slha.MODELS:
-        raise ValueError(f"unknown simplified model {model!r}; known: {', '.join(slha.MODELS)}")
-    spectrum = slha.MODELS[model](*masses)  # type: ignore[operator]
+    spectrum = slha.model_spectrum(model, masses)
+    check = {pid: spectrum.mass(pid) for pid in spectrum.masses}
     name = f"{model}_{'_'.join(f'{m:g}' for m in masses)}.slha"
     if slha_dir is not None:
         path = Path(slha_dir) / name
         path.write_text(spectrum.to_slha())
-        return PythiaGenerator([*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path))
+        return PythiaGenerator(
+            [*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path), check_masses=check
+        )
     with tempfile.TemporaryDirectory(prefix="recast_ml_slha_") as tmp:  # Pythia reads it in init()
         path = Path(tmp) / name
         path.write_text(spectrum.to_slha())
-        return PythiaGenerator([*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path))
+        return PythiaGenerator(
+            [*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path), check_masses=check
+        )
 
 
 def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:

@@ -25,31 +25,38 @@ from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .events import EventBatch
 from .io import HepMC3Writer, as_paths
 from .pythia import PythiaGenerator, simplified_model_generator
-from .statistics import best_expected, read_signal_regions, region_statistics
+from .statistics import MIN_MC_EVENTS, RegionStatistics, best_expected, read_signal_regions, region_statistics
 
 log = logging.getLogger(__name__)
 
-#: simplified model -> cross-section table (and options) for --generate
+#: simplified model -> cross-section table (and options) for --generate: the production process'
+#: NNLO+NNLL (NLO+NLL for higgsinos: the degenerate-triplet sum N1N2 + N1C1 + N2C1 + C1C1)
 _XSEC_OF_MODEL: dict[str, tuple[str, dict[str, Any]]] = {
     "gluino_direct": ("gluino", {}),
     "gluino_onestep": ("gluino", {}),
     "squark_direct": ("squark", {"n_squarks": 8}),
+    "higgsino_rpv": ("pp13_hino_NLO+NLL", {}),
+    "higgsino_rpv_lsp": ("pp13_hino_NLO+NLL", {}),
 }
 
 
 def parse_generate(spec: str) -> tuple[str, list[float]]:
-    """'gluino_direct:1400,1000' -> ("gluino_direct", [1400, 1000])."""
+    """'gluino_direct:1400,1000' -> ("gluino_direct", [1400, 1000]); ConfigError (with the model's
+    parameters) for an unknown model or a wrong number of masses."""
     from . import slha
 
+    usage = ", ".join(slha.model_usage(m) for m in slha.MODELS)
     if ":" not in spec:
-        raise ConfigError(f"--generate {spec!r}: expected MODEL:MASS,MASS (models: {', '.join(slha.MODELS)})")
+        raise ConfigError(f"--generate {spec!r}: expected MODEL:MASSES, one of {usage}")
     model, masses = spec.split(":", 1)
     if model not in slha.MODELS:
-        raise ConfigError(f"--generate: unknown model {model!r} (models: {', '.join(slha.MODELS)})")
+        raise ConfigError(f"--generate: unknown model {model!r} (models: {usage})")
     try:
-        return model, [float(m) for m in masses.split(",")]
+        values = [float(m) for m in masses.split(",")]
     except ValueError:
-        raise ConfigError(f"--generate {spec!r}: masses must be numbers (GeV)") from None
+        raise ConfigError(f"--generate {spec!r}: masses must be numbers (GeV): {slha.model_usage(model)}") from None
+    slha.model_spectrum(model, values)  # the number of masses and the spectrum, before Pythia starts
+    return model, values
 
 
 def sample_generator(
@@ -65,14 +72,19 @@ def sample_generator(
 
     if generate is not None:
         model, masses = parse_generate(generate)
-        gen = simplified_model_generator(model, *masses, seed=seed)
         if cross_section is not None:
-            return gen, cross_section, "--cross-section"
-        table, opts = _XSEC_OF_MODEL[model]
-        xs = xsec.lookup(table, masses[0], **opts)
-        return gen, xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
+            xs_pb, xs_source = cross_section, "--cross-section"
+        else:
+            table, opts = _XSEC_OF_MODEL[model]
+            try:
+                xs = xsec.lookup(table, masses[0], **opts)
+            except (ConfigError, ValueError) as e:
+                raise ConfigError(f"--generate {generate}: no cross section ({e}); pass --cross-section (pb)") from e
+            xs_pb, xs_source = xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
+        gen = simplified_model_generator(model, *masses, seed=seed)
+        return gen, xs_pb, xs_source
     assert slha_file is not None
-    from .slha import PROCESSES, pythia_settings
+    from .slha import PROCESSES, checked_spectrum, pythia_settings
 
     if process not in PROCESSES:
         raise ConfigError(f"--slha needs --process, one of: {', '.join(PROCESSES)}")
@@ -80,7 +92,9 @@ def sample_generator(
         raise ConfigError("--slha: pass --cross-section (pb); Pythia's LO estimate is not used for limits")
     if not Path(slha_file).is_file():
         raise ConfigError(f"--slha {slha_file}: no such file")
-    return PythiaGenerator(pythia_settings(process), seed=seed, slha=str(slha_file)), cross_section, "--cross-section"
+    spectrum = checked_spectrum(slha_file, process)  # InputError naming the file: no/bad MASS block
+    gen = PythiaGenerator(pythia_settings(process), seed=seed, slha=str(slha_file), check_masses=spectrum)
+    return gen, cross_section, "--cross-section"
 
 
 def _written(batches: Iterable[EventBatch], out: HepMC3Writer) -> Iterator[EventBatch]:
@@ -93,10 +107,57 @@ def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     files = as_paths(events)
     if not files:
         raise ConfigError("--events: give at least one event file")
+    seen: dict[Path, Path] = {}
     for f in files:
         if not f.is_file():
             raise ConfigError(f"--events {f}: " + ("not a file" if f.exists() else "no such file"))
+        real = f.resolve()
+        if real in seen:
+            same = f"{f}" if str(seen[real]) == str(f) else f"{f} (the same file as {seen[real]})"
+            raise ConfigError(f"--events: {same} given twice; each part of the sample must be given once")
+        seen[real] = f
     return files
+
+
+#: The tool line recast's HepMC3 writer puts in the run information of the files it writes.
+_RECAST_TOOL = "T recast_ml|"
+
+
+def _written_by_recast(path: Path) -> str | None:
+    """The recast_ml version that wrote the HepMC3 file (its run-information tool line), else None."""
+    import gzip
+
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            for _, line in zip(range(64), fh, strict=False):
+                if line.startswith(b"E "):
+                    break
+                if line.startswith(_RECAST_TOOL.encode()):
+                    return line.decode("utf-8", "replace").split("|")[1]
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def file_cross_section(files: Sequence[Path]) -> tuple[float, str] | None:
+    """(pb, source) of a sample that recast wrote itself (``run --write-events``): the
+    GenCrossSection of its files, which all carry recast's tool line and the same value; None for
+    files of other writers (their value is usually the generator's LO estimate)."""
+    from .io import EventFile
+
+    versions = [_written_by_recast(f) for f in files]
+    if any(v is None for v in versions):
+        return None
+    values = []
+    for f in files:
+        with EventFile(f) as ef:
+            ef.read(1)
+            values.append(ef.cross_section_pb)
+    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) != min(values):
+        return None
+    return values[0], f"GenCrossSection of {files[0]} (written by recast_ml {versions[0]})"
 
 
 def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
@@ -109,18 +170,46 @@ def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
     published = read_signal_regions(published_file)
     names = ana.definition.published_names()
     yields = {name: result.yield_(name) for name in result.cutflows if names.get(name, name) in published}
-    stats = region_statistics(yields, published, names)
+    mc_events = {name: int(result.cutflow(name).n[-1]) for name in yields}
+    stats = region_statistics(yields, published, names, mc_events)
     best = best_expected(stats)
+    excluded = bool(best and best.cls_obs < 0.05)
     doc["statistics"] = {
-        "method": "pyhf uncorrelated-background simplified model (qtilde, asymptotic), r = s/S95 (published)",
+        "method": "pyhf uncorrelated-background simplified model (qtilde, asymptotic), r = s/S95 (published), "
+        "r_cons = (s - 1.96 x MC error)/S95",
         "published": str(published_file.name),
+        "min_mc_events": MIN_MC_EVENTS,
         "regions": [s.to_dict() for s in stats],
         "best_expected_region": best.region if best else None,
         "best": best.to_dict() if best else None,
-        "excluded_at_95cl": bool(best and best.cls_obs < 0.05),
+        "excluded_at_95cl": excluded,
+        "excluded_at_95cl_conservative": bool(best and best.r_cons_obs is not None and best.r_cons_obs >= 1),
+        "verdict": _verdict(best),
         "combination": "not available: no published full likelihood for these regions",
     }
     return doc
+
+
+def _verdict(best: RegionStatistics | None) -> str:
+    """One line on the best expected SR: excluded or not, r and r_cons, and whether its signal
+    rests on too few MC events to be trusted."""
+    if best is None:
+        return "no signal region with published numbers"
+    text = f"best expected SR: {best.region} -> {'EXCLUDED' if best.cls_obs < 0.05 else 'not excluded'} at 95% CL"
+    text += f" (CLs_obs = {best.cls_obs:.4g}"
+    if best.r_obs is not None:
+        text += f", r_obs = {best.r_obs:.3g}"
+    if best.r_cons_obs is not None:
+        text += f", r_cons = {best.r_cons_obs:.3g}"
+    text += ")"
+    if best.low_mc_statistics:
+        text += (
+            f"; UNRELIABLE: its signal rests on {best.mc_events} MC event(s) (fewer than {MIN_MC_EVENTS}), "
+            "generate more events"
+        )
+    if best.note:
+        text += f"; note: {best.note}"
+    return text
 
 
 def run_job(
@@ -152,14 +241,20 @@ def run_job(
     files: list[Path] = []
     if events is not None:
         files = _event_files(events)
-        if cross_section is None:
+        if write_events is not None:
+            raise ConfigError("--write-events keeps a generated sample; with --events the sample is a file already")
+        from_file = file_cross_section(files)
+        if cross_section is not None:
+            xs, xs_source = cross_section, "--cross-section"
+            if from_file and from_file[0] != cross_section:
+                log.warning("--cross-section %g pb used, not the %s: %g pb", cross_section, from_file[1], from_file[0])
+        elif from_file is not None:
+            xs, xs_source = from_file
+        else:
             raise ConfigError(
                 f"{files[0]}: a cross section is needed to compute yields: pass --cross-section (pb); "
                 "the generator's value in the file is not used (it is usually LO)"
             )
-        if write_events is not None:
-            raise ConfigError("--write-events keeps a generated sample; with --events the sample is a file already")
-        xs, xs_source = cross_section, "--cross-section"
         # streamed in chunks: memory bounded whatever the sample size
         results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
     else:
@@ -241,22 +336,27 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
                     )
         if regions:
             lines.append(
-                f"{'SR':<16} {'s':>9} {'±':>7} {'n_obs':>7} {'b':>9} "
-                f"{'CLs_obs':>8} {'CLs_exp':>8} {'r_obs':>7} {'r_exp':>7}"
+                f"{'SR':<16} {'s':>9} {'±':>7} {'MC ev':>6} {'n_obs':>7} {'b':>9} "
+                f"{'CLs_obs':>8} {'CLs_exp':>8} {'r_obs':>7} {'r_exp':>7} {'r_cons':>7}"
             )
             for r in regions:
                 mark = " <- best expected" if r["region"] == best else ""
-                r_obs = f"{r['r_obs']:.3f}" if r["r_obs"] is not None else "-"
-                r_exp = f"{r['r_exp']:.3f}" if r["r_exp"] is not None else "-"
+                if r.get("low_mc_statistics"):
+                    mark += f" (< {st.get('min_mc_events', MIN_MC_EVENTS)} MC events)"
+                r_obs, r_exp, r_cons = (_num(r.get(k), ".3f") for k in ("r_obs", "r_exp", "r_cons_obs"))
+                mc = "-" if r.get("mc_events") is None else str(r["mc_events"])
                 lines.append(
-                    f"{r['region']:<16} {r['signal']:>9.3f} {r['signal_error']:>7.3f} {r['n_obs']:>7g} {r['b']:>9.4g} "
-                    f"{r['cls_obs']:>8.4f} {r['cls_exp']:>8.4f} {r_obs:>7} {r_exp:>7}{mark}"
+                    f"{r['region']:<16} {r['signal']:>9.3f} {r['signal_error']:>7.3f} {mc:>6} {r['n_obs']:>7g} "
+                    f"{r['b']:>9.4g} {r['cls_obs']:>8.4f} {r['cls_exp']:>8.4f} {r_obs:>7} {r_exp:>7} {r_cons:>7}{mark}"
                 )
-            verdict = "EXCLUDED" if st.get("excluded_at_95cl") else "not excluded"
-            lines.append(f"best expected SR: {best} -> {verdict} at 95% CL (CLs_obs = {st['best']['cls_obs']:.4f})")
+            lines.append(st.get("verdict") or _verdict(None))
         else:
             lines.append(st.get("note", "no statistics"))
     return "\n".join(lines)
+
+
+def _num(x: float | None, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
 
 
 def _report(summary: dict[str, Any]) -> str:
@@ -274,20 +374,23 @@ def _report(summary: dict[str, Any]) -> str:
         if st.get("regions"):
             body.append(
                 "<table><tr><th>SR</th><th>s</th><th>MC err</th><th>n_obs</th><th>b</th><th>b err</th>"
-                "<th>CLs obs</th><th>CLs exp</th><th>r obs</th><th>r exp</th><th>Δln L</th></tr>"
+                "<th>CLs obs</th><th>CLs exp</th><th>r obs</th><th>r exp</th><th>r<sub>cons</sub> obs</th>"
+                "<th>MC events</th><th>Δln L</th><th>note</th></tr>"
             )
             for r in st["regions"]:
                 cls_ = " class='ex'" if r["cls_obs"] < 0.05 else ""
+                mc = "-" if r.get("mc_events") is None else str(r["mc_events"])
+                if r.get("low_mc_statistics"):
+                    mc += f" (&lt; {st.get('min_mc_events', MIN_MC_EVENTS)}: unreliable)"
                 body.append(
                     f"<tr{cls_}><td class='l'>{e(r['region'])}</td><td>{r['signal']:.4g}</td>"
                     f"<td>{r['signal_error']:.2g}</td>"
                     f"<td>{r['n_obs']:g}</td><td>{r['b']:.4g}</td><td>{r['b_err']:.3g}</td><td>{r['cls_obs']:.4f}</td>"
-                    f"<td>{r['cls_exp']:.4f}</td>"
-                    f"<td>{r['r_obs'] if r['r_obs'] is None else format(r['r_obs'], '.3f')}</td>"
-                    f"<td>{r['r_exp'] if r['r_exp'] is None else format(r['r_exp'], '.3f')}</td>"
-                    f"<td>{r['delta_log_likelihood']:.3f}</td></tr>"
+                    f"<td>{r['cls_exp']:.4f}</td><td>{_num(r['r_obs'], '.3f')}</td><td>{_num(r['r_exp'], '.3f')}</td>"
+                    f"<td>{_num(r.get('r_cons_obs'), '.3f')}</td><td>{mc}</td>"
+                    f"<td>{r['delta_log_likelihood']:.3f}</td><td class='l'>{e(r.get('note') or '')}</td></tr>"
                 )
-            body.append(f"</table><p>best expected SR: {e(str(st.get('best_expected_region')))}</p>")
+            body.append(f"</table><p>{e(st.get('verdict') or _verdict(None))}</p>")
         for reg in doc["regions"]:
             body.append(
                 f"<h3>{e(reg['name'])}</h3><table><tr><th>step</th><th>N</th><th>Σw</th><th>eff.</th>"

@@ -14,8 +14,12 @@ is taken from the NNLO+NNLL tables (:mod:`recast_ml.xsec`), never from Pythia's 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._core import ConfigError, InputError
 
 #: Every sparticle in the SLHA ``MASS`` block (PDG id -> name).
 SPARTICLES: dict[int, str] = {
@@ -274,3 +278,135 @@ MODELS: Mapping[str, object] = {
     "higgsino_rpv": higgsino_rpv,
     "higgsino_rpv_lsp": higgsino_rpv_lsp,
 }
+
+#: The parameters of each model, in the order its function (and ``--generate MODEL:...``) takes
+#: them; names in brackets are optional (GeV).
+MODEL_PARAMETERS: Mapping[str, tuple[str, ...]] = {
+    "gluino_direct": ("M_GLUINO", "M_LSP"),
+    "gluino_onestep": ("M_GLUINO", "M_LSP", "[M_CHARGINO]"),
+    "squark_direct": ("M_SQUARK", "M_LSP"),
+    "higgsino_rpv": ("M_HIGGSINO",),
+    "higgsino_rpv_lsp": ("M_HIGGSINO", "[SPLITTING]"),
+}
+
+
+def model_usage(model: str) -> str:
+    """'gluino_direct:M_GLUINO,M_LSP' (optional parameters in brackets)."""
+    return f"{model}:{','.join(MODEL_PARAMETERS[model])}"
+
+
+def model_spectrum(model: str, masses: Sequence[float]) -> SimplifiedModel:
+    """The spectrum of a simplified model for its parameters (GeV), in :data:`MODEL_PARAMETERS`
+    order; ConfigError for an unknown model, a wrong number of masses or an impossible spectrum."""
+    if model not in MODELS:
+        raise ConfigError(f"unknown simplified model {model!r}; models: {', '.join(map(model_usage, MODELS))}")
+    params = MODEL_PARAMETERS[model]
+    n_required = sum(not p.startswith("[") for p in params)
+    if not n_required <= len(masses) <= len(params):
+        want = f"{n_required}" if n_required == len(params) else f"{n_required} to {len(params)}"
+        raise ConfigError(
+            f"simplified model {model} takes {want} mass parameter(s), got {len(masses)}: {model_usage(model)}"
+        )
+    for name, m in zip(params, masses, strict=False):
+        if not (math.isfinite(m) and m > 0):
+            raise ConfigError(f"simplified model {model}: {name.strip('[]')} must be a positive number of GeV, got {m}")
+    try:
+        spectrum = MODELS[model](*masses)  # type: ignore[operator]
+    except ValueError as e:
+        raise ConfigError(f"simplified model {model_usage(model)} = {','.join(f'{m:g}' for m in masses)}: {e}") from e
+    assert isinstance(spectrum, SimplifiedModel)
+    return spectrum
+
+
+@dataclass
+class SLHAFile:
+    """What recast_ml reads of an SLHA file: the ``MASS`` block (PDG id -> GeV, as written: SLHA
+    neutralino masses may be negative) and the ``DECAY`` tables (PDG id -> (width, channels));
+    ``blocks`` holds the names of all blocks. Pythia reads the file itself; this is to check it."""
+
+    path: Path
+    masses: dict[int, float]
+    decays: dict[int, tuple[float, list[Channel]]]
+    blocks: list[str]
+
+    def has_mass_block(self) -> bool:
+        return "MASS" in self.blocks
+
+
+def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
+    """Parse the ``MASS`` and ``DECAY`` parts of an SLHA file; InputError naming file:line on a
+    malformed entry (a non-numeric mass, a channel with too few daughters, undecodable bytes
+    outside a comment), ConfigError if the file cannot be read."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read SLHA file {path}: {e.strerror}") from e
+    masses: dict[int, float] = {}
+    decays: dict[int, tuple[float, list[Channel]]] = {}
+    blocks: list[str] = []
+    block: str | None = None
+    decaying: int | None = None
+    for k, line_bytes in enumerate(raw.splitlines(), start=1):
+        data_bytes = line_bytes.split(b"#", 1)[0]
+        try:
+            data = data_bytes.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(
+                f"{path}:{k}: undecodable byte 0x{data_bytes[e.start]:02x} at column {e.start + 1} "
+                "(not an SLHA file? only comments may hold non-ASCII text)"
+            ) from None
+        words = data.split()
+        if not words:
+            continue
+        head = words[0].upper()
+        try:
+            if head == "BLOCK":
+                block, decaying = words[1].upper(), None
+                blocks.append(block)
+            elif head == "DECAY":
+                block = None
+                decaying = int(words[1])
+                decays[decaying] = (float(words[2]), [])
+            elif block == "MASS":
+                masses[int(words[0])] = float(words[1])
+            elif decaying is not None:
+                n = int(words[1])
+                ids = tuple(int(w) for w in words[2 : 2 + n])
+                if len(ids) != n:
+                    raise InputError(f"{path}:{k}: decay channel of {decaying} lists {len(ids)} daughters, not {n}")
+                decays[decaying][1].append(Channel(float(words[0]), ids))
+        except InputError:
+            raise
+        except (IndexError, ValueError) as e:
+            what = f"BLOCK {block}" if block else f"DECAY {decaying}" if decaying is not None else head
+            raise InputError(f"{path}:{k}: malformed {what} entry {data.strip()!r} ({e or 'too few fields'})") from None
+    return SLHAFile(path=path, masses=masses, decays=decays, blocks=blocks)
+
+
+#: Sparticles produced by each process of :data:`PROCESSES` (the masses checked after Pythia's
+#: initialisation; "all" checks every sparticle of the file's MASS block).
+PRODUCED: dict[str, tuple[int, ...]] = {
+    "gluino": (1000021,),
+    "squark": LIGHT_SQUARKS,
+    "higgsino": (1000022, 1000023, 1000024),
+}
+
+
+def checked_spectrum(path: str | os.PathLike[str], process: str) -> dict[int, float]:
+    """Masses (GeV, absolute values) that Pythia must use for ``process`` with the SLHA file: the
+    produced sparticles and the lightest neutralino, where the file's MASS block gives them.
+    InputError naming the file if it has no MASS block or lacks the produced sparticles."""
+    f = read_slha(path)
+    if not f.has_mass_block():
+        raise InputError(
+            f"{f.path}: no MASS block; Pythia would run its default sparticle masses instead of this spectrum"
+        )
+    produced = PRODUCED.get(process, tuple(pid for pid in f.masses if pid in SPARTICLES))
+    missing = [SPARTICLES[pid] for pid in produced if pid not in f.masses]
+    if missing:
+        raise InputError(f"{f.path}: the MASS block has no entry for {', '.join(missing)} (process {process})")
+    want = {pid: abs(f.masses[pid]) for pid in produced}
+    if 1000022 in f.masses:
+        want[1000022] = abs(f.masses[1000022])
+    return want

@@ -63,19 +63,105 @@ def read_signal_regions(path: str | os.PathLike[str]) -> dict[str, PublishedRegi
     return out
 
 
-def cls(n_obs: float, b: float, b_err: float, s: float) -> tuple[float, float]:
-    """(CLs_obs, CLs_exp) for signal yield ``s`` in one SR (pyhf, uncorrelated background)."""
+#: Signal regions whose signal rests on fewer unweighted MC events than this are marked: their
+#: yield (and so CLs and r) is not a reliable estimate.
+MIN_MC_EVENTS = 10
+
+
+@dataclass(frozen=True)
+class ClsResult:
+    """Observed and expected CLs and how they were computed (``note`` when not by a plain pyhf
+    hypotest at μ = 1)."""
+
+    obs: float
+    exp: float
+    method: str
+    note: str | None = None
+
+
+def _signal_scale(n_obs: float, b: float, b_err: float) -> float:
+    """A signal yield of the order of the SR's sensitivity (a few times S95 at most)."""
+    return 2.0 * math.sqrt(b + b_err**2) + abs(n_obs - b) + 3.0
+
+
+def _pyhf_hypotest(n_obs: float, b: float, b_err: float, template: float, mu: float) -> tuple[float, float]:
     import pyhf
 
+    model = pyhf.simplemodels.uncorrelated_background(signal=[template], bkg=[b], bkg_uncertainty=[max(b_err, 1e-9)])
+    data = [n_obs, *model.config.auxdata]
+    if mu == 1.0:  # exactly what a direct pyhf call does
+        obs, exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
+    else:
+        bounds = model.config.suggested_bounds()
+        bounds[model.config.poi_index] = (0.0, max(10.0, 2.0 * mu))
+        obs, exp = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_expected=True, par_bounds=bounds)
+    return float(obs), float(exp)
+
+
+def _analytic_cls(n_obs: float, b: float, b_err: float, s: float) -> tuple[float, float]:
+    """Asymptotic CLs (q_μ, Wald) from the analytically profiled likelihood of the C++ core
+    (Gaussian background constraint): the fallback where the pyhf fit fails."""
+    from scipy import optimize, stats
+
+    def q(n: float) -> float:
+        res = optimize.minimize_scalar(
+            lambda x: -_core.log_likelihood(n, b, b_err, x), bounds=(0.0, s), method="bounded"
+        )
+        best = max(-float(res.fun), _core.log_likelihood(n, b, b_err, 0.0))
+        return max(2.0 * (best - _core.log_likelihood(n, b, b_err, s)), 0.0)
+
+    sq_obs, sq_a = math.sqrt(q(n_obs)), math.sqrt(q(b))
+    clsb = float(stats.norm.sf(sq_obs))
+    clb = float(stats.norm.cdf(sq_a - sq_obs))
+    obs = clsb / clb if clb > 0 else 0.0
+    exp = float(stats.norm.sf(sq_a)) / 0.5
+    return min(obs, 1.0), min(exp, 1.0)
+
+
+def cls_result(n_obs: float, b: float, b_err: float, s: float) -> ClsResult:
+    """CLs of one SR for signal yield ``s`` (pyhf uncorrelated-background model, q̃_μ, asymptotic)
+    for any s ≥ 0, without failing: s = 0 gives CLs = 1; up to 20 x the SR's sensitivity scale
+    (2 sqrt(b + Δb²) + |n − b| + 3) a plain pyhf hypotest at μ = 1; beyond, the same model with
+    that scale as signal template, tested at μ = s / scale with the POI range [0, 2μ] (the same
+    likelihood: pyhf's default range [0, 10] fails or returns CLs = 1 for huge s/b); if pyhf still
+    fails, the asymptotic formula on the analytically profiled likelihood. Results other than the
+    plain pyhf one carry a note."""
     for name, v in (("n_obs", n_obs), ("b", b), ("b_err", b_err), ("s", s)):
         if not (v >= 0 and math.isfinite(v)):
             raise ValueError(f"cls: {name} must be a finite number >= 0, got {v}")
     if s <= 0:
-        return 1.0, 1.0
-    model = pyhf.simplemodels.uncorrelated_background(signal=[s], bkg=[b], bkg_uncertainty=[max(b_err, 1e-9)])
-    data = [n_obs, *model.config.auxdata]
-    obs, exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
-    return float(obs), float(exp)
+        return ClsResult(1.0, 1.0, "none", "no signal in this region: CLs = 1")
+    import pyhf
+
+    scale = _signal_scale(n_obs, b, b_err)
+    if s <= 20.0 * scale:
+        try:
+            obs, exp = _pyhf_hypotest(n_obs, b, b_err, s, 1.0)
+            if math.isfinite(obs) and math.isfinite(exp):
+                return ClsResult(obs, exp, "pyhf")
+        except pyhf.exceptions.FailedMinimization:
+            log.debug("pyhf fit failed for n=%g b=%g+-%g s=%g; rescaled POI next", n_obs, b, b_err, s)
+    mu = s / scale
+    note = f"s = {s:.4g} is {mu:.3g} x the region's sensitivity scale {scale:.3g}"
+    try:
+        obs, exp = _pyhf_hypotest(n_obs, b, b_err, scale, mu)
+        if math.isfinite(obs) and math.isfinite(exp):
+            return ClsResult(obs, exp, "pyhf-rescaled", f"{note}: pyhf at mu = {mu:.4g} for a signal of {scale:.4g}")
+    except pyhf.exceptions.FailedMinimization:
+        pass
+    obs, exp = _analytic_cls(n_obs, b, b_err, s)
+    return ClsResult(obs, exp, "analytic", f"{note}: pyhf fit failed; asymptotic CLs of the profiled likelihood")
+
+
+def cls(n_obs: float, b: float, b_err: float, s: float) -> tuple[float, float]:
+    """(CLs_obs, CLs_exp) for signal yield ``s`` in one SR (see :func:`cls_result`)."""
+    r = cls_result(n_obs, b, b_err, s)
+    return r.obs, r.exp
+
+
+def conservative_signal(s: float, s_err: float) -> float:
+    """s − 1.96 Δs, at least 0: the signal at the lower end of its 95 % MC interval (CheckMATE)."""
+    return max(s - 1.96 * s_err, 0.0)
 
 
 @dataclass
@@ -92,6 +178,12 @@ class RegionStatistics:
     r_obs: float | None
     r_exp: float | None
     delta_log_likelihood: float
+    r_cons_obs: float | None = None
+    r_cons_exp: float | None = None
+    mc_events: int | None = None
+    low_mc_statistics: bool = False
+    cls_method: str = "pyhf"
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -123,9 +215,12 @@ def region_statistics(
     yields: Mapping[str, tuple[float, float]],
     published: Mapping[str, PublishedRegion],
     names: Mapping[str, str] | None = None,
+    mc_events: Mapping[str, int] | None = None,
 ) -> list[RegionStatistics]:
-    """CLs, r-values and Δln L for every region with a yield and published numbers (``names``
-    maps region names to their names in the published table, where they differ)."""
+    """CLs, r-values (r = s/S95 and the conservative r_cons = (s − 1.96 Δs)/S95) and Δln L for
+    every region with a yield and published numbers (``names`` maps region names to their names in
+    the published table, where they differ). ``mc_events``: unweighted MC events passing each
+    region; regions with fewer than :data:`MIN_MC_EVENTS` are marked ``low_mc_statistics``."""
     matched = [
         (name, key, published[key], s, s_err)
         for name, (s, s_err) in yields.items()
@@ -136,7 +231,9 @@ def region_statistics(
     delta, _ = LogLikelihood([m[2] for m in matched])([m[3] for m in matched])
     out = []
     for (name, key, p, s, s_err), d in zip(matched, delta, strict=True):
-        cls_obs, cls_exp = cls(p.n_obs, p.b, p.b_err, s)
+        c = cls_result(p.n_obs, p.b, p.b_err, s)
+        n_mc = None if mc_events is None else mc_events.get(name)
+        s_cons = conservative_signal(s, s_err)
         out.append(
             RegionStatistics(
                 region=name,
@@ -146,11 +243,17 @@ def region_statistics(
                 n_obs=p.n_obs,
                 b=p.b,
                 b_err=p.b_err,
-                cls_obs=cls_obs,
-                cls_exp=cls_exp,
+                cls_obs=c.obs,
+                cls_exp=c.exp,
                 r_obs=s / p.s95_obs if p.s95_obs else None,
                 r_exp=s / p.s95_exp if p.s95_exp else None,
                 delta_log_likelihood=d,
+                r_cons_obs=s_cons / p.s95_obs if p.s95_obs else None,
+                r_cons_exp=s_cons / p.s95_exp if p.s95_exp else None,
+                mc_events=n_mc,
+                low_mc_statistics=n_mc is not None and n_mc < MIN_MC_EVENTS,
+                cls_method=c.method,
+                note=c.note,
             )
         )
     return out
@@ -167,11 +270,15 @@ def best_expected(stats: Sequence[RegionStatistics]) -> RegionStatistics | None:
 
 
 __all__ = [
+    "MIN_MC_EVENTS",
+    "ClsResult",
     "LogLikelihood",
     "PublishedRegion",
     "RegionStatistics",
     "best_expected",
     "cls",
+    "cls_result",
+    "conservative_signal",
     "read_signal_regions",
     "region_statistics",
 ]

@@ -6,7 +6,7 @@ package (``data/xsec``: NNLO+NNLL / NLO+NLL, 13 and 13.6 TeV).
     xsec.lookup("pp13_hino_NLO+NLL", 900)        # any table by name
 
 Between grid points the cross section is interpolated linearly in log(sigma) vs mass (and so is
-the uncertainty); outside the grid ``lookup`` raises ValueError.
+the uncertainty); outside the grid ``lookup`` raises ConfigError.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ._core import ConfigError
 from ._data import xsec_dir
 
 #: Short names -> table stems (13 TeV unless sqrt_s = 13.6).
@@ -52,7 +53,7 @@ class CrossSection:
 def _load(name: str) -> dict[str, Any]:
     path = xsec_dir() / f"{name}.json"
     if not path.is_file():
-        raise ValueError(f"no cross-section table {name!r}; tables: {', '.join(tables())}")
+        raise ConfigError(f"no cross-section table {name!r}; tables: {', '.join(tables())}")
     doc: dict[str, Any] = json.loads(path.read_text())
     return doc
 
@@ -61,7 +62,7 @@ def _interpolate(grid: dict[str, Any], mass: float, name: str) -> tuple[float, f
     points = sorted((float(k), v) for k, v in grid.items())
     masses = [p[0] for p in points]
     if not masses[0] <= mass <= masses[-1]:
-        raise ValueError(f"{name}: mass {mass:g} GeV outside the table ({masses[0]:g} - {masses[-1]:g} GeV)")
+        raise ConfigError(f"{name}: mass {mass:g} GeV outside the table ({masses[0]:g} - {masses[-1]:g} GeV)")
     for (m0, v0), (m1, v1) in itertools.pairwise(points):
         if m0 <= mass <= m1:
             t = 0.0 if m1 == m0 else (mass - m0) / (m1 - m0)
@@ -76,7 +77,7 @@ def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 
     if stem is not None:
         prefix = {13.0: "pp13", 13.6: "pp13600"}.get(round(sqrt_s, 1))
         if prefix is None:
-            raise ValueError(f"no tables for sqrt(s) = {sqrt_s} TeV (13 or 13.6)")
+            raise ConfigError(f"no tables for sqrt(s) = {sqrt_s} TeV (13 or 13.6)")
         name = f"{prefix}_{stem}"
     else:
         name = process
@@ -84,11 +85,11 @@ def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 
     grid: Any = doc["data"]
     for k, m in enumerate(masses):
         if not isinstance(grid, dict) or "xsec_pb" in grid:
-            raise ValueError(f"{name}: takes {k} mass(es), got {len(masses)}")
+            raise ConfigError(f"{name}: takes {k} mass(es), got {len(masses)}")
         _, t, (v0, v1) = _interpolate(grid, float(m), name)
         if "xsec_pb" in v0:
             if k != len(masses) - 1:
-                raise ValueError(f"{name}: takes {k + 1} mass(es), got {len(masses)}")
+                raise ConfigError(f"{name}: takes {k + 1} mass(es), got {len(masses)}")
             x0, x1 = v0["xsec_pb"], v1["xsec_pb"]
             u0, u1 = v0["unc_pb"], v1["unc_pb"]
             xs = math.exp((1 - t) * math.log(x0) + t * math.log(x1)) if x0 > 0 and x1 > 0 else (1 - t) * x0 + t * x1
@@ -96,7 +97,7 @@ def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 
             factor = 1.0
             if process == "squark":
                 if not 1 <= n_squarks <= 10:
-                    raise ValueError("n_squarks must be between 1 and 10")
+                    raise ConfigError("n_squarks must be between 1 and 10")
                 factor = n_squarks / 10.0  # the tables are for 10 mass-degenerate light squarks
             return CrossSection(
                 xsec_pb=xs * factor,
@@ -107,6 +108,6 @@ def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 
                 source=str(doc.get("source", "")),
             )
         if t > 0:
-            raise ValueError(f"{name}: mass {m:g} is not on the grid of a multi-parameter table (no interpolation)")
+            raise ConfigError(f"{name}: mass {m:g} is not on the grid of a multi-parameter table (no interpolation)")
         grid = v0
-    raise ValueError(f"{name}: needs more masses than the {len(masses)} given")
+    raise ConfigError(f"{name}: needs more masses than the {len(masses)} given")
