@@ -398,14 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Errors with a message for the user (bad input, configuration, model, missing dependency, files):
 #: one line on stderr, exit status 2. Anything else is an internal error (exit status 3).
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    _core.RecastError,
-    _core.InputError,
-    _core.ConfigError,
-    _core.ModelError,
-    _core.DependencyError,
-    OSError,
-)
+# every typed recast error (InputError, ConfigError, ModelError, DependencyError, PythiaError
+# derive from RecastError) and file-system errors: one line, no traceback
+USER_ERRORS: tuple[type[BaseException], ...] = (_core.RecastError, OSError)
 
 
 def _one_line(err: BaseException) -> str:
