@@ -337,7 +337,8 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
     auto abs_eta_of = [&](std::int64_t g) { return std::fabs(k.eta[g - b]); };
     auto visible = [&](std::int64_t g) {
         const auto f = truth.flags[g];
-        return (f & truth::kStable) && !(f & truth::kInvisible) && abs_eta_of(g) <= M.visible_abs_eta_max;
+        // beyond truth.final_state_abs_eta_max a particle is lost (§2.1): missing, like an invisible one
+        return (f & truth::kStable) && !(f & (truth::kInvisible | truth::kLost)) && abs_eta_of(g) <= M.visible_abs_eta_max;
     };
     double tx = 0, ty = 0, tset = 0;
     for (auto g = b; g < e_end; ++g)

@@ -44,6 +44,7 @@ CONDITIONAL_KEYS: dict[str, str] = {
     "electron.fake_from_jet.rate": "read with electron.fake_from_jet.enabled = true",
     "btag.label_dr": 'read with btag.label_scheme = "cone_exclusive" (ghost labels have no cone)',
     "met.truth_smeared.resolution": 'read with met.mode = "truth_smeared"',
+    "large_r_jet.grooming.R0": "read with soft drop beta != 0 (with beta = 0 the condition is z > z_cut)",
 }
 
 
