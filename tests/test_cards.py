@@ -347,3 +347,19 @@ def test_override_errors_name_the_override_file_and_merged_checks(tmp_path):
     short = OVERRIDE + "\n[muon.eta_factor]\nedges = [0.0, 2.5]\n"
     with pytest.raises(ConfigError, match=r"'muon.eta_factor.wp.loose': has 2 values for 1 bins"):
         DetectorCard.parse(short, "analysis.toml")
+
+
+def test_a_switch_flipped_by_an_override_leaves_the_base_keys_alone(tmp_path):
+    # the override cannot remove the base card's track_efficiency: no error for it ...
+    flip = OVERRIDE + '\n[met.soft_term]\nkind = "pf_unclustered"\nresponse = 0.9\n'
+    card = DetectorCard.parse(flip, "analysis.toml")
+    assert card.to_dict()["met"]["soft_term"]["kind"] == "pf_unclustered"
+    # ... but a full card (or an override) that sets a key its own switch leaves unused is refused
+    text = ATLAS.replace('[met.soft_term]\nkind = "track"', '[met.soft_term]\nkind = "pf_unclustered"')
+    assert text != ATLAS
+    path = tmp_path / "card.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"'met.soft_term.track_efficiency': not used with kind = \"pf_unclustered\""):
+        DetectorCard.load(path)
+    with pytest.raises(ConfigError, match=r"^analysis.toml:\d+:\d+: 'met.soft_term.track_efficiency': not used"):
+        DetectorCard.parse(flip + '[met.soft_term.track_efficiency]\nkind = "constant"\nvalue = 1.0\n', "analysis.toml")

@@ -101,11 +101,19 @@ def ttbar():
 
 
 def test_jet_energy_resolution_closure(atlas, ttbar):
-    jets = ak.flatten(atlas.reconstruct(ttbar).jets)
-    truth_pt = jets.truth_pt.to_numpy()
-    rel = atlas.card.function("jet.resolution").evaluate(pt=truth_pt)
-    pulls = (jets.pt.to_numpy() / truth_pt - 1) / rel
-    assert len(pulls) > 2000
+    # jets far (> 4 sigma) above the reco_pt_min cut on the smeared pT; three run seeds
+    pulls = []
+    for seed in (1, 2, 3):
+        text = (
+            f'schema = "recast_ml/detector-card"\nschema_version = 1\nextends = "ATLAS-Run2"\nrng.run_seed = {seed}\n'
+        )
+        jets = ak.flatten(Detector(DetectorCard.parse(text, "seed.toml")).reconstruct(ttbar).jets)
+        jets = jets[jets.truth_pt > 40]
+        truth_pt = jets.truth_pt.to_numpy()
+        rel = atlas.card.function("jet.resolution").evaluate(pt=truth_pt)
+        pulls.append((jets.pt.to_numpy() / truth_pt - 1) / rel)
+    pulls = np.concatenate(pulls)
+    assert len(pulls) > 3000
     assert pulls.std() == pytest.approx(1.0, rel=0.05)
     assert abs(pulls.mean()) < 4 / math.sqrt(len(pulls))
 
@@ -141,8 +149,10 @@ def test_custom_card_seed_changes_the_draws(ttbar):
             "seed.toml",
         )
     ).reconstruct(ttbar)
-    assert ak.to_list(base.jets.truth_pt) == ak.to_list(reseeded.jets.truth_pt)
-    assert ak.to_list(base.jets.pt) != ak.to_list(reseeded.jets.pt)
+    # the same truth jets (those far above the reco_pt_min cut on the smeared pT), other smearing
+    hard, hard_reseeded = base.jets[base.jets.truth_pt > 60], reseeded.jets[reseeded.jets.truth_pt > 60]
+    assert ak.to_list(hard.truth_pt) == ak.to_list(hard_reseeded.truth_pt)
+    assert ak.to_list(hard.pt) != ak.to_list(hard_reseeded.pt)
 
 
 PERFECT = """
@@ -399,6 +409,6 @@ def test_jet_to_tau_fakes(atlas, ttbar):
         )
         expected = len(seeds) * p.sum()
         sigma = math.sqrt(len(seeds) * np.sum(p * (1 - p)))
-        assert expected > 30
+        assert expected > 10
         assert abs(observed[w] - expected) < 3 * sigma, (w, observed[w], expected, sigma)
     assert set(np.abs(fakes.charge3.to_numpy()).tolist()) <= {3}

@@ -641,13 +641,36 @@ public:
         }
     }
 
-    // Keys that only one setting of a switch reads: the other settings reject them (never ignore).
+    // The reference card an override extends ("" otherwise): its keys cannot be removed by the
+    // override, so a switch the override flips does not make them errors.
+    std::string base_path_;
+    void set_base(const std::string& path) { base_path_ = path; }
+    bool inherited(const toml::node& n) const {
+        if (base_path_.empty()) return false;
+        if (const auto* t = n.as_table(); t && !t->empty()) {  // a merged table: all its values from the base
+            for (auto&& [k, v] : *t)
+                if (!inherited(v)) return false;
+            return true;
+        }
+        return n.source().path && *n.source().path == base_path_;
+    }
+
+    // Where a (merged) value was written: its first value from the override, else itself.
+    const toml::node& own(const toml::node& n) const {
+        if (const auto* t = n.as_table())
+            for (auto&& [k, v] : *t)
+                if (!inherited(v)) return own(v);
+        return n;
+    }
+
+    // Keys that only one setting of a switch reads: the other settings reject them (never ignore),
+    // unless they come from the base card of an override.
     void exclusive(const toml::table& t, const std::string& dotted, const std::string& setting,
                    const std::vector<std::string>& needed, const std::vector<std::string>& refused) const {
         for (const auto& k : needed)
             if (!t.contains(k)) fail(t, dotted, "missing required key '" + k + "' (" + setting + ")");
         for (const auto& k : refused)
-            if (const auto* n = t.get(k)) fail(*n, dotted + "." + k, "not used with " + setting);
+            if (const auto* n = t.get(k); n && !inherited(*n)) fail(own(*n), dotted + "." + k, "not used with " + setting);
     }
 
     // Cross references and switch-dependent keys of the (merged) card.
@@ -713,7 +736,9 @@ public:
                     if (!w->contains("eff_b")) fail(*w, k, "missing required key 'eff_b'");
                     for (const std::string f : {"c", "tau", "light"}) {
                         const bool e = w->contains("eff_" + f), r = w->contains("rej_" + f);
-                        if (e && r) fail(*w->get("rej_" + f), k + ".rej_" + f, "give eff_" + f + " or rej_" + f + ", not both");
+                        // eff_ wins over rej_; both are allowed only when an override's eff_ replaces a base rej_
+                        if (e && r && !(inherited(*w->get("rej_" + f)) && !inherited(*w->get("eff_" + f))))
+                            fail(*w->get("rej_" + f), k + ".rej_" + f, "give eff_" + f + " or rej_" + f + ", not both");
                         if (!e && !r && !(f == "tau" && ghost))
                             fail(*w, k, "missing required key 'eff_" + f + "' or 'rej_" + f + "'");
                     }
@@ -935,6 +960,7 @@ Card Card::parse(const std::string& text, const std::string& source, const std::
         merge_into(merged, t);
         t = std::move(merged);
         v.set_root(t);
+        v.set_base(base_path);
         v.check_functions(t, "", "");  // e.g. new edges against the base values
     } else {
         for (const char* required : {"profile", "conventions", "rng", "truth", "electron", "muon", "photon", "tau", "jet",
