@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from recast_ml.btag import LABELS, BTagger
+from recast_ml.cards import DetectorCard
 from recast_ml.pythia import PythiaGenerator
 
 PT = [20, 50, 100, 150, 250, 400, 600, 1000, 2000]
@@ -97,7 +98,9 @@ def test_ghost_labels_leave_jets_unchanged(ttbar):
     from recast_ml.jets import cluster
     from recast_ml.truth import classify
 
-    reco = Detector("cms_run2").reconstruct(ttbar)  # CMS: ghost-associated b/c hadrons
+    every_jet = 'schema = "recast_ml/detector-card"\nschema_version = 1\nextends = "CMS-Run2"\n'
+    every_jet += "[jet]\nreco_pt_min = 0.0\nabs_eta_max = inf\n"  # all clustered jets emitted
+    reco = Detector(DetectorCard.parse(every_jet, "cms_all_jets.toml")).reconstruct(ttbar)  # ghost b/c hadrons
     plain = cluster(ttbar, inputs=classify(ttbar, "cms_run2").mask("jet_input"), R=0.4, pt_min=10.0)
     assert ak.to_list(reco.jets.truth_pt) == ak.to_list(plain.pt)  # ghosts do not move the jets
     labels = ak.flatten(reco.jets.label).to_numpy()

@@ -143,3 +143,41 @@ def test_missing_variable_is_reported():
     with pytest.raises(KeyError, match="unknown variable 'ptt'"):
         Expression("pt").evaluate(pt=1.0, ptt=2.0)
     assert set(VARIABLES) == {"pt", "eta", "abs_eta", "phi", "e", "et", "m", "set", "met"}
+
+
+DEEP = [
+    ("(" * 100_000 + "pt" + ")" * 100_000, 201),
+    ("-" * 100_000 + "pt", 201),
+    ("!" * 50_000 + "pt", 201),
+    ("2^" * 50_000 + "pt", 401),
+    ("sqrt(" * 20_000 + "pt" + ")" * 20_000, 1001),
+]
+
+
+@pytest.mark.parametrize(("text", "column"), DEEP, ids=["parens", "minus", "not", "power", "sqrt"])
+def test_deep_nesting_is_a_config_error_not_a_crash(text, column):
+    # run in a subprocess: before the depth limit this overflowed the stack (segfault at ~11,300 parentheses)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from recast_ml import ConfigError\n"
+        "from recast_ml.cards import Expression\n"
+        "try:\n"
+        "    Expression(sys.stdin.read(), 'card.toml btag.shape.light.expr')\n"
+        "except ConfigError as e:\n"
+        "    print(str(e)[:300])\n"
+        "else:\n"
+        "    print('accepted')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith(f"card.toml btag.shape.light.expr:1:{column}: expression nested too deeply"), (
+        run.stdout
+    )
+
+
+def test_nesting_within_the_limit_is_fine():
+    e = Expression("(" * 150 + "pt" + ")" * 150 + " + " + "-" * 150 + "1")
+    assert e(pt=3.0) == pytest.approx(4.0)  # an even number of minus signs

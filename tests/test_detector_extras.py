@@ -22,13 +22,17 @@ def card(body: str, name: str = "override.toml") -> DetectorCard:
     return DetectorCard.parse(HEADER + body, name)
 
 
+#: Every clustered jet emitted (no cut on the smeared pT or eta), to compare with a clustering.
+ALL_JETS = "[jet]\nreco_pt_min = 0.0\nabs_eta_max = inf\n"
+
+
 @pytest.fixture(scope="module")
 def ttbar():
     return PythiaGenerator("ttbar", seed=41).generate(150)
 
 
 def test_jet_track_counts_equal_a_count_over_constituents(ttbar):
-    out = Detector("atlas_run2").reconstruct(ttbar).jets
+    out = Detector(card(ALL_JETS)).reconstruct(ttbar).jets
     truth = classify(ttbar)
     jets = cluster(ttbar, R=0.4, pt_min=10.0, inputs=truth.mask("jet_input"))
     pt = np.hypot(ttbar.px, ttbar.py)
@@ -44,6 +48,32 @@ def test_jet_track_counts_equal_a_count_over_constituents(ttbar):
         assert out.n_tracks[i].to_list() == expected
         np.testing.assert_allclose(out.track_pt[i].to_numpy(), sums, rtol=1e-12)
     assert ak.all(out.jvt)  # JVT is disabled in the default card
+
+
+def test_jets_are_emitted_above_reco_pt_min_within_abs_eta_max(ttbar):
+    """§8.1: jets are emitted when their smeared pT > jet.reco_pt_min and |eta| < jet.abs_eta_max;
+    the jets kept are exactly those of the uncut output passing the cuts (same smearing: the random
+    numbers are keyed by the truth-jet rank, §14.4), and fake taus point at their own jet."""
+    reco = Detector("atlas_run2").reconstruct(ttbar)
+    every = Detector(card(ALL_JETS)).reconstruct(ttbar)
+    jets, all_jets = reco.jets, every.jets
+    assert ak.min(all_jets.pt) < 15.0
+    assert ak.max(abs(all_jets.eta)) > 4.5
+    assert ak.min(jets.pt) > 15.0
+    assert ak.max(abs(jets.eta)) < 4.5
+    expected = all_jets[(all_jets.pt > 15.0) & (abs(all_jets.eta) < 4.5)]
+    for field in ("pt", "eta", "phi", "mass", "truth_pt", "wp_mask", "label", "n_tracks", "jvt"):
+        assert ak.to_list(jets[field]) == ak.to_list(expected[field]), field
+    tighter = Detector(card("[jet]\nreco_pt_min = 30.0\nabs_eta_max = 2.0\n")).reconstruct(ttbar).jets
+    assert ak.min(tighter.pt) > 30.0
+    assert ak.max(abs(tighter.eta)) < 2.0
+    assert ak.to_list(tighter.pt) == ak.to_list(jets[(jets.pt > 30.0) & (abs(jets.eta) < 2.0)].pt)
+    for ev in range(len(ttbar)):
+        for tau in reco.taus[ev]:
+            if tau.truth_index < 0:
+                assert float(tau.pt) == float(jets[ev][-1 - int(tau.truth_index)].pt)
+    # MET does not depend on the cut (the cut jets were below the hard-jet thresholds anyway)
+    assert ak.to_list(reco.met.x) == ak.to_list(every.met.x)
 
 
 def test_jvt_efficiency_closure(ttbar):
@@ -83,7 +113,7 @@ def test_jet_to_electron_fakes(ttbar):
 
 def test_exclusive_jet_inputs_equal_a_python_selection():
     events = PythiaGenerator("ttbar", seed=43).generate(40)
-    det = Detector(card('[jet.inputs]\nmode = "exclusive"\n', "exclusive.toml"))
+    det = Detector(card(ALL_JETS + '[jet.inputs]\nmode = "exclusive"\n', "exclusive.toml"))
     out = det.reconstruct(events).jets
     truth = classify(events)
     keep = truth.mask("jet_input") & ~truth.mask("from_hadronic_tau")
@@ -128,8 +158,12 @@ def test_parton_fallback_labels_on_a_record_without_hadrons():
     events = PythiaGenerator(settings, seed=44).generate(30)
     truth = classify(events)
     assert np.all(truth.hadron_free == 1)
-    for name in ("atlas_run2", "cms_run2"):
-        jets = Detector(name).reconstruct(events).jets
+    for name in ("ATLAS-Run2", "CMS-Run2"):
+        header = HEADER.replace("ATLAS-Run2", name)
+        jets = Detector(DetectorCard.parse(header + ALL_JETS, "all_jets.toml")).reconstruct(events).jets
+        # truth.heavy_flavour.parton_fallback = false: no labels from partons
+        off = header + ALL_JETS + "[truth.heavy_flavour]\nparton_fallback = false\n"
+        assert ak.all(ak.flatten(Detector(DetectorCard.parse(off, "off.toml")).reconstruct(events).jets.label) == 0)
         n_b = 0
         for i in range(len(events)):
             b, e = events.particle_offsets[i], events.particle_offsets[i + 1]

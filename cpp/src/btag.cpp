@@ -17,15 +17,15 @@ int flavour_slot(Label l) { return l == kBottom ? 0 : l == kCharm ? 1 : l == kTa
 Tagger::Tagger(const card::Card& card) {
     const std::string scheme = card.string("btag.label_scheme", "cone_exclusive");
     if (scheme != "cone_exclusive" && scheme != "ghost")
-        throw ConfigError(card.source(), 0, 0,
-                          "btag.label_scheme must be 'cone_exclusive' or 'ghost', got '" + scheme + "'");
+        card.fail("btag.label_scheme", "must be 'cone_exclusive' or 'ghost', got '" + scheme + "'");
     ghost_ = scheme == "ghost";
+    parton_fallback_ = card.boolean("truth.heavy_flavour.parton_fallback", true);
     dr_ = card.number("btag.label_dr", dr_);
     hadron_pt_min_ = card.number("btag.label_hadron_pt_min", hadron_pt_min_);
     abs_eta_max_ = card.number("btag.abs_eta_max", abs_eta_max_);
     jet_pt_min_ = card.number("btag.jet_pt_min", jet_pt_min_);
     wps_ = card.working_points("btag");
-    if (wps_.size() > 32) throw ConfigError(card.source(), 0, 0, "at most 32 b-tag working points");
+    if (wps_.size() > 32) card.fail("btag.wp", "at most 32 b-tag working points");
     for (const auto& wp : wps_) {
         const std::string k = "btag.wp." + wp;
         auto inv = [&](const char* rej, const char* eff) {
@@ -41,7 +41,7 @@ Tagger::Tagger(const card::Card& card) {
         for (const auto& name : fam) {
             const auto it = std::find(wps_.begin(), wps_.end(), name);
             if (it == wps_.end())
-                throw ConfigError(card.source(), 0, 0, "btag.nested_families names unknown working point '" + name + "'");
+                card.fail("btag.nested_families", "names unknown working point '" + name + "'");
             families_.back().push_back(static_cast<std::size_t>(it - wps_.begin()));
         }
     }
@@ -105,7 +105,7 @@ std::vector<std::int8_t> Tagger::labels(const EventView& ev, const truth::Classi
             return best;
         };
         const auto b = ev.particle_offsets[iev], e = ev.particle_offsets[iev + 1];
-        const bool partons = !truth.hadron_free.empty() && truth.hadron_free[iev];
+        const bool partons = parton_fallback_ && !truth.hadron_free.empty() && truth.hadron_free[iev];
         if (partons) {
             // §2.6/§9.1 parton fallback: last b (then c) quark within dR < 0.3, nearest jet only
             for (const auto [flag, label] : {std::pair{truth::kLastBQuark, kBottom}, {truth::kLastCQuark, kCharm}})

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -137,6 +139,16 @@ const std::set<std::string>& schema_for(const std::vector<std::string>& dirs) {
     return cache.back().second;
 }
 
+// The message of a ConfigError without its "where:line:column: " prefix.
+std::string bare_message(const ConfigError& e) {
+    std::string prefix = e.where();
+    if (e.line() > 0) prefix += ":" + std::to_string(e.line());
+    if (e.column() > 0) prefix += ":" + std::to_string(e.column());
+    prefix += ": ";
+    const std::string all = e.what();
+    return all.compare(0, prefix.size(), prefix) == 0 ? all.substr(prefix.size()) : all;
+}
+
 std::size_t edit_distance(const std::string& a, const std::string& b) {
     std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -153,9 +165,18 @@ class Validator {
 public:
     Validator(const std::string& source, const std::set<std::string>& schema) : source_(source), schema_(schema) {}
 
+    // The file a node comes from (a merged override card holds nodes of two files).
+    const std::string& file_of(const toml::node& n) const { return n.source().path ? *n.source().path : source_; }
+
     [[noreturn]] void fail(const toml::node& n, const std::string& key, const std::string& what) const {
-        throw ConfigError(source_, n.source().begin.line, n.source().begin.column,
+        throw ConfigError(file_of(n), n.source().begin.line, n.source().begin.column,
                           (key.empty() ? std::string() : "'" + key + "': ") + what);
+    }
+
+    // An expression error (column within the expression) placed at its column in the card file.
+    [[noreturn]] void fail_expression(const toml::node& n, const std::string& key, const ConfigError& e) const {
+        const auto col = n.source().begin.column + std::max<std::int64_t>(e.column(), 1);
+        throw ConfigError(file_of(n), n.source().begin.line, col, "'" + key + "': " + bare_message(e));
     }
 
     void check_keys(const toml::table& t, const std::string& dotted, const std::string& path, const std::string& last,
@@ -230,7 +251,7 @@ public:
 
     void range(const toml::node& n, const std::string& key, const std::vector<double>& v, bool efficiency) const {
         for (double x : v) {
-            if (std::isnan(x)) fail(n, key, "NaN is not allowed");
+            if (!std::isfinite(x)) fail(n, key, "expected a finite number, got " + fmt(x));
             if (efficiency && (x < 0 || x > 1)) fail(n, key, "efficiency " + fmt(x) + " outside [0, 1]");
             if (!efficiency && x < 0) fail(n, key, "negative value " + fmt(x));
         }
@@ -274,6 +295,7 @@ public:
             }
         }
         const bool eff = kEfficiencyTables.count(last) > 0;
+        check_function_fields(t, key, *kind, eff);
         auto binned_values = [&](std::size_t nx, std::size_t ny) {
             if (const auto* v = t.get("values")) check_values(*v, key + ".values", nx, ny, eff);
             if (const auto* wp = t.get_as<toml::table>("wp"))
@@ -319,9 +341,9 @@ public:
             const auto text = en.value<std::string>();
             if (!text) fail(en, key + ".expr", "expected a string");
             try {
-                Expression expr(*text, source_ + " " + key + ".expr");
+                Expression expr(*text, key + ".expr");
             } catch (const ConfigError& e) {
-                fail(en, key + ".expr", e.what());
+                fail_expression(en, key + ".expr", e);
             }
         } else if (*kind == "wp_tables") {
             for (auto&& [name, node] : *t.get_as<toml::table>("wp")) {
@@ -341,18 +363,532 @@ public:
                                 std::string(k.str()));
     }
 
+    // ---- scalar keys (§13.2; §13.8 (1)-(3)): the type and range of every value outside the
+    // function objects, the choices of every string, and the cross references (working points,
+    // efficiency_product, ...). Every key of the reference cards has a rule here; a key without
+    // one is reported rather than ignored.
+    struct Rule {
+        enum Type { Number, Integer, Boolean, String, Strings, Integers, StringLists } type = Number;
+        double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+        bool lo_open = false;  // lo < x instead of lo <= x
+        bool finite = true;    // inf is not allowed
+        std::vector<std::string> choices;  // strings (and string lists): the allowed values
+    };
+
+    static const std::map<std::string, Rule>& scalar_rules() {
+        static const std::map<std::string, Rule> rules = [] {
+            using T = Rule::Type;
+            const double inf = std::numeric_limits<double>::infinity();
+            auto num = [](double lo, double hi) { Rule r; r.lo = lo, r.hi = hi; return r; };
+            auto ge0 = [&] { return num(0, inf); };                                 // finite, >= 0
+            auto eff = [&] { return num(0, 1); };                                   // [0, 1]
+            auto eta_max = [&] { Rule r = num(0, inf); r.lo_open = true, r.finite = false; return r; };  // > 0, inf = no cut
+            auto positive = [&] { Rule r = num(0, inf); r.lo_open = true; return r; };
+            auto typed = [](T t) { Rule r; r.type = t; return r; };
+            auto one_of = [](std::vector<std::string> c) { Rule r; r.type = T::String; r.choices = std::move(c); return r; };
+            auto flag = [](std::vector<std::string> c) { Rule r; r.type = T::Boolean; r.choices = std::move(c); return r; };
+            std::map<std::string, Rule> m;
+            m["schema"] = one_of({"recast_ml/detector-card"});
+            m["schema_version"] = typed(T::Integer);
+            m["extends"] = typed(T::String);
+            m["profile.name"] = typed(T::String);
+            for (const char* k : {"profile.experiment", "profile.run", "profile.description"}) m[k] = typed(T::String);
+            m["profile.sqrt_s_TeV"] = positive();
+            m["conventions.momentum_unit"] = one_of({"GeV"});
+            m["conventions.bin_convention"] = one_of({"lower_inclusive"});
+            m["conventions.underflow"] = one_of({"zero"});
+            m["conventions.overflow"] = one_of({"clamp"});
+            m["conventions.efficiency_evaluated_on"] = one_of({"truth"});
+            m["conventions.cap_efficiency_at_one"] = flag({"true"});
+            m["rng.generator"] = one_of({"philox4x32-10"});
+            m["rng.run_seed"] = typed(T::Integer);
+            m["rng.run_seed"].lo = 0;
+            m["rng.event_key"] = one_of({"ordinal"});
+            m["truth.final_state_abs_eta_max"] = eta_max();
+            m["truth.invisible_rule"] = one_of({"list_and_auto", "list"});
+            m["truth.invisible_pdg_ids"] = typed(T::Integers);
+            m["truth.prompt.definition"] = one_of({"no_hadron_ancestor"});
+            m["truth.prompt.allow_from_tau"] = typed(T::Boolean);
+            m["truth.prompt.allow_from_muon"] = typed(T::Boolean);
+            m["truth.dressing.dr"] = ge0();
+            m["truth.dressing.apply_to"] = typed(T::Strings);
+            m["truth.dressing.apply_to"].choices = {"electron", "muon"};
+            m["truth.dressing.photon_source"] = one_of({"prompt"});
+            m["truth.dressing.remove_dressing_photons_from_photon_list"] = typed(T::Boolean);
+            m["truth.hadronic_tau.require_prompt"] = typed(T::Boolean);
+            m["truth.hadronic_tau.visible_momentum"] = one_of({"sum_visible_descendants"});
+            m["truth.hadronic_tau.prong_particle_pt_min"] = num(0, 0);  // prongs count every charged descendant
+            m["truth.heavy_flavour.hadron_definition"] = one_of({"weakly_decaying"});
+            m["truth.heavy_flavour.parton_fallback"] = typed(T::Boolean);
+            m["isolation.*.kind"] = one_of({"track", "calo", "pf"});
+            m["isolation.*.cone"] = one_of({"fixed", "variable"});
+            for (const char* k : {"isolation.*.r", "isolation.*.r_max", "isolation.*.r_min", "isolation.*.k_GeV",
+                                  "isolation.*.particle_pt_min"})
+                m[k] = ge0();
+            m["isolation.*.particle_abs_eta_max"] = eta_max();
+            m["isolation.*.relative"] = typed(T::Boolean);
+            m["isolation.*.exclude_abs_pdg"] = typed(T::Integers);
+            for (const std::string o : {"electron", "muon", "photon", "tau"}) {
+                if (o != "tau") m[o + ".candidates"] = one_of({"prompt", "all"});
+                if (o != "tau") m[o + ".efficiency_product"] = typed(T::Strings);
+                m[o + ".pt_min"] = ge0();
+                m[o + ".abs_eta_max"] = eta_max();
+                m[o + ".crack.abs_eta_min"] = ge0();
+                m[o + ".crack.abs_eta_max"] = ge0();
+                m[o + ".crack.policy"] = one_of({"keep", "drop"});
+                m[o + ".default_wp"] = typed(T::String);
+            }
+            m["electron.fake_from_jet.enabled"] = typed(T::Boolean);
+            m["electron.fake_from_jet.rate"] = eff();
+            m["tau.prongs_allowed"] = typed(T::Integers);
+            m["tau.prongs_allowed"].lo = 1;
+            m["tau.nested"] = typed(T::Strings);
+            m["tau.fake_from_jet.enabled"] = typed(T::Boolean);
+            m["tau.fake_from_jet.mode"] = one_of({"track_count", "any_jet"});
+            m["tau.fake_from_jet.track_dr"] = ge0();
+            m["tau.fake_from_jet.track_pt_min"] = ge0();
+            m["tau.fake_from_jet.track_abs_eta_max"] = eta_max();
+            m["tau.fake_from_jet.jet_pt_min"] = ge0();
+            for (const char* k : {"one_track", "three_track", "any"}) m[std::string("tau.fake_from_jet.wp.*.") + k] = eff();
+            m["jet.algorithm"] = one_of({"antikt"});
+            m["jet.R"] = positive();
+            m["jet.truth_pt_min"] = ge0();
+            m["jet.reco_pt_min"] = ge0();
+            m["jet.abs_eta_max"] = eta_max();
+            m["jet.inputs.mode"] = one_of({"inclusive", "exclusive"});
+            m["jet.inputs.exclude_abs_pdg"] = typed(T::Integers);
+            m["jet.inputs.exclude_invisible"] = flag({"true"});
+            m["jet.inputs.abs_eta_max"] = eta_max();
+            m["jet.jvt.enabled"] = typed(T::Boolean);
+            m["jet.jvt.pt_min"] = ge0();
+            m["jet.jvt.pt_max"] = num(0, inf);
+            m["jet.jvt.pt_max"].finite = false;
+            m["jet.jvt.abs_eta_max"] = eta_max();
+            m["jet.jvt.efficiency"] = eff();
+            m["jet.track_count.particle_pt_min"] = ge0();
+            m["jet.track_count.particle_abs_eta_max"] = eta_max();
+            m["large_r_jet.enabled"] = typed(T::Boolean);
+            m["large_r_jet.algorithm"] = one_of({"antikt"});
+            m["large_r_jet.R"] = positive();
+            m["large_r_jet.grooming.kind"] = one_of({"trimming", "softdrop", "none"});
+            m["large_r_jet.grooming.r_sub"] = positive();
+            m["large_r_jet.grooming.f_cut"] = eff();
+            m["large_r_jet.grooming.beta"] = ge0();
+            m["large_r_jet.grooming.z_cut"] = eff();
+            m["large_r_jet.grooming.R0"] = positive();
+            m["large_r_jet.truth_pt_min"] = ge0();
+            m["large_r_jet.abs_eta_max"] = eta_max();
+            m["large_r_jet.pt_resolution"] = ge0();
+            m["large_r_jet.mass_resolution"] = ge0();
+            m["large_r_jet.boson_label_dr"] = ge0();
+            m["btag.label_scheme"] = one_of({"cone_exclusive", "ghost"});
+            m["btag.label_dr"] = ge0();
+            m["btag.label_hadron_pt_min"] = ge0();
+            m["btag.label_priority"] = typed(T::Strings);
+            m["btag.abs_eta_max"] = eta_max();
+            m["btag.jet_pt_min"] = ge0();
+            m["btag.default_wp"] = typed(T::String);
+            m["btag.nested_families"] = typed(T::StringLists);
+            for (const char* f : {"b", "c", "tau", "light"}) {
+                m[std::string("btag.wp.*.eff_") + f] = eff();
+                Rule rej = num(1, inf);  // efficiency = 1 / rejection; inf: never tagged
+                rej.finite = false;
+                if (std::string(f) != "b") m[std::string("btag.wp.*.rej_") + f] = rej;
+            }
+            m["met.mode"] = one_of({"object_based", "truth_smeared"});
+            m["met.visible_abs_eta_max"] = eta_max();
+            m["met.hard_jet_pt_min"] = ge0();
+            m["met.hard_jet_abs_eta_max"] = eta_max();
+            m["met.hard_objects"] = typed(T::Strings);
+            m["met.hard_objects"].choices = {"electron", "photon", "muon", "tau", "jet"};
+            m["met.object_wp"] = one_of({"loosest"});
+            m["met.jet_object_overlap_dr"] = ge0();
+            m["met.soft_term.kind"] = one_of({"track", "pf_unclustered"});
+            m["met.soft_term.particle_pt_min"] = ge0();
+            m["met.soft_term.particle_abs_eta_max"] = eta_max();
+            m["met.soft_term.noise_sigma_xy"] = ge0();
+            m["met.soft_term.response"] = ge0();
+            m["met.truth_smeared.sumet_definition"] = one_of({"scalar_sum_visible_pt"});
+            m["met.truth_smeared.resolution"] = typed(T::String);
+            m["met.truth_smeared.apply_linearity"] = flag({"false"});
+            return m;
+        }();
+        return rules;
+    }
+
+    static std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+        std::string s;
+        for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+        return s;
+    }
+
+    // Checks one value against its rule.
+    void check_value(const toml::node& n, const std::string& key, const Rule& r) const {
+        using T = Rule::Type;
+        auto number = [&](const toml::node& x) {
+            if (x.is_boolean() || !(x.is_floating_point() || x.is_integer())) fail(x, key, "expected a number");
+            const double v = *x.value<double>();
+            if (std::isnan(v)) fail(x, key, "expected a number, got nan");
+            if (r.finite && std::isinf(v)) fail(x, key, "expected a finite number, got " + fmt(v));
+            const bool below = r.lo_open ? !(v > r.lo) : !(v >= r.lo);
+            if (below || v > r.hi) {
+                std::string want;
+                if (r.lo == r.hi) want = "only " + fmt(r.lo) + " is supported";
+                else if (std::isinf(r.hi)) want = std::string("expected a number ") + (r.lo_open ? "> " : ">= ") + fmt(r.lo);
+                else want = "expected a number in [" + fmt(r.lo) + ", " + fmt(r.hi) + "]";
+                fail(x, key, want + ", got " + fmt(v));
+            }
+        };
+        auto integer = [&](const toml::node& x) {
+            if (!x.is_integer()) fail(x, key, "expected an integer");
+            const auto v = *x.value<std::int64_t>();
+            if (static_cast<double>(v) < r.lo) fail(x, key, "expected an integer >= " + fmt(r.lo) + ", got " + std::to_string(v));
+        };
+        auto string = [&](const toml::node& x) {
+            if (!x.is_string()) fail(x, key, "expected a string");
+            const auto s = *x.value<std::string>();
+            if (!r.choices.empty() && std::find(r.choices.begin(), r.choices.end(), s) == r.choices.end())
+                fail(x, key, r.choices.size() == 1 ? "only \"" + r.choices[0] + "\" is supported, got \"" + s + "\""
+                                                   : "expected one of " + join(r.choices) + ", got \"" + s + "\"");
+        };
+        auto array = [&]() -> const toml::array& {
+            const auto* a = n.as_array();
+            if (!a) fail(n, key, "expected an array");
+            return *a;
+        };
+        switch (r.type) {
+            case T::Number: return number(n);
+            case T::Integer: return integer(n);
+            case T::Boolean: {
+                if (!n.is_boolean()) fail(n, key, "expected true or false");
+                const std::string v = *n.value<bool>() ? "true" : "false";
+                if (!r.choices.empty() && v != r.choices[0]) fail(n, key, "only " + r.choices[0] + " is supported");
+                return;
+            }
+            case T::String: return string(n);
+            case T::Strings:
+                for (auto&& el : array()) string(el);
+                return;
+            case T::Integers:
+                for (auto&& el : array()) integer(el);
+                return;
+            case T::StringLists:
+                for (auto&& el : array()) {
+                    const auto* inner = el.as_array();
+                    if (!inner) fail(el, key, "expected an array of string arrays");
+                    for (auto&& s : *inner) string(s);
+                }
+                return;
+        }
+    }
+
+    // Walks the tables outside function objects; every leaf needs a rule.
+    void check_scalars(const toml::table& t, const std::string& dotted, const std::string& path, const std::string& last) {
+        for (auto&& [k, node] : t) {
+            const std::string key(k.str());
+            const std::string full = dotted.empty() ? key : dotted + "." + key;
+            const std::string p = child_path(path, last, key, path == "isolation");
+            if (const auto* sub = node.as_table()) {
+                if (sub->contains("kind") && !non_function_kind(full)) continue;  // check_function
+                check_scalars(*sub, full, p, path == "isolation" || last == "wp" ? "*" : key);
+                continue;
+            }
+            if (key == "source") {  // free text, preserved in provenance (§13.2)
+                if (!node.is_string()) fail(node, full, "expected a string");
+                continue;
+            }
+            const auto& rules = scalar_rules();
+            const auto it = rules.find(p);
+            if (it == rules.end()) fail(node, full, "key without a validation rule (not supported by this recast_ml)");
+            check_value(node, full, it->second);
+        }
+    }
+
+    static const toml::node* find(const toml::table& root, const std::string& dotted) {
+        const toml::node* n = &root;
+        std::size_t a = 0;
+        while (n && a <= dotted.size()) {
+            const auto b = std::min(dotted.find('.', a), dotted.size());
+            const auto* t = n->as_table();
+            n = t ? t->get(dotted.substr(a, b - a)) : nullptr;
+            a = b + 1;
+        }
+        return n;
+    }
+
+    static std::vector<std::string> names_in(const toml::node* n) {
+        std::vector<std::string> out;
+        if (const auto* t = n ? n->as_table() : nullptr)
+            for (auto&& [k, v] : *t) out.emplace_back(k.str());
+        return out;
+    }
+
+    void names_known(const toml::node* n, const std::string& key, const std::vector<std::string>& known,
+                     const std::string& what) const {
+        if (!n) return;
+        auto one = [&](const toml::node& x) {
+            const auto s = x.value<std::string>();
+            if (s && std::find(known.begin(), known.end(), *s) == known.end())
+                fail(x, key, "'" + *s + "' names no " + what + " (known: " + join(known) + ")");
+        };
+        if (const auto* a = n->as_array()) {
+            for (auto&& el : *a) {
+                if (const auto* inner = el.as_array()) for (auto&& s : *inner) one(s);
+                else one(el);
+            }
+        } else {
+            one(*n);
+        }
+    }
+
+    // The reference card an override extends ("" otherwise): its keys cannot be removed by the
+    // override, so a switch the override flips does not make them errors.
+    std::string base_path_;
+    void set_base(const std::string& path) { base_path_ = path; }
+    bool inherited(const toml::node& n) const {
+        if (base_path_.empty()) return false;
+        if (const auto* t = n.as_table(); t && !t->empty()) {  // a merged table: all its values from the base
+            for (auto&& [k, v] : *t)
+                if (!inherited(v)) return false;
+            return true;
+        }
+        return n.source().path && *n.source().path == base_path_;
+    }
+
+    // Where a (merged) value was written: its first value from the override, else itself.
+    const toml::node& own(const toml::node& n) const {
+        if (const auto* t = n.as_table())
+            for (auto&& [k, v] : *t)
+                if (!inherited(v)) return own(v);
+        return n;
+    }
+
+    // Keys that only one setting of a switch reads: the other settings reject them (never ignore),
+    // unless they come from the base card of an override.
+    void exclusive(const toml::table& t, const std::string& dotted, const std::string& setting,
+                   const std::vector<std::string>& needed, const std::vector<std::string>& refused) const {
+        for (const auto& k : needed)
+            if (!t.contains(k)) fail(t, dotted, "missing required key '" + k + "' (" + setting + ")");
+        for (const auto& k : refused)
+            if (const auto* n = t.get(k); n && !inherited(*n)) fail(own(*n), dotted + "." + k, "not used with " + setting);
+    }
+
+    // Cross references and switch-dependent keys of the (merged) card.
+    void check_references(const toml::table& root) const {
+        for (const std::string o : {"electron", "muon", "photon", "tau"}) {
+            const auto* obj = root.get_as<toml::table>(o);
+            if (!obj) continue;
+            const auto wps = names_in(find(root, o + ".id.wp"));
+            names_known(obj->get("default_wp"), o + ".default_wp", wps, "working point of " + o + ".id");
+            if (o == "tau") names_known(obj->get("nested"), "tau.nested", wps, "working point of tau.id");
+            if (const auto* product = obj->get_as<toml::array>("efficiency_product"))
+                for (auto&& el : *product) {
+                    const auto name = el.value_or(std::string());
+                    const auto* fn = obj->get_as<toml::table>(name);
+                    if (!fn || !fn->contains("kind"))
+                        fail(el, o + ".efficiency_product", "'" + name + "' is not a function object of [" + o + "]");
+                }
+            if (const auto* crack = obj->get_as<toml::table>("crack")) {
+                const double lo = (*crack)["abs_eta_min"].value_or(0.0), hi = (*crack)["abs_eta_max"].value_or(0.0);
+                exclusive(*crack, o + ".crack", "a crack", {"abs_eta_min", "abs_eta_max", "policy"}, {});
+                if (!(lo < hi)) fail(*crack, o + ".crack", "abs_eta_min must be below abs_eta_max");
+            }
+        }
+        if (const auto* fake = find(root, "tau.fake_from_jet") ? find(root, "tau.fake_from_jet")->as_table() : nullptr) {
+            const auto wps = names_in(find(root, "tau.id.wp"));
+            const bool any_jet = (*fake)["mode"].value_or(std::string("track_count")) == "any_jet";
+            const std::vector<std::string> tracks = {"track_dr", "track_pt_min", "track_abs_eta_max"};
+            exclusive(*fake, "tau.fake_from_jet", any_jet ? "mode = \"any_jet\"" : "mode = \"track_count\"", {},
+                      any_jet ? tracks : std::vector<std::string>{});
+            if (const auto* wp = fake->get_as<toml::table>("wp"))
+                for (auto&& [name, node] : *wp) {
+                    const std::string k = "tau.fake_from_jet.wp." + std::string(name.str());
+                    if (std::find(wps.begin(), wps.end(), std::string(name.str())) == wps.end())
+                        fail(node, k, "names no working point of tau.id (known: " + join(wps) + ")");
+                    const auto* rates = node.as_table();
+                    if (!rates) fail(node, k, "expected a table of rates");
+                    exclusive(*rates, k, any_jet ? "mode = \"any_jet\"" : "mode = \"track_count\"",
+                              any_jet ? std::vector<std::string>{"any"} : std::vector<std::string>{"one_track", "three_track"},
+                              any_jet ? std::vector<std::string>{"one_track", "three_track"} : std::vector<std::string>{"any"});
+                }
+        }
+        if (const auto* btag = root.get_as<toml::table>("btag")) {
+            const auto wps = names_in(btag->get("wp"));
+            names_known(btag->get("default_wp"), "btag.default_wp", wps, "b-tagging working point");
+            names_known(btag->get("nested_families"), "btag.nested_families", wps, "b-tagging working point");
+            const bool ghost = (*btag)["label_scheme"].value_or(std::string("cone_exclusive")) == "ghost";
+            // the labelling of §9.1: b before c before tau before light; the ghost scheme has no tau label
+            const std::vector<std::string> order = ghost ? std::vector<std::string>{"b", "c", "light"}
+                                                         : std::vector<std::string>{"b", "c", "tau", "light"};
+            if (const auto* pr = btag->get("label_priority")) {
+                std::vector<std::string> got;
+                if (const auto* a = pr->as_array())
+                    for (auto&& s : *a) got.push_back(s.value_or(std::string()));
+                if (got != order)
+                    fail(*pr, "btag.label_priority", "the " + std::string(ghost ? "ghost" : "cone_exclusive") +
+                                                         " labelling implements [" + join(order) + "] only");
+            }
+            if (const auto* wp = btag->get_as<toml::table>("wp"))
+                for (auto&& [name, node] : *wp) {
+                    const std::string k = "btag.wp." + std::string(name.str());
+                    const auto* w = node.as_table();
+                    if (!w) fail(node, k, "expected a working-point table");
+                    if (!w->contains("eff_b")) fail(*w, k, "missing required key 'eff_b'");
+                    for (const std::string f : {"c", "tau", "light"}) {
+                        const bool e = w->contains("eff_" + f), r = w->contains("rej_" + f);
+                        // eff_ wins over rej_; both are allowed only when an override's eff_ replaces a base rej_
+                        if (e && r && !(inherited(*w->get("rej_" + f)) && !inherited(*w->get("eff_" + f))))
+                            fail(*w->get("rej_" + f), k + ".rej_" + f, "give eff_" + f + " or rej_" + f + ", not both");
+                        if (!e && !r && !(f == "tau" && ghost))
+                            fail(*w, k, "missing required key 'eff_" + f + "' or 'rej_" + f + "'");
+                    }
+                }
+        }
+        if (const auto* soft = find(root, "met.soft_term") ? find(root, "met.soft_term")->as_table() : nullptr) {
+            const bool track = (*soft)["kind"].value_or(std::string("track")) == "track";
+            exclusive(*soft, "met.soft_term", track ? "kind = \"track\"" : "kind = \"pf_unclustered\"", {},
+                      {track ? "response" : "track_efficiency"});
+        }
+        if (const auto* hard = find(root, "met.hard_objects")) {
+            std::set<std::string> got;
+            if (const auto* a = hard->as_array())
+                for (auto&& s : *a) got.insert(s.value_or(std::string()));
+            if (got != std::set<std::string>{"electron", "photon", "muon", "tau", "jet"})
+                fail(*hard, "met.hard_objects", "this recast_ml counts all of electron, photon, muon, tau and jet (section 10.3)");
+        }
+        if (const auto* iso = root.get_as<toml::table>("isolation"))
+            for (auto&& [name, node] : *iso) {
+                const auto* t = node.as_table();
+                const std::string k = "isolation." + std::string(name.str());
+                if (!t) fail(node, k, "expected a table");
+                const bool variable = (*t)["cone"].value_or(std::string("fixed")) == "variable";
+                exclusive(*t, k, variable ? "cone = \"variable\"" : "cone = \"fixed\"",
+                          variable ? std::vector<std::string>{"r_max", "k_GeV"} : std::vector<std::string>{"r"},
+                          variable ? std::vector<std::string>{"r"} : std::vector<std::string>{"r_max", "r_min", "k_GeV"});
+            }
+        if (const auto* g = find(root, "large_r_jet.grooming") ? find(root, "large_r_jet.grooming")->as_table() : nullptr) {
+            const auto kind = (*g)["kind"].value_or(std::string("none"));
+            const std::vector<std::string> trim = {"r_sub", "f_cut"}, sd = {"beta", "z_cut", "R0"};
+            std::vector<std::string> refused = kind == "trimming" ? sd : kind == "softdrop" ? trim : sd;
+            if (kind == "none") refused.insert(refused.end(), trim.begin(), trim.end());
+            exclusive(*g, "large_r_jet.grooming", "grooming kind \"" + kind + "\"",
+                      kind == "trimming" ? trim : kind == "softdrop" ? std::vector<std::string>{"beta", "z_cut"}
+                                                                     : std::vector<std::string>{},
+                      refused);
+        }
+    }
+
+    const toml::table* root_ = nullptr;  // the (merged) card, for same_as targets
+    void set_root(const toml::table& root) { root_ = &root; }
+
+    // The scalar fields of a function object (§13.3).
+    void check_function_fields(const toml::table& t, const std::string& key, const std::string& kind, bool eff) const {
+        using T = Rule::Type;
+        auto field = [&](const char* f, Rule r) {
+            if (const auto* n = t.get(f)) check_value(*n, key + "." + f, r);
+        };
+        auto num = [](double lo, double hi, bool finite = true) { Rule r; r.lo = lo, r.hi = hi, r.finite = finite; return r; };
+        auto one_of = [](std::vector<std::string> c) { Rule r; r.type = T::String; r.choices = std::move(c); return r; };
+        const double inf = std::numeric_limits<double>::infinity();
+        field("value", eff ? num(0, 1) : num(-inf, inf));
+        if (const auto* n = t.get("enabled")) {
+            Rule r;
+            r.type = T::Boolean;
+            check_value(*n, key + ".enabled", r);
+            if (*n->value<bool>() && key.size() >= 14 && key.compare(key.size() - 14, 14, ".isolation_map") == 0)
+                fail(*n, key + ".enabled", "isolation-efficiency maps are not implemented (section 2.8: truth isolation "
+                                           "variables are computed); only false is supported");
+        }
+        field("underflow", one_of({"zero", "clamp"}));
+        field("overflow", one_of({"clamp"}));
+        field("below", one_of({"zero", "clamp"}));
+        field("above", one_of({"clamp"}));
+        for (const char* v : {"var", "xvar", "yvar"}) {
+            std::vector<std::string> names;
+            for (const char* n : var_names()) names.emplace_back(n);
+            field(v, one_of(names));
+        }
+        if (const auto* n = t.get("smear")) {
+            const std::string object = key.substr(0, key.find('.'));
+            const std::string want = object == "jet" ? "three_momentum_scale" : "energy";
+            check_value(*n, key + ".smear", one_of({want}));
+        }
+        field("sigma_max", num(0, inf));
+        field("start", num(0, inf));
+        field("slope", num(0, inf));
+        field("floor", num(0, 1));
+        if (const auto* n = t.get("applies_to")) {
+            Rule r = one_of({"b", "c", "tau", "light"});
+            r.type = T::Strings;
+            check_value(*n, key + ".applies_to", r);
+        }
+        if (const auto* n = t.get("target")) {
+            check_value(*n, key + ".target", one_of({}));
+            const std::string target = *n->value<std::string>() + ".resolution";
+            const auto* tt = root_ ? find(*root_, target) : nullptr;
+            if (root_ && !(tt && tt->is_table() && tt->as_table()->contains("kind")))
+                fail(*n, key + ".target", "'" + target + "' is not a resolution function object");
+            if (tt && (*tt->as_table())["kind"].value_or(std::string()) == "same_as")
+                fail(*n, key + ".target", "'" + target + "' is itself same_as");
+        }
+        if (const auto* regs = t.get("regions")) {
+            const auto* arr = regs->as_array();
+            if (!arr || arr->empty()) fail(*regs, key + ".regions", "expected a non-empty array of tables");
+            const bool calo = kind == "calo_nsc";
+            const std::vector<std::string> params = calo ? std::vector<std::string>{"N", "S", "C"} : std::vector<std::string>{"a", "b"};
+            double previous_hi = 0.0;
+            for (auto&& el : *arr) {
+                const auto* r = el.as_table();
+                if (!r) fail(el, key + ".regions", "expected a table {abs_eta_min, abs_eta_max, ...}");
+                std::vector<std::string> need = {"abs_eta_min", "abs_eta_max"};
+                need.insert(need.end(), params.begin(), params.end());
+                for (const auto& p : need) {
+                    const auto* v = r->get(p);
+                    if (!v) fail(*r, key + ".regions", "missing required key '" + p + "'");
+                    check_value(*v, key + ".regions[]." + p, num(0, inf, p != "abs_eta_max"));
+                }
+                for (auto&& [k, v] : *r)
+                    if (std::find(need.begin(), need.end(), std::string(k.str())) == need.end())
+                        fail(v, key + ".regions[]." + std::string(k.str()), "unknown key for kind " + kind);
+                const double lo = (*r)["abs_eta_min"].value_or(0.0), hi = (*r)["abs_eta_max"].value_or(0.0);
+                if (!(lo < hi)) fail(*r, key + ".regions", "abs_eta_min must be below abs_eta_max");
+                // contiguous from 0 (outside the last region, the last one applies)
+                if (lo != previous_hi)
+                    fail(*r->get("abs_eta_min"), key + ".regions[].abs_eta_min",
+                         "regions must cover |eta| from 0 without gaps or overlaps: expected " + fmt(previous_hi) +
+                             ", got " + fmt(lo));
+                previous_hi = hi;
+            }
+        }
+        const auto wps = names_in(t.get("wp"));
+        if (const auto* n = t.get("nested")) {
+            Rule r = one_of({});
+            r.type = T::Strings;
+            check_value(*n, key + ".nested", r);
+            names_known(n, key + ".nested", wps, "working point of " + key);
+        }
+        if (const auto* n = t.get("nested_families")) {
+            Rule r;
+            r.type = T::StringLists;
+            check_value(*n, key + ".nested_families", r);
+            names_known(n, key + ".nested_families", wps, "working point of " + key);
+        }
+    }
+
 private:
     const std::string& source_;
     const std::set<std::string>& schema_;
 };
 
-void merge_into(toml::table& base, const toml::table& over) {
+// Moves (not copies) the override's nodes: toml++ keeps source regions on moves only, and errors
+// name the file and line of each value.
+void merge_into(toml::table& base, toml::table& over) {
     for (auto&& [k, node] : over) {
         auto* b = base.get(k);
         if (b && b->is_table() && node.is_table()) {
             merge_into(*b->as_table(), *node.as_table());
         } else {
-            base.insert_or_assign(k, node);
+            base.insert_or_assign(k, std::move(node));
         }
     }
 }
@@ -402,6 +938,7 @@ Card Card::parse(const std::string& text, const std::string& source, const std::
         if (!extends) v.fail(*ex, "extends", "expected a profile name");
     }
     v.check_keys(t, "", "", "", false);  // `extends` is in the schema set below
+    v.set_root(t);
     v.check_functions(t, "", "");
 
     std::string base_path;
@@ -419,10 +956,12 @@ Card Card::parse(const std::string& text, const std::string& source, const std::
             }
         }
         if (!found) v.fail(*t.get("extends"), "extends", "unknown base profile '" + *extends + "' (known: ATLAS-Run2, CMS-Run2)");
-        toml::table over = t;
-        over.erase("extends");
-        merge_into(merged, over);
+        t.erase("extends");
+        merge_into(merged, t);
         t = std::move(merged);
+        v.set_root(t);
+        v.set_base(base_path);
+        v.check_functions(t, "", "");  // e.g. new edges against the base values
     } else {
         for (const char* required : {"profile", "conventions", "rng", "truth", "electron", "muon", "photon", "tau", "jet",
                                      "btag", "met"})
@@ -432,14 +971,16 @@ Card Card::parse(const std::string& text, const std::string& source, const std::
         if (!t["profile"]["name"].value<std::string>())
             throw ConfigError(source, 1, 1, "missing required key 'profile.name'");
     }
+    v.check_scalars(t, "", "", "");
+    v.check_references(t);
     // A plain-string expression outside function objects (§10.4).
     if (const auto* res = t["met"]["truth_smeared"]["resolution"].node()) {
         const auto text = res->value<std::string>();
         if (!text) v.fail(*res, "met.truth_smeared.resolution", "expected an expression string");
         try {
-            Expression e(*text, source + " met.truth_smeared.resolution");
+            Expression e(*text, "met.truth_smeared.resolution");
         } catch (const ConfigError& e) {
-            v.fail(*res, "met.truth_smeared.resolution", e.what());
+            v.fail_expression(*res, "met.truth_smeared.resolution", e);
         }
     }
     auto impl = std::make_unique<Impl>();
@@ -499,6 +1040,13 @@ namespace {
 
 using Node = Function::Node;
 
+// A ConfigError at a node of the card (file, line and column of its source region).
+[[noreturn]] void fail_at(const toml::node& n, const std::string& key, const std::string& what) {
+    const auto& src = n.source();
+    throw ConfigError(src.path ? *src.path : std::string("<card>"), src.begin.line, src.begin.column,
+                      "'" + key + "': " + what);
+}
+
 int bin_of(const std::vector<double>& e, double x, bool underflow_clamp) {
     if (!(x >= e.front())) return (underflow_clamp && !std::isnan(x)) ? 0 : -1;
     const auto it = std::upper_bound(e.begin(), e.end(), x);
@@ -526,8 +1074,7 @@ int var_index(const toml::table& t, const char* field, const std::string& key) {
     for (std::size_t i = 0; i < kNumVars; ++i)
         if (name && *name == names[i]) return static_cast<int>(i);
     const auto* n = t.get(field);
-    throw ConfigError("card", n ? n->source().begin.line : 0, n ? n->source().begin.column : 0,
-                      "'" + key + "." + field + "': unknown variable '" + name.value_or("") + "'");
+    fail_at(n ? *n : static_cast<const toml::node&>(t), key + "." + field, "unknown variable '" + name.value_or("") + "'");
 }
 
 }  // namespace
@@ -593,14 +1140,14 @@ const toml::table* table_at(const toml::table& root, const std::string& key) {
 
 std::shared_ptr<const Node> build(const toml::table& root, const toml::table& t, const std::string& key,
                                   const std::string& wp, int depth = 0) {
-    if (depth > 4) throw ConfigError(key, 0, 0, "same_as chain too deep");
+    if (depth > 4) fail_at(t, key, "same_as chain too deep");
     auto n = std::make_shared<Node>();
     n->kind = t["kind"].value_or(std::string());
     const auto* wps = t.get_as<toml::table>("wp");
     auto need_wp = [&]() -> const toml::node& {
-        if (wp.empty()) throw ConfigError(key, 0, 0, "'" + key + "' has working points: choose one");
+        if (wp.empty()) fail_at(t, key, "has working points: choose one");
         const auto* w = wps ? wps->get(wp) : nullptr;
-        if (!w) throw ConfigError(key, 0, 0, "'" + key + "' has no working point '" + wp + "'");
+        if (!w) fail_at(t, key, "has no working point '" + wp + "'");
         return *w;
     };
     n->underflow_clamp = t["underflow"].value_or(std::string("zero")) == "clamp";
@@ -659,10 +1206,10 @@ std::shared_ptr<const Node> build(const toml::table& root, const toml::table& t,
     } else if (n->kind == "same_as") {
         const std::string target = t["target"].value_or(std::string()) + ".resolution";
         const auto* tt = table_at(root, target);
-        if (!tt) throw ConfigError(key, 0, 0, "'" + key + "': same_as target '" + target + "' does not exist");
+        if (!tt) fail_at(t, key, "same_as target '" + target + "' does not exist");
         n->target = build(root, *tt, target, "", depth + 1);
     } else if (n->kind != "none") {
-        throw ConfigError(key, 0, 0, "'" + key + "' is not a function object");
+        fail_at(t, key, "is not a function object");
     }
     return n;
 }
@@ -671,12 +1218,8 @@ std::shared_ptr<const Node> build(const toml::table& root, const toml::table& t,
 
 Function Card::function(const std::string& key, const std::string& wp) const {
     const auto* t = table_at(impl_->table, key);
-    if (!t || !t->contains("kind")) throw ConfigError(impl_->source, 0, 0, "no function object '" + key + "' in the card");
-    try {
-        return Function(build(impl_->table, *t, key, wp));
-    } catch (const ConfigError& e) {
-        throw ConfigError(impl_->source, 0, 0, e.what());
-    }
+    if (!t || !t->contains("kind")) fail(key, "no function object here");
+    return Function(build(impl_->table, *t, key, wp));
 }
 
 std::vector<std::string> Card::working_points(const std::string& key) const { return children(key + ".wp"); }
@@ -701,7 +1244,7 @@ std::vector<std::string> Card::children(const std::string& key) const {
 Efficiency Card::efficiency(const std::string& object, const std::string& wp) const {
     const auto* obj = table_at(impl_->table, object);
     const auto* product = obj ? obj->get_as<toml::array>("efficiency_product") : nullptr;
-    if (!product) throw ConfigError(impl_->source, 0, 0, "'" + object + "' has no efficiency_product");
+    if (!product) fail(object, "has no efficiency_product");
     std::vector<Function> factors;
     for (auto&& comp : *product) {
         const std::string key = object + "." + comp.value_or(std::string());
@@ -722,25 +1265,40 @@ const toml::node* node_at(const toml::table& root, const std::string& key) {
 }
 }  // namespace
 
+void Card::fail(const std::string& key, const std::string& what) const {
+    // the key's own line, else that of the nearest enclosing table that exists
+    std::string k = key;
+    const toml::node* n = node_at(impl_->table, k);
+    while (!n && k.find('.') != std::string::npos) {
+        k = k.substr(0, k.rfind('.'));
+        n = node_at(impl_->table, k);
+    }
+    if (n && n->source().begin.line > 0) {
+        const auto& src = n->source();
+        throw ConfigError(src.path ? *src.path : impl_->source, src.begin.line, src.begin.column, "'" + key + "': " + what);
+    }
+    throw ConfigError(impl_->source, 0, 0, "'" + key + "': " + what);
+}
+
 double Card::number(const std::string& key, double fallback) const {
     const auto* n = node_at(impl_->table, key);
     if (!n) return fallback;
     if (auto v = n->value<double>()) return *v;
-    throw ConfigError(impl_->source, n->source().begin.line, n->source().begin.column, "'" + key + "': expected a number");
+    fail_at(*n, key, "expected a number");
 }
 
 bool Card::boolean(const std::string& key, bool fallback) const {
     const auto* n = node_at(impl_->table, key);
     if (!n) return fallback;
     if (auto v = n->value<bool>()) return *v;
-    throw ConfigError(impl_->source, n->source().begin.line, n->source().begin.column, "'" + key + "': expected true or false");
+    fail_at(*n, key, "expected true or false");
 }
 
 std::string Card::string(const std::string& key, const std::string& fallback) const {
     const auto* n = node_at(impl_->table, key);
     if (!n) return fallback;
     if (auto v = n->value<std::string>()) return *v;
-    throw ConfigError(impl_->source, n->source().begin.line, n->source().begin.column, "'" + key + "': expected a string");
+    fail_at(*n, key, "expected a string");
 }
 
 std::vector<double> Card::numbers(const std::string& key) const { return nums(node_at(impl_->table, key)); }
@@ -823,9 +1381,8 @@ void Card::check_grid() {
             for (double pt : kPt)
                 for (double ae : kEta)
                     if (!std::isfinite(e.evaluate(kin(pt, ae))))
-                        throw ConfigError(impl_->source, (*t)["expr"].node()->source().begin.line, 0,
-                                          "'" + key + ".expr' is not finite at pT=" + Validator::fmt(pt) +
-                                              " |eta|=" + Validator::fmt(ae));
+                        fail_at(*(*t)["expr"].node(), key + ".expr",
+                                "is not finite at pT=" + Validator::fmt(pt) + " |eta|=" + Validator::fmt(ae));
         }
         for (auto&& [k, node] : *t)
             if (const auto* sub = node.as_table()) stack.push_back({key.empty() ? std::string(k.str()) : key + "." + std::string(k.str()), sub});

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "recast/errors.hpp"
 
@@ -52,7 +53,8 @@ public:
 
 private:
     [[noreturn]] void fail(const Token& t, const std::string& what) const {
-        throw ConfigError(where_, 1, static_cast<std::int64_t>(t.pos + 1), what + " in '" + std::string(s_) + "'");
+        const std::string text = s_.size() <= 200 ? std::string(s_) : std::string(s_.substr(0, 200)) + "...";
+        throw ConfigError(where_, 1, static_cast<std::int64_t>(t.pos + 1), what + " in '" + text + "'");
     }
 
     void tokenize() {
@@ -144,7 +146,17 @@ private:
             emit(times ? kMul : kDiv);
         }
     }
+    // Every recursion of the parser (parentheses, function arguments, unary operators, the
+    // right operand of ^) passes through here: a depth limit keeps deep nesting from overflowing
+    // the stack (no card needs more than a few levels).
     void unary() {
+        struct Guard {
+            int& d;
+            ~Guard() { --d; }
+        } guard{++depth_};
+        if (depth_ > kMaxDepth)
+            fail(peek(), "expression nested too deeply (more than " + std::to_string(kMaxDepth) +
+                             " levels of parentheses, unary operators or powers)");
         if (is_op("-") || is_op("+") || is_op("!")) {
             const auto op = take().text;
             unary();
@@ -203,6 +215,8 @@ private:
         fail(t, t.kind == Token::End ? "expression ends early" : "unexpected '" + std::string(t.text) + "'");
     }
 
+    static constexpr int kMaxDepth = 200;
+    int depth_ = 0;
     std::string_view s_;
     const std::string& where_;
     std::vector<Token> toks_;
@@ -217,7 +231,10 @@ Expression::Expression(std::string text, std::string where)
     : text_(std::move(text)), div0_(std::make_shared<std::atomic<std::uint64_t>>(0)) {
     Parser p(text_, where);
     code_ = p.parse(uses_, max_stack_);
-    if (max_stack_ > 64) throw ConfigError(where, 1, 0, "expression too deeply nested in '" + text_ + "'");
+    if (max_stack_ > 64)
+        throw ConfigError(where, 1, 0,
+                          "expression too deeply nested (more than 64 pending operands) in '" +
+                              (text_.size() <= 200 ? text_ : text_.substr(0, 200) + "...") + "'");
 }
 
 double Expression::evaluate(const Values& vals) const noexcept {

@@ -93,6 +93,7 @@ struct Detector::Impl {
     std::vector<std::string> isolation_names;
     bool remove_dressing_photons = true;
     double jet_R, jet_truth_pt_min;
+    double jet_reco_pt_min = 15.0, jet_abs_eta_max = 4.5;  // §8.1 output cuts (smeared pT, eta)
     bool exclusive_inputs = false;  // jet.inputs.mode = "exclusive" (§2.7)
     double track_pt_min = 0.5, track_abs_eta_max = 2.5;  // jet.track_count (§8.5)
     struct Jvt {
@@ -194,7 +195,7 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
         const std::string kind = c.string(k + ".kind", "track");
         iso.kind = kind == "calo" ? Isolation::Calo : kind == "pf" ? Isolation::PF : Isolation::Track;
         if (kind != "track" && kind != "calo" && kind != "pf")
-            throw ConfigError(c.source(), 0, 0, "'" + k + ".kind' must be track, calo or pf, got '" + kind + "'");
+            c.fail(k + ".kind", "must be track, calo or pf, got '" + kind + "'");
         iso.variable = c.string(k + ".cone", "fixed") == "variable";
         iso.r = c.number(k + ".r", 0.2);
         iso.r_max = c.number(k + ".r_max", iso.r);
@@ -211,7 +212,7 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
     auto& M = I.met;
     const std::string mode = c.string("met.mode", "object_based");
     if (mode != "object_based" && mode != "truth_smeared")
-        throw ConfigError(c.source(), 0, 0, "met.mode must be \"object_based\" or \"truth_smeared\", got '" + mode + "'");
+        c.fail("met.mode", "must be \"object_based\" or \"truth_smeared\", got '" + mode + "'");
     M.object_based = mode == "object_based";
     M.visible_abs_eta_max = c.number("met.visible_abs_eta_max", c.number("truth.final_state_abs_eta_max", 4.9));
     M.hard_jet_pt_min = c.number("met.hard_jet_pt_min", M.hard_jet_pt_min);
@@ -228,9 +229,14 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
         M.smeared_resolution = std::make_shared<card::Expression>(c.string("met.truth_smeared.resolution", "0"),
                                                                   c.source() + " met.truth_smeared.resolution");
     I.jet_truth_pt_min = c.number("jet.truth_pt_min", 10.0);
+    // §8.1: only anti-kt; jets are emitted after smearing above reco_pt_min within abs_eta_max
+    if (const auto algo = c.string("jet.algorithm", "antikt"); algo != "antikt")
+        c.fail("jet.algorithm", "only \"antikt\" is supported, got '" + algo + "'");
+    I.jet_reco_pt_min = c.number("jet.reco_pt_min", I.jet_reco_pt_min);
+    I.jet_abs_eta_max = c.number("jet.abs_eta_max", I.jet_abs_eta_max);
     const std::string input_mode = c.string("jet.inputs.mode", "inclusive");
     if (input_mode != "inclusive" && input_mode != "exclusive")
-        throw ConfigError(c.source(), 0, 0, "jet.inputs.mode must be \"inclusive\" or \"exclusive\", got '" + input_mode + "'");
+        c.fail("jet.inputs.mode", "must be \"inclusive\" or \"exclusive\", got '" + input_mode + "'");
     I.exclusive_inputs = input_mode == "exclusive";
     I.track_pt_min = c.number("jet.track_count.particle_pt_min", I.track_pt_min);
     I.track_abs_eta_max = c.number("jet.track_count.particle_abs_eta_max", I.track_abs_eta_max);
@@ -242,13 +248,13 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
     I.electron_fakes.enabled = c.boolean("electron.fake_from_jet.enabled", false);
     I.electron_fakes.rate = c.number("electron.fake_from_jet.rate", 0.0);
     if (I.electron_fakes.rate < 0 || I.electron_fakes.rate > 1)
-        throw ConfigError(c.source(), 0, 0, "electron.fake_from_jet.rate must be in [0, 1]");
+        c.fail("electron.fake_from_jet.rate", "must be in [0, 1]");
     auto& L = I.large_r;
     L.enabled = c.has("large_r_jet") && c.boolean("large_r_jet.enabled", true);
     if (L.enabled) {
         const std::string algo = c.string("large_r_jet.algorithm", "antikt");
         if (algo != "antikt")
-            throw ConfigError(c.source(), 0, 0, "large_r_jet.algorithm: only \"antikt\" is supported, got '" + algo + "'");
+            c.fail("large_r_jet.algorithm", "only \"antikt\" is supported, got '" + algo + "'");
         L.def.R = c.number("large_r_jet.R", 1.0);
         L.def.pt_min = c.number("large_r_jet.truth_pt_min", 100.0);
         L.def.n_subjettiness = 3;
@@ -264,8 +270,7 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
             G.z_cut = c.number("large_r_jet.grooming.z_cut", G.z_cut);
             G.R0 = c.number("large_r_jet.grooming.R0", L.def.R);
         } else if (g != "none") {
-            throw ConfigError(c.source(), 0, 0,
-                              "large_r_jet.grooming.kind must be \"trimming\", \"softdrop\" or \"none\", got '" + g + "'");
+            c.fail("large_r_jet.grooming.kind", "must be \"trimming\", \"softdrop\" or \"none\", got '" + g + "'");
         }
         L.abs_eta_max = c.number("large_r_jet.abs_eta_max", L.abs_eta_max);
         L.pt_resolution = c.number("large_r_jet.pt_resolution", L.pt_resolution);
@@ -322,8 +327,9 @@ struct ParticleKinematics {
 // §10: truth reference, then object-based or truth-smeared reconstruction of event iev (whose
 // electrons, muons, photons and jets are the last entries of `out`).
 void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
-               const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random,
-               const std::vector<std::int32_t>& dressed_to, const ParticleKinematics& k, Output& out) {
+               const jets::JetBatch& jets, const std::vector<std::int64_t>& jet_src, std::size_t iev,
+               const rng::EventRandom& random, const std::vector<std::int32_t>& dressed_to, const ParticleKinematics& k,
+               Output& out) {
     const auto& M = I.met;
     const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
     const std::size_t n = static_cast<std::size_t>(e_end - b);
@@ -331,7 +337,8 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
     auto abs_eta_of = [&](std::int64_t g) { return std::fabs(k.eta[g - b]); };
     auto visible = [&](std::int64_t g) {
         const auto f = truth.flags[g];
-        return (f & truth::kStable) && !(f & truth::kInvisible) && abs_eta_of(g) <= M.visible_abs_eta_max;
+        // beyond truth.final_state_abs_eta_max a particle is lost (§2.1): missing, like an invisible one
+        return (f & truth::kStable) && !(f & (truth::kInvisible | truth::kLost)) && abs_eta_of(g) <= M.visible_abs_eta_max;
     };
     double tx = 0, ty = 0, tset = 0;
     for (auto g = b; g < e_end; ++g)
@@ -402,7 +409,7 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
     // fake taus: their jet's constituents are the tau, unless one already belongs to a hard object
     for (auto i = t0; i < T.offsets.back(); ++i) {
         if (T.mask[i] == 0 || T.truth_index[i] >= 0) continue;
-        const auto jj = jets.jet_offsets[iev] + (-1 - T.truth_index[i]);
+        const auto jj = jet_src[static_cast<std::size_t>(-1 - T.truth_index[i])];
         bool shared = false;
         for (auto c = jets.constituent_offsets[jj]; c < jets.constituent_offsets[jj + 1]; ++c)
             shared |= used[jets.constituents[c]] != 0;
@@ -417,7 +424,7 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
         if (J.lost[i] || J.pt[i] <= M.hard_jet_pt_min || std::fabs(J.eta[i]) >= M.hard_jet_abs_eta_max) continue;
         bool overlaps = false;
         for (const auto& [eta, phi] : hard_eg) overlaps |= delta_r(eta, phi, J.eta[i], J.phi[i]) < M.overlap_dr;
-        const auto jj = jets.jet_offsets[iev] + (i - j0);  // same jet in the clustering output
+        const auto jj = jet_src[static_cast<std::size_t>(i - j0)];  // the same jet in the clustering output
         // a jet holding a hard object as constituent also overlaps, so that no particle counts twice
         for (auto c = jets.constituent_offsets[jj]; c < jets.constituent_offsets[jj + 1] && !overlaps; ++c)
             overlaps = used[jets.constituents[c]] != 0;
@@ -484,8 +491,8 @@ void push_fake(Objects& o, const Objects& J, std::int64_t i, std::int64_t k, dou
 // its event), smeared jet momentum,
 // charge from the second uniform, prong count = track count. Appended to the event's taus.
 void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
-                   const jets::JetBatch& jets, std::size_t iev, const rng::EventRandom& random,
-                   const ParticleKinematics& k, Output& out) {
+                   const jets::JetBatch& jets, const std::vector<std::int64_t>& jet_src, std::size_t iev,
+                   const rng::EventRandom& random, const ParticleKinematics& k, Output& out) {
     const auto& T = I.tau;
     const Objects& J = out.jets;
     Objects& o = out.taus;
@@ -493,7 +500,8 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
     const auto j0 = J.offsets[J.offsets.size() - 2];
     const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
     for (auto i = j0; i < J.offsets.back(); ++i) {
-        const auto jj = jets.jet_offsets[iev] + (i - j0);
+        const auto jj = jet_src[static_cast<std::size_t>(i - j0)];
+        const auto rank = static_cast<std::uint32_t>(jj - jets.jet_offsets[iev]);  // RNG object index (§14.4)
         const double ae = std::fabs(J.truth_eta[i]);
         if (J.lost[i] || J.truth_pt[i] <= T.fake_jet_pt_min || ae >= T.abs_eta_max) continue;
         if (T.crack_drop && ae >= T.crack_lo && ae < T.crack_hi) continue;
@@ -516,7 +524,7 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
         for (std::size_t w = 0; w < T.wps.size(); ++w)
             rate[w] = T.any_jet ? T.fake_rate[w][2] : tracks == 1 ? T.fake_rate[w][0] : tracks == 3 ? T.fake_rate[w][1] : 0.0;
         enforce_nesting(rate, T.nested);
-        const auto [u, u_charge] = random.uniforms(rng::Stream::jet_tau_fake, 0, static_cast<std::uint32_t>(i - j0));
+        const auto [u, u_charge] = random.uniforms(rng::Stream::jet_tau_fake, 0, rank);
         const std::uint32_t mask = wp_mask(u, rate);
         if (mask == 0) continue;
         push_fake(o, J, i, i - j0, J.mass[i], u_charge, mask, static_cast<std::int8_t>(std::min(tracks, 127)));
@@ -528,7 +536,8 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
 // `rate` (stream jet_e_fake, block 0 u_a); the fake takes the smeared jet momentum, a random
 // charge (u_b), every working point (the rate is that of the card's identification) and
 // truth_index = -1 - jet index. Added after MET, which already counts the jet.
-void add_fake_electrons(const Detector::Impl& I, std::size_t iev, const rng::EventRandom& random, Output& out) {
+void add_fake_electrons(const Detector::Impl& I, const jets::JetBatch& jets, const std::vector<std::int64_t>& jet_src,
+                        std::size_t iev, const rng::EventRandom& random, Output& out) {
     const Objects& J = out.jets;
     Objects& o = out.electrons;
     const auto& L = I.leptons[0];
@@ -537,7 +546,8 @@ void add_fake_electrons(const Detector::Impl& I, std::size_t iev, const rng::Eve
     const std::uint32_t all = L.wps.empty() ? 0u : static_cast<std::uint32_t>((std::uint64_t{1} << L.wps.size()) - 1);
     for (auto i = j0; i < J.offsets.back(); ++i) {
         if (J.lost[i] || J.pt[i] < L.pt_min || std::fabs(J.eta[i]) >= L.abs_eta_max) continue;
-        const auto [u, u_charge] = random.uniforms(rng::Stream::jet_e_fake, 0, static_cast<std::uint32_t>(i - j0));
+        const auto rank = static_cast<std::uint32_t>(jet_src[static_cast<std::size_t>(i - j0)] - jets.jet_offsets[iev]);
+        const auto [u, u_charge] = random.uniforms(rng::Stream::jet_e_fake, 0, rank);
         if (!(u < I.electron_fakes.rate)) continue;
         push_fake(o, J, i, i - j0, 0.000511, u_charge, all, 0);
         o.isolation.insert(o.isolation.end(), I.isolation.size(), 0.0);
@@ -589,6 +599,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                        const std::vector<std::int8_t>& labels, const std::vector<std::uint32_t>& btags,
                        std::uint64_t first_key, std::size_t first, std::size_t last, Output& out) {
     ParticleKinematics scratch;  // reused from event to event
+    std::vector<std::int64_t> jet_src;  // clustered jet (batch index) of each emitted jet of the event
     for (std::size_t iev = first; iev < last; ++iev) {
         const rng::EventRandom random(I.seed, first_key + iev);
         const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
@@ -743,8 +754,11 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             }
             o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
         }
-        // jets: three-momentum scale smearing (JES x (1 + sigma/pT z)), jet_smear block 1
+        // jets: three-momentum scale smearing (JES x (1 + sigma/pT z)), jet_smear block 1; emitted
+        // when the smeared pT > reco_pt_min and |eta| < abs_eta_max (§8.1; a jet with f <= 0 is
+        // dropped). Random numbers and fake-tau/electron indices keep the truth-jet rank (§14.4).
         Objects& o = out.jets;
+        jet_src.clear();
         for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j) {
             const auto object = static_cast<std::uint32_t>(j - jets.jet_offsets[iev]);
             const auto v = kinematics(jets.pt[j], jets.eta[j], jets.phi[j], jets.e[j], jets.mass[j]);
@@ -752,6 +766,8 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             const double z = random.normals(rng::Stream::jet_smear, 1, object).first;
             const double scale = (I.jes ? (*I.jes)(v) : 1.0) * (1.0 + rel * z);
             const bool lost = scale <= 0;
+            if (lost || !(jets.pt[j] * scale > I.jet_reco_pt_min) || !(std::fabs(jets.eta[j]) < I.jet_abs_eta_max)) continue;
+            jet_src.push_back(j);
             o.truth_index.push_back(-1);
             o.pt.push_back(lost ? 0.0 : jets.pt[j] * scale);
             o.eta.push_back(jets.eta[j]);
@@ -781,9 +797,9 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.jvt.push_back(jvt ? 1 : 0);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
-        if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, iev, random, kin, out);
-        event_met(I, ev, truth, jets, iev, random, dressed_to, kin, out);
-        if (I.electron_fakes.enabled) add_fake_electrons(I, iev, random, out);
+        if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, jet_src, iev, random, kin, out);
+        event_met(I, ev, truth, jets, jet_src, iev, random, dressed_to, kin, out);
+        if (I.electron_fakes.enabled) add_fake_electrons(I, jets, jet_src, iev, random, out);
         if (large_r.jet_offsets.size() == ev.n_events() + 1)
             add_large_r_jets(I, ev, truth, large_r, iev, random, out.large_r_jets);
     }
@@ -831,7 +847,8 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
     if (I.tagger.needs_ghosts()) {
         ghosts.resize(truth.flags.size());
         for (std::size_t i = 0; i < ghosts.size(); ++i)
-            ghosts[i] = (truth.flags[i] & (truth::kBHadron | truth::kCHadron)) != 0;
+            ghosts[i] = (truth.flags[i] & (truth::kBHadron | truth::kCHadron)) != 0 &&
+                        std::hypot(ev.px[i], ev.py[i]) > I.tagger.hadron_pt_min();  // §9.1 label_hadron_pt_min
     }
     if (I.exclusive_inputs) remove_exclusive_inputs(I, ev, truth, inputs);
     jets::Definition small_r;

@@ -24,6 +24,29 @@ BUNDLED = {
 
 VARIABLES = ("pt", "eta", "abs_eta", "phi", "e", "et", "m", "set", "met")
 
+#: Card keys that never change the detector output, by design (data/cards/README.md): pattern
+#: (``*`` = one name, ``[last]`` = the last entry of an array) -> why. Every other key of the
+#: reference cards is used, or refused at load when set to a value this recast_ml does not implement.
+INFORMATIONAL_KEYS: dict[str, str] = {
+    "source": "provenance text, allowed in every table (section 13.2)",
+    "profile.experiment": "identity of the profile",
+    "profile.run": "identity of the profile",
+    "profile.sqrt_s_TeV": "identity of the profile (the events carry their own energy)",
+    "profile.description": "identity of the profile",
+    "*.resolution.regions[last].abs_eta_max": "outside the last |eta| region its parameters apply",
+}
+
+#: Card keys read only under a setting of another key (data/cards/README.md): pattern -> when.
+CONDITIONAL_KEYS: dict[str, str] = {
+    "*.crack.abs_eta_min": 'read with crack policy = "drop" (policy "keep" keeps the crack)',
+    "*.crack.abs_eta_max": 'read with crack policy = "drop" (policy "keep" keeps the crack)',
+    "jet.jvt.*": "read with jet.jvt.enabled = true",
+    "electron.fake_from_jet.rate": "read with electron.fake_from_jet.enabled = true",
+    "btag.label_dr": 'read with btag.label_scheme = "cone_exclusive" (ghost labels have no cone)',
+    "met.truth_smeared.resolution": 'read with met.mode = "truth_smeared"',
+    "large_r_jet.grooming.R0": "read with soft drop beta != 0 (with beta = 0 the condition is z > z_cut)",
+}
+
 
 class Expression:
     """A compiled card expression, e.g. ``Expression("(abs_eta<=1.5)*0.99 + (abs_eta>1.5)*0.98")``.

@@ -34,7 +34,8 @@ class Detector:
     (b-tag bits for jets), ``label`` (jets: flavour 0/4/5/15; taus: prong count; large-R jets:
     |PDG id| 6/23/24/25 of a matched hadronic top/Z/W/H, else 0) and, for e/mu/gamma, the card's
     truth-isolation variables ``iso_<name>`` (§2.8). Jets also have ``n_tracks``/``track_pt``
-    (§8.5) and ``jvt`` (§8.4); large-R jets the N-subjettiness ``tau1, tau2, tau3`` (§8.6;
+    (§8.5) and ``jvt`` (§8.4) and are emitted with smeared pT > ``jet.reco_pt_min`` and
+    |eta| < ``jet.abs_eta_max`` (§8.1); large-R jets the N-subjettiness ``tau1, tau2, tau3`` (§8.6;
     ``large_r_jets`` is empty when the card disables them). Fakes have ``truth_index = -1 - (index
     of their jet)``. ``met`` has x, y, pt, phi, set and the truth reference truth_x, truth_y,
     truth_pt, truth_set.

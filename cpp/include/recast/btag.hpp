@@ -4,7 +4,9 @@
 // are assigned to the nearest jet within label_dr; jets with one are b, else the same with c
 // hadrons, else a hadronic tau (visible pT > label_hadron_pt_min) within label_dr gives tau, else
 // light. "ghost" (CMS): weakly-decaying b and c hadrons are clustered as ghosts (jets::cluster
-// with `ghosts`); a jet with a b ghost is b, else with a c ghost c, else light (taus are light).
+// with `ghosts`, those with pT > label_hadron_pt_min); a jet with a b ghost is b, else with a c
+// ghost c, else light (taus are light; label_dr is not used). Records without hadrons use the
+// parton fallback of §2.6 unless truth.heavy_flavour.parton_fallback = false (then all light).
 // Tagging (§9.2): eps_f = min(1, base_f(WP) * shape_f(pT) * decline_f(pT)), 0 outside |eta| <
 // abs_eta_max or below jet_pt_min; nested families enforce eps_tight <= eps_loose (§3.2); one
 // uniform per jet (stream jet_btag, block 0, object = jet index) decides every working point.
@@ -39,6 +41,9 @@ public:
     double probability(std::size_t wp, Label label, double pt, double abs_eta) const;
     /// Whether the jets must be clustered with the b/c hadrons as ghosts (ghost scheme).
     bool needs_ghosts() const { return ghost_; }
+    /// Hadrons (and taus) at or below this pT do not label jets (`btag.label_hadron_pt_min`; ghost
+    /// scheme: they are not ghosts).
+    double hadron_pt_min() const { return hadron_pt_min_; }
     /// Truth labels of all jets.
     std::vector<std::int8_t> labels(const EventView& events, const truth::Classification& truth,
                                     const jets::JetBatch& jets) const;
@@ -58,6 +63,7 @@ private:
     std::vector<Label> decline_applies_;
     double dr_ = 0.3, hadron_pt_min_ = 5.0, abs_eta_max_ = 2.5, jet_pt_min_ = 20.0;
     bool ghost_ = false;
+    bool parton_fallback_ = true;  // truth.heavy_flavour.parton_fallback (§2.6)
 };
 
 }  // namespace recast::btag

@@ -2,8 +2,10 @@
 // profile. Loading validates the card as §13.8 requires: TOML syntax, unknown keys (the key set
 // of schema version 1 is that of the two reference cards plus the function-object fields of
 // §13.3), required keys, function-object shapes (edges strictly increasing, one value per bin,
-// 2-D shapes), efficiencies in [0, 1], resolutions >= 0, and expressions that compile. Errors are
-// ConfigError naming the file, line, column and dotted key. Override cards (`extends = "<profile>"`)
+// 2-D shapes), efficiencies in [0, 1], resolutions >= 0, and expressions that compile; also the
+// type and range of every scalar (finite numbers, booleans that are booleans, strings from their
+// set of choices), working-point names that exist, and keys that the card's switches make unused
+// (see data/cards/README.md). Errors are ConfigError "file:line:column: 'dotted.key': what". Override cards (`extends = "<profile>"`)
 // are merged into their base (§13.9).
 #pragma once
 
@@ -89,6 +91,9 @@ public:
     std::vector<std::string> strings(const std::string& key) const;
     std::vector<std::vector<std::string>> string_lists(const std::string& key) const;
     bool has(const std::string& key) const;
+    /// Throws ConfigError "file:line:column: 'key': what" at the key's line in the card (or at the
+    /// nearest enclosing table that exists), for checks made by the users of the card.
+    [[noreturn]] void fail(const std::string& key, const std::string& what) const;
 
     /// Non-fatal findings of the validation (e.g. nested working points out of order, §13.8 (5)).
     const std::vector<std::string>& warnings() const;
