@@ -29,7 +29,10 @@ TABLE = REPO / "validation" / "robustness" / "fuzz_table.md"
 
 
 def fixed_cases(parsers: list[str], corpus: Path) -> Iterator[Case]:
-    for source in (seed_cases(), harness.load_corpus(corpus), known_cases()):
+    corpus_cases = harness.load_corpus(corpus)
+    in_corpus = {c.digest for c in corpus_cases}
+    known = [c for c in known_cases() if c.digest not in in_corpus]
+    for source in (seed_cases(), corpus_cases, known):
         yield from (c for c in source if c.parser in parsers)
     for parser in ("hepmc3", "hepmc2", "lhe"):
         if parser in parsers:
@@ -47,8 +50,12 @@ def random_cases(parsers: list[str], seed: int, per_parser: int | None) -> Itera
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="scripts/fuzz.sh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("budget", nargs="?", default="300", help="seconds of random cases (default 300) or Nc: N per parser")
+    ap = argparse.ArgumentParser(
+        prog="scripts/fuzz.sh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "budget", nargs="?", default="300", help="seconds of random cases (default 300) or Nc: N per parser"
+    )
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds before a case counts as a hang")
@@ -56,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=harness.CORPUS)
     ap.add_argument("--table", type=Path, default=TABLE)
     ap.add_argument("--no-save", action="store_true", help="do not add findings to the corpus")
-    ap.add_argument("--max-saves", type=int, default=8, help="new corpus entries per parser and run")
+    ap.add_argument("--max-saves", type=int, default=4, help="new corpus entries per parser and run")
+    ap.add_argument(
+        "--seed-corpus",
+        action="store_true",
+        help="only (re)write the issue-13 reproducers into the corpus, with the outcome seen now",
+    )
     args = ap.parse_args(argv)
     parsers = [p for p in args.parsers.split(",") if p]
     unknown = set(parsers) - set(PARSERS)
@@ -64,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown parsers {sorted(unknown)}; known: {', '.join(PARSERS)}")
     per_parser = int(args.budget[:-1]) if args.budget.endswith("c") else None
     seconds = None if per_parser is not None else float(args.budget.rstrip("s"))
+
+    if args.seed_corpus:
+        for r in harness.run_cases(list(known_cases()), jobs=args.jobs, timeout=args.timeout):
+            print(harness.save(r.case, r, args.corpus).relative_to(REPO), r.outcome, file=sys.stderr)
+        return 0
 
     start = time.time()
     results: list[harness.Result] = []

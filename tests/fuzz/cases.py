@@ -222,8 +222,8 @@ def _arrays(rng: random.Random) -> Case:
             doc["copy"] = False
         elif op == "threads":
             doc["threads"] = rng.choice([0, -1, 64])
-        elif op == "pid":
-            cols["pid"][rng.randrange(len(cols["pid"]) or 1) if cols["pid"] else 0:] = [rng.choice([0, 2**31 - 1, -(2**31)])]
+        elif op == "pid" and cols["pid"]:
+            cols["pid"][rng.randrange(len(cols["pid"]))] = rng.choice([0, 2**31 - 1, -(2**31)])
         elif op == "weight":
             cols["weight"] = rng.choice([["nan"] * 3, [1.0], [], [[1.0]], ["inf", 1, 1]])
         elif op == "mass":
@@ -446,7 +446,9 @@ def known_cases() -> Iterator[Case]:
         (b"# ", b"# \xff", "non-UTF-8 byte"),
     ]:
         if old == b"# " and old not in card:
-            yield Case("card", card + b"# \xff comment\n", ".toml", True, "known", note="8: non-UTF-8 byte in a comment")
+            yield Case(
+                "card", card + b"# \xff comment\n", ".toml", True, "known", note="8: non-UTF-8 byte in a comment"
+            )
             continue
         yield Case("card", _replace(card, old, new), ".toml", True, "known", note=f"8: {note}")
     atlas = (REPO / "data" / "cards" / "atlas_run2.toml").read_bytes()
@@ -476,8 +478,8 @@ def known_cases() -> Iterator[Case]:
                True, "known", note="10: duplicate key")  # fmt: skip
     yield Case("analysis", _replace(yaml, b"# A small analysis", b"# A sm\xe4ll analysis"), ".yaml", True, "known",
                note="10: non-UTF-8 byte in a comment")  # fmt: skip
-    yield Case("analysis", _replace(yaml, b"  ht: HT(good_jets)\n", b"  ht: " + b"(" * 5000 + b"1" + b")" * 5000
-                                    + b"\n"), ".yaml", False, "known", note="9: 5,000 nested parentheses in a definition")  # fmt: skip
+    deep_yaml = _replace(yaml, b"  ht: HT(good_jets)\n", b"  ht: " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n")
+    yield Case("analysis", deep_yaml, ".yaml", False, "known", note="9: 5,000 nested parentheses in a definition")
 
     # -- item 7: converters
     xml = seed("model.xml")

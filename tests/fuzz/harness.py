@@ -75,7 +75,7 @@ def _child(case: Case, workdir: Path, write_fd: int) -> None:
         warnings.resetwarnings()
         warnings.simplefilter("ignore")
         try:
-            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
             vm = int(Path("/proc/self/status").read_text().split("VmSize:")[1].split()[0]) * 1024
             resource.setrlimit(resource.RLIMIT_AS, (vm + MEMORY_LIMIT, hard))
         except (OSError, ValueError, IndexError):
@@ -92,7 +92,9 @@ def _child(case: Case, workdir: Path, write_fd: int) -> None:
         except _typed() as e:
             message = str(e)
             outcome = "typed" if message.strip() else "untyped"
-            detail = f"{type(e).__name__}: {message}" if message.strip() else f"{type(e).__name__} with an empty message"
+            detail = (
+                f"{type(e).__name__}: {message}" if message.strip() else f"{type(e).__name__} with an empty message"
+            )
             if outcome == "typed" and case.origin == "seed":
                 outcome = "rejected"
         except BaseException as e:
@@ -235,7 +237,8 @@ def minimise(result: Result, *, budget: int = 40, timeout: float = 20.0) -> Case
 
 
 def save(case: Case, result: Result, corpus: Path = CORPUS) -> Path:
-    """Writes ``corpus/<parser>/<hash><ext>`` and its JSON sidecar (what the regression test reads)."""
+    """Writes ``corpus/<parser>/<hash><ext>`` and its sidecar ``<hash><ext>.meta.json`` (parser,
+    whether the input is known-invalid, the outcome found when it was saved)."""
     folder = corpus / case.parser
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{case.digest}{case.ext}"
@@ -250,17 +253,18 @@ def save(case: Case, result: Result, corpus: Path = CORPUS) -> Path:
         "expect": "typed error" if case.invalid else "ok or typed error",
         "found": {"outcome": result.outcome, "detail": result.detail},
     }
-    path.with_name(path.name + ".json").write_text(json.dumps(meta, indent=1) + "\n")
+    path.with_name(path.name + ".meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return path
 
 
 def load_corpus(corpus: Path = CORPUS) -> list[Case]:
     cases = []
-    for meta_path in sorted(corpus.glob("*/*.json")):
+    for meta_path in sorted(corpus.glob("*/*.meta.json")):
         meta = json.loads(meta_path.read_text())
-        data = meta_path.with_name(meta_path.name.removesuffix(".json")).read_bytes()
-        cases.append(Case(meta["parser"], data, meta["ext"], meta["invalid"], "corpus:" + meta_path.stem,
-                          meta.get("options", {}), meta.get("note", "")))  # fmt: skip
+        name = meta_path.name.removesuffix(".meta.json")
+        data = meta_path.with_name(name).read_bytes()
+        origin = "corpus:" + name
+        cases.append(Case(meta["parser"], data, meta["ext"], meta["invalid"], origin, meta["options"], meta["note"]))
     return cases
 
 
@@ -271,8 +275,8 @@ def table(results: Iterable[Result], parsers: Iterable[str]) -> str:
     counts: dict[str, Counter[str]] = {p: Counter() for p in parsers}
     for r in results:
         counts.setdefault(r.case.parser, Counter())[r.outcome] += 1
-    head = "| parser | cases | ok | typed errors | untyped exceptions | crashes | hangs | silently accepted | valid rejected |"
-    rows = [head, "|" + "---|" * 9]
+    columns = ["ok", "typed errors", "untyped exceptions", "crashes", "hangs", "silently accepted", "valid rejected"]
+    rows = ["| parser | cases | " + " | ".join(columns) + " |", "|" + "---|" * 9]
     total: Counter[str] = Counter()
     for parser, c in counts.items():
         total.update(c)

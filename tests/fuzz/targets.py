@@ -9,6 +9,7 @@ catch anything. Each target is deterministic, so a (parser, input) pair always g
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -179,6 +180,12 @@ def model(path: str) -> str:
 
     out = Path(path).with_name("converted.onnx")
     convert_file(path, out)
+    import onnx as onnx_
+
+    try:
+        onnx_.checker.check_model(onnx_.load(str(out)), full_check=True)
+    except Exception as e:  # the converter must not write what ONNX itself refuses
+        raise Invalid(f"the converter wrote an invalid ONNX model ({out.stat().st_size} bytes): {e}") from None
     return _run_onnx(str(out))
 
 
@@ -251,10 +258,8 @@ def _mass_block(text: str) -> dict[int, float]:
             continue
         if inside:
             parts = body.split()
-            try:
+            with contextlib.suppress(ValueError, IndexError):
                 masses[int(parts[0])] = float(parts[1])
-            except (ValueError, IndexError):
-                pass
     return masses
 
 
@@ -300,7 +305,7 @@ def warm() -> None:
     """Imports every module a target needs and builds the shared inputs, in the parent before it
     forks, so that a child spends its time in the parser, not in imports."""
     import awkward  # noqa: F401
-    import onnx.checker  # noqa: F401
+    import onnx.checker
     import onnx.helper  # noqa: F401
 
     import recast_ml.analysis
@@ -309,7 +314,7 @@ def warm() -> None:
     import recast_ml.convert.tmva
     import recast_ml.models
     import recast_ml.onnx_tools
-    import recast_ml.run  # noqa: F401
+    import recast_ml.run
 
     recast_ml.analysis.Analysis.for_arrays(TOY_ANALYSIS, toy_table())  # YAML loader and schema cached
     _toy_events()
