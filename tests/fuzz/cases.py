@@ -247,17 +247,17 @@ def _table(rng: random.Random) -> Case:
     for _ in range(rng.choice((1, 2))):
         op = rng.choice(["special", "count", "field", "weight", "empty", "type"])
         ops.append(op)
-        if op == "special":
+        if op == "special" and doc["jets"] and len(doc["jets"][0]) == 2:
             doc["jets"][0][rng.randrange(2)][rng.choice(["pt", "eta", "phi", "mass"])] = rng.choice(["nan", "inf", -5])
         elif op == "count":
-            doc[rng.choice(["jets", "electrons", "met"])].append(doc["met"][0] if rng.random() < 0.5 else [])
-        elif op == "field":
-            del doc["jets"][0][0][rng.choice(["pt", "eta", "phi", "mass"])]
+            doc[rng.choice(["jets", "electrons", "met"])].append({"pt": 1.0, "phi": 0.0} if rng.random() < 0.5 else [])
+        elif op == "field" and doc["jets"] and doc["jets"][0]:
+            doc["jets"][0][0].pop(rng.choice(["pt", "eta", "phi", "mass"]), None)
         elif op == "weight":
             doc["weight"] = rng.choice([["nan", 1, 1], [1.0], [], None, [-1, 0, 1e308]])
         elif op == "empty":
             doc.update(jets=[], electrons=[], met=[], weight=[])
-        elif op == "type":
+        elif op == "type" and doc["met"]:
             doc["met"][0] = {"pt": "nan", "phi": True}
     return Case("table", json.dumps(doc).encode(), ".json", False, "table:" + "+".join(ops))
 
@@ -539,3 +539,13 @@ def known_cases() -> Iterator[Case]:
     yield Case("arrays", json.dumps({"columns": empty}).encode(), ".json", False, "known", note="arrays: no events")
     bad = dict(cols, offsets=[0, 7, 3, 21])
     yield Case("arrays", json.dumps({"columns": bad}).encode(), ".json", True, "known", note="arrays: offsets decrease")
+    jets = [[{"pt": 120.0, "eta": 0.5, "phi": 0.3, "mass": 0.0}], []]
+    tab = {"jets": jets, "electrons": [[], []], "met": [{"pt": 50.0, "phi": 1.0}] * 2, "weight": [1.0, 1.0]}
+    yield Case("table", json.dumps(tab).encode(), ".json", False, "known", note="table: control, accepted")
+    yield Case("table", json.dumps(dict(tab, met=tab["met"][:1])).encode(), ".json", True, "known",
+               note="table: collections with different event counts")  # fmt: skip
+    yield Case("table", json.dumps(dict(tab, weight=[1.0])).encode(), ".json", True, "known",
+               note="table: weight of the wrong length")  # fmt: skip
+    nan_jets = [[{"pt": "nan", "eta": 0.5, "phi": 0.3, "mass": 0.0}], []]
+    yield Case("table", json.dumps(dict(tab, jets=nan_jets)).encode(), ".json", False, "known",
+               note="table: NaN jet pT")  # fmt: skip
