@@ -55,7 +55,7 @@ class Result:
     def signature(self) -> str:
         """What identifies a finding across inputs: outcome + exception type + message shape."""
         detail = re.sub(r"/\S+/", "", self.detail)  # paths
-        detail = re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "N", detail)
+        detail = re.sub(r"0x[0-9a-f]+|\d+(\.\d+)?(e[-+]?\d+)?", "N", detail)
         return f"{self.case.parser}:{self.outcome}:{detail[:90]}"
 
 
