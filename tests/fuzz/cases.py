@@ -540,7 +540,8 @@ def known_cases() -> Iterator[Case]:
     bad = dict(cols, offsets=[0, 7, 3, 21])
     yield Case("arrays", json.dumps({"columns": bad}).encode(), ".json", True, "known", note="arrays: offsets decrease")
     jets = [[{"pt": 120.0, "eta": 0.5, "phi": 0.3, "mass": 0.0}], []]
-    tab = {"jets": jets, "electrons": [[], []], "met": [{"pt": 50.0, "phi": 1.0}] * 2, "weight": [1.0, 1.0]}
+    electrons = [[], [{"pt": 20.0, "eta": 0.1, "phi": 0.1, "mass": 0.0, "tight": True}]]
+    tab = {"jets": jets, "electrons": electrons, "met": [{"pt": 50.0, "phi": 1.0}] * 2, "weight": [1.0, 1.0]}
     yield Case("table", json.dumps(tab).encode(), ".json", False, "known", note="table: control, accepted")
     yield Case("table", json.dumps(dict(tab, met=tab["met"][:1])).encode(), ".json", True, "known",
                note="table: collections with different event counts")  # fmt: skip
