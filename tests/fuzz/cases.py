@@ -204,17 +204,17 @@ def _arrays(rng: random.Random) -> Case:
                          "weight", "mass", "scalar"])  # fmt: skip
         ops.append(op)
         key = rng.choice(["px", "py", "pz", "e", "pid", "status", "offsets", "parents", "parent_offsets"])
-        if op == "special" and key in ("px", "py", "pz", "e"):
+        if op == "special" and key in ("px", "py", "pz", "e") and isinstance(cols[key], list) and cols[key]:
             cols[key][rng.randrange(len(cols[key]))] = rng.choice(["nan", "inf", "-inf", 1e308, -1e308])
-        elif op == "drop" and cols[key]:
+        elif op == "drop" and isinstance(cols[key], list) and cols[key]:
             cols[key].pop(rng.randrange(len(cols[key])))
         elif op == "nest":
             cols[key] = [cols[key], cols[key]]
         elif op == "empty":
             doc["columns"] = cols = {k: ([0] if k in ("offsets", "parent_offsets") else []) for k in cols}
-        elif op == "offsets":
+        elif op == "offsets" and isinstance(cols["offsets"], list):
             cols["offsets"][rng.randrange(len(cols["offsets"]))] = rng.choice([-1, 10**6, 2**40, 3])
-        elif op == "parents" and cols["parents"]:
+        elif op == "parents" and isinstance(cols["parents"], list) and cols["parents"]:
             cols["parents"][rng.randrange(len(cols["parents"]))] = rng.choice([-1, 10**6, 2**31 - 1, 7])
         elif op == "dtype":
             doc.setdefault("dtypes", {})[key] = rng.choice(["int8", "float32", "uint64", "bool", "complex128", "str"])
@@ -222,12 +222,13 @@ def _arrays(rng: random.Random) -> Case:
             doc["copy"] = False
         elif op == "threads":
             doc["threads"] = rng.choice([0, -1, 64])
-        elif op == "pid" and cols["pid"]:
+        elif op == "pid" and isinstance(cols["pid"], list) and cols["pid"]:
             cols["pid"][rng.randrange(len(cols["pid"]))] = rng.choice([0, 2**31 - 1, -(2**31)])
         elif op == "weight":
             cols["weight"] = rng.choice([["nan"] * 3, [1.0], [], [[1.0]], ["inf", 1, 1]])
         elif op == "mass":
-            cols["mass"] = [rng.choice([-1.0, "nan", 0.0]) for _ in cols["px"]]
+            n = len(cols["px"]) if isinstance(cols["px"], list) else 1
+            cols["mass"] = [rng.choice([-1.0, "nan", 0.0]) for _ in range(n)]
         elif op == "scalar":
             cols[key] = 3
     return Case("arrays", json.dumps(doc).encode(), ".json", False, "arrays:" + "+".join(ops))

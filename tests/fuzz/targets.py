@@ -218,7 +218,8 @@ def arrays(path: str) -> str:
     cols = {}
     for key, value in doc["columns"].items():
         dtype = doc.get("dtypes", {}).get(key)
-        cols[key] = np.asarray(value, dtype=dtype) if dtype else value
+        # astype: numpy's C cast (out-of-range integers wrap), so the package, not np.asarray, sees the column
+        cols[key] = np.asarray(value).astype(dtype) if dtype else value
     batch = EventBatch.from_arrays(copy=doc.get("copy", True), **cols)
     if len(batch):
         Detector("atlas_run2").reconstruct(batch, threads=int(doc.get("threads", 1)))
