@@ -159,25 +159,25 @@ void EventView::validate() const {
         if (!std::isfinite(weight[ev])) fail(evi, "weight is " + num(weight[ev]) + ", expected a finite number");
         const auto b = particle_offsets[ev], en = particle_offsets[ev + 1];
         for (auto i = b; i < en; ++i) {
-            const std::string who = "particle " + str(i - b);
+            const auto who = [&] { return "particle " + str(i - b); };  // only built on failure
             if (pid[i] == std::numeric_limits<std::int32_t>::min())
-                fail(evi, who + ": pid " + str(pid[i]) + " is not a PDG id (expected |pid| < 2^31)");
+                fail(evi, who() + ": pid " + str(pid[i]) + " is not a PDG id (expected |pid| < 2^31)");
             const std::pair<const char*, double> values[] = {{"px", px[i]}, {"py", py[i]}, {"pz", pz[i]},
                                                              {"e", e[i]},   {"mass", mass[i]}};
             for (const auto& [name, v] : values)
                 if (std::isinf(v))
-                    fail(evi, who + ": " + name + " is " + num(v) +
+                    fail(evi, who() + ": " + name + " is " + num(v) +
                                   ", expected a finite number (NaN marks a missing value)");
             const auto p0 = parent_offsets[i], p1 = parent_offsets[i + 1];
             if (p1 < p0)
-                fail(evi, who + ": parent offsets must be non-decreasing: parent_offsets[" + str(i + 1) + "] = " +
+                fail(evi, who() + ": parent offsets must be non-decreasing: parent_offsets[" + str(i + 1) + "] = " +
                               str(p1) + " < parent_offsets[" + str(i) + "] = " + str(p0));
             if (static_cast<std::uint64_t>(p1) > nparents)
-                fail(evi, who + ": parent_offsets[" + str(i + 1) + "] = " + str(p1) + " exceeds the length of parents (" +
+                fail(evi, who() + ": parent_offsets[" + str(i + 1) + "] = " + str(p1) + " exceeds the length of parents (" +
                               str(nparents) + ")");
             for (auto k = p0; k < p1; ++k)
                 if (parents[k] < 0 || parents[k] >= en - b)
-                    fail(evi, who + " has parent index " + str(parents[k]) + " outside [0, " + str(en - b) + ")");
+                    fail(evi, who() + " has parent index " + str(parents[k]) + " outside [0, " + str(en - b) + ")");
         }
     }
     if (static_cast<std::size_t>(parent_offsets.back()) != nparents)
