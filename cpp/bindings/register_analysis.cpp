@@ -3,11 +3,16 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "event_access.hpp"
 #include "numpy_util.hpp"
 #include "recast/analysis/analysis.hpp"
 #include "recast/analysis/functions.hpp"
 #include "recast/detector.hpp"
+#include "recast/errors.hpp"
 
 #include "register.hpp"
 
@@ -123,44 +128,144 @@ an::Spec spec_from(const py::dict& d) {
     return s;
 }
 
+// ---- tables: every malformed piece is an InputError naming it -----------------------------------
+
+[[noreturn]] void bad_table(const std::string& what) { throw recast::InputError("<analysis input>", 0, -1, what); }
+
+std::string type_name(const py::handle& h) { return py::str(py::type::of(h).attr("__name__")).cast<std::string>(); }
+
+py::dict as_dict(const py::handle& h, const std::string& what) {
+    if (py::isinstance<py::dict>(h)) return py::reinterpret_borrow<py::dict>(h);
+    try {
+        return py::dict(py::reinterpret_borrow<py::object>(h));
+    } catch (py::error_already_set&) {
+        bad_table(what + " must be a dict, got " + type_name(h));
+    }
+}
+
+py::object entry(const py::dict& d, const char* key, const std::string& what) {
+    if (!d.contains(key))
+        bad_table(what + " has no '" + key + "' entry (see recast_ml.analysis.table_from_arrays for the layout)");
+    return d[key];
+}
+
+std::string key_name(const py::handle& k, const std::string& what) {
+    if (!py::isinstance<py::str>(k)) bad_table(what + ": names must be strings, got " + type_name(k));
+    return k.cast<std::string>();
+}
+
+std::vector<std::string> names(const py::handle& h, const std::string& what) {
+    try {
+        return h.cast<std::vector<std::string>>();
+    } catch (py::cast_error&) {
+        bad_table(what + " must be a list of field names (strings), got " + type_name(h));
+    }
+}
+
+py::array one_d(const py::handle& h, const std::string& what, const char* expected) {
+    auto a = py::array::ensure(h);
+    if (!a) bad_table(what + " cannot be read as an array of " + expected + " (got " + type_name(h) + ")");
+    if (a.ndim() != 1) bad_table(what + " must be a 1-d array of " + expected + ", got " + std::to_string(a.ndim()) + " dimensions");
+    return a;
+}
+
 std::vector<double> doubles(const py::handle& h, const std::string& what) {
-    auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(h);
-    if (!a || a.ndim() != 1) throw py::value_error(what + " must be a 1-d numeric array");
-    return std::vector<double>(a.data(), a.data() + a.size());
+    py::array a = one_d(h, what, "numbers");
+    const char kind = a.dtype().kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
+        bad_table(what + " must be a 1-d numeric array, got dtype " + py::str(a.dtype()).cast<std::string>());
+    auto f = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+    if (!f) bad_table(what + " cannot be converted to float64");
+    return std::vector<double>(f.data(), f.data() + f.size());
+}
+
+std::vector<std::int64_t> int64s(const py::handle& h, const std::string& what) {
+    py::array a = one_d(h, what, "integers");
+    const char kind = a.dtype().kind();
+    std::vector<std::int64_t> out(static_cast<std::size_t>(a.size()));
+    if (kind == 'f') {  // integral floats are fine (e.g. from JSON), others are not
+        auto f = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+        for (std::size_t k = 0; k < out.size(); ++k) {
+            const double v = f.data()[k];
+            if (!(v == std::floor(v) && std::abs(v) < 9.0e18))
+                bad_table(what + "[" + std::to_string(k) + "] is " + py::repr(py::float_(v)).cast<std::string>() +
+                          ", expected an integer");
+            out[k] = static_cast<std::int64_t>(v);
+        }
+        return out;
+    }
+    if (kind != 'i' && kind != 'u' && kind != 'b')
+        bad_table(what + " must be a 1-d integer array, got dtype " + py::str(a.dtype()).cast<std::string>());
+    if (kind == 'u' && a.itemsize() == 8) {
+        auto u = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+        for (std::size_t k = 0; k < out.size(); ++k) {
+            if (u.data()[k] > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                bad_table(what + "[" + std::to_string(k) + "] is " + std::to_string(u.data()[k]) + ", outside the int64 range");
+            out[k] = static_cast<std::int64_t>(u.data()[k]);
+        }
+        return out;
+    }
+    auto i = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    std::copy(i.data(), i.data() + i.size(), out.begin());
+    return out;
+}
+
+std::vector<std::string> bool_fields(const py::dict& c, const std::vector<std::string>& fields, const std::string& what) {
+    if (!c.contains("bool_fields") || c["bool_fields"].is_none()) return {};
+    auto out = names(c["bool_fields"], what + ": bool_fields");
+    for (const auto& b : out)
+        if (std::find(fields.begin(), fields.end(), b) == fields.end())
+            bad_table(what + ": bool field '" + b + "' is not one of its fields");
+    return out;
 }
 
 an::EventTable table_from(const py::dict& d) {
     an::EventTable t;
-    t.n_events = d["n_events"].cast<std::size_t>();
-    t.weight = d.contains("weight") && !d["weight"].is_none() ? doubles(d["weight"], "weight")
-                                                               : std::vector<double>(t.n_events, 1.0);
-    if (d.contains("event_number") && !d["event_number"].is_none()) {
-        auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(d["event_number"]);
-        t.event_number.assign(a.data(), a.data() + a.size());
-    }
-    for (const auto& [k, v] : d["collections"].cast<py::dict>()) {
-        const auto name = k.cast<std::string>();
-        auto c = v.cast<py::dict>();
-        an::CollectionColumns cc;
-        auto off = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(c["offsets"]);
-        if (!off || off.ndim() != 1) throw py::value_error("collection '" + name + "': offsets must be a 1-d integer array");
-        cc.offsets.assign(off.data(), off.data() + off.size());
-        for (const auto& [fk, fv] : c["fields"].cast<py::dict>()) {
-            cc.field_names.push_back(fk.cast<std::string>());
-            cc.fields.push_back(doubles(fv, "collection '" + name + "', field '" + cc.field_names.back() + "'"));
+    {
+        const py::object n = entry(d, "n_events", "the table");
+        long long v = -1;
+        if (PyObject* idx = PyNumber_Index(n.ptr())) {  // ints and numpy integers, not floats
+            v = PyLong_AsLongLong(idx);
+            Py_DECREF(idx);
         }
-        if (c.contains("bool_fields")) cc.bool_fields = c["bool_fields"].cast<std::vector<std::string>>();
+        if (PyErr_Occurred()) PyErr_Clear();
+        if (v < 0) bad_table("n_events must be a non-negative integer, got " + py::repr(n).cast<std::string>());
+        t.n_events = static_cast<std::size_t>(v);
+    }
+    if (d.contains("weight") && !d["weight"].is_none()) {
+        t.weight = doubles(d["weight"], "weight");
+        for (std::size_t k = 0; k < t.weight.size(); ++k)
+            if (!std::isfinite(t.weight[k]))
+                throw recast::InputError("<analysis input>", 0, static_cast<std::int64_t>(k),
+                                         "weight is " + py::repr(py::float_(t.weight[k])).cast<std::string>() +
+                                             ", expected a finite number");
+    } else {
+        t.weight.assign(t.n_events, 1.0);
+    }
+    if (d.contains("event_number") && !d["event_number"].is_none()) t.event_number = int64s(d["event_number"], "event_number");
+    for (const auto& [k, v] : as_dict(entry(d, "collections", "the table"), "collections")) {
+        const auto name = key_name(k, "collections");
+        const std::string what = "collection '" + name + "'";
+        auto c = as_dict(v, what);
+        an::CollectionColumns cc;
+        cc.offsets = int64s(entry(c, "offsets", what), what + ": offsets");
+        for (const auto& [fk, fv] : as_dict(entry(c, "fields", what), what + ": fields")) {
+            cc.field_names.push_back(key_name(fk, what + ": fields"));
+            cc.fields.push_back(doubles(fv, what + ", field '" + cc.field_names.back() + "'"));
+        }
+        cc.bool_fields = bool_fields(c, cc.field_names, what);
         t.collections[name] = std::move(cc);
     }
-    for (const auto& [k, v] : d["records"].cast<py::dict>()) {
-        const auto name = k.cast<std::string>();
-        auto c = v.cast<py::dict>();
+    for (const auto& [k, v] : as_dict(entry(d, "records", "the table"), "records")) {
+        const auto name = key_name(k, "records");
+        const std::string what = "record '" + name + "'";
+        auto c = as_dict(v, what);
         an::RecordColumns rc;
-        for (const auto& [fk, fv] : c["fields"].cast<py::dict>()) {
-            rc.field_names.push_back(fk.cast<std::string>());
-            rc.fields.push_back(doubles(fv, "record '" + name + "', field '" + rc.field_names.back() + "'"));
+        for (const auto& [fk, fv] : as_dict(entry(c, "fields", what), what + ": fields")) {
+            rc.field_names.push_back(key_name(fk, what + ": fields"));
+            rc.fields.push_back(doubles(fv, what + ", field '" + rc.field_names.back() + "'"));
         }
-        if (c.contains("bool_fields")) rc.bool_fields = c["bool_fields"].cast<std::vector<std::string>>();
+        rc.bool_fields = bool_fields(c, rc.field_names, what);
         t.records[name] = std::move(rc);
     }
     return t;

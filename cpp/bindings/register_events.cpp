@@ -31,58 +31,208 @@ py::array_t<T> view(const std::vector<T>& v, py::handle owner) {
 }
 
 template <class T>
-std::vector<T> to_vector(const py::array_t<T, py::array::c_style | py::array::forcecast>& a, const char* name) {
-    if (a.ndim() != 1) throw py::value_error(std::string(name) + " must be one-dimensional");
-    return std::vector<T>(a.data(), a.data() + a.size());
-}
-
-template <class T>
 using arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
-std::shared_ptr<EventBatch> from_arrays(const arr<std::int64_t>& offsets, const arr<double>& px,
-                                        const arr<double>& py_, const arr<double>& pz, const arr<double>& e,
-                                        const arr<std::int32_t>& pid, const arr<std::int32_t>& status,
-                                        const py::object& mass, const py::object& parent_offsets,
-                                        const py::object& parents, const py::object& weight,
-                                        const py::object& event_number, const std::string& source) {
+std::string shape_of(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+std::string dtype_of(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+std::string python_error(const py::error_already_set& e) {
+    return py::str(e.type().attr("__name__")).cast<std::string>() + ": " + py::str(e.value()).cast<std::string>();
+}
+
+// What a flat index of a column refers to, for messages: the columns of from_arrays are converted
+// (and checked) one by one, so the offsets are used only when they are already known to be sane.
+struct Columns {
+    std::string source;
+    const std::vector<std::int64_t>* offsets = nullptr;         // particle offsets, once converted
+    const std::vector<std::int64_t>* parent_offsets = nullptr;  // once converted
+
+    static bool sane(const std::vector<std::int64_t>* off) {
+        if (!off || off->empty() || (*off)[0] != 0) return false;
+        for (std::size_t i = 1; i < off->size(); ++i)
+            if ((*off)[i] < (*off)[i - 1]) return false;
+        return true;
+    }
+    // (event, "particle P") of global particle k, or (-1, "") if the offsets do not say
+    std::pair<std::int64_t, std::string> particle(std::size_t k) const {
+        if (!sane(offsets)) return {-1, ""};
+        const auto& off = *offsets;
+        const auto it = std::upper_bound(off.begin(), off.end(), static_cast<std::int64_t>(k));
+        if (it == off.begin() || it == off.end()) return {-1, ""};
+        const auto ev = static_cast<std::int64_t>(it - off.begin()) - 1;
+        return {ev, "particle " + std::to_string(static_cast<std::int64_t>(k) - off[static_cast<std::size_t>(ev)])};
+    }
+    // how to name entry k of a column: per "particle", per "parent" (entry of parents), per "event", or "index"
+    std::pair<std::int64_t, std::string> where(const char* per, const char* name, std::size_t k) const {
+        const std::string at = std::string(name) + "[" + std::to_string(k) + "]";
+        if (std::string(per) == "particle") {
+            auto [ev, who] = particle(k);
+            return {ev, who.empty() ? at : who + " (" + at + ")"};
+        }
+        if (std::string(per) == "parent" && sane(parent_offsets)) {
+            const auto& po = *parent_offsets;
+            const auto it = std::upper_bound(po.begin(), po.end(), static_cast<std::int64_t>(k));
+            if (it != po.begin() && it != po.end()) {
+                auto [ev, who] = particle(static_cast<std::size_t>(it - po.begin()) - 1);
+                if (!who.empty()) return {ev, who + ", " + at};
+            }
+        }
+        if (std::string(per) == "event") return {static_cast<std::int64_t>(k), at};
+        return {-1, at};
+    }
+    [[noreturn]] void fail(std::int64_t event, const std::string& what) const {
+        throw recast::InputError(source, 0, event, what);
+    }
+
+    // A 1-d numpy array of whatever dtype `obj` converts to; InputError if it does not.
+    py::array array(const py::object& obj, const char* name, const std::string& expected) const {
+        if (obj.is_none()) fail(-1, std::string(name) + " is missing (None): expected a 1-d array of " + expected);
+        py::object a;
+        try {
+            a = py::module_::import("numpy").attr("asarray")(obj);
+        } catch (py::error_already_set& e) {
+            fail(-1, std::string(name) + " cannot be read as an array of " + expected + " (" + python_error(e) + ")");
+        }
+        auto arr_ = py::reinterpret_borrow<py::array>(a);
+        if (arr_.ndim() != 1)
+            fail(-1, std::string(name) + " must be a one-dimensional array of " + expected + ", got shape " +
+                         shape_of(arr_));
+        return arr_;
+    }
+
+    std::vector<double> reals(const py::object& obj, const char* name) const {
+        py::array a = array(obj, name, "real numbers");
+        const char kind = a.dtype().kind();
+        if (kind == 'O') {
+            try {
+                a = py::reinterpret_borrow<py::array>(a.attr("astype")(py::dtype::of<double>()));
+            } catch (py::error_already_set& e) {
+                fail(-1, std::string(name) + " must hold real numbers (float64), got " + python_error(e));
+            }
+        } else if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
+            fail(-1, std::string(name) + " must hold real numbers (float64), got dtype " + dtype_of(a));
+        }
+        auto f = arr<double>::ensure(a);
+        if (!f) fail(-1, std::string(name) + " cannot be converted to float64");
+        return std::vector<double>(f.data(), f.data() + f.size());
+    }
+
+    template <class T>
+    std::vector<T> integers(const py::object& obj, const char* name, const char* per) const {
+        constexpr auto lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+        const std::string type = sizeof(T) == 4 ? "int32" : "int64";
+        const std::string expected = "integers (" + type + ")";
+        py::array a = array(obj, name, expected);
+        auto out_of_range = [&](std::size_t k, const std::string& value) {
+            auto [ev, who] = where(per, name, k);
+            fail(ev, who + ": " + name + " is " + value + ", expected an integer in [" + std::to_string(lo) + ", " +
+                         std::to_string(hi) + "] (" + type + ")");
+        };
+        std::vector<T> out(static_cast<std::size_t>(a.size()));
+        char kind = a.dtype().kind();
+        if (kind == 'O') {
+            try {
+                a = py::reinterpret_borrow<py::array>(a.attr("astype")(py::dtype::of<std::int64_t>()));
+            } catch (py::error_already_set& e) {
+                fail(-1, std::string(name) + " must hold " + expected + ", got " + python_error(e));
+            }
+            kind = 'i';
+        }
+        if (kind == 'u' && a.itemsize() == 8) {
+            auto u = arr<std::uint64_t>::ensure(a);
+            for (std::size_t k = 0; k < out.size(); ++k) {
+                if (u.data()[k] > static_cast<std::uint64_t>(hi)) out_of_range(k, std::to_string(u.data()[k]));
+                out[k] = static_cast<T>(u.data()[k]);
+            }
+        } else if (kind == 'i' || kind == 'u' || kind == 'b') {
+            auto i = arr<std::int64_t>::ensure(a);
+            for (std::size_t k = 0; k < out.size(); ++k) {
+                const std::int64_t v = i.data()[k];
+                if (v < lo || v > hi) out_of_range(k, std::to_string(v));
+                out[k] = static_cast<T>(v);
+            }
+        } else if (kind == 'f') {
+            auto f = arr<double>::ensure(a);
+            for (std::size_t k = 0; k < out.size(); ++k) {
+                const double v = f.data()[k];
+                // -2^63 and 2^63 are exact doubles; hi itself may not be (int64)
+                if (!(v == std::floor(v) && v >= static_cast<double>(lo) && v < -static_cast<double>(lo) &&
+                      v <= static_cast<double>(hi)))
+                    out_of_range(k, py::repr(py::float_(v)).cast<std::string>());
+                out[k] = static_cast<T>(v);
+            }
+        } else {
+            fail(-1, std::string(name) + " must hold " + expected + ", got dtype " + dtype_of(a));
+        }
+        return out;
+    }
+};
+
+// The default mass sqrt(E^2 - p^2) (negative for space-like momenta). Finite momenta whose squares
+// overflow (|p| > 1e154) get it from sqrt|E - p| sqrt|E + p| instead of an infinite or NaN mass.
+double default_mass(double px, double py, double pz, double e) {
+    const double m2 = e * e - px * px - py * py - pz * pz;
+    if (!std::isfinite(m2) && std::isfinite(px) && std::isfinite(py) && std::isfinite(pz) && std::isfinite(e)) {
+        const double p = std::hypot(px, py, pz);
+        const double m = std::sqrt(std::abs(e - p)) * std::sqrt(std::abs(e + p));
+        return std::abs(e) > p ? m : -m;
+    }
+    return m2 > 0 ? std::sqrt(m2) : -std::sqrt(-m2);
+}
+
+std::shared_ptr<EventBatch> from_arrays(const py::object& offsets, const py::object& px, const py::object& py_,
+                                        const py::object& pz, const py::object& e, const py::object& pid,
+                                        const py::object& status, const py::object& mass,
+                                        const py::object& parent_offsets, const py::object& parents,
+                                        const py::object& weight, const py::object& event_number,
+                                        const std::string& source) {
     auto b = std::make_shared<EventBatch>();
     b->source = source;
-    b->particle_offsets = to_vector(offsets, "offsets");
-    b->px = to_vector(px, "px");
-    b->py = to_vector(py_, "py");
-    b->pz = to_vector(pz, "pz");
-    b->e = to_vector(e, "e");
-    b->pid = to_vector(pid, "pid");
-    b->status = to_vector(status, "status");
+    Columns c;
+    c.source = source.empty() ? "<arrays>" : source;
+    b->particle_offsets = c.integers<std::int64_t>(offsets, "offsets", "index");
+    if (b->particle_offsets.empty()) c.fail(-1, "offsets is empty: expected n_events + 1 entries starting with 0");
+    c.offsets = &b->particle_offsets;
+    b->px = c.reals(px, "px");
+    b->py = c.reals(py_, "py");
+    b->pz = c.reals(pz, "pz");
+    b->e = c.reals(e, "e");
+    b->pid = c.integers<std::int32_t>(pid, "pid", "particle");
+    b->status = c.integers<std::int32_t>(status, "status", "particle");
     const std::size_t np = b->pid.size();
-    if (b->particle_offsets.empty()) throw py::value_error("offsets must have n_events + 1 entries");
     const std::size_t ne = b->particle_offsets.size() - 1;
     if (mass.is_none()) {
         b->mass.resize(b->px.size());
-        for (std::size_t i = 0; i < std::min(b->px.size(), std::min(b->py.size(), std::min(b->pz.size(), b->e.size()))); ++i) {
-            const double m2 = b->e[i] * b->e[i] - b->px[i] * b->px[i] - b->py[i] * b->py[i] - b->pz[i] * b->pz[i];
-            b->mass[i] = m2 > 0 ? std::sqrt(m2) : -std::sqrt(-m2);
-        }
+        for (std::size_t i = 0; i < std::min({b->px.size(), b->py.size(), b->pz.size(), b->e.size()}); ++i)
+            b->mass[i] = default_mass(b->px[i], b->py[i], b->pz[i], b->e[i]);
     } else {
-        b->mass = to_vector(arr<double>::ensure(mass), "mass");
+        b->mass = c.reals(mass, "mass");
     }
     b->charge3.resize(np);
-    for (std::size_t i = 0; i < np; ++i) b->charge3[i] = recast::pdg::charge3(b->pid[i]);
+    for (std::size_t i = 0; i < np; ++i) b->charge3[i] = recast::safe_charge3(b->pid[i]);
     if (parents.is_none() != parent_offsets.is_none())
-        throw py::value_error("parents and parent_offsets must be given together");
+        c.fail(-1, std::string(parents.is_none() ? "parent_offsets" : "parents") +
+                       " given without " + (parents.is_none() ? "parents" : "parent_offsets") +
+                       ": parents and parent_offsets must be given together");
     if (parents.is_none()) {
         b->parent_offsets.assign(np + 1, 0);
     } else {
-        b->parent_offsets = to_vector(arr<std::int64_t>::ensure(parent_offsets), "parent_offsets");
-        b->parents = to_vector(arr<std::int32_t>::ensure(parents), "parents");
+        b->parent_offsets = c.integers<std::int64_t>(parent_offsets, "parent_offsets", "index");
+        c.parent_offsets = &b->parent_offsets;
+        b->parents = c.integers<std::int32_t>(parents, "parents", "parent");
     }
     if (weight.is_none()) b->weight.assign(ne, 1.0);
-    else b->weight = to_vector(arr<double>::ensure(weight), "weight");
+    else b->weight = c.reals(weight, "weight");
     if (event_number.is_none()) {
         b->event_number.resize(ne);
         for (std::size_t i = 0; i < ne; ++i) b->event_number[i] = static_cast<std::int64_t>(i);
     } else {
-        b->event_number = to_vector(arr<std::int64_t>::ensure(event_number), "event_number");
+        b->event_number = c.integers<std::int64_t>(event_number, "event_number", "event");
     }
     b->validate();
     return b;
@@ -140,11 +290,16 @@ struct EventArrays {
 
 template <class T>
 recast::Span<T> borrow(EventArrays& ea, const py::object& obj, const char* name) {
+    const std::string& source = ea.v.source.empty() ? std::string("<arrays>") : ea.v.source;
     if (!py::isinstance<py::array>(obj))
-        throw recast::InputError("<arrays>", 0, -1, std::string(name) + " must be a numpy array for zero-copy input");
+        throw recast::InputError(source, 0, -1,
+                                 std::string(name) + " must be a contiguous 1-d " +
+                                     py::str(py::dtype::of<T>()).cast<std::string>() +
+                                     " numpy array for zero-copy input, got " +
+                                     py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
     auto a = py::reinterpret_borrow<py::array>(obj);
     if (!a.dtype().is(py::dtype::of<T>()) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
-        throw recast::InputError("<arrays>", 0, -1,
+        throw recast::InputError(source, 0, -1,
                                  std::string(name) + " must be a contiguous 1-d " +
                                      py::str(py::dtype::of<T>()).cast<std::string>() + " array for zero-copy input, got " +
                                      py::str(a.dtype()).cast<std::string>() + " with shape " +
@@ -171,21 +326,21 @@ std::shared_ptr<EventArrays> arrays_in_place(const py::object& offsets, const py
     v.status = borrow<std::int32_t>(*ea, status, "status");
     const std::size_t np = v.pid.size(), ne = v.n_events();
     ea->own_charge3.resize(np);
-    for (std::size_t i = 0; i < np; ++i) ea->own_charge3[i] = recast::pdg::charge3(v.pid[i]);
+    for (std::size_t i = 0; i < np; ++i) ea->own_charge3[i] = recast::safe_charge3(v.pid[i]);
     v.charge3 = ea->own_charge3;
     if (mass.is_none()) {
         const std::size_t n = std::min({v.px.size(), v.py.size(), v.pz.size(), v.e.size()});
         ea->own_mass.resize(v.px.size());
-        for (std::size_t i = 0; i < n; ++i) {
-            const double m2 = v.e[i] * v.e[i] - v.px[i] * v.px[i] - v.py[i] * v.py[i] - v.pz[i] * v.pz[i];
-            ea->own_mass[i] = m2 > 0 ? std::sqrt(m2) : -std::sqrt(-m2);
-        }
+        for (std::size_t i = 0; i < n; ++i) ea->own_mass[i] = default_mass(v.px[i], v.py[i], v.pz[i], v.e[i]);
         v.mass = ea->own_mass;
     } else {
         v.mass = borrow<double>(*ea, mass, "mass");
     }
     if (parents.is_none() != parent_offsets.is_none())
-        throw py::value_error("parents and parent_offsets must be given together");
+        throw recast::InputError(v.source.empty() ? "<arrays>" : v.source, 0, -1,
+                                 std::string(parents.is_none() ? "parent_offsets" : "parents") + " given without " +
+                                     (parents.is_none() ? "parents" : "parent_offsets") +
+                                     ": parents and parent_offsets must be given together");
     if (parents.is_none()) {
         ea->own_parent_offsets.assign(np + 1, 0);
         v.parent_offsets = ea->own_parent_offsets;
@@ -282,7 +437,7 @@ void register_events(py::module_& m) {
     m.def("charge3", [](const arr<std::int32_t>& pid) {
         py::array_t<std::int32_t> out(pid.size());
         auto* o = out.mutable_data();
-        for (py::ssize_t i = 0; i < pid.size(); ++i) o[i] = recast::pdg::charge3(pid.data()[i]);
+        for (py::ssize_t i = 0; i < pid.size(); ++i) o[i] = recast::safe_charge3(pid.data()[i]);
         return out;
     }, py::arg("pid"), "Three times the electric charge for each PDG id.");
 }

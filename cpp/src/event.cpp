@@ -1,6 +1,8 @@
 #include "recast/event.hpp"
 
 #include <cmath>
+#include <limits>
+#include <utility>
 
 #include "recast/errors.hpp"
 #include "recast/pdg.hpp"
@@ -74,7 +76,7 @@ void EventBatch::add_particle(double px_, double py_, double pz_, double e_, dou
     mass.push_back(m_);
     pid.push_back(pid_);
     status.push_back(status_);
-    charge3.push_back(pdg::charge3(pid_));
+    charge3.push_back(safe_charge3(pid_));
     parent_offsets.push_back(parent_offsets.back());
 }
 
@@ -97,39 +99,90 @@ EventView EventBatch::view() const {
     return v;
 }
 
+namespace {
+std::string num(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    std::string s = std::to_string(v);
+    return s;
+}
+}  // namespace
+
+int safe_charge3(std::int32_t pid) noexcept {
+    // |INT32_MIN| is not representable: pdg::charge3 must never see it (EventView::validate rejects it)
+    return pid == std::numeric_limits<std::int32_t>::min() ? 0 : pdg::charge3(pid);
+}
+
 void EventView::validate() const {
-    auto fail = [&](std::int64_t ev, const std::string& what) {
-        throw InputError(source.empty() ? "<arrays>" : source, 0, ev, what);
-    };
-    if (particle_offsets.empty() || particle_offsets[0] != 0)
-        fail(-1, "particle offsets must start with 0");
+    const std::string src = source.empty() ? "<arrays>" : source;
+    auto fail = [&](std::int64_t ev, const std::string& what) { throw InputError(src, 0, ev, what); };
+    const auto str = [](auto v) { return std::to_string(v); };
+    // ---- sizes and offsets (checked before any of them is used as an index) --------------------
+    if (particle_offsets.empty())
+        fail(-1, "offsets is empty: expected n_events + 1 entries starting with 0");
+    if (particle_offsets[0] != 0) fail(-1, "particle offsets must start with 0, got offsets[0] = " + str(particle_offsets[0]));
     const std::size_t ne = n_events();
-    if (event_number.size() != ne || weight.size() != ne)
-        fail(-1, "event_number/weight must have one entry per event (" + std::to_string(ne) + ")");
     const std::size_t np = n_particles();
-    for (const auto* col : {&px, &py, &pz, &e, &mass})
-        if (col->size() != np) fail(-1, "all particle columns must have the length of pid (" + std::to_string(np) + ")");
-    if (status.size() != np || charge3.size() != np)
-        fail(-1, "all particle columns must have the length of pid (" + std::to_string(np) + ")");
-    if (static_cast<std::size_t>(particle_offsets.back()) != np)
-        fail(-1, "last particle offset (" + std::to_string(particle_offsets.back()) +
-                     ") must equal the number of particles (" + std::to_string(np) + ")");
-    if (parent_offsets.size() != np + 1 || parent_offsets[0] != 0 ||
-        static_cast<std::size_t>(parent_offsets.back()) != parents.size())
-        fail(-1, "parent offsets must have n_particles+1 entries from 0 to len(parents)");
+    const std::pair<const char*, std::size_t> per_particle[] = {{"px", px.size()}, {"py", py.size()}, {"pz", pz.size()},
+                                                                {"e", e.size()},   {"mass", mass.size()},
+                                                                {"status", status.size()},
+                                                                {"charge3", charge3.size()}};
+    for (const auto& [name, size] : per_particle)
+        if (size != np)
+            fail(-1, std::string("all particle columns must have the length of pid (") + str(np) + "): " + name + " has " +
+                         str(size));
     for (std::size_t ev = 0; ev < ne; ++ev) {
         const auto b = particle_offsets[ev], en = particle_offsets[ev + 1];
-        if (en < b) fail(static_cast<std::int64_t>(ev), "particle offsets must be non-decreasing");
+        if (en < b)
+            fail(static_cast<std::int64_t>(ev), "particle offsets must be non-decreasing: offsets[" + str(ev + 1) + "] = " +
+                                                    str(en) + " < offsets[" + str(ev) + "] = " + str(b));
+        if (static_cast<std::uint64_t>(en) > np && ev + 1 < ne)  // the last one: see below
+            fail(static_cast<std::int64_t>(ev), "offsets[" + str(ev + 1) + "] = " + str(en) +
+                                                    " exceeds the number of particles (" + str(np) + ")");
+    }
+    if (static_cast<std::size_t>(particle_offsets.back()) != np)
+        fail(-1, "last particle offset (" + str(particle_offsets.back()) + ") must equal the number of particles (" +
+                     str(np) + ")");
+    if (weight.size() != ne)
+        fail(-1, "event_number/weight must have one entry per event (" + str(ne) + "): weight has " + str(weight.size()));
+    if (event_number.size() != ne)
+        fail(-1, "event_number/weight must have one entry per event (" + str(ne) + "): event_number has " +
+                     str(event_number.size()));
+    if (parent_offsets.size() != np + 1)
+        fail(-1, "parent offsets must have n_particles+1 entries (" + str(np + 1) + "), got " + str(parent_offsets.size()));
+    if (parent_offsets[0] != 0)
+        fail(-1, "parent offsets must start with 0, got parent_offsets[0] = " + str(parent_offsets[0]));
+    const std::size_t nparents = parents.size();
+    // ---- per event and particle ------------------------------------------------------------
+    for (std::size_t ev = 0; ev < ne; ++ev) {
+        const auto evi = static_cast<std::int64_t>(ev);
+        if (!std::isfinite(weight[ev])) fail(evi, "weight is " + num(weight[ev]) + ", expected a finite number");
+        const auto b = particle_offsets[ev], en = particle_offsets[ev + 1];
         for (auto i = b; i < en; ++i) {
-            if (parent_offsets[i + 1] < parent_offsets[i])
-                fail(static_cast<std::int64_t>(ev), "parent offsets must be non-decreasing");
-            for (auto k = parent_offsets[i]; k < parent_offsets[i + 1]; ++k)
+            const auto who = [&] { return "particle " + str(i - b); };  // only built on failure
+            if (pid[i] == std::numeric_limits<std::int32_t>::min())
+                fail(evi, who() + ": pid " + str(pid[i]) + " is not a PDG id (expected |pid| < 2^31)");
+            const std::pair<const char*, double> values[] = {{"px", px[i]}, {"py", py[i]}, {"pz", pz[i]},
+                                                             {"e", e[i]},   {"mass", mass[i]}};
+            for (const auto& [name, v] : values)
+                if (std::isinf(v))
+                    fail(evi, who() + ": " + name + " is " + num(v) +
+                                  ", expected a finite number (NaN marks a missing value)");
+            const auto p0 = parent_offsets[i], p1 = parent_offsets[i + 1];
+            if (p1 < p0)
+                fail(evi, who() + ": parent offsets must be non-decreasing: parent_offsets[" + str(i + 1) + "] = " +
+                              str(p1) + " < parent_offsets[" + str(i) + "] = " + str(p0));
+            if (static_cast<std::uint64_t>(p1) > nparents)
+                fail(evi, who() + ": parent_offsets[" + str(i + 1) + "] = " + str(p1) + " exceeds the length of parents (" +
+                              str(nparents) + ")");
+            for (auto k = p0; k < p1; ++k)
                 if (parents[k] < 0 || parents[k] >= en - b)
-                    fail(static_cast<std::int64_t>(ev),
-                         "particle " + std::to_string(i - b) + " has parent index " +
-                             std::to_string(parents[k]) + " outside [0, " + std::to_string(en - b) + ")");
+                    fail(evi, who() + " has parent index " + str(parents[k]) + " outside [0, " + str(en - b) + ")");
         }
     }
+    if (static_cast<std::size_t>(parent_offsets.back()) != nparents)
+        fail(-1, "parent offsets must have n_particles+1 entries from 0 to len(parents) (" + str(nparents) +
+                     "), last is " + str(parent_offsets.back()));
 }
 
 }  // namespace recast

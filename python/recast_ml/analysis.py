@@ -944,8 +944,12 @@ def table_from_arrays(
 ) -> dict[str, Any]:
     """A core table from awkward arrays: ``collections`` maps names to ``var * {field: number}``
     arrays (one entry per event), ``records`` to ``{field: number}`` arrays (e.g. ``met``).
-    Boolean fields become bool-typed in expressions."""
+    Boolean fields become bool-typed in expressions; missing values (None) become NaN.
+    Malformed input raises :class:`recast_ml.InputError` naming the array and field."""
     import awkward as ak
+
+    def bad(what: str) -> _core.InputError:
+        return _core.InputError(f"<analysis input>: {what}")
 
     n_events: int | None = None
 
@@ -954,42 +958,71 @@ def table_from_arrays(
         if n_events is None:
             n_events = n
         elif n != n_events:
-            raise ValueError(f"{name!r} has {n} events, expected {n_events}")
+            raise bad(f"{name} has {n} events, expected {n_events} (the length of the first array)")
 
-    out_c: dict[str, Any] = {}
-    for name, arr in collections.items():
-        arr = ak.Array(arr)
-        count(name, len(arr))
-        counts = ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
-        fields: dict[str, Any] = {}
-        bools = []
-        for f in ak.fields(arr):
-            col = ak.to_numpy(ak.flatten(arr[f], axis=1))
-            if col.dtype == np.bool_:
-                bools.append(f)
-            fields[f] = np.ascontiguousarray(col, dtype=np.float64)
-        out_c[name] = {
-            "offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            "fields": fields,
-            "bool_fields": bools,
-        }
-    out_r: dict[str, Any] = {}
-    for name, arr in (records or {}).items():
-        arr = ak.Array(arr)
-        count(name, len(arr))
-        fields = {}
-        bools = []
-        for f in ak.fields(arr):
-            col = ak.to_numpy(arr[f])
-            if col.dtype == np.bool_:
-                bools.append(f)
-            fields[f] = np.ascontiguousarray(col, dtype=np.float64)
-        out_r[name] = {"fields": fields, "bool_fields": bools}
+    def column(where: str, values: Any) -> tuple[npt.NDArray[np.float64], bool]:
+        """One flat field as float64 (and whether it was boolean)."""
+        try:
+            col = ak.to_numpy(values, allow_missing=True)
+        except Exception as e:  # unions (mixed types), strings, ragged lists ...
+            raise bad(f"{where} must hold one number or bool per entry ({type(e).__name__}: {e})") from e
+        if col.ndim != 1 or col.dtype.kind not in "biuf":
+            raise bad(f"{where} must hold one number or bool per entry, got type {ak.type(values)}")
+        is_bool = col.dtype == np.bool_
+        if isinstance(col, np.ma.MaskedArray):  # None = missing = NaN
+            col = np.ma.filled(col.astype(np.float64), np.nan)
+        return np.ascontiguousarray(col, dtype=np.float64), bool(is_bool)
+
+    def convert(where: str, arr: Any, *, jagged: bool) -> dict[str, Any]:
+        try:
+            arr = ak.Array(arr)
+            if jagged and arr.ndim == 1 and len(arr) == 0:  # no events: nothing to flatten
+                count(where, 0)
+                return {"offsets": np.zeros(1, np.int64), "fields": {}, "bool_fields": []}
+            shape = "lists of records (var * {field: number})" if jagged else "records ({field: number})"
+            if arr.ndim != (2 if jagged else 1):
+                raise bad(f"{where} must be an array of {shape}, one per event; got type {ak.type(arr)}")
+            count(where, len(arr))
+            out: dict[str, Any] = {}
+            if jagged:
+                counts = ak.to_numpy(ak.fill_none(ak.num(arr, axis=1), 0)).astype(np.int64)
+                out["offsets"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            if not ak.fields(arr) and (out["offsets"][-1] if jagged else len(arr)):
+                raise bad(f"{where} must be an array of {shape}, one per event; got type {ak.type(arr)}")
+            fields: dict[str, Any] = {}
+            bools = []
+            for f in ak.fields(arr):
+                values = ak.flatten(arr[f], axis=1) if jagged else arr[f]
+                fields[f], is_bool = column(f"{where}, field {f!r}", values)
+                if is_bool:
+                    bools.append(f)
+            out.update(fields=fields, bool_fields=bools)
+            return out
+        except _core.InputError:
+            raise
+        except Exception as e:  # awkward/numpy refusing the layout: unions, strings, nested lists ...
+            raise bad(f"{where} cannot be used as {'a collection' if jagged else 'a record'}: "
+                      f"{type(e).__name__}: {e}") from e  # fmt: skip
+
+    def per_event(name: str, values: npt.ArrayLike, dtype: type) -> npt.NDArray[Any]:
+        try:
+            a = np.asarray(values)
+            if a.ndim != 1 or a.dtype.kind not in ("biuf" if dtype is np.float64 else "biu"):
+                kind = "numbers" if dtype is np.float64 else "integers"
+                raise bad(f"{name} must be a one-dimensional array of {kind}, got {a.dtype} with shape {a.shape}")
+            return np.ascontiguousarray(a, dtype=dtype)
+        except _core.InputError:
+            raise
+        except Exception as e:
+            raise bad(f"{name} cannot be read as an array ({type(e).__name__}: {e})") from e
+
+    out_c = {name: convert(f"collection {name!r}", arr, jagged=True) for name, arr in collections.items()}
+    out_r = {name: convert(f"record {name!r}", arr, jagged=False) for name, arr in (records or {}).items()}
     n = int(n_events or 0)
     table: dict[str, Any] = {"n_events": n, "collections": out_c, "records": out_r}
-    table["weight"] = np.ones(n) if weight is None else np.ascontiguousarray(weight, dtype=np.float64)
+    table["weight"] = np.ones(n) if weight is None else per_event("weight", weight, np.float64)
     if event_number is not None:
-        table["event_number"] = np.ascontiguousarray(event_number, dtype=np.int64)
+        table["event_number"] = per_event("event_number", event_number, np.int64)
     return table
 
 

@@ -60,8 +60,11 @@ class EventBatch:
         not be modified while the batch is in use. With ``copy=True`` (default) anything
         array-like is converted and copied once.
 
-        ``mass`` defaults to sqrt(E^2 - p^2); charges are computed from the PDG ids.
-        Inconsistent sizes or parent indices raise :class:`recast_ml.InputError`.
+        ``mass`` defaults to sqrt(E^2 - p^2); charges are computed from the PDG ids. NaN momenta
+        and masses are accepted (missing values); infinite ones are not. Columns that are not
+        1-d, have a non-numeric dtype or values outside their integer type (pid, status and parents
+        are int32), inconsistent sizes, offsets or parent indices, and non-finite weights raise
+        :class:`recast_ml.InputError` naming the column, the event and the particle.
         """
         factory = _core.EventBatch.from_arrays if copy else _core.EventArrays.from_arrays
         return cls(
@@ -87,30 +90,53 @@ class EventBatch:
         cls, particles: Any, *, weight: npt.ArrayLike | None = None, source: str = "<awkward>"
     ) -> EventBatch:
         """Build a batch from an awkward array of events with particle fields
-        ``px, py, pz, e (or E), pid`` and optionally ``status`` (default 1) and ``mass``."""
+        ``px, py, pz, e (or E), pid`` and optionally ``status`` (default 1) and ``mass``.
+        Malformed input raises :class:`recast_ml.InputError` naming the field."""
         import awkward as ak
 
-        fields = set(ak.fields(particles))
-        counts = ak.to_numpy(ak.num(particles, axis=1)).astype(np.int64)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
+        def bad(what: str) -> _core.InputError:
+            return _core.InputError(f"{source}: {what}")
 
-        def col(name: str, dtype: type) -> npt.NDArray[Any]:
-            return np.asarray(ak.to_numpy(ak.flatten(particles[name], axis=1)), dtype=dtype)
-
+        try:
+            particles = ak.Array(particles)
+            fields = set(ak.fields(particles))
+        except Exception as e:  # not something awkward can read
+            raise bad(f"cannot read the particles as an awkward array ({type(e).__name__}: {e})") from e
         energy = "e" if "e" in fields else "E"
         missing = {"px", "py", "pz", energy, "pid"} - fields
         if missing:
-            raise ValueError(f"{source}: awkward particles need fields {sorted(missing)}")
+            raise bad(f"awkward particles need fields {sorted(missing)}, got {sorted(fields)}")
+        if particles.ndim != 2:
+            shape = "var * {px, py, pz, e, pid, ...}"
+            raise bad(f"expected events of particle records ({shape}), got type {ak.type(particles)}")
+        try:
+            counts = ak.to_numpy(ak.fill_none(ak.num(particles, axis=1), 0)).astype(np.int64)
+        except Exception as e:
+            raise bad(f"cannot count the particles of each event ({type(e).__name__}: {e})") from e
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+        def col(name: str) -> npt.NDArray[Any]:
+            """A flat field as numpy (dtype and range are checked by from_arrays); None = NaN."""
+            try:
+                values = ak.to_numpy(ak.flatten(particles[name], axis=1), allow_missing=True)
+            except Exception as e:
+                raise bad(f"field {name!r} must hold one number per particle ({type(e).__name__}: {e})") from e
+            if isinstance(values, np.ma.MaskedArray):
+                if values.dtype.kind != "f" or name == "pid":
+                    raise bad(f"field {name!r} has missing values (None); only float fields may (as NaN)")
+                values = values.filled(np.nan)
+            return np.asarray(values)
+
         n = int(offsets[-1])
-        status = col("status", np.int32) if "status" in fields else np.ones(n, np.int32)
-        mass = col("mass", np.float64) if "mass" in fields else None
+        status = col("status") if "status" in fields else np.ones(n, np.int32)
+        mass = col("mass") if "mass" in fields else None
         return cls.from_arrays(
             offsets,
-            col("px", np.float64),
-            col("py", np.float64),
-            col("pz", np.float64),
-            col(energy, np.float64),
-            col("pid", np.int32),
+            col("px"),
+            col("py"),
+            col("pz"),
+            col(energy),
+            col("pid"),
             status,
             mass=mass,
             weight=weight,

@@ -35,6 +35,9 @@ struct Span {
     const T& back() const { return ptr[len - 1]; }
 };
 
+/// pdg::charge3 that is defined for every int32 (0 for -2^31, which EventView::validate rejects).
+int safe_charge3(std::int32_t pid) noexcept;
+
 /// Non-owning view of a batch of events with the layout of EventBatch. This is what the event
 /// loop consumes, so that columns handed in from numpy are used in place (zero copy).
 struct EventView {
@@ -49,8 +52,9 @@ struct EventView {
 
     std::size_t n_events() const noexcept { return particle_offsets.empty() ? 0 : particle_offsets.size() - 1; }
     std::size_t n_particles() const noexcept { return pid.size(); }
-    /// Checks all invariants (sizes, offsets, parent indices in range); throws InputError naming
-    /// `source` and the event on violation.
+    /// Checks all invariants (sizes, offsets, parent indices in range, pid != -2^31, no infinite
+    /// momentum, mass or weight: NaN is allowed and means missing); throws InputError naming `source`,
+    /// the event, the particle and the column on violation. Offsets are checked before they are used.
     void validate() const;
 };
 
