@@ -118,6 +118,9 @@ def test_non_numeric_mass_names_file_and_line(shared_data, card, entry):
         (b"BLOCK MASS\n  1000021  1.4E+03\nDECAY 1000021 0.1\n  1.0  3  1000022  1\n", 4, "lists 2 daughters, not 3"),
         (b"BLOCK MASS\n  1000021\n", 2, "malformed BLOCK MASS entry"),
         (b"BLOCK MASS\n  1000021 1400\nDECAY gluino 0.1\n", 3, "malformed DECAY"),
+        (b"BLOCK MASS\n  1000021 NaN\n", 2, "'NaN' is not a finite number"),
+        (b"BLOCK MASS\n  1000021 1400\nDECAY 1000021 inf\n", 3, "'inf' is not a finite number"),
+        (b"BLOCK MASS\n  1000021 1400\nDECAY 1000021 0.1\n  nan  2  1000022  21\n", 4, "'nan' is not a finite"),
     ],
 )
 def test_malformed_slha_gives_input_error_with_file_and_line(tmp_path, text, line, match):

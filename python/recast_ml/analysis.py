@@ -641,7 +641,7 @@ class AnalysisResult:
         """Expected events (sigma x L x efficiency) in a region and its MC error."""
         cf = self.cutflow(region)
         if self.scale is None:
-            raise ValueError("no cross section given: yields cannot be scaled to sigma x L")
+            raise ConfigError("no cross section given: yields cannot be scaled to sigma x L")
         return float(cf.sumw[-1] * self.scale), float(math.sqrt(cf.sumw2[-1]) * self.scale)
 
     def merge(self, other: AnalysisResult) -> AnalysisResult:
@@ -805,7 +805,7 @@ class Analysis:
         from .detector import Detector
 
         if len(events) == 0:
-            raise ValueError(f"no events to run {self.id} on")
+            raise _core.InputError(f"no events to run {self.id} on")
         target = self
         if detector is not None:
             det = detector if isinstance(detector, Detector) else Detector(detector)
@@ -837,7 +837,7 @@ class Analysis:
         self, raw: dict[str, Any], xs: float | None, lumi: float | None, detector: str | None
     ) -> AnalysisResult:
         if xs is not None and not (xs > 0 and math.isfinite(xs)):
-            raise ValueError(f"cross section must be a positive number of pb, got {xs}")
+            raise ConfigError(f"cross section must be a positive number of pb, got {xs}")
         names = list(raw["region_names"])
         cutflows = {}
         bins = {}
@@ -882,7 +882,7 @@ def run_batches(
     events as one batch — the event keys, which seed the detector emulation, continue from batch to
     batch. Memory is bounded by a batch (plus the per-event variables of the results)."""
     if not analyses:
-        raise ValueError("run_batches: no analyses given")
+        raise ConfigError("run_batches: no analyses given")
     parts: list[list[AnalysisResult]] = [[] for _ in analyses]
     key = 0
     for batch in batches:
@@ -894,7 +894,7 @@ def run_batches(
             )
         key += len(batch)
     if key == 0:
-        raise ValueError("run_batches: no events")
+        raise _core.InputError("run_batches: no events")
     return [AnalysisResult.combine(done) for done in parts]  # one concatenation, not one per batch
 
 
@@ -915,9 +915,9 @@ def run_files(
     from .io import EventFile
 
     if not files:
-        raise ValueError("run_files: no event files given")
+        raise ConfigError("run_files: no event files given")
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
 
     def chunks() -> Iterator[EventBatch]:
         with tqdm(unit="ev", desc="events", disable=not progress, leave=False) as bar:

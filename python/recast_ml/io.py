@@ -26,7 +26,7 @@ class EventFile:
 
     def __init__(self, path: str | os.PathLike[str], format: str = "auto") -> None:
         if format not in FORMATS:
-            raise ValueError(f"unknown event format {format!r}; expected one of {FORMATS}")
+            raise _core.ConfigError(f"unknown event format {format!r}; expected one of {FORMATS}")
         self.path = Path(path)
         self._reader: _core.EventReader | None = _core.open_events(str(self.path), format)
         log.debug("opened %s (%s)", self.path, self._reader.format)
@@ -56,7 +56,7 @@ class EventFile:
     def read(self, max_events: int) -> EventBatch:
         """Next ``max_events`` events (fewer at the end; empty at end of file)."""
         if max_events < 1:
-            raise ValueError("max_events must be >= 1")
+            raise _core.ConfigError("max_events must be >= 1")
         return EventBatch(self._open().read(max_events))
 
     def batches(self, batch_size: int = 1000) -> Iterator[EventBatch]:

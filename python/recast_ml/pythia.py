@@ -192,7 +192,7 @@ class PythiaGenerator:
         from tqdm import tqdm
 
         if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+            raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
         with tqdm(total=n_events, unit="ev", desc="pythia", disable=not progress, leave=False) as bar:
             done = 0
             while done < n_events:

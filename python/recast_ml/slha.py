@@ -109,19 +109,19 @@ class SimplifiedModel:
     def __post_init__(self) -> None:
         for pid, m in self.masses.items():
             if pid not in SPARTICLES:
-                raise ValueError(f"SLHA simplified model: {pid} is not an MSSM sparticle PDG id")
+                raise ConfigError(f"SLHA simplified model: {pid} is not an MSSM sparticle PDG id")
             if not m > 0:
-                raise ValueError(f"SLHA simplified model: mass of {SPARTICLES[pid]} must be > 0, got {m}")
+                raise ConfigError(f"SLHA simplified model: mass of {SPARTICLES[pid]} must be > 0, got {m}")
         for pid, channels in self.decays.items():
             if pid not in SPARTICLES:
-                raise ValueError(f"SLHA simplified model: cannot decay {pid}, not an MSSM sparticle")
+                raise ConfigError(f"SLHA simplified model: cannot decay {pid}, not an MSSM sparticle")
             total = sum(c.branching_ratio for c in channels)
             if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"SLHA simplified model: branching ratios of {SPARTICLES[pid]} sum to {total}, not 1")
+                raise ConfigError(f"SLHA simplified model: branching ratios of {SPARTICLES[pid]} sum to {total}, not 1")
             for c in channels:
                 daughter_mass = sum(self.mass(abs(d)) for d in c.daughters)
                 if daughter_mass >= self.mass(pid):
-                    raise ValueError(
+                    raise ConfigError(
                         f"SLHA simplified model: {SPARTICLES[pid]} ({self.mass(pid)} GeV) cannot decay to "
                         f"{c.daughters} (daughter masses {daughter_mass:.1f} GeV)"
                     )
@@ -151,7 +151,7 @@ class SimplifiedModel:
             lines.append(_matrix("NMIX", _identity(4)))
             lines += [_matrix("UMIX", _identity(2)), _matrix("VMIX", _identity(2))]
         else:
-            raise ValueError(f"unknown mixing {self.mixing!r} (bino, higgsino)")
+            raise ConfigError(f"unknown mixing {self.mixing!r} (bino, higgsino)")
         for name in ("STOPMIX", "SBOTMIX", "STAUMIX"):
             lines.append(_matrix(name, _identity(2)))
         for pid, name in SPARTICLES.items():
@@ -264,7 +264,7 @@ def pythia_settings(model: str, *, ecm: float = 13000.0) -> list[str]:
     """Pythia settings for a simplified model above or a process of :data:`PROCESSES`."""
     process = PROCESS_OF_MODEL.get(model, model)
     if process not in PROCESSES:
-        raise ValueError(
+        raise ConfigError(
             f"unknown simplified model or process {model!r}; models: {', '.join(MODELS)}; "
             f"processes: {', '.join(PROCESSES)}"
         )
@@ -333,6 +333,14 @@ class SLHAFile:
         return "MASS" in self.blocks
 
 
+def _finite(word: str) -> float:
+    """A number of an SLHA entry: NaN and infinities are refused (ValueError)."""
+    x = float(word)
+    if not math.isfinite(x):
+        raise ValueError(f"{word!r} is not a finite number")
+    return x
+
+
 def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
     """Parse the ``MASS`` and ``DECAY`` parts of an SLHA file; InputError naming file:line on a
     malformed entry (a non-numeric mass, a channel with too few daughters, undecodable bytes
@@ -367,15 +375,15 @@ def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
             elif head == "DECAY":
                 block = None
                 decaying = int(words[1])
-                decays[decaying] = (float(words[2]), [])
+                decays[decaying] = (_finite(words[2]), [])
             elif block == "MASS":
-                masses[int(words[0])] = float(words[1])
+                masses[int(words[0])] = _finite(words[1])
             elif decaying is not None:
                 n = int(words[1])
                 ids = tuple(int(w) for w in words[2 : 2 + n])
                 if len(ids) != n:
                     raise InputError(f"{path}:{k}: decay channel of {decaying} lists {len(ids)} daughters, not {n}")
-                decays[decaying][1].append(Channel(float(words[0]), ids))
+                decays[decaying][1].append(Channel(_finite(words[0]), ids))
         except InputError:
             raise
         except (IndexError, ValueError) as e:

@@ -128,7 +128,7 @@ def cls_result(n_obs: float, b: float, b_err: float, s: float) -> ClsResult:
     plain pyhf one carry a note."""
     for name, v in (("n_obs", n_obs), ("b", b), ("b_err", b_err), ("s", s)):
         if not (v >= 0 and math.isfinite(v)):
-            raise ValueError(f"cls: {name} must be a finite number >= 0, got {v}")
+            raise ConfigError(f"cls: {name} must be a finite number >= 0, got {v}")
     if s <= 0:
         return ClsResult(1.0, 1.0, "none", "no signal in this region: CLs = 1")
     import pyhf
