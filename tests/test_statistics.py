@@ -169,3 +169,23 @@ def test_conservative_r_and_few_mc_event_regions(tmp_path):
     assert stats_["C"].mc_events == 1
     # CLs is pyhf's on the nominal yield
     assert stats_["A"].cls_obs == pytest.approx(direct_pyhf(10, 8.0, 2.0, 5.0)[0], rel=1e-12)
+
+
+@pytest.mark.parametrize(("n", "b", "e", "s"), [(10, 8.0, 2.0, 6.0), (3, 5.0, 1.5, 4.0), (50, 45.0, 6.0, 25.0)])
+def test_any_pyhf_failure_falls_back_to_the_analytic_cls(monkeypatch, n, b, e, s):
+    """Whatever pyhf raises, cls_result answers: the asymptotic CLs of the profiled likelihood,
+    which agrees with pyhf's own asymptotic CLs where pyhf works."""
+    import recast_ml.statistics as st
+
+    want = cls_result(n, b, e, s)
+    assert want.method == "pyhf"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("scipy: the fit diverged")
+
+    monkeypatch.setattr(st, "_pyhf_hypotest", broken)
+    got = st.cls_result(n, b, e, s)
+    assert got.method == "analytic"
+    assert "pyhf fit failed" in got.note
+    assert got.obs == pytest.approx(want.obs, rel=0.05, abs=0.005)
+    assert got.exp == pytest.approx(want.exp, rel=0.05, abs=0.005)

@@ -689,7 +689,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 o.truth_phi.push_back(phi);
                 o.charge3.push_back(q3);
                 o.mask.push_back(lost ? 0u : mask);
-                o.lost.push_back(lost ? 1 : 0);
+                o.lost.push_back(0);  // emitted jets are never lost (dropped instead)
                 o.label.push_back(0);
                 // truth isolation (§2.8): the candidate and its dressing photons are excluded
                 for (const auto& iso : I.isolation) {
@@ -749,14 +749,15 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 o.truth_phi.push_back(phi);
                 o.charge3.push_back(tt.charge3[k]);
                 o.mask.push_back(lost ? 0u : mask);
-                o.lost.push_back(lost ? 1 : 0);
+                o.lost.push_back(0);  // emitted jets are never lost (dropped instead)
                 o.label.push_back(static_cast<std::int8_t>(std::min(prongs, 127)));
             }
             o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
         }
         // jets: three-momentum scale smearing (JES x (1 + sigma/pT z)), jet_smear block 1; emitted
         // when the smeared pT > reco_pt_min and |eta| < abs_eta_max (§8.1; a jet with f <= 0 is
-        // dropped). Random numbers and fake-tau/electron indices keep the truth-jet rank (§14.4).
+        // dropped). Random numbers keep the truth-jet rank (§14.4); fake-tau/electron indices
+        // point into the emitted list.
         Objects& o = out.jets;
         jet_src.clear();
         for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j) {
@@ -765,20 +766,19 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             const double rel = (*I.jer)(v);
             const double z = random.normals(rng::Stream::jet_smear, 1, object).first;
             const double scale = (I.jes ? (*I.jes)(v) : 1.0) * (1.0 + rel * z);
-            const bool lost = scale <= 0;
-            if (lost || !(jets.pt[j] * scale > I.jet_reco_pt_min) || !(std::fabs(jets.eta[j]) < I.jet_abs_eta_max)) continue;
+            if (scale <= 0 || !(jets.pt[j] * scale > I.jet_reco_pt_min) || !(std::fabs(jets.eta[j]) < I.jet_abs_eta_max)) continue;
             jet_src.push_back(j);
             o.truth_index.push_back(-1);
-            o.pt.push_back(lost ? 0.0 : jets.pt[j] * scale);
+            o.pt.push_back(jets.pt[j] * scale);
             o.eta.push_back(jets.eta[j]);
             o.phi.push_back(jets.phi[j]);
-            o.mass.push_back(lost ? 0.0 : jets.mass[j] * scale);
+            o.mass.push_back(jets.mass[j] * scale);
             o.truth_pt.push_back(jets.pt[j]);
             o.truth_eta.push_back(jets.eta[j]);
             o.truth_phi.push_back(jets.phi[j]);
             o.charge3.push_back(0);
-            o.mask.push_back(lost ? 0u : btags[j]);
-            o.lost.push_back(lost ? 1 : 0);
+            o.mask.push_back(btags[j]);
+            o.lost.push_back(0);  // emitted jets are never lost (dropped instead)
             o.label.push_back(labels[j]);
             int tracks = 0;
             double track_pt = 0;

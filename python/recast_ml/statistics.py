@@ -131,24 +131,22 @@ def cls_result(n_obs: float, b: float, b_err: float, s: float) -> ClsResult:
             raise ConfigError(f"cls: {name} must be a finite number >= 0, got {v}")
     if s <= 0:
         return ClsResult(1.0, 1.0, "none", "no signal in this region: CLs = 1")
-    import pyhf
-
     scale = _signal_scale(n_obs, b, b_err)
     if s <= 20.0 * scale:
         try:
             obs, exp = _pyhf_hypotest(n_obs, b, b_err, s, 1.0)
             if math.isfinite(obs) and math.isfinite(exp):
                 return ClsResult(obs, exp, "pyhf")
-        except pyhf.exceptions.FailedMinimization:
-            log.debug("pyhf fit failed for n=%g b=%g+-%g s=%g; rescaled POI next", n_obs, b, b_err, s)
+        except Exception as err:  # any fit failure falls through to the rescaled fit
+            log.debug("pyhf failed for n=%g b=%g+-%g s=%g (%s); rescaled POI next", n_obs, b, b_err, s, err)
     mu = s / scale
     note = f"s = {s:.4g} is {mu:.3g} x the region's sensitivity scale {scale:.3g}"
     try:
         obs, exp = _pyhf_hypotest(n_obs, b, b_err, scale, mu)
         if math.isfinite(obs) and math.isfinite(exp):
             return ClsResult(obs, exp, "pyhf-rescaled", f"{note}: pyhf at mu = {mu:.4g} for a signal of {scale:.4g}")
-    except pyhf.exceptions.FailedMinimization:
-        pass
+    except Exception as err:  # the analytic limit below never fails
+        log.debug("rescaled pyhf fit failed (%s); analytic CLs", err)
     obs, exp = _analytic_cls(n_obs, b, b_err, s)
     return ClsResult(obs, exp, "analytic", f"{note}: pyhf fit failed; asymptotic CLs of the profiled likelihood")
 
