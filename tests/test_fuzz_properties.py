@@ -20,9 +20,7 @@ from fuzz.cases import Case
 EXAMPLES = {"slha": 3, "card": 6}
 DEFAULT = 25
 
-settings.register_profile(
-    "fuzz-long", max_examples=2000, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
+#: the long profile (registered in conftest.py): 2000 examples per parser, random seed, shrinking
 
 
 def _bounded(parser: str) -> settings:
