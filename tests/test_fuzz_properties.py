@@ -3,8 +3,8 @@ parser (tests/fuzz/properties.py), each example runs in a forked child through t
 (tests/fuzz/harness.py), and the property is: ok or a typed error, never a crash, a hang, an
 untyped exception or a known-invalid input silently accepted.
 
-Bounded for the default suite (derandomized, no example database, ~30 s on 2 loaded cores). The
-long run: ``scripts/fuzz.sh 0 --hypothesis 500`` (counted in the campaign table), or
+Bounded for the default suite (derandomized, no example database; about 10 s of CPU, more wall
+time on a loaded machine). The long run: ``scripts/fuzz.sh 0 --hypothesis 500`` (counted in the campaign table), or
 ``pytest tests/test_fuzz_properties.py --hypothesis-profile fuzz-long``.
 """
 
@@ -17,8 +17,8 @@ from fuzz import properties
 from fuzz.cases import Case
 
 #: examples per parser in the default suite (slha: each example initialises Pythia, ~1 s)
-EXAMPLES = {"slha": 3, "card": 6}
-DEFAULT = 25
+EXAMPLES = {"slha": 2, "card": 3, "tmva": 10}
+DEFAULT = 15
 
 #: the long profile (registered in conftest.py): 2000 examples per parser, random seed, shrinking
 
