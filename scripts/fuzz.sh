@@ -8,6 +8,7 @@
 #   scripts/fuzz.sh 600        # 600 s
 #   scripts/fuzz.sh 2000c      # 2000 random cases per parser (slha: fewer, see COST in cases.py)
 #   scripts/fuzz.sh 60 --parsers lhe,hepmc3 --no-save --seed 7 --jobs 4
+#   scripts/fuzz.sh 0 --hypothesis 500  # + 500 property-based (hypothesis) examples per parser
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${RECAST_VENV:-$root/.venv}/bin"

@@ -10,6 +10,15 @@ import pytest
 from hepmc_samples import pythia_records, to_genevents
 
 REPO = Path(__file__).resolve().parents[1]
+
+try:  # the long property-based fuzz run: pytest tests/test_fuzz_properties.py --hypothesis-profile fuzz-long
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "fuzz-long", max_examples=2000, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+except ImportError:  # pragma: no cover
+    pass
 SHARED = Path(os.environ.get("RECAST_SHARED_DIR", REPO.parent / "shared"))
 SHARED_DATA = SHARED / "data"
 

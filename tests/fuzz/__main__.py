@@ -60,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds before a case counts as a hang")
     ap.add_argument("--parsers", default=",".join(PARSERS), help="comma-separated subset")
+    ap.add_argument(
+        "--hypothesis",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N property-based (hypothesis) examples per parser (tests/fuzz/properties.py)",
+    )
     ap.add_argument("--corpus", type=Path, default=harness.CORPUS)
     ap.add_argument("--table", type=Path, default=TABLE)
     ap.add_argument("--no-save", action="store_true", help="do not add findings to the corpus")
@@ -95,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         if k % 500 == 499:
             print(f"fuzz: {k + 1} random cases, {time.time() - start:.0f} s", file=sys.stderr)
+    n_hypothesis = 0
+    if args.hypothesis:
+        from . import properties
+
+        hyp = properties.campaign(parsers, args.hypothesis, timeout=args.timeout)
+        results += hyp
+        n_hypothesis = len(hyp)
     elapsed = time.time() - start
 
     # findings: one corpus entry per new signature (known corpus signatures are not saved again)
@@ -129,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {platform.node()}, {os.cpu_count()} CPUs (nproc), load: `{load}`",
         f"- cases: {len(results)} in {elapsed:.0f} s: {n_fixed} fixed (seeds, corpus, issue-13 reproducers, "
         f"truncation sweeps at every line boundary and inside every line, plain and gz) + "
-        f"{len(results) - n_fixed} seeded random mutations",
+        f"{len(results) - n_fixed - n_hypothesis} seeded random mutations + {n_hypothesis} property-based "
+        "(hypothesis) structured inputs",
         "- outcomes: typed = recast_ml.RecastError/InputError/ConfigError/ModelError/FileNotFoundError with a "
         "message; untyped = any other exception or an empty message; crash = killed by a signal; hang = no "
         f"result in {args.timeout:g} s; silently accepted = known-invalid input (cut file, out-of-range card "

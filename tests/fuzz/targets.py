@@ -304,7 +304,9 @@ TARGETS: dict[str, Callable[..., str]] = {
 
 def warm() -> None:
     """Imports every module a target needs and builds the shared inputs, in the parent before it
-    forks, so that a child spends its time in the parser, not in imports."""
+    forks, so that a child spends its time in the parser, not in imports. Once per process."""
+    if _CACHE.get("warm"):
+        return
     import awkward  # noqa: F401
     import onnx.checker
     import onnx.helper  # noqa: F401
@@ -320,6 +322,7 @@ def warm() -> None:
     recast_ml.analysis.Analysis.for_arrays(TOY_ANALYSIS, toy_table())  # YAML loader and schema cached
     _toy_events()
     recast_ml.Detector("atlas_run2")
+    _CACHE["warm"] = True
 
 
 def call(parser: str, path: str, options: dict[str, Any]) -> str:
