@@ -551,7 +551,7 @@ class Cutflow:
 
     def merge(self, other: Cutflow) -> Cutflow:
         if other.names != self.names:
-            raise ValueError(f"cannot merge cutflows of {self.region!r} with different steps")
+            raise ConfigError(f"cannot merge cutflows of {self.region!r} with different steps")
         return Cutflow(self.region, self.names, self.n + other.n, self.sumw + other.sumw, self.sumw2 + other.sumw2)
 
     def table(self) -> str:
@@ -642,7 +642,7 @@ class AnalysisResult:
 
     def cutflow(self, region: str) -> Cutflow:
         if region not in self.cutflows:
-            raise KeyError(f"no region {region!r}; regions: {', '.join(self.cutflows)}")
+            raise ConfigError(f"no region {region!r}; regions: {', '.join(self.cutflows)}")
         return self.cutflows[region]
 
     def variable(self, name: str) -> npt.NDArray[np.float64]:
@@ -668,11 +668,11 @@ class AnalysisResult:
         cutflows and bins summed, per-event arrays concatenated once; cross section, luminosity
         and detector of the first."""
         if not results:
-            raise ValueError("nothing to combine")
+            raise ConfigError("nothing to combine")
         first = results[0]
         for r in results[1:]:
             if r.analysis != first.analysis or list(r.cutflows) != list(first.cutflows):
-                raise ValueError("cannot merge results of different analyses")
+                raise ConfigError("cannot merge results of different analyses")
         cutflows = {}
         for k, c in first.cutflows.items():
             for r in results[1:]:
@@ -829,7 +829,7 @@ class Analysis:
                     self._for_card[key] = Analysis(self.definition, _core.detector_schema(det._detector), det)
                 target = self._for_card[key]
         if target.detector is None:
-            raise ValueError("this analysis was compiled for arrays; use run_table() or give a detector")
+            raise ConfigError("this analysis was compiled for arrays; use run_table() or give a detector")
         raw = target._core.run_events(
             events._batch, target.detector._detector, first_event_key, threads, dict(parameters or {})
         )
