@@ -155,3 +155,113 @@ regions:
     assert (e.file, e.line, e.column, e.event) == (str(path), 6, 14, 1)
     assert str(e).startswith(f"{path}:6:14 (event 1): variable 'bad' 'count(jets.pt > electrons.pt)': ")
     assert "lists of different lengths (2 and 1)" in e.message
+
+
+# --- Python raise sites carry the location as attributes (issue 13 item 10) --------------------
+
+
+def test_slha_error_has_file_and_line(tmp_path):
+    from recast_ml import slha
+
+    path = tmp_path / "bad.slha"
+    path.write_text("BLOCK MASS\n  1000021 1400\n  1000022\n")
+    with pytest.raises(InputError) as err:
+        slha.read_slha(path)
+    e = err.value
+    assert (e.file, e.line, e.column) == (str(path), 3, None)
+    assert e.message.startswith("malformed BLOCK MASS entry '1000022'")
+    assert str(e) == f"{path}:3: {e.message}"
+    # a file without a MASS block: the file, no line
+    path.write_text("DECAY 1000021 0.1\n")
+    with pytest.raises(InputError) as err:
+        slha.checked_spectrum(path, "gluino")
+    assert (err.value.file, err.value.line) == (str(path), None)
+    assert str(err.value) == f"{path}: {err.value.message}"
+
+
+def test_converter_error_has_file(tmp_path):
+    from recast_ml.convert import convert_bytes
+    from recast_ml.convert.tmva import tmva_to_onnx
+    from test_model_errors import tmva_xml
+
+    path = tmp_path / "bdt.xml"
+    path.write_text(tmva_xml(cut="abc"))
+    with pytest.raises(ModelError) as err:
+        tmva_to_onnx(path)
+    e = err.value
+    assert (e.file, e.line) == (str(path), None)  # TMVA XML: the element, no line number
+    assert e.message == "tree 0 node 0 (path root): Cut 'abc' is not a number"
+    assert str(e) == f"{path}: {e.message}"
+    with pytest.raises(ModelError) as err:
+        convert_bytes(path.read_bytes(), "bdt.xml", source="orig/bdt.xml.gz")
+    assert err.value.file == "orig/bdt.xml.gz"
+    # lwtnn: the malformed() helper and the element checks name the file
+    bad = tmp_path / "nn.json"
+    bad.write_text('{"inputs": [{"name": "a"}], "layers": [{"architecture": "dense", "weights": [1], "bias": ["x"]}]}')
+    with pytest.raises(ModelError) as err:
+        convert_bytes(bad.read_bytes(), "nn.json", source=str(bad))
+    assert err.value.file == str(bad)
+    assert str(err.value) == f"{bad}: {err.value.message}"
+
+
+def test_model_card_mismatch_has_the_analysis_file_and_line(tmp_path):
+    import hashlib
+
+    from test_model_errors import tmva_xml
+
+    model = tmp_path / "bdt.xml"
+    model.write_text(tmva_xml())
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    path = tmp_path / "ana.yaml"
+    path.write_text(
+        HEAD
+        + f"""models:
+  bdt:
+    files:
+      - {{file: {model}, sha256: {digest}}}
+    inputs:
+      - {{name: b, expr: met.pt}}
+      - {{name: a, expr: count(jets)}}
+    outputs:
+      score: {{tensor: score}}
+regions:
+  - name: a
+"""
+    )
+    obj = {"pt": 10.0, "eta": 0.0, "phi": 0.0, "mass": 0.0}
+    table = table_from_arrays({"jets": ak.Array([[obj]])}, {"met": ak.Array([{"pt": 1.0, "phi": 0.0}])})
+    with pytest.raises(ModelError) as err:
+        Analysis.for_arrays(path, table)
+    e = err.value
+    assert (e.file, e.line) == (str(path), 5)  # the line of `bdt:`
+    assert e.message.startswith(f"model 'bdt': the card's inputs do not match {model}: input 0 is 'b' in the card")
+    assert str(e) == f"{path}:5: {e.message}"
+
+
+def test_definition_error_has_file_and_line(tmp_path):
+    path = tmp_path / "ana.yaml"
+    path.write_text(HEAD + "regions:\n  - name: a\n    inherit: nope\n")
+    obj = {"pt": 10.0, "eta": 0.0, "phi": 0.0, "mass": 0.0}
+    table = table_from_arrays({"jets": ak.Array([[obj]])}, {"met": ak.Array([{"pt": 1.0, "phi": 0.0}])})
+    with pytest.raises(ConfigError) as err:
+        Analysis.for_arrays(path, table)
+    e = err.value
+    assert (e.file, e.line) == (str(path), 6)
+    assert e.message == "region 'a' inherits from unknown region 'nope'"
+    assert str(e) == f"{path}:6: region 'a' inherits from unknown region 'nope'"
+
+
+def test_user_argument_errors_are_typed():
+    from recast_ml import rng
+    from recast_ml.jets import cluster
+    from recast_ml.overlap import remove_overlaps
+
+    with pytest.raises(ConfigError, match="stream id 0 outside"):
+        rng.words(1, [1], 0, 0, [0])
+    with pytest.raises(ConfigError, match="unknown jet algorithm"):
+        cluster(None, algorithm="nope")
+    obj = {"pt": 10.0, "eta": 0.0, "phi": 0.0}
+    with pytest.raises(ConfigError, match="cone_pt"):
+        remove_overlaps(ak.Array([[obj]]), ak.Array([[obj]]), cone_pt="c")
+    with pytest.raises(InputError, match="the collections hold 1 and 2 events"):
+        remove_overlaps(ak.Array([[obj]]), ak.Array([[obj], []]))

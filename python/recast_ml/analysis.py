@@ -166,8 +166,7 @@ def _validate(doc: Any, path: Path) -> None:
     for p in err.absolute_path:
         target = target[p]
     line = _first_line(target)
-    where = f"{path}:{line}" if line else str(path)
-    raise ConfigError(f"{where}: {loc}: {err.message}")
+    raise ConfigError(f"{loc}: {err.message}", file=str(path), line=line)
 
 
 def _first_line(x: Any) -> int | None:
@@ -194,11 +193,11 @@ def _loc(s: Any) -> dict[str, Any] | None:
     return {"text": str(s), "line": 1, "col": 1}
 
 
-def _edge(x: Any, where: str) -> float:
+def _edge(x: Any, file: str, line: int | None) -> float:
     if isinstance(x, str):
         if x.strip().lower() in ("inf", "+inf", "infinity"):
             return math.inf
-        raise ConfigError(f"{where}: bin edge {x!r} is not a number or 'inf'")
+        raise ConfigError(f"bin edge {x!r} is not a number or 'inf'", file=file, line=line)
     return float(x)
 
 
@@ -233,13 +232,14 @@ def read_model_file(path: Path) -> bytes:
         try:
             data = gzip.decompress(data)
         except OSError as e:
-            raise ConfigError(f"{path}: not a valid gzip file: {e}") from e
+            raise ConfigError(f"not a valid gzip file: {e}", file=str(path)) from e
     return data
 
 
-def load_model(path: Path, sha256: str, *, where: str = "") -> bytes:
+def load_model(path: Path, sha256: str, *, where: str = "", file: str | None = None, line: int | None = None) -> bytes:
     """ONNX bytes of a model file (TMVA XML, lwtnn JSON or ONNX; .gz allowed). The SHA-256 of the
-    (decompressed) file must equal the card's; conversions are cached by that hash."""
+    (decompressed) file must equal the card's; conversions are cached by that hash. ``file`` and
+    ``line`` locate the card (``where``, a ``file:line`` text, is the older form)."""
     import hashlib
 
     from .convert import convert_bytes
@@ -247,7 +247,10 @@ def load_model(path: Path, sha256: str, *, where: str = "") -> bytes:
     data = read_model_file(path)
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
-        raise ConfigError(f"{where or path}: {path} has SHA-256 {digest}, the model card says {sha256}")
+        message = f"{path} has SHA-256 {digest}, the model card says {sha256}"
+        if file is not None:
+            raise ConfigError(message, file=file, line=line)
+        raise ConfigError(f"{where}: {message}" if where else message, file=None if where else str(path))
     cached = cache_dir() / "models" / f"{digest}-{CONVERTER_VERSION}.onnx"
     if cached.is_file():
         from .convert import load_onnx
@@ -297,7 +300,8 @@ class Definition:
         if len(regions) != len(self.doc["regions"]):
             names = [str(r["name"]) for r in self.doc["regions"]]
             dup = next(n for n in names if names.count(n) > 1)
-            raise ConfigError(f"{self.path}:{_first_line(dup) or 0}: region {dup!r} is defined twice")
+            second = [r["name"] for r in self.doc["regions"] if str(r["name"]) == dup][-1]
+            raise ConfigError(f"region {dup!r} is defined twice", file=str(self.path), line=_first_line(second))
         out: dict[str, list[tuple[str, Located]]] = {}
 
         def resolve(name: str, chain: tuple[str, ...]) -> list[tuple[str, Located]]:
@@ -309,11 +313,15 @@ class Definition:
                 parent = str(r["inherit"])
                 if parent not in regions:
                     raise ConfigError(
-                        f"{self.path}:{r['inherit'].line}: region {name!r} inherits from unknown region {parent!r}"
+                        f"region {name!r} inherits from unknown region {parent!r}",
+                        file=str(self.path),
+                        line=r["inherit"].line,
                     )
                 if parent in chain:
                     raise ConfigError(
-                        f"{self.path}:{r['inherit'].line}: circular inheritance {' -> '.join((*chain, name, parent))}"
+                        f"circular inheritance {' -> '.join((*chain, name, parent))}",
+                        file=str(self.path),
+                        line=r["inherit"].line,
                     )
                 cuts += resolve(parent, (*chain, name))
             for c in r.get("cuts", []):
@@ -325,7 +333,9 @@ class Definition:
             names = [n for n, _ in cuts]
             for n in names:
                 if names.count(n) > 1:
-                    raise ConfigError(f"{self.path}:{_first_line(r) or 0}: region {name!r} has two cuts named {n!r}")
+                    raise ConfigError(
+                        f"region {name!r} has two cuts named {n!r}", file=str(self.path), line=_first_line(r)
+                    )
             out[name] = cuts
             return cuts
 
@@ -381,8 +391,10 @@ class Definition:
             }
             if "bins" in r:
                 b = r["bins"]
-                where = f"{self.path}:{_first_line(b) or 0}"
-                region["bins"] = {"variable": _loc(b["variable"]), "edges": [_edge(x, where) for x in b["edges"]]}
+                region["bins"] = {
+                    "variable": _loc(b["variable"]),
+                    "edges": [_edge(x, str(self.path), _first_line(b)) for x in b["edges"]],
+                }
             regions.append(region)
         models = [self._model_spec(str(name), card) for name, card in d.get("models", {}).items()]
         parameters = {str(k): float(v) for k, v in d.get("parameters", {}).items()}
@@ -408,7 +420,7 @@ class Definition:
         protos = []
         for k, f in enumerate(card["files"]):
             path = self.directory / str(f["file"])
-            data = load_model(path, str(f["sha256"]), where=f"{self.path}:{_first_line(f) or line}")
+            data = load_model(path, str(f["sha256"]), file=str(self.path), line=_first_line(f) or line)
             protos.append((path, load_onnx(data, str(path))))
             files.append({"route": int(f.get("route", k)), "path": str(path), "bytes": data})
         proto = protos[0][1]
@@ -419,7 +431,9 @@ class Definition:
         else:
             if len(onnx_inputs) != 1:
                 raise ConfigError(
-                    f"{self.path}:{line}: model {name!r} has inputs {onnx_inputs}: give 'tensors' (inputs per tensor)"
+                    f"model {name!r} has inputs {onnx_inputs}: give 'tensors' (inputs per tensor)",
+                    file=str(self.path),
+                    line=line,
                 )
             groups = [(onnx_inputs[0], card["inputs"])]
         tensors = []
@@ -444,14 +458,14 @@ class Definition:
         card_inputs = {tname: [str(i["name"]) for i in inputs] for tname, inputs in groups}
         for path, file_proto in protos:
             check_card_inputs(
-                card_inputs, file_proto, where=f"{self.path}:{card_line}", model=name, model_file=str(path)
+                card_inputs, file_proto, file=str(self.path), line=card_line, model=name, model_file=str(path)
             )
         outputs = []
         for oname, o in card["outputs"].items():
             tensor = str(o.get("tensor", onnx_outputs[0]))
             if tensor not in onnx_outputs:
                 raise ConfigError(
-                    f"{self.path}:{line}: model {name!r}: no output tensor {tensor!r} (has {onnx_outputs})"
+                    f"model {name!r}: no output tensor {tensor!r} (has {onnx_outputs})", file=str(self.path), line=line
                 )
             outputs.append({"name": str(oname), "tensor": tensor, "index": int(o.get("index", 0))})
         spec: dict[str, Any] = {"name": name, "line": line, "files": files, "tensors": tensors, "outputs": outputs}
@@ -476,7 +490,7 @@ def load_definition(path: str | os.PathLike[str]) -> Definition:
     path = Path(path)
     doc = load_yaml(path)
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: an analysis definition must be a mapping")
+        raise ConfigError("an analysis definition must be a mapping", file=str(path))
     _validate(doc, path)
     return Definition(path=path, doc=doc)
 
@@ -489,7 +503,7 @@ def find_definition(name_or_path: str | os.PathLike[str]) -> Path:
     if p.is_dir():
         if (p / "analysis.yaml").is_file():
             return p / "analysis.yaml"
-        raise ConfigError(f"{p}: directory has no analysis.yaml")
+        raise ConfigError("directory has no analysis.yaml", file=str(p))
     bundled = analyses_dir() / str(name_or_path) / "analysis.yaml"
     if bundled.is_file():
         return bundled
@@ -537,7 +551,7 @@ class Cutflow:
 
     def merge(self, other: Cutflow) -> Cutflow:
         if other.names != self.names:
-            raise ValueError(f"cannot merge cutflows of {self.region!r} with different steps")
+            raise ConfigError(f"cannot merge cutflows of {self.region!r} with different steps")
         return Cutflow(self.region, self.names, self.n + other.n, self.sumw + other.sumw, self.sumw2 + other.sumw2)
 
     def table(self) -> str:
@@ -628,7 +642,7 @@ class AnalysisResult:
 
     def cutflow(self, region: str) -> Cutflow:
         if region not in self.cutflows:
-            raise KeyError(f"no region {region!r}; regions: {', '.join(self.cutflows)}")
+            raise ConfigError(f"no region {region!r}; regions: {', '.join(self.cutflows)}")
         return self.cutflows[region]
 
     def variable(self, name: str) -> npt.NDArray[np.float64]:
@@ -654,11 +668,11 @@ class AnalysisResult:
         cutflows and bins summed, per-event arrays concatenated once; cross section, luminosity
         and detector of the first."""
         if not results:
-            raise ValueError("nothing to combine")
+            raise ConfigError("nothing to combine")
         first = results[0]
         for r in results[1:]:
             if r.analysis != first.analysis or list(r.cutflows) != list(first.cutflows):
-                raise ValueError("cannot merge results of different analyses")
+                raise ConfigError("cannot merge results of different analyses")
         cutflows = {}
         for k, c in first.cutflows.items():
             for r in results[1:]:
@@ -815,7 +829,7 @@ class Analysis:
                     self._for_card[key] = Analysis(self.definition, _core.detector_schema(det._detector), det)
                 target = self._for_card[key]
         if target.detector is None:
-            raise ValueError("this analysis was compiled for arrays; use run_table() or give a detector")
+            raise ConfigError("this analysis was compiled for arrays; use run_table() or give a detector")
         raw = target._core.run_events(
             events._batch, target.detector._detector, first_event_key, threads, dict(parameters or {})
         )
@@ -929,7 +943,7 @@ def run_files(
                         bar.update(len(chunk))
                         yield chunk
                 if n_file == 0:
-                    raise ConfigError(f"{path}: the event file holds no events")
+                    raise ConfigError("the event file holds no events", file=str(path))
                 log.info("%s: %d events", path, n_file)
 
     return run_batches(analyses, chunks(), cross_section=cross_section, luminosity=luminosity, threads=threads)

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._core import ConfigError
 from .events import EventBatch
 
 ALGORITHMS = ("antikt", "kt", "cambridge")
@@ -38,9 +39,9 @@ def cluster(
     winner-take-all axes, normalised by sum pT x R) computed on the (groomed) constituents."""
 
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown jet algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+        raise ConfigError(f"unknown jet algorithm {algorithm!r}; expected one of {ALGORITHMS}")
     if trimming is not None and softdrop is not None:
-        raise ValueError("give either trimming or softdrop, not both")
+        raise ConfigError("give either trimming or softdrop, not both")
     grooming = {}
     if trimming is not None:
         grooming = {"grooming": "trimming", "r_sub": float(trimming[0]), "f_cut": float(trimming[1])}

@@ -28,17 +28,17 @@ def read_csv_columns(path: str | os.PathLike[str]) -> dict[str, npt.NDArray[np.f
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from e
     if len(rows) < 2:
-        raise ConfigError(f"{path}: expected a header row and at least one row of numbers")
+        raise ConfigError("expected a header row and at least one row of numbers", file=str(path))
     header = [h.strip() for h in rows[0]]
     cols: dict[str, list[float]] = {h: [] for h in header}
     for k, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise ConfigError(f"{path}: row {k} has {len(row)} values, the header {len(header)}")
+            raise ConfigError(f"row {k} has {len(row)} values, the header {len(header)}", file=str(path))
         for h, v in zip(header, row, strict=True):
             try:
                 cols[h].append(float(v))
             except ValueError:
-                raise ConfigError(f"{path}: row {k}, column {h!r}: {v!r} is not a number") from None
+                raise ConfigError(f"row {k}, column {h!r}: {v!r} is not a number", file=str(path)) from None
     return {h: np.array(v) for h, v in cols.items()}
 
 
@@ -73,14 +73,14 @@ def check_model(
     definition: Definition = load_definition(find_definition(ana_name))
     models = definition.doc.get("models", {})
     if model_name not in models:
-        raise ConfigError(f"{definition.path}: no model {model_name!r}; models: {', '.join(models) or 'none'}")
+        raise ConfigError(f"no model {model_name!r}; models: {', '.join(models) or 'none'}", file=str(definition.path))
     spec = definition._model_spec(model_name, models[model_name])
     cols = read_csv_columns(features)
     n = len(next(iter(cols.values())))
     names = [i["name"] for t in spec["tensors"] for i in t["inputs"]]
     missing = [x for x in names if x not in cols]
     if missing:
-        raise ConfigError(f"{features}: no column for the inputs {missing} of {card}")
+        raise ConfigError(f"no column for the inputs {missing} of {card}", file=str(features))
     for t in spec["tensors"]:
         for i in t["inputs"]:
             i["expr"] = {"text": f"features.{i['name']}", "line": 1, "col": 1}
@@ -92,7 +92,7 @@ def check_model(
         spec["route"] = {"text": "features.route", "line": 1, "col": 1}
     elif "route" in spec and not ("event_number" in cols and "event." in spec["route"]["text"]):
         if len(spec["files"]) > 1:
-            raise ConfigError(f"{features}: {card} routes by {spec['route']['text']!r}: give a 'route' column")
+            raise ConfigError(f"{card} routes by {spec['route']['text']!r}: give a 'route' column", file=str(features))
         spec.pop("route")
     event_number = cols["event_number"].astype(np.int64) if "event_number" in cols else np.zeros(n, np.int64)
     table = {"n_events": n, "collections": {}, "records": {"features": record}, "event_number": event_number}
@@ -123,9 +123,9 @@ def check_model(
                 ref.get(o) if o in ref else (next(iter(ref.values())) if len(ref) == 1 and len(outputs) == 1 else None)
             )
             if col is None:
-                raise ConfigError(f"{expected}: no column {o!r} (columns: {', '.join(ref)})")
+                raise ConfigError(f"no column {o!r} (columns: {', '.join(ref)})", file=str(expected))
             if len(col) != n:
-                raise ConfigError(f"{expected}: {len(col)} rows, the features have {n}")
+                raise ConfigError(f"{len(col)} rows, the features have {n}", file=str(expected))
             diff = np.abs(got[o] - col)
             if np.any(np.isnan(diff)):
                 k = int(np.nonzero(np.isnan(diff))[0][0])
@@ -139,27 +139,43 @@ def _short(names: list[str]) -> str:
     return "[" + ", ".join(names) + "]"
 
 
-def check_card_inputs(card: dict[str, list[str]], proto: Any, *, where: str, model: str, model_file: str) -> None:
+def check_card_inputs(
+    card: dict[str, list[str]],
+    proto: Any,
+    *,
+    model: str,
+    model_file: str,
+    file: str | None = None,
+    line: int | None = None,
+    where: str = "",
+) -> None:
     """The inputs a model card declares (per ONNX input tensor: the feature names in order) must
     be the model file's: the same tensors, per tensor as many features as the file takes (the
     last axis of its shape) and, where the file records feature names (TMVA variable expressions,
     lwtnn variable names, LightGBM/XGBoost feature names, ONNX metadata), the same names in the
     same order. A swapped or missing input is otherwise silent: the model scores the wrong
-    numbers. ``where`` is the card's ``file:line``; a mismatch is a ModelError naming both lists."""
+    numbers. ``file`` and ``line`` locate the card (the analysis.yaml and the line of the model's
+    key; ``where``, a ``file:line`` text, is the older form); a mismatch is a ModelError naming
+    both lists, with ``file``/``line`` set."""
     from .onnx_tools import input_names, input_width
 
     recorded = input_names(proto)
-    head = f"{where}: model {model!r}: the card's inputs do not match {model_file}"
+    head = f"{where}: " if where and file is None else ""
+    head += f"model {model!r}: the card's inputs do not match {model_file}"
+
+    def mismatch(detail: str) -> ModelError:
+        return ModelError(f"{head}: {detail}", file=file, line=line)
+
     if set(card) != set(recorded):
-        raise ModelError(f"{head}: the card fills tensors {sorted(card)}, the model takes {sorted(recorded)}")
+        raise mismatch(f"the card fills tensors {sorted(card)}, the model takes {sorted(recorded)}")
     for tensor, names in card.items():
         label = "" if len(card) == 1 else f" of tensor {tensor!r}"
         model_names = recorded[tensor]
         width = input_width(proto, tensor)
         if model_names is None:
             if width is not None and width != len(names):
-                raise ModelError(
-                    f"{head}: the card gives {len(names)} inputs{label}, the model takes {width} "
+                raise mismatch(
+                    f"the card gives {len(names)} inputs{label}, the model takes {width} "
                     f"(the file records no names); card: {_short(names)}"
                 )
             continue
@@ -174,7 +190,7 @@ def check_card_inputs(card: dict[str, list[str]], proto: Any, *, where: str, mod
         else:
             k = next(k for k, (a, b) in enumerate(zip(names, model_names, strict=True)) if a != b)
             detail = f"input {k}{label} is {names[k]!r} in the card, {model_names[k]!r} in the model"
-        raise ModelError(f"{head}: {detail}; card: {_short(names)}; model: {_short(model_names)}")
+        raise mismatch(f"{detail}; card: {_short(names)}; model: {_short(model_names)}")
 
 
 def _tensor(value: Any) -> dict[str, Any]:
@@ -256,7 +272,7 @@ def describe(target: str) -> dict[str, Any]:
     definition: Definition = load_definition(find_definition(ana_name))
     cards = definition.doc.get("models", {})
     if model_name not in cards:
-        raise ConfigError(f"{definition.path}: no model {model_name!r}; models: {', '.join(cards) or 'none'}")
+        raise ConfigError(f"no model {model_name!r}; models: {', '.join(cards) or 'none'}", file=str(definition.path))
     card = cards[model_name]
     key = next(k for k in cards if k == model_name)  # a Located string: the line of `NAME:`
     spec = definition._model_spec(model_name, card)

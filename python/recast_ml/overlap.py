@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._core import ConfigError, InputError
 
 
 def _columns(objects: Any, name: str, need_mass: bool) -> list[Any]:
@@ -31,7 +32,7 @@ def _columns(objects: Any, name: str, need_mass: bool) -> list[Any]:
             if f == "mass" and not need_mass:
                 cols.append(np.zeros(int(offsets[-1])))
                 continue
-            raise ValueError(f"overlap removal: collection {name} has no field {f!r} (fields: {ak.fields(objects)})")
+            raise InputError(f"overlap removal: collection {name} has no field {f!r} (fields: {ak.fields(objects)})")
         cols.append(np.ascontiguousarray(ak.to_numpy(ak.flatten(objects[f], axis=1)), dtype=np.float64))
     return cols
 
@@ -42,7 +43,7 @@ def _flat_mask(mask: Any, objects: Any, what: str) -> Any:
     if mask is None:
         return None
     if len(mask) != len(objects) or not ak.all(ak.num(mask, axis=1) == ak.num(objects, axis=1)):
-        raise ValueError(f"overlap removal: {what!r} must have the shape of its collection")
+        raise InputError(f"overlap removal: {what!r} must have the shape of its collection")
     return np.ascontiguousarray(ak.to_numpy(ak.flatten(mask, axis=1)), dtype=np.uint8)
 
 
@@ -70,9 +71,9 @@ def remove_overlaps(
     import awkward as ak
 
     if len(a) != len(b):
-        raise ValueError(f"overlap removal: the collections hold {len(a)} and {len(b)} events")
+        raise InputError(f"overlap removal: the collections hold {len(a)} and {len(b)} events")
     if cone_pt not in ("a", "b"):
-        raise ValueError(f"cone_pt must be 'a' or 'b', got {cone_pt!r}")
+        raise ConfigError(f"cone_pt must be 'a' or 'b', got {cone_pt!r}")
     c, k, dr_max = shrinking if shrinking is not None else (0.04, 10.0, 0.4)
     ca = _columns(a, "a", rapidity)
     cb = _columns(b, "b", rapidity)

@@ -164,8 +164,9 @@ class PythiaGenerator:
                 wrong.append(f"{pid}: {got:g} GeV in Pythia, {m:g} GeV in the file")
         if wrong:
             raise InputError(
-                f"{self.slha}: Pythia does not use the file's spectrum ({'; '.join(wrong)}); "
-                "is the MASS block complete and readable by Pythia?"
+                f"Pythia does not use the file's spectrum ({'; '.join(wrong)}); "
+                "is the MASS block complete and readable by Pythia?",
+                file=str(self.slha),
             )
 
     @property

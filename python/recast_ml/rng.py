@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._core import ConfigError
 
 #: Stream name -> 16-bit stream id (frozen by the specification).
 STREAMS: dict[str, int] = dict(_core.RNG_STREAMS)
@@ -22,7 +23,7 @@ def _args(
 ) -> tuple[int, npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
     sid = STREAMS[stream] if isinstance(stream, str) else int(stream)
     if not 0 < sid < 2**16:
-        raise ValueError(f"stream id {sid} outside [1, 65535]")
+        raise ConfigError(f"stream id {sid} outside [1, 65535]")
     keys, objs = np.broadcast_arrays(np.asarray(event_key, np.uint64), np.asarray(object_index, np.uint32))
     return sid, np.ascontiguousarray(keys.ravel()), np.ascontiguousarray(objs.ravel())
 

@@ -361,8 +361,10 @@ def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
             data = data_bytes.decode("utf-8")
         except UnicodeDecodeError as e:
             raise InputError(
-                f"{path}:{k}: undecodable byte 0x{data_bytes[e.start]:02x} at column {e.start + 1} "
-                "(not an SLHA file? only comments may hold non-ASCII text)"
+                f"undecodable byte 0x{data_bytes[e.start]:02x} at column {e.start + 1} "
+                "(not an SLHA file? only comments may hold non-ASCII text)",
+                file=str(path),
+                line=k,
             ) from None
         words = data.split()
         if not words:
@@ -382,13 +384,17 @@ def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
                 n = int(words[1])
                 ids = tuple(int(w) for w in words[2 : 2 + n])
                 if len(ids) != n:
-                    raise InputError(f"{path}:{k}: decay channel of {decaying} lists {len(ids)} daughters, not {n}")
+                    raise InputError(
+                        f"decay channel of {decaying} lists {len(ids)} daughters, not {n}", file=str(path), line=k
+                    )
                 decays[decaying][1].append(Channel(_finite(words[0]), ids))
         except InputError:
             raise
         except (IndexError, ValueError) as e:
             what = f"BLOCK {block}" if block else f"DECAY {decaying}" if decaying is not None else head
-            raise InputError(f"{path}:{k}: malformed {what} entry {data.strip()!r} ({e or 'too few fields'})") from None
+            raise InputError(
+                f"malformed {what} entry {data.strip()!r} ({e or 'too few fields'})", file=str(path), line=k
+            ) from None
     return SLHAFile(path=path, masses=masses, decays=decays, blocks=blocks)
 
 
@@ -408,12 +414,12 @@ def checked_spectrum(path: str | os.PathLike[str], process: str) -> dict[int, fl
     f = read_slha(path)
     if not f.has_mass_block():
         raise InputError(
-            f"{f.path}: no MASS block; Pythia would run its default sparticle masses instead of this spectrum"
+            "no MASS block; Pythia would run its default sparticle masses instead of this spectrum", file=str(f.path)
         )
     produced = PRODUCED.get(process, tuple(pid for pid in f.masses if pid in SPARTICLES))
     missing = [SPARTICLES[pid] for pid in produced if pid not in f.masses]
     if missing:
-        raise InputError(f"{f.path}: the MASS block has no entry for {', '.join(missing)} (process {process})")
+        raise InputError(f"the MASS block has no entry for {', '.join(missing)} (process {process})", file=str(f.path))
     want = {pid: abs(f.masses[pid]) for pid in produced}
     if 1000022 in f.masses:
         want[1000022] = abs(f.masses[1000022])

@@ -145,11 +145,11 @@ def _matches(row: dict[str, str], match: dict[str, Any]) -> bool:
     return all(row.get(k, "").strip() == str(v) for k, v in match.items())
 
 
-def _number(x: str, where: str) -> float:
+def _number(x: str, file: str) -> float:
     try:
         return float(x)
     except ValueError:
-        raise ConfigError(f"{where}: {x!r} is not a number") from None
+        raise ConfigError(f"{x!r} is not a number", file=file) from None
 
 
 def _sr_name(name: str) -> str:
@@ -211,7 +211,7 @@ def validate(
     names = benchmarks or list(all_benchmarks)
     for b in names:
         if b not in all_benchmarks:
-            raise ConfigError(f"{cfg_path}: no benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
+            raise ConfigError(f"no benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}", file=str(cfg_path))
     for b in samples or {}:
         if b not in all_benchmarks:
             raise ConfigError(f"sample for unknown benchmark {b!r}; benchmarks: {', '.join(all_benchmarks)}")
@@ -310,10 +310,10 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
     for bench, res, match in _selected(c, results):
         mine = [r for r in rows if _matches(r, match)]
         if not mine:
-            raise ConfigError(f"{c['file']}: no rows match {dict(match)}")
+            raise ConfigError(f"no rows match {dict(match)}", file=str(c["file"]))
         norm_rows = [r for r in mine if r["SR"] == norm["region"] and r["cut"] == norm["cut"]]
         if len(norm_rows) != 1:
-            raise ConfigError(f"{c['file']}: normalisation row {norm['cut']!r} not found once for {bench}")
+            raise ConfigError(f"normalisation row {norm['cut']!r} not found once for {bench}", file=str(c["file"]))
         published_norm = _number(norm_rows[0][value], str(c["file"]))
         by_region: dict[str, list[dict[str, str]]] = {}
         for r in mine:
@@ -325,14 +325,15 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
             else:
                 region = regions_map.get(sr, _sr_name(sr))
                 if region not in res.cutflows:
-                    raise ConfigError(f"{c['file']}: region {sr!r} ({region!r}) is not in the analysis")
+                    raise ConfigError(f"region {sr!r} ({region!r}) is not in the analysis", file=str(c["file"]))
                 steps = res.cutflows[region].names
                 first = steps.index(str(c["first_step"])) + 1
                 wanted = [r for r in sr_rows if r["cut"] not in skip]
                 if len(wanted) != len(steps) - first:
                     raise ConfigError(
-                        f"{c['file']}: {sr} has {len(wanted)} published steps, region {region} has "
-                        f"{len(steps) - first} after {c['first_step']!r}"
+                        f"{sr} has {len(wanted)} published steps, region {region} has "
+                        f"{len(steps) - first} after {c['first_step']!r}",
+                        file=str(c["file"]),
                     )
                 pairs = list(zip(wanted, steps[first:], strict=True))
             cf = res.cutflow(region)
@@ -357,12 +358,12 @@ def _compare_steps(c: dict[str, Any], directory: Path, results: dict[str, Analys
     rows = {r["step"]: r for r in _read_csv(directory / str(c["file"]))}
     value, tol = str(c["value"]), float(c["tolerance"])
     if str(c["normalisation"]) not in rows:
-        raise ConfigError(f"{c['file']}: no normalisation row {c['normalisation']!r}")
+        raise ConfigError(f"no normalisation row {c['normalisation']!r}", file=str(c["file"]))
     norm = _number(rows[str(c["normalisation"])][value], str(c["file"]))
     out = []
     for step_name, target in c["map"].items():
         if step_name not in rows:
-            raise ConfigError(f"{c['file']}: no row {step_name!r}")
+            raise ConfigError(f"no row {step_name!r}", file=str(c["file"]))
         region, step = str(target["region"]), str(target["step"])
         cf = res.cutflow(region)
         if step not in cf.names:

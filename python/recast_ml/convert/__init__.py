@@ -40,9 +40,9 @@ def detect_format(path: str | os.PathLike[str], *, source: str | None = None) ->
     try:
         head = p.read_bytes()[:4096]
     except OSError as e:
-        raise ModelError(f"{src}: cannot read model file: {e.strerror}") from e
+        raise ModelError(f"cannot read model file: {e.strerror}", file=src) from e
     if not head.strip():
-        raise ModelError(f"{src}: empty file, not a model ({KNOWN})")
+        raise ModelError(f"empty file, not a model ({KNOWN})", file=src)
     gbdt = sniff(p, head)
     if gbdt:
         return gbdt
@@ -50,12 +50,12 @@ def detect_format(path: str | os.PathLike[str], *, source: str | None = None) ->
     if text.startswith(b"<?xml") or text.startswith(b"<MethodSetup"):
         if b"<MethodSetup" in head:
             return "tmva"
-        raise ModelError(f"{src}: XML file but not a TMVA weight file (no <MethodSetup>)")
+        raise ModelError("XML file but not a TMVA weight file (no <MethodSetup>)", file=src)
     if text.startswith(b"{"):
         return "lwtnn"
     if head.startswith(b"\x08") or p.suffix.lower() == ".onnx":  # ModelProto field 1 (ir_version) first
         return "onnx"
-    raise ModelError(f"{src}: unknown model format (not {KNOWN})")
+    raise ModelError(f"unknown model format (not {KNOWN})", file=src)
 
 
 def load_onnx(data: bytes, source: str) -> Any:
@@ -65,19 +65,19 @@ def load_onnx(data: bytes, source: str) -> Any:
     from google.protobuf.message import DecodeError
 
     if not data:
-        raise ModelError(f"{source}: empty file, not an ONNX model")
+        raise ModelError("empty file, not an ONNX model", file=source)
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as e:
-        raise ModelError(f"{source}: not a readable ONNX model (protobuf: {e})") from None
+        raise ModelError(f"not a readable ONNX model (protobuf: {e})", file=source) from None
     if proto.ir_version <= 0 or not proto.HasField("graph") or not proto.graph.output:
-        raise ModelError(f"{source}: not an ONNX model (no IR version, graph or graph outputs)")
+        raise ModelError("not an ONNX model (no IR version, graph or graph outputs)", file=source)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"{source}: invalid ONNX model: {first}") from None
+        raise ModelError(f"invalid ONNX model: {first}", file=source) from None
     return proto
 
 
@@ -98,7 +98,7 @@ def malformed(fmt: str, source: str) -> Iterator[None]:
     except ModelError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as e:
-        raise ModelError(f"{source}: malformed {FORMATS[fmt]} file: {_describe(e)}") from e
+        raise ModelError(f"malformed {FORMATS[fmt]} file: {_describe(e)}", file=source) from e
 
 
 def convert(path: str | os.PathLike[str], *, source: str | None = None, **options: Any) -> Any:
@@ -128,7 +128,7 @@ def convert(path: str | os.PathLike[str], *, source: str | None = None, **option
         try:
             data = Path(path).read_bytes()
         except OSError as e:
-            raise ModelError(f"{src}: cannot read model file: {e.strerror}") from e
+            raise ModelError(f"cannot read model file: {e.strerror}", file=src) from e
         return dynamic_batch(load_onnx(data, src))
 
 

@@ -45,7 +45,7 @@ def _convert(path: str | os.PathLike[str], package: str, what: str, input_name: 
     try:
         booster = lib.Booster(model_file=str(path))
     except Exception as e:  # the libraries raise their own error types
-        raise ModelError(f"{src}: {package} cannot read the model: {e}") from e
+        raise ModelError(f"{package} cannot read the model: {e}", file=src) from e
     n = booster.num_feature() if package == "lightgbm" else booster.num_features()
     types = [(input_name, FloatTensorType([None, n]))]
     try:
@@ -54,7 +54,7 @@ def _convert(path: str | os.PathLike[str], package: str, what: str, input_name: 
         else:
             model = onnxmltools.convert_xgboost(booster, initial_types=types, target_opset=15)
     except Exception as e:
-        raise ModelError(f"{src}: onnxmltools cannot convert this {what}: {e}") from e
+        raise ModelError(f"onnxmltools cannot convert this {what}: {e}", file=src) from e
     names = _feature_names(booster, package, n)
     if names is not None:  # checked against model cards like the other formats' variable names
         entry = model.metadata_props.add()

@@ -47,28 +47,28 @@ class TmvaForest:
     source: str
 
 
-def _number(text: str | None, where: str, what: str) -> float:
+def _number(text: str | None, src: str, where: str, what: str) -> float:
     """A finite float32 value of the XML (TMVA stores cuts and responses as Float_t)."""
     if text is None:
-        raise ModelError(f"{where}: no {what}")
+        raise ModelError(f"{where}: no {what}", file=src)
     try:
         value = float(text)
     except ValueError:
-        raise ModelError(f"{where}: {what} {text!r} is not a number") from None
+        raise ModelError(f"{where}: {what} {text!r} is not a number", file=src) from None
     with np.errstate(over="ignore"):
         single = float(np.float32(value))
     if not np.isfinite(single):
-        raise ModelError(f"{where}: {what} is {text!r} ({single} as float32), not a finite number")
+        raise ModelError(f"{where}: {what} is {text!r} ({single} as float32), not a finite number", file=src)
     return single
 
 
-def _integer(text: str | None, where: str, what: str) -> int:
+def _integer(text: str | None, src: str, where: str, what: str) -> int:
     if text is None:
-        raise ModelError(f"{where}: no {what}")
+        raise ModelError(f"{where}: no {what}", file=src)
     try:
         return int(text)
     except ValueError:
-        raise ModelError(f"{where}: {what} {text!r} is not an integer") from None
+        raise ModelError(f"{where}: {what} {text!r} is not an integer", file=src) from None
 
 
 def read_tmva_xml(path: str | os.PathLike[str], *, source: str | None = None) -> TmvaForest:
@@ -80,54 +80,56 @@ def read_tmva_xml(path: str | os.PathLike[str], *, source: str | None = None) ->
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, OSError, UnicodeDecodeError) as e:
-        raise ModelError(f"{src}: not a readable TMVA XML file: {e}") from e
+        raise ModelError(f"not a readable TMVA XML file: {e}", file=src) from e
     method = root.get("Method", "")
     if not method.startswith("BDT"):
-        raise ModelError(f"{src}: TMVA method {method!r} is not a BDT")
+        raise ModelError(f"TMVA method {method!r} is not a BDT", file=src)
     options = {o.get("name"): (o.text or "").strip() for o in root.iter("Option")}
     if options.get("BoostType", "Grad") != "Grad":
-        raise ModelError(f"{src}: BoostType={options.get('BoostType')!r}: only gradient boosting (BDTG) is supported")
+        raise ModelError(
+            f"BoostType={options.get('BoostType')!r}: only gradient boosting (BDTG) is supported", file=src
+        )
     if options.get("VarTransform", "None") not in ("None", ""):
-        raise ModelError(f"{src}: VarTransform={options['VarTransform']!r} is not supported (only None)")
+        raise ModelError(f"VarTransform={options['VarTransform']!r} is not supported (only None)", file=src)
     if options.get("UseFisherCuts", "False") == "True":
-        raise ModelError(f"{src}: Fisher cuts are not supported")
+        raise ModelError("Fisher cuts are not supported", file=src)
     variables: list[TmvaVariable] = []
     for v in root.iter("Variable"):
-        where = f"{src}: <Variable> {len(variables)}"
+        where = f"<Variable> {len(variables)}"
         variables.append(
             TmvaVariable(
-                index=_integer(v.get("VarIndex", str(len(variables))), where, "VarIndex"),
+                index=_integer(v.get("VarIndex", str(len(variables))), src, where, "VarIndex"),
                 expression=v.get("Expression", ""),
                 label=v.get("Label", ""),
                 unit=v.get("Unit", ""),
-                minimum=_float_or_nan(v.get("Min"), where, "Min"),
-                maximum=_float_or_nan(v.get("Max"), where, "Max"),
+                minimum=_float_or_nan(v.get("Min"), src, where, "Min"),
+                maximum=_float_or_nan(v.get("Max"), src, where, "Max"),
             )
         )
     if not variables:
-        raise ModelError(f"{src}: no <Variable> entries")
+        raise ModelError("no <Variable> entries", file=src)
     indices = [v.index for v in variables]
     if sorted(indices) != list(range(len(variables))):
         dup = sorted({i for i in indices if indices.count(i) > 1})
         detail = f"duplicate VarIndex {dup}" if dup else f"VarIndex {sorted(indices)}"
-        raise ModelError(f"{src}: <Variables>: {detail}; expected each of 0..{len(variables) - 1} once")
+        raise ModelError(f"<Variables>: {detail}; expected each of 0..{len(variables) - 1} once", file=src)
     nvar = root.find("Variables")
     if nvar is not None and nvar.get("NVar") is not None:
-        declared = _integer(nvar.get("NVar"), f"{src}: <Variables>", "NVar")
+        declared = _integer(nvar.get("NVar"), src, "<Variables>", "NVar")
         if declared != len(variables):
-            raise ModelError(f"{src}: <Variables NVar={declared}> lists {len(variables)} <Variable> entries")
+            raise ModelError(f"<Variables NVar={declared}> lists {len(variables)} <Variable> entries", file=src)
     variables.sort(key=lambda v: v.index)
     for var in variables:
         if not var.expression:
-            raise ModelError(f"{src}: <Variable VarIndex={var.index}> has no Expression")
+            raise ModelError(f"<Variable VarIndex={var.index}> has no Expression", file=src)
     weights = root.find("Weights")
     if weights is None:
-        raise ModelError(f"{src}: no <Weights> block")
+        raise ModelError("no <Weights> block", file=src)
     trees, boost = [], []
     for t, tree in enumerate(weights.iter("BinaryTree")):
         top = tree.find("Node")
         if top is None:
-            raise ModelError(f"{src}: tree {t} has no nodes")
+            raise ModelError(f"tree {t} has no nodes", file=src)
         feature: list[int] = []
         cut: list[float] = []
         right_if_ge: list[bool] = []
@@ -138,30 +140,34 @@ def read_tmva_xml(path: str | os.PathLike[str], *, source: str | None = None) ->
         while queue:
             node, trail = queue.pop(0)
             k = len(feature)
-            where = f"{src}: tree {t} node {k} (path {trail})"
+            where = f"tree {t} node {k} (path {trail})"
             if node.get("NCoef", "0") != "0":
-                raise ModelError(f"{where}: Fisher cuts (NCoef > 0) are not supported")
+                raise ModelError(f"{where}: Fisher cuts (NCoef > 0) are not supported", file=src)
             children = node.findall("Node")
             kids = {c.get("pos"): c for c in children}
             if children and (set(kids) != {"l", "r"} or len(children) != 2):
                 positions = [c.get("pos") for c in children]
-                raise ModelError(f"{where}: an internal node needs one child pos='l' and one pos='r', has {positions}")
-            ivar = _integer(node.get("IVar", "-1"), where, "IVar")
+                raise ModelError(
+                    f"{where}: an internal node needs one child pos='l' and one pos='r', has {positions}", file=src
+                )
+            ivar = _integer(node.get("IVar", "-1"), src, where, "IVar")
             if not children:  # a leaf (its IVar, sometimes 0, is not used)
                 feature.append(-1)
                 cut.append(0.0)
                 right_if_ge.append(True)
-                response.append(_number(node.get("res"), where, "leaf response res"))
+                response.append(_number(node.get("res"), src, where, "leaf response res"))
                 left.append(-1)
                 right.append(-1)
                 continue
             if not 0 <= ivar < len(variables):
-                raise ModelError(f"{where}: internal node with IVar {ivar}, not one of the {len(variables)} variables")
+                raise ModelError(
+                    f"{where}: internal node with IVar {ivar}, not one of the {len(variables)} variables", file=src
+                )
             ctype = node.get("cType", "1")
             if ctype not in ("0", "1"):
-                raise ModelError(f"{where}: cType {ctype!r} is neither 1 (right if >= cut) nor 0")
+                raise ModelError(f"{where}: cType {ctype!r} is neither 1 (right if >= cut) nor 0", file=src)
             feature.append(ivar)
-            cut.append(_number(node.get("Cut"), where, "Cut"))
+            cut.append(_number(node.get("Cut"), src, where, "Cut"))
             right_if_ge.append(ctype == "1")
             response.append(0.0)
             for pos, store in (("l", left), ("r", right)):
@@ -177,23 +183,25 @@ def read_tmva_xml(path: str | os.PathLike[str], *, source: str | None = None) ->
                 "right": np.array(right),
             }
         )
-        boost.append(_number(tree.get("boostWeight", "1"), f"{src}: tree {t}", "boostWeight"))
+        boost.append(_number(tree.get("boostWeight", "1"), src, f"tree {t}", "boostWeight"))
     if not trees:
-        raise ModelError(f"{src}: no <BinaryTree> in <Weights>")
+        raise ModelError("no <BinaryTree> in <Weights>", file=src)
     bad = [t for t, b in enumerate(boost) if b != 1.0]
     if bad:
-        raise ModelError(f"{src}: tree {bad[0]}: gradient-boosted trees must have boostWeight 1, not {boost[bad[0]]}")
+        raise ModelError(
+            f"tree {bad[0]}: gradient-boosted trees must have boostWeight 1, not {boost[bad[0]]}", file=src
+        )
     return TmvaForest(variables, trees, boost, method, src)
 
 
-def _float_or_nan(text: str | None, where: str, what: str) -> float:
+def _float_or_nan(text: str | None, src: str, where: str, what: str) -> float:
     """Variable ranges are informative only: missing is nan, but text must be a number."""
     if text is None:
         return float("nan")
     try:
         return float(text)
     except ValueError:
-        raise ModelError(f"{where}: {what} {text!r} is not a number") from None
+        raise ModelError(f"{where}: {what} {text!r} is not a number", file=src) from None
 
 
 def tmva_to_onnx(
