@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             print(harness.save(r.case, r, args.corpus).relative_to(REPO), r.outcome, file=sys.stderr)
         return 0
 
+    # the commit the run starts from (the installed build is assumed to be made from it)
+    commit = _git("rev-parse", "--short", "HEAD")
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " (dirty)"
     start = time.time()
     results: list[harness.Result] = []
     fixed = list(fixed_cases(parsers, args.corpus))
@@ -138,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Fuzz campaign: outcome per parser",
         "",
         f"- command: `{command}` (seed {args.seed}, {args.jobs} jobs, hang timeout {args.timeout:g} s)",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; commit {_git('rev-parse', '--short', 'HEAD')}"
-        f"{' (dirty)' if _git('status', '--porcelain', '--untracked-files=no') else ''}",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')} (end); started at commit {commit}",
         f"- machine: {platform.node()}, {os.cpu_count()} CPUs (nproc), load: `{load}`",
         f"- cases: {len(results)} in {elapsed:.0f} s: {n_fixed} fixed (seeds, corpus, issue-13 reproducers, "
         f"truncation sweeps at every line boundary and inside every line, plain and gz) + "
