@@ -325,6 +325,17 @@ def test_a_huge_cross_section_gives_a_result_not_a_crash(tmp_path, capsys):
     assert "EXCLUDED" in text
 
 
+def test_a_sample_with_no_event_in_any_region_says_so():
+    from recast_ml.run import _verdict
+    from recast_ml.statistics import PublishedRegion, best_expected, region_statistics
+
+    published = {"A": PublishedRegion("A", 10, 8.0, 2.0, 9.0, 7.5), "B": PublishedRegion("B", 3, 3.0, 1.0, 6.0, 5.0)}
+    stats = region_statistics({"A": (0.0, 0.0), "B": (0.0, 0.0)}, published, mc_events={"A": 0, "B": 0})
+    verdict = _verdict(best_expected(stats))
+    assert verdict.startswith("no MC event passes any signal region with published numbers -> not excluded")
+    assert "UNRELIABLE" not in verdict
+
+
 def test_few_mc_events_make_the_verdict_unreliable():
     from recast_ml.run import _verdict, format_summary
     from recast_ml.statistics import PublishedRegion, region_statistics

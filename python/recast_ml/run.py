@@ -195,6 +195,11 @@ def _verdict(best: RegionStatistics | None) -> str:
     rests on too few MC events to be trusted."""
     if best is None:
         return "no signal region with published numbers"
+    if best.mc_events == 0 and best.signal == 0:  # the best expected SR is empty: so are all of them
+        return (
+            "no MC event passes any signal region with published numbers -> not excluded at 95% CL "
+            "(zero efficiency measured; a rarer signal needs a larger sample to be seen)"
+        )
     text = f"best expected SR: {best.region} -> {'EXCLUDED' if best.cls_obs < 0.05 else 'not excluded'} at 95% CL"
     text += f" (CLs_obs = {best.cls_obs:.4g}"
     if best.r_obs is not None:
