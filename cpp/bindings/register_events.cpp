@@ -143,7 +143,10 @@ struct Columns {
             }
             kind = 'i';
         }
-        if (kind == 'u' && a.itemsize() == 8) {
+        if (py::isinstance<py::array_t<T>>(a)) {  // already T: every value is in range, one copy
+            auto t = arr<T>::ensure(a);
+            std::copy(t.data(), t.data() + out.size(), out.begin());
+        } else if (kind == 'u' && a.itemsize() == 8) {
             auto u = arr<std::uint64_t>::ensure(a);
             for (std::size_t k = 0; k < out.size(); ++k) {
                 if (u.data()[k] > static_cast<std::uint64_t>(hi)) out_of_range(k, std::to_string(u.data()[k]));
