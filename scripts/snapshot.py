@@ -56,10 +56,7 @@ def compare(old: Path, new: Path) -> int:
             print(f"{key}: shape/type {x.shape} {x.dtype} -> {y.shape} {y.dtype}")
             bad += 1
             continue
-        if x.dtype.kind == "f":
-            same = (x == y) | (np.isnan(x) & np.isnan(y))
-        else:
-            same = x == y
+        same = ((x == y) | (np.isnan(x) & np.isnan(y))) if x.dtype.kind == "f" else (x == y)
         if not np.all(same):
             n = int(np.size(same) - np.count_nonzero(same))
             msg = f"{key}: {n} of {x.size} entries differ"
