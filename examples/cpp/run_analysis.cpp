@@ -6,7 +6,7 @@
 // detector emulation does not depend on the chunk size) and the per-chunk results are merged.
 // Prints (numbers with %.17g, exact):
 //   analysis <id> events <n> sumw <sum of weights>
-//   cut <region>|<step>|<n>|<sumw>|<sumw2>        every step of every cutflow
+//   cut<TAB><region><TAB><step><TAB><n><TAB><sumw><TAB><sumw2>   every step of every cutflow (names may hold spaces)
 //   sr <region> <n> <sumw> <sumw2>                 the region's final step (its yield in weights)
 //   bin <region> <k> <n> <sumw> <sumw2>            bins of multi-bin regions
 //   yield <region> <events> <MC error>             with a cross section: sigma x L x efficiency
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
             const auto& name = result.region_names[r];
             const auto& cf = result.cutflows[r];
             for (std::size_t k = 0; k < cf.names.size(); ++k)
-                std::printf("cut %s|%s|%lld|%.17g|%.17g\n", name.c_str(), cf.names[k].c_str(),
+                std::printf("cut\t%s\t%s\t%lld\t%.17g\t%.17g\n", name.c_str(), cf.names[k].c_str(),
                             static_cast<long long>(cf.n[k]), cf.sumw[k], cf.sumw2[k]);
             std::printf("sr %s %lld %.17g %.17g\n", name.c_str(), static_cast<long long>(cf.n.back()), cf.sumw.back(),
                         cf.sumw2.back());
