@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from recast_ml import _core
-from recast_ml.analysis import Analysis, AnalysisResult, find_definition, load_definition, table_from_arrays
+from recast_ml.analysis import (
+    Analysis,
+    AnalysisResult,
+    compile_spec,
+    find_definition,
+    load_definition,
+    table_from_arrays,
+)
 
 # one reconstructed object: kinematics plus any detector field (wp_loose, btag_DL1r_77, charge, ...)
 Obj = Mapping[str, Any]
@@ -115,11 +122,10 @@ def model_inputs(analysis: str, table: Mapping[str, Any]) -> dict[str, np.ndarra
                 extra.append({"name": var, "expr": i["expr"]})
                 cards.setdefault(m["name"], []).append((var, i))
     spec["variables"] = list(spec["variables"]) + extra
-    core = _core.Analysis(spec, _core.table_schema(dict(table)))
+    core = compile_spec(spec, _core.table_schema(dict(table)))
     raw = core.run_table(dict(table), 1, {})
-    n = int(raw["n_events"])
-    names = list(raw["variable_names"])
-    values = raw["variables"].reshape(n, len(names))
+    names = list(raw.variable_names)
+    values = raw.variables
     out = {}
     for model, items in cards.items():
         cols = []

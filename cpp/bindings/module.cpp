@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
     register_btag(m);
     register_detector(m);
     register_overlap(m);
+    register_table(m);
     register_analysis(m);
     register_stats(m);
 }

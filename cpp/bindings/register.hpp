@@ -16,5 +16,6 @@ void register_truth(py::module_& m);
 void register_btag(py::module_& m);
 void register_detector(py::module_& m);
 void register_overlap(py::module_& m);
+void register_table(py::module_& m);
 void register_analysis(py::module_& m);
 void register_stats(py::module_& m);

@@ -1,5 +1,7 @@
-// Analysis layer bindings: the spec arrives as plain Python containers (built by the YAML loader
-// in recast_ml.analysis), tables as dicts of flat numpy columns + offsets.
+// Analysis layer bindings: the definition arrives as a resolved definition (JSON text written by the
+// YAML loader in recast_ml.analysis, parsed by recast/analysis/definition.hpp), tables as dicts of
+// flat numpy columns + offsets or as ObjectTables of a detector pass; results are bound C++ objects
+// with numpy views.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -9,7 +11,9 @@
 
 #include "event_access.hpp"
 #include "numpy_util.hpp"
+#include "object_table.hpp"
 #include "recast/analysis/analysis.hpp"
+#include "recast/analysis/definition.hpp"
 #include "recast/analysis/functions.hpp"
 #include "recast/detector.hpp"
 #include "recast/errors.hpp"
@@ -19,114 +23,6 @@
 namespace an = recast::analysis;
 
 namespace {
-
-an::Located located(const py::handle& h) {
-    an::Located l;
-    if (h.is_none()) return l;
-    auto d = h.cast<py::dict>();
-    l.text = d["text"].cast<std::string>();
-    l.line = d.contains("line") ? d["line"].cast<int>() : 1;
-    l.col = d.contains("col") ? d["col"].cast<int>() : 1;
-    return l;
-}
-
-an::Spec spec_from(const py::dict& d) {
-    an::Spec s;
-    s.id = d["id"].cast<std::string>();
-    s.source = d["source"].cast<std::string>();
-    for (const auto& h : d["objects"].cast<py::list>()) {
-        auto o = h.cast<py::dict>();
-        an::ObjectStep step;
-        if (o.contains("overlap")) {
-            step.kind = an::ObjectStep::Kind::Overlap;
-            auto v = o["overlap"].cast<py::dict>();
-            auto& ov = step.overlap;
-            ov.remove = v["remove"].cast<std::string>();
-            ov.near = v["near"].cast<std::string>();
-            ov.cone.dr = v["dr"].cast<double>();
-            ov.cone.shrinking = v["shrinking"].cast<bool>();
-            ov.cone.c = v["c"].cast<double>();
-            ov.cone.k_gev = v["k_gev"].cast<double>();
-            ov.cone.dr_max = v["dr_max"].cast<double>();
-            ov.cone.use_rapidity = v["rapidity"].cast<bool>();
-            ov.cone.pt_of_b = v["cone_pt_of_near"].cast<bool>();
-            ov.only = located(v["only"]);
-            ov.against = located(v["against"]);
-            ov.line = v["line"].cast<int>();
-        } else {
-            step.define.name = o["name"].cast<std::string>();
-            step.define.from = o.contains("from") ? o["from"].cast<std::string>() : std::string();
-            if (o.contains("merge")) step.define.merge = o["merge"].cast<std::vector<std::string>>();
-            step.define.select = located(o["select"]);
-        }
-        s.objects.push_back(std::move(step));
-    }
-    for (const auto& h : d["variables"].cast<py::list>()) {
-        auto v = h.cast<py::dict>();
-        s.variables.push_back({v["name"].cast<std::string>(), located(v["expr"])});
-    }
-    if (d.contains("parameters"))
-        for (const auto& [k, v] : d["parameters"].cast<py::dict>())
-            s.parameters.emplace_back(k.cast<std::string>(), v.cast<double>());
-    if (d.contains("models"))
-        for (const auto& h : d["models"].cast<py::list>()) {
-            auto md = h.cast<py::dict>();
-            an::ModelDef m;
-            m.name = md["name"].cast<std::string>();
-            m.line = md.contains("line") ? md["line"].cast<int>() : 1;
-            if (md.contains("route")) m.route = located(md["route"]);
-            if (md.contains("block_size")) m.block_size = md["block_size"].cast<std::size_t>();
-            for (const auto& fh : md["files"].cast<py::list>()) {
-                auto fd = fh.cast<py::dict>();
-                an::ModelFile f;
-                f.route = fd["route"].cast<std::int64_t>();
-                f.path = fd["path"].cast<std::string>();
-                if (fd.contains("bytes") && !fd["bytes"].is_none()) {
-                    const std::string b = fd["bytes"].cast<py::bytes>();
-                    f.bytes.assign(b.begin(), b.end());
-                }
-                m.files.push_back(std::move(f));
-            }
-            for (const auto& th : md["tensors"].cast<py::list>()) {
-                auto td = th.cast<py::dict>();
-                an::ModelTensor t;
-                t.name = td["name"].cast<std::string>();
-                for (const auto& ih : td["inputs"].cast<py::list>()) {
-                    auto id = ih.cast<py::dict>();
-                    an::ModelInput in;
-                    in.name = id["name"].cast<std::string>();
-                    in.expr = located(id["expr"]);
-                    in.add = id["add"].cast<double>();
-                    in.multiply = id["multiply"].cast<double>();
-                    if (id.contains("pad") && !id["pad"].is_none()) in.pad = id["pad"].cast<double>();
-                    t.inputs.push_back(std::move(in));
-                }
-                m.tensors.push_back(std::move(t));
-            }
-            for (const auto& oh : md["outputs"].cast<py::list>()) {
-                auto od = oh.cast<py::dict>();
-                m.outputs.push_back({od["name"].cast<std::string>(), od["tensor"].cast<std::string>(),
-                                     od["index"].cast<std::size_t>()});
-            }
-            s.models.push_back(std::move(m));
-        }
-    for (const auto& h : d["regions"].cast<py::list>()) {
-        auto r = h.cast<py::dict>();
-        an::RegionDef reg;
-        reg.name = r["name"].cast<std::string>();
-        for (const auto& c : r["cuts"].cast<py::list>()) {
-            auto cd = c.cast<py::dict>();
-            reg.cuts.push_back({cd["name"].cast<std::string>(), located(cd["expr"])});
-        }
-        if (r.contains("bins") && !r["bins"].is_none()) {
-            auto b = r["bins"].cast<py::dict>();
-            reg.bin_variable = located(b["variable"]);
-            reg.bin_edges = b["edges"].cast<std::vector<double>>();
-        }
-        s.regions.push_back(std::move(reg));
-    }
-    return s;
-}
 
 // ---- tables: every malformed piece is an InputError naming it -----------------------------------
 
@@ -300,49 +196,104 @@ py::dict schema_dict(const an::Schema& s) {
     return d;
 }
 
-py::dict result_dict(an::Result&& r) {
-    py::dict d;
-    d["region_names"] = r.region_names;
-    py::list cutflows, bins;
-    for (std::size_t k = 0; k < r.cutflows.size(); ++k) {
-        auto& c = r.cutflows[k];
-        py::dict cf;
-        cf["names"] = c.names;
-        cf["n"] = take(std::move(c.n));
-        cf["sumw"] = take(std::move(c.sumw));
-        cf["sumw2"] = take(std::move(c.sumw2));
-        cutflows.append(cf);
-        if (r.bins[k]) {
-            auto& b = *r.bins[k];
-            py::dict bd;
-            bd["edges"] = take(std::move(b.edges));
-            bd["n"] = take(std::move(b.n));
-            bd["sumw"] = take(std::move(b.sumw));
-            bd["sumw2"] = take(std::move(b.sumw2));
-            bd["outside"] = b.outside;
-            bins.append(bd);
-        } else {
-            bins.append(py::none());
-        }
-    }
-    d["cutflows"] = cutflows;
-    d["bins"] = bins;
-    d["variable_names"] = r.variable_names;
-    d["n_events"] = r.n_events;
-    d["variables"] = take(std::move(r.variables));
-    d["passed"] = take(std::move(r.passed));
-    return d;
+/// A read-only view of a result's storage (no copy), keeping the Result object alive.
+py::array view(const py::dtype& dt, std::vector<py::ssize_t> shape, const void* data, const py::handle& owner) {
+    std::vector<py::ssize_t> strides(shape.size(), dt.itemsize());
+    for (std::size_t k = shape.size(); k-- > 1;) strides[k - 1] = strides[k] * shape[k];
+    py::array a(dt, shape, strides, data, owner);
+    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return a;
 }
+
+template <class T>
+py::array view1(const std::vector<T>& v, const py::handle& owner) {
+    return view(py::dtype::of<T>(), {static_cast<py::ssize_t>(v.size())}, v.data(), owner);
+}
+
+std::map<std::string, std::vector<unsigned char>> model_bytes(const py::dict& models) {
+    std::map<std::string, std::vector<unsigned char>> out;
+    for (const auto& [k, v] : models) {
+        const std::string b = v.cast<py::bytes>();
+        out[k.cast<std::string>()].assign(b.begin(), b.end());
+    }
+    return out;
+}
+
+py::object wrap(an::Result&& r) { return py::cast(std::move(r)); }
 
 }  // namespace
 
 void register_analysis(py::module_& m) {
+    py::class_<an::Result>(m, "Result",
+                           "Cutflows, binned yields, per-event variables and region decisions of an analysis run "
+                           "(arrays are read-only views of the C++ storage)")
+        .def_readonly("region_names", &an::Result::region_names)
+        .def_readonly("variable_names", &an::Result::variable_names)
+        .def_readonly("n_events", &an::Result::n_events)
+        .def(
+            "cutflow",
+            [](const py::object& self, std::size_t k) {
+                const auto& r = self.cast<const an::Result&>();
+                if (k >= r.cutflows.size()) throw py::index_error("no region " + std::to_string(k));
+                const auto& c = r.cutflows[k];
+                return py::make_tuple(c.names, view1(c.n, self), view1(c.sumw, self), view1(c.sumw2, self));
+            },
+            py::arg("region"), "(step names, n, sumw, sumw2) of region number `region`")
+        .def(
+            "bins",
+            [](const py::object& self, std::size_t k) -> py::object {
+                const auto& r = self.cast<const an::Result&>();
+                if (k >= r.bins.size()) throw py::index_error("no region " + std::to_string(k));
+                if (!r.bins[k]) return py::none();
+                const auto& b = *r.bins[k];
+                return py::make_tuple(view1(b.edges, self), view1(b.n, self), view1(b.sumw, self), view1(b.sumw2, self),
+                                      b.outside);
+            },
+            py::arg("region"), "(edges, n, sumw, sumw2, outside) of a multi-bin region, else None")
+        .def_property_readonly("variables",
+                               [](const py::object& self) {
+                                   const auto& r = self.cast<const an::Result&>();
+                                   return view(py::dtype::of<double>(),
+                                               {static_cast<py::ssize_t>(r.n_events),
+                                                static_cast<py::ssize_t>(r.variable_names.size())},
+                                               r.variables.data(), self);
+                               })
+        .def_property_readonly("passed",
+                               [](const py::object& self) {
+                                   const auto& r = self.cast<const an::Result&>();
+                                   return view(py::dtype("bool"),  // 0/1 bytes
+                                               {static_cast<py::ssize_t>(r.n_events),
+                                                static_cast<py::ssize_t>(r.region_names.size())},
+                                               r.passed.data(), self);
+                               })
+        .def_static(
+            "combine",
+            [](const std::vector<const an::Result*>& parts) {
+                an::Result out;
+                {
+                    py::gil_scoped_release release;
+                    out = an::Result::combine(parts);
+                }
+                return out;
+            },
+            py::arg("parts"), "A new result: the parts merged in order (Result::merge)");
     py::class_<an::Analysis>(m, "Analysis", "A compiled analysis definition (objects, variables, regions)")
-        .def(py::init([](const py::dict& spec, const py::dict& schema) {
-                 return an::Analysis(spec_from(spec), schema_from(schema));
-             }),
-             py::arg("spec"), py::arg("input_schema"))
+        .def_static(
+            "from_json",
+            [](const std::string& text, const std::string& file, const py::dict& schema, const py::dict& models,
+               const std::string& base_dir) {
+                auto blobs = model_bytes(models);
+                auto s = schema_from(schema);
+                py::gil_scoped_release release;
+                auto def = an::parse_definition(text, file, base_dir, blobs);
+                return an::Analysis(std::move(def.spec), s);
+            },
+            py::arg("text"), py::arg("file"), py::arg("input_schema"), py::arg("models") = py::dict(),
+            py::arg("base_dir") = "",
+            "Compiles a resolved definition (JSON text; `file` names it in errors). Model paths found in "
+            "`models` use those ONNX bytes, others are read relative to `base_dir`.")
         .def_property_readonly("schema", [](const an::Analysis& a) { return schema_dict(a.schema()); })
+        .def_property_readonly("id", [](const an::Analysis& a) { return a.spec().id; })
         .def("uses", &an::Analysis::uses, py::arg("input"))
         .def(
             "run_table",
@@ -354,9 +305,27 @@ void register_analysis(py::module_& m) {
                     py::gil_scoped_release release;
                     r = a.run(t, threads, params);
                 }
-                return result_dict(std::move(r));
+                return wrap(std::move(r));
             },
             py::arg("table"), py::arg("threads") = 1, py::arg("parameters") = py::dict())
+        .def(
+            "run_objects",
+            [](const an::Analysis& a, const ObjectTable& table, int threads, const py::dict& parameters) {
+                if (!table.large_r && a.uses("large_r_jets"))
+                    throw recast::ConfigError(a.spec().source, 0, 0,
+                                              "analysis " + a.spec().id +
+                                                  " uses large_r_jets, but the object table was reconstructed "
+                                                  "without them (reconstruct_table(..., large_r=True))");
+                const auto params = parameter_list(parameters);
+                an::Result r;
+                {
+                    py::gil_scoped_release release;
+                    r = a.run(table.table, threads, params);
+                }
+                return wrap(std::move(r));
+            },
+            py::arg("table"), py::arg("threads") = 1, py::arg("parameters") = py::dict(),
+            "Runs on the objects of a detector pass (an ObjectTable of the card the analysis was compiled for)")
         .def(
             "run_events",
             [](const an::Analysis& a, const py::object& events, const recast::detector::Detector& det,
@@ -372,7 +341,7 @@ void register_analysis(py::module_& m) {
                     auto t = an::from_detector(std::move(out), det, w, num);
                     r = a.run(t, threads, params);
                 }
-                return result_dict(std::move(r));
+                return wrap(std::move(r));
             },
             py::arg("events"), py::arg("detector"), py::arg("first_event_key") = 0, py::arg("threads") = 1,
             py::arg("parameters") = py::dict());

@@ -16,7 +16,7 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from . import _core
 from ._core import ConfigError, ModelError
 from ._data import analyses_dir
 from .events import EventBatch
+from .objects import ObjectTable
 
 log = logging.getLogger(__name__)
 
@@ -395,6 +396,8 @@ class Definition:
                     "variable": _loc(b["variable"]),
                     "edges": [_edge(x, str(self.path), _first_line(b)) for x in b["edges"]],
                 }
+                if "names" in b:
+                    region["bins"]["names"] = [str(n) for n in b["names"]]
             regions.append(region)
         models = [self._model_spec(str(name), card) for name, card in d.get("models", {}).items()]
         parameters = {str(k): float(v) for k, v in d.get("parameters", {}).items()}
@@ -485,6 +488,138 @@ class Definition:
                 return [str(n) for n in r["bins"]["names"]]
         return None
 
+    def resolved(self) -> tuple[str, dict[str, bytes]]:
+        """The resolved definition as JSON text and the ONNX bytes of its models (by path)."""
+        doc, blobs = resolved_document(self.spec(), self.info)
+        return _dumps(doc), blobs
+
+    def resolve(self, directory: str | os.PathLike[str]) -> Path:
+        """Writes the resolved definition for the C++ core: ``directory/definition.json`` and the
+        converted models as ``directory/models/<sha256>.onnx`` (paths relative to the JSON file).
+        Returns the JSON file. ``recast::analysis::load_definition(directory)`` reads it."""
+        import hashlib
+
+        directory = Path(directory)
+        spec = self.spec()
+        paths: dict[str, str] = {}
+        files: dict[str, bytes] = {}
+        for m in spec["models"]:
+            for f in m["files"]:
+                data = bytes(f["bytes"])
+                name = f"models/{hashlib.sha256(data).hexdigest()}.onnx"
+                paths[str(f["path"])] = name
+                files[name] = data
+        doc, _ = resolved_document(spec, self.info, paths)
+        text = _dumps(doc, indent=1) + "\n"
+        try:
+            (directory / "models").mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                (directory / name).write_bytes(data)
+            out = directory / "definition.json"
+            tmp = out.with_name(out.name + ".tmp")
+            tmp.write_text(text)
+            tmp.replace(out)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot write the resolved definition: {e.strerror}", file=str(e.filename or directory)
+            ) from e
+        log.info("resolved %s into %s (%d model files)", self.path, directory, len(files))
+        return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the resolved definition (JSON): what the C++ core parses (recast/analysis/definition.hpp)
+# ------------------------------------------------------------------------------------------------
+RESOLVED_FORMAT = "recast_ml/resolved_definition"
+RESOLVED_FORMAT_VERSION = 1  # schemas/resolved_definition.schema.json
+
+
+def _json_edge(x: float) -> float | str:
+    """JSON has no infinities: open bin edges are written as "inf"/"-inf"."""
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def resolved_document(
+    spec: Mapping[str, Any], info: Mapping[str, Any] | None = None, model_paths: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A core spec (:meth:`Definition.spec`) as a resolved-definition document and the ONNX bytes
+    it refers to by path. ``model_paths`` renames model paths (e.g. to files of a resolved folder)."""
+    blobs: dict[str, bytes] = {}
+    models = []
+    for m in spec.get("models", []):
+        files = []
+        for f in m["files"]:
+            path = str(f["path"])
+            if model_paths is not None:
+                path = model_paths[path]
+            if f.get("bytes") is not None:
+                blobs[path] = bytes(f["bytes"])
+            files.append({"route": int(f["route"]), "path": path})
+        models.append({**{k: v for k, v in m.items() if k != "files"}, "files": files})
+    regions = []
+    for r in spec["regions"]:
+        region = dict(r)
+        if r.get("bins") is not None:
+            region["bins"] = {**r["bins"], "edges": [_json_edge(float(x)) for x in r["bins"]["edges"]]}
+        else:
+            region.pop("bins", None)
+        regions.append(region)
+    doc: dict[str, Any] = {
+        "format": RESOLVED_FORMAT,
+        "format_version": RESOLVED_FORMAT_VERSION,
+        "id": str(spec["id"]),
+        "source": str(spec["source"]),
+    }
+    if info is not None:
+        doc["info"] = dict(info)
+    doc.update(
+        objects=list(spec["objects"]),
+        variables=list(spec["variables"]),
+        models=models,
+        parameters=dict(spec.get("parameters", {})),
+        regions=regions,
+    )
+    return doc, blobs
+
+
+def _dumps(doc: Mapping[str, Any], *, indent: int | None = None) -> str:
+    try:
+        return json.dumps(doc, indent=indent, allow_nan=False, default=str)
+    except ValueError as e:  # NaN or an infinity where JSON cannot hold it
+        raise ConfigError(f"{doc.get('source', '<analysis>')}: cannot write the resolved definition: {e}") from None
+
+
+def compile_spec(
+    spec: Mapping[str, Any], input_schema: Mapping[str, Any], info: Mapping[str, Any] | None = None
+) -> _core.Analysis:
+    """Compiles a core spec (:meth:`Definition.spec`, possibly edited) through its resolved JSON
+    document: the one path by which definitions reach the core (model bytes passed in memory)."""
+    doc, blobs = resolved_document(spec, info)
+    return _core.Analysis.from_json(_dumps(doc), str(spec["source"]), dict(input_schema), blobs)
+
+
+def check_resolved(path: str | os.PathLike[str], *, detector: Any = None) -> _core.Analysis:
+    """Compiles a resolved definition from its files, as a C++ program loads it (``path``: the
+    folder or its definition.json), against a detector card's schema (default: the card named in
+    the definition, else atlas_run2)."""
+    from .detector import Detector
+
+    path = Path(path)
+    file = path / "definition.json" if path.is_dir() else path
+    try:
+        text = file.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read the resolved definition: {e.strerror}", file=str(file)) from e
+    if detector is None:
+        try:
+            detector = json.loads(text).get("info", {}).get("detector", "atlas_run2")
+        except (ValueError, AttributeError):
+            detector = "atlas_run2"  # the core reports what is wrong with the file
+    det = detector if isinstance(detector, Detector) else Detector(detector)
+    return _core.Analysis.from_json(text, str(file), _core.detector_schema(det._detector), {}, str(file.parent))
+
 
 def load_definition(path: str | os.PathLike[str]) -> Definition:
     path = Path(path)
@@ -549,11 +684,6 @@ class Cutflow:
     def yield_errors(self) -> npt.NDArray[np.float64] | None:
         return None if self.scale is None else np.sqrt(self.sumw2) * self.scale
 
-    def merge(self, other: Cutflow) -> Cutflow:
-        if other.names != self.names:
-            raise ConfigError(f"cannot merge cutflows of {self.region!r} with different steps")
-        return Cutflow(self.region, self.names, self.n + other.n, self.sumw + other.sumw, self.sumw2 + other.sumw2)
-
     def table(self) -> str:
         head = f"{'step':<40} {'N':>9} {'sum w':>12} {'cumul.':>8} {'rel.':>8}"
         if self.scale is not None:
@@ -616,23 +746,47 @@ class Bins:
         return {"region": self.region, "bins": bins, "outside": int(self.outside)}
 
 
-@dataclass
 class AnalysisResult:
-    """Cutflows per region, binned yields, and per-event variables / region decisions."""
+    """Cutflows per region, binned yields, and per-event variables / region decisions: read-only
+    numpy views of the C++ result (``recast::analysis::Result``), plus what Python owns (cross
+    section, luminosity, scale, detector, definition path)."""
 
-    analysis: str
-    info: dict[str, Any]
-    cutflows: dict[str, Cutflow]
-    bins: dict[str, Bins]
-    variable_names: list[str]
-    variables: npt.NDArray[np.float64]  # n_events x n_variables (NaN = missing)
-    passed: npt.NDArray[np.bool_]  # n_events x n_regions
-    n_events: int
-    sum_weights: float
-    cross_section_pb: float | None = None
-    luminosity_fb: float | None = None
-    detector: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        core: _core.Result,
+        *,
+        analysis: str,
+        info: dict[str, Any],
+        bin_names: Mapping[str, list[str] | None] | None = None,
+        cross_section_pb: float | None = None,
+        luminosity_fb: float | None = None,
+        detector: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._core = core
+        self.analysis = analysis
+        self.info = info
+        self._bin_names = dict(bin_names or {})
+        self.cross_section_pb = cross_section_pb
+        self.luminosity_fb = luminosity_fb
+        self.detector = detector
+        self.metadata = metadata if metadata is not None else {}
+        names = list(core.region_names)
+        self.cutflows: dict[str, Cutflow] = {}
+        self.bins: dict[str, Bins] = {}
+        for k, name in enumerate(names):
+            steps, n, sumw, sumw2 = core.cutflow(k)
+            self.cutflows[name] = Cutflow(name, list(steps), n, sumw, sumw2)
+            b = core.bins(k)
+            if b is not None:
+                edges, bn, bw, bw2, outside = b
+                self.bins[name] = Bins(name, edges, bn, bw, bw2, int(outside), self._bin_names.get(name))
+        self.variable_names: list[str] = list(core.variable_names)
+        self.variables: npt.NDArray[np.float64] = core.variables  # n_events x n_variables (NaN = missing)
+        self.passed: npt.NDArray[np.bool_] = core.passed  # n_events x n_regions
+        self.n_events = int(core.n_events)
+        self.sum_weights = float(self.cutflows[names[0]].sumw[0]) if names else 0.0
+        self._apply_scale()
 
     @property
     def scale(self) -> float | None:
@@ -664,49 +818,33 @@ class AnalysisResult:
 
     @staticmethod
     def combine(results: Sequence[AnalysisResult]) -> AnalysisResult:
-        """Combine the results of several parts of one sample (batches, files, jobs) in one step:
-        cutflows and bins summed, per-event arrays concatenated once; cross section, luminosity
-        and detector of the first."""
+        """Combine the results of several parts of one sample (batches, files, jobs) in one step
+        (C++ ``Result::merge``): cutflows and bins summed, per-event arrays concatenated once;
+        cross section, luminosity and detector of the first."""
         if not results:
             raise ConfigError("nothing to combine")
         first = results[0]
         for r in results[1:]:
-            if r.analysis != first.analysis or list(r.cutflows) != list(first.cutflows):
+            if (
+                r.analysis != first.analysis
+                or list(r.cutflows) != list(first.cutflows)
+                or r.variable_names != first.variable_names
+            ):
                 raise ConfigError("cannot merge results of different analyses")
-        cutflows = {}
-        for k, c in first.cutflows.items():
-            for r in results[1:]:
-                c = c.merge(r.cutflows[k])
-            cutflows[k] = c
-        bins = {}
-        for k, b in first.bins.items():
-            parts = [r.bins[k] for r in results]
-            bins[k] = Bins(
-                k,
-                b.edges,
-                np.sum([p.n for p in parts], axis=0),
-                np.sum([p.sumw for p in parts], axis=0),
-                np.sum([p.sumw2 for p in parts], axis=0),
-                sum(p.outside for p in parts),
-                b.names,
-            )
-        merged = AnalysisResult(
+        try:
+            core = _core.Result.combine([r._core for r in results])
+        except ValueError as e:  # steps or bin edges differ
+            raise ConfigError(f"cannot merge results: {e}") from None
+        return AnalysisResult(
+            core,
             analysis=first.analysis,
             info=first.info,
-            cutflows=cutflows,
-            bins=bins,
-            variable_names=first.variable_names,
-            variables=np.concatenate([r.variables for r in results]),
-            passed=np.concatenate([r.passed for r in results]),
-            n_events=sum(r.n_events for r in results),
-            sum_weights=sum(r.sum_weights for r in results),
+            bin_names=first._bin_names,
             cross_section_pb=first.cross_section_pb,
             luminosity_fb=first.luminosity_fb,
             detector=first.detector,
             metadata=first.metadata,
         )
-        merged._apply_scale()
-        return merged
 
     def _apply_scale(self) -> None:
         for c in self.cutflows.values():
@@ -764,19 +902,52 @@ class Analysis:
     def __init__(self, definition: Definition, input_schema: dict[str, Any], detector: Any = None) -> None:
         self.definition = definition
         self.detector = detector
-        self._core = _core.Analysis(definition.spec(), input_schema)
+        text, blobs = definition.resolved()
+        self._core = _core.Analysis.from_json(text, str(definition.path), dict(input_schema), blobs)
         self._for_card: dict[str, Analysis] = {}  # compiled for other detector cards, by card hash
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike[str], *, detector: Any = None) -> Analysis:
+        """Loads and compiles a definition for a detector card (default: the definition's). Cached:
+        the same definition file (path, modification time and content hash) and card give the same
+        compiled analysis; an edited file is loaded again."""
+        import hashlib
+
         from .detector import Detector
 
-        definition = load_definition(find_definition(name_or_path))
+        path = find_definition(name_or_path)
+        try:
+            stat = path.stat()
+            data = path.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read {path}: {e.strerror}", file=str(path)) from e
+        file_key = (str(path.resolve()), stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
+        definition: Definition | None = None
         if detector is None:
-            detector = definition.info.get("detector", "atlas_run2")
+            cached = _LOADED_DEFAULT.get(file_key)
+            if cached is not None:
+                detector = cached
+            else:
+                definition = load_definition(path)
+                detector = definition.info.get("detector", "atlas_run2")
         if not isinstance(detector, Detector):
             detector = Detector(detector)
-        return cls(definition, _core.detector_schema(detector._detector), detector)
+        key = (*file_key, detector.card.hash)
+        hit = _LOADED.get(key)
+        if hit is not None:
+            log.debug("Analysis.load: %s for card %s from the cache", path, detector.card.hash[:12])
+            _LOADED[key] = _LOADED.pop(key)  # most recently used last
+            return hit
+        if definition is None:
+            definition = load_definition(path)
+        ana = cls(definition, _core.detector_schema(detector._detector), detector)
+        _LOADED[key] = ana
+        _LOADED_DEFAULT.setdefault(file_key, detector)
+        while len(_LOADED) > _LOAD_CACHE_SIZE:
+            _LOADED.pop(next(iter(_LOADED)))
+        while len(_LOADED_DEFAULT) > _LOAD_CACHE_SIZE:
+            _LOADED_DEFAULT.pop(next(iter(_LOADED_DEFAULT)))
+        return ana
 
     @classmethod
     def for_arrays(cls, name_or_path: str | os.PathLike[str], table: Mapping[str, Any]) -> Analysis:
@@ -835,6 +1006,30 @@ class Analysis:
         )
         return target._result(raw, cross_section, luminosity, detector=target.detector.card.profile_name)
 
+    def run_objects(
+        self,
+        table: ObjectTable,
+        *,
+        cross_section: float | None = None,
+        luminosity: float | None = None,
+        parameters: Mapping[str, float] | None = None,
+        threads: int = 1,
+    ) -> AnalysisResult:
+        """The analysis on the objects of one detector pass (:meth:`Detector.reconstruct_table`):
+        the table may be shared by every analysis compiled for the same card. Identical to
+        :meth:`run` on the events the table was reconstructed from."""
+        if self.detector is None:
+            raise ConfigError("this analysis was compiled for arrays; use run_table()")
+        if table.card_hash != self.detector.card.hash:
+            raise ConfigError(
+                f"{self.id}: the object table was reconstructed with card {table.card_name!r}, the analysis is "
+                f"compiled for {self.detector.card.profile_name!r}"
+            )
+        if table.n_events == 0:
+            raise _core.InputError(f"no events to run {self.id} on")
+        raw = self._core.run_objects(table.core, threads, dict(parameters or {}))
+        return self._result(raw, cross_section, luminosity, detector=self.detector.card.profile_name)
+
     def run_table(
         self,
         table: Mapping[str, Any],
@@ -847,40 +1042,26 @@ class Analysis:
         raw = self._core.run_table(dict(table), threads, dict(parameters or {}))
         return self._result(raw, cross_section, luminosity, detector=None)
 
-    def _result(
-        self, raw: dict[str, Any], xs: float | None, lumi: float | None, detector: str | None
-    ) -> AnalysisResult:
+    def _result(self, raw: _core.Result, xs: float | None, lumi: float | None, detector: str | None) -> AnalysisResult:
         if xs is not None and not (xs > 0 and math.isfinite(xs)):
             raise ConfigError(f"cross section must be a positive number of pb, got {xs}")
-        names = list(raw["region_names"])
-        cutflows = {}
-        bins = {}
-        for name, cf, b in zip(names, raw["cutflows"], raw["bins"], strict=True):
-            cutflows[name] = Cutflow(name, list(cf["names"]), cf["n"], cf["sumw"], cf["sumw2"])
-            if b is not None:
-                bins[name] = Bins(
-                    name, b["edges"], b["n"], b["sumw"], b["sumw2"], int(b["outside"]), self.definition.bin_names(name)
-                )
-        n = int(raw["n_events"])
-        nv = len(raw["variable_names"])
-        sumw = float(cutflows[names[0]].sumw[0]) if names else 0.0
-        result = AnalysisResult(
+        return AnalysisResult(
+            raw,
             analysis=self.id,
             info=self.info,
-            cutflows=cutflows,
-            bins=bins,
-            variable_names=list(raw["variable_names"]),
-            variables=raw["variables"].reshape(n, nv),
-            passed=raw["passed"].reshape(n, len(names)).astype(bool),
-            n_events=n,
-            sum_weights=sumw,
+            bin_names={name: self.definition.bin_names(name) for name in raw.region_names},
             cross_section_pb=xs,
             luminosity_fb=float(lumi if lumi is not None else self.info["luminosity"]),
             detector=detector,
             metadata={"definition": str(self.definition.path)},
         )
-        result._apply_scale()
-        return result
+
+
+_LOAD_CACHE_SIZE = 32
+# Analysis.load cache: (definition path, mtime, sha256, card hash) -> compiled analysis, and
+# (definition path, mtime, sha256) -> its default detector (least recently used first)
+_LOADED: dict[tuple[str, int, str, str], Analysis] = {}
+_LOADED_DEFAULT: dict[tuple[str, int, str], Any] = {}
 
 
 def run_batches(
@@ -897,15 +1078,25 @@ def run_batches(
     batch. Memory is bounded by a batch (plus the per-event variables of the results)."""
     if not analyses:
         raise ConfigError("run_batches: no analyses given")
+    # one detector pass per card and batch, shared by the analyses compiled for that card
+    groups: dict[str, list[int]] = {}
+    for k, ana in enumerate(analyses):
+        if ana.detector is None:
+            raise ConfigError(f"run_batches: {ana.id} was compiled for arrays, not for a detector card")
+        groups.setdefault(ana.detector.card.hash, []).append(k)
+    large_r = {card: any(analyses[k]._core.uses("large_r_jets") for k in ks) for card, ks in groups.items()}
     parts: list[list[AnalysisResult]] = [[] for _ in analyses]
     key = 0
     for batch in batches:
         if len(batch) == 0:
             continue
-        for ana, done in zip(analyses, parts, strict=True):
-            done.append(
-                ana.run(batch, cross_section=cross_section, luminosity=luminosity, first_event_key=key, threads=threads)
-            )
+        for card, ks in groups.items():
+            det = analyses[ks[0]].detector
+            table = det.reconstruct_table(batch, first_event_key=key, threads=threads, large_r=large_r[card])
+            for k in ks:
+                parts[k].append(
+                    analyses[k].run_objects(table, cross_section=cross_section, luminosity=luminosity, threads=threads)
+                )
         key += len(batch)
     if key == 0:
         raise _core.InputError("run_batches: no events")
@@ -1064,7 +1255,7 @@ def evaluate(text: str, table: Mapping[str, Any], *, threads: int = 1) -> npt.ND
         "variables": [{"name": "value", "expr": {"text": text, "line": 1, "col": 1}}],
         "regions": [],
     }
-    core = _core.Analysis(spec, _core.table_schema(dict(table)))
+    core = compile_spec(spec, _core.table_schema(dict(table)))
     raw = core.run_table(dict(table), threads)
-    values: npt.NDArray[np.float64] = raw["variables"]
+    values: npt.NDArray[np.float64] = np.array(raw.variables[:, 0])  # writable, owned by the caller
     return values

@@ -152,6 +152,17 @@ def _cmd_analyses_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_definition_resolve(args: argparse.Namespace) -> int:
+    from .analysis import check_resolved, find_definition, load_definition
+
+    d = load_definition(find_definition(args.analysis))
+    out = d.resolve(args.output)
+    check_resolved(out, detector=args.detector)
+    n_models = sum(len(card["files"]) for card in d.doc.get("models", {}).values())
+    print(f"{d.id}: {out} ({len(d.doc['regions'])} regions, {n_models} model files in {out.parent / 'models'})")
+    return 0
+
+
 def _benchmark_files(texts: list[str]) -> dict[str, list[str]]:
     """--sample BENCHMARK=FILE, repeatable; files given for one benchmark are the parts of its sample."""
     files: dict[str, list[str]] = {}
@@ -329,6 +340,20 @@ def build_parser() -> argparse.ArgumentParser:
     show = ana.add_parser("show", help="metadata, models and regions of an analysis")
     show.add_argument("analysis", help="analysis ID or definition path")
     show.set_defaults(func=_cmd_analyses_show)
+
+    dfn = sub.add_parser("definition", help="analysis definition tools").add_subparsers(
+        dest="definition_command", required=True
+    )
+    res = dfn.add_parser(
+        "resolve",
+        help="write the resolved definition the C++ core loads: DIR/definition.json + DIR/models/*.onnx",
+    )
+    res.add_argument("analysis", help="analysis ID or definition path")
+    res.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder to write")
+    res.add_argument(
+        "--detector", default=None, help="card to check the expressions against (default: the definition's)"
+    )
+    res.set_defaults(func=_cmd_definition_resolve)
 
     run = sub.add_parser("run", help="the main job: yields, CLs, r-values per signal region, results JSON + report")
     run.add_argument("--analysis", action="append", help="analysis ID or definition path (repeatable)")

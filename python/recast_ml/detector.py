@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _core
 from .cards import DetectorCard
 from .events import EventBatch
+
+if TYPE_CHECKING:
+    from .objects import ObjectTable
 
 _FIELDS = (
     "pt",
@@ -57,6 +60,17 @@ class Detector:
     def working_points(self, obj: str) -> list[str]:
         """Bit order of ``wp_mask`` for "electron", "muon", "photon" or "btag"."""
         return list(self._detector.working_points(obj))
+
+    def reconstruct_table(
+        self, events: EventBatch, *, first_event_key: int = 0, threads: int = 1, large_r: bool = True
+    ) -> ObjectTable:
+        """One detector pass as an :class:`~recast_ml.objects.ObjectTable` (objects kept in C++)
+        that every analysis compiled for this card runs on (``Analysis.run_objects``); large-R jets
+        only if ``large_r``."""
+        from .objects import ObjectTable
+
+        core = _core.reconstruct_table(self._detector, events._batch, first_event_key, threads, large_r)
+        return ObjectTable(core, card_hash=self.card.hash, card_name=self.card.profile_name)
 
     def reconstruct(self, events: EventBatch, *, first_event_key: int = 0, threads: int = 1) -> Any:
         import awkward as ak

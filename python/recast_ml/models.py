@@ -65,7 +65,7 @@ def check_model(
     vectors of a CSV (one column per card input, raw values unless ``normalised``; optional
     ``route`` or ``event_number`` columns choose the file) and compares with ``expected`` (one
     column per card output, or a single column)."""
-    from .analysis import Definition, find_definition, load_definition
+    from .analysis import Definition, compile_spec, find_definition, load_definition
 
     if ":" not in card:
         raise ConfigError(f"model card {card!r}: expected ANALYSIS:MODEL (e.g. ATLAS-SUSY-2018-22:GGd1)")
@@ -110,9 +110,8 @@ def check_model(
     core_spec["variables"] = [
         {"name": f"out_{o}", "expr": {"text": f"{model_name}.{o}", "line": 1, "col": 1}} for o in outputs
     ]
-    core = _core.Analysis(core_spec, _core.table_schema(table))
-    raw = core.run_table(table, 1, {})
-    values = raw["variables"].reshape(n, len(outputs))
+    core = compile_spec(core_spec, _core.table_schema(table))
+    values = core.run_table(table, 1, {}).variables
     got = {o: values[:, k] for k, o in enumerate(outputs)}
     deviation: dict[str, float] = {}
     worst: dict[str, int] = {}

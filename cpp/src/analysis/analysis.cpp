@@ -13,15 +13,24 @@
 namespace recast::analysis {
 
 void Result::merge(const Result& o) {
-    if (o.region_names != region_names || o.variable_names != variable_names)
+    if (o.region_names != region_names || o.variable_names != variable_names || o.cutflows.size() != cutflows.size() ||
+        o.bins.size() != bins.size())
         throw std::invalid_argument("cannot merge results of different analyses");
+    for (std::size_t r = 0; r < bins.size(); ++r)
+        if (bins[r].has_value() != o.bins[r].has_value())
+            throw std::invalid_argument("cannot merge results of different analyses (region '" + region_names[r] +
+                                        "' is binned in only one)");
     for (std::size_t r = 0; r < cutflows.size(); ++r) {
         cutflows[r].merge(o.cutflows[r]);
         if (bins[r]) bins[r]->merge(*o.bins[r]);
     }
     n_events += o.n_events;
-    variables.insert(variables.end(), o.variables.begin(), o.variables.end());
-    passed.insert(passed.end(), o.passed.begin(), o.passed.end());
+    // `o` may be this result: append copies of the original sizes, not ranges of a growing vector
+    const std::size_t nv = o.variables.size(), np = o.passed.size();
+    variables.reserve(variables.size() + nv);
+    passed.reserve(passed.size() + np);
+    for (std::size_t i = 0; i < nv; ++i) variables.push_back(o.variables[i]);
+    for (std::size_t i = 0; i < np; ++i) passed.push_back(o.passed[i]);
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "recast/analysis/cutflow.hpp"
 
+#include "recast/analysis/analysis.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -55,6 +57,26 @@ void BinnedYield::merge(const BinnedYield& o) {
         sumw2[i] += o.sumw2[i];
     }
     outside += o.outside;
+}
+
+}  // namespace recast::analysis
+
+// ---- Result::combine (Result::merge is in analysis.cpp) --------------------------------------------
+namespace recast::analysis {
+
+Result Result::combine(const std::vector<const Result*>& parts) {
+    if (parts.empty() || parts.front() == nullptr) throw std::invalid_argument("nothing to combine");
+    Result out = *parts.front();
+    std::size_t nv = 0, np = 0;
+    for (const Result* p : parts) {
+        if (p == nullptr) throw std::invalid_argument("cannot combine a missing result");
+        nv += p->variables.size();
+        np += p->passed.size();
+    }
+    out.variables.reserve(nv);
+    out.passed.reserve(np);
+    for (std::size_t k = 1; k < parts.size(); ++k) out.merge(*parts[k]);
+    return out;
 }
 
 }  // namespace recast::analysis

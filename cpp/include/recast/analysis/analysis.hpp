@@ -142,8 +142,13 @@ struct Result {
     std::vector<std::uint8_t> passed;  ///< n_events x n_regions, row-major
 
     /// Adds the cutflows and yields of another result of the same analysis and appends its
-    /// per-event columns (events in call order).
+    /// per-event columns (events in call order). Throws std::invalid_argument if the results
+    /// are not of the same analysis (regions, steps, bins or variables differ); `other` may be
+    /// this result itself.
     void merge(const Result& other);
+    /// The parts of one sample (batches, files, jobs) merged in order: a copy of the first with
+    /// the others merged into it (storage for the per-event columns reserved once).
+    static Result combine(const std::vector<const Result*>& parts);
 };
 
 class Analysis {
