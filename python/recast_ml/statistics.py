@@ -201,8 +201,8 @@ def cls_result(n_obs: float, b: float, b_err: float, s: float, method: Method = 
     if s <= 0:
         return ClsResult(1.0, 1.0, "none", "no signal in this region: CLs = 1")
     if method == "native":
-        obs, exp = _core.cls_values([float(n_obs)], [float(b)], [float(b_err)], [float(s)])
-        return ClsResult(float(obs[0]), float(exp[0]), "native")
+        nat_obs, nat_exp = _core.cls_values([float(n_obs)], [float(b)], [float(b_err)], [float(s)])
+        return ClsResult(float(nat_obs[0]), float(nat_exp[0]), "native")
     if method != "pyhf":
         raise ConfigError(f"cls: method must be 'native' or 'pyhf', got {method!r}")
     scale = _signal_scale(n_obs, b, b_err)
