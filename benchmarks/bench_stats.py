@@ -141,7 +141,10 @@ def main() -> None:
         "`python benchmarks/bench_stats.py"
         + (f" --events {args.events.name}" if args.events else "")
         + "`. "
-        + summary,
+        + summary
+        + '. Before = the same code with `region_statistics(method="pyhf")` (pyhf imported and one hypotest '
+        "per SR, as `recast-ml run` did); after = the native closed form (no pyhf import). Other helpers were "
+        "building and testing on the same 2 cores: only ratios within one run mean anything.",
         summary,
     )
 
