@@ -273,3 +273,29 @@ def test_bad_input_is_a_typed_error_naming_the_entry():
         _core.profile_log_likelihoods([[1.0]], [[1.0]], [[0.1]], [[1.0]])
     with pytest.raises(ConfigError, match="method must be"):
         cls_result(1, 1, 0.1, 1, method="roostats")  # type: ignore[arg-type]
+
+
+def test_vectorised_calls_release_the_gil():
+    """While one thread computes many SRs in C++, another Python thread keeps running (with the
+    GIL held it could not tick at all until the call returned)."""
+    import threading
+    import time
+
+    n = np.full(4000, 10.0)
+    window: list[float] = []
+
+    def work() -> None:
+        window.append(time.perf_counter())
+        _core.upper_limits(n, n * 0.8, n * 0.2)
+        window.append(time.perf_counter())
+
+    ticks: list[float] = []
+    worker = threading.Thread(target=work)
+    worker.start()
+    while worker.is_alive():
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    worker.join()
+    inside = [t for t in ticks if window[0] < t < window[1]]
+    assert window[1] - window[0] > 0.02  # long enough to tell
+    assert len(inside) >= 5
