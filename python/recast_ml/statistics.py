@@ -344,8 +344,8 @@ def region_statistics(
                 low_mc_statistics=n_mc is not None and n_mc < MIN_MC_EVENTS,
                 cls_method=c.method,
                 note=c.note,
-                s95_obs_model=float(u_obs),
-                s95_exp_model=float(u_exp),
+                s95_obs_model=float(u_obs) if math.isfinite(u_obs) else None,
+                s95_exp_model=float(u_exp) if math.isfinite(u_exp) else None,
             )
         )
     return out
