@@ -24,8 +24,11 @@ from recast_ml.statistics import (
 
 
 def test_cls_equals_direct_pyhf():
-    obs, exp = cls(10, 8.0, 2.0, 5.0)
+    obs, exp = cls(10, 8.0, 2.0, 5.0, method="pyhf")
     assert obs == pytest.approx(0.3165, abs=5e-5)  # the issue's reference number
+    nat_obs, nat_exp = cls(10, 8.0, 2.0, 5.0)  # native (default): the same model in closed form
+    assert nat_obs == pytest.approx(obs, rel=1e-3)
+    assert nat_exp == pytest.approx(exp, rel=1e-3)
     model = pyhf.simplemodels.uncorrelated_background(signal=[5.0], bkg=[8.0], bkg_uncertainty=[2.0])
     ref_obs, ref_exp = pyhf.infer.hypotest(
         1.0, [10, *model.config.auxdata], model, test_stat="qtilde", return_expected=True
@@ -34,6 +37,7 @@ def test_cls_equals_direct_pyhf():
     assert exp == pytest.approx(float(ref_exp), rel=1e-9)
     assert cls(10, 8.0, 2.0, 0.0) == (1.0, 1.0)
     assert cls(3, 8.0, 2.0, 30.0)[0] < 0.01  # a large signal in a deficit is excluded
+    assert cls(3, 8.0, 2.0, 30.0, method="pyhf")[0] < 0.01
     with pytest.raises(ValueError, match="b must be"):
         cls(3, -1.0, 2.0, 1.0)
 
@@ -115,12 +119,16 @@ def direct_pyhf(n, b, e, s, mu=1.0, poi_bounds=None):
     ],
 )
 def test_huge_signals_are_excluded_not_crashing_or_cls_one(n, b, e, s):
-    res = cls_result(n, b, e, s)
+    nat = cls_result(n, b, e, s)
+    assert nat.method == "native"
+    assert nat.obs < 1e-10
+    assert nat.exp < 1e-10
+    res = cls_result(n, b, e, s, method="pyhf")
     assert res.obs < 1e-10
     assert res.exp < 1e-10
     assert res.method in ("pyhf-rescaled", "analytic")
     assert "sensitivity scale" in res.note
-    assert cls(n, b, e, s) == (res.obs, res.exp)
+    assert cls(n, b, e, s, method="pyhf") == (res.obs, res.exp)
 
 
 @pytest.mark.parametrize(("n", "b", "e"), [(3, 0.5, 0.3), (536, 536.0, 30.0), (0, 2.0, 1.0)])
@@ -130,7 +138,7 @@ def test_rescaled_cls_equals_direct_pyhf_where_that_is_defined(n, b, e):
     scale = 2 * math.sqrt(b + e * e) + abs(n - b) + 3
     for k in (2.0, 25.0):
         s = k * scale
-        res = cls_result(n, b, e, s)
+        res = cls_result(n, b, e, s, method="pyhf")
         assert res.method == ("pyhf" if k < 20 else "pyhf-rescaled")
         ref = direct_pyhf(n, b, e, s)
         for got, want in zip((res.obs, res.exp), ref, strict=True):
@@ -167,8 +175,12 @@ def test_conservative_r_and_few_mc_event_regions(tmp_path):
     assert [stats_[k].low_mc_statistics for k in "ABC"] == [False, False, True]  # fewer than 10
     assert MIN_MC_EVENTS == 10
     assert stats_["C"].mc_events == 1
-    # CLs is pyhf's on the nominal yield
-    assert stats_["A"].cls_obs == pytest.approx(direct_pyhf(10, 8.0, 2.0, 5.0)[0], rel=1e-12)
+    # CLs is pyhf's on the nominal yield (native closed form; method="pyhf" runs pyhf itself)
+    assert stats_["A"].cls_obs == pytest.approx(direct_pyhf(10, 8.0, 2.0, 5.0)[0], rel=1e-3)
+    assert stats_["A"].cls_method == "native"
+    via_pyhf = {s.region: s for s in region_statistics(yields, published, method="pyhf")}
+    assert via_pyhf["A"].cls_obs == pytest.approx(direct_pyhf(10, 8.0, 2.0, 5.0)[0], rel=1e-12)
+    assert via_pyhf["A"].cls_method == "pyhf"
 
 
 @pytest.mark.parametrize(
@@ -181,14 +193,14 @@ def test_any_pyhf_failure_falls_back_to_the_analytic_cls(monkeypatch, n, b, e, s
     constraints differ by ~30 %)."""
     import recast_ml.statistics as st
 
-    want = cls_result(n, b, e, s)
+    want = cls_result(n, b, e, s, method="pyhf")
     assert want.method == "pyhf"
 
     def broken(*args, **kwargs):
         raise RuntimeError("scipy: the fit diverged")
 
     monkeypatch.setattr(st, "_pyhf_hypotest", broken)
-    got = st.cls_result(n, b, e, s)
+    got = st.cls_result(n, b, e, s, method="pyhf")
     assert got.method == "analytic"
     assert "pyhf fit failed" in got.note
     assert got.obs == pytest.approx(want.obs, rel=0.1, abs=0.005)

@@ -1,6 +1,8 @@
 #include "recast/stats.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -54,6 +56,211 @@ std::size_t best_expected_region(const std::vector<SignalRegion>& regions, const
         if (d < best_value) best_value = d, best = i;
     }
     return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pyhf's uncorrelated-background model (see stats.hpp)
+
+namespace {
+
+constexpr double kGammaLo = 1e-10;  // pyhf shapesys bounds
+constexpr double kGammaHi = 10.0;
+constexpr double kErrFloor = 1e-9;  // statistics.py hands pyhf max(b_err, 1e-9)
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+void check_inputs(const char* what, double n, double b, double b_err, double s) {
+    if (n < 0 || b < 0 || b_err < 0 || s < 0 || !std::isfinite(n + b + b_err + s))
+        throw std::invalid_argument(std::string(what) + ": inputs must be finite and >= 0 (n=" + std::to_string(n) +
+                                    ", b=" + std::to_string(b) + ", b_err=" + std::to_string(b_err) +
+                                    ", s=" + std::to_string(s) + ")");
+}
+
+/// log(1 + x) - x, accurate for small |x| (2 atanh series in u = x / (2 + x)).
+double log1pmx(double x) {
+    if (std::fabs(x) < 0.5) {
+        const double u = x / (2 + x), u2 = u * u;
+        double term = u * u2, sum = 0;
+        for (int k = 3; k < 200; k += 2) {
+            const double t = term / k;
+            sum += t;
+            if (std::fabs(t) <= 1e-17 * std::fabs(sum)) break;
+            term *= u2;
+        }
+        return -x * x / (2 + x) + 2 * sum;
+    }
+    return std::log1p(x) - x;
+}
+
+/// log Phi(-x) (upper normal tail), finite far in the tail.
+double log_normal_sf(double x) {
+    if (x < 30) return std::log(0.5 * std::erfc(x / std::sqrt(2.0)));
+    const double x2 = x * x;
+    return -0.5 * x2 - std::log(x) - 0.5 * std::log(2 * M_PI) + std::log1p(-1 / x2 + 3 / (x2 * x2) - 15 / (x2 * x2 * x2));
+}
+
+double normal_sf(double x) { return 0.5 * std::erfc(x / std::sqrt(2.0)); }
+
+struct Model {
+    double b = 0;
+    double tau = 0;          ///< (b / max(b_err, 1e-9))^2: the auxiliary datum of the observed data
+    bool nuisance = false;   ///< b > 0 (with b = 0 the shapesys parameter has no effect)
+};
+
+Model make_model(double b, double b_err) {
+    Model m;
+    m.b = b;
+    m.nuisance = b > 0;
+    if (m.nuisance) {
+        const double r = b / std::max(b_err, kErrFloor);
+        m.tau = r * r;
+    }
+    return m;
+}
+
+/// A data set: main count n and auxiliary datum tau * (1 + d0) (d0 = 0: observed; Asimov: the
+/// fitted gamma - 1).
+struct Data {
+    double n = 0;
+    double d0 = 0;
+};
+
+/// delta = gamma - 1 minimising the NLL at signal yield m (gamma within [1e-10, 10]).
+/// Stationarity in gamma, written for delta: A d^2 + P d + Q = 0 (divided by b + tau), the
+/// larger root is the minimum of the convex NLL.
+double profile_delta(const Model& md, const Data& d, double m) {
+    if (!md.nuisance) return 0;
+    const double b = md.b, n = d.n, d0 = d.d0;
+    const double w = b + md.tau, fb = b / w, ft = md.tau / w;
+    const double p = fb * (2 * b + m - n) + ft * (b + m - d0 * b);
+    const double q = fb * (b + m - n) - ft * d0 * (b + m);
+    const double disc = std::sqrt(std::max(p * p - 4 * b * q, 0.0));
+    double delta;
+    if (p > 0) delta = -2 * q / (p + disc);
+    else delta = (-p + disc) / (2 * b);
+    if (!std::isfinite(delta)) delta = 0;
+    return std::clamp(delta, kGammaLo - 1, kGammaHi - 1);
+}
+
+/// NLL relative to the saturated model (Poisson deviance / 2 of both terms; >= 0).
+double deviance(const Model& md, const Data& d, double m, double delta) {
+    const double lam = m + (md.nuisance ? (1 + delta) * md.b : md.b);
+    double out;
+    if (d.n > 0) out = lam > 0 ? -d.n * log1pmx((lam - d.n) / d.n) : kInf;
+    else out = lam;
+    if (md.nuisance) {
+        const double g0 = 1 + d.d0, a = md.tau * g0;
+        out += a > 0 ? -a * log1pmx((delta - d.d0) / g0) : md.tau * (1 + delta);
+    }
+    return out;
+}
+
+/// q~ at signal yield m (mu = 1 for that yield; q~ = 0 where mu_hat > mu).
+double qtilde(const Model& md, const Data& d, double m) {
+    const double g0 = md.nuisance ? 1 + d.d0 : 1.0;
+    const double m_hat = d.n - g0 * md.b;  // unconditional fit: lambda = n, gamma = aux / tau
+    if (m_hat > m) return 0;
+    double free = 0;
+    if (m_hat < 0) free = deviance(md, d, 0, profile_delta(md, d, 0));  // mu_hat at its bound 0
+    const double q = 2 * (deviance(md, d, m, profile_delta(md, d, m)) - free);
+    return q > 0 ? q : 0.0;
+}
+
+/// Asimov data of pyhf's generate_asimov_data(0, ...): expected main and auxiliary data at the
+/// mu = 0 fit to the observed data.
+Data asimov(const Model& md, double n) {
+    Data obs{n, 0};
+    const double delta = profile_delta(md, obs, 0);
+    return Data{md.nuisance ? (1 + delta) * md.b : md.b, delta};
+}
+
+ClsValues cls_from(double q, double qa) {
+    ClsValues out;
+    const double sqa = std::sqrt(qa), sq = std::sqrt(q);
+    out.exp = std::min(2 * normal_sf(sqa), 1.0);
+    if (!(qa > 0)) {  // the signal does not change the Asimov likelihood: nothing to exclude
+        out.obs = 1;
+        return out;
+    }
+    const double t = sq <= sqa ? sq - sqa : (q - qa) / (2 * sqa);
+    const double clb = normal_sf(t);
+    double obs;
+    if (clb > 1e-280) obs = normal_sf(t + sqa) / clb;
+    else obs = std::exp(log_normal_sf(t + sqa) - log_normal_sf(t));
+    out.obs = std::clamp(obs, 0.0, 1.0);
+    return out;
+}
+
+ClsValues cls_unchecked(const Model& md, const Data& obs, const Data& asi, double s) {
+    if (s <= 0) return {};
+    return cls_from(qtilde(md, obs, s), qtilde(md, asi, s));
+}
+
+/// The s > 0 where the decreasing f(s) crosses `target` (f(0) = 1 > target).
+template <class F>
+double crossing(F f, double target, double scale) {
+    double lo = 0, hi = scale;
+    for (int k = 0; f(hi) > target; ++k) {
+        lo = hi;
+        hi *= 2;
+        if (k > 1100 || !std::isfinite(hi)) return kInf;
+    }
+    for (int k = 0; k < 300 && hi - lo > 1e-12 * hi; ++k) {
+        const double mid = 0.5 * (lo + hi);
+        if (f(mid) > target) lo = mid;
+        else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+}  // namespace
+
+TestStatistics test_statistics(double n, double b, double b_err, double s) {
+    check_inputs("test_statistics", n, b, b_err, s);
+    const Model md = make_model(b, b_err);
+    return {qtilde(md, Data{n, 0}, s), qtilde(md, asimov(md, n), s)};
+}
+
+ClsValues cls(double n, double b, double b_err, double s) {
+    check_inputs("cls", n, b, b_err, s);
+    const Model md = make_model(b, b_err);
+    return cls_unchecked(md, Data{n, 0}, asimov(md, n), s);
+}
+
+ClsValues upper_limits(double n, double b, double b_err, double cl) {
+    check_inputs("upper_limits", n, b, b_err, 0.0);
+    if (!(cl > 0 && cl < 1)) throw std::invalid_argument("upper_limits: cl must be in (0, 1), got " + std::to_string(cl));
+    const Model md = make_model(b, b_err);
+    const Data obs{n, 0}, asi = asimov(md, n);
+    const double alpha = 1 - cl;
+    const double scale = 2 * std::sqrt(b + b_err * b_err) + std::fabs(n - b) + 3;
+    ClsValues out;
+    out.obs = crossing([&](double s) { return cls_unchecked(md, obs, asi, s).obs; }, alpha, scale);
+    out.exp = crossing([&](double s) { return std::min(2 * normal_sf(std::sqrt(qtilde(md, asi, s))), 1.0); },
+                       alpha, scale);
+    return out;
+}
+
+double profile_log_likelihood(double n, double b, double b_err, double s) {
+    check_inputs("profile_log_likelihood", n, b, b_err, s);
+    const Model md = make_model(b, b_err);
+    const double delta = profile_delta(md, Data{n, 0}, s);
+    const double lam = s + (md.nuisance ? (1 + delta) * b : b);
+    double out;
+    if (n > 0) out = lam > 0 ? n * std::log(lam) - lam - std::lgamma(n + 1) : -kInf;
+    else out = -lam;
+    if (md.nuisance) {
+        const double tau = md.tau;
+        // tau ln tau - tau - lgamma(tau + 1): Stirling's series where the terms cancel
+        double c;
+        if (tau > 100) {
+            const double t2 = tau * tau;
+            c = -0.5 * std::log(2 * M_PI * tau) - 1 / (12 * tau) + 1 / (360 * tau * t2) - 1 / (1260 * tau * t2 * t2);
+        } else {
+            c = tau * std::log(tau) - tau - std::lgamma(tau + 1);
+        }
+        out += c + tau * log1pmx(delta);
+    }
+    return out;
 }
 
 }  // namespace recast::stats

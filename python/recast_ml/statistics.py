@@ -1,8 +1,12 @@
-"""Statistics of signal regions: CLs (pyhf), r-values, and the fast log-likelihood for global fits.
+"""Statistics of signal regions: CLs, S95, r-values, and the fast log-likelihood for global fits.
 
-* :func:`cls` — observed and expected CLs of one counting SR with pyhf's uncorrelated-background
-  simplified model (``pyhf.simplemodels.uncorrelated_background``, q̃_μ test statistic,
-  asymptotic formulae), for signal strength 1.
+* :func:`cls` — observed and expected CLs of one counting SR in pyhf's uncorrelated-background
+  simplified model (``pyhf.simplemodels.uncorrelated_background``: Poisson auxiliary constraint,
+  q̃_μ test statistic, asymptotic formulae) for signal strength 1. By default the native fast path
+  (``recast/stats.hpp``: the same model solved in closed form, ~1 µs per SR, no pyhf import;
+  within 1 % of pyhf, ``tests/test_stats_native.py``); ``method="pyhf"`` runs pyhf itself.
+  :func:`cls_many` / :func:`upper_limits` / :func:`profile_log_likelihoods` are the vectorised
+  calls over arrays of SRs (or of signal yields, for scans).
 * r-values: r = s / S95 with the experiment's published 95 % CL upper limits on signal events
   (observed and expected), as SModelS/CheckMATE define them; r ≥ 1 means excluded.
 * :class:`LogLikelihood` — ln L per SR with the background nuisance profiled analytically in the
@@ -22,7 +26,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._core import ConfigError
@@ -118,19 +125,86 @@ def _analytic_cls(n_obs: float, b: float, b_err: float, s: float) -> tuple[float
     return min(obs, 1.0), min(exp, 1.0)
 
 
-def cls_result(n_obs: float, b: float, b_err: float, s: float) -> ClsResult:
+Method = Literal["native", "pyhf"]
+
+
+def _check_inputs(**values: float) -> None:
+    for name, v in values.items():
+        if not (v >= 0 and math.isfinite(v)):
+            raise ConfigError(f"cls: {name} must be a finite number >= 0, got {v}")
+
+
+def _as_arrays(what: str, **values: Any) -> list[npt.NDArray[np.float64]]:
+    """Broadcast SR inputs to equally long 1-D float64 arrays, checked finite and >= 0."""
+    try:
+        arrays = [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in np.broadcast_arrays(*values.values())]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{what}: {', '.join(values)} must be numbers or equally long arrays ({e})") from e
+    for name, a in zip(values, arrays, strict=True):
+        bad = ~(np.isfinite(a) & (a >= 0))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ConfigError(f"{what}: {name} must be finite numbers >= 0, got {a[k]} at index {k}")
+    return arrays
+
+
+def cls_many(
+    n_obs: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, s: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(CLs_obs, CLs_exp) arrays for many SRs or signal yields at once (inputs broadcast; the
+    native closed form of pyhf's uncorrelated-background model, GIL released): the per-SR numbers of
+    ``recast-ml run`` and scans over s."""
+    n_, b_, e_, s_ = _as_arrays("cls_many", n_obs=n_obs, b=b, b_err=b_err, s=s)
+    obs, exp = _core.cls_values(n_, b_, e_, s_)
+    return obs, exp
+
+
+def upper_limits(
+    n_obs: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, cl: float = 0.95
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Model-independent upper limits on the visible signal yield (S95 for ``cl`` = 0.95),
+    observed and expected: the s where CLs_obs(s) (CLs_exp(s)) = 1 − cl in the same model."""
+    if not 0 < cl < 1:
+        raise ConfigError(f"upper_limits: cl must be in (0, 1), got {cl}")
+    n_, b_, e_ = _as_arrays("upper_limits", n_obs=n_obs, b=b, b_err=b_err)
+    obs, exp = _core.upper_limits(n_, b_, e_, cl)
+    return obs, exp
+
+
+def s95(n_obs: float, b: float, b_err: float) -> tuple[float, float]:
+    """(S95_obs, S95_exp) of one SR (see :func:`upper_limits`)."""
+    obs, exp = upper_limits(n_obs, b, b_err)
+    return float(obs[0]), float(exp[0])
+
+
+def profile_log_likelihoods(
+    n_obs: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, s: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """ln L per SR in the same model with the background nuisance profiled within pyhf's bounds
+    (pyhf's ``model.logpdf`` at the conditional fit)."""
+    n_, b_, e_, s_ = _as_arrays("profile_log_likelihoods", n_obs=n_obs, b=b, b_err=b_err, s=s)
+    return _core.profile_log_likelihoods(n_, b_, e_, s_)
+
+
+def cls_result(n_obs: float, b: float, b_err: float, s: float, method: Method = "native") -> ClsResult:
     """CLs of one SR for signal yield ``s`` (pyhf uncorrelated-background model, q̃_μ, asymptotic)
-    for any s ≥ 0, without failing: s = 0 gives CLs = 1; up to 20 x the SR's sensitivity scale
+    for any s ≥ 0, without failing: s = 0 gives CLs = 1.
+
+    ``method="native"`` (default): the closed-form C++ path (:func:`cls_many`), any s.
+    ``method="pyhf"``: pyhf itself — up to 20 x the SR's sensitivity scale
     (2 sqrt(b + Δb²) + |n − b| + 3) a plain pyhf hypotest at μ = 1; beyond, the same model with
     that scale as signal template, tested at μ = s / scale with the POI range [0, 2μ] (the same
     likelihood: pyhf's default range [0, 10] fails or returns CLs = 1 for huge s/b); if pyhf still
     fails, the asymptotic formula on the analytically profiled likelihood. Results other than the
     plain pyhf one carry a note."""
-    for name, v in (("n_obs", n_obs), ("b", b), ("b_err", b_err), ("s", s)):
-        if not (v >= 0 and math.isfinite(v)):
-            raise ConfigError(f"cls: {name} must be a finite number >= 0, got {v}")
+    _check_inputs(n_obs=n_obs, b=b, b_err=b_err, s=s)
     if s <= 0:
         return ClsResult(1.0, 1.0, "none", "no signal in this region: CLs = 1")
+    if method == "native":
+        nat_obs, nat_exp = _core.cls_values([float(n_obs)], [float(b)], [float(b_err)], [float(s)])
+        return ClsResult(float(nat_obs[0]), float(nat_exp[0]), "native")
+    if method != "pyhf":
+        raise ConfigError(f"cls: method must be 'native' or 'pyhf', got {method!r}")
     scale = _signal_scale(n_obs, b, b_err)
     if s <= 20.0 * scale:
         try:
@@ -151,9 +225,9 @@ def cls_result(n_obs: float, b: float, b_err: float, s: float) -> ClsResult:
     return ClsResult(obs, exp, "analytic", f"{note}: pyhf fit failed; asymptotic CLs of the profiled likelihood")
 
 
-def cls(n_obs: float, b: float, b_err: float, s: float) -> tuple[float, float]:
+def cls(n_obs: float, b: float, b_err: float, s: float, method: Method = "native") -> tuple[float, float]:
     """(CLs_obs, CLs_exp) for signal yield ``s`` in one SR (see :func:`cls_result`)."""
-    r = cls_result(n_obs, b, b_err, s)
+    r = cls_result(n_obs, b, b_err, s, method)
     return r.obs, r.exp
 
 
@@ -180,8 +254,10 @@ class RegionStatistics:
     r_cons_exp: float | None = None
     mc_events: int | None = None
     low_mc_statistics: bool = False
-    cls_method: str = "pyhf"
+    cls_method: str = "native"
     note: str | None = None
+    s95_obs_model: float | None = None
+    s95_exp_model: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -214,11 +290,15 @@ def region_statistics(
     published: Mapping[str, PublishedRegion],
     names: Mapping[str, str] | None = None,
     mc_events: Mapping[str, int] | None = None,
+    method: Method = "native",
 ) -> list[RegionStatistics]:
-    """CLs, r-values (r = s/S95 and the conservative r_cons = (s − 1.96 Δs)/S95) and Δln L for
-    every region with a yield and published numbers (``names`` maps region names to their names in
-    the published table, where they differ). ``mc_events``: unweighted MC events passing each
-    region; regions with fewer than :data:`MIN_MC_EVENTS` are marked ``low_mc_statistics``."""
+    """CLs, r-values (r = s/S95 and the conservative r_cons = (s − 1.96 Δs)/S95, with the published
+    S95) and Δln L for every region with a yield and published numbers (``names`` maps region names
+    to their names in the published table, where they differ), plus the model's own S95
+    (``s95_obs_model``/``s95_exp_model``, :func:`upper_limits`). ``mc_events``: unweighted MC events
+    passing each region; regions with fewer than :data:`MIN_MC_EVENTS` are marked
+    ``low_mc_statistics``. ``method``: CLs by the native path (one vectorised call for all SRs) or
+    by pyhf (:func:`cls_result`)."""
     matched = [
         (name, key, published[key], s, s_err)
         for name, (s, s_err) in yields.items()
@@ -227,9 +307,21 @@ def region_statistics(
     if not matched:
         return []
     delta, _ = LogLikelihood([m[2] for m in matched])([m[3] for m in matched])
+    n_obs = [m[2].n_obs for m in matched]
+    b = [m[2].b for m in matched]
+    b_err = [m[2].b_err for m in matched]
+    signal = [m[3] for m in matched]
+    if method == "native":
+        obs, exp = cls_many(n_obs, b, b_err, signal)
+        results = [
+            ClsResult(float(o), float(x), "native") if s > 0 else cls_result(0.0, 0.0, 0.0, 0.0)
+            for o, x, s in zip(obs, exp, signal, strict=True)
+        ]
+    else:
+        results = [cls_result(m[2].n_obs, m[2].b, m[2].b_err, m[3], method) for m in matched]
+    s95_obs, s95_exp = upper_limits(n_obs, b, b_err)
     out = []
-    for (name, key, p, s, s_err), d in zip(matched, delta, strict=True):
-        c = cls_result(p.n_obs, p.b, p.b_err, s)
+    for (name, key, p, s, s_err), d, c, u_obs, u_exp in zip(matched, delta, results, s95_obs, s95_exp, strict=True):
         n_mc = None if mc_events is None else mc_events.get(name)
         s_cons = conservative_signal(s, s_err)
         out.append(
@@ -252,6 +344,8 @@ def region_statistics(
                 low_mc_statistics=n_mc is not None and n_mc < MIN_MC_EVENTS,
                 cls_method=c.method,
                 note=c.note,
+                s95_obs_model=float(u_obs) if math.isfinite(u_obs) else None,
+                s95_exp_model=float(u_exp) if math.isfinite(u_exp) else None,
             )
         )
     return out
@@ -275,8 +369,12 @@ __all__ = [
     "RegionStatistics",
     "best_expected",
     "cls",
+    "cls_many",
     "cls_result",
     "conservative_signal",
+    "profile_log_likelihoods",
     "read_signal_regions",
     "region_statistics",
+    "s95",
+    "upper_limits",
 ]

@@ -24,14 +24,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._core import ConfigError
 from .analysis import Analysis, AnalysisResult, load_yaml, run_batches, run_files
 from .io import as_paths
-from .pythia import PythiaGenerator, simplified_model_generator
+
+if TYPE_CHECKING:
+    from .pythia import PythiaGenerator
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,8 @@ def benchmark_settings(spec: dict[str, Any], settings: list[str] | None = None) 
 
 def benchmark_generator(spec: dict[str, Any], seed: int, settings: list[str] | None = None) -> PythiaGenerator:
     """The Pythia generator of one benchmark of ``validation.yaml`` (see :func:`benchmark_settings`)."""
+    from .pythia import simplified_model_generator
+
     masses = [float(m) for m in spec["masses"]]
     return simplified_model_generator(
         str(spec["model"]), *masses, seed=seed, settings=benchmark_settings(spec, settings)

@@ -33,4 +33,48 @@ std::vector<double> delta_log_likelihoods(const std::vector<SignalRegion>& regio
 /// are not used to choose). Returns its index.
 std::size_t best_expected_region(const std::vector<SignalRegion>& regions, const std::vector<double>& s);
 
+
+// ---------------------------------------------------------------------------------------------
+// CLs, S95 and ln L of one counting SR in pyhf's uncorrelated-background simplified model
+// (pyhf.simplemodels.uncorrelated_background: what recast_ml gave pyhf before this fast path),
+// reproduced exactly and in closed form:
+//   L(mu, gamma) = Pois(n | mu s + gamma b) * Pois(tau | gamma tau),  tau = (b / max(b_err, 1e-9))^2
+// (shapesys: Poisson auxiliary constraint, continuous Poisson via lgamma), gamma in [1e-10, 10],
+// mu in [0, 10]. For fixed mu the profiled gamma is the positive root of a quadratic (convex NLL,
+// clamped to its bounds), and the unconditional fit is closed form (lambda = n, gamma = aux/tau), so
+// there is no iterative minimiser and nothing that can fail to converge. Test statistic q~_mu
+// (0 where mu_hat > mu), Asimov data from the mu = 0 fit to the observed data (pyhf's
+// generate_asimov_data, auxiliary datum included), and pyhf's asymptotic p-values:
+//   t = sqrt(q) - sqrt(qA)  if sqrt(q) <= sqrt(qA),  else (q - qA) / (2 sqrt(qA))
+//   CLs_obs = Phi(-(t + sqrt(qA))) / Phi(-t),     CLs_exp (median, mu' = 0) = 2 Phi(-sqrt(qA))
+// The signal enters only through its yield: the test is at the given yield s (mu = 1); pyhf's POI
+// range cannot matter for q~ (mu_hat beyond mu gives q~ = 0 either way).
+
+struct ClsValues {
+    double obs = 1;  ///< observed CLs
+    double exp = 1;  ///< expected (median, background-only) CLs
+};
+
+/// Observed and expected CLs of one SR for signal yield s (s = 0: 1, 1). Any finite n, b, b_err,
+/// s >= 0 gives a number in [0, 1] (huge s: the ratio of tail probabilities is taken in log space,
+/// so CLs underflows to 0 rather than becoming 0/0). Throws std::invalid_argument otherwise.
+ClsValues cls(double n, double b, double b_err, double s);
+
+/// Model-independent upper limits on the signal yield at confidence level `cl` (0.95: S95): the
+/// s where CLs_obs(s) (resp. CLs_exp(s)) = 1 - cl, to 1e-10 relative (bracketing + bisection on a
+/// monotone function). `obs`/`exp` hold the two limits.
+ClsValues upper_limits(double n, double b, double b_err, double cl = 0.95);
+
+/// ln L of the same model at signal yield s with gamma profiled within its bounds: pyhf's
+/// model.logpdf at the conditional fit (all normalisations included; for b_err = 0 the 1e-9 floor
+/// of the uncertainty makes the constraint term -0.5 ln(2 pi tau), a constant).
+double profile_log_likelihood(double n, double b, double b_err, double s);
+
+/// q~_mu for signal yield s on the observed data and on the Asimov data (diagnostics, tests).
+struct TestStatistics {
+    double q = 0;
+    double q_asimov = 0;
+};
+TestStatistics test_statistics(double n, double b, double b_err, double s);
+
 }  // namespace recast::stats
