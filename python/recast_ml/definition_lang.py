@@ -425,9 +425,9 @@ def _split(region: dict[Any, Any], where: _Where) -> list[dict[Any, Any]]:
         values = {d.name: b[2] for d, b in zip(dims, cell, strict=True)}
         r2 = dict(base)
         r2["name"] = _pattern(region["name"], values, "the region name", where, required=True)
-        for key in ("published", "description"):
+        for key in ("published", "description"):  # one published name per region: every dimension named
             if key in r2:
-                r2[key] = _pattern(r2[key], values, key, where, required=False)
+                r2[key] = _pattern(r2[key], values, key, where, required=key == "published")
         cuts = list(base.get("cuts", []))
         for d, (lo, hi, _) in zip(dims, cell, strict=True):
             label, expr = d.cut(lo, hi)
