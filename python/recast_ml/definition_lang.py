@@ -49,6 +49,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\[\]:]*$")  # needs no parentheses before `>=`
 _PER_ELEMENT = ("pad", "offset", "scale", "mean", "std")
+_Bin = tuple[float | int, float | int, str]  # lower edge, upper edge, name in patterns
 
 
 class _Where:
@@ -164,9 +165,7 @@ def _merge(own: Mapping[Any, Any], base: Mapping[Any, Any], what: str, where: _W
     for k, v in own.items():
         if prefix and k not in base:
             have = ", ".join(str(b) for b in base) or "nothing"
-            raise where.error(
-                f"{what} overrides {prefix}{k}, which the template does not have (it has: {have})", k
-            )
+            raise where.error(f"{what} overrides {prefix}{k}, which the template does not have (it has: {have})", k)
         b = base.get(k)
         if isinstance(v, Mapping) and isinstance(b, Mapping):
             out[k] = _merge(v, b, what, where, f"{prefix}{k}.")
@@ -184,7 +183,9 @@ def _expand_card(key: Any, card: dict[Any, Any], where: _Where) -> dict[Any, Any
         if k not in card:
             raise where.error(f"model {name!r} has no {k!r} (nor has its template)", key)
     if ("inputs" in card) == ("tensors" in card):
-        raise where.error(f"model {name!r} needs exactly one of 'inputs' and 'tensors' (its own or its template's)", key)
+        raise where.error(
+            f"model {name!r} needs exactly one of 'inputs' and 'tensors' (its own or its template's)", key
+        )
     out = dict(card)
     if "inputs" in out:
         out["inputs"] = _expand_inputs(name, out["inputs"], where)
@@ -206,7 +207,7 @@ def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict
     label = f"model {model!r}, input {str(entry.get('name', expr))!r}"
     if not slices:
         for key in ("names", *_PER_ELEMENT):
-            if isinstance(entry.get(key), list) or key == "names" and key in entry:
+            if isinstance(entry.get(key), list) or (key == "names" and key in entry):
                 raise where.error(
                     f"{label}: {key!r} as a list needs a list-valued expression (a slice such as [0:4])",
                     _key(entry, key),
@@ -226,9 +227,7 @@ def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict
             raise where.error(f"{label}: give 'name' or 'names', not both", _key(entry, "names"))
         names = list(entry["names"])
         if len(names) != n:
-            raise where.error(
-                f"{label}: {len(names)} names for the {n} elements of [{lo}:{hi}]", _key(entry, "names")
-            )
+            raise where.error(f"{label}: {len(names)} names for the {n} elements of [{lo}:{hi}]", _key(entry, "names"))
     elif "name" in entry:
         base = entry["name"]
         names = [
@@ -346,7 +345,7 @@ class _Dim:
                     f"split dimension {self.name!r}: {len(self.names)} names for {nbins} bins", _key(spec, "names")
                 )
 
-    def bins(self, other_bin: int = 0) -> list[tuple[float | int, float | int, str]]:
+    def bins(self, other_bin: int = 0) -> list[_Bin]:
         edges = self.edge_lists[other_bin if self.ragged else 0]
         out = []
         for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
@@ -412,7 +411,7 @@ def _split(region: dict[Any, Any], where: _Where) -> list[dict[Any, Any]]:
                 f"bins of {other.name!r}",
                 dims[r].at,
             )
-        cells = []
+        cells: list[tuple[_Bin, ...]] = []
         for j, ob in enumerate(other.bins()):
             for rb in dims[r].bins(j):
                 cells.append((rb, ob) if r == 0 else (ob, rb))
