@@ -351,6 +351,13 @@ ERRORS = [
     ),
     (MODEL + "    inputs:\n      - {name: a, expr: 'jets[2:2].pt'}\n", "jets[2", "the slice [2:2] is empty"),
     (MODEL + "    inputs:\n      - {names: [a], expr: 'met.pt'}\n", "names", "'names' as a list needs a list-valued"),
+    (MODEL + "    inputs:\n      - {name: a, expr: 'jets[0:99999999].pt'}\n", "jets[0", "at most 4096"),
+    (
+        "regions:\n  - name: R{a}{b}\n    split:\n      - {variable: a, edges: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\n"
+        "      - {variable: b, edges: [" + ", ".join(str(k) for k in range(1002)) + "]}\n",
+        "split",
+        "split into up to 10010 regions, at most 10000",
+    ),
     (
         "regions:\n  - name: R{a}\n    split: [{variable: a, edges: [0, 1, 2], names: [x]}]\n",
         "names",

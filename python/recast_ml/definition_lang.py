@@ -49,6 +49,8 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\[\]:]*$")  # needs no parentheses before `>=`
 _PER_ELEMENT = ("pad", "offset", "scale", "mean", "std")
+_MAX_ELEMENTS = 4096  # features of one list-valued input
+_MAX_CELLS = 10000  # regions of one split
 _Bin = tuple[float | int, float | int, str]  # lower edge, upper edge, name in patterns
 
 
@@ -222,6 +224,8 @@ def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict
     if hi <= lo:
         raise where.error(f"{label}: the slice [{lo}:{hi}] is empty", expr)
     n = hi - lo
+    if n > _MAX_ELEMENTS:
+        raise where.error(f"{label}: the slice [{lo}:{hi}] has {n} elements, at most {_MAX_ELEMENTS}", expr)
     if "names" in entry:
         if "name" in entry:
             raise where.error(f"{label}: give 'name' or 'names', not both", _key(entry, "names"))
@@ -395,6 +399,9 @@ def _split(region: dict[Any, Any], where: _Where) -> list[dict[Any, Any]]:
     for n in names:
         if names.count(n) > 1:
             raise where.error(f"two split dimensions are named {n!r}; give 'name' to one", _key(region, "split"))
+    n_cells = math.prod(max(len(e) - 1 for e in d.edge_lists) for d in dims)
+    if n_cells > _MAX_CELLS:
+        raise where.error(f"split into up to {n_cells} regions, at most {_MAX_CELLS}", _key(region, "split"))
     ragged = [k for k, d in enumerate(dims) if d.ragged]
     if ragged:
         if len(dims) != 2 or len(ragged) != 1:
