@@ -255,6 +255,36 @@ def test_templates_and_list_valued_inputs_expand_to_the_card_by_hand(tmp_path):
     assert card["description"].line == 6  # the template's line
 
 
+def test_only_element_wise_slices_make_an_input_list_valued(tmp_path):
+    """A slice under a list-reducing call (sum, all, HT, min_dphi, ...) keeps the input one number
+    (as before the compact forms): only the element-wise occurrences become [k]."""
+    body = (
+        MODEL
+        + "    inputs:\n"
+        + "".join(
+            f"      - {{name: {n}, expr: '{e}'}}\n"
+            for n, e in [
+                ("a", "sum(jets[0:4].pt)"),
+                ("b", "all(abs(jets[0:2].eta) < 2) and not (met.pt > 1)"),
+                ("c", "HT(jets[0:4]) + min_dphi(jets[0:3], met)"),
+                ("f", "jets[0:2].pt / sum(jets[0:2].pt) + if(jets[0:2].pt > 5, 1, 0)"),
+                ("g", "-(abs(jets[1:3] . eta))"),
+            ]
+        )
+    )
+    d = load_definition(write(tmp_path, body + "regions:\n  - name: A\n"))
+    got = [(str(i["name"]), str(i["expr"])) for i in d.doc["models"]["m"]["inputs"]]
+    assert got == [
+        ("a", "sum(jets[0:4].pt)"),
+        ("b", "all(abs(jets[0:2].eta) < 2) and not (met.pt > 1)"),
+        ("c", "HT(jets[0:4]) + min_dphi(jets[0:3], met)"),
+        ("f0", "jets[0].pt / sum(jets[0:2].pt) + if(jets[0].pt > 5, 1, 0)"),
+        ("f1", "jets[1].pt / sum(jets[0:2].pt) + if(jets[1].pt > 5, 1, 0)"),
+        ("g1", "-(abs(jets[1] . eta))"),
+        ("g2", "-(abs(jets[2] . eta))"),
+    ]
+
+
 def test_a_templated_card_with_list_inputs_runs_like_the_card_by_hand(tmp_path, shared_data):
     """A real TMVA BDT (SUSY-2018-22 GGd4, 2 folds): the compact card compiles to the same spec
     and gives the same scores as the hand-written one."""

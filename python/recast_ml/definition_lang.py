@@ -8,10 +8,12 @@ still name the line and column of the compact form.
 
       cuts: [m_lj < 155]                        ->  cuts: [{"m_lj < 155": m_lj < 155}]
 
-* **list-valued model inputs** — an input whose ``expr`` holds a slice with literal bounds
-  ``[a:b]`` is one feature per element ``k`` in ``a..b-1`` (every occurrence of the slice becomes
-  ``[k]``); names ``<name><k>`` (``{i}`` in the name is replaced by ``k`` instead) or a ``names:``
-  list; ``pad``, ``offset``/``scale``, ``mean``/``std`` a number or one per element::
+* **list-valued model inputs** — an input whose ``expr`` takes a field of a slice with literal
+  bounds, ``[a:b].field``, outside any list-reducing call (``sum``, ``all``, ``HT``, ...: only
+  operators and element-wise functions around it) is one feature per element ``k`` in
+  ``a..b-1``, those slices replaced by ``[k]``; names ``<name><k>`` (``{i}`` in the name is
+  replaced by ``k`` instead) or a ``names:`` list; ``pad``, ``offset``/``scale``, ``mean``/``std``
+  a number or one per element::
 
       {name: jetPt, expr: "sig_jets[0:4].pt", pad: 0}
           ->  {name: jetPt0, expr: "sig_jets[0].pt", pad: 0} ... {name: jetPt3, ...}
@@ -44,7 +46,12 @@ from .analysis import Located
 
 __all__ = ["expand"]
 
-_SLICE = re.compile(r"\[\s*(\d+)\s*:\s*(\d+)\s*\]")
+_SLICE = re.compile(r"\[\s*(\d+)\s*:\s*(\d+)\s*\]\s*\.\s*[A-Za-z_]")  # a field of the objects of a slice
+# functions applied element by element to a number list (the others reduce a list or take objects)
+_ELEMENTWISE = frozenset(
+    {"", "abs", "sqrt", "exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "atan2", "pow", "if"}
+    | {"and", "or", "not"}  # operators before a parenthesis
+)
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\[\]:]*$")  # needs no parentheses before `>=`
@@ -203,9 +210,37 @@ def _expand_inputs(model: str, inputs: list[Any], where: _Where) -> list[Any]:
     return out
 
 
+def _elementwise_slices(text: str) -> list[re.Match[str]]:
+    """The slices ``[a:b].field`` of ``text`` that make it list-valued: those not inside a call
+    of a function that reduces a list (``sum``, ``all``, ``HT``, ...): only operators,
+    parentheses and element-wise functions (``abs``, ``sqrt``, ``if``, ...) around them."""
+    out = []
+    for m in _SLICE.finditer(text):
+        stack: list[str] = []  # the function name before each open parenthesis ("" for none)
+        for k, ch in enumerate(text[: m.start()]):
+            if ch in "([":
+                name = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:k]) if ch == "(" else None
+                stack.append(name.group(1) if name else "" if ch == "(" else "[")
+            elif ch in ")]" and stack:
+                stack.pop()
+        if all(f in _ELEMENTWISE for f in stack):
+            out.append(m)
+    return out
+
+
+def _substitute(text: str, found: list[re.Match[str]], k: int) -> str:
+    """``text`` with the slice of each of ``found`` replaced by ``[k]`` (the field kept)."""
+    out, pos = [], 0
+    for m in found:
+        out += [text[pos : m.start()], f"[{k}]"]
+        pos = m.end(2) + text[m.end(2) : m.end()].index("]") + 1
+    return "".join(out) + text[pos:]
+
+
 def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict[Any, Any]]:
     expr = entry["expr"]
-    slices = {(int(m.group(1)), int(m.group(2))) for m in _SLICE.finditer(str(expr))}
+    found = _elementwise_slices(str(expr))
+    slices = {(int(m.group(1)), int(m.group(2))) for m in found}
     label = f"model {model!r}, input {str(entry.get('name', expr))!r}"
     if not slices:
         for key in ("names", *_PER_ELEMENT):
@@ -260,7 +295,7 @@ def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict
             if key == "name":
                 item[key] = names[j]
             elif key == "expr":
-                item[key] = _like(_SLICE.sub(f"[{k}]", str(expr)), expr)
+                item[key] = _like(_substitute(str(expr), found, k), expr)
             elif key in per:
                 item[key] = per[key][j]
             else:
