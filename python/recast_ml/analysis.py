@@ -627,7 +627,9 @@ def load_definition(path: str | os.PathLike[str]) -> Definition:
     if not isinstance(doc, dict):
         raise ConfigError("an analysis definition must be a mapping", file=str(path))
     _validate(doc, path)
-    return Definition(path=path, doc=doc)
+    from .definition_lang import expand  # compact forms (templates, list inputs, split regions) -> plain
+
+    return Definition(path=path, doc=expand(doc, path))
 
 
 def find_definition(name_or_path: str | os.PathLike[str]) -> Path:
