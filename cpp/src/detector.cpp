@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 
 #include "recast/errors.hpp"
@@ -32,7 +33,47 @@ void Met::append(const Met& o) {
         a->insert(a->end(), b->begin(), b->end());
 }
 
+std::vector<std::pair<std::string, double>> Profile::stages() const {
+    return {{"truth", truth},         {"inputs", inputs},       {"jets", jets},
+            {"large_r", large_r},     {"labels", labels},       {"btag", btag},
+            {"kinematics", kinematics}, {"dressing", dressing}, {"leptons", leptons},
+            {"isolation", isolation}, {"taus", taus},           {"jet_objects", jet_objects},
+            {"fake_taus", fake_taus}, {"met", met},             {"fake_electrons", fake_electrons},
+            {"large_r_objects", large_r_objects}, {"merge", merge}};
+}
+
+Profile& Profile::operator+=(const Profile& o) {
+    for (auto [a, b] : {std::pair{&truth, o.truth}, {&inputs, o.inputs}, {&jets, o.jets}, {&large_r, o.large_r},
+                        {&labels, o.labels}, {&btag, o.btag}, {&kinematics, o.kinematics}, {&dressing, o.dressing},
+                        {&leptons, o.leptons}, {&isolation, o.isolation}, {&taus, o.taus},
+                        {&jet_objects, o.jet_objects}, {&fake_taus, o.fake_taus}, {&met, o.met},
+                        {&fake_electrons, o.fake_electrons}, {&large_r_objects, o.large_r_objects},
+                        {&merge, o.merge}})
+        *a += b;
+    events += o.events;
+    return *this;
+}
+
 namespace {
+
+/// Adds the time since the previous lap to a Profile slot; reads no clock when profiling is off.
+class Lap {
+public:
+    explicit Lap(bool on) : on_(on) {
+        if (on_) t_ = Clock::now();
+    }
+    void operator()(double& slot) {
+        if (!on_) return;
+        const auto now = Clock::now();
+        slot += std::chrono::duration<double>(now - t_).count();
+        t_ = now;
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    bool on_;
+    Clock::time_point t_{};
+};
 
 struct MetConfig {
     bool object_based = true;
@@ -597,7 +638,10 @@ void add_large_r_jets(const Detector::Impl& I, const EventView& ev, const truth:
 void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                        const truth::Classification& truth, const jets::JetBatch& jets, const jets::JetBatch& large_r,
                        const std::vector<std::int8_t>& labels, const std::vector<std::uint32_t>& btags,
-                       std::uint64_t first_key, std::size_t first, std::size_t last, Output& out) {
+                       std::uint64_t first_key, std::size_t first, std::size_t last, Output& out, Profile* prof) {
+    Profile unused;
+    Profile& P = prof ? *prof : unused;
+    Lap lap(prof != nullptr);
     ParticleKinematics scratch;  // reused from event to event
     std::vector<std::int64_t> jet_src;  // clustered jet (batch index) of each emitted jet of the event
     for (std::size_t iev = first; iev < last; ++iev) {
@@ -607,6 +651,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
         const std::size_t n_local = static_cast<std::size_t>(e_end - b);
         ParticleKinematics& kin = scratch;
         kin.compute(ev, b, e_end);
+        lap(P.kinematics);
         std::vector<std::int32_t> dressed_to(n_local, -1);
         {
             std::vector<std::size_t> leptons;
@@ -627,6 +672,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                     }
                 }
         }
+        lap(P.dressing);
         for (std::size_t k = 0; k < I.leptons.size(); ++k) {
             const auto& L = I.leptons[k];
             Objects& o = k == 0 ? out.electrons : k == 1 ? out.muons : out.photons;
@@ -692,6 +738,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 o.lost.push_back(0);  // emitted jets are never lost (dropped instead)
                 o.label.push_back(0);
                 // truth isolation (§2.8): the candidate and its dressing photons are excluded
+                lap(P.leptons);
                 for (const auto& iso : I.isolation) {
                     const double cone = iso.variable ? std::max(iso.r_min, std::min(iso.k / pt, iso.r_max)) : iso.r;
                     double sum = 0;
@@ -709,9 +756,11 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                     }
                     o.isolation.push_back(iso.relative ? sum / pt : sum);
                 }
+                lap(P.isolation);
             }
             o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
         }
+        lap(P.leptons);
         // hadronic taus (§7): visible momentum, per-prong WPs (one uniform), jet-resolution smearing
         {
             const auto& T = I.tau;
@@ -758,6 +807,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
         // when the smeared pT > reco_pt_min and |eta| < abs_eta_max (§8.1; a jet with f <= 0 is
         // dropped). Random numbers keep the truth-jet rank (§14.4); fake-tau/electron indices
         // point into the emitted list.
+        lap(P.taus);
         Objects& o = out.jets;
         jet_src.clear();
         for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j) {
@@ -797,11 +847,16 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.jvt.push_back(jvt ? 1 : 0);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
+        lap(P.jet_objects);
         if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, jet_src, iev, random, kin, out);
+        lap(P.fake_taus);
         event_met(I, ev, truth, jets, jet_src, iev, random, dressed_to, kin, out);
+        lap(P.met);
         if (I.electron_fakes.enabled) add_fake_electrons(I, jets, jet_src, iev, random, out);
+        lap(P.fake_electrons);
         if (large_r.jet_offsets.size() == ev.n_events() + 1)
             add_large_r_jets(I, ev, truth, large_r, iev, random, out.large_r_jets);
+        lap(P.large_r_objects);
     }
 }
 
@@ -838,9 +893,14 @@ void remove_exclusive_inputs(const Detector::Impl& I, const EventView& ev, const
 
 }  // namespace
 
-Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n_threads, bool with_large_r) const {
+Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n_threads, bool with_large_r,
+                             Profile* profile) const {
     const auto& I = *impl_;
+    Profile unused;
+    Profile& P = profile ? *profile : unused;
+    Lap lap(profile != nullptr);
     const auto truth = truth::classify(ev, I.truth, n_threads);
+    lap(P.truth);
     std::vector<std::uint8_t> inputs(truth.flags.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = (truth.flags[i] & truth::kJetInput) != 0;
     std::vector<std::uint8_t> ghosts;
@@ -851,19 +911,28 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
                         std::hypot(ev.px[i], ev.py[i]) > I.tagger.hadron_pt_min();  // §9.1 label_hadron_pt_min
     }
     if (I.exclusive_inputs) remove_exclusive_inputs(I, ev, truth, inputs);
+    lap(P.inputs);
     jets::Definition small_r;
     small_r.R = I.jet_R;
     small_r.pt_min = I.jet_truth_pt_min;
     const auto jets = jets::cluster(ev, inputs.data(), small_r, n_threads, ghosts.empty() ? nullptr : ghosts.data());
+    lap(P.jets);
     const auto large_r = I.large_r.enabled && with_large_r ? jets::cluster(ev, inputs.data(), I.large_r.def, n_threads)
                                                            : jets::JetBatch{};
+    lap(P.large_r);
     const auto labels = I.tagger.labels(ev, truth, jets);
+    lap(P.labels);
     const auto btags = I.tagger.tag(jets, labels, I.seed, first_key);
+    lap(P.btag);
     const std::size_t ne = ev.n_events();
     std::vector<Output> parts(n_ranges(ne, n_threads));
+    std::vector<Profile> part_profiles(profile ? parts.size() : 0);
     for_each_range(ne, parts.size(), [&](std::size_t t, std::size_t first, std::size_t last) {
-        reconstruct_range(I, ev, truth, jets, large_r, labels, btags, first_key, first, last, parts[t]);
+        reconstruct_range(I, ev, truth, jets, large_r, labels, btags, first_key, first, last, parts[t],
+                          profile ? &part_profiles[t] : nullptr);
     });
+    for (const auto& p : part_profiles) P += p;
+    lap(unused.merge);  // the per-event stages were timed on their threads
     Output out;
     for (auto& p : parts) {
         out.electrons.append(p.electrons);
@@ -874,6 +943,8 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
         out.large_r_jets.append(p.large_r_jets);
         out.met.append(p.met);
     }
+    lap(P.merge);
+    P.events += ne;
     return out;
 }
 
