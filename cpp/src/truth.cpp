@@ -50,6 +50,13 @@ struct EventWork {
     std::vector<std::int32_t> children;
     std::vector<std::uint8_t> anc, state;  // ancestor bits: 1 hadron, 2 tau, 4 muon
     std::vector<std::int32_t> stack;
+    std::vector<std::int64_t> fill;
+    std::vector<std::uint32_t> seen;  // walk markers: seen[i] == stamp (no per-walk allocation)
+    std::uint32_t stamp = 0;
+    std::uint32_t next_stamp(std::size_t n) {
+        if (seen.size() < n || stamp == 0xffffffffu) seen.assign(std::max(n, seen.size()), 0), stamp = 0;
+        return ++stamp;
+    }
 };
 
 void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std::uint16_t* flags, Taus& taus,
@@ -68,7 +75,8 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     for (std::size_t i = 0; i < n; ++i) w.child_off[i + 1] += w.child_off[i];
     w.children.assign(w.child_off[n], 0);
     {
-        std::vector<std::int64_t> fill(w.child_off.begin(), w.child_off.end() - 1);
+        auto& fill = w.fill;
+        fill.assign(w.child_off.begin(), w.child_off.end() - 1);
         for (std::size_t i = 0; i < n; ++i) {
             auto [p0, p1] = parents_of(i);
             for (auto k = p0; k < p1; ++k) w.children[fill[ev.parents[k]]++] = static_cast<std::int32_t>(i);
@@ -86,6 +94,23 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     w.state.assign(n, 0);  // 0 new, 1 in progress, 2 done
     for (std::size_t root = 0; root < n; ++root) {
         if (w.state[root] == 2) continue;
+        {  // usual case (parents recorded before their children): all parents done, no walk needed;
+           // the same as the walk below, which would push no parent
+            bool ready = true;
+            std::uint8_t bits = 0;
+            auto [p0, p1] = parents_of(root);
+            for (auto k = p0; k < p1 && ready; ++k) {
+                const auto p = static_cast<std::size_t>(ev.parents[k]);
+                if (ev.status[b + p] == 4) continue;
+                if (w.state[p] != 2) ready = false;
+                else bits |= own_bits(p) | w.anc[p];
+            }
+            if (ready) {
+                w.anc[root] = bits;
+                w.state[root] = 2;
+                continue;
+            }
+        }
         w.stack.assign(1, static_cast<std::int32_t>(root));
         while (!w.stack.empty()) {
             const auto i = static_cast<std::size_t>(w.stack.back());
@@ -186,7 +211,8 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     };
     // ancestor other than own copies with |id| 6 or 25 (iterative walk; records may have cycles)
     auto from_top_or_higgs = [&](std::size_t i) {
-        std::vector<std::uint8_t> seen(n, 0);
+        const std::uint32_t mark = w.next_stamp(n);
+        auto& seen = w.seen;
         w.stack.assign(1, static_cast<std::int32_t>(i));
         while (!w.stack.empty()) {
             const auto j = static_cast<std::size_t>(w.stack.back());
@@ -194,8 +220,8 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
             auto [p0, p1] = parents_of(j);
             for (auto k = p0; k < p1; ++k) {
                 const auto p = static_cast<std::size_t>(ev.parents[k]);
-                if (seen[p] || ev.status[b + p] == 4) continue;
-                seen[p] = 1;
+                if (seen[p] == mark || ev.status[b + p] == 4) continue;
+                seen[p] = mark;
                 if (pid(p) != pid(i) && (apid(p) == 6 || apid(p) == 25)) return true;
                 w.stack.push_back(static_cast<std::int32_t>(p));
             }
@@ -241,15 +267,16 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
         // charged stable descendants, K0S and Lambda counting as stable (their pions add none).
         constexpr std::int32_t kBelowK0 = 1 << 30;  // stack entries below a K0S/Lambda carry this bit
         w.stack.assign(1, static_cast<std::int32_t>(i));
-        std::vector<std::uint8_t> seen(n, 0);
+        const std::uint32_t mark = w.next_stamp(n);
+        auto& seen = w.seen;
         while (!w.stack.empty()) {
             const auto top = w.stack.back();
             w.stack.pop_back();
             const auto j = static_cast<std::size_t>(top & ~kBelowK0);
             for (auto k = w.child_off[j]; k < w.child_off[j + 1]; ++k) {
                 const auto c = static_cast<std::size_t>(w.children[k]);
-                if (seen[c]) continue;
-                seen[c] = 1;
+                if (seen[c] == mark) continue;
+                seen[c] = mark;
                 const auto gc = b + c;
                 const int a = apid(c);
                 const bool below = (top & kBelowK0) || a == 310 || a == 3122;
