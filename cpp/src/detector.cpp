@@ -357,10 +357,17 @@ card::Values kinematics(double pt, double eta, double phi, double e, double m) {
 constexpr double kWindowMargin = 1e-9;
 
 // pT, eta, phi of the stable particles of one event (event-local index; other entries are stale and
-// never read: every use is for a stable particle), computed once per event, and buffers reused from
-// event to event by one thread (no per-event allocation).
+// never read: every use is for a stable particle) and buffers reused from event to event by one
+// thread (no per-event allocation). pT and eta are those of the truth classification; phi is
+// computed only for the particles that need it (dressing, isolation, tau-fake tracks), with
+// set_phi before use.
 struct ParticleKinematics {
-    std::vector<double> pt, eta, phi;
+    const double* pt = nullptr;   // truth.pt of the event
+    const double* eta = nullptr;  // truth.eta of the event
+    const double* px = nullptr;
+    const double* py = nullptr;
+    std::vector<double> phi;
+    void set_phi(std::size_t i) { phi[i] = std::atan2(py[i], px[i]); }
     // isolation (§2.8): stable visible particles with a finite eta, sorted by eta (ties: index)
     bool iso_ready = false;
     std::vector<std::int32_t> iso_order;
@@ -379,16 +386,10 @@ struct ParticleKinematics {
     std::vector<std::int32_t> todo;
     std::vector<std::pair<double, double>> hard_eg;
 
-    void compute(const EventView& ev, const std::uint16_t* flags, std::int64_t b, std::int64_t e_end) {
-        const auto n = static_cast<std::size_t>(e_end - b);
-        pt.resize(n), eta.resize(n), phi.resize(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            const auto g = b + static_cast<std::int64_t>(i);
-            if (!(flags[g] & truth::kStable)) continue;
-            pt[i] = std::hypot(ev.px[g], ev.py[g]);
-            eta[i] = std::asinh(ev.pz[g] / pt[i]);
-            phi[i] = std::atan2(ev.py[g], ev.px[g]);
-        }
+    void start_event(const EventView& ev, const truth::Classification& truth, std::int64_t b, std::int64_t e_end) {
+        pt = truth.pt.data() + b, eta = truth.eta.data() + b;
+        px = ev.px.ptr + b, py = ev.py.ptr + b;
+        phi.resize(static_cast<std::size_t>(e_end - b));
         iso_ready = tracks_ready = false;
     }
     void index_isolation(const std::uint16_t* flags, std::int64_t b, std::size_t n) {
@@ -398,7 +399,7 @@ struct ParticleKinematics {
         for (std::size_t i = 0; i < n; ++i) {
             const auto f = flags[b + static_cast<std::int64_t>(i)];
             if ((f & truth::kStable) && !(f & truth::kInvisible) && !std::isnan(eta[i]))
-                iso_order.push_back(static_cast<std::int32_t>(i));
+                iso_order.push_back(static_cast<std::int32_t>(i)), set_phi(i);
         }
         std::stable_sort(iso_order.begin(), iso_order.end(), [&](std::int32_t a, std::int32_t c) { return eta[a] < eta[c]; });
         iso_eta.resize(iso_order.size());
@@ -612,6 +613,7 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
                 if (!(truth.flags[g] & truth::kStable) || ev.charge3[g] == 0) continue;
                 const auto p = static_cast<std::size_t>(g - b);
                 if (k.pt[p] <= T.track_pt_min || std::fabs(k.eta[p]) >= T.track_abs_eta_max) continue;
+                k.set_phi(p);
                 k.track_eta.push_back(k.eta[p]), k.track_phi.push_back(k.phi[p]);
             }
         }
@@ -711,7 +713,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
         // §2.4 dressing: each prompt photon within dr of prompt bare leptons joins the nearest one
         const std::size_t n_local = static_cast<std::size_t>(e_end - b);
         ParticleKinematics& kin = scratch;
-        kin.compute(ev, truth.flags.data(), b, e_end);
+        kin.start_event(ev, truth, b, e_end);
         lap(P.kinematics);
         auto& dressed_to = kin.dressed_to;
         dressed_to.assign(n_local, -1);
@@ -730,6 +732,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                     const auto p = static_cast<std::size_t>(g - b);
                     double best = I.dressing_dr;
                     for (auto l : leptons) {
+                        kin.set_phi(p), kin.set_phi(l);
                         const double d = delta_r(kin.eta[p], kin.phi[p], kin.eta[l], kin.phi[l]);
                         if (d < best) best = d, dressed_to[p] = static_cast<std::int32_t>(l);
                     }
@@ -979,7 +982,7 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
     Profile unused;
     Profile& P = profile ? *profile : unused;
     Lap lap(profile != nullptr);
-    const auto truth = truth::classify(ev, I.truth, n_threads);
+    const auto truth = truth::classify(ev, I.truth, n_threads, /*kinematics=*/true);
     lap(P.truth);
     std::vector<std::uint8_t> inputs(truth.flags.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = (truth.flags[i] & truth::kJetInput) != 0;

@@ -60,7 +60,7 @@ struct EventWork {
 };
 
 void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std::uint16_t* flags, Taus& taus,
-                    std::int64_t& heavy, std::uint8_t& hadron_free, EventWork& w) {
+                    std::int64_t& heavy, std::uint8_t& hadron_free, EventWork& w, double* pt_out, double* eta_out) {
     const auto b = ev.particle_offsets[iev];
     const auto n = static_cast<std::size_t>(ev.particle_offsets[iev + 1] - b);
     auto parents_of = [&](std::size_t i) {
@@ -145,10 +145,12 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     for (std::size_t i = 0; i < n; ++i) {
         const auto g = b + i;
         std::uint16_t f = 0;
-        const double pt = std::hypot(ev.px[g], ev.py[g]);
+        const double pt = ev.status[g] == 1 ? std::hypot(ev.px[g], ev.py[g]) : 0.0;
         if (ev.status[g] == 1 && pt > 1e-10) {
             f |= kStable;
-            const double abs_eta = std::fabs(std::asinh(ev.pz[g] / pt));
+            const double eta = std::asinh(ev.pz[g] / pt);
+            if (pt_out) pt_out[i] = pt, eta_out[i] = eta;
+            const double abs_eta = std::fabs(eta);
             const int a = apid(i);
             if (is_invisible(i)) {
                 f |= kInvisible;
@@ -313,9 +315,10 @@ void append(Taus& a, const Taus& o) {
 
 }  // namespace
 
-Classification classify(const EventView& ev, const Config& cfg, int n_threads) {
+Classification classify(const EventView& ev, const Config& cfg, int n_threads, bool kinematics) {
     Classification out;
     out.flags.assign(ev.n_particles(), 0);
+    if (kinematics) out.pt.assign(ev.n_particles(), 0.0), out.eta.assign(ev.n_particles(), 0.0);
     const std::size_t ne = ev.n_events();
     const std::size_t nt = n_ranges(ne, n_threads);
     std::vector<Taus> taus(nt);
@@ -325,7 +328,8 @@ Classification classify(const EventView& ev, const Config& cfg, int n_threads) {
         EventWork w;
         for (std::size_t iev = first; iev < last; ++iev)
             classify_event(ev, iev, cfg, out.flags.data() + ev.particle_offsets[iev], taus[t], heavy[t],
-                           out.hadron_free[iev], w);
+                           out.hadron_free[iev], w, kinematics ? out.pt.data() + ev.particle_offsets[iev] : nullptr,
+                           kinematics ? out.eta.data() + ev.particle_offsets[iev] : nullptr);
     });
     for (std::size_t t = 0; t < nt; ++t) {
         append(out.taus, taus[t]);
