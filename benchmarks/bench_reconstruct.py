@@ -5,8 +5,8 @@ gluino pairs m(g~) = 1400 GeV, m(chi1) = 1000 GeV, g~ -> q q chi1, from recast_m
   * python `fastjet` (multi-event interface) clustering the jet inputs (anti-kt R = 0.4) - baseline
   * recast jet clustering alone (C++ core, same inputs)
   * recast Detector("atlas_run2").reconstruct without large-R jets (1 and 2 threads) and with them
-  * the time per stage of the emulation (µs/event, one thread, large-R jets on), from the core's
-    `profile` option
+  * the time per stage of the emulation (µs/event, one thread, large-R jets on, smallest over the
+    repeats), from the core's `profile` option
 
 With `--baseline DIR` (a directory holding another build of the `recast_ml` package, e.g. a copy of
 site-packages/recast_ml taken before a change) the same measurements run for both builds, each in its
@@ -160,12 +160,12 @@ def main() -> None:
         rows.append(cells)
     table = markdown_table(header, rows, align="l" + "r" * (len(header) - 1))
 
-    # per-stage cost: the run with the smallest total, per build
+    # per-stage cost: the smallest time of each stage over the repeats (the least disturbed by load)
     stage_runs = {}
     for build in builds:
         runs = [r["stages"] for r in results[build] if r["stages"]]
         if runs:
-            stage_runs[build] = min(runs, key=lambda s: sum(s.values()))
+            stage_runs[build] = {s: min(r[s] for r in runs) for s in runs[0]}
     if stage_runs:
         names = list(next(iter(stage_runs.values())))
         s_header = ["stage (µs/event, 1 thread, large-R on)"] + [f"{b}" for b in stage_runs]

@@ -51,6 +51,7 @@ struct EventWork {
     std::vector<std::uint8_t> anc, state;  // ancestor bits: 1 hadron, 2 tau, 4 muon
     std::vector<std::int32_t> stack;
     std::vector<std::int64_t> fill;
+    std::vector<std::uint8_t> hadron, own;  // pdg::is_hadron and own ancestor bits of each particle
     std::vector<std::uint32_t> seen;  // walk markers: seen[i] == stamp (no per-walk allocation)
     std::uint32_t stamp = 0;
     std::uint32_t next_stamp(std::size_t n) {
@@ -84,11 +85,15 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     }
     auto pid = [&](std::size_t i) { return ev.pid[b + i]; };
     auto apid = [&](std::size_t i) { return std::abs(ev.pid[b + i]); };
-    auto own_bits = [&](std::size_t i) -> std::uint8_t {
+    // hadron test and own ancestor bits once per particle (not once per parent link)
+    w.hadron.resize(n), w.own.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
         const int a = apid(i);
-        return static_cast<std::uint8_t>(((pdg::is_hadron(pid(i)) || a == 91 || a == 92) ? 1 : 0) | (a == 15 ? 2 : 0) |
-                                         (a == 13 ? 4 : 0));
-    };
+        w.hadron[i] = pdg::is_hadron(pid(i)) ? 1 : 0;
+        w.own[i] = static_cast<std::uint8_t>(((w.hadron[i] || a == 91 || a == 92) ? 1 : 0) | (a == 15 ? 2 : 0) |
+                                             (a == 13 ? 4 : 0));
+    }
+    auto own_bits = [&](std::size_t i) { return w.own[i]; };
     // ancestor bits by iterative DFS with memoisation (beam particles are skipped)
     w.anc.assign(n, 0);
     w.state.assign(n, 0);  // 0 new, 1 in progress, 2 done
@@ -140,7 +145,7 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     auto is_invisible = [&](std::size_t i) {
         const int a = apid(i);
         if (std::find(inv.begin(), inv.end(), a) != inv.end()) return true;
-        return cfg.auto_invisible && ev.charge3[b + i] == 0 && a != 22 && !is_coloured(a) && !pdg::is_hadron(a);
+        return cfg.auto_invisible && ev.charge3[b + i] == 0 && a != 22 && !is_coloured(a) && !w.hadron[i];
     };
     for (std::size_t i = 0; i < n; ++i) {
         const auto g = b + i;
@@ -169,7 +174,7 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
             }
         }
         // weakly decaying heavy-flavour hadrons
-        if (pdg::is_hadron(pid(i))) {
+        if (w.hadron[i]) {
             const bool is_b = has_quark(pid(i), 5), is_c = !is_b && has_quark(pid(i), 4);
             if (is_b || is_c) {
                 bool heavier_child = false;
@@ -184,7 +189,7 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     }
     hadron_free = 1;
     for (std::size_t i = 0; i < n && hadron_free; ++i)
-        if (ev.status[b + i] != 4 && pdg::is_hadron(pid(i))) hadron_free = 0;  // beams do not count
+        if (ev.status[b + i] != 4 && w.hadron[i]) hadron_free = 0;  // beams do not count
     auto last_of_chain = [&](std::size_t i) {
         for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k)
             if (pid(static_cast<std::size_t>(w.children[k])) == pid(i)) return false;
