@@ -186,7 +186,7 @@ def test_parton_fallback_labels_on_a_record_without_hadrons():
 
 
 def test_cms_large_r_jets_are_soft_dropped(ttbar):
-    out = Detector("cms_run2").reconstruct(ttbar).large_r_jets
+    out = Detector("cms_run2").reconstruct(ttbar, large_r=True).large_r_jets
     ref = cluster(
         ttbar, R=0.8, pt_min=150.0, inputs=classify(ttbar, "cms_run2").mask("jet_input"), softdrop=(0.0, 0.1, 0.8)
     )

@@ -240,12 +240,12 @@ def boosted_z():
 def test_boson_and_top_labels_equal_an_independent_walk(ttbar, boosted_z):
     for events, detector in ((ttbar, "atlas_run2"), (boosted_z, "atlas_run2"), (boosted_z, "cms_run2")):
         det = recast_ml.Detector(detector)
-        out = det.reconstruct(events).large_r_jets
+        out = det.reconstruct(events, large_r=True).large_r_jets
         dr = det.card.to_dict()["large_r_jet"]["boson_label_dr"]
         for i in range(len(events)):
             assert out.label[i].to_list() == reference_labels(events, i, out[i], dr), f"event {i}"
-    labels_z = ak.flatten(recast_ml.Detector("atlas_run2").reconstruct(boosted_z).large_r_jets.label)
-    labels_t = ak.flatten(recast_ml.Detector("atlas_run2").reconstruct(ttbar).large_r_jets.label)
+    labels_z = ak.flatten(recast_ml.Detector("atlas_run2").reconstruct(boosted_z, large_r=True).large_r_jets.label)
+    labels_t = ak.flatten(recast_ml.Detector("atlas_run2").reconstruct(ttbar, large_r=True).large_r_jets.label)
     assert ak.sum(labels_z == 23) > 0.5 * len(boosted_z)  # one boosted hadronic Z per event, mostly found
     assert ak.sum(labels_t == 6) > 10
     assert ak.sum(labels_t == 24) == 0
@@ -260,7 +260,7 @@ def test_large_r_acceptance_and_smearing_closure(ttbar):
     ok = ak.to_numpy(ref.mass) > 1.0
     pulls_pt, pulls_m = [], []
     for key in range(60):  # different event keys = independent smearing of the same jets
-        fat = ak.flatten(det.reconstruct(ttbar, first_event_key=1000 * key).large_r_jets)
+        fat = ak.flatten(det.reconstruct(ttbar, first_event_key=1000 * key, large_r=True).large_r_jets)
         fat = fat[np.argsort(ak.to_numpy(fat.truth_pt))]
         np.testing.assert_allclose(ak.to_numpy(fat.truth_pt), ak.to_numpy(ref.pt), rtol=1e-12)
         pulls_pt.append(ak.to_numpy((fat.pt / fat.truth_pt - 1) / 0.05))
@@ -270,3 +270,16 @@ def test_large_r_acceptance_and_smearing_closure(ttbar):
     assert np.std(pt_pull) == pytest.approx(1.0, abs=0.03)
     assert np.std(m_pull) == pytest.approx(1.0, abs=0.03)
     assert abs(np.mean(pt_pull)) < 3 / np.sqrt(len(pt_pull))
+
+
+def test_large_r_jets_only_when_requested(ttbar):
+    det = recast_ml.Detector("atlas_run2")
+    plain = det.reconstruct(ttbar)
+    full = det.reconstruct(ttbar, large_r=True)
+    assert "large_r_jets" not in plain.fields  # absent, not silently empty
+    with pytest.raises(Exception, match="large_r_jets"):
+        plain.large_r_jets  # noqa: B018
+    assert ak.sum(ak.num(full.large_r_jets)) > 10
+    # everything else is the same with or without them (large-R jets draw from their own stream)
+    for kind in ("electrons", "muons", "photons", "taus", "jets", "met"):
+        assert ak.to_list(plain[kind]) == ak.to_list(full[kind]), kind

@@ -146,7 +146,7 @@ def test_object_table_awkward_view_is_the_detector_output_without_copies(gluinos
     assert len(table) == len(gluinos)
     assert table.first_event_key == 5
     assert table.large_r
-    reco = det.reconstruct(gluinos, first_event_key=5)
+    reco = det.reconstruct(gluinos, first_event_key=5, large_r=True)
     jets = table.collection("jets")
     assert ak.num(jets).tolist() == ak.num(reco.jets).tolist()
     for field in ("pt", "eta", "phi", "mass", "truth_pt"):

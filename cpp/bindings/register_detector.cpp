@@ -41,12 +41,14 @@ void register_detector(py::module_& m) {
         .def_property_readonly("isolation_names", &Detector::isolation_names)
         .def_property_readonly("run_seed", &Detector::run_seed)
         .def_property_readonly("large_r_enabled", &Detector::large_r_enabled)
-        .def("reconstruct", [](const Detector& d, const py::object& events, std::uint64_t first_event_key, int threads) {
+        .def("reconstruct", [](const Detector& d, const py::object& events, std::uint64_t first_event_key, int threads,
+                               bool large_r, bool profile) {
             const recast::EventView ev = event_view(events);
             recast::detector::Output out;
+            recast::detector::Profile prof;
             {
                 py::gil_scoped_release release;
-                out = d.reconstruct(ev, first_event_key, threads);
+                out = d.reconstruct(ev, first_event_key, threads, large_r, profile ? &prof : nullptr);
             }
             py::dict r;
             r["electrons"] = columns(std::move(out.electrons));
@@ -63,6 +65,14 @@ void register_detector(py::module_& m) {
             met["truth_y"] = take(std::move(out.met.truth_y));
             met["truth_set"] = take(std::move(out.met.truth_set));
             r["met"] = met;
+            if (profile) {
+                py::dict p;
+                for (const auto& [stage, seconds] : prof.stages()) p[py::str(stage)] = seconds;
+                r["profile"] = p;
+            }
             return r;
-        }, py::arg("events"), py::arg("first_event_key") = 0, py::arg("threads") = 1);
+        }, py::arg("events"), py::arg("first_event_key") = 0, py::arg("threads") = 1, py::arg("large_r") = true,
+           py::arg("profile") = false,
+           "Columns of the reconstructed objects; large_r = False skips the large-R jets (empty collection); "
+           "profile = True adds 'profile': {stage: seconds} (worker-thread stages summed over threads).");
 }

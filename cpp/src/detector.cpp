@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 
 #include "recast/errors.hpp"
@@ -32,7 +33,47 @@ void Met::append(const Met& o) {
         a->insert(a->end(), b->begin(), b->end());
 }
 
+std::vector<std::pair<std::string, double>> Profile::stages() const {
+    return {{"truth", truth},         {"inputs", inputs},       {"jets", jets},
+            {"large_r", large_r},     {"labels", labels},       {"btag", btag},
+            {"kinematics", kinematics}, {"dressing", dressing}, {"leptons", leptons},
+            {"isolation", isolation}, {"taus", taus},           {"jet_objects", jet_objects},
+            {"fake_taus", fake_taus}, {"met", met},             {"fake_electrons", fake_electrons},
+            {"large_r_objects", large_r_objects}, {"merge", merge}};
+}
+
+Profile& Profile::operator+=(const Profile& o) {
+    for (auto [a, b] : {std::pair{&truth, o.truth}, {&inputs, o.inputs}, {&jets, o.jets}, {&large_r, o.large_r},
+                        {&labels, o.labels}, {&btag, o.btag}, {&kinematics, o.kinematics}, {&dressing, o.dressing},
+                        {&leptons, o.leptons}, {&isolation, o.isolation}, {&taus, o.taus},
+                        {&jet_objects, o.jet_objects}, {&fake_taus, o.fake_taus}, {&met, o.met},
+                        {&fake_electrons, o.fake_electrons}, {&large_r_objects, o.large_r_objects},
+                        {&merge, o.merge}})
+        *a += b;
+    events += o.events;
+    return *this;
+}
+
 namespace {
+
+/// Adds the time since the previous lap to a Profile slot; reads no clock when profiling is off.
+class Lap {
+public:
+    explicit Lap(bool on) : on_(on) {
+        if (on_) t_ = Clock::now();
+    }
+    void operator()(double& slot) {
+        if (!on_) return;
+        const auto now = Clock::now();
+        slot += std::chrono::duration<double>(now - t_).count();
+        t_ = now;
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    bool on_;
+    Clock::time_point t_{};
+};
 
 struct MetConfig {
     bool object_based = true;
@@ -63,6 +104,7 @@ struct Lepton {
     std::vector<card::Efficiency> efficiency;  // per WP
     std::shared_ptr<card::Function> resolution;
     std::string smear;
+    bool curvature = false;  // smear == "curvature"
     bool dressed = false;                         // §2.4
     std::shared_ptr<card::Function> charge_flip;  // §4.5 (electrons)
 };
@@ -145,6 +187,7 @@ Detector::Detector(const card::Card& c) : impl_(std::make_unique<Impl>(c)) {
         for (const auto& wp : l.wps) l.efficiency.push_back(c.efficiency(n, wp));
         l.resolution = std::make_shared<card::Function>(c.function(n + ".resolution"));
         l.smear = pid == 13 ? "curvature" : c.string(n + ".resolution.smear", "energy");
+        l.curvature = l.smear == "curvature";
         const auto dress = c.strings("truth.dressing.apply_to");
         l.dressed = pid != 22 && std::find(dress.begin(), dress.end(), n) != dress.end();
         if (c.has(n + ".charge_flip") && c.boolean(n + ".charge_flip.enabled", true))
@@ -309,18 +352,63 @@ card::Values kinematics(double pt, double eta, double phi, double e, double m) {
     return v;
 }
 
-// pT, eta, phi of every particle of one event (event-local index), computed once per event.
+// An |eta| window this much wider than a cone holds every particle within the cone: delta_r >= |d_eta|
+// up to rounding (~1e-15 here), so the exact delta_r test on the window gives the full-scan result.
+constexpr double kWindowMargin = 1e-9;
+
+// pT, eta, phi of the stable particles of one event (event-local index; other entries are stale and
+// never read: every use is for a stable particle) and buffers reused from event to event by one
+// thread (no per-event allocation). pT and eta are those of the truth classification; phi is
+// computed only for the particles that need it (dressing, isolation, tau-fake tracks), with
+// set_phi before use.
 struct ParticleKinematics {
-    std::vector<double> pt, eta, phi;
-    void compute(const EventView& ev, std::int64_t b, std::int64_t e_end) {
-        const auto n = static_cast<std::size_t>(e_end - b);
-        pt.resize(n), eta.resize(n), phi.resize(n);
+    const double* pt = nullptr;   // truth.pt of the event
+    const double* eta = nullptr;  // truth.eta of the event
+    const double* px = nullptr;
+    const double* py = nullptr;
+    std::vector<double> phi;
+    void set_phi(std::size_t i) { phi[i] = std::atan2(py[i], px[i]); }
+    // isolation (§2.8): stable visible particles with a finite eta, sorted by eta (ties: index)
+    bool iso_ready = false;
+    std::vector<std::int32_t> iso_order;
+    std::vector<double> iso_eta;
+    std::vector<std::int32_t> hits;
+    // jet -> tau fakes (§7.5): the tracks counted around jets
+    bool tracks_ready = false;
+    std::vector<double> track_eta, track_phi;
+    // per-event work arrays
+    std::vector<std::int32_t> dressed_to;
+    std::vector<std::size_t> leptons;
+    std::vector<double> eff;
+    std::vector<std::uint8_t> used, hard_tau;
+    std::vector<std::uint32_t> seen;
+    std::uint32_t stamp = 0;
+    std::vector<std::int32_t> todo;
+    std::vector<std::pair<double, double>> hard_eg;
+
+    void start_event(const EventView& ev, const truth::Classification& truth, std::int64_t b, std::int64_t e_end) {
+        pt = truth.pt.data() + b, eta = truth.eta.data() + b;
+        px = ev.px.ptr + b, py = ev.py.ptr + b;
+        phi.resize(static_cast<std::size_t>(e_end - b));
+        iso_ready = tracks_ready = false;
+    }
+    void index_isolation(const std::uint16_t* flags, std::int64_t b, std::size_t n) {
+        if (iso_ready) return;
+        iso_ready = true;
+        iso_order.clear();
         for (std::size_t i = 0; i < n; ++i) {
-            const auto g = b + static_cast<std::int64_t>(i);
-            pt[i] = std::hypot(ev.px[g], ev.py[g]);
-            eta[i] = std::asinh(ev.pz[g] / pt[i]);
-            phi[i] = std::atan2(ev.py[g], ev.px[g]);
+            const auto f = flags[b + static_cast<std::int64_t>(i)];
+            if ((f & truth::kStable) && !(f & truth::kInvisible) && !std::isnan(eta[i]))
+                iso_order.push_back(static_cast<std::int32_t>(i)), set_phi(i);
         }
+        std::stable_sort(iso_order.begin(), iso_order.end(), [&](std::int32_t a, std::int32_t c) { return eta[a] < eta[c]; });
+        iso_eta.resize(iso_order.size());
+        for (std::size_t k = 0; k < iso_order.size(); ++k) iso_eta[k] = eta[iso_order[k]];
+    }
+    /// A fresh "seen" marker for a walk over the n particles of the event.
+    std::uint32_t next_stamp(std::size_t n) {
+        if (seen.size() < n || stamp == 0xffffffffu) seen.assign(std::max(n, seen.size()), 0), stamp = 0;
+        return ++stamp;
     }
 };
 
@@ -328,7 +416,7 @@ struct ParticleKinematics {
 // electrons, muons, photons and jets are the last entries of `out`).
 void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
                const jets::JetBatch& jets, const std::vector<std::int64_t>& jet_src, std::size_t iev,
-               const rng::EventRandom& random, const std::vector<std::int32_t>& dressed_to, const ParticleKinematics& k,
+               const rng::EventRandom& random, const std::vector<std::int32_t>& dressed_to, ParticleKinematics& k,
                Output& out) {
     const auto& M = I.met;
     const auto b = ev.particle_offsets[iev], e_end = ev.particle_offsets[iev + 1];
@@ -360,11 +448,13 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
         return;
     }
     // hard objects: leptons/photons passing their loosest WP (mask != 0 for nested families)
-    std::vector<std::uint8_t> used(n, 0);
+    auto& used = k.used;
+    used.assign(n, 0);
     double hx = 0, hy = 0, hset = 0;
-    std::vector<std::pair<double, double>> hard_eg;  // (eta, phi) of hard e/gamma for the jet overlap
-    for (int k = 0; k < 3; ++k) {
-        const Objects& o = k == 0 ? out.electrons : k == 1 ? out.muons : out.photons;
+    auto& hard_eg = k.hard_eg;  // (eta, phi) of hard e/gamma for the jet overlap
+    hard_eg.clear();
+    for (int kind = 0; kind < 3; ++kind) {
+        const Objects& o = kind == 0 ? out.electrons : kind == 1 ? out.muons : out.photons;
         for (auto i = o.offsets[o.offsets.size() - 2]; i < o.offsets.back(); ++i) {
             if (o.mask[i] == 0) continue;
             used[o.truth_index[i]] = 1;
@@ -373,7 +463,7 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
             hx += o.pt[i] * std::cos(o.phi[i]);
             hy += o.pt[i] * std::sin(o.phi[i]);
             hset += o.pt[i];
-            if (k != 1) hard_eg.emplace_back(o.eta[i], o.phi[i]);
+            if (kind != 1) hard_eg.emplace_back(o.eta[i], o.phi[i]);
         }
     }
     // hard taus: their visible products belong to them (found by climbing from each tau product)
@@ -385,22 +475,25 @@ void event_met(const Detector::Impl& I, const EventView& ev, const truth::Classi
         hset += T.pt[i];
         hard_eg.emplace_back(T.eta[i], T.phi[i]);
     };
-    std::vector<std::uint8_t> hard_tau(n, 0);
+    auto& hard_tau = k.hard_tau;
+    hard_tau.assign(n, 0);
     bool any = false;
     for (auto i = t0; i < T.offsets.back(); ++i)
         if (T.mask[i] != 0 && T.truth_index[i] >= 0) hard_tau[T.truth_index[i]] = 1, any = true, add_hard(i);
     if (any)
         for (std::size_t i = 0; i < n; ++i) {
             if (!(truth.flags[b + static_cast<std::int64_t>(i)] & truth::kFromHadronicTau)) continue;
-            std::vector<std::int32_t> todo{static_cast<std::int32_t>(i)};
-            std::vector<std::uint8_t> seen(n, 0);
+            auto& todo = k.todo;
+            todo.assign(1, static_cast<std::int32_t>(i));
+            const std::uint32_t mark = k.next_stamp(n);
+            auto& seen = k.seen;
             while (!todo.empty() && !used[i]) {
                 const auto j = static_cast<std::size_t>(todo.back());
                 todo.pop_back();
-                for (auto k = ev.parent_offsets[b + j]; k < ev.parent_offsets[b + j + 1]; ++k) {
-                    const auto p = static_cast<std::size_t>(ev.parents[k]);
-                    if (seen[p]) continue;
-                    seen[p] = 1;
+                for (auto q = ev.parent_offsets[b + j]; q < ev.parent_offsets[b + j + 1]; ++q) {
+                    const auto p = static_cast<std::size_t>(ev.parents[q]);
+                    if (seen[p] == mark) continue;
+                    seen[p] = mark;
                     if (hard_tau[p]) used[i] = 1;
                     todo.push_back(static_cast<std::int32_t>(p));
                 }
@@ -492,7 +585,7 @@ void push_fake(Objects& o, const Objects& J, std::int64_t i, std::int64_t k, dou
 // charge from the second uniform, prong count = track count. Appended to the event's taus.
 void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Classification& truth,
                    const jets::JetBatch& jets, const std::vector<std::int64_t>& jet_src, std::size_t iev,
-                   const rng::EventRandom& random, const ParticleKinematics& k, Output& out) {
+                   const rng::EventRandom& random, ParticleKinematics& k, Output& out) {
     const auto& T = I.tau;
     const Objects& J = out.jets;
     Objects& o = out.taus;
@@ -513,14 +606,25 @@ void add_fake_taus(const Detector::Impl& I, const EventView& ev, const truth::Cl
                 near_tau = true;
         }
         if (near_tau) continue;
-        int tracks = 0;
-        for (auto g = b; g < e_end; ++g) {
-            if (!(truth.flags[g] & truth::kStable) || ev.charge3[g] == 0) continue;
-            const auto p = static_cast<std::size_t>(g - b);
-            if (k.pt[p] <= T.track_pt_min || std::fabs(k.eta[p]) >= T.track_abs_eta_max) continue;
-            if (delta_r(k.eta[p], k.phi[p], jets.eta[jj], jets.phi[jj]) < T.track_dr) ++tracks;
+        if (!k.tracks_ready) {  // the candidate tracks of the event, once
+            k.tracks_ready = true;
+            k.track_eta.clear(), k.track_phi.clear();
+            for (auto g = b; g < e_end; ++g) {
+                if (!(truth.flags[g] & truth::kStable) || ev.charge3[g] == 0) continue;
+                const auto p = static_cast<std::size_t>(g - b);
+                if (k.pt[p] <= T.track_pt_min || std::fabs(k.eta[p]) >= T.track_abs_eta_max) continue;
+                k.set_phi(p);
+                k.track_eta.push_back(k.eta[p]), k.track_phi.push_back(k.phi[p]);
+            }
         }
-        std::vector<double> rate(T.wps.size(), 0.0);
+        int tracks = 0;
+        const double jeta = jets.eta[jj], jphi = jets.phi[jj], window = T.track_dr + kWindowMargin;
+        for (std::size_t t = 0; t < k.track_eta.size(); ++t) {
+            if (!(std::fabs(k.track_eta[t] - jeta) < window)) continue;  // outside the cone for sure (NaN: never inside)
+            if (delta_r(k.track_eta[t], k.track_phi[t], jeta, jphi) < T.track_dr) ++tracks;
+        }
+        auto& rate = k.eff;
+        rate.assign(T.wps.size(), 0.0);
         for (std::size_t w = 0; w < T.wps.size(); ++w)
             rate[w] = T.any_jet ? T.fake_rate[w][2] : tracks == 1 ? T.fake_rate[w][0] : tracks == 3 ? T.fake_rate[w][1] : 0.0;
         enforce_nesting(rate, T.nested);
@@ -597,7 +701,10 @@ void add_large_r_jets(const Detector::Impl& I, const EventView& ev, const truth:
 void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                        const truth::Classification& truth, const jets::JetBatch& jets, const jets::JetBatch& large_r,
                        const std::vector<std::int8_t>& labels, const std::vector<std::uint32_t>& btags,
-                       std::uint64_t first_key, std::size_t first, std::size_t last, Output& out) {
+                       std::uint64_t first_key, std::size_t first, std::size_t last, Output& out, Profile* prof) {
+    Profile unused;
+    Profile& P = prof ? *prof : unused;
+    Lap lap(prof != nullptr);
     ParticleKinematics scratch;  // reused from event to event
     std::vector<std::int64_t> jet_src;  // clustered jet (batch index) of each emitted jet of the event
     for (std::size_t iev = first; iev < last; ++iev) {
@@ -606,10 +713,13 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
         // §2.4 dressing: each prompt photon within dr of prompt bare leptons joins the nearest one
         const std::size_t n_local = static_cast<std::size_t>(e_end - b);
         ParticleKinematics& kin = scratch;
-        kin.compute(ev, b, e_end);
-        std::vector<std::int32_t> dressed_to(n_local, -1);
+        kin.start_event(ev, truth, b, e_end);
+        lap(P.kinematics);
+        auto& dressed_to = kin.dressed_to;
+        dressed_to.assign(n_local, -1);
         {
-            std::vector<std::size_t> leptons;
+            auto& leptons = kin.leptons;
+            leptons.clear();
             for (auto g = b; g < e_end; ++g) {
                 const int a = std::abs(ev.pid[g]);
                 if (!(truth.flags[g] & truth::kStable) || !(truth.flags[g] & truth::kPrompt)) continue;
@@ -622,11 +732,13 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                     const auto p = static_cast<std::size_t>(g - b);
                     double best = I.dressing_dr;
                     for (auto l : leptons) {
+                        kin.set_phi(p), kin.set_phi(l);
                         const double d = delta_r(kin.eta[p], kin.phi[p], kin.eta[l], kin.phi[l]);
                         if (d < best) best = d, dressed_to[p] = static_cast<std::int32_t>(l);
                     }
                 }
         }
+        lap(P.dressing);
         for (std::size_t k = 0; k < I.leptons.size(); ++k) {
             const auto& L = I.leptons[k];
             Objects& o = k == 0 ? out.electrons : k == 1 ? out.muons : out.photons;
@@ -653,7 +765,8 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 const auto v = kinematics(pt, eta, phi, p4[3], mass);
                 // working points: one uniform, nested families enforced (§3.2)
                 const auto [u, u_flip] = random.uniforms(L.stream, 0, object);
-                std::vector<double> eff(L.wps.size());
+                auto& eff = kin.eff;
+                eff.resize(L.wps.size());
                 for (std::size_t w = 0; w < L.wps.size(); ++w) eff[w] = L.efficiency[w](v);
                 enforce_nesting(eff, L.families);
                 const std::uint32_t mask = wp_mask(u, eff);
@@ -663,7 +776,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 int q3 = ev.charge3[g];
                 if (L.charge_flip && u_flip < (*L.charge_flip)(v)) q3 = -q3;  // §4.5, second uniform of block 0
                 bool lost = false;
-                if (L.smear == "curvature") {
+                if (L.curvature) {
                     const double s = (*L.resolution)(v);
                     const double kappa = (q3 > 0 ? 1.0 : -1.0) / pt;
                     const double kp = kappa * (1.0 + s * z);
@@ -692,26 +805,40 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                 o.lost.push_back(0);  // emitted jets are never lost (dropped instead)
                 o.label.push_back(0);
                 // truth isolation (§2.8): the candidate and its dressing photons are excluded
+                lap(P.leptons);
+                // Only the particles in an eta window around the candidate can be in its cone; those
+                // inside are summed in record order, as a scan of the whole record would.
+                if (!I.isolation.empty()) kin.index_isolation(truth.flags.data(), b, n_local);
                 for (const auto& iso : I.isolation) {
                     const double cone = iso.variable ? std::max(iso.r_min, std::min(iso.k / pt, iso.r_max)) : iso.r;
                     double sum = 0;
-                    for (auto h = b; h < e_end; ++h) {
-                        const auto fh = truth.flags[h];
-                        if (h == g || !(fh & truth::kStable) || (fh & truth::kInvisible)) continue;
-                        if (L.dressed && dressed_to[h - b] == g - b) continue;
-                        const int a = std::abs(ev.pid[h]);
-                        if (std::find(iso.exclude.begin(), iso.exclude.end(), a) != iso.exclude.end()) continue;
-                        if (iso.kind == Isolation::Track && ev.charge3[h] == 0) continue;
-                        if (iso.kind != Isolation::Track && a == 13) continue;
-                        const auto p = static_cast<std::size_t>(h - b);
-                        if (kin.pt[p] <= iso.pt_min || std::fabs(kin.eta[p]) >= iso.abs_eta_max) continue;
-                        if (delta_r(eta, phi, kin.eta[p], kin.phi[p]) < cone) sum += kin.pt[p];
+                    auto& hits = kin.hits;
+                    hits.clear();
+                    if (!std::isnan(eta) && !std::isnan(cone)) {  // else no particle is within the cone
+                        const auto lo = std::lower_bound(kin.iso_eta.begin(), kin.iso_eta.end(), eta - cone - kWindowMargin);
+                        const auto hi = std::upper_bound(lo, kin.iso_eta.end(), eta + cone + kWindowMargin);
+                        for (auto it = lo; it != hi; ++it) {
+                            const auto p = static_cast<std::size_t>(kin.iso_order[static_cast<std::size_t>(it - kin.iso_eta.begin())]);
+                            const auto h = b + static_cast<std::int64_t>(p);
+                            if (h == g) continue;  // stable and visible by construction of the index
+                            if (L.dressed && dressed_to[p] == g - b) continue;
+                            const int a = std::abs(ev.pid[h]);
+                            if (std::find(iso.exclude.begin(), iso.exclude.end(), a) != iso.exclude.end()) continue;
+                            if (iso.kind == Isolation::Track && ev.charge3[h] == 0) continue;
+                            if (iso.kind != Isolation::Track && a == 13) continue;
+                            if (kin.pt[p] <= iso.pt_min || std::fabs(kin.eta[p]) >= iso.abs_eta_max) continue;
+                            if (delta_r(eta, phi, kin.eta[p], kin.phi[p]) < cone) hits.push_back(static_cast<std::int32_t>(p));
+                        }
+                        std::sort(hits.begin(), hits.end());
+                        for (const auto p : hits) sum += kin.pt[static_cast<std::size_t>(p)];
                     }
                     o.isolation.push_back(iso.relative ? sum / pt : sum);
                 }
+                lap(P.isolation);
             }
             o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
         }
+        lap(P.leptons);
         // hadronic taus (§7): visible momentum, per-prong WPs (one uniform), jet-resolution smearing
         {
             const auto& T = I.tau;
@@ -732,7 +859,8 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
                     std::find(T.prongs_allowed.begin(), T.prongs_allowed.end(), prongs) != T.prongs_allowed.end();
                 const auto object = static_cast<std::uint32_t>(tt.index[k]);
                 const double u = random.uniforms(rng::Stream::tau, 0, object).first;
-                std::vector<double> eff(T.wps.size(), 0.0);
+                auto& eff = kin.eff;
+                eff.assign(T.wps.size(), 0.0);
                 if (allowed)
                     for (std::size_t w = 0; w < T.wps.size(); ++w) eff[w] = std::min(1.0, T.id[w](v, prongs));
                 enforce_nesting(eff, T.nested);
@@ -758,6 +886,7 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
         // when the smeared pT > reco_pt_min and |eta| < abs_eta_max (§8.1; a jet with f <= 0 is
         // dropped). Random numbers keep the truth-jet rank (§14.4); fake-tau/electron indices
         // point into the emitted list.
+        lap(P.taus);
         Objects& o = out.jets;
         jet_src.clear();
         for (auto j = jets.jet_offsets[iev]; j < jets.jet_offsets[iev + 1]; ++j) {
@@ -797,11 +926,18 @@ void reconstruct_range(const Detector::Impl& I, const EventView& ev,
             o.jvt.push_back(jvt ? 1 : 0);
         }
         o.offsets.push_back(static_cast<std::int64_t>(o.pt.size()));
+        lap(P.jet_objects);
         if (I.tau.fakes) add_fake_taus(I, ev, truth, jets, jet_src, iev, random, kin, out);
+        lap(P.fake_taus);
         event_met(I, ev, truth, jets, jet_src, iev, random, dressed_to, kin, out);
+        lap(P.met);
         if (I.electron_fakes.enabled) add_fake_electrons(I, jets, jet_src, iev, random, out);
+        lap(P.fake_electrons);
         if (large_r.jet_offsets.size() == ev.n_events() + 1)
             add_large_r_jets(I, ev, truth, large_r, iev, random, out.large_r_jets);
+        else  // not built (card or caller): an empty collection, still one entry per event
+            out.large_r_jets.offsets.push_back(0);
+        lap(P.large_r_objects);
     }
 }
 
@@ -838,9 +974,16 @@ void remove_exclusive_inputs(const Detector::Impl& I, const EventView& ev, const
 
 }  // namespace
 
-Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n_threads, bool with_large_r) const {
+// Output::large_r_jets has one (empty) entry per event when large-R jets are disabled by the card or
+// not requested (large_r = false).
+Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n_threads, bool with_large_r,
+                             Profile* profile) const {
     const auto& I = *impl_;
-    const auto truth = truth::classify(ev, I.truth, n_threads);
+    Profile unused;
+    Profile& P = profile ? *profile : unused;
+    Lap lap(profile != nullptr);
+    const auto truth = truth::classify(ev, I.truth, n_threads, /*kinematics=*/true);
+    lap(P.truth);
     std::vector<std::uint8_t> inputs(truth.flags.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = (truth.flags[i] & truth::kJetInput) != 0;
     std::vector<std::uint8_t> ghosts;
@@ -851,29 +994,44 @@ Output Detector::reconstruct(const EventView& ev, std::uint64_t first_key, int n
                         std::hypot(ev.px[i], ev.py[i]) > I.tagger.hadron_pt_min();  // §9.1 label_hadron_pt_min
     }
     if (I.exclusive_inputs) remove_exclusive_inputs(I, ev, truth, inputs);
+    lap(P.inputs);
     jets::Definition small_r;
     small_r.R = I.jet_R;
     small_r.pt_min = I.jet_truth_pt_min;
     const auto jets = jets::cluster(ev, inputs.data(), small_r, n_threads, ghosts.empty() ? nullptr : ghosts.data());
+    lap(P.jets);
     const auto large_r = I.large_r.enabled && with_large_r ? jets::cluster(ev, inputs.data(), I.large_r.def, n_threads)
                                                            : jets::JetBatch{};
+    lap(P.large_r);
     const auto labels = I.tagger.labels(ev, truth, jets);
+    lap(P.labels);
     const auto btags = I.tagger.tag(jets, labels, I.seed, first_key);
+    lap(P.btag);
     const std::size_t ne = ev.n_events();
     std::vector<Output> parts(n_ranges(ne, n_threads));
+    std::vector<Profile> part_profiles(profile ? parts.size() : 0);
     for_each_range(ne, parts.size(), [&](std::size_t t, std::size_t first, std::size_t last) {
-        reconstruct_range(I, ev, truth, jets, large_r, labels, btags, first_key, first, last, parts[t]);
+        reconstruct_range(I, ev, truth, jets, large_r, labels, btags, first_key, first, last, parts[t],
+                          profile ? &part_profiles[t] : nullptr);
     });
+    for (const auto& p : part_profiles) P += p;
+    lap(unused.merge);  // the per-event stages were timed on their threads
     Output out;
-    for (auto& p : parts) {
-        out.electrons.append(p.electrons);
-        out.muons.append(p.muons);
-        out.photons.append(p.photons);
-        out.taus.append(p.taus);
-        out.jets.append(p.jets);
-        out.large_r_jets.append(p.large_r_jets);
-        out.met.append(p.met);
+    if (parts.size() == 1) {
+        out = std::move(parts.front());
+    } else {
+        for (auto& p : parts) {
+            out.electrons.append(p.electrons);
+            out.muons.append(p.muons);
+            out.photons.append(p.photons);
+            out.taus.append(p.taus);
+            out.jets.append(p.jets);
+            out.large_r_jets.append(p.large_r_jets);
+            out.met.append(p.met);
+        }
     }
+    lap(P.merge);
+    P.events += ne;
     return out;
 }
 

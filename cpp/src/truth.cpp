@@ -50,10 +50,18 @@ struct EventWork {
     std::vector<std::int32_t> children;
     std::vector<std::uint8_t> anc, state;  // ancestor bits: 1 hadron, 2 tau, 4 muon
     std::vector<std::int32_t> stack;
+    std::vector<std::int64_t> fill;
+    std::vector<std::uint8_t> hadron, own;  // pdg::is_hadron and own ancestor bits of each particle
+    std::vector<std::uint32_t> seen;  // walk markers: seen[i] == stamp (no per-walk allocation)
+    std::uint32_t stamp = 0;
+    std::uint32_t next_stamp(std::size_t n) {
+        if (seen.size() < n || stamp == 0xffffffffu) seen.assign(std::max(n, seen.size()), 0), stamp = 0;
+        return ++stamp;
+    }
 };
 
 void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std::uint16_t* flags, Taus& taus,
-                    std::int64_t& heavy, std::uint8_t& hadron_free, EventWork& w) {
+                    std::int64_t& heavy, std::uint8_t& hadron_free, EventWork& w, double* pt_out, double* eta_out) {
     const auto b = ev.particle_offsets[iev];
     const auto n = static_cast<std::size_t>(ev.particle_offsets[iev + 1] - b);
     auto parents_of = [&](std::size_t i) {
@@ -68,7 +76,8 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     for (std::size_t i = 0; i < n; ++i) w.child_off[i + 1] += w.child_off[i];
     w.children.assign(w.child_off[n], 0);
     {
-        std::vector<std::int64_t> fill(w.child_off.begin(), w.child_off.end() - 1);
+        auto& fill = w.fill;
+        fill.assign(w.child_off.begin(), w.child_off.end() - 1);
         for (std::size_t i = 0; i < n; ++i) {
             auto [p0, p1] = parents_of(i);
             for (auto k = p0; k < p1; ++k) w.children[fill[ev.parents[k]]++] = static_cast<std::int32_t>(i);
@@ -76,16 +85,37 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     }
     auto pid = [&](std::size_t i) { return ev.pid[b + i]; };
     auto apid = [&](std::size_t i) { return std::abs(ev.pid[b + i]); };
-    auto own_bits = [&](std::size_t i) -> std::uint8_t {
+    // hadron test and own ancestor bits once per particle (not once per parent link)
+    w.hadron.resize(n), w.own.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
         const int a = apid(i);
-        return static_cast<std::uint8_t>(((pdg::is_hadron(pid(i)) || a == 91 || a == 92) ? 1 : 0) | (a == 15 ? 2 : 0) |
-                                         (a == 13 ? 4 : 0));
-    };
+        w.hadron[i] = pdg::is_hadron(pid(i)) ? 1 : 0;
+        w.own[i] = static_cast<std::uint8_t>(((w.hadron[i] || a == 91 || a == 92) ? 1 : 0) | (a == 15 ? 2 : 0) |
+                                             (a == 13 ? 4 : 0));
+    }
+    auto own_bits = [&](std::size_t i) { return w.own[i]; };
     // ancestor bits by iterative DFS with memoisation (beam particles are skipped)
     w.anc.assign(n, 0);
     w.state.assign(n, 0);  // 0 new, 1 in progress, 2 done
     for (std::size_t root = 0; root < n; ++root) {
         if (w.state[root] == 2) continue;
+        {  // usual case (parents recorded before their children): all parents done, no walk needed;
+           // the same as the walk below, which would push no parent
+            bool ready = true;
+            std::uint8_t bits = 0;
+            auto [p0, p1] = parents_of(root);
+            for (auto k = p0; k < p1 && ready; ++k) {
+                const auto p = static_cast<std::size_t>(ev.parents[k]);
+                if (ev.status[b + p] == 4) continue;
+                if (w.state[p] != 2) ready = false;
+                else bits |= own_bits(p) | w.anc[p];
+            }
+            if (ready) {
+                w.anc[root] = bits;
+                w.state[root] = 2;
+                continue;
+            }
+        }
         w.stack.assign(1, static_cast<std::int32_t>(root));
         while (!w.stack.empty()) {
             const auto i = static_cast<std::size_t>(w.stack.back());
@@ -115,15 +145,17 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     auto is_invisible = [&](std::size_t i) {
         const int a = apid(i);
         if (std::find(inv.begin(), inv.end(), a) != inv.end()) return true;
-        return cfg.auto_invisible && ev.charge3[b + i] == 0 && a != 22 && !is_coloured(a) && !pdg::is_hadron(a);
+        return cfg.auto_invisible && ev.charge3[b + i] == 0 && a != 22 && !is_coloured(a) && !w.hadron[i];
     };
     for (std::size_t i = 0; i < n; ++i) {
         const auto g = b + i;
         std::uint16_t f = 0;
-        const double pt = std::hypot(ev.px[g], ev.py[g]);
+        const double pt = ev.status[g] == 1 ? std::hypot(ev.px[g], ev.py[g]) : 0.0;
         if (ev.status[g] == 1 && pt > 1e-10) {
             f |= kStable;
-            const double abs_eta = std::fabs(std::asinh(ev.pz[g] / pt));
+            const double eta = std::asinh(ev.pz[g] / pt);
+            if (pt_out) pt_out[i] = pt, eta_out[i] = eta;
+            const double abs_eta = std::fabs(eta);
             const int a = apid(i);
             if (is_invisible(i)) {
                 f |= kInvisible;
@@ -142,7 +174,7 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
             }
         }
         // weakly decaying heavy-flavour hadrons
-        if (pdg::is_hadron(pid(i))) {
+        if (w.hadron[i]) {
             const bool is_b = has_quark(pid(i), 5), is_c = !is_b && has_quark(pid(i), 4);
             if (is_b || is_c) {
                 bool heavier_child = false;
@@ -157,7 +189,7 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     }
     hadron_free = 1;
     for (std::size_t i = 0; i < n && hadron_free; ++i)
-        if (ev.status[b + i] != 4 && pdg::is_hadron(pid(i))) hadron_free = 0;  // beams do not count
+        if (ev.status[b + i] != 4 && w.hadron[i]) hadron_free = 0;  // beams do not count
     auto last_of_chain = [&](std::size_t i) {
         for (auto k = w.child_off[i]; k < w.child_off[i + 1]; ++k)
             if (pid(static_cast<std::size_t>(w.children[k])) == pid(i)) return false;
@@ -186,7 +218,8 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
     };
     // ancestor other than own copies with |id| 6 or 25 (iterative walk; records may have cycles)
     auto from_top_or_higgs = [&](std::size_t i) {
-        std::vector<std::uint8_t> seen(n, 0);
+        const std::uint32_t mark = w.next_stamp(n);
+        auto& seen = w.seen;
         w.stack.assign(1, static_cast<std::int32_t>(i));
         while (!w.stack.empty()) {
             const auto j = static_cast<std::size_t>(w.stack.back());
@@ -194,8 +227,8 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
             auto [p0, p1] = parents_of(j);
             for (auto k = p0; k < p1; ++k) {
                 const auto p = static_cast<std::size_t>(ev.parents[k]);
-                if (seen[p] || ev.status[b + p] == 4) continue;
-                seen[p] = 1;
+                if (seen[p] == mark || ev.status[b + p] == 4) continue;
+                seen[p] = mark;
                 if (pid(p) != pid(i) && (apid(p) == 6 || apid(p) == 25)) return true;
                 w.stack.push_back(static_cast<std::int32_t>(p));
             }
@@ -241,15 +274,16 @@ void classify_event(const EventView& ev, std::size_t iev, const Config& cfg, std
         // charged stable descendants, K0S and Lambda counting as stable (their pions add none).
         constexpr std::int32_t kBelowK0 = 1 << 30;  // stack entries below a K0S/Lambda carry this bit
         w.stack.assign(1, static_cast<std::int32_t>(i));
-        std::vector<std::uint8_t> seen(n, 0);
+        const std::uint32_t mark = w.next_stamp(n);
+        auto& seen = w.seen;
         while (!w.stack.empty()) {
             const auto top = w.stack.back();
             w.stack.pop_back();
             const auto j = static_cast<std::size_t>(top & ~kBelowK0);
             for (auto k = w.child_off[j]; k < w.child_off[j + 1]; ++k) {
                 const auto c = static_cast<std::size_t>(w.children[k]);
-                if (seen[c]) continue;
-                seen[c] = 1;
+                if (seen[c] == mark) continue;
+                seen[c] = mark;
                 const auto gc = b + c;
                 const int a = apid(c);
                 const bool below = (top & kBelowK0) || a == 310 || a == 3122;
@@ -286,9 +320,10 @@ void append(Taus& a, const Taus& o) {
 
 }  // namespace
 
-Classification classify(const EventView& ev, const Config& cfg, int n_threads) {
+Classification classify(const EventView& ev, const Config& cfg, int n_threads, bool kinematics) {
     Classification out;
     out.flags.assign(ev.n_particles(), 0);
+    if (kinematics) out.pt.assign(ev.n_particles(), 0.0), out.eta.assign(ev.n_particles(), 0.0);
     const std::size_t ne = ev.n_events();
     const std::size_t nt = n_ranges(ne, n_threads);
     std::vector<Taus> taus(nt);
@@ -298,7 +333,8 @@ Classification classify(const EventView& ev, const Config& cfg, int n_threads) {
         EventWork w;
         for (std::size_t iev = first; iev < last; ++iev)
             classify_event(ev, iev, cfg, out.flags.data() + ev.particle_offsets[iev], taus[t], heavy[t],
-                           out.hadron_free[iev], w);
+                           out.hadron_free[iev], w, kinematics ? out.pt.data() + ev.particle_offsets[iev] : nullptr,
+                           kinematics ? out.eta.data() + ev.particle_offsets[iev] : nullptr);
     });
     for (std::size_t t = 0; t < nt; ++t) {
         append(out.taus, taus[t]);

@@ -238,8 +238,13 @@ class Detector:
     large_r_enabled: bool
     def working_points(self, object: str) -> list[str]: ...
     def reconstruct(
-        self, events: EventBatch | EventArrays, first_event_key: int = ..., threads: int = ...
-    ) -> dict[str, dict[str, npt.NDArray[Any]]]: ...
+        self,
+        events: EventBatch | EventArrays,
+        first_event_key: int = ...,
+        threads: int = ...,
+        large_r: bool = ...,
+        profile: bool = ...,
+    ) -> dict[str, dict[str, Any]]: ...
 
 def remove_overlaps(
     a_offsets: npt.ArrayLike,

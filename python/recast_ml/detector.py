@@ -32,8 +32,8 @@ _FIELDS = (
 
 class Detector:
     """``Detector("atlas_run2").reconstruct(events)`` -> awkward array of events with fields
-    ``electrons, muons, photons, taus, jets, large_r_jets`` and ``met``. Objects carry smeared
-    and truth kinematics (taus: visible momentum), charge, the working-point bit mask ``wp_mask``
+    ``electrons, muons, photons, taus, jets`` (``large_r_jets`` with ``large_r=True``) and ``met``.
+    Objects carry smeared and truth kinematics (taus: visible momentum), charge, the working-point bit mask ``wp_mask``
     (b-tag bits for jets), ``label`` (jets: flavour 0/4/5/15; taus: prong count; large-R jets:
     |PDG id| 6/23/24/25 of a matched hadronic top/Z/W/H, else 0) and, for e/mu/gamma, the card's
     truth-isolation variables ``iso_<name>`` (§2.8). Jets also have ``n_tracks``/``track_pt``
@@ -62,7 +62,7 @@ class Detector:
         return list(self._detector.working_points(obj))
 
     def reconstruct_table(
-        self, events: EventBatch, *, first_event_key: int = 0, threads: int = 1, large_r: bool = True
+        self, events: EventBatch, *, first_event_key: int = 0, threads: int = 1, large_r: bool = False
     ) -> ObjectTable:
         """One detector pass as an :class:`~recast_ml.objects.ObjectTable` (objects kept in C++)
         that every analysis compiled for this card runs on (``Analysis.run_objects``); large-R jets
@@ -72,13 +72,23 @@ class Detector:
         core = _core.reconstruct_table(self._detector, events._batch, first_event_key, threads, large_r)
         return ObjectTable(core, card_hash=self.card.hash, card_name=self.card.profile_name)
 
-    def reconstruct(self, events: EventBatch, *, first_event_key: int = 0, threads: int = 1) -> Any:
+    def reconstruct(
+        self, events: EventBatch, *, first_event_key: int = 0, threads: int = 1, large_r: bool = False
+    ) -> Any:
+        """Reconstructed objects of ``events`` (see the class). Large-R jets (§8.6) are built only
+        with ``large_r=True``: they cost as much as the rest of the emulation together (a second
+        clustering with R = 1.0, grooming, N-subjettiness) and most analyses do not use them, so by
+        default the ``large_r_jets`` field is absent (reading it fails loudly instead of giving an
+        empty collection); everything else is identical either way (their random numbers have their
+        own stream). An analysis run builds them only when its definition uses them."""
         import awkward as ak
 
-        cols = self._detector.reconstruct(events._batch, first_event_key, threads)
+        cols = self._detector.reconstruct(events._batch, first_event_key, threads, large_r)
         iso_names = list(self._detector.isolation_names)
         lists = []
-        kinds = ("electrons", "muons", "photons", "taus", "jets", "large_r_jets")
+        kinds: tuple[str, ...] = ("electrons", "muons", "photons", "taus", "jets")
+        if large_r:
+            kinds += ("large_r_jets",)
         for kind in kinds:
             c = cols[kind]
             c["wp_mask"] = c.pop("mask")

@@ -72,7 +72,7 @@ def card(path: str) -> str:
     from recast_ml.cards import DetectorCard
 
     det = Detector(DetectorCard.load(path))
-    out = det.reconstruct(_toy_events())
+    out = det.reconstruct(_toy_events(), large_r=True)
     import awkward as ak
 
     for kind in ("electrons", "muons", "photons", "taus", "jets", "large_r_jets"):

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recast/btag.hpp"
@@ -51,6 +52,33 @@ struct Met {
     void append(const Met& o);
 };
 
+/// Time spent per stage of Detector::reconstruct (seconds), filled only when a Profile is passed
+/// (no clock is read otherwise). Stages running on worker threads are summed over the threads, so
+/// with one thread the sum is the wall time; profile with one thread for per-event costs.
+struct Profile {
+    double truth = 0;        ///< truth classification (§2)
+    double inputs = 0;       ///< jet-input and ghost masks (§2.7, §9.1), exclusive-mode removal
+    double jets = 0;         ///< small-R clustering (FastJet)
+    double large_r = 0;      ///< large-R clustering, grooming, N-subjettiness (§8.6)
+    double labels = 0;       ///< jet flavour labels (§9.1)
+    double btag = 0;         ///< b-tag working-point masks (§9.2)
+    double kinematics = 0;   ///< per-particle pT, eta, phi of the stable particles
+    double dressing = 0;     ///< lepton dressing (§2.4)
+    double leptons = 0;      ///< e/mu/gamma candidates: efficiencies, smearing (§3-§6), isolation excluded
+    double isolation = 0;    ///< truth isolation cones (§2.8)
+    double taus = 0;         ///< hadronic taus (§7.1-7.4)
+    double jet_objects = 0;  ///< jet smearing, track counts, JVT (§8)
+    double fake_taus = 0;    ///< jet -> tau fakes (§7.5)
+    double met = 0;          ///< missing transverse momentum (§10)
+    double fake_electrons = 0;   ///< jet -> electron fakes (§4.6)
+    double large_r_objects = 0;  ///< large-R smearing and labels (§8.6)
+    double merge = 0;        ///< concatenating the per-thread outputs
+    std::size_t events = 0;
+    /// (stage name, seconds) in pipeline order.
+    std::vector<std::pair<std::string, double>> stages() const;
+    Profile& operator+=(const Profile& o);
+};
+
 struct Output {
     Objects electrons, muons, photons, taus, jets;
     Objects large_r_jets;  ///< label: |PDG id| of the matched hadronic W/Z/H/top, else 0; empty if disabled
@@ -72,8 +100,9 @@ public:
     /// identical for any thread count.
     /// `large_r = false` skips the large-R jets (half the time with the default cards) for callers
     /// that do not use them; everything else is unchanged (their random numbers have their own stream).
+    /// `profile` (may be null) receives the time per stage, added to what it holds.
     Output reconstruct(const EventView& events, std::uint64_t first_event_key, int n_threads = 1,
-                       bool large_r = true) const;
+                       bool large_r = true, Profile* profile = nullptr) const;
 
     struct Impl;
 

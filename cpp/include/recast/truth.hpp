@@ -64,11 +64,15 @@ struct Classification {
     Taus taus;
     std::int64_t heavy_charged = 0;    ///< number of stable charged BSM particles met
     std::vector<std::uint8_t> hadron_free;  ///< per event: the record has no hadrons (parton level, §2.6)
+    /// With classify(..., kinematics = true): pT = hypot(px, py) and eta = asinh(pz / pT) of every
+    /// kStable particle (global index; 0 for the others), as computed for the classification;
+    /// empty otherwise.
+    std::vector<double> pt, eta;
 };
 
 /// Classifies all particles of all events (events split over `n_threads`; output identical for any
-/// thread count).
-Classification classify(const EventView& events, const Config& config, int n_threads = 1);
+/// thread count). `kinematics` also keeps the pT and eta of the stable particles.
+Classification classify(const EventView& events, const Config& config, int n_threads = 1, bool kinematics = false);
 
 /// True for |id| of quarks, gluons, diquarks, squarks and gluinos (colour-charged).
 bool is_coloured(int pid) noexcept;
