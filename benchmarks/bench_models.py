@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -159,11 +160,13 @@ def main() -> None:
         "in the loop, per event (block 1), µs/event",
         "ratio",
     ]
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     publish(
         markdown_table(header, rows, align="lrrrrr"),
         args.output,
         "ML inference inside the event loop",
-        f"`python benchmarks/bench_models.py --events {n} --repeat {args.repeat}`, 1 thread, 2-core machine. "
+        f"`python benchmarks/bench_models.py --events {n} --repeat {args.repeat}`, 1 thread, 2-core machine "
+        f"(load average {load} at the end of the run). "
         "'In the loop' = (analysis with the model card) − (the same analysis without it): feature gathering "
         "from expressions, padding, routing and the ORT calls. Ratios are relative to raw batched ORT.",
         summary=f"{n} events, best of {args.repeat}, 1 thread",

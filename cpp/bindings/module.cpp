@@ -15,5 +15,6 @@ PYBIND11_MODULE(_core, m) {
     register_detector(m);
     register_overlap(m);
     register_analysis(m);
+    register_functions(m);
     register_stats(m);
 }
