@@ -82,9 +82,15 @@ def test_new_builtins_math_and_their_type_rules(table):
     t = table
     pts = [[j[0] for j in jets] for jets, _ in EVENTS]
     cases = [
-        ("exp(jets.pt / 100)", np.exp), ("sin(jets.pt / 100)", np.sin), ("cos(jets.pt / 100)", np.cos),
-        ("tan(jets.pt / 100)", np.tan), ("sinh(jets.pt / 100)", np.sinh), ("tanh(jets.pt / 100)", np.tanh),
-        ("cosh(jets.pt / 100)", np.cosh), ("log(jets.pt / 100)", np.log), ("sqrt(jets.pt / 100)", np.sqrt),
+        ("exp(jets.pt / 100)", np.exp),
+        ("sin(jets.pt / 100)", np.sin),
+        ("cos(jets.pt / 100)", np.cos),
+        ("tan(jets.pt / 100)", np.tan),
+        ("sinh(jets.pt / 100)", np.sinh),
+        ("tanh(jets.pt / 100)", np.tanh),
+        ("cosh(jets.pt / 100)", np.cosh),
+        ("log(jets.pt / 100)", np.log),
+        ("sqrt(jets.pt / 100)", np.sqrt),
         ("abs(jets.pt / 100)", np.abs),
     ]
     for text, f in cases:
@@ -113,13 +119,20 @@ def test_vector_components_and_mht(table):
     close(evaluate("sum4(jets).phi", table).tolist(), [math.atan2(s[1], s[0]) for s in sums])
     close(evaluate("sum4(jets).eta", table).tolist(), [math.asinh(s[2] / math.hypot(s[0], s[1])) for s in sums])
     # the two leading jets, as a vector sum of objects; differences of vectors
-    close(evaluate("sum4(jets[0], jets[1]).m", table).tolist(),
-          [mass(p4(*j[0]) + p4(*j[1])) if len(j) > 1 else math.nan for j, _ in EVENTS])
-    close(evaluate("(sum4(jets) - sum4(jets[0])).px", table).tolist(), [s[0] - p4(*j[0])[0] for s, (j, _) in zip(sums, EVENTS)])
+    close(
+        evaluate("sum4(jets[0], jets[1]).m", table).tolist(),
+        [mass(p4(*j[0]) + p4(*j[1])) if len(j) > 1 else math.nan for j, _ in EVENTS],
+    )
+    close(
+        evaluate("(sum4(jets) - sum4(jets[0])).px", table).tolist(),
+        [s[0] - p4(*j[0])[0] for s, (j, _) in zip(sums, EVENTS, strict=True)],
+    )
     # m / vpt / mT accept vectors
     close(evaluate("m(sum4(jets))", table).tolist(), [mass(s) for s in sums])
-    close(evaluate("vpt(sum4(jets), jets[0])", table).tolist(),
-          [math.hypot(s[0] + p4(*j[0])[0], s[1] + p4(*j[0])[1]) for s, (j, _) in zip(sums, EVENTS)])
+    close(
+        evaluate("vpt(sum4(jets), jets[0])", table).tolist(),
+        [math.hypot(s[0] + p4(*j[0])[0], s[1] + p4(*j[0])[1]) for s, (j, _) in zip(sums, EVENTS, strict=True)],
+    )
 
 
 def test_dphi_between_a_jet_and_the_mht_vector(table):
@@ -145,7 +158,14 @@ def test_dphi_between_a_jet_and_the_mht_vector(table):
         j = jets[0]
         mht, phi = math.hypot(s[0], s[1]), math.atan2(s[1], s[0])
         et = math.sqrt(j[0] ** 2 + j[3] ** 2)
-        want_mt.append(math.sqrt(j[3] ** 2 + 0 + 2 * (et * math.sqrt(mht**2 + mass(s) ** 2) - j[0] * mht * math.cos(j[2] - phi)) + mass(s) ** 2))
+        want_mt.append(
+            math.sqrt(
+                j[3] ** 2
+                + 0
+                + 2 * (et * math.sqrt(mht**2 + mass(s) ** 2) - j[0] * mht * math.cos(j[2] - phi))
+                + mass(s) ** 2
+            )
+        )
     close(evaluate("mT(jets[0], -sum4(jets))", table).tolist(), want_mt)
 
 
@@ -156,14 +176,18 @@ def test_alpha_t_against_brute_force(table):
         ht = sum(pts)
         s = sum(p4(*j) for j in jets)
         mht = math.hypot(s[0], s[1])
-        dht = min(abs(sum(p if k in g else -p for k, p in enumerate(pts)))
-                  for r in range(len(pts) + 1) for g in itertools.combinations(range(len(pts)), r))
+        dht = min(
+            abs(sum(p if k in g else -p for k, p in enumerate(pts)))
+            for r in range(len(pts) + 1)
+            for g in itertools.combinations(range(len(pts)), r)
+        )
         want.append(0.5 * (ht - dht) / math.sqrt(ht**2 - mht**2) if ht**2 > mht**2 else math.nan)
     got = evaluate("0.5 * (HT(jets) - delta_ht(jets)) / sqrt(HT(jets)**2 - sum4(jets).pt**2)", table).tolist()
     close(got[:3], want[:3])  # (the one-jet event has HT = MHT up to rounding)
     # massless dijet: alpha_T = pT_2 / mT(j1, j2)
-    t2 = table_from_arrays({"jets": ak.Array([[obj(300, 0.1, 0.3), obj(200, -1.0, 2.5)]])},
-                           {"met": ak.Array([{"pt": 1.0, "phi": 0.0}])})
+    t2 = table_from_arrays(
+        {"jets": ak.Array([[obj(300, 0.1, 0.3), obj(200, -1.0, 2.5)]])}, {"met": ak.Array([{"pt": 1.0, "phi": 0.0}])}
+    )
     at = evaluate("0.5 * (HT(jets) - delta_ht(jets)) / sqrt(HT(jets)**2 - sum4(jets).pt**2)", t2)[0]
     assert at == pytest.approx(evaluate("jets[1].pt / mT(jets[0], jets[1])", t2)[0], rel=1e-9)
 
@@ -193,14 +217,18 @@ def test_razor_variables_against_numpy(table):
         j1, j2 = megajets(jets)
         m_r = math.sqrt((j1[3] + j2[3]) ** 2 - (j1[2] + j2[2]) ** 2)
         mex, mey = met * math.cos(mphi), met * math.sin(mphi)
-        mtr = math.sqrt((met * (math.hypot(*j1[:2]) + math.hypot(*j2[:2])) - (mex * (j1[0] + j2[0]) + mey * (j1[1] + j2[1]))) / 2)
+        mtr = math.sqrt(
+            (met * (math.hypot(*j1[:2]) + math.hypot(*j2[:2])) - (mex * (j1[0] + j2[0]) + mey * (j1[1] + j2[1]))) / 2
+        )
         mr.append(m_r)
         r2.append((mtr / m_r) ** 2)
         mt2s.append(float(mt2_reference.mt2(mass(j1), j1[0], j1[1], mass(j2), j2[0], j2[1], mex, mey, 0.0, 0.0)))
     j1, j2 = "megajet(jets, 0)", "megajet(jets, 1)"
     mr_expr = f"sqrt(({j1}.e + {j2}.e)**2 - ({j1}.pz + {j2}.pz)**2)"
-    mtr_expr = (f"sqrt((met.pt * ({j1}.pt + {j2}.pt) - (sum4(met).px * ({j1}.px + {j2}.px) + "
-                f"sum4(met).py * ({j1}.py + {j2}.py))) / 2)")
+    mtr_expr = (
+        f"sqrt((met.pt * ({j1}.pt + {j2}.pt) - (sum4(met).px * ({j1}.px + {j2}.px) + "
+        f"sum4(met).py * ({j1}.py + {j2}.py))) / 2)"
+    )
     close(evaluate(mr_expr, table).tolist(), mr)
     close(evaluate(f"({mtr_expr} / {mr_expr})**2", table).tolist(), r2)
     close(evaluate(f"mT2({j1}, {j2}, met)", table).tolist(), mt2s, rel=1e-7)
@@ -217,7 +245,10 @@ def run_spec(table, variables, regions, threads=1, source="<test>"):
         "objects": [],
         "variables": [{"name": n, "expr": {"text": t, "line": i + 1, "col": 7}} for i, (n, t) in enumerate(variables)],
         "regions": [
-            {"name": r, "cuts": [{"name": c, "expr": {"text": c, "line": 50 + k, "col": 3}} for k, c in enumerate(cuts)]}
+            {
+                "name": r,
+                "cuts": [{"name": c, "expr": {"text": c, "line": 50 + k, "col": 3}} for k, c in enumerate(cuts)],
+            }
             for r, cuts in regions
         ],
     }
@@ -246,8 +277,11 @@ def test_a_subexpression_used_everywhere_is_evaluated_once_per_event(table):
 
     functions.register("twice_counted", twice, args=("number",), doc="2 x (counts its calls)")
     try:
-        variables = [("a", "twice_counted(jets[0].pt)"), ("b", "twice_counted(jets[0].pt) + 1"),
-                     ("c", "sqrt(twice_counted(jets[0].pt))")]
+        variables = [
+            ("a", "twice_counted(jets[0].pt)"),
+            ("b", "twice_counted(jets[0].pt) + 1"),
+            ("c", "sqrt(twice_counted(jets[0].pt))"),
+        ]
         parent = ["count(jets) >= 1", "twice_counted(jets[0].pt) > 250"]
         regions = [("SR_parent", parent), ("SR_a", [*parent, "a > 450"]), ("SR_b", [*parent, "b > 800"])]
         core, raw = run_spec(table, variables, regions)
@@ -263,7 +297,7 @@ def test_a_subexpression_used_everywhere_is_evaluated_once_per_event(table):
         assert stats["shared"] >= 8  # the inherited cuts are shared whole
         # cutflows unchanged: step counts as if every cut were evaluated separately
         flows = {name: cf["n"].tolist() for name, cf in zip(raw["region_names"], raw["cutflows"], strict=True)}
-        passes_parent = (2 * lead > 250)
+        passes_parent = 2 * lead > 250
         assert flows["SR_parent"] == [n, n, int(passes_parent.sum())]
         assert flows["SR_a"] == [n, n, int(passes_parent.sum()), int((passes_parent & (2 * lead > 450)).sum())]
         assert flows["SR_b"] == [n, n, int(passes_parent.sum()), int((passes_parent & (2 * lead + 1 > 800)).sum())]
@@ -277,18 +311,26 @@ def test_a_subexpression_used_everywhere_is_evaluated_once_per_event(table):
 def test_python_function_on_columns_matches_numpy(table):
     functions.register("py_ratio", lambda a, b: np.where(b > 0, a / b, np.nan), args=("number", "number"))
     functions.register("py_sum_sq", lambda pt: ak.to_numpy(ak.sum(pt**2, axis=1)), args=("number list",))
-    functions.register("py_any_hard", lambda flags: ak.to_numpy(ak.any(flags, axis=1)), args=("bool list",), result="bool")
+    functions.register(
+        "py_any_hard", lambda flags: ak.to_numpy(ak.any(flags, axis=1)), args=("bool list",), result="bool"
+    )
     try:
         lead = [j[0][0] for j, _ in EVENTS]
         sub = [j[1][0] if len(j) > 1 else math.nan for j, _ in EVENTS]
-        close(evaluate("py_ratio(jets[1].pt, jets[0].pt)", table, threads=2).tolist(),
-              [s / l for s, l in zip(sub, lead, strict=True)])
+        close(
+            evaluate("py_ratio(jets[1].pt, jets[0].pt)", table, threads=2).tolist(),
+            [s / ld for s, ld in zip(sub, lead, strict=True)],
+        )
         close(evaluate("py_sum_sq(jets.pt)", table).tolist(), [sum(j[0] ** 2 for j in jets) for jets, _ in EVENTS])
-        close(evaluate("py_any_hard(jets.pt > 200)", table).tolist(),
-              [float(any(j[0] > 200 for j in jets)) for jets, _ in EVENTS])
+        close(
+            evaluate("py_any_hard(jets.pt > 200)", table).tolist(),
+            [float(any(j[0] > 200 for j in jets)) for jets, _ in EVENTS],
+        )
         # inside an object predicate: one event (object) at a time, same values
-        close(evaluate("count(select(jets, py_ratio(pt, 100) > 1.2))", table).tolist(),
-              [sum(j[0] / 100 > 1.2 for j in jets) for jets, _ in EVENTS])
+        close(
+            evaluate("count(select(jets, py_ratio(pt, 100) > 1.2))", table).tolist(),
+            [sum(j[0] / 100 > 1.2 for j in jets) for jets, _ in EVENTS],
+        )
         assert ("py_ratio", "") in functions.registered()
     finally:
         for name in ("py_ratio", "py_sum_sq", "py_any_hard"):

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from recast_ml import _core
 
-__all__ = ["ARG_TYPES", "registered", "register", "unregister"]
+__all__ = ["ARG_TYPES", "register", "registered", "unregister"]
 
 log = logging.getLogger(__name__)
 

@@ -417,7 +417,7 @@ std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionCo
                 self.obj = i;
                 ctx.scope.assign(1, self);
                 try {
-                    const Value v = pred.evaluate(ctx);
+                    const Value& v = pred.evaluate_ref(ctx);
                     keep[static_cast<std::size_t>(i)] = !v.missing && v.x != 0;
                 } catch (const std::runtime_error& err) {
                     rethrow(err, source, e, what, pred);
