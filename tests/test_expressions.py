@@ -194,7 +194,7 @@ def test_event_shape_against_numpy_eigenvalues():
         ("jets.pt > 50 and met.pt", "needs bool operands, this is a bool list", 1),
         ("met.pt + (count(jets) > 2)", "needs numbers, this is a bool", 11),
         ("1 < count(jets) < 3", "comparisons do not chain", 17),
-        ("dR(jets, met)", "argument 1 of dR must be a object, this is a collection", 4),
+        ("dR(jets, met)", "argument 1 of dR must be a object or vector, this is a collection", 4),
         ("mT2(jets[0], met)", "mT2(...) takes 3 to 4 arguments, got 2", 1),
         ("frobnicate(jets)", "unknown function 'frobnicate'", 1),
         ("jets[0].pt $ 3", "unexpected character '$'", 12),

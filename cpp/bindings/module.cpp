@@ -16,5 +16,6 @@ PYBIND11_MODULE(_core, m) {
     register_overlap(m);
     register_table(m);
     register_analysis(m);
+    register_functions(m);
     register_stats(m);
 }

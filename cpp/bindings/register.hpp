@@ -18,4 +18,5 @@ void register_detector(py::module_& m);
 void register_overlap(py::module_& m);
 void register_table(py::module_& m);
 void register_analysis(py::module_& m);
+void register_functions(py::module_& m);
 void register_stats(py::module_& m);

@@ -71,6 +71,9 @@ struct Analysis::Impl {
     std::vector<bool> late;  // variable uses model outputs: evaluated after the models
     std::vector<CompiledModel> models;
     std::vector<CompiledRegion> regions;
+    /// All expressions are compiled into one pool: identical sub-expressions (including whole
+    /// cuts a region inherits from its parent) are evaluated once per event.
+    std::shared_ptr<ExpressionPool> pool = std::make_shared<ExpressionPool>();
 };
 
 Schema Analysis::schema_of(const EventTable& t) {
@@ -145,7 +148,7 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
                 I.schema.collections[o.name] = fields;
                 I.schema.bool_fields[o.name] = flags;
                 if (!o.select.text.empty())
-                    c.select = Expression::predicate(o.select.text, I.schema, o.name, src, o.select.line, o.select.col);
+                    c.select = Expression::predicate(o.select.text, I.schema, o.name, src, o.select.line, o.select.col, I.pool);
                 I.steps.push_back(std::move(c));
                 continue;
             }
@@ -153,7 +156,7 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
                 located_error(o.select, "object '" + o.name + "': unknown source collection '" + o.from + "'");
             if (o.name != o.from && taken(o.name)) located_error(o.select, "object '" + o.name + "' is defined twice");
             if (!o.select.text.empty())
-                c.select = Expression::predicate(o.select.text, I.schema, o.from, src, o.select.line, o.select.col);
+                c.select = Expression::predicate(o.select.text, I.schema, o.from, src, o.select.line, o.select.col, I.pool);
             I.schema.collections[o.name] = I.schema.collections.at(o.from);
             if (I.schema.bool_fields.count(o.from)) I.schema.bool_fields[o.name] = I.schema.bool_fields.at(o.from);
         } else {
@@ -170,9 +173,9 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
                 }
             }
             if (!ov.only.text.empty())
-                c.only = Expression::predicate(ov.only.text, I.schema, ov.remove, src, ov.only.line, ov.only.col);
+                c.only = Expression::predicate(ov.only.text, I.schema, ov.remove, src, ov.only.line, ov.only.col, I.pool);
             if (!ov.against.text.empty())
-                c.against = Expression::predicate(ov.against.text, I.schema, ov.near, src, ov.against.line, ov.against.col);
+                c.against = Expression::predicate(ov.against.text, I.schema, ov.near, src, ov.against.line, ov.against.col, I.pool);
         }
         I.steps.push_back(std::move(c));
     }
@@ -187,7 +190,7 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
     for (const auto& v : I.spec.variables) {
         if (taken(v.name) || model_names.count(v.name))
             located_error(v.expr, "variable '" + v.name + "' clashes with an existing name");
-        Expression e(v.expr.text, I.schema, src, v.expr.line, v.expr.col);
+        Expression e(v.expr.text, I.schema, src, v.expr.line, v.expr.col, I.pool);
         bool late = false;
         for (const auto& r : e.references()) late = late || late_names.count(r);
         if (late) late_names.insert(v.name);
@@ -203,14 +206,14 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
     for (const auto& r : I.spec.regions) {
         CompiledRegion c{r, {}, std::nullopt};
         for (const auto& cut : r.cuts) {
-            Expression e(cut.expr.text, I.schema, src, cut.expr.line, cut.expr.col);
+            Expression e(cut.expr.text, I.schema, src, cut.expr.line, cut.expr.col, I.pool);
             if (e.type() != Type::Bool)
                 located_error(cut.expr, "cut '" + cut.name + "' of region '" + r.name + "' must be a bool, this is a " +
                                             type_name(e.type()));
             c.cuts.push_back(std::move(e));
         }
         if (r.bin_variable) {
-            Expression e(r.bin_variable->text, I.schema, src, r.bin_variable->line, r.bin_variable->col);
+            Expression e(r.bin_variable->text, I.schema, src, r.bin_variable->line, r.bin_variable->col, I.pool);
             if (e.type() != Type::Number) located_error(*r.bin_variable, "the binning variable must be a number");
             if (r.bin_edges.size() < 2) located_error(*r.bin_variable, "a binned region needs at least two edges");
             for (std::size_t i = 0; i + 1 < r.bin_edges.size(); ++i)
@@ -235,7 +238,7 @@ void Analysis::compile_model(const ModelDef& m, const std::set<std::string>& lat
     };
     if (m.files.empty()) throw ConfigError(src, m.line, 1, "model '" + m.name + "' has no files");
     if (!m.route.text.empty()) {
-        c.route.emplace(m.route.text, I.schema, src, m.route.line, m.route.col);
+        c.route.emplace(m.route.text, I.schema, src, m.route.line, m.route.col, I.pool);
         if (c.route->type() != Type::Number)
             throw ConfigError(src, m.route.line, m.route.col, "model '" + m.name + "': the route must be a number");
         check_early(*c.route, m.route, "the route");
@@ -276,7 +279,7 @@ void Analysis::compile_model(const ModelDef& m, const std::set<std::string>& lat
     for (const auto& t : m.tensors) {
         c.inputs.emplace_back();
         for (const auto& in : t.inputs) {
-            Expression e(in.expr.text, I.schema, src, in.expr.line, in.expr.col);
+            Expression e(in.expr.text, I.schema, src, in.expr.line, in.expr.col, I.pool);
             if (e.type() != Type::Number && e.type() != Type::Bool)
                 throw ConfigError(src, in.expr.line, in.expr.col,
                                   "model '" + m.name + "' input '" + in.name + "' must be a number, this is a " +
@@ -297,6 +300,7 @@ Analysis::~Analysis() = default;
 Analysis::Analysis(Analysis&&) noexcept = default;
 const Spec& Analysis::spec() const noexcept { return impl_->spec; }
 const Schema& Analysis::schema() const noexcept { return impl_->schema; }
+ExpressionPool::Stats Analysis::compiled_stats() const { return impl_->pool->stats(); }
 
 bool Analysis::uses(const std::string& input) const {
     const auto& I = *impl_;
@@ -422,7 +426,7 @@ std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionCo
                 self.obj = i;
                 ctx.scope.assign(1, self);
                 try {
-                    const Value v = pred.evaluate(ctx);
+                    const Value& v = pred.evaluate_ref(ctx);
                     keep[static_cast<std::size_t>(i)] = !v.missing && v.x != 0;
                 } catch (const std::runtime_error& err) {
                     rethrow(err, source, e, what, pred);
@@ -453,10 +457,28 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
             std::vector<std::vector<float>> features;  // per tensor, row-major
         };
         std::vector<float> row;
+        // input values of the block, column-wise (per tensor, per input); failed: evaluated again
+        // per event where needed, to report the error
+        std::vector<std::vector<std::vector<double>>> xs(D.tensors.size());
+        std::vector<std::vector<std::vector<std::uint8_t>>> failed(D.tensors.size());
+        for (std::size_t t = 0; t < D.tensors.size(); ++t) {
+            xs[t].resize(D.tensors[t].inputs.size());
+            failed[t].resize(D.tensors[t].inputs.size());
+        }
         for (std::size_t blk = b0; blk < b1; ++blk) {
             std::map<std::int64_t, Group> groups;
+            const std::size_t e0 = blk * D.block_size;
             const std::size_t e1 = std::min(ne, (blk + 1) * D.block_size);
-            for (std::size_t e = blk * D.block_size; e < e1; ++e) {
+            ctx.block_end = e1;
+            for (std::size_t t = 0; t < D.tensors.size(); ++t)
+                for (std::size_t k = 0; k < D.tensors[t].inputs.size(); ++k) {
+                    xs[t][k].resize(e1 - e0);
+                    failed[t][k].resize(e1 - e0);
+                    ctx.event = e0;
+                    M.inputs[t][k].scalar_block(ctx, e0, e1, r.variables.data(), nv, xs[t][k].data(),
+                                                failed[t][k].data());
+                }
+            for (std::size_t e = e0; e < e1; ++e) {
                 ctx.event = e;
                 ctx.variables = r.variables.data() + e * nv;
                 std::int64_t route;
@@ -477,16 +499,19 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                 Group& g = groups[route];
                 if (g.features.empty()) g.features.resize(D.tensors.size());
                 bool complete = true;
-                std::vector<std::size_t> sizes;
                 for (std::size_t t = 0; t < D.tensors.size() && complete; ++t) {
                     row.clear();
                     for (std::size_t k = 0; k < D.tensors[t].inputs.size(); ++k) {
                         const ModelInput& in = D.tensors[t].inputs[k];
-                        double x;
-                        try {
-                            x = M.inputs[t][k].scalar(ctx);
-                        } catch (const std::runtime_error& err) {
-                            rethrow(err, src, e, "input '" + in.name + "' of model '" + D.name + "'", M.inputs[t][k]);
+                        double x = xs[t][k][e - e0];
+                        if (failed[t][k][e - e0]) {
+                            try {
+                                ctx.event = e;
+                                ctx.variables = r.variables.data() + e * nv;
+                                x = M.inputs[t][k].scalar(ctx);
+                            } catch (const std::runtime_error& err) {
+                                rethrow(err, src, e, "input '" + in.name + "' of model '" + D.name + "'", M.inputs[t][k]);
+                            }
                         }
                         if (std::isnan(x)) {
                             if (!in.pad) {
@@ -654,10 +679,15 @@ Result Analysis::run(const EventTable& table, int n_threads,
         ctx.records = &recs;
         return ctx;
     };
-    for_each_range(ne, n_ranges(ne, n_threads), [&](std::size_t, std::size_t first, std::size_t last) {
-        EventContext ctx = context();
-        for (std::size_t e = first; e < last; ++e) evaluate_variables(ctx, e, false);
-    });
+    // without models, variables are evaluated with the regions (one pass: sub-expressions shared
+    // by variables and cuts are computed once per event)
+    const bool one_pass = I.models.empty();
+    if (!one_pass)
+        for_each_range(ne, n_ranges(ne, n_threads), [&](std::size_t, std::size_t first, std::size_t last) {
+            EventContext ctx = context();
+            ctx.block_end = last;
+            for (std::size_t e = first; e < last; ++e) evaluate_variables(ctx, e, false);
+        });
     for (std::size_t m = 0; m < I.models.size(); ++m) run_model(m, table, cols, recs, r, model_out[m], n_threads);
     std::vector<std::vector<std::string>> step_names(nr);
     for (std::size_t k = 0; k < nr; ++k) {
@@ -681,7 +711,9 @@ Result Analysis::run(const EventTable& table, int n_threads,
                 else p.bins.emplace_back(std::nullopt);
             }
             const std::size_t e1 = std::min(ne, (blk + 1) * kBlock);
+            ctx.block_end = e1;
             for (std::size_t e = blk * kBlock; e < e1; ++e) {
+                if (one_pass) evaluate_variables(ctx, e, false);
                 evaluate_variables(ctx, e, true);
                 const double w = table.weight[e];
                 for (std::size_t k = 0; k < nr; ++k) {

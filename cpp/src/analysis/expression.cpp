@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_map>
 
+#include "expression_internal.hpp"
 #include "recast/analysis/functions.hpp"
 #include "recast/errors.hpp"
 
@@ -21,84 +25,35 @@ const char* type_name(Type t) noexcept {
         case Type::Collection: return "collection";
         case Type::NumberList: return "number list";
         case Type::BoolList: return "bool list";
+        case Type::Vector: return "vector";
     }
     return "?";
 }
 
 // ------------------------------------------------------------------------------------------------
-// built-in functions
+// custom functions
 // ------------------------------------------------------------------------------------------------
 namespace {
-
-enum class Fn {
-    Abs, Sqrt, Exp, Log, Sin, Cos, Tan, Sinh, Cosh, Tanh, Atan2, Pow, Min, Max, Count, Any, All, Sum, Select, DR, DPhi, DEta, MT, MT2,
-    M, VPt, HT, Meff, MetOverSqrtHT, Aplanarity, Sphericity, MinDPhi, If, MaxPtMass, MinMaxMass, MinDR, MinMaxPairMass
-};
-
-struct Builtin {
-    const char* name;
-    Fn fn;
-    const char* doc;
-};
-
-const Builtin kBuiltins[] = {
-    {"abs", Fn::Abs, "abs(x): |x| (numbers or element-wise on a number list)"},
-    {"sqrt", Fn::Sqrt, "sqrt(x) (element-wise on lists)"},
-    {"exp", Fn::Exp, "exp(x) (element-wise on lists)"},
-    {"log", Fn::Log, "log(x), natural logarithm (element-wise on lists)"},
-    {"sin", Fn::Sin, "sin(x) (element-wise on lists)"},
-    {"cos", Fn::Cos, "cos(x) (element-wise on lists)"},
-    {"tan", Fn::Tan, "tan(x) (element-wise on lists)"},
-    {"sinh", Fn::Sinh, "sinh(x) (element-wise on lists)"},
-    {"cosh", Fn::Cosh, "cosh(x) (element-wise on lists); E = pT cosh(eta) for massless objects"},
-    {"tanh", Fn::Tanh, "tanh(x) (element-wise on lists)"},
-    {"atan2", Fn::Atan2, "atan2(y, x)"},
-    {"pow", Fn::Pow, "pow(x, y) = x**y"},
-    {"min", Fn::Min, "min(a, b, ...) of numbers, or min(list); missing for an empty list"},
-    {"max", Fn::Max, "max(a, b, ...) of numbers, or max(list); missing for an empty list"},
-    {"count", Fn::Count, "count(collection) = number of objects; count(bool list) = number of true"},
-    {"any", Fn::Any, "any(bool list)"},
-    {"all", Fn::All, "all(bool list) (true for an empty list)"},
-    {"sum", Fn::Sum, "sum(number list)"},
-    {"select", Fn::Select, "select(collection, predicate): the objects for which the predicate (fields by bare name, "
-                           "the object as `this`) is true, order kept"},
-    {"dR", Fn::DR, "dR(a, b) = sqrt(d_eta^2 + d_phi^2) of two objects"},
-    {"dphi", Fn::DPhi, "dphi(a, b) = |phi_a - phi_b| in [0, pi]"},
-    {"deta", Fn::DEta, "deta(a, b) = |eta_a - eta_b|"},
-    {"mT", Fn::MT, "mT(a, b): mT^2 = m_a^2 + m_b^2 + 2 (ET_a ET_b - pT_a . pT_b), ET = sqrt(m^2 + pT^2)"},
-    {"mT2", Fn::MT2, "mT2(a, b, met[, m_invisible = 0]): stransverse mass, Lester-Nachman bisection (arXiv:1411.4312)"},
-    {"m", Fn::M, "m(x, ...): invariant mass of the four-vector sum of the objects/collections given"},
-    {"vpt", Fn::VPt, "vpt(x, ...): pT of the four-vector sum of the objects/collections given"},
-    {"HT", Fn::HT, "HT(collection) = scalar sum of pT"},
-    {"meff", Fn::Meff, "meff(collection[, N]) = scalar pT sum of the first N objects (default all) + met.pt"},
-    {"met_over_sqrt_ht", Fn::MetOverSqrtHT, "met_over_sqrt_ht(collection) = met.pt / sqrt(HT(collection)) [GeV^1/2]"},
-    {"aplanarity", Fn::Aplanarity, "aplanarity(collection) = 3/2 l3 of the momentum tensor sum p^a p^b / sum |p|^2"},
-    {"sphericity", Fn::Sphericity, "sphericity(collection) = 3/2 (l2 + l3) of the momentum tensor"},
-    {"min_dphi", Fn::MinDPhi, "min_dphi(collection, object[, N]) = min over the first N objects (default all) of "
-                              "dphi(object_i, object); missing if there is none"},
-    {"if", Fn::If, "if(condition, a, b): a where the condition is true, else b"},
-    {"max_pt_mass", Fn::MaxPtMass, "max_pt_mass(collection, k[, object, ...]): over all k-object combinations of the "
-                                   "collection (plus the extra objects, e.g. a lepton and met as (px, py, 0, pT)), the "
-                                   "invariant mass of the one with the largest vector pT; missing with fewer than k"},
-    {"minmax_mass", Fn::MinMaxMass, "minmax_mass(collection): over all 2^N splittings into two groups (one may be "
-                                    "empty), min of max(m(group 1), m(group 2)); N <= 16"},
-    {"min_max_pair_mass", Fn::MinMaxPairMass, "min_max_pair_mass(a, b, c): over ordered pairs i != k of objects of the "
-                                              "collection c, min of max(m(a + c_i), m(b + c_k)) (e.g. m_lj of 2lSS "
-                                              "searches); missing with fewer than 2 objects"},
-    {"min_dr", Fn::MinDR, "min_dr(a, b): smallest dR between objects of a and b (objects or collections); missing "
-                          "if there is no pair"},
-};
-
-const Builtin* find_builtin(const std::string& name) {
-    for (const auto& b : kBuiltins)
-        if (name == b.name) return &b;
-    return nullptr;
-}
 
 std::mutex g_custom_mutex;
 std::map<std::string, std::shared_ptr<const CustomFunction>>& custom_functions() {
     static std::map<std::string, std::shared_ptr<const CustomFunction>> m;
     return m;
+}
+
+std::shared_ptr<const CustomFunction> custom_function(const std::string& name) {
+    std::lock_guard<std::mutex> lock(g_custom_mutex);
+    auto it = custom_functions().find(name);
+    return it == custom_functions().end() ? nullptr : it->second;
+}
+
+/// Interned collection/record names: run-time lookups by index, resolved once per context.
+std::mutex g_names_mutex;
+int intern(const std::string& name) {
+    static std::unordered_map<std::string, int> ids;
+    std::lock_guard<std::mutex> lock(g_names_mutex);
+    auto [it, added] = ids.emplace(name, static_cast<int>(ids.size()));
+    return it->second;
 }
 
 }  // namespace
@@ -107,56 +62,54 @@ void register_function(const std::string& name, CustomFunction f) {
     if (find_builtin(name)) throw std::invalid_argument("'" + name + "' is a built-in function");
     if (f.result != Type::Number && f.result != Type::Bool)
         throw std::invalid_argument("custom function '" + name + "' must return a number or a bool");
-    if (!f.fn) throw std::invalid_argument("custom function '" + name + "' has no implementation");
+    if (!f.fn && !f.block) throw std::invalid_argument("custom function '" + name + "' has no implementation");
+    if (f.block && !f.fn)
+        for (Type t : f.args)
+            if (t != Type::Number && t != Type::Bool && t != Type::NumberList && t != Type::BoolList)
+                throw std::invalid_argument("vectorised custom function '" + name + "': arguments must be numbers, bools "
+                                            "or lists of them, not " + type_name(t));
     std::lock_guard<std::mutex> lock(g_custom_mutex);
     custom_functions()[name] = std::make_shared<const CustomFunction>(std::move(f));
 }
 
+bool unregister_function(const std::string& name) {
+    std::lock_guard<std::mutex> lock(g_custom_mutex);
+    return custom_functions().erase(name) > 0;
+}
+
+std::vector<std::pair<std::string, std::string>> custom_functions_list() {
+    std::lock_guard<std::mutex> lock(g_custom_mutex);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [k, f] : custom_functions()) out.emplace_back(k, f->doc);
+    return out;
+}
+
 std::vector<std::pair<std::string, std::string>> builtins() {
     std::vector<std::pair<std::string, std::string>> out;
-    for (const auto& b : kBuiltins) out.emplace_back(b.name, b.doc);
+    for (const auto& b : builtin_table()) out.emplace_back(b.name, std::string(b.signature) + ": " + b.doc);
     return out;
 }
 
 // ------------------------------------------------------------------------------------------------
-// AST
+// pool: hash-consing of sub-expressions into value slots
 // ------------------------------------------------------------------------------------------------
-enum class Op { Add, Sub, Mul, Div, Mod, Pow, Lt, Le, Gt, Ge, Eq, Ne };
-
-struct Node {
-    enum class K { Number, Bool, Variable, Collection, Record, Field, This, Index, Slice, Neg, Not, Binary, And, Or,
-                   Call, Custom };
-    K k = K::Number;
-    Type type = Type::Number;
-    std::string source;  // collection/record name for objects and collections
-    bool record = false; // source is a record
-    int line = 1, col = 1;
-    double num = 0;
-    int slot = -1;   // variable slot / field index / scope depth (This)
-    Op op = Op::Add;
-    Fn fn = Fn::Abs;
-    bool has_lo = false, has_hi = false;
-    std::string name;
-    std::shared_ptr<const CustomFunction> custom;
-    std::vector<std::unique_ptr<Node>> kids;
-
-    Node() = default;
-    Node(const Node&) = delete;
-    Node& operator=(const Node&) = delete;
-    /// Iterative: a chain of 100,000 `+` terms is a tree that deep, and the default (recursive)
-    /// destruction would overflow the stack.
-    ~Node() {
-        std::vector<std::unique_ptr<Node>> pending;
-        for (auto& k : kids)
-            if (k) pending.push_back(std::move(k));
-        while (!pending.empty()) {
-            std::unique_ptr<Node> n = std::move(pending.back());
-            pending.pop_back();
-            for (auto& k : n->kids)
-                if (k) pending.push_back(std::move(k));
-        }  // each node is destroyed with no children left
-    }
+struct ExpressionPool::Impl {
+    std::mutex mutex;
+    std::unordered_map<std::string, int> ids;
+    std::size_t nodes = 0;
 };
+
+ExpressionPool::ExpressionPool() : impl(std::make_unique<Impl>()) {}
+ExpressionPool::~ExpressionPool() = default;
+
+ExpressionPool::Stats ExpressionPool::stats() const {
+    std::lock_guard<std::mutex> lock(impl->mutex);
+    Stats s;
+    s.nodes = impl->nodes;
+    s.slots = impl->ids.size();
+    s.shared = s.nodes - s.slots;
+    return s;
+}
 
 namespace {
 
@@ -167,10 +120,6 @@ bool chain_edge(const Node& parent, const Node& left) {
     const auto logical = [](Node::K k) { return k == Node::K::And || k == Node::K::Or; };
     return (parent.k == Node::K::Binary && left.k == Node::K::Binary) || (logical(parent.k) && logical(left.k));
 }
-
-}  // namespace
-
-namespace {
 
 // ------------------------------------------------------------------------------------------------
 // tokens
@@ -193,6 +142,7 @@ public:
         auto n = parse_or();
         if (peek().k != Token::End) fail(peek(), "unexpected '" + peek().text + "' after the end of the expression");
         check_depth(*n);
+        resolve_kin(*n);
         return n;
     }
 
@@ -413,6 +363,18 @@ private:
         return l;
     }
     std::unique_ptr<Node> arithmetic(Op op, std::unique_ptr<Node> l, std::unique_ptr<Node> r, const Token& t) {
+        if ((op == Op::Add || op == Op::Sub) && (l->type == Type::Vector || r->type == Type::Vector)) {
+            for (const Node* x : {l.get(), r.get()})
+                if (x->type != Type::Vector)
+                    fail(*x, std::string("'") + t.text + "' of a vector needs another vector, this is a " +
+                                 type_name(x->type) + " (sum4(...) makes a vector of objects)");
+            auto n = make(Node::K::Binary, Type::Vector, t);
+            n->line = l->line, n->col = l->col;
+            n->op = op;
+            n->kids.push_back(std::move(l));
+            n->kids.push_back(std::move(r));
+            return n;
+        }
         for (const Node* x : {l.get(), r.get()})
             if (!numeric(x->type))
                 fail(*x, std::string("'") + t.text + "' needs numbers, this is a " + type_name(x->type));
@@ -446,7 +408,8 @@ private:
             const Token t = take();
             const Nest nest(*this, t);
             auto x = parse_unary();
-            if (!numeric(x->type)) fail(*x, std::string("unary '-' needs a number, this is a ") + type_name(x->type));
+            if (!numeric(x->type) && x->type != Type::Vector)
+                fail(*x, std::string("unary '-' needs a number or a vector, this is a ") + type_name(x->type));
             auto n = make(Node::K::Neg, x->type, t);
             n->kids.push_back(std::move(x));
             return n;
@@ -510,6 +473,18 @@ private:
     }
 
     std::unique_ptr<Node> field_access(std::unique_ptr<Node> obj, const Token& name) {
+        if (obj->type == Type::Vector) {
+            static const char* comps[] = {"pt", "eta", "phi", "m", "px", "py", "pz", "e", "mass"};
+            int c = -1;
+            for (int i = 0; i < 9; ++i)
+                if (name.text == comps[i]) c = i == 8 ? 3 : i;
+            if (c < 0) fail(name, "a vector has no component '" + name.text + "'; components: pt, eta, phi, m, px, py, pz, e");
+            auto n = make(Node::K::Component, Type::Number, name);
+            n->slot = c;
+            n->line = obj->line, n->col = obj->col;
+            n->kids.push_back(std::move(obj));
+            return n;
+        }
         if (obj->type != Type::Object && obj->type != Type::Collection)
             fail(name, std::string("'.") + name.text + "' needs an object or a collection, this is a " + type_name(obj->type));
         const auto* fields = fields_of(*obj);
@@ -657,37 +632,93 @@ private:
             n->num = 3.14159265358979323846;
             return n;
         }
-        if (find_builtin(t.text)) fail(t, "'" + t.text + "' is a function; call it as " + t.text + "(...)");
+        if (find_builtin(t.text) || custom_function(t.text)) fail(t, "'" + t.text + "' is a function; call it as " + t.text + "(...)");
         fail(t, "unknown name '" + t.text + "'" + suggest(t.text, known_names()));
     }
 
     void need_p4(const Node& n) const {
+        if (n.type == Type::Vector) return;
         const auto* f = fields_of(n);
         for (const char* x : {"pt", "phi"})
             if (!f || std::find(f->begin(), f->end(), x) == f->end())
                 fail(n, "'" + n.source + "' has no field '" + x + "' needed for kinematics");
     }
 
+    void need_met(const Token& name) const {
+        auto it = schema_.records.find("met");
+        if (it == schema_.records.end() || std::find(it->second.begin(), it->second.end(), "pt") == it->second.end())
+            fail(name, name.text + "(...) needs the record 'met' with field 'pt'");
+    }
+
+    /// Positions of pt, eta, phi, mass on every object/collection node (field look-ups by
+    /// position at run time).
+    void resolve_kin(Node& root) const {
+        std::vector<Node*> stack{&root};
+        while (!stack.empty()) {
+            Node* n = stack.back();
+            stack.pop_back();
+            if ((n->type == Type::Object || n->type == Type::Collection) && !n->source.empty()) {
+                if (const auto* f = fields_of(*n)) {
+                    const char* names[4] = {"pt", "eta", "phi", "mass"};
+                    for (int i = 0; i < 4; ++i) {
+                        const auto it = std::find(f->begin(), f->end(), names[i]);
+                        n->kin[static_cast<std::size_t>(i)] = it == f->end() ? -1 : static_cast<int>(it - f->begin());
+                    }
+                    if (n->record) n->kin[1] = n->kin[3] = -1;  // records: eta = m = 0
+                }
+            }
+            for (auto& k : n->kids) stack.push_back(k.get());
+        }
+    }
+
+    class CallChecker final : public Checker {
+    public:
+        CallChecker(const Parser& p, const Token& name, const std::vector<std::unique_ptr<Node>>& a)
+            : p_(p), name_(name), a_(a) {}
+        [[noreturn]] void fail(const Node& at, const std::string& msg) const override { p_.fail(at, msg); }
+        void arity(std::size_t lo, std::size_t hi) const override {
+            if (a_.size() < lo || a_.size() > hi) {
+                const std::string want = lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
+                p_.fail(name_, name_.text + "(...) takes " + want + " argument" + (hi == 1 ? "" : "s") + ", got " +
+                                   std::to_string(a_.size()));
+            }
+        }
+        void want(std::size_t i, std::initializer_list<Type> types) const override {
+            for (Type t : types)
+                if (a_[i]->type == t) return;
+            std::string s;
+            for (Type t : types) s += (s.empty() ? "" : " or ") + std::string(type_name(t));
+            p_.fail(*a_[i], "argument " + std::to_string(i + 1) + " of " + name_.text + " must be a " + s + ", this is a " +
+                                type_name(a_[i]->type));
+        }
+        void need_p4(std::size_t i) const override { p_.need_p4(*a_[i]); }
+        void need_met() const override { p_.need_met(name_); }
+        const std::string& function() const override { return name_.text; }
+
+    private:
+        const Parser& p_;
+        const Token& name_;
+        const std::vector<std::unique_ptr<Node>>& a_;
+    };
+
     std::unique_ptr<Node> parse_call(const Token& name) {
         take();  // '('
         std::vector<std::unique_ptr<Node>> args;
-        const Builtin* b = find_builtin(name.text);
-        std::shared_ptr<const CustomFunction> custom;
-        if (!b) {
-            std::lock_guard<std::mutex> lock(g_custom_mutex);
-            auto it = custom_functions().find(name.text);
-            if (it != custom_functions().end()) custom = it->second;
-        }
+        const BuiltinDef* b = find_builtin(name.text);
+        std::shared_ptr<const CustomFunction> custom = b ? nullptr : custom_function(name.text);
         if (!b && !custom) {
             std::vector<std::string> names;
-            for (const auto& x : kBuiltins) names.emplace_back(x.name);
-            for (const auto& [k, _] : custom_functions()) names.push_back(k);
+            for (const auto& x : builtin_table()) names.emplace_back(x.name);
+            for (const auto& x : custom_functions_list()) names.push_back(x.first);
             fail(name, "unknown function '" + name.text + "'" + suggest(name.text, names));
         }
+        int scope_level = -1;
         if (!at(")")) {
             for (;;) {
-                if (b && b->fn == Fn::Select && args.size() == 1) {  // the predicate, in the object's scope
-                    if (args[0]->type != Type::Collection) fail(*args[0], "select(...) needs a collection first");
+                if (b && b->predicate_arg >= 0 && args.size() == static_cast<std::size_t>(b->predicate_arg)) {
+                    // the predicate, in the scope of the objects of argument 0
+                    if (args[0]->type != Type::Collection) fail(*args[0], std::string(b->name) + "(...) needs a collection first");
+                    scope_level = static_cast<int>(scopes.size());
                     scopes.push_back(args[0]->source);
                     args.push_back(parse_or());
                     scopes.pop_back();
@@ -717,184 +748,19 @@ private:
             return n;
         }
         auto n = make(Node::K::Call, Type::Number, name);
-        n->fn = b->fn;
+        n->builtin = b;
         n->name = name.text;
-        check_call(*n, args, name);
+        n->slot = scope_level;
         n->kids = std::move(args);
+        const CallChecker c(*this, name, n->kids);
+        b->check(const_cast<CallChecker&>(c), *n);
         return n;
-    }
-
-    void arity(const Token& name, const std::vector<std::unique_ptr<Node>>& a, std::size_t lo, std::size_t hi) const {
-        if (a.size() < lo || a.size() > hi) {
-            const std::string want = lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
-            fail(name, name.text + "(...) takes " + want + " argument" + (hi == 1 ? "" : "s") + ", got " +
-                           std::to_string(a.size()));
-        }
-    }
-    void want(const Node& arg, std::initializer_list<Type> types, const std::string& fname, std::size_t i) const {
-        for (Type t : types)
-            if (arg.type == t) return;
-        std::string s;
-        for (Type t : types) s += (s.empty() ? "" : " or ") + std::string(type_name(t));
-        fail(arg, "argument " + std::to_string(i + 1) + " of " + fname + " must be a " + s + ", this is a " +
-                      type_name(arg.type));
-    }
-
-    void check_call(Node& n, std::vector<std::unique_ptr<Node>>& a, const Token& name) {
-        const std::string& f = name.text;
-        switch (n.fn) {
-            case Fn::Abs: case Fn::Sqrt: case Fn::Exp: case Fn::Log: case Fn::Sin: case Fn::Cos: case Fn::Tan: case Fn::Sinh: case Fn::Cosh: case Fn::Tanh:
-                arity(name, a, 1, 1);
-                want(*a[0], {Type::Number, Type::NumberList}, f, 0);
-                n.type = a[0]->type;
-                return;
-            case Fn::Atan2: case Fn::Pow:
-                arity(name, a, 2, 2);
-                for (std::size_t i = 0; i < 2; ++i) want(*a[i], {Type::Number}, f, i);
-                return;
-            case Fn::Min: case Fn::Max:
-                if (a.size() == 1) {
-                    want(*a[0], {Type::NumberList}, f, 0);
-                } else {
-                    arity(name, a, 2, 64);
-                    for (std::size_t i = 0; i < a.size(); ++i) want(*a[i], {Type::Number}, f, i);
-                }
-                return;
-            case Fn::Count:
-                arity(name, a, 1, 1);
-                want(*a[0], {Type::Collection, Type::BoolList}, f, 0);
-                return;
-            case Fn::Any: case Fn::All:
-                arity(name, a, 1, 1);
-                want(*a[0], {Type::BoolList}, f, 0);
-                n.type = Type::Bool;
-                return;
-            case Fn::Sum:
-                arity(name, a, 1, 1);
-                want(*a[0], {Type::NumberList}, f, 0);
-                return;
-            case Fn::Select:
-                arity(name, a, 2, 2);
-                want(*a[1], {Type::Bool}, f, 1);
-                n.type = Type::Collection;
-                n.source = a[0]->source;
-                return;
-            case Fn::DR: case Fn::DPhi: case Fn::DEta: case Fn::MT:
-                arity(name, a, 2, 2);
-                for (std::size_t i = 0; i < 2; ++i) {
-                    want(*a[i], {Type::Object}, f, i);
-                    need_p4(*a[i]);
-                }
-                return;
-            case Fn::MT2:
-                arity(name, a, 3, 4);
-                for (std::size_t i = 0; i < 3; ++i) {
-                    want(*a[i], {Type::Object}, f, i);
-                    need_p4(*a[i]);
-                }
-                if (a.size() == 4) want(*a[3], {Type::Number}, f, 3);
-                return;
-            case Fn::M: case Fn::VPt:
-                arity(name, a, 1, 64);
-                for (std::size_t i = 0; i < a.size(); ++i) {
-                    want(*a[i], {Type::Object, Type::Collection}, f, i);
-                    need_p4(*a[i]);
-                }
-                return;
-            case Fn::HT: case Fn::MetOverSqrtHT: case Fn::Aplanarity: case Fn::Sphericity:
-                arity(name, a, 1, 1);
-                want(*a[0], {Type::Collection}, f, 0);
-                need_p4(*a[0]);
-                if (n.fn == Fn::MetOverSqrtHT) need_met(name);
-                return;
-            case Fn::Meff:
-                arity(name, a, 1, 2);
-                want(*a[0], {Type::Collection}, f, 0);
-                need_p4(*a[0]);
-                if (a.size() == 2) want(*a[1], {Type::Number}, f, 1);
-                need_met(name);
-                return;
-            case Fn::MinDPhi:
-                arity(name, a, 2, 3);
-                want(*a[0], {Type::Collection}, f, 0);
-                want(*a[1], {Type::Object}, f, 1);
-                need_p4(*a[0]);
-                need_p4(*a[1]);
-                if (a.size() == 3) want(*a[2], {Type::Number}, f, 2);
-                return;
-            case Fn::MaxPtMass:
-                arity(name, a, 2, 16);
-                want(*a[0], {Type::Collection}, f, 0);
-                need_p4(*a[0]);
-                want(*a[1], {Type::Number}, f, 1);
-                for (std::size_t i = 2; i < a.size(); ++i) {
-                    want(*a[i], {Type::Object}, f, i);
-                    need_p4(*a[i]);
-                }
-                return;
-            case Fn::MinMaxMass:
-                arity(name, a, 1, 1);
-                want(*a[0], {Type::Collection}, f, 0);
-                need_p4(*a[0]);
-                return;
-            case Fn::MinMaxPairMass:
-                arity(name, a, 3, 3);
-                for (std::size_t i = 0; i < 2; ++i) {
-                    want(*a[i], {Type::Object}, f, i);
-                    need_p4(*a[i]);
-                }
-                want(*a[2], {Type::Collection}, f, 2);
-                need_p4(*a[2]);
-                return;
-            case Fn::MinDR:
-                arity(name, a, 2, 2);
-                for (std::size_t i = 0; i < 2; ++i) {
-                    want(*a[i], {Type::Object, Type::Collection}, f, i);
-                    need_p4(*a[i]);
-                }
-                return;
-            case Fn::If:
-                arity(name, a, 3, 3);
-                want(*a[0], {Type::Bool}, f, 0);
-                want(*a[1], {Type::Number, Type::Bool}, f, 1);
-                if (a[2]->type != a[1]->type)
-                    fail(*a[2], std::string("both branches of if(...) must have one type: ") + type_name(a[1]->type) +
-                                    " vs " + type_name(a[2]->type));
-                n.type = a[1]->type;
-                return;
-        }
-    }
-
-    void need_met(const Token& name) const {
-        auto it = schema_.records.find("met");
-        if (it == schema_.records.end() || std::find(it->second.begin(), it->second.end(), "pt") == it->second.end())
-            fail(name, name.text + "(...) needs the record 'met' with field 'pt'");
     }
 };
 
 // ------------------------------------------------------------------------------------------------
 // evaluation
 // ------------------------------------------------------------------------------------------------
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-struct Kin {
-    double pt, eta, phi, m;
-};
-
-Kin kin_of(const Value& v) {
-    if (v.rec) {
-        const auto& r = *v.rec;
-        const int ipt = r.field("pt"), iphi = r.field("phi");
-        const auto e = static_cast<std::size_t>(v.obj);
-        return {r.fields[static_cast<std::size_t>(ipt)][e], 0.0, r.fields[static_cast<std::size_t>(iphi)][e], 0.0};
-    }
-    const auto& c = *v.coll;
-    const int ipt = c.field("pt"), ieta = c.field("eta"), iphi = c.field("phi"), im = c.field("mass");
-    const auto i = static_cast<std::size_t>(v.obj);
-    return {c.fields[static_cast<std::size_t>(ipt)][i], ieta >= 0 ? c.fields[static_cast<std::size_t>(ieta)][i] : 0.0,
-            c.fields[static_cast<std::size_t>(iphi)][i], im >= 0 ? c.fields[static_cast<std::size_t>(im)][i] : 0.0};
-}
-
 double apply(Op op, double a, double b, bool& missing) {
     switch (op) {
         case Op::Add: return a + b;
@@ -917,429 +783,6 @@ double apply(Op op, double a, double b, bool& missing) {
     return kNaN;
 }
 
-double math(Fn f, double x, bool& missing) {
-    double r = kNaN;
-    switch (f) {
-        case Fn::Abs: r = std::fabs(x); break;
-        case Fn::Sqrt: r = x < 0 ? kNaN : std::sqrt(x); break;
-        case Fn::Exp: r = std::exp(x); break;
-        case Fn::Log: r = x <= 0 ? kNaN : std::log(x); break;
-        case Fn::Sin: r = std::sin(x); break;
-        case Fn::Cos: r = std::cos(x); break;
-        case Fn::Tan: r = std::tan(x); break;
-        case Fn::Sinh: r = std::sinh(x); break;
-        case Fn::Cosh: r = std::cosh(x); break;
-        case Fn::Tanh: r = std::tanh(x); break;
-        default: break;
-    }
-    if (std::isnan(r)) missing = true;
-    return r;
-}
-
-/// A run-time error at node `n` (position relative to the expression text; made a file
-/// position by Expression::evaluate).
-struct Failure : std::runtime_error {
-    Failure(const Node& n, const std::string& msg) : std::runtime_error(msg), line(n.line), col(n.col) {}
-    int line, col;
-};
-
-[[noreturn]] void runtime_fail(const Node& n, const std::string& msg) { throw Failure(n, msg); }
-
-Value eval(const Node& n, EventContext& ctx);
-
-/// Momenta of an object or collection value appended to `sum`.
-void add_p4(const Value& v, fn::P4& sum, bool& missing) {
-    if (v.type == Type::Object) {
-        if (v.missing) {
-            missing = true;
-            return;
-        }
-        const Kin k = kin_of(v);
-        sum += fn::P4::from_pt_eta_phi_m(k.pt, k.eta, k.phi, k.m);
-        return;
-    }
-    for (auto i : v.idx) {
-        Value o;
-        o.type = Type::Object, o.coll = v.coll, o.obj = i;
-        const Kin k = kin_of(o);
-        sum += fn::P4::from_pt_eta_phi_m(k.pt, k.eta, k.phi, k.m);
-    }
-}
-
-Value object_of(const Value& coll, std::int64_t i) {
-    Value o;
-    o.type = Type::Object;
-    o.coll = coll.coll;
-    o.obj = coll.idx[static_cast<std::size_t>(i)];
-    return o;
-}
-
-const RecordColumns* find_record(const EventContext& ctx, const std::string& name) {
-    if (ctx.records) {
-        auto it = ctx.records->find(name);
-        return it == ctx.records->end() ? nullptr : it->second;
-    }
-    auto it = ctx.table->records.find(name);
-    return it == ctx.table->records.end() ? nullptr : &it->second;
-}
-
-Value met_value(EventContext& ctx) {
-    Value m;
-    m.type = Type::Object;
-    m.rec = find_record(ctx, "met");
-    m.obj = static_cast<std::int64_t>(ctx.event);
-    return m;
-}
-
-Value call(const Node& n, EventContext& ctx) {
-    auto arg = [&](std::size_t i) { return eval(*n.kids[i], ctx); };
-    switch (n.fn) {
-        case Fn::Abs: case Fn::Sqrt: case Fn::Exp: case Fn::Log: case Fn::Sin: case Fn::Cos: case Fn::Tan: case Fn::Sinh: case Fn::Cosh: case Fn::Tanh: {
-            Value a = arg(0);
-            if (a.type == Type::Number) {
-                if (a.missing) return a;
-                bool miss = false;
-                const double r = math(n.fn, a.x, miss);
-                return miss ? Value::none(Type::Number) : Value::number(r);
-            }
-            for (std::size_t i = 0; i < a.list.size(); ++i) {
-                bool miss = false;
-                a.list[i] = math(n.fn, a.list[i], miss);
-                if (miss) {
-                    a.list_missing.resize(a.list.size(), 0);
-                    a.list_missing[i] = 1;
-                }
-            }
-            return a;
-        }
-        case Fn::Atan2: case Fn::Pow: {
-            const Value a = arg(0), b = arg(1);
-            if (a.missing || b.missing) return Value::none(Type::Number);
-            return Value::number(n.fn == Fn::Atan2 ? std::atan2(a.x, b.x) : std::pow(a.x, b.x));
-        }
-        case Fn::Min: case Fn::Max: {
-            const bool is_min = n.fn == Fn::Min;
-            double best = is_min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-            bool any = false;
-            auto consider = [&](double x) {
-                best = is_min ? std::min(best, x) : std::max(best, x);
-                any = true;
-            };
-            if (n.kids.size() == 1) {
-                const Value l = arg(0);
-                for (std::size_t i = 0; i < l.list.size(); ++i) {
-                    if (!l.list_missing.empty() && l.list_missing[i]) return Value::none(Type::Number);
-                    consider(l.list[i]);
-                }
-            } else {
-                for (std::size_t i = 0; i < n.kids.size(); ++i) {
-                    const Value v = arg(i);
-                    if (v.missing) return Value::none(Type::Number);
-                    consider(v.x);
-                }
-            }
-            return any ? Value::number(best) : Value::none(Type::Number);
-        }
-        case Fn::Count: {
-            const Value a = arg(0);
-            if (a.type == Type::Collection) return Value::number(static_cast<double>(a.idx.size()));
-            double c = 0;
-            for (std::size_t i = 0; i < a.list.size(); ++i)
-                if (a.list[i] != 0 && (a.list_missing.empty() || !a.list_missing[i])) ++c;
-            return Value::number(c);
-        }
-        case Fn::Any: case Fn::All: {
-            const Value a = arg(0);
-            bool miss = false;
-            for (std::size_t i = 0; i < a.list.size(); ++i) {
-                if (!a.list_missing.empty() && a.list_missing[i]) {
-                    miss = true;
-                    continue;
-                }
-                if (n.fn == Fn::Any && a.list[i] != 0) return Value::boolean(true);
-                if (n.fn == Fn::All && a.list[i] == 0) return Value::boolean(false);
-            }
-            return miss ? Value::none(Type::Bool) : Value::boolean(n.fn == Fn::All);
-        }
-        case Fn::Sum: {
-            const Value a = arg(0);
-            double s = 0;
-            for (std::size_t i = 0; i < a.list.size(); ++i) {
-                if (!a.list_missing.empty() && a.list_missing[i]) return Value::none(Type::Number);
-                s += a.list[i];
-            }
-            return Value::number(s);
-        }
-        case Fn::Select: {
-            Value c = arg(0);
-            std::vector<std::int64_t> kept;
-            for (std::size_t i = 0; i < c.idx.size(); ++i) {
-                ctx.scope.push_back(object_of(c, static_cast<std::int64_t>(i)));
-                const Value p = eval(*n.kids[1], ctx);
-                ctx.scope.pop_back();
-                if (!p.missing && p.x != 0) kept.push_back(c.idx[i]);
-            }
-            c.idx = std::move(kept);
-            return c;
-        }
-        case Fn::DR: case Fn::DPhi: case Fn::DEta: case Fn::MT: {
-            const Value a = arg(0), b = arg(1);
-            if (a.missing || b.missing) return Value::none(Type::Number);
-            const Kin x = kin_of(a), y = kin_of(b);
-            switch (n.fn) {
-                case Fn::DR: return Value::number(fn::delta_r(x.eta, x.phi, y.eta, y.phi));
-                case Fn::DPhi: return Value::number(fn::delta_phi(x.phi, y.phi));
-                case Fn::DEta: return Value::number(std::fabs(x.eta - y.eta));
-                default: return Value::number(fn::mt(x.pt, x.phi, x.m, y.pt, y.phi, y.m));
-            }
-        }
-        case Fn::MT2: {
-            const Value a = arg(0), b = arg(1), m = arg(2);
-            double chi = 0;
-            if (n.kids.size() == 4) {
-                const Value c = arg(3);
-                if (c.missing) return Value::none(Type::Number);
-                chi = c.x;
-            }
-            if (a.missing || b.missing || m.missing) return Value::none(Type::Number);
-            const Kin x = kin_of(a), y = kin_of(b), z = kin_of(m);
-            const double r = fn::mt2(x.m, x.pt * std::cos(x.phi), x.pt * std::sin(x.phi), y.m, y.pt * std::cos(y.phi),
-                                     y.pt * std::sin(y.phi), z.pt * std::cos(z.phi), z.pt * std::sin(z.phi), chi, chi);
-            return r < 0 ? Value::none(Type::Number) : Value::number(r);
-        }
-        case Fn::M: case Fn::VPt: {
-            fn::P4 sum;
-            bool miss = false;
-            for (std::size_t i = 0; i < n.kids.size(); ++i) add_p4(arg(i), sum, miss);
-            if (miss) return Value::none(Type::Number);
-            return Value::number(n.fn == Fn::M ? sum.m() : sum.pt());
-        }
-        case Fn::HT: case Fn::Meff: case Fn::MetOverSqrtHT: {
-            const Value c = arg(0);
-            std::size_t limit = c.idx.size();
-            if (n.kids.size() == 2) {
-                const Value l = arg(1);
-                if (l.missing || l.x < 0) return Value::none(Type::Number);
-                limit = std::min(limit, static_cast<std::size_t>(l.x));
-            }
-            double ht = 0;
-            for (std::size_t i = 0; i < limit; ++i) ht += kin_of(object_of(c, static_cast<std::int64_t>(i))).pt;
-            if (n.fn == Fn::HT) return Value::number(ht);
-            const double met = kin_of(met_value(ctx)).pt;
-            if (n.fn == Fn::Meff) return Value::number(ht + met);
-            return ht > 0 ? Value::number(met / std::sqrt(ht)) : Value::none(Type::Number);
-        }
-        case Fn::Aplanarity: case Fn::Sphericity: {
-            const Value c = arg(0);
-            std::vector<double> px, py, pz;
-            for (std::size_t i = 0; i < c.idx.size(); ++i) {
-                const Kin k = kin_of(object_of(c, static_cast<std::int64_t>(i)));
-                px.push_back(k.pt * std::cos(k.phi));
-                py.push_back(k.pt * std::sin(k.phi));
-                pz.push_back(k.pt * std::sinh(k.eta));
-            }
-            const auto s = fn::event_shape(px.data(), py.data(), pz.data(), px.size());
-            return Value::number(n.fn == Fn::Aplanarity ? s.aplanarity : s.sphericity);
-        }
-        case Fn::MinDPhi: {
-            const Value c = arg(0), o = arg(1);
-            std::size_t limit = c.idx.size();
-            if (n.kids.size() == 3) {
-                const Value l = arg(2);
-                if (l.missing || l.x < 0) return Value::none(Type::Number);
-                limit = std::min(limit, static_cast<std::size_t>(l.x));
-            }
-            if (o.missing || limit == 0) return Value::none(Type::Number);
-            const double phi = kin_of(o).phi;
-            double best = std::numeric_limits<double>::infinity();
-            for (std::size_t i = 0; i < limit; ++i)
-                best = std::min(best, fn::delta_phi(kin_of(object_of(c, static_cast<std::int64_t>(i))).phi, phi));
-            return Value::number(best);
-        }
-        case Fn::If: {
-            const Value c = arg(0);
-            if (c.missing) return Value::none(n.type);
-            return c.x != 0 ? arg(1) : arg(2);
-        }
-        case Fn::MaxPtMass: {
-            const Value c = arg(0), kv = arg(1);
-            if (kv.missing || kv.x < 1 || kv.x != std::floor(kv.x)) return Value::none(Type::Number);
-            const auto k = static_cast<std::size_t>(kv.x);
-            fn::P4 extra;
-            bool miss = false;
-            for (std::size_t i = 2; i < n.kids.size(); ++i) add_p4(arg(i), extra, miss);
-            if (miss || c.idx.size() < k) return Value::none(Type::Number);
-            std::vector<fn::P4> p;
-            for (std::size_t i = 0; i < c.idx.size(); ++i) {
-                const Kin q = kin_of(object_of(c, static_cast<std::int64_t>(i)));
-                p.push_back(fn::P4::from_pt_eta_phi_m(q.pt, q.eta, q.phi, q.m));
-            }
-            std::vector<std::size_t> pick(k);
-            for (std::size_t i = 0; i < k; ++i) pick[i] = i;
-            double best_pt = -1, best_m = 0;
-            for (;;) {
-                fn::P4 sum = extra;
-                for (auto i : pick) sum += p[i];
-                if (sum.pt() > best_pt) best_pt = sum.pt(), best_m = sum.m();
-                // next combination in lexicographic order
-                std::size_t i = k;
-                while (i > 0 && pick[i - 1] == p.size() - k + i - 1) --i;
-                if (i == 0) break;
-                ++pick[i - 1];
-                for (std::size_t j = i; j < k; ++j) pick[j] = pick[j - 1] + 1;
-            }
-            return Value::number(best_m);
-        }
-        case Fn::MinMaxMass: {
-            const Value c = arg(0);
-            const std::size_t m = c.idx.size();
-            if (m > 16) runtime_fail(n, "minmax_mass of " + std::to_string(m) + " objects (at most 16)");
-            std::vector<fn::P4> p;
-            for (std::size_t i = 0; i < m; ++i) {
-                const Kin q = kin_of(object_of(c, static_cast<std::int64_t>(i)));
-                p.push_back(fn::P4::from_pt_eta_phi_m(q.pt, q.eta, q.phi, q.m));
-            }
-            double best = std::numeric_limits<double>::infinity();
-            for (std::uint32_t mask = 0; mask < (1u << m); ++mask) {
-                fn::P4 a, b;
-                for (std::size_t i = 0; i < m; ++i) ((mask >> i) & 1u ? a : b) += p[i];
-                best = std::min(best, std::max(a.m(), b.m()));
-            }
-            return Value::number(best);
-        }
-        case Fn::MinMaxPairMass: {
-            const Value a = arg(0), b = arg(1), c = arg(2);
-            if (a.missing || b.missing || c.idx.size() < 2) return Value::none(Type::Number);
-            const Kin ka = kin_of(a), kb = kin_of(b);
-            const auto pa = fn::P4::from_pt_eta_phi_m(ka.pt, ka.eta, ka.phi, ka.m);
-            const auto pb = fn::P4::from_pt_eta_phi_m(kb.pt, kb.eta, kb.phi, kb.m);
-            std::vector<fn::P4> pc;
-            for (std::size_t i = 0; i < c.idx.size(); ++i) {
-                const Kin q = kin_of(object_of(c, static_cast<std::int64_t>(i)));
-                pc.push_back(fn::P4::from_pt_eta_phi_m(q.pt, q.eta, q.phi, q.m));
-            }
-            double best = std::numeric_limits<double>::infinity();
-            for (std::size_t i = 0; i < pc.size(); ++i)
-                for (std::size_t k = 0; k < pc.size(); ++k) {
-                    if (i == k) continue;
-                    fn::P4 x = pa, y = pb;
-                    x += pc[i];
-                    y += pc[k];
-                    best = std::min(best, std::max(x.m(), y.m()));
-                }
-            return Value::number(best);
-        }
-        case Fn::MinDR: {
-            const Value a = arg(0), b = arg(1);
-            auto kins = [&](const Value& v) {
-                std::vector<Kin> out;
-                if (v.type == Type::Object) {
-                    if (!v.missing) out.push_back(kin_of(v));
-                } else {
-                    for (std::size_t i = 0; i < v.idx.size(); ++i) out.push_back(kin_of(object_of(v, static_cast<std::int64_t>(i))));
-                }
-                return out;
-            };
-            double best = std::numeric_limits<double>::infinity();
-            for (const Kin& x : kins(a))
-                for (const Kin& y : kins(b)) best = std::min(best, fn::delta_r(x.eta, x.phi, y.eta, y.phi));
-            return std::isinf(best) ? Value::none(Type::Number) : Value::number(best);
-        }
-    }
-    runtime_fail(n, "unknown function");
-}
-
-/// The nodes of a chain from `top` down its left operands (see chain_edge), bottom first; no
-/// allocation for the usual short chains.
-class Spine {
-public:
-    explicit Spine(const Node& top) {
-        const Node* n = &top;
-        for (;;) {
-            if (size_ < kInline) inline_[size_] = n;
-            else more_.push_back(n);
-            ++size_;
-            const Node& left = *n->kids[0];
-            if (!chain_edge(*n, left)) break;
-            n = &left;
-        }
-    }
-    std::size_t size() const noexcept { return size_; }
-    /// i = 0 is the bottom (the node whose left operand starts the chain), size() - 1 the top.
-    const Node& operator[](std::size_t i) const noexcept {
-        const std::size_t k = size_ - 1 - i;
-        return k < kInline ? *inline_[k] : *more_[k - kInline];
-    }
-
-private:
-    static constexpr std::size_t kInline = 16;
-    const Node* inline_[kInline] = {};
-    std::vector<const Node*> more_;
-    std::size_t size_ = 0;
-};
-
-Value combine(const Node& n, const Value& a, const Value& b);
-
-/// Evaluates a chain of binary operators iteratively: (((x op1 y) op2 z) ...).
-Value binary(const Node& top, EventContext& ctx) {
-    const Spine spine(top);
-    Value acc = eval(*spine[0].kids[0], ctx);
-    for (std::size_t i = 0; i < spine.size(); ++i) {
-        const Value b = eval(*spine[i].kids[1], ctx);
-        acc = combine(spine[i], acc, b);
-    }
-    return acc;
-}
-
-/// `and`/`or` chains likewise, with the short circuit of each operator.
-Value logical(const Node& top, EventContext& ctx) {
-    const Spine spine(top);
-    Value acc = eval(*spine[0].kids[0], ctx);
-    for (std::size_t i = 0; i < spine.size(); ++i) {
-        const bool is_and = spine[i].k == Node::K::And;
-        if (!acc.missing && (acc.x != 0) != is_and) {  // short circuit
-            acc = Value::boolean(!is_and);
-            continue;
-        }
-        const Value b = eval(*spine[i].kids[1], ctx);
-        if (!b.missing && (b.x != 0) != is_and) acc = Value::boolean(!is_and);
-        else if (acc.missing || b.missing) acc = Value::none(Type::Bool);
-        else acc = Value::boolean(is_and);
-    }
-    return acc;
-}
-
-Value combine(const Node& n, const Value& a, const Value& b) {
-    const bool la = a.type == Type::NumberList || a.type == Type::BoolList;
-    const bool lb = b.type == Type::NumberList || b.type == Type::BoolList;
-    if (!la && !lb) {
-        if (a.missing || b.missing) return Value::none(n.type);
-        bool miss = false;
-        const double r = apply(n.op, a.x, b.x, miss);
-        Value v = miss ? Value::none(n.type) : Value::number(r);
-        v.type = n.type;
-        return v;
-    }
-    const std::size_t len = la ? a.list.size() : b.list.size();
-    if (la && lb && a.list.size() != b.list.size())
-        runtime_fail(n, "lists of different lengths (" + std::to_string(a.list.size()) + " and " +
-                            std::to_string(b.list.size()) + ")");
-    Value out;
-    out.type = n.type;
-    out.list.resize(len);
-    for (std::size_t i = 0; i < len; ++i) {
-        const double x = la ? a.list[i] : a.x, y = lb ? b.list[i] : b.x;
-        bool miss = (la ? (!a.list_missing.empty() && a.list_missing[i]) : a.missing) ||
-                    (lb ? (!b.list_missing.empty() && b.list_missing[i]) : b.missing);
-        out.list[i] = miss ? kNaN : apply(n.op, x, y, miss);
-        if (miss) {
-            out.list_missing.resize(len, 0);
-            out.list_missing[i] = 1;
-        }
-    }
-    return out;
-}
-
 /// Position `i` in a sequence of `len` (negative counts from the end), or -1 if it is missing,
 /// not an integer or out of range.
 std::int64_t resolve_index(const Value& i, std::int64_t len) {
@@ -1349,140 +792,786 @@ std::int64_t resolve_index(const Value& i, std::int64_t len) {
     return k < 0 || k >= len ? -1 : k;
 }
 
-Value eval(const Node& n, EventContext& ctx) {
-    switch (n.k) {
-        case Node::K::Number: return Value::number(n.num);
-        case Node::K::Bool: return Value::boolean(n.num != 0);
-        case Node::K::Variable: {
-            const double x = ctx.variables[n.slot];
-            Value v = std::isnan(x) ? Value::none(n.type) : Value::number(x);
-            v.type = n.type;
-            return v;
-        }
-        case Node::K::Collection: {
-            auto it = ctx.collections->find(n.name);
-            if (it == ctx.collections->end()) runtime_fail(n, "collection '" + n.name + "' is not in the input");
-            Value v;
-            v.type = Type::Collection;
-            v.coll = it->second;
-            const auto b = v.coll->offsets[ctx.event], e = v.coll->offsets[ctx.event + 1];
-            v.idx.resize(static_cast<std::size_t>(e - b));
-            for (auto i = b; i < e; ++i) v.idx[static_cast<std::size_t>(i - b)] = i;
-            return v;
-        }
-        case Node::K::Record: {
-            const RecordColumns* rec = find_record(ctx, n.name);
-            if (!rec) runtime_fail(n, "record '" + n.name + "' is not in the input");
-            Value v;
-            v.type = Type::Object;
-            v.rec = rec;
-            v.obj = static_cast<std::int64_t>(ctx.event);
-            return v;
-        }
-        case Node::K::This: return ctx.scope[static_cast<std::size_t>(n.slot)];
-        case Node::K::Field: {
-            const Value o = eval(*n.kids[0], ctx);
-            const auto f = static_cast<std::size_t>(n.slot);
-            if (o.type == Type::Object) {
-                if (o.missing) return Value::none(n.type);
-                Value v = Value::number(o.rec ? o.rec->fields[f][static_cast<std::size_t>(o.obj)]
-                                              : o.coll->fields[f][static_cast<std::size_t>(o.obj)]);
-                v.type = n.type;
-                return v;
+constexpr std::size_t kMaxBatch = 4096;  // events per call of a vectorised custom function
+
+}  // namespace
+
+/// Values of the vectorised custom function of one slot for events [first, first + values.size()).
+struct BatchValues {
+    std::size_t first = 0;
+    std::vector<double> values;
+    bool covers(std::size_t e) const noexcept { return e >= first && e < first + values.size(); }
+};
+
+/// Per-context state of one pool: value slots (reused across events) and their event stamps.
+struct PoolState {
+    std::shared_ptr<ExpressionPool> pool;  // kept alive while used
+    std::vector<Value> slots;
+    std::vector<std::uint64_t> stamp;
+    std::uint64_t epoch = 1;
+    std::size_t event = static_cast<std::size_t>(-1);
+    const double* variables = nullptr;
+    std::vector<std::vector<Value>> custom_args;  // per slot (per-event custom functions)
+    std::vector<BatchValues> batch;                // per slot (vectorised custom functions)
+    std::vector<std::vector<double>> col_values;   // argument columns being gathered
+    std::vector<std::vector<std::int64_t>> col_offsets;
+    std::vector<ArgColumn> cols;
+    std::vector<double> out;
+
+    // columnar evaluation (model inputs): one column per slot for the current block of events
+    struct Column {
+        std::vector<double> v;
+        std::vector<std::uint8_t> err;  // empty: no evaluation failed
+    };
+    std::vector<Column> columns;
+    std::vector<std::uint64_t> col_stamp;
+    std::uint64_t col_epoch = 1;
+    std::size_t col_first = static_cast<std::size_t>(-1), col_last = 0;
+    const double* col_vars = nullptr;
+
+    void grow(std::size_t n) {
+        if (slots.size() >= n) return;
+        slots.resize(n);
+        stamp.resize(n, 0);
+        custom_args.resize(n);
+        batch.resize(n);
+        columns.resize(n);
+        col_stamp.resize(n, 0);
+    }
+    void new_epoch() noexcept { ++epoch; }
+};
+
+struct EvalState {
+    std::vector<std::unique_ptr<PoolState>> pools;
+    const void* collections = nullptr;
+    const void* records = nullptr;
+    const EventTable* table = nullptr;
+    std::vector<const CollectionColumns*> colls;  // by interned name (resolved once per context)
+    std::vector<const RecordColumns*> recs;
+    const RecordColumns* met_rec = nullptr;
+    KinFields met_kin{-1, -1, -1, -1};
+
+    PoolState& pool_state(const std::shared_ptr<ExpressionPool>& pool, std::size_t n_slots) {
+        for (auto& p : pools)
+            if (p->pool == pool) {
+                p->grow(n_slots);
+                return *p;
             }
-            Value l;
-            l.type = n.type;
-            l.list.reserve(o.idx.size());
-            for (auto i : o.idx) l.list.push_back(o.coll->fields[f][static_cast<std::size_t>(i)]);
-            return l;
+        pools.push_back(std::make_unique<PoolState>());
+        pools.back()->pool = pool;
+        pools.back()->grow(n_slots);
+        return *pools.back();
+    }
+    void bind(const EventContext& ctx) {
+        if (collections == ctx.collections && records == ctx.records && table == ctx.table) return;
+        collections = ctx.collections, records = ctx.records, table = ctx.table;
+        std::fill(colls.begin(), colls.end(), nullptr);
+        std::fill(recs.begin(), recs.end(), nullptr);
+        for (auto& p : pools) p->new_epoch();
+    }
+};
+
+namespace {
+
+class Evaluator;
+
+/// The view of one built-in call on the evaluator.
+class CallEval final : public Eval {
+public:
+    CallEval(Evaluator& e, const Node& n) : e_(e), n_(n) {}
+    const Value& arg(std::size_t i) override;
+    EventContext& ctx() override;
+    void select(const Value& c, std::size_t i, std::vector<std::int64_t>& kept) override;
+    Value met() override;
+
+private:
+    Evaluator& e_;
+    const Node& n_;
+};
+
+/// Scratch stack of chain spines (see chain_edge): no allocation per event.
+thread_local std::vector<const Node*> t_spine;
+
+class Evaluator {
+public:
+    Evaluator(EventContext& ctx, EvalState& es, PoolState& ps) : ctx(ctx), es_(es), ps_(ps) {}
+    EventContext& ctx;
+
+    const Value& eval(const Node& n) {
+        Value& out = ps_.slots[static_cast<std::size_t>(n.id)];
+        if (n.cacheable && ps_.stamp[static_cast<std::size_t>(n.id)] == ps_.epoch) return out;
+        compute(n, out);
+        if (n.cacheable) ps_.stamp[static_cast<std::size_t>(n.id)] = ps_.epoch;
+        return out;
+    }
+
+    const CollectionColumns* collection(const Node& n) {
+        const auto id = static_cast<std::size_t>(n.name_id);
+        if (id < es_.colls.size() && es_.colls[id]) return es_.colls[id];
+        auto it = ctx.collections->find(n.name);
+        if (it == ctx.collections->end()) runtime_fail(n, "collection '" + n.name + "' is not in the input");
+        if (es_.colls.size() <= id) es_.colls.resize(id + 1, nullptr);
+        return es_.colls[id] = it->second;
+    }
+    const RecordColumns* record(const Node& n, const std::string& name, int name_id) {
+        const auto id = static_cast<std::size_t>(name_id);
+        if (id < es_.recs.size() && es_.recs[id]) return es_.recs[id];
+        const RecordColumns* rec = nullptr;
+        if (ctx.records) {
+            auto it = ctx.records->find(name);
+            if (it != ctx.records->end()) rec = it->second;
+        } else if (ctx.table) {
+            auto it = ctx.table->records.find(name);
+            if (it != ctx.table->records.end()) rec = &it->second;
         }
-        case Node::K::Index: {
-            if (n.kids[0]->k == Node::K::Collection) {  // fast path: `jets[3]` without listing the jets
-                const Node& cn = *n.kids[0];
-                auto it = ctx.collections->find(cn.name);
-                if (it == ctx.collections->end()) runtime_fail(cn, "collection '" + cn.name + "' is not in the input");
-                const auto b = it->second->offsets[ctx.event], e = it->second->offsets[ctx.event + 1];
-                const std::int64_t k = resolve_index(eval(*n.kids[1], ctx), e - b);
-                if (k < 0) return Value::none(n.type);
-                Value o;
-                o.type = Type::Object;
-                o.coll = it->second;
-                o.obj = b + k;
-                return o;
+        if (!rec) runtime_fail(n, "record '" + name + "' is not in the input");
+        if (es_.recs.size() <= id) es_.recs.resize(id + 1, nullptr);
+        return es_.recs[id] = rec;
+    }
+
+    /// Positions of pt and phi of the record `met` (looked up once per context).
+    const int* met_kin(const RecordColumns* rec) {
+        if (es_.met_rec != rec) {
+            es_.met_rec = rec;
+            es_.met_kin = {rec->field("pt"), -1, rec->field("phi"), -1};
+        }
+        return es_.met_kin.data();
+    }
+
+    /// Runs the vectorised custom function `b` once for events [ctx.event, block end).
+    void run_block(const Node& b) {
+        const std::size_t e0 = ctx.event;
+        std::size_t end = ctx.block_end > e0 ? std::min(ctx.block_end, e0 + kMaxBatch) : e0 + 1;
+        const std::size_t na = b.kids.size();
+        ps_.col_values.resize(std::max(ps_.col_values.size(), na));
+        ps_.col_offsets.resize(std::max(ps_.col_offsets.size(), na));
+        for (std::size_t i = 0; i < na; ++i) {
+            ps_.col_values[i].clear();
+            ps_.col_offsets[i].assign(1, 0);
+        }
+        std::size_t n = 0;
+        for (std::size_t e = e0; e < end; ++e) {
+            ctx.event = e;
+            ps_.new_epoch();
+            try {
+                for (std::size_t i = 0; i < na; ++i) append_arg(*b.kids[i], i);
+            } catch (const std::exception&) {
+                if (e == e0) {
+                    ctx.event = e0;
+                    throw;
+                }
+                for (std::size_t i = 0; i < na; ++i) {  // stop before it: reported when that event is evaluated
+                    ps_.col_offsets[i].resize(n + 1);
+                    if (is_list(b.kids[i]->type)) ps_.col_values[i].resize(static_cast<std::size_t>(ps_.col_offsets[i][n]));
+                    else ps_.col_values[i].resize(n);
+                }
+                break;
             }
-            Value c = eval(*n.kids[0], ctx);
-            const std::size_t len = c.type == Type::Collection ? c.idx.size() : c.list.size();
-            const std::int64_t k = resolve_index(eval(*n.kids[1], ctx), static_cast<std::int64_t>(len));
-            if (k < 0) return Value::none(n.type);
-            if (c.type == Type::Collection) return object_of(c, k);
-            const auto u = static_cast<std::size_t>(k);
-            if (!c.list_missing.empty() && c.list_missing[u]) return Value::none(n.type);
-            Value v = Value::number(c.list[u]);
-            v.type = n.type;
-            return v;
+            ++n;
         }
-        case Node::K::Slice: {
-            Value c = eval(*n.kids[0], ctx);
-            const auto len = static_cast<std::int64_t>(c.type == Type::Collection ? c.idx.size() : c.list.size());
-            std::int64_t lo = 0, hi = len;
-            std::size_t k = 1;
-            auto bound = [&](std::int64_t& b) {
-                const Value v = eval(*n.kids[k++], ctx);
-                if (v.missing) return false;
-                b = static_cast<std::int64_t>(std::floor(v.x));
-                if (b < 0) b += len;
-                b = std::clamp<std::int64_t>(b, 0, len);
-                return true;
-            };
-            if (n.has_lo && !bound(lo)) return Value::none(n.type);
-            if (n.has_hi && !bound(hi)) return Value::none(n.type);
-            hi = std::max(hi, lo);
-            if (c.type == Type::Collection) {
-                c.idx = std::vector<std::int64_t>(c.idx.begin() + lo, c.idx.begin() + hi);
-            } else {
-                c.list = std::vector<double>(c.list.begin() + lo, c.list.begin() + hi);
-                if (!c.list_missing.empty())
-                    c.list_missing = std::vector<std::uint8_t>(c.list_missing.begin() + lo, c.list_missing.begin() + hi);
+        ctx.event = e0;
+        ps_.new_epoch();
+        call_block(b, n);
+        auto& bv = ps_.batch[static_cast<std::size_t>(b.id)];
+        bv.first = e0;
+        bv.values.assign(ps_.out.begin(), ps_.out.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+
+    /// Column of a number/bool node over events [first, first + m) (NaN = missing): element-wise
+    /// loops for field loads, constants, arithmetic and math functions; other nodes event by event.
+    const PoolState::Column& column(const Node& n, std::size_t first, std::size_t m, const double* vars,
+                                    std::size_t nv) {
+        PoolState::Column& c = ps_.columns[static_cast<std::size_t>(n.id)];
+        if (n.cacheable && ps_.col_stamp[static_cast<std::size_t>(n.id)] == ps_.col_epoch) return c;
+        c.v.resize(m);
+        c.err.clear();
+        double* out = c.v.data();
+        auto merge_err = [&](const PoolState::Column& k) {
+            if (k.err.empty()) return;
+            if (c.err.empty()) c.err.assign(m, 0);
+            for (std::size_t i = 0; i < m; ++i) c.err[i] |= k.err[i];
+        };
+        bool done = true;
+        switch (n.k) {
+            case Node::K::Number: std::fill(out, out + m, n.num); break;
+            case Node::K::Variable:
+                if (!vars) {
+                    done = false;
+                    break;
+                }
+                for (std::size_t i = 0; i < m; ++i) out[i] = vars[(first + i) * nv + static_cast<std::size_t>(n.slot)];
+                break;
+            case Node::K::Field: {
+                const Node& o = *n.kids[0];
+                const auto f = static_cast<std::size_t>(n.slot);
+                if (o.k == Node::K::Record) {
+                    const double* col = record(o, o.name, o.name_id)->fields[f].data() + first;
+                    std::copy(col, col + m, out);
+                } else if (o.k == Node::K::Index && o.kids[0]->k == Node::K::Collection &&
+                           o.kids[1]->k == Node::K::Number && o.kids[1]->num == std::floor(o.kids[1]->num)) {
+                    const CollectionColumns* cc = collection(*o.kids[0]);
+                    const double* col = cc->fields[f].data();
+                    const std::int64_t* off = cc->offsets.data() + first;
+                    const auto k = static_cast<std::int64_t>(o.kids[1]->num);
+                    for (std::size_t i = 0; i < m; ++i) {
+                        const std::int64_t len = off[i + 1] - off[i];
+                        const std::int64_t kk = k < 0 ? k + len : k;
+                        out[i] = kk >= 0 && kk < len ? col[off[i] + kk] : kNaN;
+                    }
+                } else {
+                    done = false;
+                }
+                break;
             }
-            return c;
+            case Node::K::Binary: {
+                if (n.type != Type::Number || n.kids[0]->type != Type::Number || n.kids[1]->type != Type::Number ||
+                    n.op == Op::Pow) {
+                    done = false;
+                    break;
+                }
+                const PoolState::Column& a = column(*n.kids[0], first, m, vars, nv);
+                const PoolState::Column& b = column(*n.kids[1], first, m, vars, nv);
+                const double* x = a.v.data();
+                const double* y = b.v.data();
+                switch (n.op) {
+                    case Op::Add: for (std::size_t i = 0; i < m; ++i) out[i] = x[i] + y[i]; break;
+                    case Op::Sub: for (std::size_t i = 0; i < m; ++i) out[i] = x[i] - y[i]; break;
+                    case Op::Mul: for (std::size_t i = 0; i < m; ++i) out[i] = x[i] * y[i]; break;
+                    default:
+                        for (std::size_t i = 0; i < m; ++i) {
+                            bool miss = false;
+                            out[i] = std::isnan(x[i]) || std::isnan(y[i]) ? kNaN : apply(n.op, x[i], y[i], miss);
+                        }
+                }
+                merge_err(a);
+                merge_err(b);
+                break;
+            }
+            case Node::K::Neg: {
+                if (n.type != Type::Number) {
+                    done = false;
+                    break;
+                }
+                const PoolState::Column& a = column(*n.kids[0], first, m, vars, nv);
+                for (std::size_t i = 0; i < m; ++i) out[i] = -a.v[i];
+                merge_err(a);
+                break;
+            }
+            case Node::K::Call: {
+                if (n.builtin->scalar && n.type == Type::Number) {
+                    const PoolState::Column& a = column(*n.kids[0], first, m, vars, nv);
+                    for (std::size_t i = 0; i < m; ++i) out[i] = std::isnan(a.v[i]) ? kNaN : n.builtin->scalar(a.v[i]);
+                    merge_err(a);
+                } else if (std::strcmp(n.builtin->name, "count") == 0 && n.kids[0]->k == Node::K::Collection) {
+                    const std::int64_t* off = collection(*n.kids[0])->offsets.data() + first;
+                    for (std::size_t i = 0; i < m; ++i) out[i] = static_cast<double>(off[i + 1] - off[i]);
+                } else {
+                    done = false;
+                }
+                break;
+            }
+            default: done = false;
         }
-        case Node::K::Neg: {
-            Value v = eval(*n.kids[0], ctx);
-            v.x = -v.x;
-            for (double& x : v.list) x = -x;
-            return v;
+        if (!done) {  // event by event
+            for (std::size_t i = 0; i < m; ++i) {
+                ctx.event = first + i;
+                ctx.variables = vars ? vars + (first + i) * nv : nullptr;
+                if (ps_.event != ctx.event || ps_.variables != ctx.variables) {
+                    ps_.new_epoch();
+                    ps_.event = ctx.event;
+                    ps_.variables = ctx.variables;
+                }
+                try {
+                    const Value& v = eval(n);
+                    out[i] = v.missing ? kNaN : v.x;
+                } catch (const std::exception&) {  // reported if and when the event needs this value
+                    out[i] = kNaN;
+                    if (c.err.empty()) c.err.assign(m, 0);
+                    c.err[i] = 1;
+                }
+            }
         }
-        case Node::K::Not: {
-            Value v = eval(*n.kids[0], ctx);
-            v.x = v.x != 0 ? 0.0 : 1.0;
-            for (double& x : v.list) x = x != 0 ? 0.0 : 1.0;
-            return v;
-        }
-        case Node::K::Binary: return binary(n, ctx);
-        case Node::K::And: case Node::K::Or: return logical(n, ctx);
-        case Node::K::Call: return call(n, ctx);
-        case Node::K::Custom: {
-            std::vector<Value> args;
-            args.reserve(n.kids.size());
-            for (const auto& k : n.kids) args.push_back(eval(*k, ctx));
-            Value r = n.custom->fn(args, ctx);
-            if (r.type != n.type) runtime_fail(n, "custom function '" + n.name + "' returned a " + type_name(r.type));
-            return r;
+        if (n.cacheable) ps_.col_stamp[static_cast<std::size_t>(n.id)] = ps_.col_epoch;
+        return c;
+    }
+
+private:
+    EvalState& es_;
+    PoolState& ps_;
+
+    static bool is_list(Type t) { return t == Type::NumberList || t == Type::BoolList; }
+
+    void append_arg(const Node& k, std::size_t i) {
+        const Value& v = eval(k);
+        auto& vals = ps_.col_values[i];
+        if (is_list(k.type)) {
+            for (std::size_t j = 0; j < v.list.size(); ++j)
+                vals.push_back(!v.list_missing.empty() && v.list_missing[j] ? kNaN : v.list[j]);
+            ps_.col_offsets[i].push_back(static_cast<std::int64_t>(vals.size()));
+        } else {
+            vals.push_back(v.missing ? kNaN : v.x);
         }
     }
-    runtime_fail(n, "bad expression node");
+
+    void call_block(const Node& b, std::size_t n) {
+        const std::size_t na = b.kids.size();
+        ps_.cols.resize(na);
+        for (std::size_t i = 0; i < na; ++i) {
+            ps_.cols[i].type = b.kids[i]->type;
+            ps_.cols[i].values = ps_.col_values[i].data();
+            ps_.cols[i].offsets = is_list(b.kids[i]->type) ? ps_.col_offsets[i].data() : nullptr;
+        }
+        ps_.out.assign(n, kNaN);
+        try {
+            b.custom->block(ps_.cols, n, ps_.out.data());
+        } catch (const Failure&) {
+            throw;
+        } catch (const std::exception& err) {
+            runtime_fail(b, "custom function '" + b.name + "' failed: " + err.what());
+        }
+    }
+
+    void custom(const Node& n, Value& out) {
+        if (!n.custom->fn) {  // vectorised: from the block computed ahead, else this event alone
+            auto& bv = ps_.batch[static_cast<std::size_t>(n.id)];
+            double x;
+            if (!n.scoped && bv.covers(ctx.event)) {
+                x = bv.values[ctx.event - bv.first];
+            } else {
+                const std::size_t na = n.kids.size();
+                ps_.col_values.resize(std::max(ps_.col_values.size(), na));
+                ps_.col_offsets.resize(std::max(ps_.col_offsets.size(), na));
+                for (std::size_t i = 0; i < na; ++i) {
+                    ps_.col_values[i].clear();
+                    ps_.col_offsets[i].assign(1, 0);
+                }
+                for (std::size_t i = 0; i < na; ++i) append_arg(*n.kids[i], i);
+                call_block(n, 1);
+                x = ps_.out[0];
+            }
+            if (std::isnan(x)) set_none(out, n.type);
+            else set_number(out, n.type == Type::Bool ? (x != 0 ? 1.0 : 0.0) : x, n.type);
+            return;
+        }
+        auto& args = ps_.custom_args[static_cast<std::size_t>(n.id)];
+        args.resize(n.kids.size());
+        for (std::size_t i = 0; i < n.kids.size(); ++i) args[i] = eval(*n.kids[i]);
+        Value r;
+        try {
+            r = n.custom->fn(args, ctx);
+        } catch (const Failure&) {
+            throw;
+        } catch (const std::exception& err) {
+            runtime_fail(n, "custom function '" + n.name + "' failed: " + err.what());
+        }
+        if (r.type != n.type) runtime_fail(n, "custom function '" + n.name + "' returned a " + type_name(r.type));
+        out = std::move(r);
+    }
+
+    void combine(const Node& n, const Value& a, const Value& b, Value& out) {
+        if (n.type == Type::Vector) {
+            if (a.missing || b.missing) return set_none(out, Type::Vector);
+            fn::P4 p = p4_of_vector(a);
+            if (n.op == Op::Add) p += p4_of_vector(b);
+            else p.px -= b.px, p.py -= b.py, p.pz -= b.pz, p.e -= b.e;
+            return set_vector(out, p);
+        }
+        const bool la = is_list(a.type), lb = is_list(b.type);
+        if (!la && !lb) {
+            if (a.missing || b.missing) return set_none(out, n.type);
+            bool miss = false;
+            const double r = apply(n.op, a.x, b.x, miss);
+            if (miss) set_none(out, n.type);
+            else set_number(out, r, n.type);
+            return;
+        }
+        const std::size_t len = la ? a.list.size() : b.list.size();
+        if (la && lb && a.list.size() != b.list.size())
+            runtime_fail(n, "lists of different lengths (" + std::to_string(a.list.size()) + " and " +
+                                std::to_string(b.list.size()) + ")");
+        const double ax = a.x, bx = b.x;
+        const bool am = a.missing, bm = b.missing;
+        out.type = n.type;
+        out.missing = false;
+        out.list_missing.clear();
+        out.list.resize(len);
+        for (std::size_t i = 0; i < len; ++i) {
+            const double x = la ? a.list[i] : ax, y = lb ? b.list[i] : bx;
+            bool miss = (la ? (!a.list_missing.empty() && a.list_missing[i]) : am) ||
+                        (lb ? (!b.list_missing.empty() && b.list_missing[i]) : bm);
+            out.list[i] = miss ? kNaN : apply(n.op, x, y, miss);
+            if (miss) {
+                out.list_missing.resize(len, 0);
+                out.list_missing[i] = 1;
+            }
+        }
+    }
+
+    /// A chain of binary operators, iteratively: (((x op1 y) op2 z) ...); starts after the
+    /// highest link already computed for this event. Every link's value lands in its own slot.
+    void binary(const Node& top, Value& out) {
+        (void)out;  // == the slot of `top`
+        const std::size_t base = t_spine.size();
+        const Value* acc = nullptr;
+        for (const Node* n = &top;;) {
+            t_spine.push_back(n);
+            const Node& left = *n->kids[0];
+            if (!chain_edge(*n, left)) break;
+            if (left.cacheable && ps_.stamp[static_cast<std::size_t>(left.id)] == ps_.epoch) {
+                acc = &ps_.slots[static_cast<std::size_t>(left.id)];
+                break;
+            }
+            n = &left;
+        }
+        if (!acc) acc = &eval(*t_spine.back()->kids[0]);
+        for (std::size_t i = t_spine.size(); i-- > base;) {
+            const Node& link = *t_spine[i];
+            Value& dst = ps_.slots[static_cast<std::size_t>(link.id)];
+            const Value& b = eval(*link.kids[1]);
+            combine(link, *acc, b, dst);
+            if (link.cacheable) ps_.stamp[static_cast<std::size_t>(link.id)] = ps_.epoch;
+            acc = &dst;
+        }
+        t_spine.resize(base);
+    }
+
+    /// `and`/`or` chains likewise, with the short circuit of each operator.
+    void logical(const Node& top, Value& out) {
+        const std::size_t base = t_spine.size();
+        for (const Node* n = &top;;) {
+            t_spine.push_back(n);
+            const Node& left = *n->kids[0];
+            if (!chain_edge(*n, left)) break;
+            n = &left;
+        }
+        const Value& first = eval(*t_spine.back()->kids[0]);
+        bool miss = first.missing;
+        double x = first.x;
+        for (std::size_t i = t_spine.size(); i-- > base;) {
+            const Node& link = *t_spine[i];
+            const bool is_and = link.k == Node::K::And;
+            if (!miss && (x != 0) != is_and) {  // short circuit
+                x = is_and ? 0.0 : 1.0;
+                continue;
+            }
+            const Value& b = eval(*link.kids[1]);
+            if (!b.missing && (b.x != 0) != is_and) miss = false, x = is_and ? 0.0 : 1.0;
+            else if (miss || b.missing) miss = true, x = 0.0;
+            else x = is_and ? 1.0 : 0.0;
+        }
+        t_spine.resize(base);
+        if (miss) set_none(out, Type::Bool);
+        else set_number(out, x, Type::Bool);
+    }
+
+    void compute(const Node& n, Value& out) {
+        switch (n.k) {
+            case Node::K::Number: return set_number(out, n.num);
+            case Node::K::Bool: return set_number(out, n.num != 0 ? 1.0 : 0.0, Type::Bool);
+            case Node::K::Variable: {
+                const double x = ctx.variables[n.slot];
+                if (std::isnan(x)) set_none(out, n.type);
+                else set_number(out, x, n.type);
+                return;
+            }
+            case Node::K::Collection: {
+                const CollectionColumns* c = collection(n);
+                out.type = Type::Collection, out.missing = false, out.coll = c, out.rec = nullptr;
+                out.kin = n.kin.data();
+                const auto b = c->offsets[ctx.event], e = c->offsets[ctx.event + 1];
+                out.idx.resize(static_cast<std::size_t>(e - b));
+                for (auto i = b; i < e; ++i) out.idx[static_cast<std::size_t>(i - b)] = i;
+                return;
+            }
+            case Node::K::Record: {
+                out.type = Type::Object, out.missing = false, out.coll = nullptr;
+                out.rec = record(n, n.name, n.name_id);
+                out.obj = static_cast<std::int64_t>(ctx.event);
+                out.kin = n.kin.data();
+                return;
+            }
+            case Node::K::This: {
+                const Value& s = ctx.scope[static_cast<std::size_t>(n.slot)];
+                out.type = Type::Object, out.missing = s.missing, out.coll = s.coll, out.rec = s.rec, out.obj = s.obj;
+                out.kin = n.kin.data();
+                return;
+            }
+            case Node::K::Field: {
+                const Value& o = eval(*n.kids[0]);
+                const auto f = static_cast<std::size_t>(n.slot);
+                if (o.type == Type::Object) {
+                    if (o.missing) return set_none(out, n.type);
+                    return set_number(out, o.rec ? o.rec->fields[f][static_cast<std::size_t>(o.obj)]
+                                                 : o.coll->fields[f][static_cast<std::size_t>(o.obj)],
+                                      n.type);
+                }
+                out.type = n.type, out.missing = false;
+                out.list_missing.clear();
+                out.list.resize(o.idx.size());
+                const double* col = o.coll ? o.coll->fields[f].data() : nullptr;
+                for (std::size_t j = 0; j < o.idx.size(); ++j) out.list[j] = col[static_cast<std::size_t>(o.idx[j])];
+                return;
+            }
+            case Node::K::Index: {
+                if (n.kids[0]->k == Node::K::Collection) {  // fast path: `jets[3]` without listing the jets
+                    const Node& cn = *n.kids[0];
+                    const CollectionColumns* c = collection(cn);
+                    const auto b = c->offsets[ctx.event], e = c->offsets[ctx.event + 1];
+                    const std::int64_t k = resolve_index(eval(*n.kids[1]), e - b);
+                    if (k < 0) return set_none(out, n.type);
+                    out.type = Type::Object, out.missing = false, out.coll = c, out.rec = nullptr, out.obj = b + k;
+                    out.kin = cn.kin.data();
+                    return;
+                }
+                const Value& c = eval(*n.kids[0]);
+                const std::size_t len = c.type == Type::Collection ? c.idx.size() : c.list.size();
+                const std::int64_t k = resolve_index(eval(*n.kids[1]), static_cast<std::int64_t>(len));
+                if (k < 0) return set_none(out, n.type);
+                if (c.type == Type::Collection) return object_of(c, static_cast<std::size_t>(k), out);
+                const auto u = static_cast<std::size_t>(k);
+                if (!c.list_missing.empty() && c.list_missing[u]) return set_none(out, n.type);
+                return set_number(out, c.list[u], n.type);
+            }
+            case Node::K::Slice: {
+                const Value& c = eval(*n.kids[0]);
+                const auto len = static_cast<std::int64_t>(c.type == Type::Collection ? c.idx.size() : c.list.size());
+                std::int64_t lo = 0, hi = len;
+                std::size_t k = 1;
+                auto bound = [&](std::int64_t& b) {
+                    const Value& v = eval(*n.kids[k++]);
+                    if (v.missing) return false;
+                    b = static_cast<std::int64_t>(std::floor(v.x));
+                    if (b < 0) b += len;
+                    b = std::clamp<std::int64_t>(b, 0, len);
+                    return true;
+                };
+                if (n.has_lo && !bound(lo)) return set_none(out, n.type);
+                if (n.has_hi && !bound(hi)) return set_none(out, n.type);
+                hi = std::max(hi, lo);
+                out.type = n.type, out.missing = false;
+                if (c.type == Type::Collection) {
+                    out.coll = c.coll, out.rec = nullptr, out.kin = c.kin;
+                    out.idx.assign(c.idx.begin() + lo, c.idx.begin() + hi);
+                } else {
+                    out.list.assign(c.list.begin() + lo, c.list.begin() + hi);
+                    if (!c.list_missing.empty()) out.list_missing.assign(c.list_missing.begin() + lo, c.list_missing.begin() + hi);
+                    else out.list_missing.clear();
+                }
+                return;
+            }
+            case Node::K::Neg: case Node::K::Not: {
+                const Value& v = eval(*n.kids[0]);
+                const bool neg = n.k == Node::K::Neg;
+                if (v.type == Type::Vector) {
+                    if (v.missing) return set_none(out, Type::Vector);
+                    fn::P4 p;
+                    p.px = -v.px, p.py = -v.py, p.pz = -v.pz, p.e = -v.e;
+                    return set_vector(out, p);
+                }
+                out.type = v.type, out.missing = v.missing;
+                out.x = neg ? -v.x : (v.x != 0 ? 0.0 : 1.0);
+                if (is_list(v.type)) {
+                    out.list.resize(v.list.size());
+                    for (std::size_t j = 0; j < v.list.size(); ++j)
+                        out.list[j] = neg ? -v.list[j] : (v.list[j] != 0 ? 0.0 : 1.0);
+                    out.list_missing.assign(v.list_missing.begin(), v.list_missing.end());
+                }
+                return;
+            }
+            case Node::K::Binary: return binary(n, out);
+            case Node::K::And: case Node::K::Or: return logical(n, out);
+            case Node::K::Call: {
+                CallEval ce(*this, n);
+                n.builtin->eval(n, ce, out);
+                return;
+            }
+            case Node::K::Custom: return custom(n, out);
+            case Node::K::Component: {
+                const Value& v = eval(*n.kids[0]);
+                if (v.missing) return set_none(out, Type::Number);
+                double x = 0;
+                switch (n.slot) {
+                    case 0: x = std::hypot(v.px, v.py); break;
+                    case 1: x = kin_of(v).eta; break;
+                    case 2: x = kin_of(v).phi; break;
+                    case 3: x = p4_of_vector(v).m(); break;
+                    case 4: x = v.px; break;
+                    case 5: x = v.py; break;
+                    case 6: x = v.pz; break;
+                    default: x = v.e; break;
+                }
+                return set_number(out, x);
+            }
+        }
+        runtime_fail(n, "bad expression node");
+    }
+};
+
+const Value& CallEval::arg(std::size_t i) { return e_.eval(*n_.kids[i]); }
+EventContext& CallEval::ctx() { return e_.ctx; }
+void CallEval::select(const Value& c, std::size_t i, std::vector<std::int64_t>& kept) {
+    kept.clear();
+    auto& scope = e_.ctx.scope;
+    for (std::size_t j = 0; j < c.idx.size(); ++j) {
+        scope.emplace_back();
+        object_of(c, j, scope.back());
+        const Value& p = e_.eval(*n_.kids[i]);
+        scope.pop_back();
+        if (!p.missing && p.x != 0) kept.push_back(c.idx[j]);
+    }
+}
+Value CallEval::met() {
+    static const int met_id = intern("met");
+    Value m;
+    m.type = Type::Object;
+    m.rec = e_.record(n_, "met", met_id);
+    m.obj = static_cast<std::int64_t>(e_.ctx.event);
+    m.kin = e_.met_kin(m.rec);
+    return m;
 }
 
 }  // namespace
 
-Expression::Expression(const std::string& text, const Schema& schema, const std::string& where, int line, int col)
+// ---- value helpers (expression_internal.hpp) ----------------------------------------------------
+Kin kin_of(const Value& v) {
+    if (v.type == Type::Vector) {
+        const double pt = std::hypot(v.px, v.py);
+        const double eta = pt > 0 ? std::asinh(v.pz / pt) : 0.0;
+        return {pt, eta, pt > 0 ? std::atan2(v.py, v.px) : 0.0, p4_of_vector(v).m()};
+    }
+    const auto at = [](const std::vector<std::vector<double>>& f, int k, std::size_t i) {
+        return k >= 0 ? f[static_cast<std::size_t>(k)][i] : 0.0;
+    };
+    if (v.rec) {
+        const auto& r = *v.rec;
+        const auto e = static_cast<std::size_t>(v.obj);
+        if (v.kin) return {at(r.fields, v.kin[0], e), 0.0, at(r.fields, v.kin[2], e), 0.0};
+        return {at(r.fields, r.field("pt"), e), 0.0, at(r.fields, r.field("phi"), e), 0.0};
+    }
+    const auto& c = *v.coll;
+    const auto i = static_cast<std::size_t>(v.obj);
+    if (v.kin) return {at(c.fields, v.kin[0], i), at(c.fields, v.kin[1], i), at(c.fields, v.kin[2], i), at(c.fields, v.kin[3], i)};
+    return {at(c.fields, c.field("pt"), i), at(c.fields, c.field("eta"), i), at(c.fields, c.field("phi"), i),
+            at(c.fields, c.field("mass"), i)};
+}
+
+fn::P4 p4_of(const Value& v) {
+    if (v.type == Type::Vector) return p4_of_vector(v);
+    const Kin k = kin_of(v);
+    return fn::P4::from_pt_eta_phi_m(k.pt, k.eta, k.phi, k.m);
+}
+
+void object_of(const Value& coll, std::size_t i, Value& out) {
+    out.type = Type::Object;
+    out.missing = false;
+    out.coll = coll.coll;
+    out.rec = nullptr;
+    out.kin = coll.kin;
+    out.obj = coll.idx[i];
+}
+
+void add_p4(const Value& v, fn::P4& sum, bool& missing) {
+    if (v.type == Type::Object || v.type == Type::Vector) {
+        if (v.missing) {
+            missing = true;
+            return;
+        }
+        sum += p4_of(v);
+        return;
+    }
+    Value o;
+    for (std::size_t i = 0; i < v.idx.size(); ++i) {
+        object_of(v, i, o);
+        sum += p4_of(o);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// compilation
+// ------------------------------------------------------------------------------------------------
+namespace {
+
+template <class T>
+void put(std::string& key, const T& x) {
+    key.append(reinterpret_cast<const char*>(&x), sizeof(T));
+}
+
+struct CompileInfo {
+    int n_slots = 0;
+    std::size_t n_nodes = 0;
+    std::vector<const Node*> batched;
+};
+
+/// Hash-conses the tree into the pool (post-order, without recursion): identical sub-trees get
+/// one slot id; marks the scope-dependent nodes and the cacheable ones.
+CompileInfo compile_tree(Node& root, ExpressionPool& pool) {
+    CompileInfo info;
+    std::lock_guard<std::mutex> lock(pool.impl->mutex);
+    struct Item {
+        Node* n;
+        bool done;
+    };
+    std::vector<Item> stack{{&root, false}};
+    std::vector<int> min_depth_of;  // scratch
+    std::unordered_map<const Node*, std::pair<int, bool>> info_of;  // min scope depth, uses variables
+    std::string key;
+    while (!stack.empty()) {
+        auto [n, done] = stack.back();
+        stack.pop_back();
+        if (!done) {
+            stack.push_back({n, true});
+            for (auto& k : n->kids) stack.push_back({k.get(), false});
+            continue;
+        }
+        int min_depth = INT_MAX;
+        bool uses_vars = n->k == Node::K::Variable;
+        for (std::size_t i = 0; i < n->kids.size(); ++i) {
+            const auto& [d, v] = info_of.at(n->kids[i].get());
+            uses_vars = uses_vars || v;
+            if (n->k == Node::K::Call && n->builtin && n->builtin->predicate_arg == static_cast<int>(i)) {
+                if (d < n->slot) min_depth = std::min(min_depth, d);  // depth n->slot is bound here
+            } else {
+                min_depth = std::min(min_depth, d);
+            }
+        }
+        if (n->k == Node::K::This) min_depth = n->slot;
+        n->scoped = min_depth != INT_MAX;
+        n->cacheable = !n->scoped && n->k != Node::K::Number && n->k != Node::K::Bool;
+        if (n->k == Node::K::Collection || n->k == Node::K::Record) n->name_id = intern(n->name);
+        key.clear();
+        put(key, n->k), put(key, n->type), put(key, n->op), put(key, n->num), put(key, n->slot);
+        put(key, n->record), put(key, n->has_lo), put(key, n->has_hi), put(key, n->builtin);
+        put(key, n->custom.get());
+        for (const auto& k : n->kids) put(key, k->id);
+        key += n->name;
+        key += '\0';
+        key += n->source;
+        auto [it, added] = pool.impl->ids.emplace(key, static_cast<int>(pool.impl->ids.size()));
+        n->id = it->second;
+        ++pool.impl->nodes;
+        ++info.n_nodes;
+        info.n_slots = std::max(info.n_slots, n->id + 1);
+        info_of[n] = {min_depth, uses_vars};
+        if (n->k == Node::K::Custom && !n->custom->fn && !n->scoped && !uses_vars) info.batched.push_back(n);
+    }
+    return info;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// Expression
+// ------------------------------------------------------------------------------------------------
+Expression::Expression(const std::string& text, const Schema& schema, const std::string& where, int line, int col,
+                       std::shared_ptr<ExpressionPool> pool)
     : text_(text), where_(where), line_(line), col_(col) {
     Parser p(text_, schema, where, line, col);
     root_ = p.parse_all();
+    compile(std::move(pool));
 }
 
 Expression Expression::predicate(const std::string& text, const Schema& schema, const std::string& collection,
-                                 const std::string& where, int line, int col) {
+                                 const std::string& where, int line, int col, std::shared_ptr<ExpressionPool> pool) {
     if (!schema.collections.count(collection))
         throw ConfigError(where, line, col, "unknown collection '" + collection + "'");
     Expression e;
@@ -1496,7 +1585,16 @@ Expression Expression::predicate(const std::string& text, const Schema& schema, 
     if (e.root_->type != Type::Bool)
         throw ConfigError(where, line, col,
                           std::string("an object selection must be a bool, this is a ") + type_name(e.root_->type));
+    e.compile(std::move(pool));
     return e;
+}
+
+void Expression::compile(std::shared_ptr<ExpressionPool> pool) {
+    pool_ = pool ? std::move(pool) : std::make_shared<ExpressionPool>();
+    CompileInfo info = compile_tree(*root_, *pool_);
+    n_slots_ = info.n_slots;
+    n_nodes_ = info.n_nodes;
+    batched_ = std::move(info.batched);
 }
 
 Expression::~Expression() = default;
@@ -1506,12 +1604,60 @@ Expression& Expression::operator=(Expression&&) noexcept = default;
 Type Expression::type() const noexcept { return root_->type; }
 const std::string& Expression::source() const noexcept { return root_->source; }
 
-Value Expression::evaluate(EventContext& ctx) const {
+Value Expression::evaluate(EventContext& ctx) const { return evaluate_ref(ctx); }
+
+const Value& Expression::evaluate_ref(EventContext& ctx) const {
+    if (!ctx.state) ctx.state = std::make_shared<EvalState>();
+    EvalState& es = *ctx.state;
+    es.bind(ctx);
+    PoolState& ps = es.pool_state(pool_, static_cast<std::size_t>(n_slots_));
+    if (ps.event != ctx.event || ps.variables != ctx.variables) {
+        ps.new_epoch();
+        ps.event = ctx.event;
+        ps.variables = ctx.variables;
+    }
+    Evaluator ev(ctx, es, ps);
     try {
-        return eval(*root_, ctx);
+        for (const Node* b : batched_)
+            if (!ps.batch[static_cast<std::size_t>(b->id)].covers(ctx.event)) ev.run_block(*b);
+        return ev.eval(*root_);
     } catch (const Failure& f) {
         throw EvaluationError(where_, line_ + f.line - 1, f.line == 1 ? col_ + f.col - 1 : f.col, f.what());
     }
+}
+
+void Expression::scalar_block(EventContext& ctx, std::size_t first, std::size_t last, const double* variables,
+                              std::size_t n_variables, double* out, std::uint8_t* failed) const {
+    if (last <= first) return;
+    if (!ctx.state) ctx.state = std::make_shared<EvalState>();
+    EvalState& es = *ctx.state;
+    es.bind(ctx);
+    PoolState& ps = es.pool_state(pool_, static_cast<std::size_t>(n_slots_));
+    if (ps.col_first != first || ps.col_last != last || ps.col_vars != variables) {
+        ++ps.col_epoch;
+        ps.col_first = first, ps.col_last = last, ps.col_vars = variables;
+    }
+    const std::size_t m = last - first;
+    const bool small = n_nodes_ <= 256;  // the columnar recursion is as deep as the tree
+    if (!batched_.empty() || !small) {
+        for (std::size_t i = 0; i < m; ++i) {
+            ctx.event = first + i;
+            ctx.variables = variables ? variables + (first + i) * n_variables : nullptr;
+            try {
+                out[i] = scalar(ctx);
+                failed[i] = 0;
+            } catch (const std::exception&) {
+                out[i] = kNaN;
+                failed[i] = 1;
+            }
+        }
+        return;
+    }
+    Evaluator ev(ctx, es, ps);
+    const auto& c = ev.column(*root_, first, m, variables, n_variables);
+    std::copy(c.v.begin(), c.v.end(), out);
+    if (c.err.empty()) std::fill(failed, failed + m, 0);
+    else std::copy(c.err.begin(), c.err.end(), failed);
 }
 
 std::vector<std::string> Expression::references() const {
@@ -1523,8 +1669,7 @@ std::vector<std::string> Expression::references() const {
         if ((n->k == Node::K::Variable || n->k == Node::K::Collection || n->k == Node::K::Record) &&
             std::find(out.begin(), out.end(), n->name) == out.end())
             out.push_back(n->name);
-        if (n->k == Node::K::Call && (n->fn == Fn::Meff || n->fn == Fn::MetOverSqrtHT) &&
-            std::find(out.begin(), out.end(), "met") == out.end())
+        if (n->k == Node::K::Call && n->builtin->uses_met && std::find(out.begin(), out.end(), "met") == out.end())
             out.emplace_back("met");
         for (const auto& k : n->kids) stack.push_back(k.get());
     }
@@ -1532,7 +1677,7 @@ std::vector<std::string> Expression::references() const {
 }
 
 double Expression::scalar(EventContext& ctx) const {
-    const Value v = evaluate(ctx);
+    const Value& v = evaluate_ref(ctx);
     return v.missing ? kNaN : v.x;
 }
 

@@ -162,6 +162,9 @@ public:
     const Spec& spec() const noexcept;
     /// The schema expressions see (inputs, derived collections, variables).
     const Schema& schema() const noexcept;
+    /// Sub-expressions compiled, value slots and shared sub-expressions (computed once per event
+    /// for all their uses) over all expressions of the analysis.
+    ExpressionPool::Stats compiled_stats() const;
     /// Whether the analysis reads this input collection or record (e.g. "large_r_jets"), so that
     /// producers can skip what no expression or object step uses.
     bool uses(const std::string& input) const;

@@ -10,9 +10,18 @@
 //   unary   := '-' unary | power ;  power := postfix ('**' unary)?
 //   postfix := primary ('.' NAME | '[' index ']' | '[' [expr] ':' [expr] ']')*
 //   primary := NUMBER | 'true' | 'false' | NAME | NAME '(' [expr (',' expr)*] ')' | '(' expr ')'
-// Types: number, bool, object, collection, number list, bool list. `jets.pt` is a number list,
-// `jets.pt > 50` a bool list, `jets[0]` an object, `jets[1:3]` a collection; lists broadcast
-// against numbers.
+// Types: number, bool, object, collection, number list, bool list, vector. `jets.pt` is a number
+// list, `jets.pt > 50` a bool list, `jets[0]` an object, `jets[1:3]` a collection; lists
+// broadcast against numbers.
+//
+// Four-vectors: `sum4(x, ...)` is the four-momentum sum (a *vector*) of objects, collections and
+// vectors, e.g. `sum4(jets)`, `sum4(electrons[0], muons[0])`, `sum4(met)` (records: eta = m = 0).
+// Vectors add and subtract (`v + w`, `v - w`, `-v`), have the components `.pt .eta .phi .m .px
+// .py .pz .e` (`.mass` = `.m`) and are accepted wherever a kinematic function takes an object:
+// dR, dphi, deta, mT, mT2, m, vpt, sum4, min_dphi's reference. So MHT is `sum4(jets).pt`,
+// dphi(jets[0], -sum4(jets)) the angle between the leading jet and the MHT vector, and razor's
+// megajets are `megajet(jets, 0)`, `megajet(jets, 1)`. The sum of no objects is the zero vector;
+// a missing object makes the vector missing.
 //
 // Missing values: an index beyond the collection (`jets[3]` in a 2-jet event), min/max of an
 // empty list and divisions by zero give a *missing* value. Arithmetic and comparisons with a
@@ -26,8 +35,14 @@
 // N levels"), so that neither parsing nor evaluation can exhaust the stack; chains of binary
 // operators (`a + b + ... + z`, `x and y and ...`) are flat and may be arbitrarily long.
 //
-// Built-in functions are documented in `functions.hpp` (formulas) and listed by `builtins()`;
-// custom C++ functions are added with `register_function`.
+// Compilation: every built-in is one record (name, signature, doc, type rule, evaluation) in
+// builtins.cpp, listed by `builtins()`; custom functions are added with `register_function`
+// (C++, per event or vectorised per block of events; Python: recast_ml.functions.register).
+// Field positions are resolved at type-check time. Expressions compiled into one
+// `ExpressionPool` (all expressions of an analysis) are hash-consed: identical sub-expressions
+// (after normalisation: the text's spelling and position do not matter) share one value slot,
+// evaluated at most once per event and context; values live in slots reused across events (no
+// allocation per event in the steady state). Custom functions must therefore be pure.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +60,7 @@ namespace recast::analysis {
 /// Deepest nesting an expression may have (see the header comment).
 inline constexpr int kMaxExpressionDepth = 200;
 
-enum class Type { Number, Bool, Object, Collection, NumberList, BoolList };
+enum class Type { Number, Bool, Object, Collection, NumberList, BoolList, Vector };
 const char* type_name(Type t) noexcept;
 
 /// What expressions may refer to.
@@ -68,11 +83,15 @@ struct Value {
     std::vector<std::int64_t> idx;            ///< collection: global indices in coll
     std::vector<double> list;                 ///< number/bool list (bools as 0/1)
     std::vector<std::uint8_t> list_missing;   ///< per element, empty if none missing
+    const int* kin = nullptr;  ///< object/collection: positions of pt, eta, phi, mass (-1 absent); null = look up
+    double px = 0, py = 0, pz = 0, e = 0;  ///< vector
 
     static Value number(double v) { Value r; r.x = v; return r; }
     static Value boolean(bool v) { Value r; r.type = Type::Bool; r.x = v ? 1.0 : 0.0; return r; }
     static Value none(Type t) { Value r; r.type = t; r.missing = true; return r; }
 };
+
+struct EvalState;
 
 /// Evaluation context of one event.
 struct EventContext {
@@ -82,22 +101,58 @@ struct EventContext {
     const std::map<std::string, const RecordColumns*>* records = nullptr;  ///< null: the table's records
     const double* variables = nullptr;  ///< values of earlier variables (NaN = missing), by slot
     std::vector<Value> scope;           ///< current objects of enclosing select(...) calls
+    /// Events [event, block_end) may be evaluated together by vectorised custom functions
+    /// (0: one event at a time). Set by the event loop to the end of its block.
+    std::size_t block_end = 0;
+    /// Value slots of the compiled expressions (created on first use; one context per thread).
+    std::shared_ptr<EvalState> state;
 };
 
-/// A custom function: argument types, result type (Number or Bool) and the implementation.
+/// A column of values of one argument of a vectorised custom function over a block of events:
+/// numbers/bools (`n` values, bools 0/1, NaN = missing) or lists (flat values, `offsets` n + 1).
+struct ArgColumn {
+    Type type = Type::Number;
+    const double* values = nullptr;
+    const std::int64_t* offsets = nullptr;  ///< lists only
+};
+
+/// A custom function: argument types, result type (Number or Bool) and the implementation:
+/// `fn` per event, or `block` vectorised over a block of events (arguments number, bool, number
+/// list or bool list; `out` receives n values, NaN = missing). Exceptions thrown by either become
+/// EvaluationErrors naming the function, located at the call.
 struct CustomFunction {
     std::vector<Type> args;
     Type result = Type::Number;
     std::function<Value(const std::vector<Value>&, const EventContext&)> fn;
+    std::function<void(const std::vector<ArgColumn>& args, std::size_t n, double* out)> block;
     std::string doc;
 };
 /// Registers a function callable from every expression parsed afterwards (thread-safe).
 /// Throws std::invalid_argument if the name is a built-in.
 void register_function(const std::string& name, CustomFunction f);
-/// Names and one-line descriptions of the built-in functions.
+/// Removes a custom function (expressions already compiled keep it). Returns whether it existed.
+bool unregister_function(const std::string& name);
+/// Names and one-line descriptions (signature: doc) of the built-in functions.
 std::vector<std::pair<std::string, std::string>> builtins();
+/// Names and docs of the registered custom functions.
+std::vector<std::pair<std::string, std::string>> custom_functions_list();
 
 struct Node;
+
+/// Compiled form shared by several expressions: identical sub-expressions get one value slot.
+class ExpressionPool {
+public:
+    struct Stats {
+        std::size_t nodes = 0;   ///< sub-expressions compiled (all expressions)
+        std::size_t slots = 0;   ///< distinct ones (value slots)
+        std::size_t shared = 0;  ///< nodes - slots: sub-expressions computed once for several uses
+    };
+    ExpressionPool();
+    ~ExpressionPool();
+    Stats stats() const;
+    struct Impl;
+    std::unique_ptr<Impl> impl;
+};
 
 /// An error while evaluating an expression on an event (for example lists of different
 /// lengths), located at the sub-expression that failed: `where`, `line`, `column` as given to
@@ -120,8 +175,10 @@ public:
     /// Parses and type-checks `text`. `where` names the source (file) for errors; `line`/`col`
     /// (1-based) locate the first character of the text in that file so that errors point at
     /// the right place. Throws ConfigError(where, line, col, message).
+    /// With a `pool`, identical sub-expressions of all expressions of the pool are computed once
+    /// per event (the pool must outlive its use; it is shared).
     Expression(const std::string& text, const Schema& schema, const std::string& where = "<expression>",
-               int line = 1, int col = 1);
+               int line = 1, int col = 1, std::shared_ptr<ExpressionPool> pool = nullptr);
     ~Expression();
     Expression(Expression&&) noexcept;
     Expression& operator=(Expression&&) noexcept;
@@ -138,20 +195,37 @@ public:
     std::vector<std::string> references() const;
     /// Value on one event; throws EvaluationError (or what a custom function throws).
     Value evaluate(EventContext& ctx) const;
+    /// The same without a copy: the value slot, valid until the next evaluation on `ctx`.
+    const Value& evaluate_ref(EventContext& ctx) const;
     /// Number/bool value of one event: NaN when missing (bools as 0/1).
     double scalar(EventContext& ctx) const;
+    /// Number/bool values of events [first, last) into out[0, last - first) (NaN = missing),
+    /// evaluated column-wise where possible (for model inputs: a non-missing NaN is not told apart
+    /// from a missing value). `variables`: the values of the earlier variables, row e = event e
+    /// (n_variables per row, NaN = missing). failed[i] = 1 where the evaluation of that event
+    /// raised: evaluate it with scalar() to get the error. Changes ctx.event and ctx.variables.
+    void scalar_block(EventContext& ctx, std::size_t first, std::size_t last, const double* variables,
+                      std::size_t n_variables, double* out, std::uint8_t* failed) const;
+    /// The pool the expression was compiled into.
+    const std::shared_ptr<ExpressionPool>& pool() const noexcept { return pool_; }
 
     /// Type-checks a predicate evaluated per object of `collection` (fields by bare name, the
     /// object itself as `this`), e.g. the `select` of an object definition.
     static Expression predicate(const std::string& text, const Schema& schema, const std::string& collection,
-                                const std::string& where = "<expression>", int line = 1, int col = 1);
+                                const std::string& where = "<expression>", int line = 1, int col = 1,
+                                std::shared_ptr<ExpressionPool> pool = nullptr);
 
 private:
     Expression() = default;
+    void compile(std::shared_ptr<ExpressionPool> pool);
     std::string text_;
     std::string where_ = "<expression>";
     int line_ = 1, col_ = 1;
     std::unique_ptr<Node> root_;
+    std::shared_ptr<ExpressionPool> pool_;
+    std::vector<const Node*> batched_;  ///< vectorised custom calls, innermost first
+    int n_slots_ = 0;
+    std::size_t n_nodes_ = 0;
 };
 
 }  // namespace recast::analysis

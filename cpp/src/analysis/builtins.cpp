@@ -1,0 +1,635 @@
+// The built-in functions of the analysis expression language: each one is ONE record (name,
+// signature, doc, type rule, evaluation). Adding a built-in = adding a record here (and a test).
+// Formulas of the kinematic functions are in functions.hpp. Evaluations write into `out`, a value
+// slot reused across events: they set every field their result type uses and keep scratch
+// storage in thread_local buffers (no allocation per event in the steady state).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "expression_internal.hpp"
+#include "recast/analysis/functions.hpp"
+
+namespace recast::analysis {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+using T = Type;
+
+bool is_list(Type t) { return t == Type::NumberList || t == Type::BoolList; }
+
+/// Unary math function element-wise on numbers and number lists; NaN results are missing.
+template <double (*F)(double)>
+void math_eval(const Node& n, Eval& ev, Value& out) {
+    const Value& a = ev.arg(0);
+    if (a.type == Type::Number) {
+        if (a.missing) return set_none(out, Type::Number);
+        const double r = F(a.x);
+        if (std::isnan(r)) return set_none(out, Type::Number);
+        return set_number(out, r);
+    }
+    out.type = a.type, out.missing = a.missing, out.x = a.x;
+    out.list.resize(a.list.size());
+    out.list_missing.assign(a.list_missing.begin(), a.list_missing.end());
+    for (std::size_t i = 0; i < a.list.size(); ++i) {
+        out.list[i] = F(a.list[i]);
+        if (std::isnan(out.list[i])) {
+            out.list_missing.resize(a.list.size(), 0);
+            out.list_missing[i] = 1;
+        }
+    }
+    (void)n;
+}
+void math_check(Checker& c, Node& n) {
+    c.arity(1, 1);
+    c.want(0, {T::Number, T::NumberList});
+    n.type = n.kids[0]->type;
+}
+double f_abs(double x) { return std::fabs(x); }
+double f_sqrt(double x) { return x < 0 ? kNaN : std::sqrt(x); }
+double f_exp(double x) { return std::exp(x); }
+double f_log(double x) { return x <= 0 ? kNaN : std::log(x); }
+double f_sin(double x) { return std::sin(x); }
+double f_cos(double x) { return std::cos(x); }
+double f_tan(double x) { return std::tan(x); }
+double f_sinh(double x) { return std::sinh(x); }
+double f_cosh(double x) { return std::cosh(x); }
+double f_tanh(double x) { return std::tanh(x); }
+
+#define MATH(NAME, FN, DOC) \
+    {NAME, NAME "(x: number | number list) -> same", DOC, math_check, math_eval<FN>, -1, false, FN}
+
+void two_numbers(Checker& c, Node&) {
+    c.arity(2, 2);
+    c.want(0, {T::Number});
+    c.want(1, {T::Number});
+}
+
+template <bool IsMin>
+void minmax_eval(const Node& n, Eval& ev, Value& out) {
+    double best = IsMin ? kInf : -kInf;
+    bool any = false;
+    auto consider = [&](double x) {
+        best = IsMin ? std::min(best, x) : std::max(best, x);
+        any = true;
+    };
+    if (n.kids.size() == 1) {
+        const Value& l = ev.arg(0);
+        for (std::size_t i = 0; i < l.list.size(); ++i) {
+            if (!l.list_missing.empty() && l.list_missing[i]) return set_none(out, T::Number);
+            consider(l.list[i]);
+        }
+    } else {
+        for (std::size_t i = 0; i < n.kids.size(); ++i) {
+            const Value& v = ev.arg(i);
+            if (v.missing) return set_none(out, T::Number);
+            consider(v.x);
+        }
+    }
+    if (any) set_number(out, best);
+    else set_none(out, T::Number);
+}
+void minmax_check(Checker& c, Node& n) {
+    if (n.kids.size() == 1) {
+        c.want(0, {T::NumberList});
+    } else {
+        c.arity(2, 64);
+        for (std::size_t i = 0; i < n.kids.size(); ++i) c.want(i, {T::Number});
+    }
+}
+
+template <bool IsAny>
+void anyall_eval(const Node&, Eval& ev, Value& out) {
+    const Value& a = ev.arg(0);
+    bool miss = false;
+    for (std::size_t i = 0; i < a.list.size(); ++i) {
+        if (!a.list_missing.empty() && a.list_missing[i]) {
+            miss = true;
+            continue;
+        }
+        if (IsAny && a.list[i] != 0) return set_number(out, 1.0, T::Bool);
+        if (!IsAny && a.list[i] == 0) return set_number(out, 0.0, T::Bool);
+    }
+    if (miss) set_none(out, T::Bool);
+    else set_number(out, IsAny ? 0.0 : 1.0, T::Bool);
+}
+void anyall_check(Checker& c, Node& n) {
+    c.arity(1, 1);
+    c.want(0, {T::BoolList});
+    n.type = T::Bool;
+}
+
+/// Two kinematic arguments (objects or vectors).
+void two_p4(Checker& c, Node&) {
+    c.arity(2, 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        c.want(i, {T::Object, T::Vector});
+        c.need_p4(i);
+    }
+}
+template <int Which>  // 0 dR, 1 dphi, 2 deta, 3 mT
+void pair_eval(const Node&, Eval& ev, Value& out) {
+    const Value& a = ev.arg(0);
+    if (a.missing) {
+        (void)ev.arg(1);
+        return set_none(out, T::Number);
+    }
+    const Kin x = kin_of(a);
+    const Value& b = ev.arg(1);
+    if (b.missing) return set_none(out, T::Number);
+    const Kin y = kin_of(b);
+    switch (Which) {
+        case 0: return set_number(out, fn::delta_r(x.eta, x.phi, y.eta, y.phi));
+        case 1: return set_number(out, fn::delta_phi(x.phi, y.phi));
+        case 2: return set_number(out, std::fabs(x.eta - y.eta));
+        default: return set_number(out, fn::mt(x.pt, x.phi, x.m, y.pt, y.phi, y.m));
+    }
+}
+
+void mt2_eval(const Node& n, Eval& ev, Value& out) {
+    Kin k[3];
+    bool miss = false;
+    for (std::size_t i = 0; i < 3; ++i) {
+        const Value& v = ev.arg(i);
+        if (v.missing) miss = true;
+        else k[i] = kin_of(v);
+    }
+    double chi = 0;
+    if (n.kids.size() == 4) {
+        const Value& c = ev.arg(3);
+        if (c.missing) return set_none(out, T::Number);
+        chi = c.x;
+    }
+    if (miss) return set_none(out, T::Number);
+    const Kin &x = k[0], &y = k[1], &z = k[2];
+    const double r = fn::mt2(x.m, x.pt * std::cos(x.phi), x.pt * std::sin(x.phi), y.m, y.pt * std::cos(y.phi),
+                             y.pt * std::sin(y.phi), z.pt * std::cos(z.phi), z.pt * std::sin(z.phi), chi, chi);
+    if (r < 0) set_none(out, T::Number);
+    else set_number(out, r);
+}
+
+/// Four-momentum sum of the arguments (objects, collections, vectors).
+bool sum_args(const Node& n, Eval& ev, fn::P4& sum, std::size_t first = 0) {
+    bool miss = false;
+    for (std::size_t i = first; i < n.kids.size(); ++i) add_p4(ev.arg(i), sum, miss);
+    return !miss;
+}
+void p4_list_check(Checker& c, Node& n, std::size_t first = 0) {
+    for (std::size_t i = first; i < n.kids.size(); ++i) {
+        c.want(i, {T::Object, T::Collection, T::Vector});
+        c.need_p4(i);
+    }
+}
+
+/// The momenta of the objects of a collection value (thread_local scratch).
+const std::vector<fn::P4>& momenta(const Value& c, std::vector<fn::P4>& buf, std::size_t limit = SIZE_MAX) {
+    buf.clear();
+    Value o;
+    for (std::size_t i = 0; i < std::min(limit, c.idx.size()); ++i) {
+        object_of(c, i, o);
+        buf.push_back(p4_of(o));
+    }
+    return buf;
+}
+
+double object_pt(const Value& c, std::size_t i) {
+    Value o;
+    object_of(c, i, o);
+    return kin_of(o).pt;
+}
+
+/// HT, meff, met_over_sqrt_ht
+template <int Which>
+void ht_eval(const Node& n, Eval& ev, Value& out) {
+    const Value& c = ev.arg(0);
+    std::size_t limit = c.idx.size();
+    if (n.kids.size() == 2) {
+        const Value& l = ev.arg(1);
+        if (l.missing || l.x < 0) return set_none(out, T::Number);
+        limit = std::min(limit, static_cast<std::size_t>(l.x));
+    }
+    double ht = 0;
+    for (std::size_t i = 0; i < limit; ++i) ht += object_pt(c, i);
+    if (Which == 0) return set_number(out, ht);
+    const double met = kin_of(ev.met()).pt;
+    if (Which == 1) return set_number(out, ht + met);
+    if (ht > 0) set_number(out, met / std::sqrt(ht));
+    else set_none(out, T::Number);
+}
+
+template <bool Aplanarity>
+void shape_eval(const Node&, Eval& ev, Value& out) {
+    const Value& c = ev.arg(0);
+    thread_local std::vector<double> px, py, pz;
+    px.clear(), py.clear(), pz.clear();
+    Value o;
+    for (std::size_t i = 0; i < c.idx.size(); ++i) {
+        object_of(c, i, o);
+        const Kin k = kin_of(o);
+        px.push_back(k.pt * std::cos(k.phi));
+        py.push_back(k.pt * std::sin(k.phi));
+        pz.push_back(k.pt * std::sinh(k.eta));
+    }
+    const auto s = fn::event_shape(px.data(), py.data(), pz.data(), px.size());
+    set_number(out, Aplanarity ? s.aplanarity : s.sphericity);
+}
+void one_collection_p4(Checker& c, Node&) {
+    c.arity(1, 1);
+    c.want(0, {T::Collection});
+    c.need_p4(0);
+}
+
+/// Splits of a collection into two groups (bit masks over at most 16 objects).
+void check_split_size(const Node& n, std::size_t m, const char* name) {
+    if (m > 16) runtime_fail(n, std::string(name) + " of " + std::to_string(m) + " objects (at most 16)");
+}
+
+const std::vector<BuiltinDef> kBuiltins = {
+    MATH("abs", f_abs, "|x| (numbers or element-wise on a number list)"),
+    MATH("sqrt", f_sqrt, "sqrt(x) (element-wise on lists); missing for x < 0"),
+    MATH("exp", f_exp, "exp(x) (element-wise on lists)"),
+    MATH("log", f_log, "natural logarithm (element-wise on lists); missing for x <= 0"),
+    MATH("sin", f_sin, "sin(x) (element-wise on lists)"),
+    MATH("cos", f_cos, "cos(x) (element-wise on lists)"),
+    MATH("tan", f_tan, "tan(x) (element-wise on lists)"),
+    MATH("sinh", f_sinh, "sinh(x) (element-wise on lists)"),
+    MATH("cosh", f_cosh, "cosh(x) (element-wise on lists); E = pT cosh(eta) for massless objects"),
+    MATH("tanh", f_tanh, "tanh(x) (element-wise on lists)"),
+    {"atan2", "atan2(y: number, x: number) -> number", "atan2(y, x)", two_numbers,
+     [](const Node&, Eval& ev, Value& out) {
+         const Value& a = ev.arg(0);
+         const double y = a.x;
+         const bool ym = a.missing;
+         const Value& b = ev.arg(1);
+         if (ym || b.missing) return set_none(out, T::Number);
+         set_number(out, std::atan2(y, b.x));
+     }},
+    {"pow", "pow(x: number, y: number) -> number", "pow(x, y) = x**y", two_numbers,
+     [](const Node&, Eval& ev, Value& out) {
+         const Value& a = ev.arg(0);
+         const double x = a.x;
+         const bool xm = a.missing;
+         const Value& b = ev.arg(1);
+         if (xm || b.missing) return set_none(out, T::Number);
+         set_number(out, std::pow(x, b.x));
+     }},
+    {"min", "min(a: number, b: number, ...) | min(l: number list) -> number",
+     "smallest of the numbers or of the list; missing for an empty list or a missing value", minmax_check,
+     minmax_eval<true>},
+    {"max", "max(a: number, b: number, ...) | max(l: number list) -> number",
+     "largest of the numbers or of the list; missing for an empty list or a missing value", minmax_check,
+     minmax_eval<false>},
+    {"count", "count(c: collection | bool list) -> number",
+     "number of objects of a collection, or number of true values of a bool list",
+     [](Checker& c, Node&) {
+         c.arity(1, 1);
+         c.want(0, {T::Collection, T::BoolList});
+     },
+     [](const Node&, Eval& ev, Value& out) {
+         const Value& a = ev.arg(0);
+         if (a.type == T::Collection) return set_number(out, static_cast<double>(a.idx.size()));
+         double c = 0;
+         for (std::size_t i = 0; i < a.list.size(); ++i)
+             if (a.list[i] != 0 && (a.list_missing.empty() || !a.list_missing[i])) ++c;
+         set_number(out, c);
+     }},
+    {"any", "any(l: bool list) -> bool", "whether any value is true (false for an empty list)", anyall_check,
+     anyall_eval<true>},
+    {"all", "all(l: bool list) -> bool", "whether all values are true (true for an empty list)", anyall_check,
+     anyall_eval<false>},
+    {"sum", "sum(l: number list) -> number", "sum of the values (0 for an empty list; missing if one is missing)",
+     [](Checker& c, Node&) {
+         c.arity(1, 1);
+         c.want(0, {T::NumberList});
+     },
+     [](const Node&, Eval& ev, Value& out) {
+         const Value& a = ev.arg(0);
+         double s = 0;
+         for (std::size_t i = 0; i < a.list.size(); ++i) {
+             if (!a.list_missing.empty() && a.list_missing[i]) return set_none(out, T::Number);
+             s += a.list[i];
+         }
+         set_number(out, s);
+     }},
+    {"select", "select(c: collection, predicate: bool) -> collection",
+     "the objects for which the predicate (fields by bare name, the object as `this`) is true, order kept",
+     [](Checker& c, Node& n) {
+         c.arity(2, 2);
+         c.want(1, {T::Bool});
+         n.type = T::Collection;
+         n.source = n.kids[0]->source;
+     },
+     [](const Node&, Eval& ev, Value& out) {
+         const Value& c = ev.arg(0);
+         out.type = T::Collection, out.missing = false, out.coll = c.coll, out.rec = nullptr, out.kin = c.kin;
+         ev.select(c, 1, out.idx);
+     },
+     1},
+    {"dR", "dR(a: object|vector, b: object|vector) -> number", "sqrt(d_eta^2 + d_phi^2)", two_p4, pair_eval<0>},
+    {"dphi", "dphi(a: object|vector, b: object|vector) -> number",
+     "|phi_a - phi_b| folded into [0, pi]; e.g. dphi(jets[0], -sum4(jets)) against the MHT vector", two_p4,
+     pair_eval<1>},
+    {"deta", "deta(a: object|vector, b: object|vector) -> number", "|eta_a - eta_b|", two_p4, pair_eval<2>},
+    {"mT", "mT(a: object|vector, b: object|vector) -> number",
+     "transverse mass: mT^2 = m_a^2 + m_b^2 + 2 (ET_a ET_b - pT_a . pT_b), ET = sqrt(m^2 + pT^2)", two_p4,
+     pair_eval<3>},
+    {"mT2", "mT2(a: object|vector, b: object|vector, met: object|vector[, m_invisible: number]) -> number",
+     "stransverse mass of the legs a and b (any objects or vectors, e.g. megajets), Lester-Nachman bisection "
+     "(arXiv:1411.4312)",
+     [](Checker& c, Node& n) {
+         c.arity(3, 4);
+         for (std::size_t i = 0; i < 3; ++i) {
+             c.want(i, {T::Object, T::Vector});
+             c.need_p4(i);
+         }
+         if (n.kids.size() == 4) c.want(3, {T::Number});
+     },
+     mt2_eval},
+    {"m", "m(x: object|collection|vector, ...) -> number", "invariant mass of the four-vector sum of the arguments",
+     [](Checker& c, Node& n) {
+         c.arity(1, 64);
+         p4_list_check(c, n);
+     },
+     [](const Node& n, Eval& ev, Value& out) {
+         fn::P4 sum;
+         if (!sum_args(n, ev, sum)) return set_none(out, T::Number);
+         set_number(out, sum.m());
+     }},
+    {"vpt", "vpt(x: object|collection|vector, ...) -> number", "pT of the four-vector sum of the arguments",
+     [](Checker& c, Node& n) {
+         c.arity(1, 64);
+         p4_list_check(c, n);
+     },
+     [](const Node& n, Eval& ev, Value& out) {
+         fn::P4 sum;
+         if (!sum_args(n, ev, sum)) return set_none(out, T::Number);
+         set_number(out, sum.pt());
+     }},
+    {"sum4", "sum4(x: object|collection|vector, ...) -> vector",
+     "four-momentum sum of the arguments (records such as met: eta = m = 0); missing if an object is missing; "
+     "components .pt .eta .phi .m .px .py .pz .e",
+     [](Checker& c, Node& n) {
+         c.arity(1, 64);
+         p4_list_check(c, n);
+         n.type = T::Vector;
+     },
+     [](const Node& n, Eval& ev, Value& out) {
+         fn::P4 sum;
+         if (!sum_args(n, ev, sum)) return set_none(out, T::Vector);
+         set_vector(out, sum);
+     }},
+    {"HT", "HT(c: collection) -> number", "scalar sum of pT", one_collection_p4, ht_eval<0>},
+    {"meff", "meff(c: collection[, n: number]) -> number",
+     "scalar pT sum of the first n objects (default all) + met.pt",
+     [](Checker& c, Node& n) {
+         c.arity(1, 2);
+         c.want(0, {T::Collection});
+         c.need_p4(0);
+         if (n.kids.size() == 2) c.want(1, {T::Number});
+         c.need_met();
+     },
+     ht_eval<1>, -1, true},
+    {"met_over_sqrt_ht", "met_over_sqrt_ht(c: collection) -> number", "met.pt / sqrt(HT(c)) [GeV^1/2]",
+     [](Checker& c, Node& n) {
+         one_collection_p4(c, n);
+         c.need_met();
+     },
+     ht_eval<2>, -1, true},
+    {"aplanarity", "aplanarity(c: collection) -> number", "3/2 l3 of the momentum tensor sum p^a p^b / sum |p|^2",
+     one_collection_p4, shape_eval<true>},
+    {"sphericity", "sphericity(c: collection) -> number", "3/2 (l2 + l3) of the momentum tensor", one_collection_p4,
+     shape_eval<false>},
+    {"min_dphi", "min_dphi(c: collection, o: object|vector[, n: number]) -> number",
+     "min over the first n objects (default all) of dphi(c_i, o); missing if there is none",
+     [](Checker& c, Node& n) {
+         c.arity(2, 3);
+         c.want(0, {T::Collection});
+         c.want(1, {T::Object, T::Vector});
+         c.need_p4(0);
+         c.need_p4(1);
+         if (n.kids.size() == 3) c.want(2, {T::Number});
+     },
+     [](const Node& n, Eval& ev, Value& out) {
+         const Value& c = ev.arg(0);
+         const Value& o = ev.arg(1);
+         std::size_t limit = c.idx.size();
+         if (n.kids.size() == 3) {
+             const Value& l = ev.arg(2);
+             if (l.missing || l.x < 0) return set_none(out, T::Number);
+             limit = std::min(limit, static_cast<std::size_t>(l.x));
+         }
+         if (o.missing || limit == 0) return set_none(out, T::Number);
+         const double phi = kin_of(o).phi;
+         double best = kInf;
+         Value x;
+         for (std::size_t i = 0; i < limit; ++i) {
+             object_of(c, i, x);
+             best = std::min(best, fn::delta_phi(kin_of(x).phi, phi));
+         }
+         set_number(out, best);
+     }},
+    {"if", "if(condition: bool, a: number|bool, b: same) -> same", "a where the condition is true, else b",
+     [](Checker& c, Node& n) {
+         c.arity(3, 3);
+         c.want(0, {T::Bool});
+         c.want(1, {T::Number, T::Bool});
+         if (n.kids[2]->type != n.kids[1]->type)
+             c.fail(*n.kids[2], std::string("both branches of if(...) must have one type: ") +
+                                    type_name(n.kids[1]->type) + " vs " + type_name(n.kids[2]->type));
+         n.type = n.kids[1]->type;
+     },
+     [](const Node& n, Eval& ev, Value& out) {
+         const Value& c = ev.arg(0);
+         if (c.missing) return set_none(out, n.type);
+         const Value& v = ev.arg(c.x != 0 ? 1 : 2);
+         if (v.missing) set_none(out, n.type);
+         else set_number(out, v.x, n.type);
+     }},
+    {"max_pt_mass", "max_pt_mass(c: collection, k: number[, o: object|vector, ...]) -> number",
+     "over all k-object combinations of c (plus the extra objects, e.g. a lepton and met as (px, py, 0, pT)), the "
+     "invariant mass of the one with the largest vector pT; missing with fewer than k",
+     [](Checker& c, Node& n) {
+         c.arity(2, 16);
+         c.want(0, {T::Collection});
+         c.need_p4(0);
+         c.want(1, {T::Number});
+         for (std::size_t i = 2; i < n.kids.size(); ++i) {
+             c.want(i, {T::Object, T::Vector});
+             c.need_p4(i);
+         }
+     },
+     [](const Node& n, Eval& ev, Value& out) {
+         const Value& c = ev.arg(0);
+         const Value& kv = ev.arg(1);
+         if (kv.missing || kv.x < 1 || kv.x != std::floor(kv.x)) return set_none(out, T::Number);
+         const auto k = static_cast<std::size_t>(kv.x);
+         fn::P4 extra;
+         if (!sum_args(n, ev, extra, 2)) return set_none(out, T::Number);
+         if (c.idx.size() < k) return set_none(out, T::Number);
+         thread_local std::vector<fn::P4> pbuf;
+         thread_local std::vector<std::size_t> pick;
+         const auto& p = momenta(c, pbuf);
+         pick.resize(k);
+         for (std::size_t i = 0; i < k; ++i) pick[i] = i;
+         double best_pt = -1, best_m = 0;
+         for (;;) {
+             fn::P4 sum = extra;
+             for (auto i : pick) sum += p[i];
+             if (sum.pt() > best_pt) best_pt = sum.pt(), best_m = sum.m();
+             std::size_t i = k;  // next combination in lexicographic order
+             while (i > 0 && pick[i - 1] == p.size() - k + i - 1) --i;
+             if (i == 0) break;
+             ++pick[i - 1];
+             for (std::size_t j = i; j < k; ++j) pick[j] = pick[j - 1] + 1;
+         }
+         set_number(out, best_m);
+     }},
+    {"minmax_mass", "minmax_mass(c: collection) -> number",
+     "over all 2^N splittings into two groups (one may be empty), min of max(m(group 1), m(group 2)); N <= 16",
+     one_collection_p4,
+     [](const Node& n, Eval& ev, Value& out) {
+         const Value& c = ev.arg(0);
+         const std::size_t m = c.idx.size();
+         check_split_size(n, m, "minmax_mass");
+         thread_local std::vector<fn::P4> pbuf;
+         const auto& p = momenta(c, pbuf);
+         double best = kInf;
+         for (std::uint32_t mask = 0; mask < (1u << m); ++mask) {
+             fn::P4 a, b;
+             for (std::size_t i = 0; i < m; ++i) ((mask >> i) & 1u ? a : b) += p[i];
+             best = std::min(best, std::max(a.m(), b.m()));
+         }
+         set_number(out, best);
+     }},
+    {"min_max_pair_mass", "min_max_pair_mass(a: object, b: object, c: collection) -> number",
+     "over ordered pairs i != k of objects of c, min of max(m(a + c_i), m(b + c_k)) (e.g. m_lj of 2lSS searches); "
+     "missing with fewer than 2 objects",
+     [](Checker& c, Node&) {
+         c.arity(3, 3);
+         for (std::size_t i = 0; i < 2; ++i) {
+             c.want(i, {T::Object});
+             c.need_p4(i);
+         }
+         c.want(2, {T::Collection});
+         c.need_p4(2);
+     },
+     [](const Node&, Eval& ev, Value& out) {
+         const Value& a = ev.arg(0);
+         const bool am = a.missing;
+         const fn::P4 pa = am ? fn::P4{} : p4_of(a);
+         const Value& b = ev.arg(1);
+         const bool bm = b.missing;
+         const fn::P4 pb = bm ? fn::P4{} : p4_of(b);
+         const Value& c = ev.arg(2);
+         if (am || bm || c.idx.size() < 2) return set_none(out, T::Number);
+         thread_local std::vector<fn::P4> pbuf;
+         const auto& pc = momenta(c, pbuf);
+         double best = kInf;
+         for (std::size_t i = 0; i < pc.size(); ++i)
+             for (std::size_t k = 0; k < pc.size(); ++k) {
+                 if (i == k) continue;
+                 fn::P4 x = pa, y = pb;
+                 x += pc[i];
+                 y += pc[k];
+                 best = std::min(best, std::max(x.m(), y.m()));
+             }
+         set_number(out, best);
+     }},
+    {"min_dr", "min_dr(a: object|collection, b: object|collection) -> number",
+     "smallest dR between objects of a and b; missing if there is no pair",
+     [](Checker& c, Node&) {
+         c.arity(2, 2);
+         for (std::size_t i = 0; i < 2; ++i) {
+             c.want(i, {T::Object, T::Collection});
+             c.need_p4(i);
+         }
+     },
+     [](const Node&, Eval& ev, Value& out) {
+         thread_local std::vector<Kin> ka, kb;
+         auto kins = [](const Value& v, std::vector<Kin>& k) {
+             k.clear();
+             if (v.type == T::Object) {
+                 if (!v.missing) k.push_back(kin_of(v));
+                 return;
+             }
+             Value o;
+             for (std::size_t i = 0; i < v.idx.size(); ++i) {
+                 object_of(v, i, o);
+                 k.push_back(kin_of(o));
+             }
+         };
+         kins(ev.arg(0), ka);
+         kins(ev.arg(1), kb);
+         double best = kInf;
+         for (const Kin& x : ka)
+             for (const Kin& y : kb) best = std::min(best, fn::delta_r(x.eta, x.phi, y.eta, y.phi));
+         if (std::isinf(best)) set_none(out, T::Number);
+         else set_number(out, best);
+     }},
+    {"megajet", "megajet(c: collection, i: number) -> vector",
+     "razor megajet i (0: the one of larger pT, 1: the other) of the objects of c: of all 2^(N-1) splittings into "
+     "two non-empty groups, the one minimising m1^2 + m2^2 (CMS razor, arXiv:1212.6961); missing with fewer than 2 "
+     "objects or i not 0/1; N <= 16",
+     [](Checker& c, Node& n) {
+         c.arity(2, 2);
+         c.want(0, {T::Collection});
+         c.need_p4(0);
+         c.want(1, {T::Number});
+         n.type = T::Vector;
+     },
+     [](const Node& n, Eval& ev, Value& out) {
+         const Value& iv = ev.arg(1);
+         const bool im = iv.missing;
+         const double which = iv.x;
+         const Value& c = ev.arg(0);
+         const std::size_t m = c.idx.size();
+         if (im || (which != 0 && which != 1) || m < 2) return set_none(out, T::Vector);
+         check_split_size(n, m, "megajet");
+         thread_local std::vector<fn::P4> pbuf;
+         const auto& p = momenta(c, pbuf);
+         double best = kInf;
+         fn::P4 ba, bb;
+         // object 0 always in group a: each split once; group b non-empty
+         for (std::uint32_t mask = 0; mask + 1 < (1u << (m - 1)); ++mask) {
+             fn::P4 a = p[0], b;
+             for (std::size_t i = 1; i < m; ++i) ((mask >> (i - 1)) & 1u ? a : b) += p[i];
+             const double ma = a.m(), mb = b.m();
+             const double s = ma * ma + mb * mb;
+             if (s < best) best = s, ba = a, bb = b;
+         }
+         const bool a_first = ba.pt() >= bb.pt();
+         set_vector(out, (which == 0) == a_first ? ba : bb);
+     }},
+    {"delta_ht", "delta_ht(c: collection) -> number",
+     "min over splittings of the objects into two pseudo-jets of |HT_1 - HT_2| (the alpha_T pseudo-dijet, "
+     "arXiv:1101.1628): alpha_T = (HT - delta_ht) / (2 sqrt(HT^2 - MHT^2)); 0 objects: 0; N <= 16",
+     one_collection_p4,
+     [](const Node& n, Eval& ev, Value& out) {
+         const Value& c = ev.arg(0);
+         const std::size_t m = c.idx.size();
+         check_split_size(n, m, "delta_ht");
+         if (m == 0) return set_number(out, 0.0);
+         thread_local std::vector<double> pt;
+         pt.clear();
+         for (std::size_t i = 0; i < m; ++i) pt.push_back(object_pt(c, i));
+         double best = kInf;
+         for (std::uint32_t mask = 0; mask < (1u << (m - 1)); ++mask) {
+             double d = pt[0];
+             for (std::size_t i = 1; i < m; ++i) d += ((mask >> (i - 1)) & 1u) ? pt[i] : -pt[i];
+             best = std::min(best, std::fabs(d));
+         }
+         set_number(out, best);
+     }},
+};
+
+}  // namespace
+
+const std::vector<BuiltinDef>& builtin_table() { return kBuiltins; }
+
+const BuiltinDef* find_builtin(const std::string& name) {
+    for (const auto& b : kBuiltins)
+        if (name == b.name) return &b;
+    return nullptr;
+}
+
+}  // namespace recast::analysis

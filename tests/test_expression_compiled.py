@@ -1,0 +1,362 @@
+"""Compiled expressions: the built-in registry, common sub-expressions computed once per event,
+custom functions written in Python (vectorised, errors typed and located) and four-vector values
+(MHT, alpha_T, razor, mT2 on arbitrary legs) against hand-computed numpy values."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from pathlib import Path
+
+import awkward as ak
+import mt2 as mt2_reference
+import numpy as np
+import pytest
+
+from recast_ml import ConfigError, InputError, _core, functions
+from recast_ml.analysis import builtins, evaluate, table_from_arrays
+
+TESTS = Path(__file__).parent
+
+
+def obj(pt, eta, phi, mass=0.0):
+    return {"pt": float(pt), "eta": float(eta), "phi": float(phi), "mass": float(mass)}
+
+
+#: hand-built events: jets (pt, eta, phi, m) and met (pt, phi)
+EVENTS = [
+    ([(250, 0.3, 0.2, 12), (180, -0.8, 2.9, 8), (60, 1.7, -1.9, 4)], (120.0, -2.5)),
+    ([(400, -0.1, 1.0, 20), (90, 2.1, -2.0, 5)], (40.0, 0.7)),
+    ([(150, 0.0, 0.0, 0), (140, 0.5, 3.0, 0), (70, -1.2, 1.5, 3), (45, 2.2, -0.8, 2)], (300.0, 2.0)),
+    ([(100, 1.0, -3.0, 10)], (80.0, 0.0)),
+]
+
+
+@pytest.fixture(scope="module")
+def table():
+    jets = ak.Array([[obj(*j) for j in jets] for jets, _ in EVENTS])
+    met = ak.Array([{"pt": m[0], "phi": m[1]} for _, m in EVENTS])
+    return table_from_arrays({"jets": jets}, {"met": met})
+
+
+def p4(pt, eta, phi, m):
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    return np.array([px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + m**2)])
+
+
+def mass(v):
+    return math.sqrt(max(v[3] ** 2 - v[0] ** 2 - v[1] ** 2 - v[2] ** 2, 0.0))
+
+
+def dphi(a, b):
+    d = abs(a - b) % (2 * math.pi)
+    return 2 * math.pi - d if d > math.pi else d
+
+
+def close(got, want, rel=1e-9):
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        if math.isnan(w):
+            assert math.isnan(g)
+        else:
+            assert g == pytest.approx(w, rel=rel, abs=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------
+# registry
+# ------------------------------------------------------------------------------------------------
+def test_every_builtin_has_a_signature_a_doc_and_a_test():
+    names = [n for n, _ in builtins()]
+    assert len(names) == len(set(names))
+    text = (TESTS / "test_expressions.py").read_text() + Path(__file__).read_text()
+    for name, doc in builtins():
+        m = re.fullmatch(rf"({re.escape(name)}\(.*\) -> [^:]+): (.+)", doc, flags=re.S)
+        assert m, doc  # "signature -> result: description"
+        assert len(m.group(2)) > 10, doc
+        assert re.search(rf"\b{re.escape(name)}\(", text), f"no test uses {name}(...)"
+
+
+def test_new_builtins_math_and_their_type_rules(table):
+    # math builtins not covered elsewhere, element-wise and scalar, against numpy
+    t = table
+    pts = [[j[0] for j in jets] for jets, _ in EVENTS]
+    cases = [
+        ("exp(jets.pt / 100)", np.exp),
+        ("sin(jets.pt / 100)", np.sin),
+        ("cos(jets.pt / 100)", np.cos),
+        ("tan(jets.pt / 100)", np.tan),
+        ("sinh(jets.pt / 100)", np.sinh),
+        ("tanh(jets.pt / 100)", np.tanh),
+        ("cosh(jets.pt / 100)", np.cosh),
+        ("log(jets.pt / 100)", np.log),
+        ("sqrt(jets.pt / 100)", np.sqrt),
+        ("abs(jets.pt / 100)", np.abs),
+    ]
+    for text, f in cases:
+        close(evaluate(f"sum({text})", t).tolist(), [float(np.sum(f(np.array(p) / 100))) for p in pts])
+    close(evaluate("atan2(jets[0].eta, jets[0].phi)", t).tolist(), [math.atan2(j[0][1], j[0][2]) for j, _ in EVENTS])
+    close(evaluate("pow(jets[0].pt, 0.5)", t).tolist(), [j[0][0] ** 0.5 for j, _ in EVENTS])
+    with pytest.raises(ConfigError, match="argument 1 of sum4 must be a object or collection or vector"):
+        evaluate("sum4(3)", t)
+    with pytest.raises(ConfigError, match="vector has no component 'foo'"):
+        evaluate("sum4(jets).foo", t)
+    with pytest.raises(ConfigError, match=r"'\+' of a vector needs another vector"):
+        evaluate("sum4(jets).pt > 0 and (sum4(jets) + 1).pt > 0", t)
+
+
+# ------------------------------------------------------------------------------------------------
+# four-vectors
+# ------------------------------------------------------------------------------------------------
+def test_vector_components_and_mht(table):
+    sums = [sum(p4(*j) for j in jets) for jets, _ in EVENTS]
+    comps = {"px": 0, "py": 1, "pz": 2, "e": 3}
+    for c, k in comps.items():
+        close(evaluate(f"sum4(jets).{c}", table).tolist(), [s[k] for s in sums])
+    close(evaluate("sum4(jets).pt", table).tolist(), [math.hypot(s[0], s[1]) for s in sums])  # MHT
+    close(evaluate("sum4(jets).m", table).tolist(), [mass(s) for s in sums])
+    close(evaluate("sum4(jets).mass", table).tolist(), [mass(s) for s in sums])
+    close(evaluate("sum4(jets).phi", table).tolist(), [math.atan2(s[1], s[0]) for s in sums])
+    close(evaluate("sum4(jets).eta", table).tolist(), [math.asinh(s[2] / math.hypot(s[0], s[1])) for s in sums])
+    # the two leading jets, as a vector sum of objects; differences of vectors
+    close(
+        evaluate("sum4(jets[0], jets[1]).m", table).tolist(),
+        [mass(p4(*j[0]) + p4(*j[1])) if len(j) > 1 else math.nan for j, _ in EVENTS],
+    )
+    close(
+        evaluate("(sum4(jets) - sum4(jets[0])).px", table).tolist(),
+        [s[0] - p4(*j[0])[0] for s, (j, _) in zip(sums, EVENTS, strict=True)],
+    )
+    # m / vpt / mT accept vectors
+    close(evaluate("m(sum4(jets))", table).tolist(), [mass(s) for s in sums])
+    close(
+        evaluate("vpt(sum4(jets), jets[0])", table).tolist(),
+        [math.hypot(s[0] + p4(*j[0])[0], s[1] + p4(*j[0])[1]) for s, (j, _) in zip(sums, EVENTS, strict=True)],
+    )
+
+
+def test_dphi_between_a_jet_and_the_mht_vector(table):
+    want = []
+    for jets, _ in EVENTS:
+        s = sum(p4(*j) for j in jets)
+        want.append(dphi(jets[0][2], math.atan2(-s[1], -s[0])))
+    close(evaluate("dphi(jets[0], -sum4(jets))", table).tolist(), want)
+    want_min = []
+    for jets, _ in EVENTS:
+        s = sum(p4(*j) for j in jets)
+        want_min.append(min(dphi(j[2], math.atan2(-s[1], -s[0])) for j in jets))
+    close(evaluate("min_dphi(jets, -sum4(jets))", table).tolist(), want_min)
+    want_deta = []
+    for jets, _ in EVENTS:
+        s = sum(p4(*j) for j in jets)
+        want_deta.append(abs(jets[-1][1] - math.asinh(s[2] / math.hypot(s[0], s[1]))))
+    close(evaluate("deta(jets[-1], sum4(jets))", table).tolist(), want_deta)
+    # mT of the leading jet and MHT (vector) vs the formula
+    want_mt = []
+    for jets, _ in EVENTS:
+        s = -sum(p4(*j) for j in jets)
+        j = jets[0]
+        mht, phi = math.hypot(s[0], s[1]), math.atan2(s[1], s[0])
+        et = math.sqrt(j[0] ** 2 + j[3] ** 2)
+        want_mt.append(
+            math.sqrt(
+                j[3] ** 2
+                + 0
+                + 2 * (et * math.sqrt(mht**2 + mass(s) ** 2) - j[0] * mht * math.cos(j[2] - phi))
+                + mass(s) ** 2
+            )
+        )
+    close(evaluate("mT(jets[0], -sum4(jets))", table).tolist(), want_mt)
+
+
+def test_alpha_t_against_brute_force(table):
+    want = []
+    for jets, _ in EVENTS:
+        pts = [j[0] for j in jets]
+        ht = sum(pts)
+        s = sum(p4(*j) for j in jets)
+        mht = math.hypot(s[0], s[1])
+        dht = min(
+            abs(sum(p if k in g else -p for k, p in enumerate(pts)))
+            for r in range(len(pts) + 1)
+            for g in itertools.combinations(range(len(pts)), r)
+        )
+        want.append(0.5 * (ht - dht) / math.sqrt(ht**2 - mht**2) if ht**2 > mht**2 else math.nan)
+    got = evaluate("0.5 * (HT(jets) - delta_ht(jets)) / sqrt(HT(jets)**2 - sum4(jets).pt**2)", table).tolist()
+    close(got[:3], want[:3])  # (the one-jet event has HT = MHT up to rounding)
+    # massless dijet: alpha_T = pT_2 / mT(j1, j2)
+    t2 = table_from_arrays(
+        {"jets": ak.Array([[obj(300, 0.1, 0.3), obj(200, -1.0, 2.5)]])}, {"met": ak.Array([{"pt": 1.0, "phi": 0.0}])}
+    )
+    at = evaluate("0.5 * (HT(jets) - delta_ht(jets)) / sqrt(HT(jets)**2 - sum4(jets).pt**2)", t2)[0]
+    assert at == pytest.approx(evaluate("jets[1].pt / mT(jets[0], jets[1])", t2)[0], rel=1e-9)
+
+
+def megajets(jets):
+    vs = [p4(*j) for j in jets]
+    best = None
+    for r in range(1, len(vs)):
+        for g in itertools.combinations(range(len(vs)), r):
+            if 0 not in g:
+                continue
+            a = sum(vs[k] for k in g)
+            b = sum(vs[k] for k in range(len(vs)) if k not in g)
+            s = mass(a) ** 2 + mass(b) ** 2
+            if best is None or s < best[0]:
+                best = (s, a, b)
+    _, a, b = best
+    return (a, b) if math.hypot(a[0], a[1]) >= math.hypot(b[0], b[1]) else (b, a)
+
+
+def test_razor_variables_against_numpy(table):
+    mr, r2, mt2s = [], [], []
+    for jets, (met, mphi) in EVENTS:
+        if len(jets) < 2:
+            mr.append(math.nan), r2.append(math.nan), mt2s.append(math.nan)
+            continue
+        j1, j2 = megajets(jets)
+        m_r = math.sqrt((j1[3] + j2[3]) ** 2 - (j1[2] + j2[2]) ** 2)
+        mex, mey = met * math.cos(mphi), met * math.sin(mphi)
+        mtr = math.sqrt(
+            (met * (math.hypot(*j1[:2]) + math.hypot(*j2[:2])) - (mex * (j1[0] + j2[0]) + mey * (j1[1] + j2[1]))) / 2
+        )
+        mr.append(m_r)
+        r2.append((mtr / m_r) ** 2)
+        mt2s.append(float(mt2_reference.mt2(mass(j1), j1[0], j1[1], mass(j2), j2[0], j2[1], mex, mey, 0.0, 0.0)))
+    j1, j2 = "megajet(jets, 0)", "megajet(jets, 1)"
+    mr_expr = f"sqrt(({j1}.e + {j2}.e)**2 - ({j1}.pz + {j2}.pz)**2)"
+    mtr_expr = (
+        f"sqrt((met.pt * ({j1}.pt + {j2}.pt) - (sum4(met).px * ({j1}.px + {j2}.px) + "
+        f"sum4(met).py * ({j1}.py + {j2}.py))) / 2)"
+    )
+    close(evaluate(mr_expr, table).tolist(), mr)
+    close(evaluate(f"({mtr_expr} / {mr_expr})**2", table).tolist(), r2)
+    close(evaluate(f"mT2({j1}, {j2}, met)", table).tolist(), mt2s, rel=1e-7)
+    assert math.isnan(evaluate("megajet(jets, 2).pt", table)[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# common sub-expressions
+# ------------------------------------------------------------------------------------------------
+def run_spec(table, variables, regions, threads=1, source="<test>"):
+    spec = {
+        "id": "t",
+        "source": source,
+        "objects": [],
+        "variables": [{"name": n, "expr": {"text": t, "line": i + 1, "col": 7}} for i, (n, t) in enumerate(variables)],
+        "regions": [
+            {
+                "name": r,
+                "cuts": [{"name": c, "expr": {"text": c, "line": 50 + k, "col": 3}} for k, c in enumerate(cuts)],
+            }
+            for r, cuts in regions
+        ],
+    }
+    core = _core.Analysis(spec, _core.table_schema(dict(table)))
+    return core, core.run_table(dict(table), threads)
+
+
+def test_shared_subexpressions_get_one_slot(table):
+    schema = _core.table_schema(dict(table))
+    one = _core.expression_pool_stats(["meff(jets) > 100"], schema)
+    many = _core.expression_pool_stats(
+        ["meff(jets) > 100", "meff(jets)   >  100", "2 * meff(jets)", "meff(jets) / sqrt(HT(jets))"], schema
+    )
+    # jets, meff(jets), 100, > : 4 slots; the second text (other spacing) adds none; `2 * ...` adds
+    # 2 and *; the last adds HT(...), sqrt(...) and /
+    assert (one["nodes"], one["slots"], one["shared"]) == (4, 4, 0)
+    assert (many["nodes"], many["slots"], many["shared"]) == (18, 9, 9)
+
+
+def test_a_subexpression_used_everywhere_is_evaluated_once_per_event(table):
+    calls = []
+
+    def twice(x):
+        calls.append(len(x))
+        return 2 * x
+
+    functions.register("twice_counted", twice, args=("number",), doc="2 x (counts its calls)")
+    try:
+        variables = [
+            ("a", "twice_counted(jets[0].pt)"),
+            ("b", "twice_counted(jets[0].pt) + 1"),
+            ("c", "sqrt(twice_counted(jets[0].pt))"),
+        ]
+        parent = ["count(jets) >= 1", "twice_counted(jets[0].pt) > 250"]
+        regions = [("SR_parent", parent), ("SR_a", [*parent, "a > 450"]), ("SR_b", [*parent, "b > 800"])]
+        core, raw = run_spec(table, variables, regions)
+        n = len(EVENTS)
+        assert sum(calls) == n  # one value per event for 3 variables and 3 regions
+        assert len(calls) == 1  # one call for the block
+        lead = np.array([j[0][0] for j, _ in EVENTS])
+        values = raw["variables"].reshape(n, 3)
+        np.testing.assert_allclose(values[:, 0], 2 * lead)
+        np.testing.assert_allclose(values[:, 1], 2 * lead + 1)
+        np.testing.assert_allclose(values[:, 2], np.sqrt(2 * lead))
+        stats = _core.analysis_compiled_stats(core)
+        assert stats["shared"] >= 8  # the inherited cuts are shared whole
+        # cutflows unchanged: step counts as if every cut were evaluated separately
+        flows = {name: cf["n"].tolist() for name, cf in zip(raw["region_names"], raw["cutflows"], strict=True)}
+        passes_parent = 2 * lead > 250
+        assert flows["SR_parent"] == [n, n, int(passes_parent.sum())]
+        assert flows["SR_a"] == [n, n, int(passes_parent.sum()), int((passes_parent & (2 * lead > 450)).sum())]
+        assert flows["SR_b"] == [n, n, int(passes_parent.sum()), int((passes_parent & (2 * lead + 1 > 800)).sum())]
+    finally:
+        functions.unregister("twice_counted")
+
+
+# ------------------------------------------------------------------------------------------------
+# Python custom functions
+# ------------------------------------------------------------------------------------------------
+def test_python_function_on_columns_matches_numpy(table):
+    functions.register("py_ratio", lambda a, b: np.where(b > 0, a / b, np.nan), args=("number", "number"))
+    functions.register("py_sum_sq", lambda pt: ak.to_numpy(ak.sum(pt**2, axis=1)), args=("number list",))
+    functions.register(
+        "py_any_hard", lambda flags: ak.to_numpy(ak.any(flags, axis=1)), args=("bool list",), result="bool"
+    )
+    try:
+        lead = [j[0][0] for j, _ in EVENTS]
+        sub = [j[1][0] if len(j) > 1 else math.nan for j, _ in EVENTS]
+        close(
+            evaluate("py_ratio(jets[1].pt, jets[0].pt)", table, threads=2).tolist(),
+            [s / ld for s, ld in zip(sub, lead, strict=True)],
+        )
+        close(evaluate("py_sum_sq(jets.pt)", table).tolist(), [sum(j[0] ** 2 for j in jets) for jets, _ in EVENTS])
+        close(
+            evaluate("py_any_hard(jets.pt > 200)", table).tolist(),
+            [float(any(j[0] > 200 for j in jets)) for jets, _ in EVENTS],
+        )
+        # inside an object predicate: one event (object) at a time, same values
+        close(
+            evaluate("count(select(jets, py_ratio(pt, 100) > 1.2))", table).tolist(),
+            [sum(j[0] / 100 > 1.2 for j in jets) for jets, _ in EVENTS],
+        )
+        assert ("py_ratio", "") in functions.registered()
+    finally:
+        for name in ("py_ratio", "py_sum_sq", "py_any_hard"):
+            functions.unregister(name)
+    with pytest.raises(ConfigError, match="unknown function 'py_ratio'"):
+        evaluate("py_ratio(1, 2)", table)
+
+
+def test_python_function_errors_are_typed_and_located(table):
+    def boom(x):
+        raise ValueError("no good value")
+
+    functions.register("py_boom", boom, args=("number",))
+    functions.register("py_short", lambda x: x[:1], args=("number",))
+    try:
+        with pytest.raises(InputError) as err:
+            run_spec(table, [("v", "jets[0].pt + py_boom(met.pt)")], [], source="ana.yaml")
+        e = err.value
+        assert (e.file, e.line, e.column) == ("ana.yaml", 1, 7 + len("jets[0].pt + "))
+        assert "custom function 'py_boom' failed: ValueError: no good value" in e.message
+        with pytest.raises(InputError, match=r"py_short.*expected \(4,\)"):
+            run_spec(table, [("v", "py_short(met.pt)")], [], source="ana.yaml")
+    finally:
+        functions.unregister("py_boom")
+        functions.unregister("py_short")
+    with pytest.raises(ValueError, match="unknown type 'vector'"):
+        functions.register("py_bad", abs, args=("vector",))
+    with pytest.raises(ValueError, match="built-in"):
+        functions.register("HT", abs, args=("number",))
