@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from recast_ml import ConfigError, InputError, _core, functions
-from recast_ml.analysis import builtins, evaluate, table_from_arrays
+from recast_ml.analysis import builtins, compile_spec, evaluate, table_from_arrays
 
 TESTS = Path(__file__).parent
 
@@ -252,7 +252,7 @@ def run_spec(table, variables, regions, threads=1, source="<test>"):
             for r, cuts in regions
         ],
     }
-    core = _core.Analysis(spec, _core.table_schema(dict(table)))
+    core = compile_spec(spec, _core.table_schema(dict(table)))
     return core, core.run_table(dict(table), threads)
 
 
@@ -289,14 +289,14 @@ def test_a_subexpression_used_everywhere_is_evaluated_once_per_event(table):
         assert sum(calls) == n  # one value per event for 3 variables and 3 regions
         assert len(calls) == 1  # one call for the block
         lead = np.array([j[0][0] for j, _ in EVENTS])
-        values = raw["variables"].reshape(n, 3)
+        values = raw.variables.reshape(n, 3)
         np.testing.assert_allclose(values[:, 0], 2 * lead)
         np.testing.assert_allclose(values[:, 1], 2 * lead + 1)
         np.testing.assert_allclose(values[:, 2], np.sqrt(2 * lead))
         stats = _core.analysis_compiled_stats(core)
         assert stats["shared"] >= 8  # the inherited cuts are shared whole
         # cutflows unchanged: step counts as if every cut were evaluated separately
-        flows = {name: cf["n"].tolist() for name, cf in zip(raw["region_names"], raw["cutflows"], strict=True)}
+        flows = {name: raw.cutflow(i)[1].tolist() for i, name in enumerate(raw.region_names)}
         passes_parent = 2 * lead > 250
         assert flows["SR_parent"] == [n, n, int(passes_parent.sum())]
         assert flows["SR_a"] == [n, n, int(passes_parent.sum()), int((passes_parent & (2 * lead > 450)).sum())]
