@@ -58,11 +58,12 @@ def assert_same_as_pyhepmc(batch: EventBatch, ref_events, scale=1.0, same_order=
             ), f"event {i}"
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("flavour", ["hepmc3", "hepmc3.gz", "hepmc2", "hepmc2.gz"])
-def test_reader_equals_pyhepmc_particle_by_particle(hepmc_files, flavour):
+def test_reader_equals_pyhepmc_particle_by_particle(hepmc_files, flavour, threads):
     path = hepmc_files[flavour]
     ref = reference_events(path)
-    batch = read_events(path)
+    batch = read_events(path, threads=threads)  # 12 events of ~250 kB: several 1 MiB chunks
     assert_same_as_pyhepmc(batch, ref, same_order=flavour.startswith("hepmc3"))
     assert batch.cross_section_pb == pytest.approx(ref[-1].cross_section.xsec(0), rel=1e-12)
     assert batch.cross_section_error_pb == pytest.approx(ref[-1].cross_section.xsec_err(0), rel=1e-12)

@@ -57,7 +57,7 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-LineSource::LineSource(std::string path) : path_(std::move(path)) {
+LineSource::LineSource(std::string path) : LineContext(std::move(path)) {
     file_ = gzopen(path_.c_str(), "rb");
     if (file_ == nullptr) throw FileNotFound(path_, errno != 0 ? std::strerror(errno) : "cannot open");
     gzbuffer(file_, kChunk);

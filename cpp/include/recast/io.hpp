@@ -50,11 +50,17 @@ public:
 
 /// Opens an event file; the format is detected from its first lines unless given.
 /// Throws FileNotFound if it cannot be opened and InputError if it is not a recognised format.
-std::unique_ptr<EventReader> open_events(const std::string& path, Format format = Format::Auto);
+/// `threads` > 1: HepMC3/HepMC2 events are parsed on that many worker threads while the caller's
+/// thread splits the file at event boundaries (gzip decompression stays on one thread); events,
+/// their order and any error raised (text, file, line, event: the first in file order) are those
+/// of threads = 1. LHE files are always read on the caller's thread. `chunk_bytes`: a worker's
+/// share of the file is cut at the first event boundary after this many bytes (0: 1 MiB).
+std::unique_ptr<EventReader> open_events(const std::string& path, Format format = Format::Auto, unsigned threads = 1,
+                                         std::size_t chunk_bytes = 0);
 
 /// Convenience: reads up to `max_events` events (all by default) of a file into one batch.
 EventBatch read_events(const std::string& path, std::size_t max_events = std::numeric_limits<std::size_t>::max(),
-                       Format format = Format::Auto);
+                       Format format = Format::Auto, unsigned threads = 1);
 
 /// Writes events to a HepMC3 ASCII file batch by batch (e.g. while a sample is generated in
 /// chunks), in the format of write_hepmc3. The file is written as "<path>.part" and renamed to
