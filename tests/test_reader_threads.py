@@ -71,10 +71,14 @@ def test_outcome_sees_what_it_compares(texts, tmp_path):
     """The comparison is not vacuous: events are there, and an error's text and line too."""
     path = write(tmp_path / "ok.hepmc3", texts["hepmc3"], False)
     got, end = assert_threads_agree(path, batches=(1, 1000))
-    assert sum(len(g[0]) for g in got) == 3 and end[0] == "ok" and end[1] == ["nominal", "muR2"]
+    assert sum(len(g[0]) for g in got) == 3
+    assert end[0] == "ok"
+    assert end[1] == ["nominal", "muR2"]
     bad, line = damaged(tmp_path, "bad.hepmc3", texts["hepmc3"], "P ", lambda f: replace(f, 4, "x"), 8)
     got, end = assert_threads_agree(bad, batches=(1,))
-    assert end[0] == "InputError" and end[2] == line and f"bad.hepmc3:{line}" in end[1]
+    assert end[0] == "InputError"
+    assert end[2] == line
+    assert f"bad.hepmc3:{line}" in end[1]
     assert len(got) == 1  # the event before the damaged one was returned first
 
 
@@ -82,7 +86,9 @@ def test_outcome_sees_what_it_compares(texts, tmp_path):
 def test_damaged_field_counts(texts, tmp_path, fmt, prefix, skip, edit, message):
     path, line = damaged(tmp_path, f"bad.{fmt}", texts[fmt], prefix, edit, skip)
     _, end = assert_threads_agree(path, batches=(1, 2, 1000))
-    assert end[0] == "InputError" and message in end[1] and end[2] == line
+    assert end[0] == "InputError"
+    assert message in end[1]
+    assert end[2] == line
 
 
 @pytest.mark.parametrize(("fmt", "prefix", "skip", "pos", "text", "bad", "what"), NON_FINITE_CASES[:12])
@@ -90,7 +96,9 @@ def test_non_finite_numbers(texts, tmp_path, fmt, prefix, skip, pos, text, bad, 
     assert fmt in ("hepmc3", "hepmc2")
     path, line = damaged(tmp_path, f"nan.{fmt}", texts[fmt], prefix, lambda f: replace(f, pos, text), skip)
     _, end = assert_threads_agree(path, batches=(1, 1000))
-    assert end[0] == "InputError" and "not a finite number" in end[1] and end[2] == line
+    assert end[0] == "InputError"
+    assert "not a finite number" in end[1]
+    assert end[2] == line
 
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gz"])
@@ -121,11 +129,14 @@ def test_first_error_in_file_order_wins(texts, tmp_path):
         path = tmp_path / f"{name}.hepmc3"
         path.write_text(body + tail)
         _, end = assert_threads_agree(path, batches=(1, 1000), threads=(2, 4))
-        assert end[0] == "InputError" and end[2] == k + 1 and "expected px, got '1.0.0'" in end[1], end
+        assert end[0] == "InputError", end
+        assert end[2] == k + 1, end
+        assert "expected px, got '1.0.0'" in end[1], end
         # without the damaged particle, the framing error is the one reported, by every thread count
         path.write_text("".join(texts["hepmc3"]).replace(FOOTERS["hepmc3"] + "\n", "") + tail)
         _, end = assert_threads_agree(path, batches=(1, 1000), threads=(2, 4))
-        assert end[0] == "InputError" and end[2] != k + 1
+        assert end[0] == "InputError"
+        assert end[2] != k + 1
 
 
 def test_event_count_check_at_a_chunk_end(texts, tmp_path):
@@ -136,7 +147,8 @@ def test_event_count_check_at_a_chunk_end(texts, tmp_path):
     path = tmp_path / "short.hepmc3"
     path.write_text("".join(lines[:k] + lines[k + 1 :]))
     _, end = assert_threads_agree(path, batches=(1, 1000))
-    assert end[0] == "InputError" and "particles but 5 were found" in end[1]
+    assert end[0] == "InputError"
+    assert "particles but 5 were found" in end[1]
 
 
 @pytest.mark.parametrize("fmt", ["hepmc3", "hepmc2"])
@@ -148,7 +160,8 @@ def test_concatenated_listings_and_changing_cross_section(texts, tmp_path, fmt):
     path = tmp_path / f"cat.{fmt}.gz"
     path.write_bytes(gzip.compress((text + "\n" + other + text).encode()))
     got, end = assert_threads_agree(path, batches=(1, 2, 4, 1000), threads=(2, 5))
-    assert end[0] == "ok" and end[3] == 9
+    assert end[0] == "ok"
+    assert end[3] == 9
     assert len({g[-1] for g in got}) >= 1
 
 
@@ -174,7 +187,8 @@ def test_large_file_default_chunks(tmp_path):
 def test_lhe_is_read_on_one_thread_with_the_same_result(texts, tmp_path):
     path = write(tmp_path / "s.lhe", texts["lhe"], False)
     got, end = assert_threads_agree(path, batches=(1, 1000))
-    assert end[0] == "ok" and sum(len(g[0]) for g in got) > 0
+    assert end[0] == "ok"
+    assert sum(len(g[0]) for g in got) > 0
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
@@ -183,15 +197,16 @@ def test_thread_count_is_checked(texts, tmp_path, bad):
     with pytest.raises(ConfigError, match="threads must be"):
         EventFile(path, threads=bad)
     with EventFile(path, threads=2) as f:
-        assert f.threads == 2 and len(f.read(10)) == 3
+        assert f.threads == 2
+        assert len(f.read(10)) == 3
 
 
 def test_error_is_raised_again_by_later_reads(texts, tmp_path):
     """After an error a threaded reader stays failed (no event after the damage is returned)."""
     path, line = damaged(tmp_path, "bad.hepmc3", texts["hepmc3"], "P ", lambda f: replace(f, 4, "x"), 8)
     reader = _core.open_events(str(path), "auto", 2, 1)
+    assert reader.read(1).n_events == 1
     with pytest.raises(InputError, match=f"bad.hepmc3:{line}"):
-        while reader.read(1).n_events:
-            pass
+        reader.read(1)
     with pytest.raises(InputError, match=f"bad.hepmc3:{line}"):
         reader.read(1)

@@ -384,3 +384,10 @@ def test_optional_lines_written_by_hepmc3_are_read(tmp_path, fmt):
     text = path.read_text()
     assert " @ " in text if fmt == "HepMC3" else "\nH " in text
     assert_same_as_pyhepmc(read_events(path), reference_events(path), same_order=fmt == "HepMC3")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_unreadable_path_is_a_typed_error(tmp_path, threads):
+    """A directory opens but cannot be read (plain input is read with fread, not through zlib)."""
+    with pytest.raises(InputError, match=rf"{tmp_path}:1: read error: Is a directory"):
+        read_events(tmp_path, threads=threads)

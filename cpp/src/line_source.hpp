@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -89,7 +90,8 @@ private:
     Chunk read_chunk();
     void produce();  ///< read-ahead thread body (compressed files: decompression overlaps parsing)
 
-    gzFile file_ = nullptr;
+    gzFile file_ = nullptr;      // gzip input (decompressed on the read-ahead thread)
+    std::FILE* plain_ = nullptr;  // plain input
     // read-ahead (compressed input only)
     std::thread reader_;
     std::mutex mutex_;
