@@ -94,7 +94,9 @@ private:
 /// ".gz"), GeV/mm, one weight ("Default"), the cross section as GenCrossSection when finite.
 /// Production vertices are rebuilt from the parent lists (particles with the same parents share a
 /// vertex); parent links HepMC cannot hold (a parent later in the record, or one that already ends
-/// in a vertex with other parents) are dropped. Returns the number of dropped links. The file is
+/// in a vertex with other parents) are dropped. As HepMC3's WriterAscii, only vertices with several
+/// incoming particles get a "V" line; a particle from a one-parent vertex names its parent particle.
+/// Returns the number of dropped links. The file is
 /// written as "<path>.part" and renamed when complete. Throws
 /// recast::Error if the file cannot be written.
 std::int64_t write_hepmc3(const EventView& events, const std::string& path,
