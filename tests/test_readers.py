@@ -58,11 +58,12 @@ def assert_same_as_pyhepmc(batch: EventBatch, ref_events, scale=1.0, same_order=
             ), f"event {i}"
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("flavour", ["hepmc3", "hepmc3.gz", "hepmc2", "hepmc2.gz"])
-def test_reader_equals_pyhepmc_particle_by_particle(hepmc_files, flavour):
+def test_reader_equals_pyhepmc_particle_by_particle(hepmc_files, flavour, threads):
     path = hepmc_files[flavour]
     ref = reference_events(path)
-    batch = read_events(path)
+    batch = read_events(path, threads=threads)  # 12 events of ~250 kB: several 1 MiB chunks
     assert_same_as_pyhepmc(batch, ref, same_order=flavour.startswith("hepmc3"))
     assert batch.cross_section_pb == pytest.approx(ref[-1].cross_section.xsec(0), rel=1e-12)
     assert batch.cross_section_error_pb == pytest.approx(ref[-1].cross_section.xsec_err(0), rel=1e-12)
@@ -383,3 +384,10 @@ def test_optional_lines_written_by_hepmc3_are_read(tmp_path, fmt):
     text = path.read_text()
     assert " @ " in text if fmt == "HepMC3" else "\nH " in text
     assert_same_as_pyhepmc(read_events(path), reference_events(path), same_order=fmt == "HepMC3")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_unreadable_path_is_a_typed_error(tmp_path, threads):
+    """A directory opens but cannot be read (plain input is read with fread, not through zlib)."""
+    with pytest.raises(InputError, match=rf"{tmp_path}:1: read error: Is a directory"):
+        read_events(tmp_path, threads=threads)

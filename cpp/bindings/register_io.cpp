@@ -1,5 +1,6 @@
 #include <pybind11/stl.h>
 
+#include "recast/errors.hpp"
 #include "recast/io.hpp"
 
 #include "event_access.hpp"
@@ -25,9 +26,13 @@ void register_io(py::module_& m) {
         .def_property_readonly("cross_section_error_pb", &EventReader::cross_section_error_pb)
         .def_property_readonly("events_read", &EventReader::events_read);
 
-    m.def("open_events", [](const std::string& path, const std::string& format) {
-        return recast::io::open_events(path, recast::io::format_from_string(format));
-    }, py::arg("path"), py::arg("format") = "auto");
+    m.def("open_events", [](const std::string& path, const std::string& format, int threads, std::size_t chunk_bytes) {
+        if (threads < 1) throw recast::ConfigError(path, -1, -1, "threads must be >= 1, got " + std::to_string(threads));
+        return recast::io::open_events(path, recast::io::format_from_string(format), static_cast<unsigned>(threads),
+                                       chunk_bytes);
+    }, py::arg("path"), py::arg("format") = "auto", py::arg("threads") = 1, py::arg("chunk_bytes") = 0,
+       "Open an event file; threads > 1 parses HepMC events on worker threads (same results); chunk_bytes: "
+       "bytes of events per worker task (0: 1 MiB).");
 
     py::class_<recast::io::HepMC3Writer>(m, "HepMC3Writer")
         .def(py::init<const std::string&>(), py::arg("path"))

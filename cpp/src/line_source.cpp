@@ -1,6 +1,7 @@
 #include "line_source.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace recast::io::detail {
@@ -57,13 +58,21 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-LineSource::LineSource(std::string path) : path_(std::move(path)) {
+LineSource::LineSource(std::string path) : LineContext(std::move(path)) {
     file_ = gzopen(path_.c_str(), "rb");
     if (file_ == nullptr) throw FileNotFound(path_, errno != 0 ? std::strerror(errno) : "cannot open");
     gzbuffer(file_, kChunk);
     buf_.resize(2 * kChunk);
     // gzip input: decompress on a second thread while this one parses (plain files: no gain)
-    if (gzdirect(file_) == 0) reader_ = std::thread([this] { produce(); });
+    if (gzdirect(file_) == 0) {
+        reader_ = std::thread([this] { produce(); });
+    } else {  // plain file: read straight into the line buffer (zlib's direct mode copies once more)
+        gzclose(file_);
+        file_ = nullptr;
+        plain_ = std::fopen(path_.c_str(), "rb");
+        if (plain_ == nullptr) throw FileNotFound(path_, errno != 0 ? std::strerror(errno) : "cannot open");
+        std::setvbuf(plain_, nullptr, _IONBF, 0);
+    }
 }
 
 LineSource::~LineSource() {
@@ -76,6 +85,7 @@ LineSource::~LineSource() {
         reader_.join();
     }
     if (file_ != nullptr) gzclose(file_);
+    if (plain_ != nullptr) std::fclose(plain_);
 }
 
 LineSource::Chunk LineSource::read_chunk() {
@@ -122,14 +132,13 @@ void LineSource::refill() {
     }
     if (!reader_.joinable()) {  // plain file: read straight into the buffer
         if (end_ + kChunk > buf_.size()) buf_.resize(buf_.size() + 2 * kChunk);
-        const int n = gzread(file_, buf_.data() + end_, static_cast<unsigned>(kChunk));
-        int code = 0;
-        if (n < 0) {
-            const char* msg = gzerror(file_, &code);
-            throw InputError(path_, line_ + 1, -1, std::string("read error: ") + (msg ? msg : "unknown"));
-        }
+        errno = 0;
+        const std::size_t n = std::fread(buf_.data() + end_, 1, kChunk, plain_);
+        if (n < kChunk && std::ferror(plain_))
+            throw InputError(path_, line_ + 1, -1,
+                             std::string("read error: ") + (errno != 0 ? std::strerror(errno) : "unknown"));
         if (n == 0) eof_ = true;
-        end_ += static_cast<std::size_t>(n);
+        end_ += n;
         return;
     }
     Chunk c;

@@ -7,7 +7,9 @@
 #include <charconv>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -25,7 +27,44 @@ namespace recast::io::detail {
 /// always decode the message (an undecodable message reaches Python as an exception without text).
 std::string printable(std::string_view s);
 
-class LineSource {
+/// Where a parser is: the file and the current line number, for error messages. LineSource (the
+/// file itself) and ChunkLines (a copy of some of its lines, parsed on a worker thread) are both.
+class LineContext {
+public:
+    explicit LineContext(std::string path, std::int64_t line = 0) : path_(std::move(path)), line_(line) {}
+    std::int64_t line_number() const noexcept { return line_; }
+    const std::string& path() const noexcept { return path_; }
+
+    /// Throws InputError for the current line (the text made printable, see printable()).
+    [[noreturn]] void fail(std::int64_t event, const std::string& what) const {
+        throw InputError(path_, line_, event, printable(what));
+    }
+
+protected:
+    std::string path_;
+    std::int64_t line_ = 0;
+};
+
+/// Lines of a block of text copied out of a file ("line\n" each), numbered from `first_line` + 1.
+class ChunkLines : public LineContext {
+public:
+    ChunkLines(std::string path, std::string_view text, std::int64_t first_line)
+        : LineContext(std::move(path), first_line), rest_(text) {}
+    bool next(std::string_view& line) {
+        if (rest_.empty()) return false;
+        const void* nl = std::memchr(rest_.data(), '\n', rest_.size());
+        const std::size_t len = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest_.data()) : rest_.size();
+        line = rest_.substr(0, len);
+        rest_.remove_prefix(nl ? len + 1 : len);
+        ++line_;
+        return true;
+    }
+
+private:
+    std::string_view rest_;
+};
+
+class LineSource : public LineContext {
 public:
     explicit LineSource(std::string path);
     ~LineSource();
@@ -39,13 +78,6 @@ public:
     bool unterminated() const noexcept { return unterminated_; }
     /// Makes the line last returned by next() be returned again by the next call.
     void push_back() { pushed_back_ = true; }
-    std::int64_t line_number() const noexcept { return line_; }
-    const std::string& path() const noexcept { return path_; }
-
-    /// Throws InputError for the current line (the text made printable, see printable()).
-    [[noreturn]] void fail(std::int64_t event, const std::string& what) const {
-        throw InputError(path_, line_, event, printable(what));
-    }
 
 private:
     void refill();
@@ -58,8 +90,8 @@ private:
     Chunk read_chunk();
     void produce();  ///< read-ahead thread body (compressed files: decompression overlaps parsing)
 
-    std::string path_;
-    gzFile file_ = nullptr;
+    gzFile file_ = nullptr;      // gzip input (decompressed on the read-ahead thread)
+    std::FILE* plain_ = nullptr;  // plain input
     // read-ahead (compressed input only)
     std::thread reader_;
     std::mutex mutex_;
@@ -72,7 +104,6 @@ private:
     bool pushed_back_ = false;
     bool unterminated_ = false;
     std::string_view last_;
-    std::int64_t line_ = 0;
 };
 
 /// Whitespace tokenizer over one line.
@@ -101,7 +132,7 @@ private:
 /// throws InputError via `src.fail`, naming `what` and the offending text. The number is parsed in
 /// place (no separate tokenisation pass): from_chars must stop exactly at a blank or the line end.
 template <class T>
-T parse_field(Fields& f, const LineSource& src, std::int64_t event, const char* what) {
+T parse_field(Fields& f, const LineContext& src, std::int64_t event, const char* what) {
     std::string_view rest = f.rest();
     std::size_t i = 0;
     while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
@@ -127,14 +158,14 @@ T parse_field(Fields& f, const LineSource& src, std::int64_t event, const char* 
 }
 
 /// parse_field for a count, which must not be negative.
-inline std::int64_t parse_count(Fields& f, const LineSource& src, std::int64_t event, const char* what) {
+inline std::int64_t parse_count(Fields& f, const LineContext& src, std::int64_t event, const char* what) {
     const auto n = parse_field<std::int64_t>(f, src, event, what);
     if (n < 0) src.fail(event, std::string("negative ") + what + " " + std::to_string(n));
     return n;
 }
 
 /// Fails unless `f` has no fields left: `line` names the line type, `last` the last field it has.
-inline void expect_end(const Fields& f, const LineSource& src, std::int64_t event, const char* line,
+inline void expect_end(const Fields& f, const LineContext& src, std::int64_t event, const char* line,
                        const char* last) {
     std::string_view tok;
     Fields rest(f.rest());

@@ -5,6 +5,12 @@
 // (hep-ph/0609017, LHEF v3).
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <limits>
 #include <stdexcept>
 
@@ -15,6 +21,8 @@
 namespace recast::io {
 
 using detail::Fields;
+using detail::ChunkLines;
+using detail::LineContext;
 using detail::LineSource;
 using detail::expect_end;
 using detail::parse_count;
@@ -80,7 +88,7 @@ protected:
 };
 
 // Units line "U GEV MM" (both formats): returns the factor converting momenta to GeV.
-double parse_units(Fields& f, const LineSource& src, std::int64_t ev) {
+double parse_units(Fields& f, const LineContext& src, std::int64_t ev) {
     std::string_view mom, len;
     if (!f.next(mom) || !f.next(len)) src.fail(ev, "units line must be 'U <GEV|MEV> <MM|CM>'");
     if (mom == "GEV") return 1.0;
@@ -97,75 +105,18 @@ struct RawParticle {
 };
 
 // ------------------------------------------------------------------------------------------------
-// The HepMC ASCII formats (Asciiv3 and IO_GenEvent) share their framing: a listing runs from the
-// "HepMC::...-START_EVENT_LISTING" header to the "HepMC::...-END_EVENT_LISTING" footer; an event
-// starts at an 'E' line and ends at the next 'E' line or at the footer. The footer is required:
-// a file that ends without it was cut (possibly exactly between two events, or inside the last
-// field of the last line) and is an error, never a shorter sample. Listings of the same format
-// may follow each other (`cat a.hepmc3 b.hepmc3`); between them only blank lines and
-// "HepMC::Version" lines may appear. Each format parses the lines of its events.
+// The per-event part of a HepMC ASCII format: the lines of one event (from its 'E' line to the
+// line before the next 'E' line or the footer) in, one event of the batch out. The framing
+// (listings, footer, truncation) is HepMCAsciiReader's. A parser reads from a LineContext, which
+// is the file itself (one thread) or a ChunkLines copy of some of its events (worker threads);
+// its state between events is only the weight names (and the events' index), so that chunks of
+// events parse independently with the results of the one-thread path.
 // ------------------------------------------------------------------------------------------------
-class HepMCAsciiReader : public ReaderBase {
+class HepMCEventParser {
 public:
-    using ReaderBase::ReaderBase;
-
-    std::size_t read(EventBatch& out, std::size_t max_events) final {
-        std::size_t n = 0;
-        std::string_view line;
-        while (n < max_events && !finished_) {
-            if (!src_->next(line)) {
-                if (open_)
-                    throw InputError(src_->path(), src_->line_number(), in_event_ ? n_read_ : -1,
-                                     "file ends without the " + std::string(end_listing()) + " footer (truncated?)");
-                finished_ = true;
-                break;
-            }
-            // a last line without newline may have been cut: only the complete footer (or blanks) is accepted
-            if (src_->unterminated() && !trim(line).empty() && !(open_ && trim(line) == end_listing()))
-                src_->fail(in_event_ ? n_read_ : -1, "file ends inside this line, which has no newline (truncated?)");
-            if (trim(line).empty()) continue;
-            if (!open_) {  // between listings
-                if (starts_with(line, "HepMC::Version")) continue;
-                if (trim(line) == start_listing()) {
-                    open_ = true;
-                    continue;
-                }
-                check_listing_header(line);
-                src_->fail(-1, "'" + excerpt(line) + "' after the " + std::string(end_listing()) + " footer");
-            }
-            if (line[0] == 'E') {
-                if (in_event_) {
-                    finish_event(out);
-                    ++n;
-                    if (n == max_events) {  // keep this E line for the next call
-                        src_->push_back();
-                        break;
-                    }
-                }
-                start_event(line);  // sets in_event_
-            } else if (starts_with(line, "HepMC::")) {
-                if (trim(line) == end_listing()) {
-                    if (in_event_) {
-                        finish_event(out);
-                        ++n;
-                    }
-                    open_ = false;
-                } else {
-                    check_listing_header(line);
-                    if (starts_with(line, "HepMC::Version") || trim(line) == start_listing())
-                        src_->fail(in_event_ ? n_read_ : -1,
-                                   "'" + excerpt(line) + "' inside an event listing: the listing before it ends " +
-                                       "without the " + std::string(end_listing()) + " footer (truncated file?)");
-                    src_->fail(in_event_ ? n_read_ : -1, "unexpected line '" + excerpt(line) + "'");
-                }
-            } else {
-                parse_line(line);
-            }
-        }
-        return n;
-    }
-
-protected:
+    virtual ~HepMCEventParser() = default;
+    /// A parser of the same format with no state (for a worker thread).
+    virtual std::unique_ptr<HepMCEventParser> fresh() const = 0;
     // The header opening this format's listing, e.g. "HepMC::Asciiv3-START_EVENT_LISTING".
     virtual std::string_view start_listing() const = 0;
     // The footer closing this format's listing, e.g. "HepMC::Asciiv3-END_EVENT_LISTING".
@@ -179,23 +130,33 @@ protected:
     // Appends the event to `out`; clears in_event_ and counts it in n_read_.
     virtual void finish_event(EventBatch& out) = 0;
 
+    const LineContext* src_ = nullptr;  ///< where the lines come from (file and line number)
+    bool in_event_ = false;
+    std::int64_t n_read_ = 0;  ///< index of the next event (events finished so far)
+    std::vector<std::string> weight_names_;
+    bool names_exact_ = false;    // weight names separated by "\|" (not by blanks)
+    bool names_changed_ = false;  // weight_names_ set by a line since the flag was cleared
+    double xs_ = kNaN, xs_err_ = kNaN;
+
+protected:
     void need_event(std::string_view line) const {
         if (!in_event_) src_->fail(-1, "'" + excerpt(line) + "' before the first event ('E' line)");
     }
-
-    bool in_event_ = false;
-    bool open_ = true;  // inside a listing (open_events has read its START header)
+    void set_xs(double xs, double err, EventBatch& out) {
+        xs_ = xs;
+        xs_err_ = err;
+        out.cross_section_pb = xs;
+        out.cross_section_error_pb = err;
+    }
 };
 
 // ------------------------------------------------------------------------------------------------
 // HepMC3 Asciiv3
 // ------------------------------------------------------------------------------------------------
-class HepMC3Reader final : public HepMCAsciiReader {
+class HepMC3Parser final : public HepMCEventParser {
 public:
-    using HepMCAsciiReader::HepMCAsciiReader;
-    Format format() const override { return Format::HepMC3; }
+    std::unique_ptr<HepMCEventParser> fresh() const override { return std::make_unique<HepMC3Parser>(); }
 
-private:
     std::string_view start_listing() const override { return "HepMC::Asciiv3-START_EVENT_LISTING"; }
     std::string_view end_listing() const override { return "HepMC::Asciiv3-END_EVENT_LISTING"; }
 
@@ -236,6 +197,7 @@ private:
                                        std::to_string(names) + " weight names");
             } else {  // run-info weight names: "\|"-separated (HepMC3 >= 3.2.6) or blank-separated
                 weight_names_.clear();
+                names_changed_ = true;
                 std::string_view rest = trim(line.substr(1));
                 names_exact_ = rest.find("\\|") != std::string_view::npos;
                 if (names_exact_) {
@@ -430,18 +392,15 @@ private:
     std::vector<RawParticle> particles_;
     std::vector<std::int64_t> vertex_ids_, vertex_in_, vertex_offsets_, vertex_slot_;
     std::vector<char> parent_seen_;
-    bool names_exact_ = false;  // weight names separated by "\|" (not by blanks)
 };
 
 // ------------------------------------------------------------------------------------------------
 // HepMC2 IO_GenEvent
 // ------------------------------------------------------------------------------------------------
-class HepMC2Reader final : public HepMCAsciiReader {
+class HepMC2Parser final : public HepMCEventParser {
 public:
-    using HepMCAsciiReader::HepMCAsciiReader;
-    Format format() const override { return Format::HepMC2; }
+    std::unique_ptr<HepMCEventParser> fresh() const override { return std::make_unique<HepMC2Parser>(); }
 
-private:
     std::string_view start_listing() const override { return "HepMC::IO_GenEvent-START_EVENT_LISTING"; }
     std::string_view end_listing() const override { return "HepMC::IO_GenEvent-END_EVENT_LISTING"; }
 
@@ -524,6 +483,7 @@ private:
             src_->fail(n_read_, "unexpected text '" + excerpt(trim(rest)) + "' after the " + std::to_string(n) +
                                     " weight names");
         weight_names_ = std::move(names);
+        names_changed_ = true;
     }
 
     void parse_vertex(std::string_view line) {
@@ -642,6 +602,316 @@ private:
     std::vector<std::int32_t> in_list_;
 };
 
+// ------------------------------------------------------------------------------------------------
+// The HepMC ASCII formats (Asciiv3 and IO_GenEvent) share their framing: a listing runs from the
+// "HepMC::...-START_EVENT_LISTING" header to the "HepMC::...-END_EVENT_LISTING" footer; an event
+// starts at an 'E' line and ends at the next 'E' line or at the footer. The footer is required:
+// a file that ends without it was cut (possibly exactly between two events, or inside the last
+// field of the last line) and is an error, never a shorter sample. Listings of the same format
+// may follow each other (`cat a.hepmc3 b.hepmc3`); between them only blank lines and
+// "HepMC::Version" lines may appear. Each format parses the lines of its events.
+//
+// With threads > 1 the caller's thread only frames: it copies the lines of consecutive events
+// into chunks (~1 MB, cut at 'E' lines) that worker threads parse into batches of their own,
+// appended to the output in file order. Lines outside events (run info, weight names) are parsed
+// by the caller's thread as they come. A failure is kept at its place in the sequence: a chunk's
+// error is raised only after every chunk before it was appended, and a framing error found by
+// the caller's thread (footer missing, stray line) only after the events before it were parsed
+// (the chunk holding the beginning of the broken event is parsed first, without finishing that
+// event). So events, their order, the cross section, weight names and the error reported (text,
+// file, line, event) are those of the one-thread path, for any number of threads.
+// ------------------------------------------------------------------------------------------------
+struct EventChunk {
+    std::string text;              // the lines, each followed by '\n'
+    std::int64_t first_line = 0;   // line number before the first line
+    std::int64_t first_event = 0;  // index of the first event
+    bool complete = false;         // the last event is closed (by an 'E' line or the footer)
+    std::vector<std::string> weight_names;  // run-info weight names at the start (HepMC3 checks)
+    bool names_exact = false;
+    // results
+    EventBatch out;
+    std::exception_ptr error;
+    bool names_changed = false;  // an event set the weight names (HepMC2 'N' lines): out_names
+    std::vector<std::string> out_names;
+    bool done = false;
+};
+
+// Worker threads parsing chunks; each has a parser of its own.
+class ChunkPool {
+public:
+    ChunkPool(const HepMCEventParser& proto, std::string path, unsigned n) : path_(std::move(path)) {
+        for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this, p = proto.fresh()]() mutable { work(*p); });
+    }
+    ~ChunkPool() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+            tasks_.clear();
+        }
+        task_cv_.notify_all();
+        for (auto& t : threads_) t.join();
+    }
+    ChunkPool(const ChunkPool&) = delete;
+    ChunkPool& operator=(const ChunkPool&) = delete;
+
+    void submit(std::shared_ptr<EventChunk> c) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            tasks_.push_back(std::move(c));
+        }
+        task_cv_.notify_one();
+    }
+    void wait(const EventChunk& c) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_cv_.wait(lock, [&] { return c.done; });
+    }
+    /// Drops the chunks no worker has started.
+    void cancel() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        tasks_.clear();
+    }
+
+    // Parses one chunk with parser `p` (also the one-thread reference: same calls, same order).
+    static void parse(EventChunk& c, HepMCEventParser& p, const std::string& path) {
+        ChunkLines lines(path, c.text, c.first_line);
+        p.src_ = &lines;
+        p.in_event_ = false;
+        p.n_read_ = c.first_event;
+        p.weight_names_ = c.weight_names;
+        p.names_exact_ = c.names_exact;
+        p.names_changed_ = false;
+        try {
+            std::string_view line;
+            while (lines.next(line)) {
+                if (trim(line).empty()) continue;
+                if (line[0] == 'E') {
+                    if (p.in_event_) p.finish_event(c.out);
+                    p.start_event(line);
+                } else {
+                    p.parse_line(line);
+                }
+            }
+            if (c.complete && p.in_event_) p.finish_event(c.out);
+        } catch (...) {
+            c.error = std::current_exception();
+        }
+        c.names_changed = p.names_changed_;
+        if (p.names_changed_) c.out_names = p.weight_names_;
+        p.src_ = nullptr;
+    }
+
+private:
+    void work(HepMCEventParser& p) {
+        for (;;) {
+            std::shared_ptr<EventChunk> c;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                task_cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+                if (stop_) return;
+                c = std::move(tasks_.front());
+                tasks_.pop_front();
+            }
+            parse(*c, p, path_);
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                c->done = true;
+            }
+            done_cv_.notify_all();
+        }
+    }
+
+    std::string path_;
+    std::mutex mutex_;
+    std::condition_variable task_cv_, done_cv_;
+    std::deque<std::shared_ptr<EventChunk>> tasks_;
+    bool stop_ = false;
+    std::vector<std::thread> threads_;
+};
+
+class HepMCAsciiReader final : public EventReader {
+public:
+    HepMCAsciiReader(std::unique_ptr<LineSource> src, std::unique_ptr<HepMCEventParser> parser, Format format,
+                     unsigned threads, std::size_t chunk_bytes)
+        : src_(std::move(src)),
+          parser_(std::move(parser)),
+          format_(format),
+          threads_(threads),
+          chunk_bytes_(chunk_bytes > 0 ? chunk_bytes : kChunkBytes) {
+        parser_->src_ = src_.get();
+    }
+    ~HepMCAsciiReader() override {
+        pool_.reset();  // joins the workers before the chunks they may hold go away
+    }
+
+    Format format() const override { return format_; }
+    const std::vector<std::string>& weight_names() const override { return parser_->weight_names_; }
+    double cross_section_pb() const override { return parser_->xs_; }
+    double cross_section_error_pb() const override { return parser_->xs_err_; }
+    const std::string& path() const override { return src_->path(); }
+    std::int64_t events_read() const override { return parser_->n_read_; }
+
+    std::size_t read(EventBatch& out, std::size_t max_events) override {
+        if (threads_ <= 1) return frame(out, max_events);
+        if (failed_) std::rethrow_exception(failed_);
+        if (!pool_) pool_ = std::make_unique<ChunkPool>(*parser_, src_->path(), threads_);
+        std::size_t n = 0;
+        std::exception_ptr deferred;  // a framing error: raised once the chunks before it are in
+        try {
+            try {
+                n = frame(out, max_events);
+            } catch (...) {
+                if (failed_) throw;  // a chunk failed (merge_front): that error comes first
+                deferred = std::current_exception();
+            }
+            dispatch(out, false);  // after a framing error: the broken event's lines, not finished
+            while (!inflight_.empty()) merge_front(out);
+        } catch (...) {
+            inflight_.clear();
+            chunk_.reset();
+            pool_->cancel();
+            throw;
+        }
+        if (deferred) {
+            failed_ = deferred;
+            std::rethrow_exception(deferred);
+        }
+        return n;
+    }
+
+private:
+    static constexpr std::size_t kChunkBytes = 1 << 20;
+
+    // The framing loop. One thread: the parser gets the lines. Threads: they go to chunks.
+    std::size_t frame(EventBatch& out, std::size_t max_events) {
+        HepMCEventParser& p = *parser_;
+        std::size_t n = 0;
+        std::string_view line;
+        while (n < max_events && !finished_) {
+            if (!src_->next(line)) {
+                if (open_)
+                    throw InputError(src_->path(), src_->line_number(), p.in_event_ ? p.n_read_ : -1,
+                                     "file ends without the " + std::string(p.end_listing()) + " footer (truncated?)");
+                finished_ = true;
+                break;
+            }
+            // a last line without newline may have been cut: only the complete footer (or blanks) is accepted
+            if (src_->unterminated() && !trim(line).empty() && !(open_ && trim(line) == p.end_listing()))
+                src_->fail(p.in_event_ ? p.n_read_ : -1, "file ends inside this line, which has no newline (truncated?)");
+            if (trim(line).empty()) {
+                if (chunk_ && p.in_event_) add_line(line);  // keeps the chunk's line numbers
+                continue;
+            }
+            if (!open_) {  // between listings
+                if (starts_with(line, "HepMC::Version")) continue;
+                if (trim(line) == p.start_listing()) {
+                    open_ = true;
+                    continue;
+                }
+                p.check_listing_header(line);
+                src_->fail(-1, "'" + excerpt(line) + "' after the " + std::string(p.end_listing()) + " footer");
+            }
+            if (line[0] == 'E') {
+                if (p.in_event_) {
+                    finish_event(out);
+                    ++n;
+                    if (n == max_events) {  // keep this E line for the next call
+                        src_->push_back();
+                        break;
+                    }
+                }
+                start_event(out, line);  // sets in_event_
+            } else if (starts_with(line, "HepMC::")) {
+                if (trim(line) == p.end_listing()) {
+                    if (p.in_event_) {
+                        finish_event(out);
+                        ++n;
+                    }
+                    dispatch(out, true);
+                    open_ = false;
+                } else {
+                    p.check_listing_header(line);
+                    if (starts_with(line, "HepMC::Version") || trim(line) == p.start_listing())
+                        src_->fail(p.in_event_ ? p.n_read_ : -1,
+                                   "'" + excerpt(line) + "' inside an event listing: the listing before it ends " +
+                                       "without the " + std::string(p.end_listing()) + " footer (truncated file?)");
+                    src_->fail(p.in_event_ ? p.n_read_ : -1, "unexpected line '" + excerpt(line) + "'");
+                }
+            } else if (threads_ > 1 && p.in_event_) {
+                add_line(line);
+            } else {
+                p.parse_line(line);  // (threads: run-info lines outside events)
+            }
+        }
+        if (threads_ > 1) dispatch(out, true);
+        return n;
+    }
+
+    void start_event(EventBatch& out, std::string_view line) {
+        if (threads_ <= 1) return parser_->start_event(line);
+        if (chunk_ && chunk_->text.size() >= chunk_bytes_) dispatch(out, true);
+        if (!chunk_) {
+            chunk_ = std::make_shared<EventChunk>();
+            chunk_->text.reserve(chunk_bytes_ + (chunk_bytes_ >> 2));
+            chunk_->first_line = src_->line_number() - 1;
+            chunk_->first_event = parser_->n_read_;
+            chunk_->weight_names = parser_->weight_names_;
+            chunk_->names_exact = parser_->names_exact_;
+        }
+        add_line(line);
+        parser_->in_event_ = true;
+    }
+
+    void finish_event(EventBatch& out) {
+        if (threads_ <= 1) return parser_->finish_event(out);
+        parser_->in_event_ = false;
+        ++parser_->n_read_;
+    }
+
+    void add_line(std::string_view line) {
+        chunk_->text.append(line.data(), line.size());
+        chunk_->text.push_back('\n');
+    }
+
+    // Hands the open chunk to the workers; keeps at most 2 per thread in flight.
+    void dispatch(EventBatch& out, bool complete) {
+        if (threads_ <= 1 || !chunk_) return;
+        chunk_->complete = complete;
+        pool_->submit(chunk_);
+        inflight_.push_back(std::move(chunk_));
+        chunk_.reset();
+        while (inflight_.size() > 2 * static_cast<std::size_t>(threads_)) merge_front(out);
+    }
+
+    // Appends the oldest chunk's events once parsed; raises its error, if any.
+    void merge_front(EventBatch& out) {
+        auto c = inflight_.front();
+        pool_->wait(*c);
+        inflight_.pop_front();
+        if (c->error) {
+            failed_ = c->error;
+            std::rethrow_exception(c->error);
+        }
+        out.append(c->out);
+        if (!std::isnan(c->out.cross_section_pb)) {
+            parser_->xs_ = c->out.cross_section_pb;
+            parser_->xs_err_ = c->out.cross_section_error_pb;
+        }
+        if (c->names_changed) parser_->weight_names_ = std::move(c->out_names);
+    }
+
+    std::unique_ptr<LineSource> src_;
+    std::unique_ptr<HepMCEventParser> parser_;  // one thread: all lines; threads: lines outside events
+    Format format_;
+    unsigned threads_;
+    std::size_t chunk_bytes_;  // a chunk is cut at the first 'E' line after this many bytes
+    bool finished_ = false;
+    bool open_ = true;  // inside a listing (open_events has read its START header)
+    // threads
+    std::unique_ptr<ChunkPool> pool_;
+    std::shared_ptr<EventChunk> chunk_;                 // being filled
+    std::deque<std::shared_ptr<EventChunk>> inflight_;  // handed to the workers, in file order
+    std::exception_ptr failed_;                         // a read failed: later reads raise it again
+};
 // ------------------------------------------------------------------------------------------------
 // Les Houches Event files
 // ------------------------------------------------------------------------------------------------
@@ -910,23 +1180,28 @@ Format detect(LineSource& src) {
 
 }  // namespace
 
-std::unique_ptr<EventReader> open_events(const std::string& path, Format format) {
+std::unique_ptr<EventReader> open_events(const std::string& path, Format format, unsigned threads,
+                                         std::size_t chunk_bytes) {
     auto src = std::make_unique<LineSource>(path);
     const Format found = detect(*src);
     if (format != Format::Auto && format != found)
         throw InputError(path, src->line_number(), -1,
                          "expected a " + to_string(format) + " file, found " + to_string(found));
     switch (found) {
-        case Format::HepMC3: return std::make_unique<HepMC3Reader>(std::move(src));
-        case Format::HepMC2: return std::make_unique<HepMC2Reader>(std::move(src));
+        case Format::HepMC3:
+            return std::make_unique<HepMCAsciiReader>(std::move(src), std::make_unique<HepMC3Parser>(), found, threads,
+                                                      chunk_bytes);
+        case Format::HepMC2:
+            return std::make_unique<HepMCAsciiReader>(std::move(src), std::make_unique<HepMC2Parser>(), found, threads,
+                                                      chunk_bytes);
         case Format::LHE: src->push_back(); return std::make_unique<LHEReader>(std::move(src));
         case Format::Auto: break;
     }
     throw std::logic_error("unreachable");
 }
 
-EventBatch read_events(const std::string& path, std::size_t max_events, Format format) {
-    auto reader = open_events(path, format);
+EventBatch read_events(const std::string& path, std::size_t max_events, Format format, unsigned threads) {
+    auto reader = open_events(path, format, threads);
     EventBatch out;
     out.source = path;
     reader->read(out, max_events);

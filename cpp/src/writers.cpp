@@ -4,9 +4,12 @@
 // parents share one production vertex, whose incoming particles are those parents. HepMC needs a
 // directed acyclic graph in which a particle ends in at most one vertex, so a parent link is kept
 // only when all parents come earlier in the record and none of them already ends in a vertex with
-// another set of parents; the other links are dropped (counted in the return value). Every vertex
-// is written explicitly ("V -k 0 [ids]") just before its first outgoing particle, so vertex ids
-// are their positions, as HepMC3's ReaderAscii expects.
+// another set of parents; the other links are dropped (counted in the return value). Vertices are
+// numbered in the order of their first outgoing particle (ids -1, -2, ...; the event line gives
+// their count) and written as HepMC3's WriterAscii writes them: a vertex with several incoming
+// particles as a "V -k 0 [ids]" line just before its first outgoing particle, which names it
+// ("P i -k ..."); a vertex with one incoming particle (a decay; no position, status or attributes
+// here) gets no line: its outgoing particles name that parent particle instead ("P i <parent id>").
 #include <zlib.h>
 
 #include <algorithm>
@@ -133,20 +136,25 @@ std::int64_t HepMC3Writer::write(const EventView& events, double cross_section_p
                     if (ok) {
                         vertex = ++n_vertices;
                         vertex_of.emplace(parent_set, vertex);
-                        body += "V -" + std::to_string(vertex) + " 0 [";
-                        for (std::size_t k = 0; k < parent_set.size(); ++k) {
-                            end_vertex[static_cast<std::size_t>(parent_set[k])] = vertex;
-                            if (k) body += ',';
-                            body += std::to_string(parent_set[k] + 1);
+                        for (const auto p : parent_set) end_vertex[static_cast<std::size_t>(p)] = vertex;
+                        if (parent_set.size() > 1) {
+                            body += "V -" + std::to_string(vertex) + " 0 [";
+                            for (std::size_t k = 0; k < parent_set.size(); ++k) {
+                                if (k) body += ',';
+                                body += std::to_string(parent_set[k] + 1);
+                            }
+                            body += "]\n";
                         }
-                        body += "]\n";
                     } else {
                         ++dropped;
                     }
                 }
             }
-            body += "P " + std::to_string(j + 1) + ' ' + (vertex ? "-" + std::to_string(vertex) : std::string("0")) +
-                    ' ' + std::to_string(events.pid[g]);
+            // the production vertex: its id if it has a V line, else its one incoming particle's id
+            const std::string ref = vertex == 0              ? std::string("0")
+                                    : parent_set.size() == 1 ? std::to_string(parent_set[0] + 1)
+                                                             : "-" + std::to_string(vertex);
+            body += "P " + std::to_string(j + 1) + ' ' + ref + ' ' + std::to_string(events.pid[g]);
             append_number(body, events.px[g]);
             append_number(body, events.py[g]);
             append_number(body, events.pz[g]);

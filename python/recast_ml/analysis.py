@@ -1130,7 +1130,7 @@ def run_files(
         with tqdm(unit="ev", desc="events", disable=not progress, leave=False) as bar:
             for path in files:
                 n_file = 0
-                with EventFile(path) as f:
+                with EventFile(path, threads=threads) as f:
                     for chunk in f.batches(chunk_size):
                         n_file += len(chunk)
                         bar.update(len(chunk))

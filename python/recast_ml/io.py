@@ -22,14 +22,22 @@ class EventFile:
     The format is detected from the content (``format`` forces one). Malformed input raises
     :class:`recast_ml.InputError` naming the file, line and event; a missing file raises
     :class:`FileNotFoundError`.
+
+    ``threads`` > 1 parses HepMC3/HepMC2 events on that many worker threads while the calling
+    thread splits the file at event boundaries (gzip decompression stays on one thread). Events,
+    their order, cross section, weight names and errors (the first in file order, with its file,
+    line and event) are the same as with one thread. LHE files are read on one thread.
     """
 
-    def __init__(self, path: str | os.PathLike[str], format: str = "auto") -> None:
+    def __init__(self, path: str | os.PathLike[str], format: str = "auto", *, threads: int = 1) -> None:
         if format not in FORMATS:
             raise _core.ConfigError(f"unknown event format {format!r}; expected one of {FORMATS}")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise _core.ConfigError(f"threads must be an integer >= 1, got {threads!r}")
         self.path = Path(path)
-        self._reader: _core.EventReader | None = _core.open_events(str(self.path), format)
-        log.debug("opened %s (%s)", self.path, self._reader.format)
+        self.threads = threads
+        self._reader: _core.EventReader | None = _core.open_events(str(self.path), format, threads)
+        log.debug("opened %s (%s, %d thread(s))", self.path, self._reader.format, threads)
 
     @property
     def format(self) -> str:
@@ -83,15 +91,19 @@ def as_paths(files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
     return [Path(files)] if isinstance(files, (str, os.PathLike)) else [Path(f) for f in files]
 
 
-def iter_events(path: str | os.PathLike[str], batch_size: int = 1000, format: str = "auto") -> Iterator[EventBatch]:
-    """Iterate over an event file in batches of ``batch_size`` events."""
-    with EventFile(path, format) as f:
+def iter_events(
+    path: str | os.PathLike[str], batch_size: int = 1000, format: str = "auto", *, threads: int = 1
+) -> Iterator[EventBatch]:
+    """Iterate over an event file in batches of ``batch_size`` events (``threads``: see EventFile)."""
+    with EventFile(path, format, threads=threads) as f:
         yield from f.batches(batch_size)
 
 
-def read_events(path: str | os.PathLike[str], max_events: int | None = None, format: str = "auto") -> EventBatch:
+def read_events(
+    path: str | os.PathLike[str], max_events: int | None = None, format: str = "auto", *, threads: int = 1
+) -> EventBatch:
     """Read a whole event file (or its first ``max_events`` events) into one batch."""
-    with EventFile(path, format) as f:
+    with EventFile(path, format, threads=threads) as f:
         return f.read(max_events if max_events is not None else 2**62)
 
 

@@ -50,11 +50,17 @@ public:
 
 /// Opens an event file; the format is detected from its first lines unless given.
 /// Throws FileNotFound if it cannot be opened and InputError if it is not a recognised format.
-std::unique_ptr<EventReader> open_events(const std::string& path, Format format = Format::Auto);
+/// `threads` > 1: HepMC3/HepMC2 events are parsed on that many worker threads while the caller's
+/// thread splits the file at event boundaries (gzip decompression stays on one thread); events,
+/// their order and any error raised (text, file, line, event: the first in file order) are those
+/// of threads = 1. LHE files are always read on the caller's thread. `chunk_bytes`: a worker's
+/// share of the file is cut at the first event boundary after this many bytes (0: 1 MiB).
+std::unique_ptr<EventReader> open_events(const std::string& path, Format format = Format::Auto, unsigned threads = 1,
+                                         std::size_t chunk_bytes = 0);
 
 /// Convenience: reads up to `max_events` events (all by default) of a file into one batch.
 EventBatch read_events(const std::string& path, std::size_t max_events = std::numeric_limits<std::size_t>::max(),
-                       Format format = Format::Auto);
+                       Format format = Format::Auto, unsigned threads = 1);
 
 /// Writes events to a HepMC3 ASCII file batch by batch (e.g. while a sample is generated in
 /// chunks), in the format of write_hepmc3. The file is written as "<path>.part" and renamed to
@@ -88,7 +94,9 @@ private:
 /// ".gz"), GeV/mm, one weight ("Default"), the cross section as GenCrossSection when finite.
 /// Production vertices are rebuilt from the parent lists (particles with the same parents share a
 /// vertex); parent links HepMC cannot hold (a parent later in the record, or one that already ends
-/// in a vertex with other parents) are dropped. Returns the number of dropped links. The file is
+/// in a vertex with other parents) are dropped. As HepMC3's WriterAscii, only vertices with several
+/// incoming particles get a "V" line; a particle from a one-parent vertex names its parent particle.
+/// Returns the number of dropped links. The file is
 /// written as "<path>.part" and renamed when complete. Throws
 /// recast::Error if the file cannot be written.
 std::int64_t write_hepmc3(const EventView& events, const std::string& path,
