@@ -71,7 +71,11 @@ def main() -> None:
     ap.add_argument("--output", type=Path)
     args = ap.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench_chain_"))
+    with tempfile.TemporaryDirectory(prefix="bench_chain_") as d:
+        run(args, Path(d))
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     if args.file is None:
         from recast_ml.pythia import simplified_model_generator
 
@@ -92,8 +96,8 @@ def main() -> None:
     a22 = Analysis.load("ATLAS-SUSY-2018-22")
     a04 = Analysis.load("ATLAS-SUSY-2019-04")
 
-    def chain(*anas: Analysis) -> Callable[[], object]:
-        return lambda: run_files(list(anas), [path], chunk_size=n)
+    def chain(*anas: Analysis, threads: int = 1) -> Callable[[], object]:
+        return lambda: run_files(list(anas), [path], chunk_size=n, threads=threads)
 
     t = interleaved(
         {
@@ -103,6 +107,7 @@ def main() -> None:
             "chain22": chain(a22),
             "chain04": chain(a04),
             "chain_both": chain(a22, a04),
+            "chain22_t2": chain(a22, threads=2),
         },
         args.repeat,
     )
@@ -121,6 +126,11 @@ def main() -> None:
         ("recast: read + detector + SUSY-2018-22 (16 BDTs)", t["chain22"], "goal >= 0.6"),
         ("recast: read + detector + SUSY-2019-04 (NN)", t["chain04"], ""),
         ("recast: read + detector + both analyses (one detector pass)", t["chain_both"], ""),
+        (
+            "recast: read + detector + SUSY-2018-22, `threads=2` (reader workers, detector, analysis)",
+            t["chain22_t2"],
+            "",
+        ),
     ]
     table = markdown_table(
         ["in one process", "events/s", "rate / python-fastjet rate", "goal"],

@@ -1130,7 +1130,10 @@ def run_files(
         with tqdm(unit="ev", desc="events", disable=not progress, leave=False) as bar:
             for path in files:
                 n_file = 0
-                with EventFile(path, threads=threads) as f:
+                # gzip: decompression (one thread) is the bottleneck; parser workers beyond the
+                # free cores only compete with it (benchmarks/results/readers.md: 0.83-0.92x on 2 cores)
+                gz = str(path).endswith(".gz")
+                with EventFile(path, threads=max(1, threads - 1) if gz else threads) as f:
                     for chunk in f.batches(chunk_size):
                         n_file += len(chunk)
                         bar.update(len(chunk))
