@@ -4,6 +4,7 @@ message, whichever bytes the offending text holds."""
 
 from __future__ import annotations
 
+import errno
 import pickle
 
 import awkward as ak
@@ -93,7 +94,9 @@ def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         read_events(missing)
     assert err.value.filename == str(missing)
-    assert str(missing) in str(err.value)
+    assert err.value.errno == errno.ENOENT
+    # a full OSError: "[Errno 2] no such file: '<path>'", not "[Errno None] None: '<path>'"
+    assert str(err.value) == f"[Errno 2] No such file or directory: {str(missing)!r}"
 
 
 def test_yaml_errors_name_the_file(tmp_path):

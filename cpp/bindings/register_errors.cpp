@@ -4,6 +4,7 @@
 // input line never loses the message.
 #include <Python.h>
 
+#include <cerrno>
 #include <string>
 
 #include "recast/errors.hpp"
@@ -42,8 +43,9 @@ void register_errors(py::module_& m) {
                 py::module_ errors = py::module_::import("recast_ml.errors");
                 py::dict kw;
                 if (const auto* f = dynamic_cast<const recast::FileNotFound*>(&e)) {
-                    py::object err = py::reinterpret_borrow<py::object>(PyExc_FileNotFoundError)(text(e.what()));
-                    err.attr("filename") = text(f->path());
+                    // (errno, strerror, filename): str() reads "[Errno 2] <message>: '<path>'"
+                    py::object err = py::reinterpret_borrow<py::object>(PyExc_FileNotFoundError)(
+                        ENOENT, text(e.message()), text(f->path()));
                     PyErr_SetObject(PyExc_FileNotFoundError, err.ptr());
                 } else if (const auto* in = dynamic_cast<const recast::InputError*>(&e)) {
                     kw["file"] = optional_text(in->source());
