@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ._core import ConfigError
-from .analysis import Located
+from .analysis import Located, _first_line
 
 __all__ = ["expand"]
 
@@ -71,22 +71,6 @@ class _Where:
         if isinstance(at, Located):
             return ConfigError(message, file=self.file, line=at.line, column=at.col)
         return ConfigError(message, file=self.file, line=_first_line(at))
-
-
-def _first_line(x: Any) -> int | None:
-    if isinstance(x, Located):
-        return x.line
-    if isinstance(x, Mapping):
-        for k, v in x.items():
-            line = _first_line(k) or _first_line(v)
-            if line:
-                return line
-    if isinstance(x, list):
-        for v in x:
-            line = _first_line(v)
-            if line:
-                return line
-    return None
 
 
 def _key(d: Mapping[Any, Any], name: str) -> Any:
