@@ -38,8 +38,14 @@ def loose_electron(pt, eta, phi):
 #    dR < 0.4) -> 0 leptons, 4 signal jets.
 EVENT_A = {
     "number": 2,
-    "jets": [jet(700, 3.2, 1.0), jet(620, 0.3, 3.0), jet(450, -0.8, -2.2), jet(300, 1.2, 2.0),
-             jet(200, -0.2, -1.6), jet(40, 1.0, 0.3)],
+    "jets": [
+        jet(700, 3.2, 1.0),
+        jet(620, 0.3, 3.0),
+        jet(450, -0.8, -2.2),
+        jet(300, 1.2, 2.0),
+        jet(200, -0.2, -1.6),
+        jet(40, 1.0, 0.3),
+    ],
     "electrons": [loose_electron(30, -0.2, -1.3)],
     "met": {"pt": 700, "phi": 0.0},
 }
@@ -47,8 +53,15 @@ EVENT_A = {
 #    electron is > 0.4 from every other jet and stays) -> one baseline lepton: vetoed everywhere.
 EVENT_B = {
     "number": 3,
-    "jets": [jet(900, 0.1, 3.1), jet(500, -0.4, -2.6), jet(400, 0.5, 2.0), jet(300, 0.9, 2.4),
-             jet(150, -1.3, -1.9), jet(100, 0.6, 1.5), jet(90, -0.2, -1.2)],
+    "jets": [
+        jet(900, 0.1, 3.1),
+        jet(500, -0.4, -2.6),
+        jet(400, 0.5, 2.0),
+        jet(300, 0.9, 2.4),
+        jet(150, -1.3, -1.9),
+        jet(100, 0.6, 1.5),
+        jet(90, -0.2, -1.2),
+    ],
     "electrons": [loose_electron(60, 0.55, 2.05)],
     "met": {"pt": 800, "phi": 0.0},
 }
@@ -56,8 +69,16 @@ EVENT_B = {
 #    a forward jet at eta = -3.5 and a 30 GeV base jet that are not signal jets.
 EVENT_C = {
     "number": 4,
-    "jets": [jet(500, 0.2, 3.0), jet(400, -0.5, -2.6), jet(300, 1.0, 2.3), jet(250, 2.5, -2.0),
-             jet(150, -1.1, 1.9), jet(100, 0.7, -1.5), jet(60, -3.5, 0.1), jet(30, 0.0, 0.2)],
+    "jets": [
+        jet(500, 0.2, 3.0),
+        jet(400, -0.5, -2.6),
+        jet(300, 1.0, 2.3),
+        jet(250, 2.5, -2.0),
+        jet(150, -1.1, 1.9),
+        jet(100, 0.7, -1.5),
+        jet(60, -3.5, 0.1),
+        jet(30, 0.0, 0.2),
+    ],
     "met": {"pt": 800, "phi": 0.0},
 }
 # D: MET 250 < 300.
@@ -92,8 +113,16 @@ VARIABLE_NAMES = ("etmiss", "n_jets", "n_leptons", "ht", "meff", "meff4", "meff6
 
 # regions each event passes, by hand (BDT regions added from the scores below)
 PASSED = {
-    "A": {"presel", "SR2j-1600", "SR2j-2200", "MB-SSd-2-common", "MB-SSd-4-common", "MB-SSd-4-2200-16",
-          "MB-C-4-common", "MB-C-4-2200-16"},
+    "A": {
+        "presel",
+        "SR2j-1600",
+        "SR2j-2200",
+        "MB-SSd-2-common",
+        "MB-SSd-4-common",
+        "MB-SSd-4-2200-16",
+        "MB-C-4-common",
+        "MB-C-4-2200-16",
+    },
     "B": set(),
     "C": {"presel", "SR2j-1600", "MB-SSd-2-common"},
     "D": set(),
@@ -107,8 +136,16 @@ BDT_PRESELECTED = {
     "D": set(),
     "E": set(),
 }
-BDT_THRESHOLDS = {"GGd1": 0.97, "GGd2": 0.94, "GGd3": 0.94, "GGd4": 0.87,
-                  "GGo1": 0.96, "GGo2": 0.87, "GGo3": 0.92, "GGo4": 0.84}  # spec 7.1, score >= cut
+BDT_THRESHOLDS = {
+    "GGd1": 0.97,
+    "GGd2": 0.94,
+    "GGd3": 0.94,
+    "GGd4": 0.87,
+    "GGo1": 0.96,
+    "GGo2": 0.87,
+    "GGo3": 0.92,
+    "GGo4": 0.84,
+}  # spec 7.1, score >= cut
 # first failed cut in selected regions, by hand
 FIRST_FAILED = {
     ("A", "SR2j-2800"): "meff > 2800",

@@ -4,12 +4,14 @@ of running alone."""
 
 from __future__ import annotations
 
+import threading
+
 import awkward as ak
 import numpy as np
 import pytest
 
-from recast_ml import ConfigError, EventBatch
-from recast_ml.analysis import Analysis, run_batches
+from recast_ml import ConfigError, EventBatch, InputError
+from recast_ml.analysis import Analysis, prefetched, run_batches, run_files
 from recast_ml.detector import Detector
 from recast_ml.objects import ObjectTable
 from recast_ml.pythia import simplified_model_generator
@@ -170,3 +172,71 @@ def test_object_table_awkward_view_is_the_detector_output_without_copies(gluinos
     # a table of another card is refused
     with pytest.raises(ConfigError, match="reconstructed with card"):
         Analysis.load("ATLAS-SUSY-2018-22", detector=reseeded_card(tmp_path)).run_objects(table)
+
+
+# ------------------------------------------------------------------------------------------------
+# reading ahead: with threads >= 2 run_files parses the next chunk while the current one runs
+# ------------------------------------------------------------------------------------------------
+def test_run_files_reading_ahead_gives_the_same_results(gluinos, tmp_path):
+    from recast_ml.io import HepMC3Writer
+
+    path = tmp_path / "g.hepmc3"
+    with HepMC3Writer(path) as w:
+        w.write(gluinos)
+    ana = [Analysis.load("ATLAS-SUSY-2018-22"), Analysis.load("ATLAS-SUSY-2019-04")]
+    ref = run_files(ana, [path, path], chunk_size=5, threads=1)  # 2 x 36 events in chunks of 5
+    got = run_files(ana, [path, path], chunk_size=5, threads=2)
+    for g, r in zip(got, ref, strict=True):
+        assert_same(g, r)
+        np.testing.assert_array_equal(g.variables, r.variables)  # NaN at the same places
+        np.testing.assert_array_equal(g.passed, r.passed)
+
+
+def test_prefetched_keeps_order_and_raises_where_the_producer_failed():
+    def items():
+        yield from (1, 2, 3)
+        raise ValueError("bad chunk 4")
+
+    stream = prefetched(items())
+    assert [next(stream), next(stream), next(stream)] == [1, 2, 3]
+    with pytest.raises(ValueError, match="bad chunk 4"):
+        next(stream)
+
+
+def test_prefetched_stops_and_closes_the_producer_when_the_consumer_stops():
+    closed = threading.Event()
+
+    def endless():
+        try:
+            k = 0
+            while True:
+                yield k
+                k += 1
+        finally:
+            closed.set()
+
+    stream = prefetched(endless())
+    assert [next(stream), next(stream)] == [0, 1]
+    stream.close()  # e.g. an analysis error in run_batches: no hang, the file is closed
+    assert closed.is_set()
+
+
+def test_run_files_reading_ahead_reports_a_damaged_chunk_like_one_thread(gluinos, tmp_path):
+    from recast_ml.io import HepMC3Writer
+
+    path = tmp_path / "g.hepmc3"
+    with HepMC3Writer(path) as w:
+        w.write(gluinos)
+    lines = path.read_text().splitlines(keepends=True)
+    p_lines = [i for i, line in enumerate(lines) if line.startswith("P ")]
+    k = p_lines[len(p_lines) * 3 // 4]  # a particle line in a late chunk
+    lines[k] = lines[k].replace("P ", "P x", 1)
+    path.write_text("".join(lines))
+    ana = [Analysis.load("ATLAS-SUSY-2018-22")]
+    errors = []
+    for threads in (1, 2):
+        with pytest.raises(InputError) as err:
+            run_files(ana, [path], chunk_size=5, threads=threads)
+        errors.append((str(err.value), err.value.line, err.value.event))
+    assert errors[0] == errors[1]
+    assert errors[0][1] == k + 1

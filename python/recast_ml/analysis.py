@@ -1142,7 +1142,58 @@ def run_files(
                     raise ConfigError("the event file holds no events", file=str(path))
                 log.info("%s: %d events", path, n_file)
 
-    return run_batches(analyses, chunks(), cross_section=cross_section, luminosity=luminosity, threads=threads)
+    # with threads >= 2 the next chunk is read while the current one is reconstructed and analysed
+    stream = prefetched(chunks()) if threads >= 2 else chunks()
+    return run_batches(analyses, stream, cross_section=cross_section, luminosity=luminosity, threads=threads)
+
+
+def prefetched(items: Iterator[EventBatch], depth: int = 1) -> Iterator[EventBatch]:
+    """``items`` produced on a background thread, at most ``depth`` ahead of the consumer (reading
+    releases the GIL, so the next chunk is parsed while the current one is reconstructed). The
+    order and the items are those of ``items``; an exception raised by ``items`` reaches the
+    consumer at the same place in the sequence; if the consumer stops early (an error in the
+    analysis), the producer is stopped and ``items`` closed (its files closed) before returning."""
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as e:  # handed to the consumer, raised there
+            put(("error", e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="recast-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def table_from_arrays(
