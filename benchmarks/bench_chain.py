@@ -162,7 +162,9 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         "The whole chain",
         f"`python benchmarks/bench_chain.py --events {args.events} --repeat {args.repeat}`: {n} Pythia 8 "
         f"gluino-pair events (1400, 1000) GeV at 13 TeV (MPI, hadronisation), "
-        f"{events.n_particles / n:.0f} particles/event, plain HepMC3 written by recast, read in chunks of 500 events (`run_files`); 1 thread unless said (`threads=2`: reader workers, detector and analysis threads, and the next chunk read while the current one runs); best of "
+        f"{events.n_particles / n:.0f} particles/event, plain HepMC3 written by recast, read in chunks of 500 "
+        "events (`run_files`); 1 thread unless said (`threads=2`: reader workers, detector and analysis "
+        "threads, and the next chunk read while the current one runs); best of "
         f"{args.repeat} interleaved runs; {os.cpu_count()}-core machine, load average "
         f"{load[0]:.1f}/{load[1]:.1f} at the end of the run. 'read + detector + analysis' rates include reading "
         f"the file; the clustering rows do not. End-to-end times are wall times of separate processes "
