@@ -10,7 +10,8 @@
 // Results: one cutflow per region (step 0 = all events) and binned yields, plus every variable and
 // the pass/fail of every region per event (for distributions and validation).
 // Expressions also see the records `event` (number, index, weight) and `parameters`.
-// Parsing of the YAML format is done by the Python loader; C++ users fill `Spec` directly.
+// Parsing of the YAML format is done by the Python loader, which writes a resolved definition (JSON)
+// that `recast/analysis/definition.hpp` loads into `Spec`; C++ users may also fill `Spec` directly.
 #pragma once
 
 #include <cstdint>
