@@ -180,6 +180,18 @@ void p4_list_check(Checker& c, Node& n, std::size_t first = 0) {
         c.need_p4(i);
     }
 }
+/// f(x, ...) over the four-vector sum of 1..64 objects/collections/vectors (m, vpt, sum4).
+void p4_sum_check(Checker& c, Node& n) {
+    c.arity(1, 64);
+    p4_list_check(c, n);
+}
+/// A number of the four-vector sum of the arguments (missing if an object is missing).
+template <double (fn::P4::*Get)() const noexcept>
+void p4_sum_eval(const Node& n, Eval& ev, Value& out) {
+    fn::P4 sum;
+    if (!sum_args(n, ev, sum)) return set_none(out, T::Number);
+    set_number(out, (sum.*Get)());
+}
 
 /// The momenta of the objects of a collection value (thread_local scratch).
 const std::vector<fn::P4>& momenta(const Value& c, std::vector<fn::P4>& buf, std::size_t limit = SIZE_MAX) {
@@ -346,31 +358,14 @@ const std::vector<BuiltinDef> kBuiltins = {
      },
      mt2_eval},
     {"m", "m(x: object|collection|vector, ...) -> number", "invariant mass of the four-vector sum of the arguments",
-     [](Checker& c, Node& n) {
-         c.arity(1, 64);
-         p4_list_check(c, n);
-     },
-     [](const Node& n, Eval& ev, Value& out) {
-         fn::P4 sum;
-         if (!sum_args(n, ev, sum)) return set_none(out, T::Number);
-         set_number(out, sum.m());
-     }},
+     p4_sum_check, p4_sum_eval<&fn::P4::m>},
     {"vpt", "vpt(x: object|collection|vector, ...) -> number", "pT of the four-vector sum of the arguments",
-     [](Checker& c, Node& n) {
-         c.arity(1, 64);
-         p4_list_check(c, n);
-     },
-     [](const Node& n, Eval& ev, Value& out) {
-         fn::P4 sum;
-         if (!sum_args(n, ev, sum)) return set_none(out, T::Number);
-         set_number(out, sum.pt());
-     }},
+     p4_sum_check, p4_sum_eval<&fn::P4::pt>},
     {"sum4", "sum4(x: object|collection|vector, ...) -> vector",
      "four-momentum sum of the arguments (records such as met: eta = m = 0); missing if an object is missing; "
      "components .pt .eta .phi .m .px .py .pz .e",
      [](Checker& c, Node& n) {
-         c.arity(1, 64);
-         p4_list_check(c, n);
+         p4_sum_check(c, n);
          n.type = T::Vector;
      },
      [](const Node& n, Eval& ev, Value& out) {
