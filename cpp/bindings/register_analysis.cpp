@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "analysis_schema.hpp"
 #include "event_access.hpp"
 #include "numpy_util.hpp"
 #include "object_table.hpp"
@@ -165,18 +166,6 @@ an::EventTable table_from(const py::dict& d) {
         t.records[name] = std::move(rc);
     }
     return t;
-}
-
-an::Schema schema_from(const py::dict& d) {
-    an::Schema s;
-    for (const auto& [k, v] : d["collections"].cast<py::dict>())
-        s.collections[k.cast<std::string>()] = v.cast<std::vector<std::string>>();
-    for (const auto& [k, v] : d["records"].cast<py::dict>())
-        s.records[k.cast<std::string>()] = v.cast<std::vector<std::string>>();
-    if (d.contains("bool_fields"))
-        for (const auto& [k, v] : d["bool_fields"].cast<py::dict>())
-            s.bool_fields[k.cast<std::string>()] = v.cast<std::vector<std::string>>();
-    return s;
 }
 
 std::vector<std::pair<std::string, double>> parameter_list(const py::dict& d) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis_schema.hpp"
 #include "recast/analysis/analysis.hpp"
 #include "recast/analysis/expression.hpp"
 #include "register.hpp"
@@ -95,14 +96,7 @@ void register_functions(py::module_& m) {
     m.def(
         "expression_pool_stats",
         [](const std::vector<std::string>& texts, const py::dict& schema) {
-            an::Schema s;
-            for (const auto& [k, v] : schema["collections"].cast<py::dict>())
-                s.collections[k.cast<std::string>()] = v.cast<std::vector<std::string>>();
-            for (const auto& [k, v] : schema["records"].cast<py::dict>())
-                s.records[k.cast<std::string>()] = v.cast<std::vector<std::string>>();
-            if (schema.contains("bool_fields"))
-                for (const auto& [k, v] : schema["bool_fields"].cast<py::dict>())
-                    s.bool_fields[k.cast<std::string>()] = v.cast<std::vector<std::string>>();
+            const an::Schema s = schema_from(schema);
             auto pool = std::make_shared<an::ExpressionPool>();
             for (const auto& t : texts) an::Expression e(t, s, "<expression>", 1, 1, pool);
             return stats_dict(pool->stats());
