@@ -938,17 +938,23 @@ public:
         return es_.met_kin.data();
     }
 
-    /// Runs the vectorised custom function `b` once for events [ctx.event, block end).
-    void run_block(const Node& b) {
-        const std::size_t e0 = ctx.event;
-        std::size_t end = ctx.block_end > e0 ? std::min(ctx.block_end, e0 + kMaxBatch) : e0 + 1;
-        const std::size_t na = b.kids.size();
+    /// Empties the argument columns of a vectorised custom-function call with `na` arguments
+    /// (buffers kept for reuse).
+    void reset_columns(std::size_t na) {
         ps_.col_values.resize(std::max(ps_.col_values.size(), na));
         ps_.col_offsets.resize(std::max(ps_.col_offsets.size(), na));
         for (std::size_t i = 0; i < na; ++i) {
             ps_.col_values[i].clear();
             ps_.col_offsets[i].assign(1, 0);
         }
+    }
+
+    /// Runs the vectorised custom function `b` once for events [ctx.event, block end).
+    void run_block(const Node& b) {
+        const std::size_t e0 = ctx.event;
+        std::size_t end = ctx.block_end > e0 ? std::min(ctx.block_end, e0 + kMaxBatch) : e0 + 1;
+        const std::size_t na = b.kids.size();
+        reset_columns(na);
         std::size_t n = 0;
         for (std::size_t e = e0; e < end; ++e) {
             ctx.event = e;
@@ -1139,12 +1145,7 @@ private:
                 x = bv.values[ctx.event - bv.first];
             } else {
                 const std::size_t na = n.kids.size();
-                ps_.col_values.resize(std::max(ps_.col_values.size(), na));
-                ps_.col_offsets.resize(std::max(ps_.col_offsets.size(), na));
-                for (std::size_t i = 0; i < na; ++i) {
-                    ps_.col_values[i].clear();
-                    ps_.col_offsets[i].assign(1, 0);
-                }
+                reset_columns(na);
                 for (std::size_t i = 0; i < na; ++i) append_arg(*n.kids[i], i);
                 call_block(n, 1);
                 x = ps_.out[0];
