@@ -19,6 +19,11 @@ def analyses_dir() -> Path:
     return _find("analyses", "analyses", "analyses folder")
 
 
+def validation_dir() -> Path:
+    """Folder with the committed validation summaries (``<ID>/summary.json``)."""
+    return _find("validation", "validation", "validation summaries")
+
+
 def cards_dir() -> Path:
     """Folder with the reference detector cards (atlas_run2.toml, cms_run2.toml)."""
     return _find("data/cards", "data/cards", "detector cards")

@@ -120,20 +120,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_analyses_list(args: argparse.Namespace) -> int:
     from .analysis import available, find_definition, load_definition
+    from .catalogue import status
 
+    rows = []
     for name in available():
         d = load_definition(find_definition(name))
         info = d.info
-        n_models = len(d.doc.get("models", {}))
-        print(
-            f"{name:<22} {info.get('experiment', '')} {info.get('sqrt_s', '')} TeV {info.get('luminosity', '')} fb-1, "
-            f"{len(d.doc['regions'])} regions, {n_models} models  {info.get('title', '')}"
+        rows.append(
+            (
+                name,
+                f"{info.get('experiment', '')} {info.get('sqrt_s', '')} TeV {info.get('luminosity', '')} fb-1",
+                f"{len(d.doc['regions'])} regions, {len(d.doc.get('models', {}))} models",
+                status(d).text,
+                str(info.get("title", "")),
+            )
         )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(f"{r[i]:<{widths[i]}}" for i in range(4)) + f"  {r[4]}")
     return 0
 
 
 def _cmd_analyses_show(args: argparse.Namespace) -> int:
     from .analysis import find_definition, load_definition
+    from .catalogue import published_regions, status
 
     d = load_definition(find_definition(args.analysis))
     print(f"{d.id}: {d.info.get('title', '')}")
@@ -144,11 +154,16 @@ def _cmd_analyses_show(args: argparse.Namespace) -> int:
     for name, card in d.doc.get("models", {}).items():
         outs = ", ".join(f"{name}.{o}" for o in card["outputs"])
         print(f"  model {name}: {len(card['files'])} file(s), outputs {outs}")
+    st = status(d)
+    print(f"  status      {st.text}" + (f" ({st.summary_file})" if st.summary_file else ""))
     cuts = d.region_cuts()
+    published = published_regions(d)
     for r in d.doc["regions"]:
         name = str(r["name"])
         pub = f" (published as {r['published']})" if "published" in r else ""
-        print(f"  region {name}{pub}: {len(cuts[name])} cuts" + (f", last: {cuts[name][-1][0]}" if cuts[name] else ""))
+        numbers = "; published: " + ", ".join(published[name]) if published.get(name) else ""
+        last = f", last: {cuts[name][-1][0]}" if cuts[name] else ""
+        print(f"  region {name}{pub}: {len(cuts[name])} cuts{last}{numbers}")
     return 0
 
 
@@ -356,7 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     res.set_defaults(func=_cmd_definition_resolve)
 
     run = sub.add_parser("run", help="the main job: yields, CLs, r-values per signal region, results JSON + report")
-    run.add_argument("--analysis", action="append", help="analysis ID or definition path (repeatable)")
+    run.add_argument(
+        "--analysis",
+        action="append",
+        help="analysis ID or definition path; repeatable, or a comma list; 'all' = every bundled analysis "
+        "(one detector pass per card for all of them)",
+    )
     src = run.add_mutually_exclusive_group(required=True)
     src.add_argument(
         "--events", type=Path, nargs="+", metavar="FILE", help="HepMC2/3 or LHE file(s) of one sample (plain or .gz)"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._core import ConfigError
 from .analysis import Analysis, AnalysisResult, run_batches, run_files
+from .catalogue import expand_names, status
 from .events import EventBatch
 from .io import HepMC3Writer, as_paths
 from .statistics import MIN_MC_EVENTS, RegionStatistics, best_expected, read_signal_regions, region_statistics
@@ -166,6 +167,7 @@ def file_cross_section(files: Sequence[Path]) -> tuple[float, str] | None:
 def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
     """Results document of one analysis with statistics for the SRs with published numbers."""
     doc = result.to_dict()
+    doc["analysis"]["status"] = status(ana.definition).to_dict()
     published_file = ana.definition.directory / "signal_regions.csv"
     if not published_file.is_file():
         doc["statistics"] = {"note": "no published signal-region numbers for this analysis"}
@@ -240,6 +242,7 @@ def run_job(
     """Runs the analyses on the events (see the module docstring); ``write_events`` also writes
     the sample as HepMC3 (``.gz``: compressed) with the cross section used for the yields."""
     t0 = time.perf_counter()
+    analyses = expand_names(analyses)  # "all", comma lists
     if not analyses:
         raise ConfigError("give at least one --analysis")
     loaded = [Analysis.load(a, detector=detector) for a in analyses]  # fail early on unknown IDs
@@ -326,6 +329,9 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
     for doc in summary["analyses"]:
         aid = doc["analysis"]["id"]
         lines.append(f"\n=== {aid}")
+        status_line = (
+            f"  [{aid} validation status: {doc['analysis']['status']['text']}]" if "status" in doc["analysis"] else ""
+        )
         st = doc.get("statistics", {})
         regions = st.get("regions", [])
         best = st.get("best_expected_region")
@@ -358,9 +364,9 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
                     f"{r['region']:<16} {r['signal']:>9.3f} {r['signal_error']:>7.3f} {mc:>6} {r['n_obs']:>7g} "
                     f"{r['b']:>9.4g} {r['cls_obs']:>8.4f} {r['cls_exp']:>8.4f} {r_obs:>7} {r_exp:>7} {r_cons:>7}{mark}"
                 )
-            lines.append(st.get("verdict") or _verdict(None))
+            lines.append((st.get("verdict") or _verdict(None)) + status_line)
         else:
-            lines.append(st.get("note", "no statistics"))
+            lines.append(st.get("note", "no statistics") + status_line)
     return "\n".join(lines)
 
 
@@ -379,6 +385,8 @@ def _report(summary: dict[str, Any]) -> str:
     ]
     for doc in summary["analyses"]:
         body.append(f"<h2>{e(doc['analysis']['id'])}</h2>")
+        if "status" in doc["analysis"]:
+            body.append(f"<p>Validation status: {e(doc['analysis']['status']['text'])}</p>")
         st = doc.get("statistics", {})
         if st.get("regions"):
             body.append(
