@@ -391,3 +391,50 @@ def test_unreadable_path_is_a_typed_error(tmp_path, threads):
     """A directory opens but cannot be read (plain input is read with fread, not through zlib)."""
     with pytest.raises(InputError, match=rf"{tmp_path}:1: read error: Is a directory"):
         read_events(tmp_path, threads=threads)
+
+
+def _number_spellings(n: int, seed: int) -> list[str]:
+    """Decimal spellings of doubles as generators and hand-written files have them: every printf
+    precision in e/f/g style, shortest repr, 17 digits, very long significands, leading zeros,
+    "1." and ".5", upper-case exponents, signed zeros, tiny, huge and subnormal magnitudes."""
+    rng = np.random.default_rng(seed)
+    out = ["0", "-0", "0.0", "-0.0", "1.", ".5", "-.5", "1E5", "1e+0", "1e-0", "5e-324"]
+    out += ["2.2250738585072014e-308", "1.7976931348623157e308", "9007199254740993", "9007199254740992.0"]
+    out += ["123456789012345678901234567890", "0.000000000000000000000000001", "1e22", "1e23", "1e-22", "1e-23"]
+    out += ["4.35679e-1", "00000012.5000000"]
+    for _ in range(n):
+        x = float(rng.choice([-1, 1]) * 10 ** rng.uniform(-30, 30))
+        style = int(rng.integers(0, 6))
+        if style == 0:
+            out.append(f"{x:.{int(rng.integers(0, 18))}e}")
+        elif style == 1:
+            out.append(f"{x:.{int(rng.integers(1, 18))}g}")
+        elif style == 2:
+            out.append(repr(x))
+        elif style == 3:
+            out.append(f"{x:.{int(rng.integers(0, 25))}f}")
+        elif style == 4:
+            out.append(f"{x:.8e}".upper())
+        else:
+            out.append(f"{x:.30e}")
+    return out
+
+
+def test_numbers_read_bit_identical_to_correctly_rounded_parsing(tmp_path):
+    """The reader gives exactly the correctly rounded double of every spelling (Python's float() is
+    the reference), signed zeros and subnormals included."""
+    texts = _number_spellings(6000, seed=7)
+    lines = ["HepMC::Version 3.02.06", "HepMC::Asciiv3-START_EVENT_LISTING"]
+    expected = []
+    for n_ev, start in enumerate(range(0, len(texts) - 4, 5)):
+        five = texts[start : start + 5]
+        lines += [f"E {n_ev} 0 1", "U GEV MM", f"P 1 0 2212 {five[0]} {five[1]} {five[2]} {five[3]} {five[4]} 4"]
+        expected.append([float(t) for t in five])
+    lines.append("HepMC::Asciiv3-END_EVENT_LISTING")
+    path = tmp_path / "numbers.hepmc3"
+    path.write_text("\n".join(lines) + "\n")
+    batch = read_events(path)
+    ours = np.stack([batch.px, batch.py, batch.pz, batch.e, batch.mass], axis=1)
+    ref = np.array(expected)
+    assert ours.shape == ref.shape
+    assert ours.view(np.uint64).tolist() == ref.view(np.uint64).tolist()  # bitwise, signed zeros included
