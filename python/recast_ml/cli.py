@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, _core
+from ._core import ConfigError
 
 log = logging.getLogger("recast_ml.cli")
 
@@ -116,6 +117,59 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     print(f"\nresults: {args.output / 'results.json'}, report: {args.output / 'report.html'} ({summary['seconds']} s)")
     return 0
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from .scan import grid_points, run_scan, slha_points
+    from .scan_outputs import write_report
+
+    meta: dict[str, object]
+    if args.model is not None:
+        if not args.grid:
+            raise ConfigError("--model needs --grid, e.g. --grid 'm_gluino=1000:2600:100 m_lsp=0:1600:100'")
+        if args.process:
+            raise ConfigError("--process goes with --slha; a simplified model has its own process")
+        points, forbidden = grid_points(args.model, args.grid)
+        for key, why in forbidden:
+            log.info("skipped (kinematically forbidden): %s: %s", key, why)
+        params = [n for n, _ in points[0].params] if points else []
+        meta = {"model": args.model, "parameters": params, "grid": " ".join(args.grid.split())}
+    else:
+        if args.grid:
+            raise ConfigError("--grid goes with --model; an SLHA scan runs one point per file")
+        points, forbidden = slha_points(args.slha, args.process or ""), []
+        meta = {"model": None, "parameters": [], "process": args.process}
+    if not points:
+        raise ConfigError("no allowed point in the scan (all kinematically forbidden?)")
+    print(f"{len(points)} points ({len(forbidden)} kinematically forbidden, skipped) -> {args.output / 'scan.sqlite'}")
+    summary = run_scan(
+        points,
+        analyses=args.analysis or ["all"],
+        n_events=args.n_events,
+        output=args.output,
+        seed=args.seed,
+        meta=meta,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        memory_limit=args.memory_limit,
+        detector=args.detector,
+        retries=args.retries,
+        progress=not args.no_progress,
+        forbidden=len(forbidden),
+    )
+    from .scan import ScanStore
+
+    store = ScanStore(summary.store)
+    report = write_report(store, args.output)
+    store.close()
+    print(
+        f"{summary.done} points done now, {summary.skipped_done} done before, {summary.failed} failed "
+        f"({summary.seconds:.1f} s); store {summary.store}, report {report}"
+    )
+    for key, error in summary.failures.items():
+        print(f"  failed: {key}: {error}")
+    return 0 if not summary.failures else 1
 
 
 def _cmd_analyses_list(args: argparse.Namespace) -> int:
@@ -408,6 +462,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", type=Path, default=Path("recast_out"))
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(func=_cmd_run)
+
+    scan = sub.add_parser(
+        "scan",
+        help="a model scan on Dask: a grid over a simplified model or SLHA files; resumable SQLite store, "
+        "contours, report",
+    )
+    what = scan.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", help="simplified model: " + ", ".join(slha.model_usage(m) for m in slha.MODELS))
+    what.add_argument("--slha", type=Path, nargs="+", metavar="FILE_OR_DIR", help="SLHA files or folders of them")
+    scan.add_argument(
+        "--grid",
+        help="with --model: 'NAME=START:STOP:STEP NAME=...' or NAME=m1,m2,...; names as the model's parameters, "
+        'e.g. "m_gluino=1000:2600:100 m_lsp=0:1600:100" (forbidden points skipped; a mass 0 is generated at 1 GeV)',
+    )
+    scan.add_argument("--process", help="with --slha: the production process (gluino, squark, higgsino or all)")
+    scan.add_argument(
+        "--analysis", action="append", help="analysis IDs (repeatable or comma list; default: all bundled analyses)"
+    )
+    scan.add_argument("-n", "--n-events", type=int, default=2000, help="events per point")
+    scan.add_argument("--seed", type=int, default=1, help="scan seed (each point's seed derives from it and the point)")
+    scan.add_argument("--detector", help="detector card name or file (default: each analysis')")
+    scan.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a local cluster)")
+    scan.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    scan.add_argument("--threads-per-worker", type=int, default=1)
+    scan.add_argument("--memory-limit", default="auto", help="per local worker, e.g. 4GB (default: RAM / workers)")
+    scan.add_argument("--retries", type=int, default=2, help="re-runs of a point whose task raised on a worker")
+    scan.add_argument("-o", "--output", type=Path, default=Path("recast_scan"))
+    scan.add_argument("--no-progress", action="store_true")
+    scan.set_defaults(func=_cmd_scan)
 
     val = sub.add_parser("validate", help="generate the validation benchmarks, compare with published numbers, report")
     val.add_argument("analysis", help="analysis ID (bundled) or definition folder")

@@ -424,3 +424,92 @@ def checked_spectrum(path: str | os.PathLike[str], process: str) -> dict[int, fl
     if 1000022 in f.masses:
         want[1000022] = abs(f.masses[1000022])
     return want
+
+
+# ------------------------------------------------------------------------------------------------
+# SLHA XSECTION blocks (cross sections carried by the spectrum file, e.g. written by SModelS'
+# xsecComputer, NNLL-fast or Prospino wrappers): scans of SLHA files take σ from them
+# ------------------------------------------------------------------------------------------------
+#: |PDG ids| a process of :data:`PROCESSES` produces (an XSECTION block matches a process when all
+#: its final-state particles are among them; "all" matches every block)
+PROCESS_FINAL_STATES: dict[str, frozenset[int]] = {
+    "gluino": frozenset({1000021}),
+    "squark": frozenset(abs(int(x)) for x in _SQUARK_IDS.split(",")),
+    "higgsino": frozenset(int(x) for x in _EWKINO_IDS.split(",")),
+}
+
+
+def read_xsections(
+    path: str | os.PathLike[str], process: str, *, sqrt_s_gev: float = 13000.0
+) -> tuple[float, float, str] | None:
+    """(σ in pb, relative uncertainty, source) of a process from the ``XSECTION`` blocks of an SLHA
+    file, or None when it has none for the process at ``sqrt_s_gev``.
+
+    Format (SLHA cross-section accord): ``XSECTION sqrt_s init1 init2 n_final pdg...`` then lines
+    ``scale_scheme qcd_order ew_order kappa_f kappa_r pdf_id value code...``. Per block the highest
+    QCD order is taken, at the central scales (κ_F = κ_R = 0); the matching blocks are summed; the
+    relative uncertainty is the largest deviation of the scale-varied rows (κ ≠ 0) of that order,
+    0 when the file gives none. Malformed blocks are InputErrors naming the file and line."""
+
+    wanted = PROCESS_FINAL_STATES.get(process)
+    text = Path(path).read_text(errors="replace").splitlines()
+    blocks: list[tuple[int, dict[int, list[tuple[float, float, float]]]]] = []  # (line, order -> rows)
+    current: dict[int, list[tuple[float, float, float]]] | None = None
+    for lineno, raw in enumerate(text, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = line.split()
+        head = words[0].upper()
+        if head in ("BLOCK", "DECAY"):
+            current = None
+            continue
+        if head == "XSECTION":
+            try:
+                sqrt_s = float(words[1])
+                n_final = int(words[4])
+                finals = [abs(int(w)) for w in words[5 : 5 + n_final]]
+            except (IndexError, ValueError):
+                raise InputError(
+                    "expected 'XSECTION sqrt_s init1 init2 n_final pdg...'", file=str(path), line=lineno
+                ) from None
+            if len(finals) != n_final:
+                raise InputError(f"XSECTION declares {n_final} final-state particles", file=str(path), line=lineno)
+            current = None
+            if abs(sqrt_s - sqrt_s_gev) < 1.0 and (wanted is None or all(f in wanted for f in finals)):
+                current = {}
+                blocks.append((lineno, current))
+            continue
+        if current is not None:
+            try:
+                order = int(words[1])
+                kf, kr, value = float(words[3]), float(words[4]), float(words[6])
+            except (IndexError, ValueError):
+                raise InputError(
+                    "expected 'scale_scheme qcd_order ew_order kappa_f kappa_r pdf_id value ...' in an XSECTION block",
+                    file=str(path),
+                    line=lineno,
+                ) from None
+            current.setdefault(order, []).append((kf, kr, value))
+    total = 0.0
+    worst_rel = 0.0
+    orders = []
+    for lineno, rows in blocks:
+        if not rows:
+            continue
+        order = max(rows)
+        central = [v for kf, kr, v in rows[order] if kf == 0 and kr == 0]
+        if not central:
+            raise InputError(
+                "XSECTION block without a central-scale row (kappa_f = kappa_r = 0)", file=str(path), line=lineno
+            )
+        value = central[0]
+        total += value
+        varied = [abs(v - value) / value for kf, kr, v in rows[order] if (kf, kr) != (0, 0) and value > 0]
+        worst_rel = max([worst_rel, *varied])
+        orders.append(order)
+    if not orders:
+        return None
+    names = {0: "LO", 1: "NLO", 2: "NLO+NLL", 3: "NNLO", 4: "NNLO+NNLL"}
+    order_text = "/".join(sorted({names.get(o, f"order {o}") for o in orders}))
+    return total, worst_rel, f"XSECTION blocks of {Path(path).name} ({len(orders)} processes, {order_text})"

@@ -1,0 +1,223 @@
+"""Outputs of a two-parameter scan: exclusion contours (expected with its ±1σ band, observed with
+the ±1σ theory-cross-section lines, as the experiments draw them) as JSON and CSV, and the scan
+plot (contours over the point grid, each point marked with its best SR) in ``scan_report.html``.
+
+Contours are the CLs = 0.05 level lines, computed by matplotlib's triangulated contouring
+(``tricontour``) of log10(CLs) over the points done: exact at the points, linear in log10(CLs)
+between them (CLs falls roughly exponentially with the signal, so this interpolates far better
+than CLs itself). Which side is excluded: CLs < 0.05.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .scan import ScanStore
+
+log = logging.getLogger(__name__)
+
+CL_LEVEL = 0.05
+#: contour name -> the store column whose CLs = 0.05 line it is
+CONTOURS = {
+    "expected": "cls_exp",
+    "expected_minus_1sigma": "cls_exp_m1",
+    "expected_plus_1sigma": "cls_exp_p1",
+    "observed": "cls_obs",
+    "observed_theory_minus_1sigma": "cls_obs_xs_down",
+    "observed_theory_plus_1sigma": "cls_obs_xs_up",
+}
+_STYLE: dict[str, dict[str, Any]] = {
+    "expected": {"color": "k", "ls": "--", "lw": 1.5, "label": "expected"},
+    "expected_minus_1sigma": {"color": "gold", "ls": "-", "lw": 1.0, "label": r"expected $\pm 1\sigma$"},
+    "expected_plus_1sigma": {"color": "gold", "ls": "-", "lw": 1.0, "label": None},
+    "observed": {"color": "tab:red", "ls": "-", "lw": 2.0, "label": "observed"},
+    "observed_theory_minus_1sigma": {
+        "color": "tab:red", "ls": ":", "lw": 1.0, "label": r"observed $\pm 1\sigma_{theory}$"
+    },
+    "observed_theory_plus_1sigma": {"color": "tab:red", "ls": ":", "lw": 1.0, "label": None},
+}  # fmt: skip
+
+
+def _grid(store: ScanStore) -> tuple[list[str], list[dict[str, Any]]]:
+    names = list(store.meta().get("parameters") or [])
+    points = store.points("done")
+    if not names and points:
+        names = list(json.loads(points[0]["params"]))
+    return names, points
+
+
+def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
+    """Per contour (:data:`CONTOURS`), its CLs = 0.05 lines as lists of (x, y) vertices in the
+    scan's two parameters (GeV). Empty where the level is not crossed or fewer than 3 points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.tri import Triangulation
+
+    names, points = _grid(store)
+    if len(names) != 2:
+        raise ValueError(f"contours need a two-parameter scan, this one has {names}")
+    out: dict[str, list[list[tuple[float, float]]]] = {k: [] for k in CONTOURS}
+    xy = np.array([[json.loads(p["params"])[n] for n in names] for p in points], dtype=float)
+    if len(xy) < 3:
+        return out
+    try:
+        tri = Triangulation(xy[:, 0], xy[:, 1])
+    except (ValueError, RuntimeError) as e:  # collinear points
+        log.warning("no contours: the points cannot be triangulated (%s)", e)
+        return out
+    fig, ax = plt.subplots()
+    try:
+        for name, column in CONTOURS.items():
+            z = np.array([p[column] if p[column] is not None else np.nan for p in points], dtype=float)
+            ok = np.isfinite(z)
+            if ok.sum() < 3:
+                continue
+            logz = np.log10(np.clip(np.where(ok, z, 1.0), 1e-300, None))
+            mask = ~np.all(ok[tri.triangles], axis=1)
+            tri.set_mask(mask)
+            if (logz[ok] < math.log10(CL_LEVEL)).all() or (logz[ok] > math.log10(CL_LEVEL)).all():
+                continue
+            cs = ax.tricontour(tri, logz, levels=[math.log10(CL_LEVEL)])
+            out[name] = [[(float(x), float(y)) for x, y in seg] for seg in cs.allsegs[0] if len(seg) >= 2]
+            tri.set_mask(None)
+    finally:
+        plt.close(fig)
+    return out
+
+
+def write_contours(store: ScanStore, directory: Path) -> dict[str, Path]:
+    """``contours.json`` (format recast_ml/contours v1) and one CSV per contour (columns: line,
+    x, y: each line's vertices in order)."""
+    names, _ = _grid(store)
+    lines = contours(store)
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "format": "recast_ml/contours",
+        "format_version": 1,
+        "parameters": names,
+        "units": "GeV",
+        "level": f"CLs = {CL_LEVEL} (95% CL exclusion; CLs below it excluded)",
+        "method": "matplotlib tricontour of log10(CLs) over the points done (Delaunay triangulation)",
+        "contours": {k: [[list(v) for v in seg] for seg in segs] for k, segs in lines.items()},
+    }
+    files = {"json": directory / "contours.json"}
+    files["json"].write_text(json.dumps(doc, indent=1))
+    for name, segs in lines.items():
+        path = directory / f"contour_{name}.csv"
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            f.write(f"# {name} exclusion contour (CLs = {CL_LEVEL}) of {store.path.name}; GeV\n")
+            w.writerow(["line", *names])
+            for i, seg in enumerate(segs):
+                for x, y in seg:
+                    w.writerow([i, f"{x:.6g}", f"{y:.6g}"])
+        files[name] = path
+    return files
+
+
+def plot(store: ScanStore, path: Path, title: str = "") -> Path:
+    """The scan plot: contours, the points (filled: excluded at 95% CL observed), coloured by the
+    SR that decides each point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, points = _grid(store)
+    lines = contours(store)
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    # expected band
+    for name, segs in lines.items():
+        st = _STYLE[name]
+        for k, seg in enumerate(segs):
+            arr = np.array(seg)
+            ax.plot(
+                arr[:, 0],
+                arr[:, 1],
+                color=st["color"],
+                ls=st["ls"],
+                lw=st["lw"],
+                label=st["label"] if k == 0 else None,
+            )
+    best = sorted({f"{p['best_analysis']}: {p['best_region']}" for p in points if p["best_region"]})
+    cmap = plt.get_cmap("tab20")
+    colour = {b: cmap(i % 20) for i, b in enumerate(best)}
+    for b in best:
+        sel = [p for p in points if f"{p['best_analysis']}: {p['best_region']}" == b]
+        xy = np.array([[json.loads(p["params"])[n] for n in names] for p in sel], dtype=float)
+        excl = np.array([bool(p["excluded"]) for p in sel])
+        ax.scatter(xy[excl, 0], xy[excl, 1], s=22, color=colour[b], label=b, edgecolors="k", linewidths=0.3)
+        ax.scatter(xy[~excl, 0], xy[~excl, 1], s=22, facecolors="none", edgecolors=[colour[b]])
+    failed = store.points("failed")
+    if failed:
+        fxy = np.array([[json.loads(p["params"])[n] for n in names] for p in failed], dtype=float)
+        ax.scatter(fxy[:, 0], fxy[:, 1], marker="x", color="grey", label=f"failed ({len(failed)})")
+    ax.set_xlabel(f"{names[0]} [GeV]")
+    ax.set_ylabel(f"{names[1]} [GeV]")
+    ax.set_title(title or store.meta().get("model", ""))
+    ax.legend(fontsize=6, loc="upper left", ncol=2, title="filled: excluded (obs.); colour: best SR", title_fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(store: ScanStore, directory: Path) -> Path:
+    """``scan_report.html``: the plot, the contour files and a table of the points."""
+    e = html.escape
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = store.meta()
+    names, points = _grid(store)
+    files = write_contours(store, directory) if len(names) == 2 else {}
+    png = plot(store, directory / "scan.png") if len(names) == 2 else None
+    failed = store.points("failed")
+    body = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>recast_ml scan</title>",
+        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td.l{text-align:left}"
+        ".ex{background:#f9dede}</style></head><body>",
+        f"<h1>recast_ml scan: {e(str(meta.get('model', 'SLHA files')))}</h1>",
+        f"<p>{len(points)} points done, {len(failed)} failed; {e(str(meta.get('n_events')))} events per point, "
+        f"seed {e(str(meta.get('seed')))}; analyses: {e(', '.join(meta.get('analyses', [])))}. "
+        "Excluded: observed CLs &lt; 0.05 in the best expected SR over all analyses (highlighted).</p>",
+    ]
+    if png is not None:
+        body.append(f"<img src='{png.name}' alt='exclusion contours and points'>")
+        body.append("<p>Contours: " + ", ".join(f"<a href='{p.name}'>{e(k)}</a>" for k, p in files.items()) + "</p>")
+    cols = [*names, "best SR", "σ [pb]", "CLs obs", "CLs exp", "r obs", "r exp", "r cons", "σ95 obs [pb]"]
+    body.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
+    for p in points:
+        params = json.loads(p["params"])
+        cls_ = " class='ex'" if p["excluded"] else ""
+
+        def num(x: Any, fmt: str = ".3g") -> str:
+            return "-" if x is None else format(x, fmt)
+
+        body.append(
+            f"<tr{cls_}>"
+            + "".join(f"<td>{params.get(n, '')}</td>" for n in names)
+            + f"<td class='l'>{e(str(p['best_analysis']))}: {e(str(p['best_region']))}</td>"
+            + f"<td>{num(p['cross_section_pb'])}</td>"
+            + f"<td>{num(p['cls_obs'], '.4f')}</td><td>{num(p['cls_exp'], '.4f')}</td>"
+            + f"<td>{num(p['r_obs'])}</td><td>{num(p['r_exp'])}</td><td>{num(p['r_cons'])}</td>"
+            + f"<td>{num(p['xsec_ul_obs_pb'])}</td></tr>"
+        )
+    body.append("</table>")
+    if failed:
+        body.append("<h2>Failed points</h2><ul>")
+        body += [f"<li>{e(p['key'])}: {e(str(p['error']))}</li>" for p in failed]
+        body.append("</ul>")
+    body.append("</body></html>")
+    path = directory / "scan_report.html"
+    path.write_text("\n".join(body))
+    return path

@@ -1,0 +1,299 @@
+"""Model scans (`recast-ml scan`, `recast_ml.scan`): grids, seeds, the SQLite store (resume,
+retries, one scan per folder), SLHA XSECTION blocks, the expected band against pyhf, contours, and
+fault tolerance with real processes: a worker killed mid-scan, the driver SIGKILLed and re-run,
+1 and 2 workers giving identical stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from recast_ml import scan
+from recast_ml._core import ConfigError, InputError
+from recast_ml.slha import read_xsections
+
+# ------------------------------------------------------------------------------------------------
+# grid, seeds, band, XSECTION
+# ------------------------------------------------------------------------------------------------
+
+
+def test_grid_points_skip_forbidden_and_keep_zero_masses():
+    allowed, forbidden = scan.grid_points("gluino_direct", "M_GLUINO=1000:1400:200 m_lsp=0,1000,1200")
+    assert [p.key for p in allowed] == [
+        "gluino_direct:m_gluino=1000,m_lsp=0",
+        "gluino_direct:m_gluino=1200,m_lsp=0",
+        "gluino_direct:m_gluino=1200,m_lsp=1000",
+        "gluino_direct:m_gluino=1400,m_lsp=0",
+        "gluino_direct:m_gluino=1400,m_lsp=1000",
+        "gluino_direct:m_gluino=1400,m_lsp=1200",
+    ]
+    # LSP at or above the gluino: forbidden, skipped with the reason
+    assert {k for k, _ in forbidden} == {
+        "gluino_direct:m_gluino=1000,m_lsp=1000",
+        "gluino_direct:m_gluino=1000,m_lsp=1200",
+        "gluino_direct:m_gluino=1200,m_lsp=1200",
+    }
+    assert allowed[0].masses == (1000.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ("m_gluino=1000:2000:100", "no values for m_lsp"),
+        ("m_squark=1000 m_lsp=0", "m_squark"),
+        ("m_gluino=1000:900:100 m_lsp=0", "start <= stop"),
+        ("m_gluino=a:b:c m_lsp=0", "START:STOP:STEP"),
+        ("m_gluino=1000 m_gluino=1200 m_lsp=0", "given twice"),
+    ],
+)
+def test_bad_grids_are_config_errors(grid, message):
+    with pytest.raises(ConfigError, match=message):
+        scan.grid_points("gluino_direct", grid)
+
+
+def test_axis_includes_the_stop_value_on_the_grid():
+    assert scan._axis("m", "0:1600:100")[-1] == 1600.0
+    assert len(scan._axis("m", "0:1600:100")) == 17
+    assert scan._axis("m", "0:1650:100")[-1] == 1600.0
+
+
+def test_point_seed_depends_on_scan_seed_and_key_only():
+    a = scan.ScanPoint(key="gluino_direct:m_gluino=1400,m_lsp=0")
+    b = scan.ScanPoint(key="gluino_direct:m_gluino=1400,m_lsp=0", model="x")
+    assert a.seed(1) == b.seed(1)
+    assert a.seed(1) != a.seed(2)
+    assert a.seed(1) != scan.ScanPoint(key="gluino_direct:m_gluino=1400,m_lsp=100").seed(1)
+    assert 1 <= a.seed(1) < 900_000_000
+
+
+@pytest.mark.parametrize(
+    ("n", "b", "db", "s"), [(5, 4.2, 1.1, 6.0), (0, 0.5, 0.3, 3.0), (30, 25, 5, 12), (2, 3.1, 1, 0.5)]
+)
+def test_expected_band_equals_pyhf_expected_set(n, b, db, s):
+    import pyhf
+
+    model = pyhf.simplemodels.uncorrelated_background(signal=[s], bkg=[b], bkg_uncertainty=[db])
+    _, band = pyhf.infer.hypotest(1.0, [n, *model.config.auxdata], model, test_stat="qtilde", return_expected_set=True)
+    m1, p1 = scan.expected_band(float(band[2]))
+    assert m1 == pytest.approx(float(band[1]), rel=1e-6)
+    assert p1 == pytest.approx(float(band[3]), rel=1e-6)
+    assert m1 < float(band[2]) < p1
+
+
+SLHA_XS = """BLOCK MASS
+  1000021 1.4E+03
+XSECTION  1.30E+04  2212 2212 2 1000021 1000021 # gluino pair
+  0  0  0  0  0  0  1.00E-02 Pythia LO
+  0  2  0  0  0  0  2.50E-02 NNLL-fast
+  0  2  0  2  2  0  2.00E-02 scale variation
+  0  2  0  1  1  0  2.80E-02 scale variation
+XSECTION  1.30E+04  2212 2212 2 1000021 1000001
+  0  2  0  0  0  0  5.00E-03 NNLL-fast
+XSECTION  8.00E+03  2212 2212 2 1000021 1000021
+  0  2  0  0  0  0  9.00E-03 NNLL-fast
+"""
+
+
+def test_slha_xsection_blocks(tmp_path):
+    path = tmp_path / "p.slha"
+    path.write_text(SLHA_XS)
+    xs, rel, source = read_xsections(path, "gluino")
+    assert xs == pytest.approx(0.025)  # the NLO+NLL row of the gluino block only, at 13 TeV
+    assert rel == pytest.approx(0.2)  # |0.020 - 0.025| / 0.025
+    assert "NLO+NLL" in source
+    xs_all, _, _ = read_xsections(path, "all")
+    assert xs_all == pytest.approx(0.030)
+    assert read_xsections(path, "higgsino") is None
+    path.write_text(SLHA_XS.replace("  0  2  0  0  0  0  5.00E-03", "  0  2  zero"))
+    with pytest.raises(InputError) as e:
+        read_xsections(path, "all")
+    assert e.value.line == 9
+    assert str(path) in str(e.value)
+
+
+# ------------------------------------------------------------------------------------------------
+# the store
+# ------------------------------------------------------------------------------------------------
+def _result(key, status="done", error=None, value=0.5):
+    row = dict.fromkeys(scan.POINT_COLUMNS)
+    row.update(key=key, status=status, error=error, seed=1, params=json.dumps({"m": 1}), cls_obs=value)
+    regions = []
+    if status == "done":
+        r = dict.fromkeys(scan.REGION_COLUMNS)
+        r.update(point_key=key, analysis="A", region="SR1", **{"yield": 2.0})
+        regions.append(r)
+    return {"point": row, "regions": regions}
+
+
+def test_store_commits_resumes_and_keeps_errors(tmp_path):
+    store = scan.ScanStore(tmp_path / "s.sqlite", {"model": "m", "n_events": 10})
+    store.commit(_result("p1"))
+    store.commit(_result("p2", "failed", "PythiaError: boom"))
+    assert store.statuses() == {"p1": ("done", 1, None), "p2": ("failed", 1, "PythiaError: boom")}
+    store.commit(_result("p2", "failed", "PythiaError: again"))
+    st = store.statuses()["p2"]
+    assert st[:2] == ("failed", 2)
+    assert "again" in st[2]
+    assert "boom" in st[2]  # the earlier error kept
+    store.commit(_result("p2"))
+    assert store.statuses()["p2"] == ("done", 3, None)
+    assert len(store.regions()) == 2
+    store.close()
+    with pytest.raises(ConfigError, match="different scan"):
+        scan.ScanStore(tmp_path / "s.sqlite", {"model": "other", "n_events": 10})
+    again = scan.ScanStore(tmp_path / "s.sqlite", {"model": "m", "n_events": 10})
+    assert again.meta()["format"] == "recast_ml/scan"
+    again.close()
+
+
+def test_a_failed_commit_leaves_nothing_half_written(tmp_path):
+    store = scan.ScanStore(tmp_path / "s.sqlite", {})
+    bad = _result("p1")
+    bad["regions"].append(dict(bad["regions"][0]))  # duplicate primary key: the insert fails
+    with pytest.raises(sqlite3.IntegrityError):
+        store.commit(bad)
+    assert store.statuses() == {}
+    assert store.regions() == []
+
+
+def test_contours_of_a_synthetic_plane(tmp_path):
+    """CLs = exp(-(m1 + m2)/400) * 40 on a grid: the CLs = 0.05 line is m1 + m2 = 400 ln(800)."""
+    import math
+
+    from recast_ml.scan_outputs import contours, write_report
+
+    store = scan.ScanStore(tmp_path / "s.sqlite", {"model": "toy", "parameters": ["m1", "m2"]})
+    target = 400 * math.log(800)
+    for m1 in range(1000, 3001, 250):
+        for m2 in range(0, 2001, 250):
+            r = _result(f"toy:{m1},{m2}", value=min(1.0, 800 * math.exp(-(m1 + m2) / 400) * 0.05))
+            r["point"]["params"] = json.dumps({"m1": m1, "m2": m2})
+            for col in ("cls_exp", "cls_exp_m1", "cls_exp_p1", "cls_obs_xs_down", "cls_obs_xs_up"):
+                r["point"][col] = r["point"]["cls_obs"]
+            r["point"]["excluded"] = int(r["point"]["cls_obs"] < 0.05)
+            r["point"]["best_analysis"], r["point"]["best_region"] = "A", "SR1"
+            store.commit(r)
+    lines = contours(store)
+    (seg,) = lines["observed"]
+    assert len(seg) > 5
+    for x, y in seg:  # log10(CLs) is linear in m1 + m2: the interpolated line is exact
+        assert x + y == pytest.approx(target, abs=1e-6)
+    report = write_report(store, tmp_path / "report")
+    assert (tmp_path / "report" / "scan.png").stat().st_size > 1000
+    assert "contour_observed.csv" in report.read_text()
+    store.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# real scans in real processes
+# ------------------------------------------------------------------------------------------------
+GRID = ["--model", "gluino_direct", "--grid", "m_gluino=1400 m_lsp=0,600,1000"]
+BASE = ["--analysis", "ATLAS-SUSY-2019-04", "-n", "15", "--no-progress"]
+
+
+def _scan(out: Path, *extra: str, wait: bool = True) -> subprocess.Popen[str] | subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "recast_ml", "scan", *GRID, *BASE, "-o", str(out), *extra]
+    if not wait:
+        return subprocess.Popen(
+            cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return subprocess.run(cmd, text=True, capture_output=True, timeout=600, check=False)
+
+
+def _rows(path: Path) -> tuple[list[tuple], list[tuple]]:
+    """The store's content without the columns that say when/where/how long a point ran."""
+    conn = sqlite3.connect(path)
+    keep = [c for c in scan.POINT_COLUMNS if c not in scan.RUN_COLUMNS]
+    points = conn.execute(f"SELECT {', '.join(keep)} FROM points ORDER BY key").fetchall()
+    regions = conn.execute("SELECT * FROM regions ORDER BY point_key, analysis, region").fetchall()
+    conn.close()
+    return points, regions
+
+
+def _done(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    try:
+        conn = sqlite3.connect(path, timeout=5)
+        n = conn.execute("SELECT count(*) FROM points WHERE status = 'done'").fetchone()[0]
+        conn.close()
+        return int(n)
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def reference_scan(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scan") / "one_worker"
+    proc = _scan(out, "--workers", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def test_one_and_two_workers_give_identical_stores_and_resume_skips(reference_scan, tmp_path):
+    points, regions = _rows(reference_scan / "scan.sqlite")
+    assert len(points) == 3
+    assert all(p[scan.POINT_COLUMNS.index("status")] == "done" for p in points)
+    assert regions  # SRs with published numbers: one row each per point
+    proc = _scan(tmp_path / "two", "--workers", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _rows(tmp_path / "two" / "scan.sqlite") == (points, regions)
+    # the same command again: nothing to run
+    again = _scan(tmp_path / "two", "--workers", "2")
+    assert again.returncode == 0
+    assert "0 points done now, 3 done before" in again.stdout
+    assert _rows(tmp_path / "two" / "scan.sqlite") == (points, regions)
+    assert (tmp_path / "two" / "scan_report.html").is_file()
+
+
+def test_a_killed_driver_resumes_to_the_same_store(reference_scan, tmp_path):
+    out = tmp_path / "killed"
+    proc = _scan(out, "--workers", "1", wait=False)
+    assert isinstance(proc, subprocess.Popen)
+    deadline = time.monotonic() + 400
+    while _done(out / "scan.sqlite") < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the scan finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its local cluster, as a crash or kill -9 would
+    proc.communicate(timeout=30)
+    assert 1 <= _done(out / "scan.sqlite") < 3
+    rerun = _scan(out, "--workers", "1")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
+
+
+def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
+    import psutil
+
+    out = tmp_path / "worker_killed"
+    proc = _scan(out, "--workers", "2", wait=False)
+    assert isinstance(proc, subprocess.Popen)
+    driver = psutil.Process(proc.pid)
+    killed = None
+    deadline = time.monotonic() + 400
+    while killed is None and proc.poll() is None and time.monotonic() < deadline:
+        # worker processes: the driver's spawned descendants (nannies run inside the driver); one
+        # with some CPU time behind it has imported recast_ml and is running a point
+        busy = []
+        for w in driver.children(recursive=True):
+            try:
+                if "spawn_main" in " ".join(w.cmdline()) and sum(w.cpu_times()[:2]) > 4.0:
+                    busy.append(w)
+            except psutil.Error:  # exited meanwhile
+                continue
+        if busy and _done(out / "scan.sqlite") == 0:
+            killed = busy[0].pid
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.2)
+    assert killed is not None, "no busy worker found to kill"
+    stdout, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stdout
+    assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
