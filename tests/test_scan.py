@@ -297,3 +297,63 @@ def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
     stdout, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, stdout
     assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
+
+
+# ------------------------------------------------------------------------------------------------
+# adaptive refinement (synthetic CLs surface; the loop is the real one)
+# ------------------------------------------------------------------------------------------------
+def _toy_cls(m_gluino: float, m_lsp: float) -> float:
+    """CLs falls with the gluino mass: 0.05 at m_gluino = 1650 + 0.1 m_lsp."""
+    import math
+
+    return min(1.0, 0.05 * math.exp((m_gluino - 1650.0 - 0.1 * m_lsp) / 60.0))
+
+
+def _fake_run_scan(points, *, output, **_):
+    store = scan.ScanStore(
+        Path(output) / "scan.sqlite", {"model": "gluino_direct", "parameters": ["m_gluino", "m_lsp"]}
+    )
+    done = store.statuses()
+    n = 0
+    for p in points:
+        if p.key in done:
+            continue
+        r = _result(p.key, value=_toy_cls(*p.masses))
+        r["point"].update(params=json.dumps(dict(p.params)), model=p.model)
+        store.commit(r)
+        n += 1
+    store.close()
+    return scan.ScanSummary(Path(output) / "scan.sqlite", len(points), n, 0, len(points) - n, 0, 0.0)
+
+
+def test_refinement_adds_midpoints_across_the_contour_until_it_settles(tmp_path, monkeypatch):
+    from recast_ml.scan_outputs import contours
+
+    monkeypatch.setattr(scan, "run_scan", _fake_run_scan)
+    points, _ = scan.grid_points("gluino_direct", "m_gluino=1200:2000:400 m_lsp=0:400:200")
+    _fake_run_scan(points, output=tmp_path)
+    store = scan.ScanStore(tmp_path / "scan.sqlite")
+    first = scan.refinement_points(store)
+    store.close()
+    # CLs crosses 0.05 only between m_gluino = 1600 and 2000: new points at 1800 on the grid's edges
+    assert first
+    assert {p.params[0][1] for p in first} <= {1800.0, 1700.0, 1900.0}
+    assert all(1600 < p.params[0][1] < 2000 for p in first)
+    summaries = scan.refine(points, tolerance=5.0, rounds=6, output=tmp_path)
+    assert 1 <= len(summaries) <= 6
+    store = scan.ScanStore(tmp_path / "scan.sqlite")
+    (line,) = contours(store)["observed"]
+    n_points = len(store.statuses())
+    store.close()
+    assert n_points > len(points)
+    for x, y in line:  # the refined contour lies on the true line m_gluino = 1650 + 0.1 m_lsp
+        assert x == pytest.approx(1650 + 0.1 * y, abs=15)
+
+
+def test_contour_shift_is_the_hausdorff_distance():
+    a = [[(0.0, 0.0), (100.0, 0.0)]]
+    b = [[(0.0, 10.0), (50.0, 10.0), (100.0, 10.0)]]
+    assert scan.contour_shift(a, b) == pytest.approx(10.0)
+    assert scan.contour_shift(a, a) == 0.0
+    assert scan.contour_shift(a, []) == float("inf")
+    assert scan.contour_shift([], []) == 0.0

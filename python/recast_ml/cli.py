@@ -120,7 +120,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from .scan import grid_points, run_scan, slha_points
+    from .scan import grid_points, refine, run_scan, slha_points
     from .scan_outputs import write_report
 
     meta: dict[str, object]
@@ -142,22 +142,28 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if not points:
         raise ConfigError("no allowed point in the scan (all kinematically forbidden?)")
     print(f"{len(points)} points ({len(forbidden)} kinematically forbidden, skipped) -> {args.output / 'scan.sqlite'}")
-    summary = run_scan(
-        points,
-        analyses=args.analysis or ["all"],
-        n_events=args.n_events,
-        output=args.output,
-        seed=args.seed,
-        meta=meta,
-        scheduler=args.scheduler,
-        workers=args.workers,
-        threads_per_worker=args.threads_per_worker,
-        memory_limit=args.memory_limit,
-        detector=args.detector,
-        retries=args.retries,
-        progress=not args.no_progress,
-        forbidden=len(forbidden),
-    )
+    options = {
+        "analyses": args.analysis or ["all"],
+        "n_events": args.n_events,
+        "output": args.output,
+        "seed": args.seed,
+        "meta": meta,
+        "scheduler": args.scheduler,
+        "workers": args.workers,
+        "threads_per_worker": args.threads_per_worker,
+        "memory_limit": args.memory_limit,
+        "detector": args.detector,
+        "retries": args.retries,
+        "progress": not args.no_progress,
+    }
+    summary = run_scan(points, forbidden=len(forbidden), **options)
+    if args.refine is not None:
+        if args.model is None:
+            raise ConfigError("--refine needs a --model grid")
+        for extra in refine(points, tolerance=args.refine, rounds=args.refine_rounds, **options):
+            summary.done += extra.done
+            summary.failed += extra.failed
+            summary.failures.update(extra.failures)
     from .scan import ScanStore
 
     store = ScanStore(summary.store)
@@ -488,6 +494,14 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--threads-per-worker", type=int, default=1)
     scan.add_argument("--memory-limit", default="auto", help="per local worker, e.g. 4GB (default: RAM / workers)")
     scan.add_argument("--retries", type=int, default=2, help="re-runs of a point whose task raised on a worker")
+    scan.add_argument(
+        "--refine",
+        type=float,
+        metavar="GEV",
+        help="adaptive refinement after the grid: add points where the observed CLs crosses 0.05 between "
+        "neighbours until the contour moves less than GEV",
+    )
+    scan.add_argument("--refine-rounds", type=int, default=4, help="at most this many refinement rounds")
     scan.add_argument("-o", "--output", type=Path, default=Path("recast_scan"))
     scan.add_argument("--no-progress", action="store_true")
     scan.set_defaults(func=_cmd_scan)

@@ -20,6 +20,7 @@ analysis × SR with published numbers: yield, MC error, efficiency, CLs, r, S95)
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -634,3 +635,112 @@ def _failed(task: PointTask, error: str) -> dict[str, Any]:
         finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     return {"point": row, "regions": []}
+
+
+# ------------------------------------------------------------------------------------------------
+# adaptive refinement
+# ------------------------------------------------------------------------------------------------
+def refinement_points(store: ScanStore, column: str = "cls_obs", level: float = 0.05) -> list[ScanPoint]:
+    """New points where the CLs of ``column`` crosses ``level`` between neighbours: the midpoints
+    (rounded to 1 GeV) of the Delaunay edges of the done points whose ends lie on opposite sides,
+    kinematically allowed and not in the store yet."""
+    from scipy.spatial import Delaunay, QhullError
+
+    from . import slha
+
+    meta = store.meta()
+    model, names = meta.get("model"), list(meta.get("parameters") or [])
+    if not model or len(names) != 2:
+        raise ConfigError("adaptive refinement needs a scan of a simplified model over two parameters")
+    done = [p for p in store.points("done") if p[column] is not None]
+    known = set(store.statuses())
+    if len(done) < 3:
+        return []
+    import numpy as np
+
+    xy = np.array([[json.loads(p["params"])[n] for n in names] for p in done], dtype=float)
+    side = np.array([p[column] < level for p in done])
+    try:
+        tri = Delaunay(xy)
+    except QhullError:
+        return []
+    edges = {
+        tuple(sorted((int(a), int(b)))) for t in tri.simplices for a, b in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2]))
+    }
+    out: dict[str, ScanPoint] = {}
+    for a, b in sorted(edges):
+        if side[a] == side[b]:
+            continue
+        mid = [round((xy[a, k] + xy[b, k]) / 2.0) for k in range(2)]
+        params = tuple((n, float(v)) for n, v in zip(names, mid, strict=True))
+        key = f"{model}:" + ",".join(f"{n}={_fmt(v)}" for n, v in params)
+        if key in known or key in out:
+            continue
+        try:
+            slha.model_spectrum(model, [v if v > 0 else ZERO_MASS_GEV for _, v in params])
+        except ConfigError:
+            continue
+        out[key] = ScanPoint(key=key, model=model, params=params)
+    return list(out.values())
+
+
+def contour_shift(old: Sequence[Sequence[tuple[float, float]]], new: Sequence[Sequence[tuple[float, float]]]) -> float:
+    """How far a contour moved (GeV): the largest distance from a vertex of either version to the
+    nearest segment of the other (the symmetric Hausdorff distance of the polylines); inf when one
+    of them is empty and the other is not."""
+    import numpy as np
+
+    def segments(lines: Sequence[Sequence[tuple[float, float]]]) -> Any:
+        segs = [(a, b) for line in lines for a, b in itertools.pairwise(line)]
+        return np.array(segs, dtype=float).reshape(-1, 2, 2)
+
+    def farthest(points: Sequence[Sequence[tuple[float, float]]], segs: Any) -> float:
+        pts = np.array([v for line in points for v in line], dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
+            return 0.0
+        a, b = segs[:, 0][None], segs[:, 1][None]
+        p = pts[:, None]
+        ab = b - a
+        t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-300), 0.0, 1.0)
+        d = np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
+        return float(d.min(axis=1).max())
+
+    s_old, s_new = segments(old), segments(new)
+    if len(s_old) == 0 and len(s_new) == 0:
+        return 0.0
+    if len(s_old) == 0 or len(s_new) == 0:
+        return math.inf
+    return max(farthest(old, s_new), farthest(new, s_old))
+
+
+def refine(
+    points: Sequence[ScanPoint], *, tolerance: float, rounds: int = 4, column: str = "cls_obs", **run: Any
+) -> list[ScanSummary]:
+    """Adaptive refinement after a grid (``run``: the arguments of :func:`run_scan`): add the points
+    of :func:`refinement_points`, run them, and repeat until the CLs = 0.05 contour of ``column``
+    moves less than ``tolerance`` GeV, no point is added, or after ``rounds`` rounds. Deterministic
+    in the store's content, so re-running a refined scan re-derives the same points (done: skipped)."""
+    from .scan_outputs import CONTOURS, contours
+
+    name = next(k for k, v in CONTOURS.items() if v == column)
+    path = Path(run["output"]) / "scan.sqlite"
+    all_points = list(points)
+    summaries = []
+    for k in range(rounds):
+        store = ScanStore(path)
+        before = contours(store)[name]
+        new = refinement_points(store, column)
+        store.close()
+        if not new:
+            log.info("refinement round %d: no CLs crossing left to refine", k + 1)
+            break
+        all_points += new
+        log.info("refinement round %d: %d new points", k + 1, len(new))
+        summaries.append(run_scan(all_points, **run))
+        store = ScanStore(path)
+        shift = contour_shift(before, contours(store)[name])
+        store.close()
+        log.info("refinement round %d: the %s contour moved by %.3g GeV", k + 1, name, shift)
+        if shift < tolerance:
+            break
+    return summaries
