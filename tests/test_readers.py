@@ -438,3 +438,41 @@ def test_numbers_read_bit_identical_to_correctly_rounded_parsing(tmp_path):
     ref = np.array(expected)
     assert ours.shape == ref.shape
     assert ours.view(np.uint64).tolist() == ref.view(np.uint64).tolist()  # bitwise, signed zeros included
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_standard_input_reads_like_the_file(hepmc_files, tmp_path, compressed):
+    """'-' is standard input: a pipe (read once, never reopened), plain or gzip, detected from the
+    content; the events equal those of the file."""
+    import subprocess
+    import sys
+
+    src = hepmc_files["hepmc3"]
+    data = src.read_bytes()
+    if compressed:
+        data = gzip.compress(data)
+    code = (
+        "import sys, numpy as np; from recast_ml import read_events; b = read_events('-', threads=2); "
+        f"a = read_events({str(src)!r}); "
+        "keys = ('px', 'py', 'pz', 'e', 'pid', 'status'); "
+        "print(len(b), all(np.array_equal(getattr(a, k), getattr(b, k)) for k in keys))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, check=True)
+    n, same = out.stdout.decode().split()
+    assert int(n) == len(read_events(src))
+    assert same == "True"
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from recast_ml import read_events\ntry:\n read_events('-')\n"
+            "except Exception as e: print(type(e).__name__, e)",
+        ],
+        input=b"not an event file\n",
+        capture_output=True,
+        check=True,
+    )
+    assert (
+        bad.stdout.decode().strip()
+        == "InputError <stdin>:1: not a HepMC3, HepMC2 or LHE file: unexpected first line 'not an event file'"
+    )

@@ -372,3 +372,28 @@ def test_few_mc_events_make_the_verdict_unreliable():
     assert "(< 10 MC events)" in row_a
     assert row_a.split()[3] == "1"  # MC events column
     assert verdict in text
+
+
+def test_events_from_standard_input(tmp_path, hepmc_files):
+    """`some-generator | recast-ml run --events - ...`: the same results as from the file; the
+    cross section must be given (a stream is read once)."""
+    import subprocess
+    import sys
+
+    src = hepmc_files["hepmc3.gz"]
+    args = ["run", "--analysis", "ATLAS-SUSY-2019-04", "--cross-section", "830", "--no-progress"]
+    assert main([*args, "--events", str(src), "-o", str(tmp_path / "file")]) == 0
+    cmd = [sys.executable, "-m", "recast_ml", *args, "--events", "-", "-o", str(tmp_path / "pipe")]
+    proc = subprocess.run(cmd, input=src.read_bytes(), capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    (a,) = json.loads((tmp_path / "file" / "results.json").read_text())["analyses"]
+    (b,) = json.loads((tmp_path / "pipe" / "results.json").read_text())["analyses"]
+    assert [r["cutflow"] for r in a["regions"]] == [r["cutflow"] for r in b["regions"]]
+    no_xs = [sys.executable, "-m", "recast_ml", *args[:3], "--events", "-", "-o", str(tmp_path / "x")]
+    proc = subprocess.run(no_xs, input=src.read_bytes(), capture_output=True, check=False)
+    assert proc.returncode == 2
+    assert "a cross section is needed" in proc.stderr.decode()
+    both = [sys.executable, "-m", "recast_ml", *args, "--events", "-", str(src), "-o", str(tmp_path / "y")]
+    proc = subprocess.run(both, input=b"", capture_output=True, check=False)
+    assert proc.returncode == 2
+    assert "standard input is the whole sample" in proc.stderr.decode()

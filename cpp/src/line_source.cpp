@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace recast::io::detail {
 
 namespace {
@@ -58,15 +61,36 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-LineSource::LineSource(std::string path) : LineContext(std::move(path)) {
-    file_ = gzopen(path_.c_str(), "rb");
-    if (file_ == nullptr) throw FileNotFound(path_, errno != 0 ? std::strerror(errno) : "cannot open");
+namespace {
+bool is_regular_file(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+}  // namespace
+
+LineSource::LineSource(std::string path) : LineSource(path == "-", path) {}  // (a copy: argument order)
+
+LineSource::LineSource(bool is_stdin, std::string path)
+    : LineContext(is_stdin ? std::string(kStdinName) : std::move(path)), stdin_(is_stdin) {
+    if (stdin_) {  // "-": standard input (a pipe from a generator, plain or gzip), read once, in order
+        const int fd = ::dup(0);
+        file_ = fd >= 0 ? gzdopen(fd, "rb") : nullptr;
+        if (file_ == nullptr) {
+            if (fd >= 0) ::close(fd);
+            throw FileNotFound(path_, "cannot read standard input");
+        }
+    } else {
+        file_ = gzopen(path_.c_str(), "rb");
+        if (file_ == nullptr) throw FileNotFound(path_, errno != 0 ? std::strerror(errno) : "cannot open");
+    }
     gzbuffer(file_, kChunk);
     buf_.resize(2 * kChunk);
-    // gzip input: decompress on a second thread while this one parses (plain files: no gain)
-    if (gzdirect(file_) == 0) {
+    // gzip input, and any stream that cannot be opened twice (stdin, pipes, FIFOs): decompress or
+    // copy on a second thread while this one parses. A plain regular file is read straight into the
+    // line buffer (zlib's direct mode copies once more), after zlib looked at its first bytes.
+    if (gzdirect(file_) == 0 || stdin_ || !is_regular_file(path_)) {
         reader_ = std::thread([this] { produce(); });
-    } else {  // plain file: read straight into the line buffer (zlib's direct mode copies once more)
+    } else {
         gzclose(file_);
         file_ = nullptr;
         plain_ = std::fopen(path_.c_str(), "rb");

@@ -66,6 +66,9 @@ private:
 
 class LineSource : public LineContext {
 public:
+    /// The name standard input ("-") has in messages.
+    static constexpr const char* kStdinName = "<stdin>";
+    /// Opens `path` (plain or gzip, detected from the content); "-" is standard input.
     explicit LineSource(std::string path);
     ~LineSource();
     LineSource(const LineSource&) = delete;
@@ -80,6 +83,7 @@ public:
     void push_back() { pushed_back_ = true; }
 
 private:
+    LineSource(bool is_stdin, std::string path);
     void refill();
     /// Reads the next chunk from the file (or an error/EOF marker).
     struct Chunk {
@@ -90,6 +94,7 @@ private:
     Chunk read_chunk();
     void produce();  ///< read-ahead thread body (compressed files: decompression overlaps parsing)
 
+    bool stdin_ = false;
     gzFile file_ = nullptr;      // gzip input (decompressed on the read-ahead thread)
     std::FILE* plain_ = nullptr;  // plain input
     // read-ahead (compressed input only)

@@ -439,7 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src = run.add_mutually_exclusive_group(required=True)
     src.add_argument(
-        "--events", type=Path, nargs="+", metavar="FILE", help="HepMC2/3 or LHE file(s) of one sample (plain or .gz)"
+        "--events",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="HepMC2/3 or LHE file(s) of one sample (plain or .gz); '-' reads standard input "
+        "(e.g. some-generator | recast-ml run --events - --cross-section ...)",
     )
     src.add_argument(
         "--generate",

@@ -111,6 +111,10 @@ def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     files = as_paths(events)
     if not files:
         raise ConfigError("--events: give at least one event file")
+    if any(str(f) == STDIN for f in files):
+        if len(files) > 1:
+            raise ConfigError("--events -: standard input is the whole sample; give no other file with it")
+        return files
     seen: dict[Path, Path] = {}
     for f in files:
         if not f.is_file():
@@ -122,6 +126,9 @@ def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str
         seen[real] = f
     return files
 
+
+#: ``--events -``: the events come from standard input (HepMC3/HepMC2/LHE, plain or gzip)
+STDIN = "-"
 
 #: The tool line recast's HepMC3 writer puts in the run information of the files it writes.
 _RECAST_TOOL = "T recast_ml|"
@@ -151,6 +158,8 @@ def file_cross_section(files: Sequence[Path]) -> tuple[float, str] | None:
     files of other writers (their value is usually the generator's LO estimate)."""
     from .io import EventFile
 
+    if any(str(f) == STDIN for f in files):
+        return None  # a stream is read once: its GenCrossSection is not looked at before the run
     versions = [_written_by_recast(f) for f in files]
     if any(v is None for v in versions):
         return None
