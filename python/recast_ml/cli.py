@@ -141,14 +141,20 @@ def _cmd_analyses_show(args: argparse.Namespace) -> int:
         if key in d.info:
             print(f"  {key:<11} {d.info[key]}")
     print(f"  definition  {d.path}")
+    absent = d.unavailable_models()
     for name, card in d.doc.get("models", {}).items():
         outs = ", ".join(f"{name}.{o}" for o in card["outputs"])
-        print(f"  model {name}: {len(card['files'])} file(s), outputs {outs}")
+        state = f" -- UNAVAILABLE: {absent[str(name)]}" if str(name) in absent else ""
+        print(f"  model {name}: {len(card['files'])} file(s), outputs {outs}{state}")
     cuts = d.region_cuts()
+    gone = d.unavailable()
     for r in d.doc["regions"]:
         name = str(r["name"])
         pub = f" (published as {r['published']})" if "published" in r else ""
-        print(f"  region {name}{pub}: {len(cuts[name])} cuts" + (f", last: {cuts[name][-1][0]}" if cuts[name] else ""))
+        line = f"  region {name}{pub}: {len(cuts[name])} cuts" + (f", last: {cuts[name][-1][0]}" if cuts[name] else "")
+        print(line + (f" -- UNAVAILABLE: {gone[name]}" if name in gone else ""))
+    if gone:
+        print(f"  {len(gone)} of {len(d.doc['regions'])} regions unavailable (they run once the model files are there)")
     return 0
 
 
