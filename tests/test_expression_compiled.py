@@ -389,7 +389,9 @@ def test_rc_jet_and_rc_mass_sum_equal_python_fastjet():
         if parts:
             cs = fastjet.ClusterSequence(parts, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8))
             for j in cs.inclusive_jets(0.0):
-                t = np.sum([[c.px(), c.py(), c.pz(), c.e()] for c in j.constituents() if c.pt() >= 0.1 * j.pt()], axis=0)
+                t = np.sum(
+                    [[c.px(), c.py(), c.pz(), c.e()] for c in j.constituents() if c.pt() >= 0.1 * j.pt()], axis=0
+                )
                 pt = math.hypot(t[0], t[1])
                 eta = math.asinh(t[2] / pt)
                 if pt > 100 and abs(eta) < 2.0:

@@ -21,6 +21,7 @@ import math
 import pytest
 
 import golden
+from recast_ml import ConfigError
 
 ID = "ATLAS-SUSY-2018-30"
 
@@ -193,7 +194,7 @@ def test_first_failed_cut(ana, key, region, cut):
 def test_large_r_jets_and_the_cap_at_four(ana):
     # five isolated massive pairs: M_J^Sigma,4 sums the four leading (pT-ordered) large-R jets only
     jets, masses = [], []
-    for k, (phi, pt) in enumerate([(-2.6, 500), (-1.3, 400), (0.0, 300), (1.3, 250), (2.4, 200)]):
+    for _k, (phi, pt) in enumerate([(-2.6, 500), (-1.3, 400), (0.0, 300), (1.3, 250), (2.4, 200)]):
         jets += [jet(pt, 0.0, phi), jet(pt / 2, 0.4, phi + 0.3)]
         masses.append(pair_mass(pt, 0.0, phi, pt / 2, 0.4, phi + 0.3))
     res = ana.run_table(golden.reco_table([{"jets": jets, "met": {"pt": 300, "phi": 0.0}}]))
@@ -205,3 +206,40 @@ def test_large_r_jets_and_the_cap_at_four(ana):
     kept = [jet(800, 0.0, 0.0), jet(100, 0.3, 0.4)]  # 100 > 0.1 x 900: kept
     res = ana.run_table(golden.reco_table([{"jets": kept, "met": {"pt": 300, "phi": 3.0}}]))
     assert float(res.variable("mj_sum4")[0]) == pytest.approx(pair_mass(800, 0, 0, 100, 0.3, 0.4), rel=1e-9)
+
+
+# ---- the signal models of spec section 10 (recast_ml.slha) ----
+@pytest.mark.parametrize(
+    ("model", "masses", "children"),
+    [
+        ("gluino_gtt", (1900, 1400), {(-6, 6, 1000022)}),
+        ("gluino_gbb", (2000, 1800), {(-5, 5, 1000022)}),
+        ("gluino_gtb", (1800, 1000), {(-1000024, -5, 6), (-6, 5, 1000024)}),
+    ],
+)
+def test_pythia_decays_the_gluinos_as_the_spec_says(model, masses, children):
+    from recast_ml import slha
+    from recast_ml.pythia import simplified_model_generator
+    from recast_ml.run import _XSEC_OF_MODEL
+    from test_slha import decays
+
+    assert slha.PROCESS_OF_MODEL[model] == "gluino"
+    assert _XSEC_OF_MODEL[model] == ("gluino", {})
+    events = simplified_model_generator(model, *masses, seed=30).generate(6)
+    seen = set()
+    for i in range(len(events)):
+        kids = decays(events, i, 1000021)
+        assert len(kids) == 2  # a gluino pair, each decayed
+        seen |= {tuple(k) for k in kids}
+        if model == "gluino_gtb":  # chi1+- (m(chi1) + 2 GeV) -> chi1 pi+-
+            for c in decays(events, i, 1000024) + decays(events, i, -1000024):
+                assert sorted(abs(x) for x in c) == [211, 1000022]
+    assert seen <= children
+    assert seen
+    spectrum = slha.model_spectrum(model, list(masses))
+    assert spectrum.mass(1000021) == masses[0]
+    assert spectrum.mass(1000022) == masses[1]
+    if model == "gluino_gtb":
+        assert spectrum.mass(1000024) == masses[1] + 2.0
+    with pytest.raises(ConfigError, match="cannot decay"):
+        slha.model_spectrum("gluino_gtt", [1400, 1300])  # 2 m_top + m_LSP > m_gluino

@@ -52,7 +52,10 @@ def linear_sigmoid(n_in: int, weights: np.ndarray, bias: np.ndarray, *, echo: bo
         "stand_in",
         [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", n_in])],
         outputs,
-        [numpy_helper.from_array(weights.astype(np.float32), "W"), numpy_helper.from_array(bias.astype(np.float32), "b")],
+        [
+            numpy_helper.from_array(weights.astype(np.float32), "W"),
+            numpy_helper.from_array(bias.astype(np.float32), "b"),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -120,12 +123,14 @@ def test_dependent_regions_are_unavailable_the_others_run(tmp_path):
     path = write_small(tmp_path)
     ana = Analysis.for_arrays(path, small_table())
     reason = ana.unavailable["direct"]
-    assert "not public (test)" in reason and "models/m.onnx" in reason
+    assert "not public (test)" in reason
+    assert "models/m.onnx" in reason
     assert set(ana.unavailable) == {"direct", "via_variable", "child", "binned"}
     assert set(ana.unavailable.values()) == {reason}
     res = ana.run_table(small_table(), cross_section=2.0)
     assert list(res.cutflows) == ["presel", "hard"]
-    assert "s" not in res.variable_names and "s2" not in res.variable_names
+    assert "s" not in res.variable_names
+    assert "s2" not in res.variable_names
     # the regions that ran, by hand: presel = events with a jet > 20 (0, 1, 3); hard: HT > 100 (0, 3)
     assert res.region_mask("presel").tolist() == [True, True, False, True]
     assert res.region_mask("hard").tolist() == [True, False, False, True]
@@ -133,7 +138,9 @@ def test_dependent_regions_are_unavailable_the_others_run(tmp_path):
     with pytest.raises(ConfigError, match="did not run: not public"):
         res.cutflow("direct")
     doc = res.to_dict()
-    assert doc["unavailable_regions"] == [{"name": r, "reason": reason} for r in ("direct", "via_variable", "child", "binned")]
+    assert doc["unavailable_regions"] == [
+        {"name": r, "reason": reason} for r in ("direct", "via_variable", "child", "binned")
+    ]
     assert [r["name"] for r in doc["regions"]] == ["presel", "hard"]  # no entry, no yield for the others
     jsonschema.validate(doc, json.loads((SCHEMAS / "results.schema.json").read_text()))
     merged = res.merge(res)  # survives combination of parts
@@ -148,7 +155,8 @@ def test_the_resolved_definition_lists_the_unavailable_regions(tmp_path):
     doc = json.loads(out.read_text())
     jsonschema.validate(doc, json.loads((SCHEMAS / "resolved_definition.schema.json").read_text()))
     assert [u["region"] for u in doc["unavailable"]] == ["direct", "via_variable", "child", "binned"]
-    assert [r["name"] for r in doc["regions"]] == ["presel", "hard"] and doc["models"] == []
+    assert [r["name"] for r in doc["regions"]] == ["presel", "hard"]
+    assert doc["models"] == []
     core = _core.Analysis.from_json(out.read_text(), str(out), _core.table_schema(small_table()), {}, str(out.parent))
     assert list(core.run_table(small_table(), 1).region_names) == ["presel", "hard"]  # the C++ loader reads it
     bad = json.loads(out.read_text())
@@ -158,8 +166,8 @@ def test_the_resolved_definition_lists_the_unavailable_regions(tmp_path):
 
 
 def test_an_absent_file_without_a_declared_reason_is_still_an_error(tmp_path):
-    text = SMALL.replace("unavailable_reason: \"not public (test)\"", f'sha256: "{"0" * 64}"')
-    with pytest.raises(ConfigError, match="m.onnx"):
+    text = SMALL.replace('unavailable_reason: "not public (test)"', f'sha256: "{"0" * 64}"')
+    with pytest.raises(ConfigError, match=r"m\.onnx"):
         Analysis.for_arrays(write_small(tmp_path, text), small_table())
 
 
@@ -181,7 +189,8 @@ def test_the_model_file_dropped_in_makes_every_region_run(tmp_path):
     assert res.region_mask("direct").tolist() == (presel & (score > 0.5)).tolist()
     assert res.region_mask("via_variable").tolist() == (presel & (2 * score > 1)).tolist()
     assert res.region_mask("child").tolist() == (presel & (score > 0.5) & (ht > 100)).tolist()
-    assert res.region_mask("direct").any() and not res.region_mask("direct").all()  # the cut decides
+    assert res.region_mask("direct").any()
+    assert not res.region_mask("direct").all()
     # a wrong checksum on a dropped-in file is an error (the card gives git_blob_sha1)
     text = SMALL.replace("unavailable_reason:", f"git_blob_sha1: '{'1' * 40}', unavailable_reason:")
     with pytest.raises(ConfigError, match="git blob id"):
@@ -273,7 +282,9 @@ def with_stand_in(tmp_path_factory):
     text = text.replace(anchor, anchor + echo)
     anchor = "  one_lep: n_sig_lep >= 1                                # 1L channel\n"
     assert anchor in text
-    extra = "".join(f"  gtt_in_{k}: NN_Gtt_2100_1.echo_{k}\n  gbb_in_{k}: NN_Gbb_2800_1400.echo_{k}\n" for k in range(87))
+    extra = "".join(
+        f"  gtt_in_{k}: NN_Gtt_2100_1.echo_{k}\n  gbb_in_{k}: NN_Gbb_2800_1400.echo_{k}\n" for k in range(87)
+    )
     text = text.replace(anchor, anchor + extra)
     (dst / "analysis.yaml").write_text(text)
     return dst, data
@@ -324,7 +335,9 @@ def hand_inputs(ev, point):
         pz = sum(jets[m]["pt"] * math.sinh(jets[m]["eta"]) for m in members)
         e = sum(jets[m]["pt"] * math.cosh(jets[m]["eta"]) for m in members)
         pt = math.hypot(px, py)
-        large.append((pt, math.asinh(pz / pt), math.atan2(py, px), math.sqrt(max(e * e - px * px - py * py - pz * pz, 0))))
+        large.append(
+            (pt, math.asinh(pz / pt), math.atan2(py, px), math.sqrt(max(e * e - px * px - py * py - pz * pz, 0)))
+        )
     large = sorted((j for j in large if j[0] > 100 and abs(j[1]) < 2.0), key=lambda j: -j[0])
     for k in range(4):
         x += list(large[k]) if k < len(large) else [0.0] * 4
@@ -405,11 +418,11 @@ def test_nn_srs_follow_the_stand_in_scores(with_stand_in):
 
 
 def test_dropped_in_file_is_checked_against_the_known_blob(with_stand_in, tmp_path):
-    folder, data = with_stand_in
+    _folder, data = with_stand_in
     copy = tmp_path / ID
     shutil.copytree(find_definition(ID).parent, copy)
     (copy / "models" / "ThreeBjets_NN_2020_model.onnx").write_bytes(data)  # not the ATLAS file
-    with pytest.raises(ConfigError, match="git blob id .* the model card says 111abd3d"):
+    with pytest.raises(ConfigError, match=r"git blob id .* the model card says 111abd3d"):
         Analysis.for_arrays(copy, golden.reco_table([{}]))
 
 
@@ -429,9 +442,11 @@ def test_statistics_show_and_report_name_the_unavailable_regions(capsys):
     summary = {"input": {"n_events": res.n_events, "cross_section_pb": 0.001, "cross_section_source": "test"},
                "analyses": [doc]}  # fmt: skip
     text = format_summary(summary)
-    assert "UNAVAILABLE (8 regions, no yields): SR-Gtt-2100-1" in text and "not public" in text
+    assert "UNAVAILABLE (8 regions, no yields): SR-Gtt-2100-1" in text
+    assert "not public" in text
     assert "UNAVAILABLE (8 regions" in _report(summary)
     assert main(["analyses", "show", ID]) == 0
     out = capsys.readouterr().out
     assert out.count("-- UNAVAILABLE: the ATLAS pNN is not public") == 8 + 8  # 8 cards, 8 regions
-    assert "8 of " in out and "regions unavailable" in out
+    assert "8 of " in out
+    assert "regions unavailable" in out

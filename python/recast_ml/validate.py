@@ -600,7 +600,8 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         for u in report.unavailable:
             parts.append(
                 f"<tr><td class='l'>{e(u['benchmark'])}</td><td class='l'>{e(u['region'])}</td>"
-                f"<td class='l'>{e(u['step'])}</td><td>{u['published']:.4g}</td><td class='l'>{e(u['reason'])}</td></tr>"
+                f"<td class='l'>{e(u['step'])}</td><td>{u['published']:.4g}</td>"
+                f"<td class='l'>{e(u['reason'])}</td></tr>"
             )
         parts.append("</table>")
     parts.append("<h2>Plots</h2>")
