@@ -426,7 +426,7 @@ def test_dropped_in_file_is_checked_against_the_known_blob(with_stand_in, tmp_pa
         Analysis.for_arrays(copy, golden.reco_table([{}]))
 
 
-def test_statistics_show_and_report_name_the_unavailable_regions(capsys):
+def test_statistics_show_and_report_name_the_unavailable_regions(capsys, tmp_path):
     from recast_ml.cli import main
     from recast_ml.run import _report, analyse, format_summary
 
@@ -450,3 +450,5 @@ def test_statistics_show_and_report_name_the_unavailable_regions(capsys):
     assert out.count("-- UNAVAILABLE: the ATLAS pNN is not public") == 8 + 8  # 8 cards, 8 regions
     assert "8 of " in out
     assert "regions unavailable" in out
+    assert main(["definition", "resolve", ID, "-o", str(tmp_path / "r")]) == 0
+    assert "(19 regions, 8 unavailable (model file absent), 0 model files in" in capsys.readouterr().out

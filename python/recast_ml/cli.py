@@ -164,8 +164,10 @@ def _cmd_definition_resolve(args: argparse.Namespace) -> int:
     d = load_definition(find_definition(args.analysis))
     out = d.resolve(args.output)
     check_resolved(out, detector=args.detector)
-    n_models = sum(len(card["files"]) for card in d.doc.get("models", {}).values())
-    print(f"{d.id}: {out} ({len(d.doc['regions'])} regions, {n_models} model files in {out.parent / 'models'})")
+    doc = json.loads(out.read_text())
+    n_models = len({f["path"] for m in doc["models"] for f in m["files"]})
+    gone = f", {len(doc['unavailable'])} unavailable (model file absent)" if doc.get("unavailable") else ""
+    print(f"{d.id}: {out} ({len(doc['regions'])} regions{gone}, {n_models} model files in {out.parent / 'models'})")
     return 0
 
 
