@@ -97,9 +97,16 @@ EVENT_L3 = variant(EVENT_A, 12, muons=[muon(100, 0.5, -1.0, iso=0.1)])
 # L4: L with MET 250: fails every SR's MET cut but passes the preselection (> 200)
 EVENT_L4 = variant(EVENT_L, 13, met={"pt": 250, "phi": 0.0})
 
+# M1: a 25 GeV muon 0.25 from the non-b jet j5, which has 2 tracks: the jet is removed (< 3 tracks
+#     within min(0.4, 0.04 + 10/25) of the muon), the muon stays -> 1L with 5 jets, m_T = 129 (< 150)
+J5_FEW_TRACKS = dict(jet(200, -1.5, -1.2), n_tracks=2)
+EVENT_M1 = variant(EVENT_A, 14, jets=[*JETS_A[:4], J5_FEW_TRACKS, JETS_A[5]], muons=[muon(25, -1.5, -0.95)])
+# M2: the same muon, j5 with 10 tracks: the jet stays and the muon (within 0.4 of it) is removed -> A (0L)
+EVENT_M2 = variant(EVENT_A, 15, muons=[muon(25, -1.5, -0.95)])
+
 EVENTS = {
     "A": EVENT_A, "A2": EVENT_A2, "A3": EVENT_A3, "A4": EVENT_A4, "A5": EVENT_A5, "A6": EVENT_A6,
-    "A7": EVENT_A7, "L": EVENT_L, "L2": EVENT_L2, "L3": EVENT_L3, "L4": EVENT_L4,
+    "A7": EVENT_A7, "L": EVENT_L, "L2": EVENT_L2, "L3": EVENT_L3, "L4": EVENT_L4, "M1": EVENT_M1, "M2": EVENT_M2,
 }  # fmt: skip
 NAN = math.nan
 HT_A = 2200.0
@@ -115,6 +122,8 @@ VARIABLES = {
     "L": (800, 6, 3, 1, 1, 800 + HT_A + 100, mt(100, 1.0, 800), MTB_A, 1.5, MJ_A),
     "L2": (800, 6, 3, 1, 1, 800 + HT_A + 100, mt(100, 0.6, 800), MTB_A, 1.5, MJ_A),
     "L3": (800, 6, 3, 1, 0, 800 + HT_A, NAN, MTB_A, 1.5, MJ_A),
+    "M1": (800, 5, 3, 1, 1, 800 + 2000 + 25, mt(25, 0.95, 800), MTB_A, 1.5, MJ_A),
+    "M2": (800, 6, 3, 0, 0, 800 + HT_A, NAN, MTB_A, 1.5, MJ_A),
     "L4": (250, 6, 3, 1, 1, 250 + HT_A + 100, mt(100, 1.0, 250),
            min(mt(700, 3.0, 250), mt(500, 2.0, 250), mt(400, 1.5, 250)), 1.5, MJ_A),
 }  # fmt: skip
@@ -137,6 +146,8 @@ PASSED = {
     "L2": ONE_L - {"SR-Gtt-1L-M1"},  # mT 167: > 150, < 200
     "L3": {"presel"},
     "L4": {"presel", "presel-1L", "NN-common-Gtt"},  # MET 250 < 300 (Gtt-1L-C), < 500, < 600
+    "M1": {"presel", "presel-1L", "NN-common-Gtt"},  # mT 129 < 150
+    "M2": ZERO_L_A,
 }
 # the first cut an event fails in a region it does not pass (reason written out)
 FIRST_FAILED = [
@@ -152,6 +163,7 @@ FIRST_FAILED = [
     ("L", "SR-Gtt-1L-C", "n_jets >= 9"),
     ("A", "SR-Gtt-0L-M1", "n_jets >= 9"),
     ("L4", "SR-Gtt-1L-B", "etmiss > 600"),
+    ("M1", "SR-Gtt-1L-B", "mT > 150"),
 ]
 
 
