@@ -360,3 +360,53 @@ def test_python_function_errors_are_typed_and_located(table):
         functions.register("py_bad", abs, args=("vector",))
     with pytest.raises(ValueError, match="built-in"):
         functions.register("HT", abs, args=("number",))
+
+
+# ---- ATLAS-SUSY-2018-30: rc_jet, rc_mass_sum against python fastjet ----
+def test_rc_jet_and_rc_mass_sum_equal_python_fastjet():
+    import fastjet
+
+    rng = np.random.default_rng(30)
+    counts = rng.integers(0, 12, size=60)
+    n = int(counts.sum())
+    jets = ak.unflatten(
+        ak.zip({"pt": rng.uniform(30, 500, n), "eta": rng.uniform(-2.8, 2.8, n),
+                "phi": rng.uniform(-np.pi, np.pi, n), "mass": rng.uniform(0, 40, n)}),
+        counts,
+    )  # fmt: skip
+    table = table_from_arrays({"jets": jets}, {"met": ak.Array([{"pt": 100.0, "phi": 0.0}] * len(counts))})
+    args = "jets, 0.8, 0.1, 100, 2.0"
+    got = {f"{f}{i}": evaluate(f"rc_jet({args}, {i}).{f}", table) for f in ("pt", "eta", "phi", "m") for i in range(5)}
+    got_sum = evaluate(f"rc_mass_sum({args}, 4)", table)
+    got_all = evaluate(f"rc_mass_sum({args}, 100)", table)
+    n_jets_seen = 0
+    for e in range(len(counts)):
+        parts = []
+        for o in jets[e]:
+            px, py, pz = o.pt * np.cos(o.phi), o.pt * np.sin(o.phi), o.pt * np.sinh(o.eta)
+            parts.append(fastjet.PseudoJet(px, py, pz, float(np.sqrt(px**2 + py**2 + pz**2 + o.mass**2))))
+        ref = []
+        if parts:
+            cs = fastjet.ClusterSequence(parts, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8))
+            for j in cs.inclusive_jets(0.0):
+                t = np.sum(
+                    [[c.px(), c.py(), c.pz(), c.e()] for c in j.constituents() if c.pt() >= 0.1 * j.pt()], axis=0
+                )
+                pt = math.hypot(t[0], t[1])
+                eta = math.asinh(t[2] / pt)
+                if pt > 100 and abs(eta) < 2.0:
+                    ref.append((pt, eta, math.atan2(t[1], t[0]), mass(t)))
+        ref.sort(key=lambda r: -r[0])
+        n_jets_seen += len(ref)
+        for i in range(5):
+            if i < len(ref):
+                for f, want in zip(("pt", "eta", "phi", "m"), ref[i], strict=True):
+                    assert got[f"{f}{i}"][e] == pytest.approx(want, rel=1e-9, abs=1e-4), (e, i, f)
+            else:
+                assert math.isnan(got[f"pt{i}"][e])  # no such jet: missing
+        assert got_sum[e] == pytest.approx(sum(r[3] for r in ref[:4]), rel=1e-9, abs=1e-4)
+        assert got_all[e] == pytest.approx(sum(r[3] for r in ref), rel=1e-9, abs=1e-4)
+    assert n_jets_seen > 60
+    assert any(got_all[e] > got_sum[e] + 1 for e in range(len(counts)))  # the cap at n matters somewhere
+    with pytest.raises(ConfigError):
+        evaluate("rc_jet(jets, 0.8, 0.1, 100, 2.0)", table)  # six arguments

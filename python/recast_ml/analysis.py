@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,18 +238,38 @@ def read_model_file(path: Path) -> bytes:
     return data
 
 
-def load_model(path: Path, sha256: str, *, where: str = "", file: str | None = None, line: int | None = None) -> bytes:
+def load_model(
+    path: Path,
+    sha256: str | None,
+    *,
+    where: str = "",
+    file: str | None = None,
+    line: int | None = None,
+    git_blob_sha1: str | None = None,
+) -> bytes:
     """ONNX bytes of a model file (TMVA XML, lwtnn JSON or ONNX; .gz allowed). The SHA-256 of the
-    (decompressed) file must equal the card's; conversions are cached by that hash. ``file`` and
-    ``line`` locate the card (``where``, a ``file:line`` text, is the older form)."""
+    (decompressed) file must equal the card's (or, for a card that gives ``git_blob_sha1``
+    instead, its git blob id; a card with neither, possible only for a file declared with an
+    ``unavailable_reason``, accepts the user's file with a warning); conversions are cached by
+    that hash. ``file`` and ``line`` locate the card (``where``, a ``file:line`` text, is the older form)."""
     import hashlib
 
     from .convert import convert_bytes
 
     data = read_model_file(path)
     digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        message = f"{path} has SHA-256 {digest}, the model card says {sha256}"
+    checks = []
+    if sha256 is not None:
+        checks.append(("SHA-256", digest, sha256))
+    if git_blob_sha1 is not None:
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        checks.append(("git blob id", blob, git_blob_sha1))
+    if not checks:
+        log.warning("%s: the model card gives no checksum; using the file as it is (SHA-256 %s)", path, digest)
+    for what, have, want in checks:
+        if have == want:
+            continue
+        message = f"{path} has {what} {have}, the model card says {want}"
         if file is not None:
             raise ConfigError(message, file=file, line=line)
         raise ConfigError(f"{where}: {message}" if where else message, file=None if where else str(path))
@@ -276,6 +297,20 @@ def load_model(path: Path, sha256: str, *, where: str = "", file: str | None = N
 # ------------------------------------------------------------------------------------------------
 # definition -> core spec
 # ------------------------------------------------------------------------------------------------
+_NAME = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")  # a name not after '.': variable, model, collection, function
+
+
+def _needs(text: str, models: Mapping[str, str], variables: Mapping[str, str]) -> str | None:
+    """The reason of the first unavailable model (``NAME.output``) or variable an expression uses."""
+    for m in _NAME.finditer(text):
+        name = m.group(1)
+        if name in models and text[m.end() :].lstrip().startswith("."):
+            return models[name]
+        if name in variables:
+            return variables[name]
+    return None
+
+
 @dataclass
 class Definition:
     """A validated analysis definition (the YAML document) and where it came from."""
@@ -380,11 +415,17 @@ class Definition:
                 if "merge" in o:
                     entry["merge"] = [str(x) for x in o["merge"]]
                 objects.append(entry)
-        variables = [{"name": str(k), "expr": _loc(v)} for k, v in d.get("variables", {}).items()]
+        gone = self.unavailable()
+        gone_vars = self._unavailable_variables()
+        variables = [
+            {"name": str(k), "expr": _loc(v)} for k, v in d.get("variables", {}).items() if str(k) not in gone_vars
+        ]
         regions = []
         cuts = self.region_cuts()
         for r in d["regions"]:
             name = str(r["name"])
+            if name in gone:
+                continue
             region: dict[str, Any] = {
                 "name": name,
                 "cuts": [{"name": n, "expr": _loc(e)} for n, e in cuts[name]],
@@ -399,9 +440,12 @@ class Definition:
                 if "names" in b:
                     region["bins"]["names"] = [str(n) for n in b["names"]]
             regions.append(region)
-        models = [self._model_spec(str(name), card) for name, card in d.get("models", {}).items()]
+        absent = self.unavailable_models()
+        models = [
+            self._model_spec(str(name), card) for name, card in d.get("models", {}).items() if str(name) not in absent
+        ]
         parameters = {str(k): float(v) for k, v in d.get("parameters", {}).items()}
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "source": str(self.path),
             "objects": objects,
@@ -410,6 +454,56 @@ class Definition:
             "parameters": parameters,
             "regions": regions,
         }
+        if gone:
+            out["unavailable"] = [{"region": k, "reason": v} for k, v in gone.items()]
+        return out
+
+    # -- models whose file is absent (declared with `unavailable_reason`) and what depends on them --
+    def unavailable_models(self) -> dict[str, str]:
+        """Model name -> why it cannot run: a file of its card declared with ``unavailable_reason``
+        is absent. (An absent file without that declaration is an error when the model is loaded.)"""
+        out: dict[str, str] = {}
+        for name, card in self.doc.get("models", {}).items():
+            for f in card["files"]:
+                if "unavailable_reason" in f and not (self.directory / str(f["file"])).is_file():
+                    out[str(name)] = (
+                        f"{f['unavailable_reason']} (model file {f['file']} absent; put it there to run these regions)"
+                    )
+                    break
+        return out
+
+    def _unavailable_variables(self) -> dict[str, str]:
+        """Variable name -> reason, for the variables that use an unavailable model (directly or
+        through earlier variables)."""
+        models = self.unavailable_models()
+        out: dict[str, str] = {}
+        for k, v in self.doc.get("variables", {}).items():
+            reason = _needs(str(v), models, out)
+            if reason is not None:
+                out[str(k)] = reason
+        return out
+
+    def unavailable(self) -> dict[str, str]:
+        """Region name -> reason, for the regions whose cuts (own or inherited) or bin variable use
+        an unavailable model or a variable that does: they are left out of the compiled analysis
+        and reported as unavailable (no yields, no statistics). Empty when every model is there."""
+        models = self.unavailable_models()
+        if not models:
+            return {}
+        variables = {**models, **self._unavailable_variables()}
+        out: dict[str, str] = {}
+        cuts = self.region_cuts()
+        for r in self.doc["regions"]:
+            name = str(r["name"])
+            texts = [str(e) for _, e in cuts[name]]
+            if "bins" in r:
+                texts.append(str(r["bins"]["variable"]))
+            for t in texts:
+                reason = _needs(t, models, variables)
+                if reason is not None:
+                    out[name] = reason
+                    break
+        return out
 
     def _model_spec(self, name: str, card: dict[str, Any]) -> dict[str, Any]:
         from .convert import load_onnx
@@ -423,7 +517,13 @@ class Definition:
         protos = []
         for k, f in enumerate(card["files"]):
             path = self.directory / str(f["file"])
-            data = load_model(path, str(f["sha256"]), file=str(self.path), line=_first_line(f) or line)
+            data = load_model(
+                path,
+                str(f["sha256"]) if "sha256" in f else None,
+                file=str(self.path),
+                line=_first_line(f) or line,
+                git_blob_sha1=str(f["git_blob_sha1"]) if "git_blob_sha1" in f else None,
+            )
             protos.append((path, load_onnx(data, str(path), check=False)))  # load_model's output is checked
             files.append({"route": int(f.get("route", k)), "path": str(path), "bytes": data})
         proto = protos[0][1]
@@ -581,6 +681,8 @@ def resolved_document(
         parameters=dict(spec.get("parameters", {})),
         regions=regions,
     )
+    if spec.get("unavailable"):
+        doc["unavailable"] = [{"region": str(u["region"]), "reason": str(u["reason"])} for u in spec["unavailable"]]
     return doc, blobs
 
 
@@ -764,8 +866,11 @@ class AnalysisResult:
         luminosity_fb: float | None = None,
         detector: str | None = None,
         metadata: dict[str, Any] | None = None,
+        unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self._core = core
+        # regions of the definition that did not run (their model file is absent): name -> reason
+        self.unavailable: dict[str, str] = dict(unavailable or {})
         self.analysis = analysis
         self.info = info
         self._bin_names = dict(bin_names or {})
@@ -797,6 +902,8 @@ class AnalysisResult:
         return self.cross_section_pb * self.luminosity_fb * _FB_PER_PB / self.sum_weights
 
     def cutflow(self, region: str) -> Cutflow:
+        if region in self.unavailable:
+            raise ConfigError(f"region {region!r} did not run: {self.unavailable[region]}")
         if region not in self.cutflows:
             raise ConfigError(f"no region {region!r}; regions: {', '.join(self.cutflows)}")
         return self.cutflows[region]
@@ -846,6 +953,7 @@ class AnalysisResult:
             luminosity_fb=first.luminosity_fb,
             detector=first.detector,
             metadata=first.metadata,
+            unavailable=first.unavailable,
         )
 
     def _apply_scale(self) -> None:
@@ -878,6 +986,7 @@ class AnalysisResult:
                 "detector": self.detector,
             },
             "regions": regions,
+            "unavailable_regions": [{"name": k, "reason": v} for k, v in self.unavailable.items()],
             "metadata": self.metadata,
         }
 
@@ -906,6 +1015,10 @@ class Analysis:
         self.detector = detector
         text, blobs = definition.resolved()
         self._core = _core.Analysis.from_json(text, str(definition.path), dict(input_schema), blobs)
+        # regions left out because a model file is absent (region -> reason); see Definition.unavailable
+        self.unavailable: dict[str, str] = definition.unavailable()
+        for region, reason in self.unavailable.items():
+            log.info("%s: region %s unavailable: %s", definition.id, region, reason)
         self._for_card: dict[str, Analysis] = {}  # compiled for other detector cards, by card hash
 
     @classmethod
@@ -1056,6 +1169,7 @@ class Analysis:
             luminosity_fb=float(lumi if lumi is not None else self.info["luminosity"]),
             detector=detector,
             metadata={"definition": str(self.definition.path)},
+            unavailable=self.unavailable,
         )
 
 

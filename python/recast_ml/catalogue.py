@@ -95,8 +95,8 @@ def status(definition: Any) -> AnalysisStatus:
     """Status of an analysis from its :class:`~recast_ml.analysis.Definition` and its committed
     validation summary."""
     aid = str(definition.id)
-    unavailable = dict(getattr(definition, "unavailable_models", lambda: {})())
-    unavailable_regions: tuple[str, ...] = tuple(getattr(definition, "unavailable_regions", lambda: [])())
+    unavailable = dict(definition.unavailable_models())
+    unavailable_regions: tuple[str, ...] = tuple(definition.unavailable())
     found = validation_summary(aid)
     parts: list[str] = []
     kw: dict[str, Any] = {}
@@ -138,7 +138,8 @@ def status(definition: Any) -> AnalysisStatus:
             else:
                 parts.insert(0, f"models: {kw['models_passed']}/{kw['models_checked']} checks passed")
     if unavailable_regions:
-        reasons = sorted(set(unavailable.values()))
+        # the cards' own reasons, without their parenthesised details
+        reasons = sorted({r.split(" (")[0] for r in unavailable.values()})
         why = reasons[0] if len(reasons) == 1 else "models not available"
         parts.append(f"{len(unavailable_regions)} SRs unavailable: {why}")
     elif unavailable:

@@ -211,19 +211,25 @@ def _cmd_analyses_show(args: argparse.Namespace) -> int:
         if key in d.info:
             print(f"  {key:<11} {d.info[key]}")
     print(f"  definition  {d.path}")
+    absent = d.unavailable_models()
     for name, card in d.doc.get("models", {}).items():
         outs = ", ".join(f"{name}.{o}" for o in card["outputs"])
-        print(f"  model {name}: {len(card['files'])} file(s), outputs {outs}")
+        state = f" -- UNAVAILABLE: {absent[str(name)]}" if str(name) in absent else ""
+        print(f"  model {name}: {len(card['files'])} file(s), outputs {outs}{state}")
     st = status(d)
     print(f"  status      {st.text}" + (f" ({st.summary_file})" if st.summary_file else ""))
     cuts = d.region_cuts()
+    gone = d.unavailable()
     published = published_regions(d)
     for r in d.doc["regions"]:
         name = str(r["name"])
         pub = f" (published as {r['published']})" if "published" in r else ""
         numbers = "; published: " + ", ".join(published[name]) if published.get(name) else ""
         last = f", last: {cuts[name][-1][0]}" if cuts[name] else ""
-        print(f"  region {name}{pub}: {len(cuts[name])} cuts{last}{numbers}")
+        line = f"  region {name}{pub}: {len(cuts[name])} cuts{last}{numbers}"
+        print(line + (f" -- UNAVAILABLE: {gone[name]}" if name in gone else ""))
+    if gone:
+        print(f"  {len(gone)} of {len(d.doc['regions'])} regions unavailable (they run once the model files are there)")
     return 0
 
 
@@ -233,8 +239,10 @@ def _cmd_definition_resolve(args: argparse.Namespace) -> int:
     d = load_definition(find_definition(args.analysis))
     out = d.resolve(args.output)
     check_resolved(out, detector=args.detector)
-    n_models = sum(len(card["files"]) for card in d.doc.get("models", {}).values())
-    print(f"{d.id}: {out} ({len(d.doc['regions'])} regions, {n_models} model files in {out.parent / 'models'})")
+    doc = json.loads(out.read_text())
+    n_models = len({f["path"] for m in doc["models"] for f in m["files"]})
+    gone = f", {len(doc['unavailable'])} unavailable (model file absent)" if doc.get("unavailable") else ""
+    print(f"{d.id}: {out} ({len(doc['regions'])} regions{gone}, {n_models} model files in {out.parent / 'models'})")
     return 0
 
 

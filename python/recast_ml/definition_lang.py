@@ -21,7 +21,17 @@ still name the line and column of the compact form.
 * **model-card templates** — ``model_templates: {NAME: partial card}`` and ``template: NAME`` in
   a card (or in another template): the card's keys replace the template's; mappings (``outputs``,
   ``tensors``) are merged key by key and may only override keys the template has; ``{model}`` in
-  a template's strings becomes the card's name.
+  a template's strings becomes the card's name, and ``{<key>}`` the value of ``<key>`` in the
+  card's ``arguments`` mapping (e.g. the parameter point of a parametrised network)::
+
+      NN_Gtt_2100_1: {template: pnn, arguments: {isGtt: 1, mGluino: 2100, mLSP: 1}}
+          # the template's input {name: mGluino, expr: "{mGluino}"} -> expr: "2100"
+
+* **normalisation files** — ``normalisation: {file: F}`` in a card: ``(x - mean) / std`` of each
+  input by its name from ``F`` (beside the definition): a JSON with ``branches`` and
+  ``normalization: {mean: [...], stddev: [...]}`` (SimpleAnalysis/CheckMATE NN configurations)
+  or a CSV with columns ``name`` (or ``branch``), ``mean``, ``std`` (or ``stddev``); inputs with
+  their own ``mean``/``offset`` keep them; an input the file does not name is an error.
 
 * **split regions** — ``split:`` on a region makes one region per bin (1-D) or cell (N-D) of
   ``[lo, hi)`` intervals; the name (and ``published``, ``description``) is a pattern with one
@@ -95,6 +105,9 @@ def expand(doc: dict[Any, Any], path: str | Path) -> dict[Any, Any]:
         models = {}
         for name, card in out["models"].items():
             merged = _apply_template(str(name), card, templates, where, ())
+            arguments = merged.pop("arguments", None)
+            if arguments:
+                merged = _substitute_arguments(merged, arguments)
             models[name] = _expand_card(name, merged, where)
         out["models"] = models
     if "regions" in out:
@@ -151,6 +164,65 @@ def _substitute_model(x: Any, model: str) -> Any:
     return x
 
 
+def _substitute_arguments(x: Any, arguments: Mapping[Any, Any]) -> Any:
+    """``{key}`` in every string of ``x`` replaced by the argument's value (as written)."""
+    if isinstance(x, str):
+        text = str(x)
+        for k, v in arguments.items():
+            text = text.replace("{" + str(k) + "}", _arg_text(v))
+        return _like(text, x) if text != x else x
+    if isinstance(x, Mapping):
+        return {k: _substitute_arguments(v, arguments) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_substitute_arguments(v, arguments) for v in x]
+    return x
+
+
+def _arg_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return repr(v)
+    return str(v)
+
+
+def _normalisation(card_name: str, spec: Mapping[Any, Any], where: _Where) -> dict[str, tuple[float, float]]:
+    """name -> (mean, std) from a normalisation file (JSON config or CSV), see the module doc."""
+    import csv
+    import json
+
+    ref = spec["file"]
+    path = Path(where.file).parent / str(ref)
+    label = f"model {card_name!r}: normalisation file {str(ref)!r}"
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise where.error(f"{label}: cannot read {path}: {e.strerror}", ref) from None
+    out: dict[str, tuple[float, float]] = {}
+    try:
+        if path.suffix.lower() == ".json":
+            doc = json.loads(text)
+            names, norm = doc["branches"], doc["normalization"]
+            means, stds = norm["mean"], norm["stddev"]
+            if not (len(names) == len(means) == len(stds)):
+                raise ValueError(f"{len(names)} branches, {len(means)} means, {len(stds)} stddevs")
+            rows = zip(names, means, stds, strict=True)
+        else:
+            reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+            fields = reader.fieldnames or []
+            nk = "name" if "name" in fields else "branch"
+            sk = "std" if "std" in fields else "stddev"
+            rows = ((r[nk], r["mean"], r[sk]) for r in reader)  # type: ignore[assignment]
+        for name, mean, std in rows:
+            m, sd = float(mean), float(std)
+            if not (math.isfinite(m) and math.isfinite(sd) and sd > 0):
+                raise ValueError(f"{name}: mean {mean}, std {std} (std must be positive)")
+            out[str(name)] = (m, sd)
+    except (KeyError, TypeError, ValueError) as e:
+        raise where.error(f"{label}: not a normalisation file ({type(e).__name__}: {e})", ref) from None
+    return out
+
+
 def _merge(own: Mapping[Any, Any], base: Mapping[Any, Any], what: str, where: _Where, prefix: str) -> dict[Any, Any]:
     """``own`` over ``base``: own keys first (the card's lines locate it), then the template's
     others; nested mappings merged, keys the template lacks refused below the top level."""
@@ -184,6 +256,29 @@ def _expand_card(key: Any, card: dict[Any, Any], where: _Where) -> dict[Any, Any
         out["inputs"] = _expand_inputs(name, out["inputs"], where)
     else:
         out["tensors"] = {t: _expand_inputs(name, v, where) for t, v in out["tensors"].items()}
+    norm_spec = out.pop("normalisation", None)
+    if norm_spec is not None:
+        table = _normalisation(name, norm_spec, where)
+
+        def normalised(inputs: list[Any]) -> list[Any]:
+            done = []
+            for i in inputs:
+                if "mean" in i or "offset" in i:
+                    done.append(i)
+                    continue
+                n = str(i["name"])
+                if n not in table:
+                    raise where.error(
+                        f"model {name!r}: input {n!r} is not in the normalisation file {str(norm_spec['file'])!r}",
+                        i["name"],
+                    )
+                done.append({**i, "mean": table[n][0], "std": table[n][1]})
+            return done
+
+        if "inputs" in out:
+            out["inputs"] = normalised(out["inputs"])
+        else:
+            out["tensors"] = {t: normalised(v) for t, v in out["tensors"].items()}
     return out
 
 

@@ -40,6 +40,9 @@ _XSEC_OF_MODEL: dict[str, tuple[str, dict[str, Any]]] = {
     "squark_direct": ("squark", {"n_squarks": 8}),
     "higgsino_rpv": ("pp13_hino_NLO+NLL", {}),
     "higgsino_rpv_lsp": ("pp13_hino_NLO+NLL", {}),
+    "gluino_gtt": ("gluino", {}),  # ATLAS-SUSY-2018-30
+    "gluino_gbb": ("gluino", {}),  # ATLAS-SUSY-2018-30
+    "gluino_gtb": ("gluino", {}),  # ATLAS-SUSY-2018-30
 }
 
 
@@ -184,6 +187,8 @@ def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
     published = read_signal_regions(published_file)
     names = ana.definition.published_names()
     yields = {name: result.yield_(name) for name in result.cutflows if names.get(name, name) in published}
+    # regions that did not run (absent model file): no yields, left out of the statistics
+    unavailable = [name for name in result.unavailable if names.get(name, name) in published]
     mc_events = {name: int(result.cutflow(name).n[-1]) for name in yields}
     stats = region_statistics(yields, published, names, mc_events)
     best = best_expected(stats)
@@ -201,6 +206,7 @@ def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
         "excluded_at_95cl_conservative": bool(best and best.r_cons_obs is not None and best.r_cons_obs >= 1),
         "verdict": _verdict(best),
         "combination": "not available: no published full likelihood for these regions",
+        "unavailable_regions": unavailable,
     }
     return doc
 
@@ -376,7 +382,16 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
             lines.append((st.get("verdict") or _verdict(None)) + status_line)
         else:
             lines.append(st.get("note", "no statistics") + status_line)
+        lines += _unavailable_lines(doc)
     return "\n".join(lines)
+
+
+def _unavailable_lines(doc: dict[str, Any]) -> list[str]:
+    """The regions that did not run, grouped by reason (one line per reason)."""
+    by_reason: dict[str, list[str]] = {}
+    for u in doc.get("unavailable_regions", []):
+        by_reason.setdefault(u["reason"], []).append(u["name"])
+    return [f"UNAVAILABLE ({len(v)} regions, no yields): {', '.join(v)} -- {k}" for k, v in by_reason.items()]
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -417,6 +432,8 @@ def _report(summary: dict[str, Any]) -> str:
                     f"<td>{r['delta_log_likelihood']:.3f}</td><td class='l'>{e(r.get('note') or '')}</td></tr>"
                 )
             body.append(f"</table><p>{e(st.get('verdict') or _verdict(None))}</p>")
+        for line in _unavailable_lines(doc):
+            body.append(f"<p class='unavailable'><b>{e(line)}</b></p>")
         for reg in doc["regions"]:
             body.append(
                 f"<h3>{e(reg['name'])}</h3><table><tr><th>step</th><th>N</th><th>Σw</th><th>eff.</th>"

@@ -228,6 +228,39 @@ def higgsino_rpv_lsp(m_higgsino: float, splitting: float = 2.0) -> SimplifiedMod
     )
 
 
+# ---- ATLAS-SUSY-2018-30 (gluinos to third-generation quarks, spec section 10) ----
+def gluino_gtt(m_gluino: float, m_neutralino: float) -> SimplifiedModel:
+    """g̃g̃, g̃ → t t̄ χ̃₁⁰ (BR = 1, phase space through off-shell stops); tops decay inclusively
+    (ATLAS-SUSY-2018-30 §10, Gtt)."""
+    return SimplifiedModel(
+        masses={1000021: m_gluino, 1000022: m_neutralino},
+        decays={1000021: [Channel(1.0, (1000022, 6, -6))]},
+    )
+
+
+def gluino_gbb(m_gluino: float, m_neutralino: float) -> SimplifiedModel:
+    """g̃g̃, g̃ → b b̄ χ̃₁⁰ (BR = 1, off-shell sbottoms) (ATLAS-SUSY-2018-30 §10, Gbb)."""
+    return SimplifiedModel(
+        masses={1000021: m_gluino, 1000022: m_neutralino},
+        decays={1000021: [Channel(1.0, (1000022, 5, -5))]},
+    )
+
+
+def gluino_gtb(m_gluino: float, m_neutralino: float, splitting: float = 2.0) -> SimplifiedModel:
+    """g̃g̃, g̃ → t b̄ χ̃₁⁻ / t̄ b χ̃₁⁺ (50 % each); m(χ̃₁^±) = m(χ̃₁⁰) + ``splitting`` (2 GeV, the
+    ATLAS Gtb convention, UNCERTAIN) and χ̃₁^± → χ̃₁⁰ π^± (a stand-in for the soft off-shell-W
+    products, far below every threshold) (ATLAS-SUSY-2018-30 §10, Gtb)."""
+    return SimplifiedModel(
+        masses={1000021: m_gluino, 1000022: m_neutralino, 1000024: m_neutralino + splitting},
+        decays={
+            1000021: [Channel(0.5, (-1000024, 6, -5)), Channel(0.5, (1000024, -6, 5))],
+            1000024: [Channel(1.0, (1000022, 211))],
+        },
+    )
+
+
+# ---- end ATLAS-SUSY-2018-30 ----
+
 _SQUARK_IDS = ",".join(str(sq) for sq in LIGHT_SQUARKS)
 _EWKINO_IDS = "1000022,1000023,1000024"
 
@@ -257,6 +290,9 @@ PROCESS_OF_MODEL = {
     "squark_direct": "squark",
     "higgsino_rpv": "higgsino",
     "higgsino_rpv_lsp": "higgsino",
+    "gluino_gtt": "gluino",  # ATLAS-SUSY-2018-30
+    "gluino_gbb": "gluino",  # ATLAS-SUSY-2018-30
+    "gluino_gtb": "gluino",  # ATLAS-SUSY-2018-30
 }
 
 
@@ -277,6 +313,9 @@ MODELS: Mapping[str, object] = {
     "squark_direct": squark_direct,
     "higgsino_rpv": higgsino_rpv,
     "higgsino_rpv_lsp": higgsino_rpv_lsp,
+    "gluino_gtt": gluino_gtt,  # ATLAS-SUSY-2018-30
+    "gluino_gbb": gluino_gbb,  # ATLAS-SUSY-2018-30
+    "gluino_gtb": gluino_gtb,  # ATLAS-SUSY-2018-30
 }
 
 #: The parameters of each model, in the order its function (and ``--generate MODEL:...``) takes
@@ -287,6 +326,9 @@ MODEL_PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "squark_direct": ("M_SQUARK", "M_LSP"),
     "higgsino_rpv": ("M_HIGGSINO",),
     "higgsino_rpv_lsp": ("M_HIGGSINO", "[SPLITTING]"),
+    "gluino_gtt": ("M_GLUINO", "M_LSP"),  # ATLAS-SUSY-2018-30
+    "gluino_gbb": ("M_GLUINO", "M_LSP"),  # ATLAS-SUSY-2018-30
+    "gluino_gtb": ("M_GLUINO", "M_LSP", "[SPLITTING]"),  # ATLAS-SUSY-2018-30
 }
 
 

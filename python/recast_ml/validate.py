@@ -112,6 +112,8 @@ class ValidationReport:
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     variations: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: published numbers not compared because their region did not run (its model file is absent)
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -135,6 +137,7 @@ class ValidationReport:
                 },
             }
         out["comparisons"] = [c.to_dict() for c in self.comparisons]
+        out["unavailable"] = list(self.unavailable)
         return out
 
 
@@ -261,7 +264,7 @@ def validate(
         return results
 
     report.results = run(common, "nominal")
-    report.comparisons = _compare(cfg, ana.definition.directory, report.results)
+    report.comparisons = _compare(cfg, ana.definition.directory, report.results, report.unavailable)
     if variations:
         for vname, v in (cfg.get("variations") or {}).items():
             extra = [str(x) for x in v.get("pythia", [])]
@@ -277,12 +280,18 @@ def validate(
     return report
 
 
-def _compare(cfg: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
+def _compare(
+    cfg: dict[str, Any],
+    directory: Path,
+    results: dict[str, AnalysisResult],
+    unavailable: list[dict[str, Any]] | None = None,
+) -> list[Comparison]:
+    """The comparisons; published numbers of regions that did not run are added to ``unavailable``."""
     out: list[Comparison] = []
     if "cutflows" in cfg:
         out += _compare_cutflows(cfg["cutflows"], directory, results)
     if "yields" in cfg:
-        out += _compare_yields(cfg["yields"], directory, results)
+        out += _compare_yields(cfg["yields"], directory, results, [] if unavailable is None else unavailable)
     if "steps" in cfg:
         out += _compare_steps(cfg["steps"], directory, results)
     return out
@@ -379,16 +388,32 @@ def _compare_steps(c: dict[str, Any], directory: Path, results: dict[str, Analys
     return out
 
 
-def _compare_yields(c: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
+def _compare_yields(
+    c: dict[str, Any], directory: Path, results: dict[str, AnalysisResult], unavailable: list[dict[str, Any]]
+) -> list[Comparison]:
+    """Published final yields (rows named by ``region_column``, default SR; a row selection may give
+    its own ``region_of``); a region that did not run is listed in ``unavailable``, not compared."""
     rows = _read_csv(directory / str(c["file"]))
     value = str(c["value"])
     tol = float(c["tolerance"])
+    column = str(c.get("region_column", "SR"))
     out: list[Comparison] = []
-    for bench, res, match in _selected(c, results):
+    for sel in c["rows"]:
+        bench = str(sel["benchmark"])
+        if bench not in results:
+            continue
+        res, match = results[bench], sel["match"]
+        region_of = {**c.get("region_of", {}), **sel.get("region_of", {})}
         for r in rows:
             if not _matches(r, match):
                 continue
-            region = str(c["region_of"].get(r["SR"], _sr_name(r["SR"])))
+            region = str(region_of.get(r[column], _sr_name(r[column])))
+            if region in res.unavailable:
+                unavailable.append(
+                    {"kind": "yield", "benchmark": bench, "region": region, "step": "final yield",
+                     "published": _number(r[value], str(c["file"])), "reason": res.unavailable[region]}
+                )  # fmt: skip
+                continue
             y, e = res.yield_(region)
             out.append(Comparison("yield", bench, region, "final yield", _number(r[value], str(c["file"])), y, e, tol))
     return out
@@ -565,6 +590,18 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                     for v in report.variations
                 )
                 + "</tr>"
+            )
+        parts.append("</table>")
+    if report.unavailable:
+        parts.append(
+            "<h2>Not compared: regions unavailable</h2><table><tr><th>benchmark</th><th>region</th>"
+            "<th>step</th><th>published</th><th>why</th></tr>"
+        )
+        for u in report.unavailable:
+            parts.append(
+                f"<tr><td class='l'>{e(u['benchmark'])}</td><td class='l'>{e(u['region'])}</td>"
+                f"<td class='l'>{e(u['step'])}</td><td>{u['published']:.4g}</td>"
+                f"<td class='l'>{e(u['reason'])}</td></tr>"
             )
         parts.append("</table>")
     parts.append("<h2>Plots</h2>")

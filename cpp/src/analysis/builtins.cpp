@@ -10,6 +10,8 @@
 #include "expression_internal.hpp"
 #include "recast/analysis/functions.hpp"
 
+#include <fastjet/ClusterSequence.hh>
+
 namespace recast::analysis {
 namespace {
 
@@ -255,6 +257,72 @@ void one_collection_p4(Checker& c, Node&) {
 void check_split_size(const Node& n, std::size_t m, const char* name) {
     if (m > 16) runtime_fail(n, std::string(name) + " of " + std::to_string(m) + " objects (at most 16)");
 }
+
+
+// ---- ATLAS-SUSY-2018-30: reclustered, trimmed large-R jets (rc_jet, rc_mass_sum) ----
+/// The objects of c (argument 0) re-clustered with anti-kt radius R (argument 1); constituents
+/// with pT < f_cut x pT(reclustered jet) dropped (trimming, argument 2); the trimmed jets with
+/// pT > pt_min (3) and |eta| < abs_eta_max (4), pT-ordered. Memoised per thread on the inputs
+/// (the NN inputs ask for the same jets up to 17 times per event). False if an argument is missing.
+bool reclustered(Eval& ev, std::vector<fn::P4>& jets) {
+    thread_local std::vector<fn::P4> in, last_in, last_out;
+    thread_local double last_par[4] = {kNaN, kNaN, kNaN, kNaN};
+    const auto& p = momenta(ev.arg(0), in);
+    (void)p;
+    double par[4];
+    for (std::size_t i = 0; i < 4; ++i) {
+        const Value& v = ev.arg(i + 1);
+        if (v.missing) return false;
+        par[i] = v.x;
+    }
+    auto same = [&] {
+        if (in.size() != last_in.size()) return false;
+        for (std::size_t i = 0; i < 4; ++i)
+            if (!(par[i] == last_par[i])) return false;
+        for (std::size_t i = 0; i < in.size(); ++i)
+            if (in[i].px != last_in[i].px || in[i].py != last_in[i].py || in[i].pz != last_in[i].pz || in[i].e != last_in[i].e)
+                return false;
+        return true;
+    };
+    if (!same()) {
+        last_out.clear();
+        if (!in.empty() && par[0] > 0) {
+            fastjet::ClusterSequence::set_fastjet_banner_stream(nullptr);
+            std::vector<fastjet::PseudoJet> pj;
+            pj.reserve(in.size());
+            for (const auto& q : in) pj.emplace_back(q.px, q.py, q.pz, q.e);
+            fastjet::ClusterSequence cs(pj, fastjet::JetDefinition(fastjet::antikt_algorithm, par[0]));
+            for (const auto& rc : cs.inclusive_jets()) {
+                fn::P4 t;
+                bool any = false;
+                for (const auto& c : rc.constituents()) {
+                    if (c.pt() < par[1] * rc.pt()) continue;
+                    t.px += c.px(), t.py += c.py(), t.pz += c.pz(), t.e += c.e();
+                    any = true;
+                }
+                if (!any || !(t.pt() > par[2])) continue;
+                const double pabs = std::sqrt(t.px * t.px + t.py * t.py + t.pz * t.pz);
+                const double eta = std::atanh(pabs > 0 ? t.pz / pabs : 0.0);
+                if (!(std::fabs(eta) < par[3])) continue;
+                last_out.push_back(t);
+            }
+            std::stable_sort(last_out.begin(), last_out.end(),
+                             [](const fn::P4& a, const fn::P4& b) { return a.pt() > b.pt(); });
+        }
+        last_in = in;
+        std::copy(par, par + 4, last_par);
+    }
+    jets = last_out;
+    return true;
+}
+void rc_check(Checker& c, Node& n, Type result) {
+    c.arity(6, 6);
+    c.want(0, {T::Collection});
+    c.need_p4(0);
+    for (std::size_t i = 1; i < 6; ++i) c.want(i, {T::Number});
+    n.type = result;
+}
+// ---- end ATLAS-SUSY-2018-30 ----
 
 const std::vector<BuiltinDef> kBuiltins = {
     MATH("abs", f_abs, "|x| (numbers or element-wise on a number list)"),
@@ -614,6 +682,39 @@ const std::vector<BuiltinDef> kBuiltins = {
              best = std::min(best, std::fabs(d));
          }
          set_number(out, best);
+     }},
+    // ATLAS-SUSY-2018-30
+    {"rc_jet", "rc_jet(c: collection, R: number, f_cut: number, pt_min: number, abs_eta_max: number, i: number) -> vector",
+     "the i-th (pT-ordered, from 0) trimmed reclustered jet: the objects of c clustered anti-kt with radius R, "
+     "constituents with pT < f_cut x pT(jet) dropped, kept if pT > pt_min and |eta| < abs_eta_max (ATLAS RC jets); "
+     "missing if there is no such jet",
+     [](Checker& c, Node& n) { rc_check(c, n, T::Vector); },
+     [](const Node&, Eval& ev, Value& out) {
+         thread_local std::vector<fn::P4> jets;
+         if (!reclustered(ev, jets)) {
+             (void)ev.arg(5);
+             return set_none(out, T::Vector);
+         }
+         const Value& iv = ev.arg(5);
+         if (iv.missing || iv.x < 0 || iv.x != std::floor(iv.x) || iv.x >= static_cast<double>(jets.size()))
+             return set_none(out, T::Vector);
+         set_vector(out, jets[static_cast<std::size_t>(iv.x)]);
+     }},
+    {"rc_mass_sum", "rc_mass_sum(c: collection, R: number, f_cut: number, pt_min: number, abs_eta_max: number, n: number) -> number",
+     "sum of the masses of the (up to) n leading jets of rc_jet(c, R, f_cut, pt_min, abs_eta_max, .) (M_J^Sigma); "
+     "0 without such jets",
+     [](Checker& c, Node& n) { rc_check(c, n, T::Number); },
+     [](const Node&, Eval& ev, Value& out) {
+         thread_local std::vector<fn::P4> jets;
+         if (!reclustered(ev, jets)) {
+             (void)ev.arg(5);
+             return set_none(out, T::Number);
+         }
+         const Value& nv = ev.arg(5);
+         if (nv.missing || nv.x < 0) return set_none(out, T::Number);
+         double sum = 0;
+         for (std::size_t i = 0; i < jets.size() && static_cast<double>(i) < nv.x; ++i) sum += jets[i].m();
+         set_number(out, sum);
      }},
 };
 

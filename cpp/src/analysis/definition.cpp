@@ -243,7 +243,7 @@ Definition parse_definition(const std::string& text, const std::string& file, co
         throw ConfigError(file, line, col, "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon)));
     }
     R.object(doc, "", {"format", "format_version", "id", "source", "objects", "variables", "regions"},
-             {"info", "models", "parameters"});
+             {"info", "models", "parameters", "unavailable"});
     if (R.str(doc["format"], "/format") != kResolvedFormat)
         R.fail("/format", std::string("expected \"") + kResolvedFormat + "\", got \"" + doc["format"].get<std::string>() + "\"");
     const auto version = R.integer(doc["format_version"], "/format_version");
@@ -299,6 +299,13 @@ Definition parse_definition(const std::string& text, const std::string& file, co
         }
         s.regions.push_back(std::move(reg));
     }
+    k = 0;
+    if (doc.contains("unavailable"))
+        for (const auto& u : R.array(doc["unavailable"], "/unavailable")) {
+            const std::string p = at("/unavailable", k++);
+            R.object(u, p, {"region", "reason"});
+            def.unavailable.emplace_back(R.str(u["region"], p + "/region"), R.str(u["reason"], p + "/reason"));
+        }
     if (doc.contains("info")) {
         const json& info = doc["info"];
         def.info_json = info.dump();

@@ -29,6 +29,9 @@ struct Definition {
     std::string info_json = "{}";
     double luminosity_fb = 0.0;  ///< info.luminosity (0 if not given)
     std::string detector;        ///< info.detector: the card the analysis is meant for ("" if not given)
+    /// Regions left out of `spec` because they depend on a model whose file is not available
+    /// (region name, reason): a program reports them as unavailable, with no yields.
+    std::vector<std::pair<std::string, std::string>> unavailable;
 };
 
 /// Parses the JSON text of a resolved definition. `file` names it in errors; model paths that are
