@@ -390,14 +390,28 @@ def test_core_model_card_with_parity_routing(ref, bdt_dir, tmp_path, kat_vectors
     raw1 = np.array(
         [forests["odd" if e % 2 == 0 else "even"].raw_scores(row)[1] for row, e in zip(x, numbers, strict=True)]
     )
-    assert float(np.abs(got - expected).max()) <= 1e-5
-    assert float(np.abs(res.variable("raw1") - raw1).max()) <= 1e-5
+    d_p, d_raw = float(np.abs(got - expected).max()), float(np.abs(res.variable("raw1") - raw1).max())
+    print(f"core, {flavour}: {n} events, max |P diff| {d_p:.2e}, max |raw1 diff| {d_raw:.2e}")
+    assert d_p <= 1e-5
+    assert d_raw <= 1e-5
     # the spec's table: even event numbers use trained_odd, odd ones trained_even
     kat = kat_rows()
     for k, name in enumerate(names):
         for row, half in ((k, "odd"), (k + len(names), "even")):
             np.testing.assert_allclose(got[row], kat[(name, f"{flavour}0J_trained_{half}")][1], atol=1e-5)
     np.testing.assert_array_equal(res.region_mask("SR"), got[:, 1] > cut)
+    # `recast-ml models inspect DEFINITION:bdt`: the card beside the converted ROOT file
+    from recast_ml.models import describe
+
+    info = describe(f"{path}:bdt")
+    assert info["format"] == "MVAUtils ROOT"
+    assert [f["route"] for f in info["files"]] == [0, 1]
+    assert info["files"][0]["file"].endswith(f"{flavour}0J_trained_odd.root")
+    assert [(o["name"], o["tensor"], o["index"]) for o in info["card_outputs"]][:2] == [
+        ("p0", "probabilities", 0),
+        ("signal", "probabilities", 1),
+    ]
+    assert [i["name"] for i in info["card_inputs"]] == info["inputs"][0]["features"] == FEATURES
     assert 0 < res.region_mask("SR").sum() < n
 
 
@@ -581,3 +595,17 @@ def test_missing_branch(tmp_path):
         f.mktree("lgbm_SF", {"vars": "int32"}, title="creator=lgbm;node_type=lgbm_simple;num_class=1;max_feature_idx=0")
     with pytest.raises(ModelError, match=rf"^{path}: TTree 'lgbm_SF': no branch values"):
         convert(path)
+
+
+def test_swapped_card_inputs_are_refused(bdt_dir, tmp_path):
+    """The card's input names are checked against the feature names the ROOT file records."""
+    import awkward as ak
+
+    path = card_definition(bdt_dir, tmp_path)
+    text = path.read_text()
+    text = text.replace("{name: lep1pT, expr: x.lep1pT}", "{name: TMP, expr: x.lep1pT}")
+    text = text.replace("{name: lep2pT, expr: x.lep2pT}", "{name: lep1pT, expr: x.lep2pT}")
+    path.write_text(text.replace("{name: TMP,", "{name: lep2pT,"))
+    table = table_from_arrays({}, {"x": ak.zip({f: np.ones(3) for f in FEATURES})}, event_number=np.arange(3))
+    with pytest.raises(ModelError, match=r"input 0 is 'lep2pT' in the card, 'lep1pT' in the model"):
+        Analysis.for_arrays(path, table)
