@@ -609,3 +609,13 @@ def test_swapped_card_inputs_are_refused(bdt_dir, tmp_path):
     table = table_from_arrays({}, {"x": ak.zip({f: np.ones(3) for f in FEATURES})}, event_number=np.arange(3))
     with pytest.raises(ModelError, match=r"input 0 is 'lep2pT' in the card, 'lep1pT' in the model"):
         Analysis.for_arrays(path, table)
+
+
+def test_one_class_forest_gives_a_sigmoid(tmp_path):
+    """num_class=1 (binary objective): MVAUtils GetClassification = 1 / (1 + exp(-raw))."""
+    title = "creator=lgbm;node_type=lgbm_simple;num_class=1;num_tree_per_iteration=1;max_feature_idx=1;objective=binary"
+    path = write_forest(tmp_path / "binary.root", TOY, title=title)
+    raw, prob = run_onnx(ort.InferenceSession(convert(path).SerializeToString()), np.array([[0.6, 0.3]], np.float32))
+    assert raw.shape == (1, 1)
+    assert raw[0, 0] == np.float32(2.0 + 0.25)  # both trees add to the one class
+    np.testing.assert_allclose(prob[0, 0], 1 / (1 + math.exp(-2.25)), rtol=1e-6)
