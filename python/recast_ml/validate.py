@@ -112,6 +112,8 @@ class ValidationReport:
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     variations: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: what is and is not published (``notes:`` of validation.yaml), shown in the report
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -120,8 +122,9 @@ class ValidationReport:
             "seconds": round(self.seconds, 1),
             "benchmarks": self.benchmarks,
             "variations": self.variations,
+            "notes": self.notes,
         }
-        for kind in ("cutflow", "yield"):
+        for kind in ("cutflow", "yield", "model"):
             cs = [c for c in self.comparisons if c.kind == kind]
             out[kind] = {
                 "compared": len(cs),
@@ -176,9 +179,13 @@ def benchmark_generator(spec: dict[str, Any], seed: int, settings: list[str] | N
 
 
 def cross_section(spec: dict[str, Any]) -> float:
+    """The benchmark's cross section (pb): ``xsec: {process:, masses:}`` from the tables of
+    :mod:`recast_ml.xsec`, or ``xsec: {value_pb:, source:}`` where no table exists."""
     from . import xsec
 
     x = spec["xsec"]
+    if "value_pb" in x:
+        return float(x["value_pb"])
     kwargs = {"n_squarks": int(x["n_squarks"])} if "n_squarks" in x else {}
     return xsec.lookup(str(x["process"]), *[float(m) for m in x["masses"]], **kwargs).xsec_pb
 
@@ -262,6 +269,8 @@ def validate(
 
     report.results = run(common, "nominal")
     report.comparisons = _compare(cfg, ana.definition.directory, report.results)
+    report.comparisons += _compare_models(cfg, ana.id, ana.definition.directory)
+    report.notes = [str(x) for x in cfg.get("notes", [])]
     if variations:
         for vname, v in (cfg.get("variations") or {}).items():
             extra = [str(x) for x in v.get("pythia", [])]
@@ -285,6 +294,26 @@ def _compare(cfg: dict[str, Any], directory: Path, results: dict[str, AnalysisRe
         out += _compare_yields(cfg["yields"], directory, results)
     if "steps" in cfg:
         out += _compare_steps(cfg["steps"], directory, results)
+    return out
+
+
+def _compare_models(cfg: dict[str, Any], analysis: str, directory: Path) -> list[Comparison]:
+    """Technical model validation: ``model_checks: [{card:, file:, tolerance:}]``, each file a CSV
+    of raw feature vectors (the card's input names, optional ``route``) with the reference score in
+    the column named by the card's output; run through the card as the event loop does
+    (:func:`recast_ml.models.check_model`), one comparison per row (kind ``model``)."""
+    from .models import check_model, read_csv_columns
+
+    out: list[Comparison] = []
+    for c in cfg.get("model_checks", []):
+        path = directory / str(c["file"])
+        res = check_model(f"{analysis}:{c['card']}", path, path)
+        ref = read_csv_columns(path)
+        for o, got in res.values.items():
+            for k, (want, mine) in enumerate(zip(ref[o], got, strict=True)):
+                step = f"{o}, row {k + 1}"
+                out.append(Comparison("model", "models", str(c["card"]), step, float(want), float(mine), 0.0,
+                                      float(c["tolerance"])))  # fmt: skip
     return out
 
 
@@ -454,7 +483,7 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     for name, res in report.results.items():
         res.save(out / f"results_{name}.json")
     images: list[tuple[str, str]] = []
-    for kind in ("cutflow", "yield"):
+    for kind in ("cutflow", "yield", "model"):
         cs = [c for c in report.comparisons if c.kind == kind]
         benches = sorted({c.benchmark for c in cs})
         for b in benches:
@@ -498,11 +527,13 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         ".passed{background:#e6f4e6}.failed{background:#f9dede}.mc-limited{background:#fdf0d5}</style></head><body>",
         f"<h1>Validation of {e(report.analysis)}</h1>",
         f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
-        f"normalised to NNLO+NNLL cross sections); {summary['seconds']} s.</p>",
+        f"normalised to each benchmark's cross section, table below); {summary['seconds']} s.</p>",
         "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
         "<th>outside, MC-limited</th><th>outside</th><th>max |ratio - 1|</th></tr>",
     ]
-    for kind in ("cutflow", "yield"):
+    if report.notes:
+        parts[-1:-1] = ["<h2>Notes</h2><ul>", *(f"<li>{e(n)}</li>" for n in report.notes), "</ul>"]
+    for kind in ("cutflow", "yield", "model"):
         s = summary[kind]
         parts.append(
             f"<tr><td class='l'>{kind}</td><td>{s['compared']}</td><td>{s['passed']}</td>"
@@ -529,7 +560,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             )
         parts.append("</table>")
     parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
-                 "<th>σ NNLO+NNLL [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
+                 "<th>σ [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
         how = "sample " + ", ".join(b["sample"]) if "sample" in b else "; ".join(b.get("pythia_settings", []))
         parts.append(
@@ -541,6 +572,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     for kind, title in (
         ("cutflow", "Cutflows (efficiency relative to the normalisation row)"),
         ("yield", "Yields at σ×L"),
+        ("model", "Model outputs (technical validation: reference scores of the model files)"),
     ):
         cs = [c for c in report.comparisons if c.kind == kind]
         if not cs:
