@@ -106,8 +106,8 @@ KEYS = "ABCD"
 # the six reconstructed jets (spec 3 step 7), pT-ordered, and the pairing, by hand: indices into
 # these six, H1..H3 ordered by pair pT
 SIX = {
-    "A": [j for j in EVENT_A["jets"][:6]],
-    "B": [j for j in EVENT_B["jets"][:6]],
+    "A": list(EVENT_A["jets"][:6]),
+    "B": list(EVENT_B["jets"][:6]),
 }
 PAIRING = {"A": [(0, 1), (2, 3), (4, 5)], "B": [(0, 1), (2, 3), (4, 5)]}
 # hand-written features shared by A and B (the same three candidates)
@@ -206,7 +206,9 @@ def features(key):
     pairs = list(itertools.combinations(range(6), 2))
     mbb = [mass(p4(six[i]) + p4(six[k])) for i, k in pairs]
     drbb = [dr(six[i], six[k]) for i, k in pairs]
-    da = np.array([math.cosh(six[i]["eta"] - six[k]["eta"]) - math.cos(six[i]["phi"] - six[k]["phi"]) for i, k in pairs])
+    da = np.array(
+        [math.cosh(six[i]["eta"] - six[k]["eta"]) - math.cos(six[i]["phi"] - six[k]["phi"]) for i, k in pairs]
+    )
     m6 = mass(sum(p4(j) for j in six))
     frac = sum(2 * six[i]["pt"] * six[k]["pt"] * (math.cosh(six[i]["eta"] - six[k]["eta"]) - 1) for i, k in pairs)
     z = (da - da.mean()) / da.std()
@@ -323,7 +325,9 @@ def test_model_inputs_are_normalised_in_network_order(table, key):
     for net in NETS:
         for parity in ("even", "odd"):
             want = normalised(net, parity, f)
-            np.testing.assert_allclose(gathered[f"{net}_{parity}"][k], want, rtol=1e-9, atol=1e-9, err_msg=f"{net} {key}")
+            np.testing.assert_allclose(
+                gathered[f"{net}_{parity}"][k], want, rtol=1e-9, atol=1e-9, err_msg=f"{net} {key}"
+            )
 
 
 @pytest.mark.parametrize("cm_mapping", [0, 1])

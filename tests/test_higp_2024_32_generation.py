@@ -42,8 +42,11 @@ def test_pythia_hard_process_is_x_to_hs_to_hhh_to_6b():
         x = [q for q in parts if q.id() == 35]
         s = [q for q in parts if q.id() == 36]
         h = [q for q in parts if q.id() == 25]
-        assert len(x) == 1 and len(s) == 1 and len(h) == 3
-        assert 480 < x[0].m() < 490 and 321 < s[0].m() < 329
+        assert len(x) == 1
+        assert len(s) == 1
+        assert len(h) == 3
+        assert 480 < x[0].m() < 490
+        assert 321 < s[0].m() < 329
         assert sorted(parts[d].id() for d in (x[0].daughter1(), x[0].daughter2())) == [25, 36]
         assert [parts[d].id() for d in (s[0].daughter1(), s[0].daughter2())] == [25, 25]
         assert sorted(q.id() for q in parts if abs(q.id()) == 5) == [-5, -5, -5, 5, 5, 5]
