@@ -75,3 +75,23 @@ def test_cross_section_value_and_model_checks_of_validation_yaml():
     by = {(c.region, c.step): c.published for c in comps}
     assert by[("nonres_even", "score, row 1")] == pytest.approx(0.633993, abs=1e-6)
     assert by[("heavyres_odd", "score, row 1")] == pytest.approx(0.929647, abs=1e-6)
+
+
+def test_validate_small_sample_reports_models_notes_and_cutflows(tmp_path):
+    import json
+
+    from recast_ml.validate import validate
+
+    report = validate("ATLAS-HIGP-2024-32", events=30, benchmarks=["heavy_900_400"], output=tmp_path, seed=2)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model"]["compared"] == 12
+    assert summary["model"]["all_passed"]
+    assert summary["cutflow"]["compared"] == 0
+    assert summary["yield"]["compared"] == 0
+    assert summary["benchmarks"]["heavy_900_400"]["cross_section_pb"] == 0.05
+    assert any("Not published" in n for n in summary["notes"])
+    page = (tmp_path / "report.html").read_text()
+    assert "Cutflow of SR-6b (recast_ml only, no published reference)" in page
+    cf = report.results["heavy_900_400"].cutflow("SR-6b")
+    assert int(cf.n[0]) == 30
+    assert f"<td class='l'>&gt;= 4 jets</td><td>{int(cf.n[2])}</td>" in page

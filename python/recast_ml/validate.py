@@ -114,6 +114,8 @@ class ValidationReport:
     seconds: float = 0.0
     #: what is and is not published (``notes:`` of validation.yaml), shown in the report
     notes: list[str] = field(default_factory=list)
+    #: regions whose cutflows the report shows per benchmark without a reference (``cutflow_tables:``)
+    cutflow_tables: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -271,6 +273,7 @@ def validate(
     report.comparisons = _compare(cfg, ana.definition.directory, report.results)
     report.comparisons += _compare_models(cfg, ana.id, ana.definition.directory)
     report.notes = [str(x) for x in cfg.get("notes", [])]
+    report.cutflow_tables = [str(x) for x in cfg.get("cutflow_tables", [])]
     if variations:
         for vname, v in (cfg.get("variations") or {}).items():
             extra = [str(x) for x in v.get("pythia", [])]
@@ -517,6 +520,28 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     return out / "report.html"
 
 
+def _cutflow_table(report: ValidationReport, region: str) -> str:
+    """One region's cutflow per benchmark (no published reference): raw events, cumulative
+    efficiency and yield at sigma x L per step."""
+    e = html.escape
+    flows = {b: res.cutflow(region) for b, res in report.results.items()}
+    if not flows:
+        return ""
+    names = next(iter(flows.values())).names
+    head = "".join(f"<th>{e(b)}: N</th><th>eff.</th><th>yield</th>" for b in flows)
+    rows = [f"<h2>Cutflow of {e(region)} (recast_ml only, no published reference)</h2>"
+            f"<table><tr><th>step</th>{head}</tr>"]  # fmt: skip
+    for k, name in enumerate(names):
+        cells = ""
+        for cf in flows.values():
+            y = cf.yields
+            cells += f"<td>{int(cf.n[k])}</td><td>{cf.cumulative[k]:.4f}</td>"
+            cells += f"<td>{y[k]:.4g}</td>" if y is not None else "<td></td>"
+        rows.append(f"<tr><td class='l'>{e(name)}</td>{cells}</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
 def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[str, str]]) -> str:
     e = html.escape
     parts = [
@@ -599,6 +624,8 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 + "</tr>"
             )
         parts.append("</table>")
+    for region in report.cutflow_tables:
+        parts.append(_cutflow_table(report, region))
     parts.append("<h2>Plots</h2>")
     for title, png in images:
         parts.append(f"<h3>{e(title)}</h3><img src='{e(png)}' alt='{e(title)}'>")
