@@ -1,7 +1,7 @@
 """Golden events for ATLAS-HIGP-2024-32 (shared/specs/ATLAS-HIGP-2024-32.md): HHH -> 6b.
 
 Hand-built reconstructed events (objects after the detector, given directly). Each Higgs candidate
-is built from two massless jets of equal pT and equal eta, a angle dphi apart, so that its mass and
+is built from two massless jets of equal pT and equal eta, an angle dphi apart, so that its mass and
 pT are exact by hand: m = 2 pT sin(dphi/2), pT(pair) = 2 pT cos(dphi/2) (spec 3.1 pairing works on
 these), dR(pair) = dphi. With sin(dphi/2) = 0.6 (cos = 0.8) or 0.8 (cos = 0.6):
 
