@@ -410,3 +410,138 @@ def test_rc_jet_and_rc_mass_sum_equal_python_fastjet():
     assert any(got_all[e] > got_sum[e] + 1 for e in range(len(counts)))  # the cap at n matters somewhere
     with pytest.raises(ConfigError):
         evaluate("rc_jet(jets, 0.8, 0.1, 100, 2.0)", table)  # six arguments
+
+
+# ------------------------------------------------------------------------------------------------
+# ATLAS-HIGP-2024-32 built-ins: mass-targeted pairing, pairwise lists, list moments, momentum tensor
+# ------------------------------------------------------------------------------------------------
+#: events of 6, 4, 3 and 0 jets (pt, eta, phi, m)
+SIX_JET_EVENTS = [
+    [(180, 0.4, 0.3, 12), (150, -0.9, 2.8, 9), (120, 1.3, -1.7, 6), (90, -0.2, -2.9, 5), (70, 2.0, 1.1, 4),
+     (45, -1.6, -0.6, 3)],
+    [(300, 0.1, 0.0, 20), (200, 0.5, 2.5, 10), (80, -1.0, -2.0, 5), (60, 1.5, 1.0, 2)],
+    [(100, 0.0, 0.0, 0), (90, 1.0, 1.0, 0), (40, -1.0, 2.0, 0)],
+    [],
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def six_jets():
+    jets = ak.Array([[obj(*j) for j in ev] for ev in SIX_JET_EVENTS])
+    met = ak.Array([{"pt": 10.0, "phi": 0.0}] * len(SIX_JET_EVENTS))
+    return table_from_arrays({"jets": jets}, {"met": met})
+
+
+def _brute_pairs(jets, targets):
+    """numpy reference: every partition of the first 2k jets into k pairs; the pairs ordered by pT."""
+    k = len(targets)
+    if len(jets) < 2 * k:
+        return None
+    best = None
+    for perm in itertools.permutations(range(2 * k)):
+        pairs = [tuple(sorted(perm[2 * i : 2 * i + 2])) for i in range(k)]
+        if sorted(pairs) != pairs:
+            continue
+        sums = [p4(*jets[a]) + p4(*jets[b]) for a, b in pairs]
+        order = sorted(range(k), key=lambda i: -math.hypot(sums[i][0], sums[i][1]))
+        d = sum(abs(mass(sums[i]) - t) for i, t in zip(order, targets, strict=True))
+        if best is None or d < best[0] - 1e-12:
+            best = (d, [pairs[i] for i in order], [sums[i] for i in order])
+    return best
+
+
+def test_mass_pair_and_mass_pair_dr_against_brute_force(six_jets):
+    for targets in ((120, 115, 110), (300, 40, 90), (100, 100)):
+        args = ", ".join(str(t) for t in targets)
+        for i in range(len(targets)):
+            m = evaluate(f"mass_pair(jets, {i}, {args}).m", six_jets).tolist()
+            pt = evaluate(f"mass_pair(jets, {i}, {args}).pt", six_jets).tolist()
+            drs = evaluate(f"mass_pair_dr(jets, {i}, {args})", six_jets).tolist()
+            for k, ev in enumerate(SIX_JET_EVENTS):
+                ref = _brute_pairs(ev, targets)
+                if ref is None:
+                    assert math.isnan(m[k])
+                    assert math.isnan(drs[k])
+                    continue
+                a, b = ref[1][i]
+                assert m[k] == pytest.approx(mass(ref[2][i]), rel=1e-12)
+                assert pt[k] == pytest.approx(math.hypot(ref[2][i][0], ref[2][i][1]), rel=1e-12)
+                want_dr = math.hypot(ev[a][1] - ev[b][1], dphi(ev[a][2], ev[b][2]))
+                assert drs[k] == pytest.approx(want_dr, rel=1e-12)
+    # an index outside 0..k-1 is missing; the pairing changes with the targets (not a fixed one)
+    assert math.isnan(evaluate("mass_pair(jets, 3, 120, 115, 110).m", six_jets)[0])
+    assert evaluate("mass_pair(jets, 0, 120, 115, 110).m", six_jets)[0] != pytest.approx(
+        evaluate("mass_pair(jets, 0, 300, 40, 90).m", six_jets)[0]
+    )
+    with pytest.raises(ConfigError, match="mass_pair"):
+        evaluate("mass_pair(jets, 0)", six_jets)
+
+
+def test_pairwise_lists_against_numpy(six_jets):
+    for k, ev in enumerate(SIX_JET_EVENTS):
+        pairs = list(itertools.combinations(range(len(ev)), 2))
+        want = {
+            "pair_m(jets)": [mass(p4(*ev[a]) + p4(*ev[b])) for a, b in pairs],
+            "pair_dr(jets)": [math.hypot(ev[a][1] - ev[b][1], dphi(ev[a][2], ev[b][2])) for a, b in pairs],
+            "pair_deta(jets)": [abs(ev[a][1] - ev[b][1]) for a, b in pairs],
+            "pair_dphi(jets)": [dphi(ev[a][2], ev[b][2]) for a, b in pairs],
+            "pair_prod(jets.pt)": [ev[a][0] * ev[b][0] for a, b in pairs],
+        }
+        for text, values in want.items():
+            assert evaluate(f"count({text} > -1)", six_jets)[k] == len(values)
+            for i, v in enumerate(values[:15]):
+                assert evaluate(f"{text}[{i}]", six_jets)[k] == pytest.approx(v, rel=1e-12, abs=1e-12), (text, i)
+
+
+def test_list_moments_against_numpy(six_jets):
+    for k, ev in enumerate(SIX_JET_EVENTS):
+        x = np.array([j[0] for j in ev], dtype=float)
+        got = [evaluate(f"{f}(jets.pt)", six_jets)[k] for f in ("mean", "std", "skewness")]
+        if len(x) == 0:
+            assert all(math.isnan(g) for g in got)
+            continue
+        z = (x - x.mean()) / x.std()
+        assert got == pytest.approx([x.mean(), x.std(), float(np.mean(z**3))], rel=1e-12)
+    # sigma = 0: no skewness
+    assert math.isnan(evaluate("skewness(jets[0:1].pt)", six_jets)[0])
+    assert evaluate("std(jets[0:1].pt)", six_jets)[0] == 0.0
+
+
+def _tensor(ev, r, boost):
+    ps = np.array([p4(*j) for j in ev])
+    v = ps[:, :3]
+    if boost:
+        tot = ps.sum(axis=0)
+        m = mass(tot)
+        # boost by the Lorentz matrix of the rest frame of the sum
+        beta = tot[:3] / tot[3]
+        gamma = tot[3] / m
+        b2 = beta @ beta
+        lam = np.eye(4)
+        lam[0, 0] = gamma
+        lam[0, 1:] = lam[1:, 0] = -gamma * beta
+        lam[1:, 1:] += (gamma - 1) * np.outer(beta, beta) / b2
+        v = np.array([(lam @ np.r_[p[3], p[:3]])[1:] for p in ps])
+    a = np.linalg.norm(v, axis=1)
+    s = np.einsum("i,ia,ib->ab", a ** (r - 2), v, v) / np.sum(a**r)
+    return np.linalg.eigvalsh(s)[::-1]
+
+
+def test_tensor_eigenvalues_against_numpy(six_jets):
+    for r, boost in ((2, False), (1, False), (1, True), (2, True)):
+        text = f"tensor_eigenvalues(jets, {r}{', true' if boost else ''})"
+        for k, ev in enumerate(SIX_JET_EVENTS):
+            got = [evaluate(f"{text}[{i}]", six_jets)[k] for i in range(3)]
+            if not ev:
+                assert all(math.isnan(g) for g in got)
+                continue
+            assert got == pytest.approx(_tensor(ev, r, boost).tolist(), rel=1e-9, abs=1e-12), (r, boost, k)
+    # r = 2 in the lab frame is the sphericity tensor of the existing built-ins
+    close(
+        evaluate("1.5 * (tensor_eigenvalues(jets, 2)[1] + tensor_eigenvalues(jets, 2)[2])", six_jets)[:3].tolist(),
+        evaluate("sphericity(jets)", six_jets)[:3].tolist(),
+    )
+    close(
+        evaluate("1.5 * tensor_eigenvalues(jets, 2)[2]", six_jets)[:3].tolist(),
+        evaluate("aplanarity(jets)", six_jets)[:3].tolist(),
+    )

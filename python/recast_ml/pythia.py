@@ -253,6 +253,8 @@ def simplified_model_generator(
 
     from . import slha
 
+    if model in slha.SETTINGS_MODELS:  # ATLAS-HIGP-2024-32: a model made of Pythia lines only
+        return settings_model_generator(model, *masses, seed=seed, ecm=ecm, settings=settings)
     spectrum = slha.model_spectrum(model, masses)
     check = {pid: spectrum.mass(pid) for pid in spectrum.masses}
     name = f"{model}_{'_'.join(f'{m:g}' for m in masses)}.slha"
@@ -268,6 +270,17 @@ def simplified_model_generator(
         return PythiaGenerator(
             [*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path), check_masses=check
         )
+
+
+# ---- ATLAS-HIGP-2024-32: models without an SLHA file (slha.SETTINGS_MODELS) ----
+def settings_model_generator(
+    model: str, *masses: float, seed: int = 1, ecm: float = 13000.0, settings: Sequence[str] = ()
+) -> PythiaGenerator:
+    """A generator for a model of :data:`recast_ml.slha.SETTINGS_MODELS` (Pythia lines only, e.g.
+    ``settings_model_generator("trsm_xsh", 485, 325)``: gg -> X -> S H -> H H H, H -> b bbar)."""
+    from . import slha
+
+    return PythiaGenerator([*slha.settings_model(model, masses, ecm=ecm), *settings], seed=seed)
 
 
 def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:

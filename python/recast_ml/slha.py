@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -555,3 +555,71 @@ def read_xsections(
     names = {0: "LO", 1: "NLO", 2: "NLO+NLL", 3: "NNLO", 4: "NNLO+NNLL"}
     order_text = "/".join(sorted({names.get(o, f"order {o}") for o in orders}))
     return total, worst_rel, f"XSECTION blocks of {Path(path).name} ({len(orders)} processes, {order_text})"
+
+
+# ---- ATLAS-HIGP-2024-32: X -> S H -> H H H (TRSM / heavy resonance), Pythia's BSM Higgs bosons ----
+# Not a SUSY spectrum: generated from Pythia settings alone (no SLHA file), spec section 8.
+#: BR(H -> b bbar) used by the spec (sigma quoted before the Higgs decays x 0.582^3).
+BR_H_BB = 0.582
+
+
+def trsm_xsh(m_x: float, m_s: float, width_fraction: float = 0.001) -> list[str]:
+    """gg -> X (Pythia's H2, id 35) -> H S (S = id 36), S -> H H, every H -> b bbar: the Pythia
+    lines of ATLAS-HIGP-2024-32 spec section 8 (isotropic decays, meMode 100). X and S get the width
+    ``width_fraction`` x mass (forced: Pythia's own H2/A3 widths would not know these channels).
+    The spec's ``35:oneChannel = 1 1.0 100 25 36`` removes the H2 -> g g channel from which
+    Pythia computes the gg -> H2 cross section (initialisation fails: "all processes have
+    vanishing cross sections"); instead every other channel is switched off and X -> H S added;
+    ValueError unless m_S >= 2 m_H and m_X >= m_S + m_H (on-shell decays, m_H = 125 GeV)."""
+    m_h = _SM_MASSES[25]
+    if m_s < 2 * m_h:
+        raise ValueError(f"m_S = {m_s:g} GeV is below 2 m_H = {2 * m_h:g} GeV (S -> H H closed)")
+    if m_x < m_s + m_h:
+        raise ValueError(f"m_X = {m_x:g} GeV is below m_S + m_H = {m_s + m_h:g} GeV (X -> S H closed)")
+    if not 0 < width_fraction < 0.5:
+        raise ValueError(f"width fraction {width_fraction:g} must be in (0, 0.5)")
+    return [
+        "Higgs:useBSM = on",
+        "HiggsBSM:gg2H2 = on",
+        f"35:m0 = {m_x:g}",
+        f"35:mWidth = {width_fraction * m_x:g}",
+        "35:doForceWidth = on",
+        f"35:mMin = {max(m_x * (1 - 10 * width_fraction), m_s + m_h):g}",
+        f"35:mMax = {m_x * (1 + 10 * width_fraction):g}",
+        "35:onMode = off",  # the spec's oneChannel drops H2 -> g g: gg2H2 then has no cross section
+        "35:addChannel = 1 1.0 100 25 36",
+        f"36:m0 = {m_s:g}",
+        f"36:mWidth = {width_fraction * m_s:g}",
+        "36:doForceWidth = on",
+        f"36:mMin = {max(m_s * (1 - 10 * width_fraction), 2 * m_h):g}",
+        f"36:mMax = {m_s * (1 + 10 * width_fraction):g}",
+        "36:onMode = off",
+        "36:addChannel = 1 1.0 100 25 25",
+        "25:onMode = off",
+        "25:onIfMatch = 5 -5",
+    ]
+
+
+#: Models generated from Pythia settings alone (no SLHA spectrum): name -> its Pythia lines.
+SETTINGS_MODELS: Mapping[str, Callable[..., list[str]]] = {"trsm_xsh": trsm_xsh}
+SETTINGS_MODEL_PARAMETERS: Mapping[str, tuple[str, ...]] = {"trsm_xsh": ("M_X", "M_S", "[WIDTH_FRACTION]")}
+
+
+def settings_model(model: str, masses: Sequence[float], *, ecm: float = 13000.0) -> list[str]:
+    """All Pythia lines of a model of :data:`SETTINGS_MODELS` for its parameters (GeV; ATLAS A14-like
+    tune ``Tune:pp = 21`` as for the SUSY models); ConfigError for a wrong number of parameters or an
+    impossible spectrum."""
+    if model not in SETTINGS_MODELS:
+        raise ConfigError(f"unknown settings model {model!r}; models: {', '.join(SETTINGS_MODELS)}")
+    params = SETTINGS_MODEL_PARAMETERS[model]
+    n_required = sum(not p.startswith("[") for p in params)
+    usage = f"{model}:{','.join(params)}"
+    if not n_required <= len(masses) <= len(params):
+        raise ConfigError(f"model {model} takes {n_required} to {len(params)} parameter(s), got {len(masses)}: {usage}")
+    if not all(math.isfinite(m) and m > 0 for m in masses):
+        raise ConfigError(f"model {usage}: parameters must be positive numbers, got {list(masses)}")
+    try:
+        lines = SETTINGS_MODELS[model](*masses)
+    except ValueError as e:
+        raise ConfigError(f"model {usage} = {','.join(f'{m:g}' for m in masses)}: {e}") from e
+    return [f"Beams:eCM = {ecm}", "Tune:pp = 21", *lines]

@@ -114,6 +114,10 @@ class ValidationReport:
     seconds: float = 0.0
     #: published numbers not compared because their region did not run (its model file is absent)
     unavailable: list[dict[str, Any]] = field(default_factory=list)
+    #: what is and is not published (``notes:`` of validation.yaml), shown in the report
+    notes: list[str] = field(default_factory=list)
+    #: regions whose cutflows the report shows per benchmark without a reference (``cutflow_tables:``)
+    cutflow_tables: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -122,8 +126,9 @@ class ValidationReport:
             "seconds": round(self.seconds, 1),
             "benchmarks": self.benchmarks,
             "variations": self.variations,
+            "notes": self.notes,
         }
-        for kind in ("cutflow", "yield"):
+        for kind in ("cutflow", "yield", "model"):
             cs = [c for c in self.comparisons if c.kind == kind]
             out[kind] = {
                 "compared": len(cs),
@@ -179,9 +184,13 @@ def benchmark_generator(spec: dict[str, Any], seed: int, settings: list[str] | N
 
 
 def cross_section(spec: dict[str, Any]) -> float:
+    """The benchmark's cross section (pb): ``xsec: {process:, masses:}`` from the tables of
+    :mod:`recast_ml.xsec`, or ``xsec: {value_pb:, source:}`` where no table exists."""
     from . import xsec
 
     x = spec["xsec"]
+    if "value_pb" in x:
+        return float(x["value_pb"])
     kwargs = {"n_squarks": int(x["n_squarks"])} if "n_squarks" in x else {}
     return xsec.lookup(str(x["process"]), *[float(m) for m in x["masses"]], **kwargs).xsec_pb
 
@@ -265,6 +274,9 @@ def validate(
 
     report.results = run(common, "nominal")
     report.comparisons = _compare(cfg, ana.definition.directory, report.results, report.unavailable)
+    report.comparisons += _compare_models(cfg, ana.id, ana.definition.directory)
+    report.notes = [str(x) for x in cfg.get("notes", [])]
+    report.cutflow_tables = [str(x) for x in cfg.get("cutflow_tables", [])]
     if variations:
         for vname, v in (cfg.get("variations") or {}).items():
             extra = [str(x) for x in v.get("pythia", [])]
@@ -294,6 +306,26 @@ def _compare(
         out += _compare_yields(cfg["yields"], directory, results, [] if unavailable is None else unavailable)
     if "steps" in cfg:
         out += _compare_steps(cfg["steps"], directory, results)
+    return out
+
+
+def _compare_models(cfg: dict[str, Any], analysis: str, directory: Path) -> list[Comparison]:
+    """Technical model validation: ``model_checks: [{card:, file:, tolerance:}]``, each file a CSV
+    of raw feature vectors (the card's input names, optional ``route``) with the reference score in
+    the column named by the card's output; run through the card as the event loop does
+    (:func:`recast_ml.models.check_model`), one comparison per row (kind ``model``)."""
+    from .models import check_model, read_csv_columns
+
+    out: list[Comparison] = []
+    for c in cfg.get("model_checks", []):
+        path = directory / str(c["file"])
+        res = check_model(f"{analysis}:{c['card']}", path, path)
+        ref = read_csv_columns(path)
+        for o, got in res.values.items():
+            for k, (want, mine) in enumerate(zip(ref[o], got, strict=True)):
+                step = f"{o}, row {k + 1}"
+                out.append(Comparison("model", "models", str(c["card"]), step, float(want), float(mine), 0.0,
+                                      float(c["tolerance"])))  # fmt: skip
     return out
 
 
@@ -479,7 +511,7 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     for name, res in report.results.items():
         res.save(out / f"results_{name}.json")
     images: list[tuple[str, str]] = []
-    for kind in ("cutflow", "yield"):
+    for kind in ("cutflow", "yield", "model"):
         cs = [c for c in report.comparisons if c.kind == kind]
         benches = sorted({c.benchmark for c in cs})
         for b in benches:
@@ -513,6 +545,28 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     return out / "report.html"
 
 
+def _cutflow_table(report: ValidationReport, region: str) -> str:
+    """One region's cutflow per benchmark (no published reference): raw events, cumulative
+    efficiency and yield at sigma x L per step."""
+    e = html.escape
+    flows = {b: res.cutflow(region) for b, res in report.results.items()}
+    if not flows:
+        return ""
+    names = next(iter(flows.values())).names
+    head = "".join(f"<th>{e(b)}: N</th><th>eff.</th><th>yield</th>" for b in flows)
+    rows = [f"<h2>Cutflow of {e(region)} (recast_ml only, no published reference)</h2>"
+            f"<table><tr><th>step</th>{head}</tr>"]  # fmt: skip
+    for k, name in enumerate(names):
+        cells = ""
+        for cf in flows.values():
+            y = cf.yields
+            cells += f"<td>{int(cf.n[k])}</td><td>{cf.cumulative[k]:.4f}</td>"
+            cells += f"<td>{y[k]:.4g}</td>" if y is not None else "<td></td>"
+        rows.append(f"<tr><td class='l'>{e(name)}</td>{cells}</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
 def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[str, str]]) -> str:
     e = html.escape
     parts = [
@@ -523,11 +577,13 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         ".passed{background:#e6f4e6}.failed{background:#f9dede}.mc-limited{background:#fdf0d5}</style></head><body>",
         f"<h1>Validation of {e(report.analysis)}</h1>",
         f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
-        f"normalised to NNLO+NNLL cross sections); {summary['seconds']} s.</p>",
+        f"normalised to each benchmark's cross section, table below); {summary['seconds']} s.</p>",
         "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
         "<th>outside, MC-limited</th><th>outside</th><th>max |ratio - 1|</th></tr>",
     ]
-    for kind in ("cutflow", "yield"):
+    if report.notes:
+        parts[-1:-1] = ["<h2>Notes</h2><ul>", *(f"<li>{e(n)}</li>" for n in report.notes), "</ul>"]
+    for kind in ("cutflow", "yield", "model"):
         s = summary[kind]
         parts.append(
             f"<tr><td class='l'>{kind}</td><td>{s['compared']}</td><td>{s['passed']}</td>"
@@ -554,7 +610,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             )
         parts.append("</table>")
     parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
-                 "<th>σ NNLO+NNLL [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
+                 "<th>σ [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
         how = "sample " + ", ".join(b["sample"]) if "sample" in b else "; ".join(b.get("pythia_settings", []))
         parts.append(
@@ -566,6 +622,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     for kind, title in (
         ("cutflow", "Cutflows (efficiency relative to the normalisation row)"),
         ("yield", "Yields at σ×L"),
+        ("model", "Model outputs (technical validation: reference scores of the model files)"),
     ):
         cs = [c for c in report.comparisons if c.kind == kind]
         if not cs:
@@ -604,6 +661,8 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<td class='l'>{e(u['reason'])}</td></tr>"
             )
         parts.append("</table>")
+    for region in report.cutflow_tables:
+        parts.append(_cutflow_table(report, region))
     parts.append("<h2>Plots</h2>")
     for title, png in images:
         parts.append(f"<h3>{e(title)}</h3><img src='{e(png)}' alt='{e(title)}'>")

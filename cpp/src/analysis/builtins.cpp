@@ -323,6 +323,220 @@ void rc_check(Checker& c, Node& n, Type result) {
     n.type = result;
 }
 // ---- end ATLAS-SUSY-2018-30 ----
+// ---- ATLAS-HIGP-2024-32 (HHH -> 6b): pairing into mass-targeted pairs, pairwise lists, list
+// statistics and the generalised momentum tensor -------------------------------------------------
+
+/// Partition of the first 2k objects into k pairs minimising sum_j |m(pair_j) - target_j|, pairs
+/// ordered by the pT of their sum (descending). Returns false with fewer than 2k objects.
+/// `best` receives the object indices (a0, b0, a1, b1, ...) of the pairs in that order.
+/// Partitions are enumerated by pairing the lowest unpaired object with each later one in turn;
+/// the first partition with the smallest distance wins (strict <).
+bool mass_pairing(const Node& n, Eval& ev, std::size_t k, std::vector<std::size_t>& best) {
+    const Value& c = ev.arg(0);
+    thread_local std::vector<fn::P4> pbuf;
+    if (c.idx.size() < 2 * k) return false;
+    const auto& p = momenta(c, pbuf, 2 * k);
+    thread_local std::vector<double> target;
+    target.clear();
+    for (std::size_t j = 0; j < k; ++j) {
+        const Value& t = ev.arg(2 + j);
+        if (t.missing) return false;
+        target.push_back(t.x);
+    }
+    (void)n;
+    thread_local std::vector<std::size_t> cur, order;
+    thread_local std::vector<fn::P4> sums;
+    cur.assign(2 * k, 0);
+    best.assign(2 * k, 0);
+    double best_d = kInf;
+    std::uint32_t used = 0;
+    // recursive enumeration over pair slots
+    auto rec = [&](auto&& self, std::size_t slot) -> void {
+        if (slot == k) {
+            sums.assign(k, fn::P4{});
+            order.resize(k);
+            for (std::size_t j = 0; j < k; ++j) {
+                sums[j] = p[cur[2 * j]];
+                sums[j] += p[cur[2 * j + 1]];
+                order[j] = j;
+            }
+            std::stable_sort(order.begin(), order.end(),
+                             [&](std::size_t a, std::size_t b) { return sums[a].pt() > sums[b].pt(); });
+            double d = 0;
+            for (std::size_t j = 0; j < k; ++j) d += std::fabs(sums[order[j]].m() - target[j]);
+            if (d < best_d) {
+                best_d = d;
+                for (std::size_t j = 0; j < k; ++j)
+                    best[2 * j] = cur[2 * order[j]], best[2 * j + 1] = cur[2 * order[j] + 1];
+            }
+            return;
+        }
+        std::size_t a = 0;
+        while (used >> a & 1u) ++a;
+        used |= 1u << a;
+        for (std::size_t b = a + 1; b < 2 * k; ++b) {
+            if (used >> b & 1u) continue;
+            used |= 1u << b;
+            cur[2 * slot] = a, cur[2 * slot + 1] = b;
+            self(self, slot + 1);
+            used &= ~(1u << b);
+        }
+        used &= ~(1u << a);
+    };
+    rec(rec, 0);
+    return std::isfinite(best_d);
+}
+void mass_pair_check(Checker& c, Node& n) {
+    c.arity(3, 7);  // k = 1..5 targets
+    c.want(0, {T::Collection});
+    c.need_p4(0);
+    for (std::size_t i = 1; i < n.kids.size(); ++i) c.want(i, {T::Number});
+}
+/// 0: the pair's four-vector sum; 1: dR between its two objects
+template <int Which>
+void mass_pair_eval(const Node& n, Eval& ev, Value& out) {
+    const Type rt = Which == 0 ? T::Vector : T::Number;
+    const std::size_t k = n.kids.size() - 2;
+    const Value& iv = ev.arg(1);
+    if (iv.missing || iv.x < 0 || iv.x != std::floor(iv.x) || iv.x >= static_cast<double>(k))
+        return set_none(out, rt);
+    const auto i = static_cast<std::size_t>(iv.x);
+    thread_local std::vector<std::size_t> best;
+    if (!mass_pairing(n, ev, k, best)) return set_none(out, rt);
+    const Value& c = ev.arg(0);
+    Value a, b;
+    object_of(c, best[2 * i], a);
+    object_of(c, best[2 * i + 1], b);
+    if (Which == 0) {
+        fn::P4 s = p4_of(a);
+        s += p4_of(b);
+        return set_vector(out, s);
+    }
+    const Kin x = kin_of(a), y = kin_of(b);
+    set_number(out, fn::delta_r(x.eta, x.phi, y.eta, y.phi));
+}
+
+inline void set_list(Value& out) {
+    out.type = T::NumberList, out.missing = false, out.x = 0.0;
+    out.list.clear(), out.list_missing.clear();
+}
+
+/// 0 m, 1 dR, 2 |deta|, 3 dphi of every pair i < k of objects, in the order (0,1), (0,2), ..., (1,2), ...
+template <int Which>
+void pairwise_eval(const Node&, Eval& ev, Value& out) {
+    const Value& c = ev.arg(0);
+    thread_local std::vector<Kin> kins;
+    thread_local std::vector<fn::P4> pbuf;
+    kins.clear();
+    Value o;
+    for (std::size_t i = 0; i < c.idx.size(); ++i) {
+        object_of(c, i, o);
+        kins.push_back(kin_of(o));
+    }
+    if (Which == 0) momenta(c, pbuf);
+    set_list(out);
+    for (std::size_t i = 0; i < kins.size(); ++i)
+        for (std::size_t j = i + 1; j < kins.size(); ++j) {
+            const Kin &x = kins[i], &y = kins[j];
+            double v = 0;
+            switch (Which) {
+                case 0: {
+                    fn::P4 s = pbuf[i];
+                    s += pbuf[j];
+                    v = s.m();
+                    break;
+                }
+                case 1: v = fn::delta_r(x.eta, x.phi, y.eta, y.phi); break;
+                case 2: v = std::fabs(x.eta - y.eta); break;
+                default: v = fn::delta_phi(x.phi, y.phi);
+            }
+            out.list.push_back(v);
+        }
+}
+void pairwise_check(Checker& c, Node& n) {
+    one_collection_p4(c, n);
+    n.type = T::NumberList;
+}
+
+void one_number_list(Checker& c, Node&) {
+    c.arity(1, 1);
+    c.want(0, {T::NumberList});
+}
+/// The values of a number list, false if one is missing.
+bool list_values(const Value& a) {
+    for (std::size_t i = 0; i < a.list_missing.size(); ++i)
+        if (a.list_missing[i]) return false;
+    return true;
+}
+/// 0 mean, 1 population standard deviation, 2 skewness (population moments)
+template <int Which>
+void moment_eval(const Node&, Eval& ev, Value& out) {
+    const Value& a = ev.arg(0);
+    const std::size_t m = a.list.size();
+    if (m == 0 || !list_values(a)) return set_none(out, T::Number);
+    double mean = 0;
+    for (double x : a.list) mean += x;
+    mean /= static_cast<double>(m);
+    if (Which == 0) return set_number(out, mean);
+    double m2 = 0, m3 = 0;
+    for (double x : a.list) {
+        const double d = x - mean;
+        m2 += d * d, m3 += d * d * d;
+    }
+    m2 /= static_cast<double>(m), m3 /= static_cast<double>(m);
+    if (Which == 1) return set_number(out, std::sqrt(m2));
+    if (!(m2 > 0)) return set_none(out, T::Number);
+    set_number(out, m3 / (m2 * std::sqrt(m2)));
+}
+
+/// Eigenvalues (descending) of S^ab = sum |p|^(r-2) p^a p^b / sum |p|^r, optionally in the rest
+/// frame of the objects' four-momentum sum.
+void tensor_eval(const Node& n, Eval& ev, Value& out) {
+    const Value& c = ev.arg(0);
+    thread_local std::vector<fn::P4> pbuf;
+    const auto& p = momenta(c, pbuf);
+    const Value& rv = ev.arg(1);
+    if (rv.missing || !(rv.x > 0)) return set_none(out, T::NumberList);
+    const double r = rv.x;
+    bool boost = false;
+    if (n.kids.size() == 3) {
+        const Value& bv = ev.arg(2);
+        if (bv.missing) return set_none(out, T::NumberList);
+        boost = bv.x != 0;
+    }
+    double bx = 0, by = 0, bz = 0, gamma = 1;
+    if (boost) {
+        fn::P4 s;
+        for (const auto& q : p) s += q;
+        const double mass = s.m();
+        if (!(mass > 0) || !(s.e > 0)) return set_none(out, T::NumberList);
+        bx = s.px / s.e, by = s.py / s.e, bz = s.pz / s.e;
+        gamma = s.e / mass;
+    }
+    const double b2 = bx * bx + by * by + bz * bz;
+    double t[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    double norm = 0;
+    for (const auto& q : p) {
+        double v[3] = {q.px, q.py, q.pz};
+        if (boost && b2 > 0) {  // Lorentz boost by -beta: p' = p + ((gamma - 1) (p.beta)/beta^2 - gamma E) beta
+            const double bp = v[0] * bx + v[1] * by + v[2] * bz;
+            const double f = (gamma - 1) * bp / b2 - gamma * q.e;
+            v[0] += f * bx, v[1] += f * by, v[2] += f * bz;
+        }
+        const double a = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        if (!(a > 0)) continue;
+        const double w = std::pow(a, r - 2);
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j) t[3 * i + j] += w * v[i] * v[j];
+        norm += std::pow(a, r);
+    }
+    if (!(norm > 0)) return set_none(out, T::NumberList);
+    for (double& x : t) x /= norm;
+    double l[3];
+    fn::symmetric_eigenvalues(t, l);
+    set_list(out);
+    for (double x : l) out.list.push_back(std::max(x, 0.0));
+}
 
 const std::vector<BuiltinDef> kBuiltins = {
     MATH("abs", f_abs, "|x| (numbers or element-wise on a number list)"),
@@ -716,6 +930,68 @@ const std::vector<BuiltinDef> kBuiltins = {
          for (std::size_t i = 0; i < jets.size() && static_cast<double>(i) < nv.x; ++i) sum += jets[i].m();
          set_number(out, sum);
      }},
+    // ---- ATLAS-HIGP-2024-32 ----
+    {"mass_pair", "mass_pair(c: collection, i: number, m1: number, ..., mk: number) -> vector",
+     "pair i (0 = largest pT) of the partition of the first 2k objects of c into k pairs (k = 1..5 target masses) "
+     "minimising sum_j |m(pair j) - m_j| with the pairs ordered by the pT of their sum (e.g. HHH -> 6b: "
+     "mass_pair(j, 0, 120, 115, 110)); its four-vector sum; missing with fewer than 2k objects or i not in 0..k-1",
+     [](Checker& c, Node& n) {
+         mass_pair_check(c, n);
+         n.type = T::Vector;
+     },
+     mass_pair_eval<0>},
+    {"mass_pair_dr", "mass_pair_dr(c: collection, i: number, m1: number, ..., mk: number) -> number",
+     "dR between the two objects of pair i of mass_pair(c, i, m1, ..., mk) (same pairing, same order)",
+     [](Checker& c, Node& n) {
+         mass_pair_check(c, n);
+         n.type = T::Number;
+     },
+     mass_pair_eval<1>},
+    {"pair_m", "pair_m(c: collection) -> number list",
+     "invariant mass of every pair i < k of objects, in the order (0,1), (0,2), ..., (1,2), ...", pairwise_check,
+     pairwise_eval<0>},
+    {"pair_dr", "pair_dr(c: collection) -> number list", "dR of every pair i < k of objects (order as pair_m)",
+     pairwise_check, pairwise_eval<1>},
+    {"pair_deta", "pair_deta(c: collection) -> number list", "|eta_i - eta_k| of every pair i < k (order as pair_m)",
+     pairwise_check, pairwise_eval<2>},
+    {"pair_dphi", "pair_dphi(c: collection) -> number list",
+     "|phi_i - phi_k| folded into [0, pi] of every pair i < k (order as pair_m)", pairwise_check, pairwise_eval<3>},
+    {"pair_prod", "pair_prod(l: number list) -> number list",
+     "x_i * x_k of every pair i < k of values (order as pair_m); e.g. pair_prod(jets.pt)",
+     [](Checker& c, Node& n) {
+         one_number_list(c, n);
+         n.type = T::NumberList;
+     },
+     [](const Node&, Eval& ev, Value& out) {
+         const Value& a = ev.arg(0);
+         if (!list_values(a)) return set_none(out, T::NumberList);
+         thread_local std::vector<double> x;
+         x.assign(a.list.begin(), a.list.end());
+         set_list(out);
+         for (std::size_t i = 0; i < x.size(); ++i)
+             for (std::size_t k = i + 1; k < x.size(); ++k) out.list.push_back(x[i] * x[k]);
+     }},
+    {"mean", "mean(l: number list) -> number", "arithmetic mean; missing for an empty list or a missing value",
+     one_number_list, moment_eval<0>},
+    {"std", "std(l: number list) -> number",
+     "population standard deviation sqrt(<(x - <x>)^2>) (RMS about the mean); missing for an empty list",
+     one_number_list, moment_eval<1>},
+    {"skewness", "skewness(l: number list) -> number",
+     "population skewness <((x - mu)/sigma)^3>; missing for an empty list or sigma = 0", one_number_list,
+     moment_eval<2>},
+    {"tensor_eigenvalues", "tensor_eigenvalues(c: collection, r: number[, rest_frame: bool]) -> number list",
+     "eigenvalues l1 >= l2 >= l3 of S^ab = sum |p|^(r-2) p^a p^b / sum |p|^r (r = 2: sphericity tensor, r = 1: "
+     "linearised), with rest_frame after boosting the objects into the rest frame of their four-momentum sum; "
+     "sphericity = 3/2 (l2 + l3), aplanarity = 3/2 l3; missing without momentum",
+     [](Checker& c, Node& n) {
+         c.arity(2, 3);
+         c.want(0, {T::Collection});
+         c.need_p4(0);
+         c.want(1, {T::Number});
+         if (n.kids.size() == 3) c.want(2, {T::Bool});
+         n.type = T::NumberList;
+     },
+     tensor_eval},
 };
 
 }  // namespace
