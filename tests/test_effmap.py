@@ -217,6 +217,32 @@ def test_linear_efficiencies_are_reproduced_without_interpolation_error(tmp_path
         assert error == pytest.approx(mc, rel=1e-9)
 
 
+def test_three_parameter_map_is_exact_for_linear_efficiencies(tmp_path):
+    """3 parameters (tetrahedra, the general-dimension code path): a linear efficiency on a 3x3x3
+    grid is reproduced at random points; outside the box: OutsideHullError."""
+
+    def eff(a, b, c):
+        return 0.02 + 1e-4 * a + 2e-4 * b + 5e-5 * c
+
+    pts = [
+        ({"a": a, "b": b, "c": c}, {"SR-A": eff(a, b, c)})
+        for a in (0.0, 100.0, 200.0)
+        for b in (0.0, 150.0, 300.0)
+        for c in (0.0, 50.0, 100.0)
+    ]
+    write_store(tmp_path / "scan.sqlite", "toy3", ["a", "b", "c"], grid_points(pts, error=0.001))
+    (path,) = export_efficiency_maps(tmp_path, tmp_path / "maps")
+    m = EfficiencyMap(path)
+    assert len(json.loads(path.read_text())["triangles"][0]) == 4
+    rng = np.random.default_rng(8)
+    for x in rng.uniform([0, 0, 0], [200, 300, 100], size=(40, 3)):
+        value, _ = m.efficiencies(list(x))["SR-A"]
+        assert value == pytest.approx(eff(*x), rel=1e-12)
+    assert m.efficiencies([100.0, 150.0, 50.0])["SR-A"] == (eff(100.0, 150.0, 50.0), 0.001)
+    with pytest.raises(OutsideHullError):
+        m.efficiencies([100.0, 150.0, 101.0])
+
+
 def test_one_parameter_map_and_quadratic_interpolation_error(tmp_path):
     """1-D map (segments): eff = c x^2 at x = 0, 1, 2, 3 (in 100 GeV). Leave-one-out residual at an
     inner point = c (|(c(x-1)^2 + c(x+1)^2)/2 - c x^2|); at x = 0.5 the linear interpolation is off by
@@ -475,10 +501,12 @@ def check_left_out_point(tmp_path, masses_gluino, masses_lsp, n_events, min_mc_e
 
 @pytest.mark.slow
 def test_surrogate_agrees_with_full_mc_at_a_left_out_point(tmp_path):
-    """3x3 grid m_gluino = 1400, 1600, 1800 x m_lsp = 0, 500, 1000, 1000 events per point, the centre
+    """3x3 grid m_gluino = 1400, 1600, 1800 x m_lsp = 1 (the models need > 0), 500, 1000, 1000 events per point, the centre
     (1600, 500) left out: in every SR with >= 10 MC events there (binomial errors approximately
-    Gaussian), |surrogate - full MC| < 3 x sqrt(sigma_surrogate^2 + sigma_MC^2)."""
-    checked, pulls, *_ = check_left_out_point(tmp_path, (1400.0, 1600.0, 1800.0), (0.0, 500.0, 1000.0), 1000, 10)
+    Gaussian), |surrogate - full MC| < 3 x sqrt(sigma_surrogate^2 + sigma_MC^2). The SRs overlap
+    (they share events), so their pulls are correlated: a fluctuation of the centre's sample moves
+    them together; the test asserts every SR, not a chi^2."""
+    checked, pulls, *_ = check_left_out_point(tmp_path, (1400.0, 1600.0, 1800.0), (1.0, 500.0, 1000.0), 1000, 10)
     assert len(checked) >= 10
     assert max(abs(p) for p in pulls.values()) < 3
     # and the errors are not so large that anything would pass: the pulls scatter like O(1)

@@ -76,9 +76,10 @@ no cross section, no branching ratios beyond the model's) ↔ the efficiencyMap 
 (analysis, model) holding all SRs (SModelS: text files per dataset and txname); the model is a
 recast_ml model name, not a topology with a constraint (the mapping to a txname is the user's);
 points carry their MC errors, MC event counts and interpolation residuals (SModelS efficiency
-maps have no per-point errors); the triangulation is stored (SModelS re-triangulates with scipy
-after a PCA rotation of the mass space); no published S95 upper limits per SR (SModelS stores
-upperLimit/expectedUpperLimit per dataset). The SR combination without correlations
+maps as distributed carry no per-point errors); the triangulation is stored (SModelS, to our
+knowledge of version 2.x, triangulates when it loads a map, with scipy, after a PCA rotation of the
+mass space); no published S95 upper limits per SR (SModelS stores upperLimit/expectedUpperLimit per
+dataset). File names: ``<analysis>__<model>.effmap.json``. The SR combination without correlations
 (``combined``) has no SModelS equivalent: SModelS combines only with a covariance matrix or a
 pyhf likelihood and otherwise uses the best expected SR, like ``mode="best"``.
 """
@@ -184,14 +185,36 @@ def triangulate(points: npt.ArrayLike) -> npt.NDArray[np.int64]:
             f"the {n} points cannot be triangulated in {d} dimensions (they lie in a lower-dimensional subspace, "
             f"e.g. a line: scan more than one value of every parameter): {first}"
         ) from e
-    return np.asarray(tri.simplices, dtype=np.int64)
+    simplices = np.asarray(tri.simplices, dtype=np.int64)
+    # Qhull leaves zero-volume simplices ("slivers") among cospherical points, e.g. on a regular
+    # 3-D grid: they cover nothing and cannot be interpolated in, so they are dropped.
+    return simplices[_flat(x, simplices) > 1e-9]
 
 
-def _barycentric(x: npt.NDArray[np.float64], vertices: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Barycentric weights of x in the simplex with the given (d+1, d) vertices."""
-    t = (vertices[:-1] - vertices[-1]).T
-    lam = np.linalg.solve(t, x - vertices[-1])
-    return np.append(lam, 1.0 - lam.sum())
+def _flat(x: npt.NDArray[np.float64], simplices: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """|det(edges)| / product of the edge lengths of every simplex: 1 for a right-angled corner,
+    0 for a degenerate simplex (scale invariant)."""
+    v = x[simplices]  # (ns, d+1, d)
+    edges = v[:, :-1, :] - v[:, -1:, :]
+    norms = np.prod(np.linalg.norm(edges, axis=2), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.abs(np.linalg.det(edges)) / norms
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _locate(tri: Any, x: npt.NDArray[np.float64]) -> tuple[int, npt.NDArray[np.float64]] | None:
+    """(simplex, barycentric weights) of x in a scipy Delaunay triangulation, skipping degenerate
+    simplices (their transform is NaN); None outside."""
+    d = len(x)
+    t = tri.transform
+    lam = np.einsum("sij,sj->si", t[:, :d, :], x - t[:, d, :])
+    full = np.concatenate([lam, 1.0 - lam.sum(axis=1, keepdims=True)], axis=1)
+    ok = np.isfinite(full).all(axis=1) & (full.min(axis=1, initial=np.inf) >= -1e-10)
+    ok &= _flat(tri.points, np.asarray(tri.simplices, dtype=np.int64)) > 1e-9
+    if not ok.any():
+        return None
+    s = int(np.flatnonzero(ok)[0])
+    return s, full[s]
 
 
 def _neighbours(n: int, simplices: npt.NDArray[np.int64]) -> list[set[int]]:
@@ -229,11 +252,11 @@ def leave_one_out_residuals(
                 tri = Delaunay(x[others])
             except QhullError:
                 continue
-            s = int(tri.find_simplex(x[i]))
-            if s < 0:
+            found = _locate(tri, x[i])
+            if found is None:
                 continue
+            s, lam = found
             verts = others[tri.simplices[s]]
-            lam = _barycentric(x[i], x[verts])
             res[i] = np.abs(lam @ v[verts] - v[i])
     neighbours = _neighbours(n, simp)
     known = ~np.isnan(res)
