@@ -386,6 +386,47 @@ def test_native_loglike_equals_python_statistics(quad_map, point):
         m.loglike(point, xs, "sum")  # type: ignore[arg-type]
 
 
+def test_best_region_with_many_regions_equals_the_statistics_module():
+    """All ATLAS-SUSY-2018-22 SRs with published numbers, random smooth efficiencies on a grid: at
+    random points the surrogate's best expected SR and its Delta ln L are those of
+    statistics.LogLikelihood (recast::stats::best_expected_region) for the same yields."""
+    from recast_ml._data import analyses_dir
+    from recast_ml.effmap import map_document
+    from recast_ml.statistics import read_signal_regions
+
+    published = read_signal_regions(analyses_dir() / ANALYSIS / "signal_regions.csv")
+    mg, ml = np.meshgrid(np.linspace(1000, 2600, 9), np.linspace(0, 1600, 9), indexing="ij")
+    pts = np.stack([mg.ravel(), ml.ravel()], axis=1)
+    rng = np.random.default_rng(3)
+    regions = {}
+    for name, p in published.items():
+        a, b, c = rng.uniform(0.01, 0.3), rng.uniform(800, 2400), rng.uniform(300, 900)
+        eff = a * np.exp(-(((pts[:, 0] - b) / 600) ** 2) - (pts[:, 1] / c) ** 2)
+        regions[name] = {"n_obs": p.n_obs, "b": p.b, "b_err": p.b_err, "efficiency": eff, "efficiency_error": 0.1 * eff}
+    doc = map_document(
+        analysis=ANALYSIS,
+        model="gluino_direct",
+        parameters=["m_gluino", "m_lsp"],
+        points=pts,
+        regions=regions,
+        luminosity_fb=LUMI,
+    )
+    native = recast_ml._core.EfficiencyMap.parse(json.dumps(doc), "synthetic")
+    ll = LogLikelihood(list(published.values()))
+    names = list(published)
+    assert native.regions == names
+    seen = set()
+    for x, xs in zip(rng.uniform([1000, 0], [2600, 1600], size=(200, 2)), rng.uniform(1e-4, 0.05, 200), strict=True):
+        s = native.yields(list(x), float(xs))
+        delta, best = ll(list(s))
+        per_sr, k = native.loglike_regions(list(x), float(xs))
+        assert k == best
+        assert native.loglike(list(x), float(xs), "best") == delta[best]
+        np.testing.assert_array_equal(per_sr, delta)
+        seen.add(best)
+    assert len(seen) > 5  # many different SRs were the best one
+
+
 @pytest.fixture(scope="module")
 def surrogate_binary(tmp_path_factory):
     """examples/cpp/surrogate_loglike built against the installed package (find_package(recast))."""
@@ -501,8 +542,8 @@ def check_left_out_point(tmp_path, masses_gluino, masses_lsp, n_events, min_mc_e
 
 @pytest.mark.slow
 def test_surrogate_agrees_with_full_mc_at_a_left_out_point(tmp_path):
-    """3x3 grid m_gluino = 1400, 1600, 1800 x m_lsp = 1 (the models need > 0), 500, 1000, 1000 events per point, the centre
-    (1600, 500) left out: in every SR with >= 10 MC events there (binomial errors approximately
+    """3x3 grid m_gluino = 1400, 1600, 1800 x m_lsp = 1 (the models need > 0), 500, 1000, 1000 events
+    per point, the centre (1600, 500) left out: in every SR with >= 10 MC events there (binomial errors approximately
     Gaussian), |surrogate - full MC| < 3 x sqrt(sigma_surrogate^2 + sigma_MC^2). The SRs overlap
     (they share events), so their pulls are correlated: a fluctuation of the centre's sample moves
     them together; the test asserts every SR, not a chi^2."""

@@ -270,6 +270,8 @@ EfficiencyMap EfficiencyMap::parse(const std::string& text, const std::string& s
             stats::log_likelihood(region.published.n_obs, region.published.b, region.published.b_err, 0.0));
         m.background_ll_pyhf_.push_back(
             stats::profile_log_likelihood(region.published.n_obs, region.published.b, region.published.b_err, 0.0));
+        m.background_ll_asimov_.push_back(
+            stats::log_likelihood(region.published.b, region.published.b, region.published.b_err, 0.0));
         m.regions_.push_back(std::move(region));
     }
 
@@ -505,6 +507,19 @@ std::vector<double> EfficiencyMap::yields(const std::vector<double>& x, double c
     return s;
 }
 
+std::size_t EfficiencyMap::best_region(const std::vector<double>& s) const {
+    // = stats::best_expected_region(published_, s) (the same arithmetic and tie-breaking, asserted
+    // by the tests), with ln L(0) on the Asimov data n = b computed once at load
+    std::size_t best = 0;
+    double best_value = INFINITY;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto& p = published_[i];
+        const double d = stats::log_likelihood(p.b, p.b, p.b_err, s[i]) - background_ll_asimov_[i];
+        if (d < best_value) best_value = d, best = i;
+    }
+    return best;
+}
+
 LogLikelihood EfficiencyMap::loglike(const std::vector<double>& x, double cross_section_pb, Mode mode,
                                      Statistic statistic, Outside outside) const {
     LogLikelihood out;
@@ -523,7 +538,7 @@ LogLikelihood EfficiencyMap::loglike(const std::vector<double>& x, double cross_
                                                            : stats::profile_log_likelihood(p.n_obs, p.b, p.b_err, s[i]);
         out.per_region[i] = ll - ll0[i];
     }
-    out.best_region = stats::best_expected_region(published_, s);
+    out.best_region = best_region(s);
     if (mode == Mode::best) {
         out.value = out.per_region[out.best_region];
     } else {
@@ -545,7 +560,7 @@ double EfficiencyMap::loglike_value(const std::vector<double>& x, double cross_s
                                                            : stats::profile_log_likelihood(p.n_obs, p.b, p.b_err, s[i]);
         return ll - ll0[i];
     };
-    if (mode == Mode::best) return delta(stats::best_expected_region(published_, s));
+    if (mode == Mode::best) return delta(best_region(s));
     double sum = 0;
     for (std::size_t i = 0; i < s.size(); ++i) sum += delta(i);
     return sum;

@@ -519,6 +519,8 @@ class EfficiencyMap:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._map = _core.EfficiencyMap.load(str(self.path))
+        self._regions = self._map.regions
+        self._parameters = self._map.parameters
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> EfficiencyMap:
@@ -534,11 +536,11 @@ class EfficiencyMap:
 
     @property
     def parameters(self) -> list[str]:
-        return self._map.parameters
+        return list(self._parameters)
 
     @property
     def regions(self) -> list[str]:
-        return self._map.regions
+        return list(self._regions)
 
     @property
     def luminosity_fb(self) -> float:
@@ -555,15 +557,15 @@ class EfficiencyMap:
 
     def _x(self, masses: Sequence[float] | Mapping[str, float]) -> list[float]:
         if isinstance(masses, Mapping):
-            unknown = set(masses) - set(self.parameters)
-            missing = [p for p in self.parameters if p not in masses]
+            unknown = set(masses) - set(self._parameters)
+            missing = [p for p in self._parameters if p not in masses]
             if unknown or missing:
                 raise ConfigError(
                     f"{self.path}: parameters are {self.parameters}"
                     + (f"; missing {missing}" if missing else "")
                     + (f"; unknown {sorted(unknown)}" if unknown else "")
                 )
-            return [float(masses[p]) for p in self.parameters]
+            return [float(masses[p]) for p in self._parameters]
         return [float(m) for m in masses]
 
     @staticmethod
@@ -581,21 +583,21 @@ class EfficiencyMap:
     ) -> dict[str, tuple[float, float]]:
         """SR -> (interpolated efficiency, its total uncertainty: MC and interpolation)."""
         value, error, _, _ = self._map.efficiencies(self._x(masses), self._nan(outside))
-        return {r: (float(v), float(e)) for r, v, e in zip(self.regions, value, error, strict=True)}
+        return dict(zip(self._regions, zip(value.tolist(), error.tolist(), strict=True), strict=True))
 
     def uncertainties(
         self, masses: Sequence[float] | Mapping[str, float], *, outside: Outside = "raise"
     ) -> dict[str, tuple[float, float]]:
         """SR -> (MC error, interpolation error) of the interpolated efficiency."""
         _, _, mc, interp = self._map.efficiencies(self._x(masses), self._nan(outside))
-        return {r: (float(m), float(i)) for r, m, i in zip(self.regions, mc, interp, strict=True)}
+        return dict(zip(self._regions, zip(mc.tolist(), interp.tolist(), strict=True), strict=True))
 
     def yields(
         self, masses: Sequence[float] | Mapping[str, float], cross_section_pb: float, *, outside: Outside = "raise"
     ) -> dict[str, float]:
         """SR -> signal yield = efficiency x cross section x 1000 x luminosity_fb."""
         s = self._map.yields(self._x(masses), float(cross_section_pb), self._nan(outside))
-        return {r: float(v) for r, v in zip(self.regions, s, strict=True)}
+        return dict(zip(self._regions, s.tolist(), strict=True))
 
     def loglike(
         self,
@@ -612,13 +614,13 @@ class EfficiencyMap:
         x = self._x(masses)
         if mode == "per_sr":
             values, _ = self._map.loglike_regions(x, float(cross_section_pb), statistic, self._nan(outside))
-            return {r: float(v) for r, v in zip(self.regions, values, strict=True)}
+            return dict(zip(self._regions, values.tolist(), strict=True))
         return self._map.loglike(x, float(cross_section_pb), mode, statistic, self._nan(outside))
 
     def best_region(self, masses: Sequence[float] | Mapping[str, float], cross_section_pb: float) -> str:
         """The SR with the best expected sensitivity at the point (the one ``mode="best"`` uses)."""
         _, k = self._map.loglike_regions(self._x(masses), float(cross_section_pb))
-        return self.regions[k]
+        return self._regions[k]
 
     def loglike_many(
         self,

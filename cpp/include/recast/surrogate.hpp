@@ -151,6 +151,8 @@ private:
     std::vector<stats::SignalRegion> published_;
     std::vector<double> background_ll_gaussian_;  ///< ln L(0) per SR (observed), precomputed
     std::vector<double> background_ll_pyhf_;
+    std::vector<double> background_ll_asimov_;  ///< ln L(0) per SR on the Asimov data n = b
+    std::size_t best_region(const std::vector<double>& s) const;
     // per simplex: inverse of [v_0 - v_d, ..., v_{d-1} - v_d] (d x d, row-major) -> lambda_0..d-1
     std::vector<double> inverse_;
     // bucket grid over the bounding box of the points
