@@ -198,8 +198,9 @@ def _flat(x: npt.NDArray[np.float64], simplices: npt.NDArray[np.int64]) -> npt.N
     edges = v[:, :-1, :] - v[:, -1:, :]
     norms = np.prod(np.linalg.norm(edges, axis=2), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.abs(np.linalg.det(edges)) / norms
-    return np.nan_to_num(out, nan=0.0)
+        out: npt.NDArray[np.float64] = np.abs(np.linalg.det(edges)) / norms
+    out[~np.isfinite(out)] = 0.0
+    return out
 
 
 def _locate(tri: Any, x: npt.NDArray[np.float64]) -> tuple[int, npt.NDArray[np.float64]] | None:
