@@ -18,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
     register_analysis(m);
     register_functions(m);
     register_stats(m);
+    register_surrogate(m);
 }

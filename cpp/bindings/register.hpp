@@ -20,3 +20,4 @@ void register_table(py::module_& m);
 void register_analysis(py::module_& m);
 void register_functions(py::module_& m);
 void register_stats(py::module_& m);
+void register_surrogate(py::module_& m);

@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import _ort
 from .analysis import Analysis, AnalysisResult
 from .detector import Detector
+from .effmap import EfficiencyMap
 from .errors import ConfigError, DependencyError, InputError, ModelError, RecastError
 from .events import EventBatch
 from .io import EventFile, iter_events, read_events, write_hepmc3
@@ -23,6 +24,7 @@ __all__ = [
     "ConfigError",
     "DependencyError",
     "Detector",
+    "EfficiencyMap",
     "EventBatch",
     "EventFile",
     "InputError",
