@@ -169,6 +169,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     store = ScanStore(summary.store)
     report = write_report(store, args.output)
     store.close()
+    if args.model is not None:
+        from .effmap import export_efficiency_maps
+
+        try:
+            maps = export_efficiency_maps(summary.store, args.output / "efficiency_maps")
+            print(f"efficiency maps: {len(maps)} in {args.output / 'efficiency_maps'}")
+        except ConfigError as e:  # too few points to triangulate: the scan itself is fine
+            log.warning("no efficiency maps: %s", e)
     print(
         f"{summary.done} points done now, {summary.skipped_done} done before, {summary.failed} failed "
         f"({summary.seconds:.1f} s); store {summary.store}, report {report}"
