@@ -39,6 +39,9 @@ _XSEC_OF_MODEL: dict[str, tuple[str, dict[str, Any]]] = {
     "squark_direct": ("squark", {"n_squarks": 8}),
     "higgsino_rpv": ("pp13_hino_NLO+NLL", {}),
     "higgsino_rpv_lsp": ("pp13_hino_NLO+NLL", {}),
+    "slepton_emu": ("slepton_emu", {}),  # ATLAS-SUSY-2019-02
+    "chargino_ww": ("chargino_pair", {}),  # ATLAS-SUSY-2019-02
+    "chargino_ww_lep": ("chargino_pair_wlep", {}),  # ATLAS-SUSY-2019-02
 }
 
 

@@ -7,6 +7,9 @@ NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares
 * published cutflows step by step: efficiency relative to the normalisation row (the experiment's
   preselection row), ratio ours/published with the binomial MC error, within a tolerance;
 * published final yields at sigma x L;
+* where nothing is published (``no_published_numbers:`` in ``validation.yaml``, with the reason),
+  the report says so in its first lines; ``technical:`` checks run model cards on feature vectors
+  against an independent reference (:func:`recast_ml.models.check_model`) and tabulate them;
 
 and writes ``report.html`` (tables and PNG plots), ``summary.json`` and the per-benchmark
 ``results_<benchmark>.json`` to the output folder (default ``validation/<ID>/``).
@@ -104,6 +107,84 @@ class Comparison:
 
 
 @dataclass
+class TechnicalCheck:
+    """One model card run on feature vectors (the event loop's path: the C++ core with ONNX
+    Runtime) and compared with reference outputs computed independently (``technical:``)."""
+
+    model: str
+    description: str
+    features: str
+    tolerance: float
+    n_rows: int
+    max_deviation: dict[str, float]
+    #: per output: (reference, ours) for every row
+    rows: dict[str, list[tuple[float, float]]]
+    labels: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return all(d <= self.tolerance for d in self.max_deviation.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "description": self.description,
+            "features": self.features,
+            "rows": self.n_rows,
+            "tolerance": self.tolerance,
+            "max_deviation": self.max_deviation,
+            "passed": self.passed,
+        }
+
+
+def technical_checks(analysis_id: str, directory: Path, checks: Sequence[Mapping[str, Any]]) -> list[TechnicalCheck]:
+    """The ``technical:`` entries of ``validation.yaml``: ``{model, features, expected (default:
+    the features file), tolerance, description, label (a text column naming the rows)}``; the
+    files are CSVs in the analysis folder (see :func:`recast_ml.models.check_model`)."""
+    from .models import check_model, read_csv_columns
+
+    out = []
+    for c in checks:
+        features = directory / str(c["features"])
+        expected = directory / str(c.get("expected", c["features"]))
+        label_col = c.get("label")
+        labels = [r[str(label_col)] for r in _read_csv(features)] if label_col is not None else []
+        feat = _numeric_copy(features, label_col)  # check_model reads numbers only
+        exp = feat if expected == features else _numeric_copy(expected, label_col)
+        res = check_model(f"{analysis_id}:{c['model']}", feat, exp)
+        ref = read_csv_columns(exp)
+        out.append(
+            TechnicalCheck(
+                model=str(c["model"]),
+                description=str(c.get("description", "")),
+                features=str(c["features"]),
+                tolerance=float(c["tolerance"]),
+                n_rows=res.n_rows,
+                max_deviation=res.max_deviation,
+                rows={o: list(zip(ref[o].tolist(), v.tolist(), strict=True)) for o, v in res.values.items()},
+                labels=labels or [str(k + 1) for k in range(res.n_rows)],
+            )
+        )
+    return out
+
+
+def _numeric_copy(path: Path, drop: Any) -> Path:
+    """``path`` without the text column ``drop`` (a temporary copy), or ``path`` itself."""
+    if drop is None:
+        return path
+    import tempfile
+
+    rows = _read_csv(path)
+    tmp = Path(tempfile.mkdtemp(prefix="recast_ml_technical_")) / path.name
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, [k for k in rows[0] if k != drop])
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: v for k, v in r.items() if k != drop})
+    return tmp
+
+
+@dataclass
 class ValidationReport:
     analysis: str
     events_per_benchmark: int
@@ -112,6 +193,12 @@ class ValidationReport:
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     variations: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: why no published numbers are compared (``no_published_numbers:``), else None
+    no_published_numbers: str | None = None
+    #: the ``technical:`` model checks (see :func:`technical_checks`)
+    technical: list[TechnicalCheck] = field(default_factory=list)
+    #: free-text notes of ``validation.yaml`` (``notes:``), shown in the report
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -120,7 +207,16 @@ class ValidationReport:
             "seconds": round(self.seconds, 1),
             "benchmarks": self.benchmarks,
             "variations": self.variations,
+            "published_numbers": self.no_published_numbers is None,
         }
+        if self.no_published_numbers is not None:
+            out["no_published_numbers"] = self.no_published_numbers
+        if self.technical:
+            out["technical"] = {
+                "checks": [t.to_dict() for t in self.technical],
+                "rows": sum(t.n_rows for t in self.technical),
+                "all_passed": all(t.passed for t in self.technical),
+            }
         for kind in ("cutflow", "yield"):
             cs = [c for c in self.comparisons if c.kind == kind]
             out[kind] = {
@@ -223,6 +319,10 @@ def validate(
     names = [*names, *(b for b in files if b not in names)]
     common = [str(x) for x in (cfg.get("generation") or {}).get("pythia", [])] + list(pythia or [])
     report = ValidationReport(analysis=ana.id, events_per_benchmark=events)
+    if cfg.get("no_published_numbers"):
+        report.no_published_numbers = str(cfg["no_published_numbers"]).strip()
+    report.notes = [str(n).strip() for n in cfg.get("notes", [])]
+    report.technical = technical_checks(ana.id, ana.definition.directory, cfg.get("technical", []))
 
     def run(settings: list[str], label: str) -> dict[str, AnalysisResult]:
         results: dict[str, AnalysisResult] = {}
@@ -498,10 +598,16 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         ".passed{background:#e6f4e6}.failed{background:#f9dede}.mc-limited{background:#fdf0d5}</style></head><body>",
         f"<h1>Validation of {e(report.analysis)}</h1>",
         f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
-        f"normalised to NNLO+NNLL cross sections); {summary['seconds']} s.</p>",
+        f"normalised to the cross sections of recast_ml.xsec, column σ below); {summary['seconds']} s.</p>",
         "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
         "<th>outside, MC-limited</th><th>outside</th><th>max |ratio - 1|</th></tr>",
     ]
+    if report.no_published_numbers is not None:
+        parts.insert(
+            -2,
+            "<p style='border:2px solid #c60;padding:0.6em'><b>No published numbers to compare with.</b> "
+            f"{e(report.no_published_numbers)}</p>",
+        )
     for kind in ("cutflow", "yield"):
         s = summary[kind]
         parts.append(
@@ -528,8 +634,12 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<td class='l'>{e(v['description'])}</td></tr>"
             )
         parts.append("</table>")
+    if report.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
+    if report.technical:
+        parts.append(_technical_html(report.technical))
     parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
-                 "<th>σ NNLO+NNLL [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
+                 "<th>σ (recast_ml.xsec) [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
         how = "sample " + ", ".join(b["sample"]) if "sample" in b else "; ".join(b.get("pythia_settings", []))
         parts.append(
@@ -571,4 +681,39 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     for title, png in images:
         parts.append(f"<h3>{e(title)}</h3><img src='{e(png)}' alt='{e(title)}'>")
     parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _technical_html(checks: list[TechnicalCheck]) -> str:
+    """The ``technical:`` checks: a summary row per check, then every row (reference vs ours)."""
+    e = html.escape
+    parts = [
+        "<h2>Technical model validation</h2><p>Each model card run on feature vectors through the event "
+        "loop's path (C++ core, ONNX Runtime, the card's routing), against reference outputs computed "
+        "independently.</p><table><tr><th>model</th><th>what</th><th>rows</th><th>max |ours - reference|</th>"
+        "<th>tolerance</th><th>status</th></tr>"
+    ]
+    for t in checks:
+        dev = ", ".join(f"{o}: {d:.2e}" for o, d in t.max_deviation.items())
+        status = "passed" if t.passed else "failed"
+        parts.append(
+            f"<tr class='{status}'><td class='l'>{e(t.model)}</td><td class='l'>{e(t.description)}</td>"
+            f"<td>{t.n_rows}</td><td class='l'>{e(dev)}</td><td>{t.tolerance:g}</td><td class='l'>{status}</td></tr>"
+        )
+    parts.append("</table>")
+    for t in checks:
+        outputs = list(t.rows)
+        parts.append(
+            f"<h3>{e(t.model)}: {e(t.features)}</h3><table><tr><th>row</th>"
+            + "".join(f"<th>{e(o)} reference</th><th>{e(o)} ours</th><th>|diff|</th>" for o in outputs)
+            + "</tr>"
+        )
+        for k, label in enumerate(t.labels):
+            cells = "".join(
+                f"<td>{t.rows[o][k][0]:.6f}</td><td>{t.rows[o][k][1]:.6f}</td>"
+                f"<td>{abs(t.rows[o][k][1] - t.rows[o][k][0]):.1e}</td>"
+                for o in outputs
+            )
+            parts.append(f"<tr><td class='l'>{e(label)}</td>{cells}</tr>")
+        parts.append("</table>")
     return "\n".join(parts)
