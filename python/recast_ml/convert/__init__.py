@@ -1,7 +1,8 @@
 """Converters to ONNX, so that one inference path (ONNX Runtime in the C++ core) serves every
 model format: TMVA XML BDTs (:mod:`.tmva`), lwtnn JSON networks (:mod:`.lwtnn`), LightGBM and
-XGBoost models through onnxmltools (:mod:`.gbdt`, optional packages), and fixed batch-size ONNX
-files made batchable (:func:`recast_ml.onnx_tools.dynamic_batch`).
+XGBoost models through onnxmltools (:mod:`.gbdt`, optional packages), ATLAS MVAUtils LightGBM
+forests in ROOT files read with uproot (:mod:`.mvautils`), and fixed batch-size ONNX files made
+batchable (:func:`recast_ml.onnx_tools.dynamic_batch`).
 
 ``convert(path)`` picks the converter by content; ``recast-ml models convert IN OUT`` is the CLI.
 Every problem with a model file is a :class:`recast_ml.ModelError` whose message starts with the
@@ -25,14 +26,17 @@ FORMATS = {
     "lightgbm": "LightGBM",
     "xgboost": "XGBoost",
     "onnx": "ONNX",
+    "mvautils": "MVAUtils ROOT",
 }
-KNOWN = "TMVA XML, lwtnn JSON, LightGBM, XGBoost (JSON/UBJ) or ONNX"
+KNOWN = "TMVA XML, lwtnn JSON, LightGBM, XGBoost (JSON/UBJ), MVAUtils ROOT or ONNX"
 
 
 def detect_format(path: str | os.PathLike[str], *, source: str | None = None) -> str:
-    """One of "tmva", "lwtnn", "lightgbm", "xgboost", "onnx", from the file's content; any other
-    file is a ModelError. (An ONNX file is recognised by its first protobuf field, ir_version, or
-    its .onnx suffix; :func:`load_onnx` checks the whole file.)"""
+    """One of "tmva", "lwtnn", "lightgbm", "xgboost", "mvautils", "onnx", from the file's content;
+    any other file is a ModelError. (An ONNX file is recognised by its first protobuf field,
+    ir_version, or its .onnx suffix; :func:`load_onnx` checks the whole file. A ROOT file, magic
+    bytes ``root``, must hold an MVAUtils forest: any other ROOT file is a ModelError saying what
+    it holds.)"""
     from .gbdt import sniff
 
     p = Path(path)
@@ -43,6 +47,10 @@ def detect_format(path: str | os.PathLike[str], *, source: str | None = None) ->
         raise ModelError(f"cannot read model file: {e.strerror}", file=src) from e
     if not head.strip():
         raise ModelError(f"empty file, not a model ({KNOWN})", file=src)
+    if head.startswith(b"root"):
+        from .mvautils import sniff as sniff_root
+
+        return sniff_root(p, source=src)
     gbdt = sniff(p, head)
     if gbdt:
         return gbdt
@@ -106,7 +114,8 @@ def malformed(fmt: str, source: str) -> Iterator[None]:
 
 
 def convert(path: str | os.PathLike[str], *, source: str | None = None, **options: Any) -> Any:
-    """An ``onnx.ModelProto`` for a TMVA XML, lwtnn JSON, LightGBM, XGBoost or ONNX file.
+    """An ``onnx.ModelProto`` for a TMVA XML, lwtnn JSON, LightGBM, XGBoost, MVAUtils ROOT or ONNX
+    file.
     ``source``: the name errors report (default: ``path``)."""
     src = source or str(path)
     fmt = detect_format(path, source=src)
@@ -127,6 +136,10 @@ def convert(path: str | os.PathLike[str], *, source: str | None = None, **option
             from .gbdt import xgboost_to_onnx
 
             return xgboost_to_onnx(path, source=src, **options)
+        if fmt == "mvautils":
+            from .mvautils import mvautils_to_onnx
+
+            return mvautils_to_onnx(path, source=src, **options)
         from ..onnx_tools import dynamic_batch
 
         try:
