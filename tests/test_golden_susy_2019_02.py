@@ -250,7 +250,17 @@ def leptons_of(ev):
     return sorted(out, key=lambda x: -x[0])
 
 
+_FEATURES: dict[str, list[float]] = {}
+
+
 def reference_features(reference, key):
+    """The reference's 10 inputs (its m_T2 is a slow convex minimisation: computed once per event)."""
+    if key not in _FEATURES:
+        _FEATURES[key] = _reference_features(reference, key)
+    return _FEATURES[key]
+
+
+def _reference_features(reference, key):
     ev = EVENTS[key]
     l1, l2 = leptons_of(ev)[:2]
     m = ev["met"]
@@ -312,8 +322,8 @@ def test_met_significance(result, key):
 
 
 def test_e4_met_significance_is_near_the_spec_worked_example(result):
-    # the worked example takes r_mu = 0.0175; the spec's formula gives 0.0188 at 55 GeV: 15.28 either way
-    assert result.variable("met_sig")[KEYS.index("E4")] == pytest.approx(15.2844, abs=2e-3)
+    # the worked example takes r_mu = 0.0175, r_e = 0.0134; the spec formulas give 0.0188, 0.0136: 15.280 vs 15.284
+    assert result.variable("met_sig")[KEYS.index("E4")] == pytest.approx(15.2844, abs=1e-2)
 
 
 @pytest.mark.parametrize("key", [k for k in KEYS if len(leptons_of(EVENTS[k])) >= 2])
