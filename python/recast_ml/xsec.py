@@ -92,6 +92,14 @@ def _load(name: str) -> dict[str, Any]:
     return doc
 
 
+def _unc_pb(v: dict[str, Any]) -> float:
+    """The uncertainty of a grid point: ``unc_pb``, or the larger of an asymmetric pair
+    (``unc_up_pb`` / ``unc_down_pb``, e.g. the Resummino slepton tables)."""
+    if "unc_pb" in v:
+        return float(v["unc_pb"])
+    return max(abs(float(v["unc_up_pb"])), abs(float(v["unc_down_pb"])))
+
+
 def _interpolate(grid: dict[str, Any], mass: float, name: str) -> tuple[float, float, Any]:
     points = sorted((float(k), v) for k, v in grid.items())
     masses = [p[0] for p in points]
@@ -127,7 +135,7 @@ def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 
             if k != len(masses) - 1:
                 raise ConfigError(f"{name}: takes {k + 1} mass(es), got {len(masses)}")
             x0, x1 = v0["xsec_pb"], v1["xsec_pb"]
-            u0, u1 = v0["unc_pb"], v1["unc_pb"]
+            u0, u1 = _unc_pb(v0), _unc_pb(v1)
             xs = math.exp((1 - t) * math.log(x0) + t * math.log(x1)) if x0 > 0 and x1 > 0 else (1 - t) * x0 + t * x1
             unc = xs * ((1 - t) * u0 / x0 + t * u1 / x1) if x0 > 0 and x1 > 0 else (1 - t) * u0 + t * u1
             factor = 1.0
