@@ -116,6 +116,9 @@ EVENTS = {
     "E3bjet": {"number": 37, **e3_like(E3_L1, E3_L2, jets=[jet(30, 1.5, -1.5, btag_MV2c10_85=True)])},
     # ... and eta(l2) = 0.098: |cos theta*| = 0.1007 > 0.1 fails SR-1J (< 0.2 passes SR-0J)
     "E3cos": {"number": 39, **e3_like(E3_L1, el(60, 0.098, 2.90, +1), jets=[jet(30, 1.5, -1.5)])},
+    # two SF events in the chargino SRs (found by a scan of the reference evaluator; odd -> trained_even)
+    "SFa": {"number": 43, "electrons": [el(60, -0.4, 0.0, -1), el(40, -0.1, 1.2, +1)], "met": met_polar(90, -2.6)},
+    "SFb": {"number": 44, "electrons": [el(60, -0.6, 0.0, +1), el(40, -0.8, 1.3, -1)], "met": met_polar(110, -3.0)},
     # ee with mll = 91.0 in the Z window
     "Z": {"number": 41, "electrons": [el(60, 0.3, 0.0, -1), el(40, -0.3, 2.14, +1)], "met": met_polar(80, -2.0)},
 }
@@ -174,6 +177,8 @@ PASSED = {
     "E3jet": E3_SR1J,
     "E3bjet": {"presel"},
     "E3cos": {"presel"},
+    "SFa": {"presel", "SR-BDT-SF"},
+    "SFb": {"presel", "SR-BDT-SF"},
     "Z": {"presel"},
 }
 # first failed cut, by hand
@@ -205,17 +210,33 @@ FIRST_FAILED = {
     ("E3bjet", "SR-1J"): "Nb = 0",
     ("E3cos", "SR-1J"): "|cos theta*| < 0.1",
     ("E3cos", "SR-0J"): "Njets = 0",
+    ("SFa", "SR-0J"): "pT,boost(ll) < 5",
+    ("SFa", "SR-BDT-SF-bin-7700"): "BDT-signal in (0.77, 0.775]",
+    ("SFb", "SR-BDT-SF-inc-79"): "BDT-signal > 0.79",
+    ("SFb", "SR-BDT-DF"): "DF",
     ("Z", "SR-0J"): "Z veto",
     ("Z", "SR-1J"): "Z veto",
 }
 # events whose DF / SF BDT inputs exist and that pass the BDT parent region
-BDT_EVENTS = {"E4": "DF", "E4odd": "DF", "E4iso": "DF", "E4jet2": "DF", "E3dphill": "SF", "E3dphimet": "SF"}
+BDT_EVENTS = {
+    "E4": "DF",
+    "E4odd": "DF",
+    "E4iso": "DF",
+    "E4jet2": "DF",
+    "E3dphill": "SF",
+    "E3dphimet": "SF",
+    "SFa": "SF",
+    "SFb": "SF",
+}
 # the BDT SRs of each (written out from the reference scores printed by test_bdt_scores_...)
 BDT_EXPECTED = {
     "E4": {"SR-BDT-DF-inc-81", "SR-BDT-DF-inc-82", "SR-BDT-DF-bin-8200"},
     "E4odd": {"SR-BDT-DF-inc-81", "SR-BDT-DF-inc-82", "SR-BDT-DF-inc-83", "SR-BDT-DF-bin-8300"},
 }
 BDT_EXPECTED["E3dphill"] = BDT_EXPECTED["E3dphimet"] = set()
+# SFa: trained_even P1 = 0.8201, P3 = 0.0090; SFb: trained_odd P1 = 0.7820, P3 = 0.0088
+BDT_EXPECTED["SFa"] = {f"SR-BDT-SF-inc-{c}" for c in (77, 78, 79, 80)} | {"SR-BDT-SF-bin-8100"}
+BDT_EXPECTED["SFb"] = {"SR-BDT-SF-inc-77", "SR-BDT-SF-inc-78", "SR-BDT-SF-bin-7800"}
 BDT_EXPECTED["E4iso"] = BDT_EXPECTED["E4"]
 BDT_EXPECTED["E4jet2"] = BDT_EXPECTED["E4"]
 
