@@ -199,6 +199,9 @@ class ValidationReport:
     technical: list[TechnicalCheck] = field(default_factory=list)
     #: free-text notes of ``validation.yaml`` (``notes:``), shown in the report
     notes: list[str] = field(default_factory=list)
+    #: regions whose full cutflow (events at sigma x L, efficiency) is tabulated per benchmark
+    #: (``cutflow_tables:``; e.g. where nothing published is compared)
+    cutflow_tables: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -322,6 +325,7 @@ def validate(
     if cfg.get("no_published_numbers"):
         report.no_published_numbers = str(cfg["no_published_numbers"]).strip()
     report.notes = [str(n).strip() for n in cfg.get("notes", [])]
+    report.cutflow_tables = [str(r) for r in cfg.get("cutflow_tables", [])]
     report.technical = technical_checks(ana.id, ana.definition.directory, cfg.get("technical", []))
 
     def run(settings: list[str], label: str) -> dict[str, AnalysisResult]:
@@ -677,6 +681,8 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 + "</tr>"
             )
         parts.append("</table>")
+    if report.cutflow_tables and report.results:
+        parts.append(_cutflow_tables_html(report))
     parts.append("<h2>Plots</h2>")
     for title, png in images:
         parts.append(f"<h3>{e(title)}</h3><img src='{e(png)}' alt='{e(title)}'>")
@@ -715,5 +721,31 @@ def _technical_html(checks: list[TechnicalCheck]) -> str:
                 for o in outputs
             )
             parts.append(f"<tr><td class='l'>{e(label)}</td>{cells}</tr>")
+        parts.append("</table>")
+    return "\n".join(parts)
+
+
+def _cutflow_tables_html(report: ValidationReport) -> str:
+    """``cutflow_tables:``: per region, every step's events at sigma x L (efficiency) per benchmark."""
+    e = html.escape
+    benches = list(report.results)
+    parts = [
+        "<h2>Cutflows (recast_ml only)</h2><p>Expected signal events at σ×L after each step, with the "
+        "cumulative efficiency and the raw MC count; nothing published to compare with.</p>"
+    ]
+    for region in report.cutflow_tables:
+        flows = {b: report.results[b].cutflow(region) for b in benches}
+        names = flows[benches[0]].names
+        parts.append(
+            f"<h3>{e(region)}</h3><table><tr><th>step</th>" + "".join(f"<th>{e(b)}</th>" for b in benches) + "</tr>"
+        )
+        for k, name in enumerate(names):
+            cells = []
+            for b in benches:
+                cf = flows[b]
+                y = cf.yields
+                events = f"{y[k]:.4g} " if y is not None else ""
+                cells.append(f"<td>{events}({cf.cumulative[k]:.3g}, N={int(cf.n[k])})</td>")
+            parts.append(f"<tr><td class='l'>{e(name)}</td>{''.join(cells)}</tr>")
         parts.append("</table>")
     return "\n".join(parts)
