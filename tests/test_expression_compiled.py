@@ -396,7 +396,11 @@ def _el_res(pt, eta, m):
 
 
 def _mu_res(pt, eta):
-    p = (0.017386, 0.000374, 0.209431, 0.025107, 0.000125) if abs(eta) < 1.05 else (0.033253, 0.000546, 0.064967, 0.027646, 0.000123)
+    p = (
+        (0.017386, 0.000374, 0.209431, 0.025107, 0.000125)
+        if abs(eta) < 1.05
+        else (0.033253, 0.000546, 0.064967, 0.027646, 0.000123)
+    )
     i = p[0] ** 2 + (p[1] * pt) ** 2
     s = (p[2] / pt) ** 2 + p[3] ** 2 + (p[4] * pt) ** 2
     return math.sqrt(i * s / (i + s))
@@ -445,8 +449,18 @@ def test_met_significance_against_the_spec_formulas():
         ([(108.5, -1.19, -2.09)], [(55.0, -0.72, 0.09)], [], (154.4, 1.34)),
         ([(150, 0.3, 0.0), (60, 0.1, 2.9)], [], [], (91.7, -3.0)),
         ([], [(95, 0.2, 0.0), (60, -1.4, 2.6)], [(60, -1.0, -1.0)], (110, -1.9)),
-        ([(30, 2.45, 1.0), (12, 1.45, -0.3)], [(9.5, 2.55, 2.0)], [(25, 0.1, 0.5), (45, 3.3, -2.0), (1500, 4.2, 3.0)], (80, 0.4)),
-        ([(70, 1.6, 0.2)], [], [(20, 0.0, 0.0), (85, 1.9, 1.2), (180, 2.7, -1.0), (400, -0.5, 2.5), (30, 3.9, -3.0)], (60, 0.1)),
+        (
+            [(30, 2.45, 1.0), (12, 1.45, -0.3)],
+            [(9.5, 2.55, 2.0)],
+            [(25, 0.1, 0.5), (45, 3.3, -2.0), (1500, 4.2, 3.0)],
+            (80, 0.4),
+        ),
+        (
+            [(70, 1.6, 0.2)],
+            [],
+            [(20, 0.0, 0.0), (85, 1.9, 1.2), (180, 2.7, -1.0), (400, -0.5, 2.5), (30, 3.9, -3.0)],
+            (60, 0.1),
+        ),
         ([(1500, 1.45, 0.0)], [], [], (300, math.pi / 4)),  # crack electron at 45 deg: |rho| >= 0.9 -> rho = 0
         ([], [], [], (40, 2.0)),  # soft term only: MET / 10
     ]
@@ -462,7 +476,9 @@ def test_met_significance_against_the_spec_formulas():
     for els, mus, jets, (met, phi) in events:
         objs = [(pt, ph, _el_res(pt, eta, m_e), 0.004) for pt, eta, ph in els]
         objs += [(pt, ph, _mu_res(pt, eta), 0.001) for pt, eta, ph in mus]
-        objs += [(pt, ph, _jet_res(pt, eta), 0.054 if pt < 50 else 0.029 if pt < 100 else 0.017) for pt, eta, ph in jets]
+        objs += [
+            (pt, ph, _jet_res(pt, eta), 0.054 if pt < 50 else 0.029 if pt < 100 else 0.017) for pt, eta, ph in jets
+        ]
         want.append(_significance(met, phi, objs)[0])
     got = evaluate("met_significance(electrons, muons, jets)", table)
     np.testing.assert_allclose(got, want, rtol=1e-12)

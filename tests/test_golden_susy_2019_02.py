@@ -13,6 +13,7 @@ inputs, with the file of the other parity (§7.5). SR membership is written out 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import os
 from pathlib import Path
@@ -59,15 +60,35 @@ def e3_like(l1, l2, dx=1.0, dy=1.0, **extra):
 E3_L1, E3_L2 = el(150, 0.30, 0.00, -1), el(60, 0.10, 2.90, +1)
 EVENTS = {
     # --- the spec's event KATs (§7.7)
-    "E1": {"number": 11, "electrons": [el(82, 0.40, 0.10, -1)], "muons": [mu(41, -0.70, 2.90, +1)], "met": met_polar(95, -2.0)},
+    "E1": {
+        "number": 11,
+        "electrons": [el(82, 0.40, 0.10, -1)],
+        "muons": [mu(41, -0.70, 2.90, +1)],
+        "met": met_polar(95, -2.0),
+    },
     "E2": {"number": 12, "muons": [mu(95, 0.20, 0.00, -1), mu(60, -0.40, 2.60, +1)], "met": met_polar(110, -1.9)},
     "E3": {"number": 13, **e3_like(E3_L1, E3_L2)},
-    "E4": {"number": 14, "electrons": [el(108.5, -1.19, -2.09, -1)], "muons": [mu(55.0, -0.72, 0.09, +1)], "met": met_polar(154.4, 1.34)},
+    "E4": {
+        "number": 14,
+        "electrons": [el(108.5, -1.19, -2.09, -1)],
+        "muons": [mu(55.0, -0.72, 0.09, +1)],
+        "met": met_polar(154.4, 1.34),
+    },
     # E4 with an odd event number: scored by the trained_even files
-    "E4odd": {"number": 15, "electrons": [el(108.5, -1.19, -2.09, -1)], "muons": [mu(55.0, -0.72, 0.09, +1)], "met": met_polar(154.4, 1.34)},
+    "E4odd": {
+        "number": 15,
+        "electrons": [el(108.5, -1.19, -2.09, -1)],
+        "muons": [mu(55.0, -0.72, 0.09, +1)],
+        "met": met_polar(154.4, 1.34),
+    },
     # --- variants (one cut each)
     # E1 with same-sign leptons: fails OS
-    "E1ss": {"number": 17, "electrons": [el(82, 0.40, 0.10, -1)], "muons": [mu(41, -0.70, 2.90, -1)], "met": met_polar(95, -2.0)},
+    "E1ss": {
+        "number": 17,
+        "electrons": [el(82, 0.40, 0.10, -1)],
+        "muons": [mu(41, -0.70, 2.90, -1)],
+        "met": met_polar(95, -2.0),
+    },
     # E4 + a third, non-isolated electron (iso 0.2 > 0.15): not a signal lepton -> as E4
     "E4iso": {
         "number": 16,
@@ -246,7 +267,8 @@ def reference():
     if not REFERENCE.is_file():
         pytest.skip(f"no reference evaluator at {REFERENCE} (RECAST_SHARED_DIR)")
     spec = importlib.util.spec_from_file_location("mvautils_reference", REFERENCE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -317,7 +339,8 @@ def test_hand_written_events_are_what_the_comments_say():
         return math.hypot(a["eta"] - b["eta"], dphi)
 
     e4 = EVENTS["E4jet5"]
-    assert dr(e4["jets"][0], e4["muons"][0]) == pytest.approx(0.2) and 0.2 < 0.04 + 10 / 55
+    assert dr(e4["jets"][0], e4["muons"][0]) == pytest.approx(0.2)
+    assert 0.2 < 0.04 + 10 / 55
     assert dr(EVENTS["E3ejet"]["jets"][0], E3_L1) < 0.2
     assert min(dr(EVENTS["E3jet"]["jets"][0], x) for x in (E3_L1, E3_L2)) > 0.4
     assert math.tanh((0.30 - 0.098) / 2) > 0.1 > math.tanh((0.30 - 0.10) / 2)
@@ -352,7 +375,18 @@ def test_variables_against_the_reference_feature_function(result, reference, key
     """The ten BDT inputs (spec 7.3) of the core against mvautils_reference.features_from_event."""
     k = KEYS.index(key)
     want = reference_features(reference, key)
-    names = ("lep1pt", "lep2pt", "met_pt", "mt2", "mll", "dphi_boost", "dphi_met_l1", "dphi_met_l2", "cos_tstar", "met_sig")
+    names = (
+        "lep1pt",
+        "lep2pt",
+        "met_pt",
+        "mt2",
+        "mll",
+        "dphi_boost",
+        "dphi_met_l1",
+        "dphi_met_l2",
+        "cos_tstar",
+        "met_sig",
+    )
     for name, w in zip(names, want, strict=True):
         assert result.variable(name)[k] == pytest.approx(w, abs=2e-5, rel=1e-9), (key, name)
 
@@ -393,7 +427,25 @@ def test_signal_region_membership(result):
 def test_bdt_membership_follows_the_reference_scores(reference, forests):
     """BDT_EXPECTED above, re-derived from the reference scores and the spec's thresholds (§6)."""
     edges = {
-        "DF": [0.81, 0.8125, 0.815, 0.8175, 0.82, 0.8225, 0.825, 0.8275, 0.83, 0.8325, 0.835, 0.8375, 0.84, 0.845, 0.85, 0.86, 1.0],
+        "DF": [
+            0.81,
+            0.8125,
+            0.815,
+            0.8175,
+            0.82,
+            0.8225,
+            0.825,
+            0.8275,
+            0.83,
+            0.8325,
+            0.835,
+            0.8375,
+            0.84,
+            0.845,
+            0.85,
+            0.86,
+            1.0,
+        ],
         "SF": [0.77, 0.775, 0.78, 0.785, 0.79, 0.795, 0.80, 0.81, 1.0],
     }
     incs = {"DF": (81, 82, 83, 84, 85), "SF": (77, 78, 79, 80)}
@@ -404,7 +456,7 @@ def test_bdt_membership_follows_the_reference_scores(reference, forests):
         if ch == "DF" or p[3] < 0.01:
             want |= {f"SR-BDT-{ch}-inc-{c}" for c in incs[ch] if p[1] > c / 100}
             e = edges[ch]
-            want |= {f"SR-BDT-{ch}-bin-{round(lo * 1e4):04d}" for lo, hi in zip(e, e[1:]) if lo < p[1] <= hi}
+            want |= {f"SR-BDT-{ch}-bin-{round(lo * 1e4):04d}" for lo, hi in itertools.pairwise(e) if lo < p[1] <= hi}
         assert BDT_EXPECTED[key] == want, (key, p[1], p[3])
 
 

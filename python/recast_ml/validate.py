@@ -643,7 +643,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     if report.technical:
         parts.append(_technical_html(report.technical))
     parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
-                 "<th>σ (recast_ml.xsec) [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
+                 "<th>σ [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
         how = "sample " + ", ".join(b["sample"]) if "sample" in b else "; ".join(b.get("pythia_settings", []))
         parts.append(
