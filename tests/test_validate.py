@@ -168,3 +168,24 @@ def test_technical_checks_and_no_published_numbers_in_the_report(tmp_path):
     assert html.index("No published numbers to compare with") < html.index("<h2>Summary")
     assert "Technical model validation" in html
     assert "S trained_even" in html
+
+
+def test_committed_2019_02_report_says_nothing_is_published():
+    """ATLAS-SUSY-2019-02 has no published cutflow (spec section 9): its committed report says so
+    first, runs the spec's six benchmarks and shows the BDT known-answer checks, all passed."""
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "validation" / "ATLAS-SUSY-2019-02"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["published_numbers"] is False
+    assert "section 9" in summary["no_published_numbers"]
+    assert summary["cutflow"]["compared"] == summary["yield"]["compared"] == 0
+    assert summary["events_per_benchmark"] >= 5000
+    assert len(summary["benchmarks"]) == 6
+    assert summary["technical"]["all_passed"]
+    assert summary["technical"]["rows"] == 40
+    html = (folder / "report.html").read_text()
+    assert html.index("No published numbers to compare with") < html.index("<h2>Summary")
+    for png in ("distribution_met_sig.png", "distribution_mt2_100.png", "distribution_bdt_df.png"):
+        assert png in html
+        assert (folder / png).stat().st_size > 1000
