@@ -312,12 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="ML model tools").add_subparsers(dest="models_command", required=True)
     inspect = models.add_parser(
-        "inspect", help="inputs, outputs and metadata of a model file (ONNX, TMVA XML, lwtnn JSON) or ANALYSIS:MODEL"
+        "inspect",
+        help="inputs, outputs and metadata of a model file (ONNX, TMVA, lwtnn, MVAUtils ROOT ...) or ANALYSIS:MODEL",
     )
     inspect.add_argument("model", help="model file (.gz allowed) or model card ANALYSIS:MODEL")
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(func=_cmd_models_inspect)
-    conv = models.add_parser("convert", help="TMVA XML / lwtnn JSON / fixed-batch ONNX -> (batchable) ONNX")
+    conv = models.add_parser("convert", help="TMVA XML / lwtnn JSON / MVAUtils ROOT / fixed-batch ONNX -> ONNX")
     conv.add_argument("source", type=Path)
     conv.add_argument("target", type=Path)
     conv.set_defaults(func=_cmd_models_convert)

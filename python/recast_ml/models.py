@@ -255,10 +255,11 @@ def read_model(path: str | os.PathLike[str]) -> tuple[str, Any]:
 
 def describe(target: str) -> dict[str, Any]:
     """What ``recast-ml models inspect`` shows: for a model file (ONNX, TMVA XML, lwtnn JSON,
-    LightGBM, XGBoost; .gz allowed) its format, inputs (with feature names), outputs and
-    metadata; for a model card ``ANALYSIS:MODEL`` also the card's inputs (name, expression,
-    normalisation, padding), outputs, routing and files (the card loaded as a run loads it, so
-    with its checks against the files)."""
+    LightGBM, XGBoost, MVAUtils ROOT; .gz allowed) its format, inputs (with feature names), outputs
+    and metadata (for an MVAUtils forest: trees, classes, features, nodes, depth, objective); for
+    a model card ``ANALYSIS:MODEL`` also the card's inputs (name, expression, normalisation,
+    padding), outputs, routing and files (the card loaded as a run loads it, so with its checks
+    against the files)."""
     from .convert import FORMATS
 
     path = Path(target)
@@ -332,7 +333,8 @@ def format_description(info: dict[str, Any]) -> str:
 
 
 def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
-    """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / ONNX (made batchable) file."""
+    """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / LightGBM / XGBoost / MVAUtils ROOT /
+    ONNX (made batchable) file."""
     from .analysis import read_model_file
     from .convert import convert, convert_bytes
 

@@ -152,7 +152,9 @@ def _expression(rng: random.Random) -> Case:
 
 
 def _model(parser: str, rng: random.Random) -> Case:
-    name = {"tmva": "model.xml", "onnx": "model.onnx"}.get(parser) or rng.choice(["model_seq.json", "model_graph.json"])
+    name = {"tmva": "model.xml", "onnx": "model.onnx", "mvautils": "model_mvautils.root"}.get(parser) or rng.choice(
+        ["model_seq.json", "model_graph.json"]
+    )
     out, ops = mutate(seed(name), rng)
     return Case(parser, out, Path(name).suffix, False, f"mutate({name}):" + "+".join(ops))
 
@@ -286,6 +288,7 @@ GENERATORS: dict[str, Callable[[random.Random], Case]] = {
     "tmva": lambda r: _model("tmva", r),
     "lwtnn": lambda r: _model("lwtnn", r),
     "onnx": lambda r: _model("onnx", r),
+    "mvautils": lambda r: _model("mvautils", r),
     "model_convert": _model_convert,
     "arrays": _arrays,
     "table": _table,
@@ -319,6 +322,7 @@ def seed_cases() -> Iterator[Case]:
     yield Case("lwtnn", seed("model_graph.json"), ".json", origin="seed")
     yield Case("onnx", seed("model.onnx"), ".onnx", origin="seed")
     yield Case("model_convert", seed("model.onnx"), ".onnx", origin="seed")
+    yield Case("mvautils", seed("model_mvautils.root"), ".root", origin="seed")
     yield Case("arrays", json.dumps({"columns": _particle_columns()}).encode(), ".json", origin="seed")
     yield Case("slha", seed("spectrum.slha"), ".slha", origin="seed")
 
@@ -517,6 +521,11 @@ def known_cases() -> Iterator[Case]:
                note="7: random bytes")  # fmt: skip
     yield Case("model_convert", seed("spectrum.slha"), ".slha", True, "known", note="7/11: an SLHA file")
     yield Case("onnx", b"", ".onnx", True, "known", note="empty ONNX file")
+    # MVAUtils ROOT forests (issue 15): cut, damaged, or a ROOT header with nothing behind it
+    forest = seed("model_mvautils.root")
+    for cut in (len(forest) // 2, len(forest) - 1):
+        yield Case("mvautils", forest[:cut], ".root", True, "known", note=f"15: MVAUtils ROOT file cut at {cut}")
+    yield Case("mvautils", b"root" + bytes(60), ".root", True, "known", note="15: ROOT magic, then zeros")
     yield Case("onnx", seed("model.onnx")[:100], ".onnx", True, "known", note="truncated ONNX file")
 
     # -- item 5: SLHA

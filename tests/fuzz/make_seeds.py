@@ -189,6 +189,38 @@ def onnx_model() -> bytes:
     return bytes(model.SerializeToString())
 
 
+MVAUTILS_TITLE = (
+    "creator=lgbm;node_type=lgbm_simple;name=tree;version=v3;num_class=2;num_tree_per_iteration=2;"
+    "label_index=0;max_feature_idx=2;objective=multiclass num_class:2;average_output=False;"
+    "feature_infos={'a': {'min_value': 0.0, 'max_value': 1.0, 'values': []}, "
+    "'b': {'min_value': 0.0, 'max_value': 1.0, 'values': []}, "
+    "'c': {'min_value': -1.0, 'max_value': 1.0, 'values': []}};"
+    "feature_importances={'a': 2, 'b': 2, 'c': 1}"
+)
+
+
+def mvautils_model(path: Path) -> None:
+    """An ATLAS MVAUtils LightGBM forest (ROOT, written with uproot): 2 classes x 2 iterations,
+    features a, b, c; the layout of ATLAS-SUSY-2019-02's BDT files (pre-order nodes, -1 = leaf)."""
+    import awkward as ak
+    import numpy as np
+    import uproot
+
+    trees = [
+        ([0, -1, 1, -1, -1], [0.5, -1.0, 0.25, 0.5, 2.0]),
+        ([1, -1, -1], [0.75, 0.25, -0.25]),
+        ([2, 0, -1, -1, -1], [0.0, 0.3, 0.125, -0.125, 0.0625]),
+        ([1, -1, 0, -1, -1], [0.5, 0.1, 0.9, -0.1, 0.2]),
+    ]
+    columns = {
+        "vars": ak.values_astype(ak.Array([v for v, _ in trees]), np.int32),
+        "values": ak.values_astype(ak.Array([w for _, w in trees]), np.float32),
+    }
+    with uproot.recreate(path) as f:
+        f.mktree("lgbm_DF", {k: v.type.content for k, v in columns.items()}, title=MVAUTILS_TITLE)
+        f["lgbm_DF"].extend(columns)
+
+
 def main() -> None:
     import pyhepmc
 
@@ -204,6 +236,7 @@ def main() -> None:
     (SEEDS / "model_seq.json").write_text(json.dumps(LWTNN_SEQ, indent=1) + "\n")
     (SEEDS / "model_graph.json").write_text(json.dumps(LWTNN_GRAPH, indent=1) + "\n")
     (SEEDS / "model.onnx").write_bytes(onnx_model())
+    mvautils_model(SEEDS / "model_mvautils.root")
     (SEEDS / "card.toml").write_text(CARD)
     (SEEDS / "spectrum.slha").write_text(gluino_direct(1400.0, 1000.0).to_slha())
 

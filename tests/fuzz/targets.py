@@ -174,7 +174,7 @@ def _run_onnx(path: str) -> str:
 
 
 def model(path: str) -> str:
-    """TMVA XML / lwtnn JSON / ONNX / unknown bytes: ``recast_ml.models.convert_file`` (what
+    """TMVA XML / lwtnn JSON / MVAUtils ROOT / ONNX / unknown bytes: ``recast_ml.models.convert_file`` (what
     ``recast-ml models convert`` runs), then the converted file evaluated by :func:`_run_onnx`."""
     from recast_ml.models import convert_file
 
@@ -295,6 +295,7 @@ TARGETS: dict[str, Callable[..., str]] = {
     "tmva": model,
     "lwtnn": model,
     "model_convert": model,
+    "mvautils": model,
     "onnx": onnx,
     "arrays": arrays,
     "table": table,
@@ -310,10 +311,12 @@ def warm() -> None:
     import awkward  # noqa: F401
     import onnx.checker
     import onnx.helper  # noqa: F401
+    import uproot  # noqa: F401
 
     import recast_ml.analysis
     import recast_ml.cards
     import recast_ml.convert.lwtnn
+    import recast_ml.convert.mvautils
     import recast_ml.convert.tmva
     import recast_ml.models
     import recast_ml.onnx_tools

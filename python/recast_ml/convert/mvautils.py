@@ -187,6 +187,12 @@ def find_forest_tree(path: str | os.PathLike[str], *, source: str | None = None)
         raise ModelError(f"not a readable ROOT file ({_open_error(e)})", file=src) from e
     try:
         try:
+            end, size = int(f.file.fEND), os.path.getsize(path)
+        except (AttributeError, OSError, TypeError, ValueError):
+            end = size = 0
+        if size < end:  # the trailing records (free-segment list) are not read: check the length
+            raise ModelError(f"truncated ROOT file: {size} bytes, its header says {end}", file=src)
+        try:
             classes = {k.split(";")[0]: c for k, c in f.classnames().items()}
         except Exception as e:
             raise ModelError(f"ROOT file directory not readable ({_open_error(e)})", file=src) from e
