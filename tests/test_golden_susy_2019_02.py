@@ -140,6 +140,22 @@ EVENTS = {
     # two SF events in the chargino SRs (found by a scan of the reference evaluator; odd -> trained_even)
     "SFa": {"number": 43, "electrons": [el(60, -0.4, 0.0, -1), el(40, -0.1, 1.2, +1)], "met": met_polar(90, -2.6)},
     "SFb": {"number": 44, "electrons": [el(60, -0.6, 0.0, +1), el(40, -0.8, 1.3, -1)], "met": met_polar(110, -3.0)},
+    # preselection, one cut each
+    "lowpt": {
+        "number": 45,
+        "electrons": [el(26, 0.5, 0.0, -1)],
+        "muons": [mu(20, -0.5, 2.5, +1)],
+        "met": met_polar(80, -1.0),
+    },
+    "twojets": {"number": 47, **e3_like(E3_L1, E3_L2, jets=[jet(30, 1.5, -1.5), jet(35, -1.5, 1.0)])},
+    "lowmll": {"number": 49, "electrons": [el(40, 0.0, 0.0, -1), el(20, 0.1, 0.2, +1)], "met": met_polar(90, 3.0)},
+    # E4 with MET 70: METsig 6.9 < 8 (DF BDT path)
+    "E4lowsig": {
+        "number": 50,
+        "electrons": [el(108.5, -1.19, -2.09, -1)],
+        "muons": [mu(55.0, -0.72, 0.09, +1)],
+        "met": met_polar(70, 1.34),
+    },
     # ee with mll = 91.0 in the Z window
     "Z": {"number": 41, "electrons": [el(60, 0.3, 0.0, -1), el(40, -0.3, 2.14, +1)], "met": met_polar(80, -2.0)},
 }
@@ -200,6 +216,10 @@ PASSED = {
     "E3cos": {"presel"},
     "SFa": {"presel", "SR-BDT-SF"},
     "SFb": {"presel", "SR-BDT-SF"},
+    "lowpt": set(),
+    "twojets": set(),
+    "lowmll": set(),
+    "E4lowsig": {"presel"},
     "Z": {"presel"},
 }
 # first failed cut, by hand
@@ -235,6 +255,10 @@ FIRST_FAILED = {
     ("SFa", "SR-BDT-SF-bin-7700"): "BDT-signal in (0.77, 0.775]",
     ("SFb", "SR-BDT-SF-inc-79"): "BDT-signal > 0.79",
     ("SFb", "SR-BDT-DF"): "DF",
+    ("lowpt", "presel"): "pT(l1) > 27",
+    ("twojets", "presel"): "Njets <= 1",
+    ("lowmll", "presel"): "mll > 11",
+    ("E4lowsig", "SR-BDT-DF"): "METsig > 8",
     ("Z", "SR-0J"): "Z veto",
     ("Z", "SR-1J"): "Z veto",
 }
@@ -347,6 +371,8 @@ def test_hand_written_events_are_what_the_comments_say():
     assert expected_met_sig(EVENTS["E3metsig"]) < 7 < expected_met_sig(EVENTS["E3"])
     assert expected_met_sig(EVENTS["E3jet"]) > 7
     assert math.hypot(3.6, 3.6) > 5
+    assert expected_met_sig(EVENTS["E4lowsig"]) < 8 < expected_met_sig(EVENTS["E4"])
+    assert math.sqrt(2 * 40 * 20 * (math.cosh(0.1) - math.cos(0.2))) < 11  # lowmll, massless approximation
 
 
 @pytest.mark.parametrize("key", ["E1", "E2", "E3", "E4"])
