@@ -10,6 +10,8 @@ NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares
 * where nothing is published (``no_published_numbers:`` in ``validation.yaml``, with the reason),
   the report says so in its first lines; ``technical:`` checks run model cards on feature vectors
   against an independent reference (:func:`recast_ml.models.check_model`) and tabulate them;
+  ``notes:`` (free text) and ``cutflow_tables:`` (regions whose cutflow at sigma x L is tabulated
+  per benchmark) complete such a report;
 
 and writes ``report.html`` (tables and PNG plots), ``summary.json`` and the per-benchmark
 ``results_<benchmark>.json`` to the output folder (default ``validation/<ID>/``).
