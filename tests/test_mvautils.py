@@ -572,6 +572,7 @@ def test_non_root_files(tmp_path):
             r"average_output=True \(random forest\) is not supported",
         ),
         (TOY, ("max_feature_idx=1", "max_feature_idx=4"), r"feature_infos names 2 features, max_feature_idx=4"),
+        (TOY, ("max_feature_idx=1;", "max_feature_idx=2000000000;"), r"max_feature_idx=2000000000: expected 0"),
         (TOY, ("feature_infos={", "feature_infos={{"), r"feature_infos in the title is not a readable dict literal"),
     ],
 )

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 ROOT_MAGIC = b"root"
 NODE_TYPES = ("lgbm_simple", "lgbm")
+MAX_FEATURES = 1 << 20  # a larger input width is a damaged title, not a model
 INPUT = "input"
 RAW = "raw_scores"
 PROBABILITIES = "probabilities"
@@ -223,8 +224,8 @@ def find_forest_tree(path: str | os.PathLike[str], *, source: str | None = None)
 
 
 def sniff(path: str | os.PathLike[str], *, source: str | None = None) -> str:
-    """The format name "mvautils" for a ROOT file holding an MVAUtils forest; any other ROOT file is a ModelError
-    saying what it holds."""
+    """The format name "mvautils" for a ROOT file holding an MVAUtils forest; any other ROOT file
+    is a ModelError saying what it holds."""
     f, _, _ = find_forest_tree(path, source=source)
     f.close()
     return "mvautils"
@@ -257,16 +258,18 @@ def read_mvautils(path: str | os.PathLike[str], *, source: str | None = None) ->
         names = _feature_names(meta, src, where)
         if "max_feature_idx" in meta:
             n_features = _int_meta(meta, "max_feature_idx", None, src, where) + 1
-            if names is not None and len(names) != n_features:
-                raise ModelError(
-                    f"{where}: feature_infos names {len(names)} features, max_feature_idx={n_features - 1}", file=src
-                )
         elif names is not None:
             n_features = len(names)
         else:
             raise ModelError(f"{where}: the title has neither max_feature_idx= nor feature_infos=", file=src)
-        if n_features < 1:
-            raise ModelError(f"{where}: max_feature_idx={n_features - 1}: no features", file=src)
+        if not 1 <= n_features <= MAX_FEATURES:
+            raise ModelError(
+                f"{where}: max_feature_idx={n_features - 1}: expected 0..{MAX_FEATURES - 1} (the input width)", file=src
+            )
+        if names is not None and len(names) != n_features:
+            raise ModelError(
+                f"{where}: feature_infos names {len(names)} features, max_feature_idx={n_features - 1}", file=src
+            )
         branches = ["vars", "values"] + (["default_left"] if node_type == "lgbm" else [])
         try:
             tree = f[name]
