@@ -53,9 +53,13 @@ def test_status_text_is_computed_from_the_summary(tmp_path, monkeypatch):
 def test_status_without_published_cutflows_and_with_model_checks(tmp_path, monkeypatch):
     monkeypatch.setattr(catalogue, "validation_dir", lambda: tmp_path)
     d = load_definition(find_definition("ATLAS-SUSY-2019-04"))
-    _summary(tmp_path, "ATLAS-SUSY-2019-04", {"cutflow": {"compared": 0}, "model": {"compared": 4, "passed": 4}})
+    _summary(
+        tmp_path, "ATLAS-SUSY-2019-04", {"cutflow": {"compared": 0}, "technical": {"checks": [{"passed": True}] * 4}}
+    )
     assert catalogue.status(d).text == "models verified; no published cutflow"
-    _summary(tmp_path / "x", "ATLAS-SUSY-2019-04", {"model": {"compared": 4, "passed": 3}})
+    _summary(
+        tmp_path / "x", "ATLAS-SUSY-2019-04", {"technical": {"checks": [{"passed": True}] * 3 + [{"passed": False}]}}
+    )
     monkeypatch.setattr(catalogue, "validation_dir", lambda: tmp_path / "x")
     assert catalogue.status(d).text == "models: 3/4 checks passed; no published cutflow"
     monkeypatch.setattr(catalogue, "validation_dir", lambda: tmp_path / "nothing")

@@ -545,3 +545,133 @@ def test_tensor_eigenvalues_against_numpy(six_jets):
         evaluate("1.5 * tensor_eigenvalues(jets, 2)[2]", six_jets)[:3].tolist(),
         evaluate("aplanarity(jets)", six_jets)[:3].tolist(),
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# met_significance (ATLAS-SUSY-2019-02 spec 3.1), against the spec's formulas written out here
+# ------------------------------------------------------------------------------------------------
+_EL_EDGES = [0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.37, 1.52, 1.56, 1.62, 1.72, 1.82, 1.92, 2.02, 2.12, 2.22, 2.32]
+_EL_S = [0.0886, 0.0889, 0.0923, 0.0934, 0.0985, 0.0998, 0.1765, 0.2617, 0.4280]
+_EL_S += [0.2345, 0.3445, 0.2239, 0.2452, 0.1954, 0.2068, 0.1890, 0.1831, 0.2005]
+_EL_N = [0.3837, 0.3790, 0.4328, 0.7835, 1.3130, 1.7018, 1.9734, 3.3660, 3.1269]
+_EL_N += [2.8526, 3.5197, 2.3058, 2.0078, 2.0839, 1.9587, 1.9775, 1.9063, 2.1873]
+_EL_C = [0.00530, 0.00433, 0.00360, 0.00393, 0.00416, 0.00540, 0.00226, 0.04351] + [0.0] * 10
+_JPT = [20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000]
+_JETA = [0.0, 0.2, 0.7, 1.3, 1.8, 2.5, 3.2, 3.5]
+_JER = [
+    [0.303, 0.299, 0.324, 0.324, 0.257, 0.261, 0.363, 0.276],
+    [0.226, 0.222, 0.240, 0.238, 0.194, 0.200, 0.268, 0.207],
+    [0.181, 0.177, 0.192, 0.191, 0.157, 0.167, 0.214, 0.167],
+    [0.158, 0.154, 0.166, 0.167, 0.137, 0.150, 0.187, 0.145],
+    [0.127, 0.124, 0.134, 0.135, 0.112, 0.126, 0.157, 0.120],
+    [0.103, 0.099, 0.107, 0.109, 0.091, 0.105, 0.133, 0.099],
+    [0.083, 0.079, 0.086, 0.088, 0.074, 0.087, 0.111, 0.080],
+    [0.072, 0.068, 0.074, 0.077, 0.065, 0.076, 0.099, 0.069],
+    [0.061, 0.057, 0.062, 0.066, 0.055, 0.064, 0.086, 0.057],
+    [0.050, 0.046, 0.050, 0.057, 0.046, 0.053, 0.072, 0.047],
+    [0.041, 0.036, 0.040, 0.050, 0.038, 0.045, 0.065, 0.038],
+]
+
+
+def _el_res(pt, eta, m):
+    b = max(k for k, lo in enumerate(_EL_EDGES) if abs(eta) >= lo)
+    e = math.sqrt((pt * math.cosh(eta)) ** 2 + m * m)
+    p = 0.001 * math.sqrt(32) * (60 + 40 * math.log(min(50.0, max(5.0, pt)) / 10) / math.log(5)) / pt
+    return math.sqrt(_EL_S[b] ** 2 / e + _EL_N[b] ** 2 / e**2 + _EL_C[b] ** 2 + p * p)
+
+
+def _mu_res(pt, eta):
+    p = (
+        (0.017386, 0.000374, 0.209431, 0.025107, 0.000125)
+        if abs(eta) < 1.05
+        else (0.033253, 0.000546, 0.064967, 0.027646, 0.000123)
+    )
+    i = p[0] ** 2 + (p[1] * pt) ** 2
+    s = (p[2] / pt) ** 2 + p[3] ** 2 + (p[4] * pt) ** 2
+    return math.sqrt(i * s / (i + s))
+
+
+def _jet_res(pt, eta):
+    b = max(k for k, lo in enumerate(_JETA) if abs(eta) >= lo)
+    x = min(1000.0, max(20.0, pt))
+    r = max(k for k in range(10) if x >= _JPT[k])
+    t = (x - _JPT[r]) / (_JPT[r + 1] - _JPT[r])
+    return (1 - t) * _JER[r][b] + t * _JER[r + 1][b]
+
+
+def _significance(met, met_phi, objects):
+    """objects: (pt, phi, relative pT resolution, phi resolution); spec 3.1 steps 1-4."""
+    cll, ctt, clt = 100.0, 100.0, 0.0
+    for pt, phi, r, f in objects:
+        a, b = (r * pt) ** 2, (f * pt) ** 2
+        c, s = math.cos(met_phi - phi), math.sin(met_phi - phi)
+        cll, ctt, clt = cll + a * c * c + b * s * s, ctt + a * s * s + b * c * c, clt + c * s * (a - b)
+    rho = clt / math.sqrt(cll * ctt)
+    rho = 0.0 if abs(rho) >= 0.9 else rho
+    return met / math.sqrt(cll * (1 - rho * rho)), (cll, ctt, clt)
+
+
+def test_met_significance_reference_reproduces_the_spec_worked_example():
+    # spec 3.1: electron 108.5 / -2.09, muon 55 / 0.09, MET 154.4 / 1.34, given resolutions
+    sig, c = _significance(154.4, 1.34, [(108.5, -2.09, 0.0134, 0.004), (55.0, 0.09, 0.0175, 0.001)])
+    assert sig == pytest.approx(15.2844, abs=1e-4)
+    np.testing.assert_allclose(c, (102.0529, 101.1787, 0.8013), atol=1e-4)
+    sig, c = _significance(
+        154.4, 1.34, [(108.5, -2.09, 0.0134, 0.004), (55.0, 0.09, 0.0175, 0.001), (60, -1.0, 0.13, 0.029)]
+    )
+    assert sig == pytest.approx(13.6919, abs=1e-4)
+    np.testing.assert_allclose(c, (133.0506, 134.0486, -28.0897), atol=1e-4)
+    # the spec's quoted resolutions: electrons 5.8/3.5/1.9/1.2 % at 10/20/50/100 GeV (|eta| = 0.5),
+    # muons 1.6/1.8/2.3 % at 20/50/100 GeV (barrel)
+    np.testing.assert_allclose([_el_res(p, 0.5, 0) for p in (10, 20, 50, 100)], [0.058, 0.035, 0.019, 0.012], atol=6e-4)
+    np.testing.assert_allclose([_mu_res(p, 0.5) for p in (20, 50, 100)], [0.016, 0.018, 0.023], atol=6e-4)
+
+
+def test_met_significance_against_the_spec_formulas():
+    m_e, m_mu = 0.000511, 0.10566
+    events = [
+        # electrons (pt, eta, phi), muons, jets, (met, phi): 0-jet, jets over all |eta| and pT bins
+        ([(108.5, -1.19, -2.09)], [(55.0, -0.72, 0.09)], [], (154.4, 1.34)),
+        ([(150, 0.3, 0.0), (60, 0.1, 2.9)], [], [], (91.7, -3.0)),
+        ([], [(95, 0.2, 0.0), (60, -1.4, 2.6)], [(60, -1.0, -1.0)], (110, -1.9)),
+        (
+            [(30, 2.45, 1.0), (12, 1.45, -0.3)],
+            [(9.5, 2.55, 2.0)],
+            [(25, 0.1, 0.5), (45, 3.3, -2.0), (1500, 4.2, 3.0)],
+            (80, 0.4),
+        ),
+        (
+            [(70, 1.6, 0.2)],
+            [],
+            [(20, 0.0, 0.0), (85, 1.9, 1.2), (180, 2.7, -1.0), (400, -0.5, 2.5), (30, 3.9, -3.0)],
+            (60, 0.1),
+        ),
+        ([(1500, 1.45, 0.0)], [], [], (300, math.pi / 4)),  # crack electron at 45 deg: |rho| >= 0.9 -> rho = 0
+        ([], [], [], (40, 2.0)),  # soft term only: MET / 10
+    ]
+    table = table_from_arrays(
+        {
+            "electrons": ak.Array([[obj(*e, m_e) for e in ev[0]] for ev in events]),
+            "muons": ak.Array([[obj(*m, m_mu) for m in ev[1]] for ev in events]),
+            "jets": ak.Array([[obj(*j) for j in ev[2]] for ev in events]),
+        },
+        {"met": ak.Array([{"pt": m[0], "phi": m[1]} for *_, m in events])},
+    )
+    want = []
+    for els, mus, jets, (met, phi) in events:
+        objs = [(pt, ph, _el_res(pt, eta, m_e), 0.004) for pt, eta, ph in els]
+        objs += [(pt, ph, _mu_res(pt, eta), 0.001) for pt, eta, ph in mus]
+        objs += [
+            (pt, ph, _jet_res(pt, eta), 0.054 if pt < 50 else 0.029 if pt < 100 else 0.017) for pt, eta, ph in jets
+        ]
+        want.append(_significance(met, phi, objs)[0])
+    got = evaluate("met_significance(electrons, muons, jets)", table)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert got[-1] == pytest.approx(4.0, rel=1e-12)
+    cll, ctt, clt = _significance(300, math.pi / 4, [(1500, 0.0, _el_res(1500, 1.45, m_e), 0.004)])[1]
+    assert abs(clt) / math.sqrt(cll * ctt) >= 0.9  # the event that zeroes rho
+    assert got[-2] == pytest.approx(300 / math.sqrt(cll), rel=1e-12)
+    # the order of the arguments is the object type: electrons as muons change the value
+    assert evaluate("met_significance(muons, electrons, jets)", table)[0] != pytest.approx(got[0], rel=1e-6)
+    with pytest.raises(ConfigError, match="met_significance"):
+        evaluate("met_significance(electrons, muons)", table)

@@ -116,3 +116,76 @@ def test_committed_report_is_complete():
     for c in summary["comparisons"]:
         assert c["status"] in ("passed", "mc-limited", "failed")
         assert math.isfinite(c["variations"]["isr_damped"]["ours"])
+
+
+def test_technical_checks_and_no_published_numbers_in_the_report(tmp_path):
+    """validation.yaml `technical:` (a model card on feature vectors vs reference outputs) and
+    `no_published_numbers:` (said first in the report), on ATLAS-SUSY-2019-02's BDT known answers."""
+    import shutil
+
+    from recast_ml.analysis import find_definition, load_yaml
+    from recast_ml.validate import ValidationReport, technical_checks, write_report
+
+    directory = find_definition("ATLAS-SUSY-2019-02").parent
+    cfg = load_yaml(directory / "validation.yaml")
+    checks = technical_checks("ATLAS-SUSY-2019-02", directory, cfg["technical"])
+    assert [c.model for c in checks] == ["BDT_DF", "BDT_SF"]
+    for c in checks:
+        assert c.n_rows == 20  # 10 vectors x 2 files
+        assert c.passed, c.max_deviation
+        assert set(c.max_deviation) == {"signal", "others"}
+        assert c.labels[0] == "A trained_odd"
+        # spec 7.7: S on DF even (route 1) P1 = 0.841359, SF odd (route 0) P1 = 0.787981
+        row = c.labels.index("S trained_even" if c.model == "BDT_DF" else "S trained_odd")
+        ref, ours = c.rows["signal"][row]
+        assert ref == pytest.approx(0.841359 if c.model == "BDT_DF" else 0.787981, abs=1e-6)
+        assert ours == pytest.approx(ref, abs=1e-5)
+    # a wrong reference is caught: one expected value off by 1e-3
+    bad = tmp_path / "bad.csv"
+    shutil.copy(directory / "bdt_known_answers_DF.csv", bad)
+    lines = bad.read_text().splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith("B trained_odd"))
+    cells = lines[k].split(",")
+    cells[-2] = f"{float(cells[-2]) + 1e-3:.9f}"
+    lines[k] = ",".join(cells)
+    bad.write_text("\n".join(lines) + "\n")
+    (check,) = technical_checks(
+        "ATLAS-SUSY-2019-02",
+        tmp_path,
+        [{"model": "BDT_DF", "features": "bad.csv", "label": "vector", "tolerance": 1e-5}],
+    )
+    assert not check.passed
+    assert check.max_deviation["signal"] == pytest.approx(1e-3, abs=2e-5)
+    report = ValidationReport(analysis="ATLAS-SUSY-2019-02", events_per_benchmark=0, technical=checks)
+    assert cfg["cutflow_tables"]  # drawn by the full run (needs results): see the committed report
+    report.no_published_numbers = "Nothing was published for this one."
+    write_report(report, tmp_path / "out", [])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["published_numbers"] is False
+    assert summary["technical"]["all_passed"]
+    assert summary["technical"]["rows"] == 40
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.index("No published numbers to compare with") < html.index("<h2>Summary")
+    assert "Technical model validation" in html
+    assert "S trained_even" in html
+
+
+def test_committed_2019_02_report_says_nothing_is_published():
+    """ATLAS-SUSY-2019-02 has no published cutflow (spec section 9): its committed report says so
+    first, runs the spec's six benchmarks and shows the BDT known-answer checks, all passed."""
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "validation" / "ATLAS-SUSY-2019-02"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["published_numbers"] is False
+    assert "section 9" in summary["no_published_numbers"]
+    assert summary["cutflow"]["compared"] == summary["yield"]["compared"] == 0
+    assert summary["events_per_benchmark"] >= 5000
+    assert len(summary["benchmarks"]) == 6
+    assert summary["technical"]["all_passed"]
+    assert summary["technical"]["rows"] == 40
+    html = (folder / "report.html").read_text()
+    assert html.index("No published numbers to compare with") < html.index("<h2>Summary")
+    for png in ("distribution_met_sig.png", "distribution_mt2_100.png", "distribution_bdt_df.png"):
+        assert png in html
+        assert (folder / png).stat().st_size > 1000

@@ -121,8 +121,8 @@ def status(definition: Any) -> AnalysisStatus:
             yield_passed=int(yld.get("passed", 0)),
             tolerances=tolerances,
         )
-        models = doc.get("model") or {}  # technical model checks (validate: `model_checks:`)
-        kw.update(models_checked=int(models.get("compared", 0)), models_passed=int(models.get("passed", 0)))
+        checks = (doc.get("technical") or {}).get("checks") or []  # validate: `technical:` model checks
+        kw.update(models_checked=len(checks), models_passed=sum(bool(c.get("passed")) for c in checks))
         if kw["cutflow_compared"]:
             text = f"cutflows: {kw['cutflow_passed']}/{kw['cutflow_compared']} steps within {tol('cutflow')}"
             if kw["cutflow_mc_limited"]:

@@ -43,6 +43,9 @@ _XSEC_OF_MODEL: dict[str, tuple[str, dict[str, Any]]] = {
     "gluino_gtt": ("gluino", {}),  # ATLAS-SUSY-2018-30
     "gluino_gbb": ("gluino", {}),  # ATLAS-SUSY-2018-30
     "gluino_gtb": ("gluino", {}),  # ATLAS-SUSY-2018-30
+    "slepton_emu": ("slepton_emu", {}),  # ATLAS-SUSY-2019-02
+    "chargino_ww": ("chargino_pair", {}),  # ATLAS-SUSY-2019-02
+    "chargino_ww_lep": ("chargino_pair_wlep", {}),  # ATLAS-SUSY-2019-02
 }
 
 

@@ -261,6 +261,49 @@ def gluino_gtb(m_gluino: float, m_neutralino: float, splitting: float = 2.0) -> 
 
 # ---- end ATLAS-SUSY-2018-30 ----
 
+# ---- ATLAS-SUSY-2019-02 (sleptons and charginos near m(W); spec section 10) -------------------
+#: ẽ_L, ẽ_R, μ̃_L, μ̃_R: the four mass-degenerate charged sleptons of the e/μ slepton model.
+EMU_SLEPTONS: tuple[int, ...] = (1000011, 2000011, 1000013, 2000013)
+_EMU_SLEPTON_IDS = ",".join(str(s) for s in EMU_SLEPTONS)
+
+
+def slepton_emu(m_slepton: float, m_neutralino: float) -> SimplifiedModel:
+    """ℓ̃ℓ̃ with ℓ̃ ∈ {ẽ_L, ẽ_R, μ̃_L, μ̃_R} mass-degenerate, ℓ̃ → ℓ χ̃₁⁰ (BR = 1), χ̃₁⁰ bino
+    (ATLAS-SUSY-2019-02 §10.1)."""
+    return SimplifiedModel(
+        masses={**dict.fromkeys(EMU_SLEPTONS, m_slepton), 1000022: m_neutralino},
+        decays={sl: [Channel(1.0, (1000022, sl % 100))] for sl in EMU_SLEPTONS},
+    )
+
+
+def chargino_ww(m_chargino: float, m_neutralino: float) -> SimplifiedModel:
+    """χ̃₁⁺χ̃₁⁻ (wino), χ̃₁^± → W^± χ̃₁⁰ (BR = 1), χ̃₁⁰ bino (ATLAS-SUSY-2019-02 §10.2); the W
+    decays inclusively (model ``chargino_ww``) or only to e/μ/τ ν (``chargino_ww_lep``: the
+    process' Pythia settings force them; multiply σ by BR(W → ℓν)², :data:`recast_ml.xsec.SCALED`)."""
+    return SimplifiedModel(
+        masses={1000024: m_chargino, 1000022: m_neutralino},
+        decays={1000024: [Channel(1.0, (1000022, 24))]},
+    )
+
+
+_SUSY_2019_02_PROCESSES: dict[str, list[str]] = {
+    "slepton_emu": [
+        "SUSY:qqbar2sleptonantislepton = on",
+        f"SUSY:idVecA = {_EMU_SLEPTON_IDS}",
+        f"SUSY:idVecB = {_EMU_SLEPTON_IDS}",
+    ],
+    "chargino_pair": ["SUSY:qqbar2chi+chi- = on", "SUSY:idA = 1000024", "SUSY:idB = 1000024"],
+    "chargino_pair_wlep": [
+        "SUSY:qqbar2chi+chi- = on",
+        "SUSY:idA = 1000024",
+        "SUSY:idB = 1000024",
+        "24:onMode = off",
+        "24:onIfAny = 11 13 15",
+    ],
+}
+# ---- end ATLAS-SUSY-2019-02 --------------------------------------------------------------------
+
+
 _SQUARK_IDS = ",".join(str(sq) for sq in LIGHT_SQUARKS)
 _EWKINO_IDS = "1000022,1000023,1000024"
 
@@ -281,6 +324,7 @@ PROCESSES: dict[str, list[str]] = {
         f"SUSY:idVecB = {_EWKINO_IDS}",
     ],
     "all": ["SUSY:all = on"],
+    **_SUSY_2019_02_PROCESSES,
 }
 
 #: The production process of each simplified model.
@@ -293,6 +337,9 @@ PROCESS_OF_MODEL = {
     "gluino_gtt": "gluino",  # ATLAS-SUSY-2018-30
     "gluino_gbb": "gluino",  # ATLAS-SUSY-2018-30
     "gluino_gtb": "gluino",  # ATLAS-SUSY-2018-30
+    "slepton_emu": "slepton_emu",  # ATLAS-SUSY-2019-02
+    "chargino_ww": "chargino_pair",  # ATLAS-SUSY-2019-02
+    "chargino_ww_lep": "chargino_pair_wlep",  # ATLAS-SUSY-2019-02
 }
 
 
@@ -316,6 +363,9 @@ MODELS: Mapping[str, object] = {
     "gluino_gtt": gluino_gtt,  # ATLAS-SUSY-2018-30
     "gluino_gbb": gluino_gbb,  # ATLAS-SUSY-2018-30
     "gluino_gtb": gluino_gtb,  # ATLAS-SUSY-2018-30
+    "slepton_emu": slepton_emu,  # ATLAS-SUSY-2019-02
+    "chargino_ww": chargino_ww,  # ATLAS-SUSY-2019-02
+    "chargino_ww_lep": chargino_ww,  # ATLAS-SUSY-2019-02 (W -> l nu forced by the process)
 }
 
 #: The parameters of each model, in the order its function (and ``--generate MODEL:...``) takes
@@ -329,6 +379,9 @@ MODEL_PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "gluino_gtt": ("M_GLUINO", "M_LSP"),  # ATLAS-SUSY-2018-30
     "gluino_gbb": ("M_GLUINO", "M_LSP"),  # ATLAS-SUSY-2018-30
     "gluino_gtb": ("M_GLUINO", "M_LSP", "[SPLITTING]"),  # ATLAS-SUSY-2018-30
+    "slepton_emu": ("M_SLEPTON", "M_LSP"),  # ATLAS-SUSY-2019-02
+    "chargino_ww": ("M_CHARGINO", "M_LSP"),  # ATLAS-SUSY-2019-02
+    "chargino_ww_lep": ("M_CHARGINO", "M_LSP"),  # ATLAS-SUSY-2019-02
 }
 
 
@@ -446,6 +499,9 @@ PRODUCED: dict[str, tuple[int, ...]] = {
     "gluino": (1000021,),
     "squark": LIGHT_SQUARKS,
     "higgsino": (1000022, 1000023, 1000024),
+    "slepton_emu": EMU_SLEPTONS,  # ATLAS-SUSY-2019-02
+    "chargino_pair": (1000024,),  # ATLAS-SUSY-2019-02
+    "chargino_pair_wlep": (1000024,),  # ATLAS-SUSY-2019-02
 }
 
 

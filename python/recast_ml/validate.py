@@ -7,6 +7,11 @@ NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares
 * published cutflows step by step: efficiency relative to the normalisation row (the experiment's
   preselection row), ratio ours/published with the binomial MC error, within a tolerance;
 * published final yields at sigma x L;
+* where nothing is published (``no_published_numbers:`` in ``validation.yaml``, with the reason),
+  the report says so in its first lines; ``technical:`` checks run model cards on feature vectors
+  against an independent reference (:func:`recast_ml.models.check_model`) and tabulate them;
+  ``notes:`` (free text) and ``cutflow_tables:`` (regions whose cutflow at sigma x L is tabulated
+  per benchmark) complete such a report;
 
 and writes ``report.html`` (tables and PNG plots), ``summary.json`` and the per-benchmark
 ``results_<benchmark>.json`` to the output folder (default ``validation/<ID>/``).
@@ -104,6 +109,84 @@ class Comparison:
 
 
 @dataclass
+class TechnicalCheck:
+    """One model card run on feature vectors (the event loop's path: the C++ core with ONNX
+    Runtime) and compared with reference outputs computed independently (``technical:``)."""
+
+    model: str
+    description: str
+    features: str
+    tolerance: float
+    n_rows: int
+    max_deviation: dict[str, float]
+    #: per output: (reference, ours) for every row
+    rows: dict[str, list[tuple[float, float]]]
+    labels: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return all(d <= self.tolerance for d in self.max_deviation.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "description": self.description,
+            "features": self.features,
+            "rows": self.n_rows,
+            "tolerance": self.tolerance,
+            "max_deviation": self.max_deviation,
+            "passed": self.passed,
+        }
+
+
+def technical_checks(analysis_id: str, directory: Path, checks: Sequence[Mapping[str, Any]]) -> list[TechnicalCheck]:
+    """The ``technical:`` entries of ``validation.yaml``: ``{model, features, expected (default:
+    the features file), tolerance, description, label (a text column naming the rows)}``; the
+    files are CSVs in the analysis folder (see :func:`recast_ml.models.check_model`)."""
+    from .models import check_model, read_csv_columns
+
+    out = []
+    for c in checks:
+        features = directory / str(c["features"])
+        expected = directory / str(c.get("expected", c["features"]))
+        label_col = c.get("label")
+        labels = [r[str(label_col)] for r in _read_csv(features)] if label_col is not None else []
+        feat = _numeric_copy(features, label_col)  # check_model reads numbers only
+        exp = feat if expected == features else _numeric_copy(expected, label_col)
+        res = check_model(f"{analysis_id}:{c['model']}", feat, exp)
+        ref = read_csv_columns(exp)
+        out.append(
+            TechnicalCheck(
+                model=str(c["model"]),
+                description=str(c.get("description", "")),
+                features=str(c["features"]),
+                tolerance=float(c["tolerance"]),
+                n_rows=res.n_rows,
+                max_deviation=res.max_deviation,
+                rows={o: list(zip(ref[o].tolist(), v.tolist(), strict=True)) for o, v in res.values.items()},
+                labels=labels or [str(k + 1) for k in range(res.n_rows)],
+            )
+        )
+    return out
+
+
+def _numeric_copy(path: Path, drop: Any) -> Path:
+    """``path`` without the text column ``drop`` (a temporary copy), or ``path`` itself."""
+    if drop is None:
+        return path
+    import tempfile
+
+    rows = _read_csv(path)
+    tmp = Path(tempfile.mkdtemp(prefix="recast_ml_technical_")) / path.name
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, [k for k in rows[0] if k != drop])
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: v for k, v in r.items() if k != drop})
+    return tmp
+
+
+@dataclass
 class ValidationReport:
     analysis: str
     events_per_benchmark: int
@@ -114,9 +197,14 @@ class ValidationReport:
     seconds: float = 0.0
     #: published numbers not compared because their region did not run (its model file is absent)
     unavailable: list[dict[str, Any]] = field(default_factory=list)
-    #: what is and is not published (``notes:`` of validation.yaml), shown in the report
+    #: why no published numbers are compared (``no_published_numbers:``), else None
+    no_published_numbers: str | None = None
+    #: the ``technical:`` model checks (see :func:`technical_checks`)
+    technical: list[TechnicalCheck] = field(default_factory=list)
+    #: free-text notes of ``validation.yaml`` (``notes:``), shown in the report
     notes: list[str] = field(default_factory=list)
-    #: regions whose cutflows the report shows per benchmark without a reference (``cutflow_tables:``)
+    #: regions whose full cutflow (events at sigma x L, efficiency) is tabulated per benchmark
+    #: (``cutflow_tables:``; e.g. where nothing published is compared)
     cutflow_tables: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -127,8 +215,17 @@ class ValidationReport:
             "benchmarks": self.benchmarks,
             "variations": self.variations,
             "notes": self.notes,
+            "published_numbers": self.no_published_numbers is None,
         }
-        for kind in ("cutflow", "yield", "model"):
+        if self.no_published_numbers is not None:
+            out["no_published_numbers"] = self.no_published_numbers
+        if self.technical:
+            out["technical"] = {
+                "checks": [t.to_dict() for t in self.technical],
+                "rows": sum(t.n_rows for t in self.technical),
+                "all_passed": all(t.passed for t in self.technical),
+            }
+        for kind in ("cutflow", "yield"):
             cs = [c for c in self.comparisons if c.kind == kind]
             out[kind] = {
                 "compared": len(cs),
@@ -235,6 +332,11 @@ def validate(
     names = [*names, *(b for b in files if b not in names)]
     common = [str(x) for x in (cfg.get("generation") or {}).get("pythia", [])] + list(pythia or [])
     report = ValidationReport(analysis=ana.id, events_per_benchmark=events)
+    if cfg.get("no_published_numbers"):
+        report.no_published_numbers = str(cfg["no_published_numbers"]).strip()
+    report.notes = [str(n).strip() for n in cfg.get("notes", [])]
+    report.cutflow_tables = [str(r) for r in cfg.get("cutflow_tables", [])]
+    report.technical = technical_checks(ana.id, ana.definition.directory, cfg.get("technical", []))
 
     def run(settings: list[str], label: str) -> dict[str, AnalysisResult]:
         results: dict[str, AnalysisResult] = {}
@@ -274,9 +376,6 @@ def validate(
 
     report.results = run(common, "nominal")
     report.comparisons = _compare(cfg, ana.definition.directory, report.results, report.unavailable)
-    report.comparisons += _compare_models(cfg, ana.id, ana.definition.directory)
-    report.notes = [str(x) for x in cfg.get("notes", [])]
-    report.cutflow_tables = [str(x) for x in cfg.get("cutflow_tables", [])]
     if variations:
         for vname, v in (cfg.get("variations") or {}).items():
             extra = [str(x) for x in v.get("pythia", [])]
@@ -306,26 +405,6 @@ def _compare(
         out += _compare_yields(cfg["yields"], directory, results, [] if unavailable is None else unavailable)
     if "steps" in cfg:
         out += _compare_steps(cfg["steps"], directory, results)
-    return out
-
-
-def _compare_models(cfg: dict[str, Any], analysis: str, directory: Path) -> list[Comparison]:
-    """Technical model validation: ``model_checks: [{card:, file:, tolerance:}]``, each file a CSV
-    of raw feature vectors (the card's input names, optional ``route``) with the reference score in
-    the column named by the card's output; run through the card as the event loop does
-    (:func:`recast_ml.models.check_model`), one comparison per row (kind ``model``)."""
-    from .models import check_model, read_csv_columns
-
-    out: list[Comparison] = []
-    for c in cfg.get("model_checks", []):
-        path = directory / str(c["file"])
-        res = check_model(f"{analysis}:{c['card']}", path, path)
-        ref = read_csv_columns(path)
-        for o, got in res.values.items():
-            for k, (want, mine) in enumerate(zip(ref[o], got, strict=True)):
-                step = f"{o}, row {k + 1}"
-                out.append(Comparison("model", "models", str(c["card"]), step, float(want), float(mine), 0.0,
-                                      float(c["tolerance"])))  # fmt: skip
     return out
 
 
@@ -511,7 +590,7 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     for name, res in report.results.items():
         res.save(out / f"results_{name}.json")
     images: list[tuple[str, str]] = []
-    for kind in ("cutflow", "yield", "model"):
+    for kind in ("cutflow", "yield"):
         cs = [c for c in report.comparisons if c.kind == kind]
         benches = sorted({c.benchmark for c in cs})
         for b in benches:
@@ -545,28 +624,6 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     return out / "report.html"
 
 
-def _cutflow_table(report: ValidationReport, region: str) -> str:
-    """One region's cutflow per benchmark (no published reference): raw events, cumulative
-    efficiency and yield at sigma x L per step."""
-    e = html.escape
-    flows = {b: res.cutflow(region) for b, res in report.results.items()}
-    if not flows:
-        return ""
-    names = next(iter(flows.values())).names
-    head = "".join(f"<th>{e(b)}: N</th><th>eff.</th><th>yield</th>" for b in flows)
-    rows = [f"<h2>Cutflow of {e(region)} (recast_ml only, no published reference)</h2>"
-            f"<table><tr><th>step</th>{head}</tr>"]  # fmt: skip
-    for k, name in enumerate(names):
-        cells = ""
-        for cf in flows.values():
-            y = cf.yields
-            cells += f"<td>{int(cf.n[k])}</td><td>{cf.cumulative[k]:.4f}</td>"
-            cells += f"<td>{y[k]:.4g}</td>" if y is not None else "<td></td>"
-        rows.append(f"<tr><td class='l'>{e(name)}</td>{cells}</tr>")
-    rows.append("</table>")
-    return "\n".join(rows)
-
-
 def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[str, str]]) -> str:
     e = html.escape
     parts = [
@@ -577,13 +634,17 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         ".passed{background:#e6f4e6}.failed{background:#f9dede}.mc-limited{background:#fdf0d5}</style></head><body>",
         f"<h1>Validation of {e(report.analysis)}</h1>",
         f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
-        f"normalised to each benchmark's cross section, table below); {summary['seconds']} s.</p>",
+        f"normalised to each benchmark's cross section, column σ below); {summary['seconds']} s.</p>",
         "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
         "<th>outside, MC-limited</th><th>outside</th><th>max |ratio - 1|</th></tr>",
     ]
-    if report.notes:
-        parts[-1:-1] = ["<h2>Notes</h2><ul>", *(f"<li>{e(n)}</li>" for n in report.notes), "</ul>"]
-    for kind in ("cutflow", "yield", "model"):
+    if report.no_published_numbers is not None:
+        parts.insert(
+            -2,
+            "<p style='border:2px solid #c60;padding:0.6em'><b>No published numbers to compare with.</b> "
+            f"{e(report.no_published_numbers)}</p>",
+        )
+    for kind in ("cutflow", "yield"):
         s = summary[kind]
         parts.append(
             f"<tr><td class='l'>{kind}</td><td>{s['compared']}</td><td>{s['passed']}</td>"
@@ -609,6 +670,10 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<td class='l'>{e(v['description'])}</td></tr>"
             )
         parts.append("</table>")
+    if report.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
+    if report.technical:
+        parts.append(_technical_html(report.technical))
     parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
                  "<th>σ [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
@@ -622,7 +687,6 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     for kind, title in (
         ("cutflow", "Cutflows (efficiency relative to the normalisation row)"),
         ("yield", "Yields at σ×L"),
-        ("model", "Model outputs (technical validation: reference scores of the model files)"),
     ):
         cs = [c for c in report.comparisons if c.kind == kind]
         if not cs:
@@ -661,10 +725,71 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<td class='l'>{e(u['reason'])}</td></tr>"
             )
         parts.append("</table>")
-    for region in report.cutflow_tables:
-        parts.append(_cutflow_table(report, region))
+    if report.cutflow_tables and report.results:
+        parts.append(_cutflow_tables_html(report))
     parts.append("<h2>Plots</h2>")
     for title, png in images:
         parts.append(f"<h3>{e(title)}</h3><img src='{e(png)}' alt='{e(title)}'>")
     parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _technical_html(checks: list[TechnicalCheck]) -> str:
+    """The ``technical:`` checks: a summary row per check, then every row (reference vs ours)."""
+    e = html.escape
+    parts = [
+        "<h2>Technical model validation</h2><p>Each model card run on feature vectors through the event "
+        "loop's path (C++ core, ONNX Runtime, the card's routing), against reference outputs computed "
+        "independently.</p><table><tr><th>model</th><th>what</th><th>rows</th><th>max |ours - reference|</th>"
+        "<th>tolerance</th><th>status</th></tr>"
+    ]
+    for t in checks:
+        dev = ", ".join(f"{o}: {d:.2e}" for o, d in t.max_deviation.items())
+        status = "passed" if t.passed else "failed"
+        parts.append(
+            f"<tr class='{status}'><td class='l'>{e(t.model)}</td><td class='l'>{e(t.description)}</td>"
+            f"<td>{t.n_rows}</td><td class='l'>{e(dev)}</td><td>{t.tolerance:g}</td><td class='l'>{status}</td></tr>"
+        )
+    parts.append("</table>")
+    for t in checks:
+        outputs = list(t.rows)
+        parts.append(
+            f"<h3>{e(t.model)}: {e(t.features)}</h3><table><tr><th>row</th>"
+            + "".join(f"<th>{e(o)} reference</th><th>{e(o)} ours</th><th>|diff|</th>" for o in outputs)
+            + "</tr>"
+        )
+        for k, label in enumerate(t.labels):
+            cells = "".join(
+                f"<td>{t.rows[o][k][0]:.6f}</td><td>{t.rows[o][k][1]:.6f}</td>"
+                f"<td>{abs(t.rows[o][k][1] - t.rows[o][k][0]):.1e}</td>"
+                for o in outputs
+            )
+            parts.append(f"<tr><td class='l'>{e(label)}</td>{cells}</tr>")
+        parts.append("</table>")
+    return "\n".join(parts)
+
+
+def _cutflow_tables_html(report: ValidationReport) -> str:
+    """``cutflow_tables:``: per region, every step's events at sigma x L (efficiency) per benchmark."""
+    e = html.escape
+    benches = list(report.results)
+    parts = [
+        "<h2>Cutflows (recast_ml only)</h2><p>Expected signal events at σ×L after each step, with the "
+        "cumulative efficiency and the raw MC count; nothing published to compare with.</p>"
+    ]
+    for region in report.cutflow_tables:
+        flows = {b: report.results[b].cutflow(region) for b in benches}
+        names = flows[benches[0]].names
+        parts.append(
+            f"<h3>{e(region)}</h3><table><tr><th>step</th>" + "".join(f"<th>{e(b)}</th>" for b in benches) + "</tr>"
+        )
+        for k, name in enumerate(names):
+            cells = []
+            for b in benches:
+                cf = flows[b]
+                y = cf.yields
+                events = f"{y[k]:.4g} " if y is not None else ""
+                cells.append(f"<td>{events}({cf.cumulative[k]:.3g}, N={int(cf.n[k])})</td>")
+            parts.append(f"<tr><td class='l'>{e(name)}</td>{''.join(cells)}</tr>")
+        parts.append("</table>")
     return "\n".join(parts)

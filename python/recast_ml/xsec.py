@@ -11,6 +11,7 @@ the uncertainty); outside the grid ``lookup`` raises ConfigError.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -29,6 +30,39 @@ ALIASES = {
     "stop": "stopsbottom_NNLO+NNLL",
     "sbottom": "stopsbottom_NNLO+NNLL",
 }
+
+
+# ---- ATLAS-SUSY-2019-02 (spec section 10) -------------------------------------------------------
+#: BR(W -> l nu) per lepton flavour (PDG average), for samples with W -> e/mu/tau nu forced.
+BR_W_TO_LNU = 0.1086
+
+#: Processes whose cross section is a table times a fixed factor: name -> (table, factor, why).
+SCALED: dict[str, tuple[str, float, str]] = {
+    "slepton_emu": (
+        "pp13_slep_LR_NLO+NLL_PDF4LHC",
+        2.0,
+        "e~_L,R + mu~_L,R pairs: 2 x the one-flavour L+R table (Resummino NLO+NLL, PDF4LHC15)",
+    ),
+    "chargino_pair": ("pp13_wino_C1C1_NLO+NLL", 1.0, "wino-like C1+C1- (NLO+NLL)"),
+    "chargino_pair_wlep": (
+        "pp13_wino_C1C1_NLO+NLL",
+        (3 * BR_W_TO_LNU) ** 2,
+        "wino-like C1+C1- (NLO+NLL) x BR(W -> e/mu/tau nu)^2 = (3 x 0.1086)^2: both W forced to l nu",
+    ),
+}
+
+
+def _scaled(process: str, masses: tuple[float, ...], sqrt_s: float) -> CrossSection:
+    table, factor, why = SCALED[process]
+    if round(sqrt_s, 1) != 13.0:
+        raise ConfigError(f"{process}: only 13 TeV tables ({table})")
+    xs = lookup(table, *masses)
+    return dataclasses.replace(
+        xs, xsec_pb=xs.xsec_pb * factor, unc_pb=xs.unc_pb * factor, source=f"{xs.source}; {why}".lstrip("; ")
+    )
+
+
+# ---- end ATLAS-SUSY-2019-02 --------------------------------------------------------------------
 
 
 def tables() -> list[str]:
@@ -58,6 +92,14 @@ def _load(name: str) -> dict[str, Any]:
     return doc
 
 
+def _unc_pb(v: dict[str, Any]) -> float:
+    """The uncertainty of a grid point: ``unc_pb``, or the larger of an asymmetric pair
+    (``unc_up_pb`` / ``unc_down_pb``, e.g. the Resummino slepton tables)."""
+    if "unc_pb" in v:
+        return float(v["unc_pb"])
+    return max(abs(float(v["unc_up_pb"])), abs(float(v["unc_down_pb"])))
+
+
 def _interpolate(grid: dict[str, Any], mass: float, name: str) -> tuple[float, float, Any]:
     points = sorted((float(k), v) for k, v in grid.items())
     masses = [p[0] for p in points]
@@ -73,6 +115,8 @@ def _interpolate(grid: dict[str, Any], mass: float, name: str) -> tuple[float, f
 
 def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 10) -> CrossSection:
     """Cross section (pb) and its uncertainty for a process at the given masses (GeV)."""
+    if process in SCALED:  # ATLAS-SUSY-2019-02
+        return _scaled(process, masses, sqrt_s)
     stem = ALIASES.get(process)
     if stem is not None:
         prefix = {13.0: "pp13", 13.6: "pp13600"}.get(round(sqrt_s, 1))
@@ -91,7 +135,7 @@ def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 
             if k != len(masses) - 1:
                 raise ConfigError(f"{name}: takes {k + 1} mass(es), got {len(masses)}")
             x0, x1 = v0["xsec_pb"], v1["xsec_pb"]
-            u0, u1 = v0["unc_pb"], v1["unc_pb"]
+            u0, u1 = _unc_pb(v0), _unc_pb(v1)
             xs = math.exp((1 - t) * math.log(x0) + t * math.log(x1)) if x0 > 0 and x1 > 0 else (1 - t) * x0 + t * x1
             unc = xs * ((1 - t) * u0 / x0 + t * u1 / x1) if x0 > 0 and x1 > 0 else (1 - t) * u0 + t * u1
             factor = 1.0
