@@ -537,6 +537,8 @@ void tensor_eval(const Node& n, Eval& ev, Value& out) {
     fn::symmetric_eigenvalues(t, l);
     set_list(out);
     for (double x : l) out.list.push_back(std::max(x, 0.0));
+}
+
 // ---- ATLAS-SUSY-2019-02: object-based E_T^miss significance (spec section 3.1) ----------------
 // The SimpleAnalysis-style formula with the resolutions of the spec (condensed tables of the GAMBIT
 // port of the ATLAS SimpleAnalysis METSignificance, 2019): covariance in the frame of the MET
