@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-import recast_ml
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
 from _timing import markdown_table, per_call, publish
+from cpp_examples import build_examples
 from recast_ml._data import analyses_dir
 from recast_ml.effmap import EfficiencyMap, map_document
 from recast_ml.statistics import LogLikelihood, read_signal_regions
@@ -68,25 +69,7 @@ def synthetic_map(path: Path) -> Path:
 
 
 def example_binary(build: Path) -> Path:
-    cmake = shutil.which("cmake", path=str(Path(sys.executable).parent)) or shutil.which("cmake")
-    if cmake is None:
-        raise RuntimeError("cmake not found")
-    cmake_dir = Path(recast_ml.__file__).parent / "cmake" / "recast"
-    subprocess.run(
-        [
-            cmake,
-            "-S",
-            REPO / "examples" / "cpp",
-            "-B",
-            build,
-            f"-Drecast_DIR={cmake_dir}",
-            "-DCMAKE_BUILD_TYPE=Release",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run([cmake, "--build", build, "--target", "surrogate_loglike"], check=True, capture_output=True)
-    return build / "surrogate_loglike"
+    return build_examples(build, "surrogate_loglike") / "surrogate_loglike"
 
 
 def main() -> None:

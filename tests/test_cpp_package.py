@@ -4,15 +4,13 @@ event loop (and ONNX inference) without Python."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import recast_ml
+from cpp_examples import build_examples
 from recast_ml import _core, _ort, read_events
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,28 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def example_binary(tmp_path_factory):
-    # the venv's cmake (a test requirement installed by the bootstrap), else the system's
-    cmake = shutil.which("cmake", path=str(Path(sys.executable).parent)) or shutil.which("cmake")
-    if cmake is None:
-        raise RuntimeError("cmake not found")
-    build = tmp_path_factory.mktemp("cpp-example")
-    cmake_dir = Path(recast_ml.__file__).parent / "cmake" / "recast"
-    assert (cmake_dir / "recastConfig.cmake").is_file()
-    subprocess.run(
-        [
-            cmake,
-            "-S",
-            REPO / "examples" / "cpp",
-            "-B",
-            build,
-            f"-Drecast_DIR={cmake_dir}",
-            "-DCMAKE_BUILD_TYPE=Release",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run([cmake, "--build", build, "-j2"], check=True, capture_output=True)
-    return build / "event_loop"
+    return build_examples(tmp_path_factory.mktemp("cpp-example")) / "event_loop"
 
 
 @pytest.fixture(scope="module")

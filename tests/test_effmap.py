@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import recast_ml
+from cpp_examples import build_examples
 from recast_ml import ConfigError, EfficiencyMap, InputError
 from recast_ml.effmap import OutsideHullError, export_efficiency_maps, leave_one_out_residuals, triangulate
 from recast_ml.statistics import LogLikelihood, PublishedRegion, profile_log_likelihoods
@@ -430,26 +429,7 @@ def test_best_region_with_many_regions_equals_the_statistics_module():
 @pytest.fixture(scope="module")
 def surrogate_binary(tmp_path_factory):
     """examples/cpp/surrogate_loglike built against the installed package (find_package(recast))."""
-    cmake = shutil.which("cmake", path=str(Path(sys.executable).parent)) or shutil.which("cmake")
-    if cmake is None:
-        raise RuntimeError("cmake not found")
-    build = tmp_path_factory.mktemp("cpp-surrogate")
-    cmake_dir = Path(recast_ml.__file__).parent / "cmake" / "recast"
-    subprocess.run(
-        [
-            cmake,
-            "-S",
-            REPO / "examples" / "cpp",
-            "-B",
-            build,
-            f"-Drecast_DIR={cmake_dir}",
-            "-DCMAKE_BUILD_TYPE=Release",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run([cmake, "--build", build, "--target", "surrogate_loglike"], check=True, capture_output=True)
-    return build / "surrogate_loglike"
+    return build_examples(tmp_path_factory.mktemp("cpp-surrogate"), "surrogate_loglike") / "surrogate_loglike"
 
 
 def run_example(binary, *args):

@@ -91,7 +91,8 @@ def test_validate_small_sample_reports_models_notes_and_cutflows(tmp_path):
     assert summary["benchmarks"]["heavy_900_400"]["cross_section_pb"] == 0.05
     assert any("Not published" in n for n in summary["notes"])
     page = (tmp_path / "report.html").read_text()
-    assert "Cutflow of SR-6b (recast_ml only, no published reference)" in page
+    assert "<h2>Cutflows (recast_ml only)</h2>" in page
+    assert "<h3>SR-6b</h3>" in page
     cf = report.results["heavy_900_400"].cutflow("SR-6b")
     assert int(cf.n[0]) == 30
     assert f"<td class='l'>&gt;= 4 jets</td><td>{int(cf.n[2])}</td>" in page

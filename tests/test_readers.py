@@ -476,3 +476,29 @@ def test_standard_input_reads_like_the_file(hepmc_files, tmp_path, compressed):
         bad.stdout.decode().strip()
         == "InputError <stdin>:1: not a HepMC3, HepMC2 or LHE file: unexpected first line 'not an event file'"
     )
+
+
+def test_a_named_pipe_is_read_once_like_a_file(hepmc_files, tmp_path):
+    """A FIFO (e.g. bash's <(generator ...)) is a stream: read once through the read-ahead thread,
+    never reopened, gzip detected from the content."""
+    import os
+    import threading
+
+    src = hepmc_files["hepmc3.gz"]
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb") as f:
+            f.write(src.read_bytes())
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        got = read_events(fifo)
+    finally:
+        writer.join(timeout=60)
+    ref = read_events(src)
+    assert len(got) == len(ref)
+    np.testing.assert_array_equal(got.px, ref.px)
+    np.testing.assert_array_equal(got.pid, ref.pid)

@@ -397,3 +397,16 @@ def test_events_from_standard_input(tmp_path, hepmc_files):
     proc = subprocess.run(both, input=b"", capture_output=True, check=False)
     assert proc.returncode == 2
     assert "standard input is the whole sample" in proc.stderr.decode()
+
+
+def test_generate_a_model_without_a_cross_section_table(tmp_path, capsys):
+    """trsm_xsh (ATLAS-HIGP-2024-32's X -> S H -> HHH, Pythia lines only) runs from the CLI with a
+    given cross section; without one the error says so."""
+    args = ["run", "--analysis", "ATLAS-HIGP-2024-32", "--generate", "trsm_xsh:900,400", "-n", "20"]
+    assert main([*args, "-o", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "no cross-section table for trsm_xsh; pass --cross-section" in capsys.readouterr().err
+    out = tmp_path / "ok"
+    assert main([*args, "--cross-section", "0.05", "-o", str(out), "--no-progress"]) == 0
+    (ana,) = json.loads((out / "results.json").read_text())["analyses"]
+    assert ana["sample"]["cross_section_pb"] == 0.05
+    assert ana["regions"][0]["cutflow"][0]["n"] == 20

@@ -28,8 +28,10 @@ void register_io(py::module_& m) {
 
     m.def("open_events", [](const std::string& path, const std::string& format, int threads, std::size_t chunk_bytes) {
         if (threads < 1) throw recast::ConfigError(path, -1, -1, "threads must be >= 1, got " + std::to_string(threads));
-        return recast::io::open_events(path, recast::io::format_from_string(format), static_cast<unsigned>(threads),
-                                       chunk_bytes);
+        const auto fmt = recast::io::format_from_string(format);
+        // opening can block (a FIFO waits for its writer, which may be a Python thread)
+        py::gil_scoped_release release;
+        return recast::io::open_events(path, fmt, static_cast<unsigned>(threads), chunk_bytes);
     }, py::arg("path"), py::arg("format") = "auto", py::arg("threads") = 1, py::arg("chunk_bytes") = 0,
        "Open an event file; threads > 1 parses HepMC events on worker threads (same results); chunk_bytes: "
        "bytes of events per worker task (0: 1 MiB).");

@@ -62,9 +62,10 @@ std::string printable(std::string_view s) {
 }
 
 namespace {
-bool is_regular_file(const std::string& path) {
+/// A pipe, FIFO, character device or socket: readable once, in order (not reopened).
+bool is_stream(const std::string& path) {
     struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    return ::stat(path.c_str(), &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 }  // namespace
 
@@ -87,8 +88,9 @@ LineSource::LineSource(bool is_stdin, std::string path)
     buf_.resize(2 * kChunk);
     // gzip input, and any stream that cannot be opened twice (stdin, pipes, FIFOs): decompress or
     // copy on a second thread while this one parses. A plain regular file is read straight into the
-    // line buffer (zlib's direct mode copies once more), after zlib looked at its first bytes.
-    if (gzdirect(file_) == 0 || stdin_ || !is_regular_file(path_)) {
+    // line buffer (zlib's direct mode copies once more), after zlib looked at its first bytes (a
+    // directory fails there: "read error: Is a directory").
+    if (gzdirect(file_) == 0 || stdin_ || is_stream(path_)) {
         reader_ = std::thread([this] { produce(); });
     } else {
         gzclose(file_);

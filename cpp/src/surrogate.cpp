@@ -1,5 +1,7 @@
 #include "recast/surrogate.hpp"
 
+#include "json_reader.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -16,79 +18,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 /// Barycentric weights down to -kTolerance count as inside (points on an edge, rounding).
 constexpr double kTolerance = 1e-10;
 
-const char* kind(const json& j) {
-    switch (j.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::object: return "an object";
-        case json::value_t::array: return "an array";
-        case json::value_t::string: return "a string";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "an integer";
-        case json::value_t::number_float: return "a number";
-        default: return "an unsupported value";
-    }
-}
-
-/// Checked access with the JSON path of every value in error messages.
-class Reader {
-public:
-    explicit Reader(std::string file) : file_(std::move(file)) {}
-
-    [[noreturn]] void fail(const std::string& path, const std::string& what) const {
-        throw ConfigError(file_, 0, 0, (path.empty() ? std::string("/") : path) + ": " + what);
-    }
-    void object(const json& j, const std::string& path, std::initializer_list<const char*> required,
-                std::initializer_list<const char*> optional) const {
-        if (!j.is_object()) fail(path, std::string("expected an object, got ") + kind(j));
-        for (const char* k : required)
-            if (!j.contains(k)) fail(path, std::string("missing key '") + k + "'");
-        for (const auto& item : j.items()) {
-            bool known = false;
-            for (const char* k : required) known = known || item.key() == k;
-            for (const char* k : optional) known = known || item.key() == k;
-            if (!known) fail(path + "/" + item.key(), "unknown key");
-        }
-    }
-    const json& array(const json& j, const std::string& path, std::size_t size = SIZE_MAX) const {
-        if (!j.is_array()) fail(path, std::string("expected an array, got ") + kind(j));
-        if (size != SIZE_MAX && j.size() != size)
-            fail(path, "expected " + std::to_string(size) + " entries, got " + std::to_string(j.size()));
-        return j;
-    }
-    std::string str(const json& j, const std::string& path) const {
-        if (!j.is_string()) fail(path, std::string("expected a string, got ") + kind(j));
-        return j.get<std::string>();
-    }
-    double number(const json& j, const std::string& path, double low = -INFINITY) const {
-        if (!j.is_number()) fail(path, std::string("expected a number, got ") + kind(j));
-        const double v = j.get<double>();
-        if (!std::isfinite(v) || v < low) {
-            std::ostringstream s;
-            s << "expected a finite number";
-            if (low > -INFINITY) s << " >= " << low;
-            s << ", got " << v;
-            fail(path, s.str());
-        }
-        return v;
-    }
-    std::int64_t integer(const json& j, const std::string& path) const {
-        if (j.is_number_integer()) return j.get<std::int64_t>();
-        if (j.is_number_unsigned() && j.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX))
-            return static_cast<std::int64_t>(j.get<std::uint64_t>());
-        fail(path, std::string("expected an integer, got ") + kind(j));
-    }
-    std::vector<double> numbers(const json& j, const std::string& path, std::size_t size, double low) const {
-        std::vector<double> out;
-        out.reserve(size);
-        std::size_t k = 0;
-        for (const auto& x : array(j, path, size)) out.push_back(number(x, path + "/" + std::to_string(k++), low));
-        return out;
-    }
-
-private:
-    std::string file_;
-};
+using Reader = detail::JsonReader;
 
 json parse_json(const std::string& text, const std::string& file) {
     try {
@@ -241,7 +171,7 @@ EfficiencyMap EfficiencyMap::parse(const std::string& text, const std::string& s
 
     const json& regions = doc["regions"];
     if (!regions.is_object() || regions.empty())
-        R.fail("/regions", std::string("expected an object with one entry per signal region, got ") + kind(regions));
+        R.fail("/regions", std::string("expected an object with one entry per signal region, got ") + detail::json_kind(regions));
     for (const auto& item : regions.items()) {
         const std::string path = "/regions/" + item.key();
         const json& r = item.value();

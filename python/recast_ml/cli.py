@@ -468,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL:MASSES",
         help="simplified model and its masses (GeV), e.g. gluino_direct:1400,1000; models: "
         + ", ".join(slha.model_usage(m) for m in slha.MODELS)
+        + "; without a cross-section table (give --cross-section): "
+        + ", ".join(f"{m}:{','.join(slha.SETTINGS_MODEL_PARAMETERS[m])}" for m in slha.SETTINGS_MODELS)
         + " ([...] optional)",
     )
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")

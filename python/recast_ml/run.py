@@ -54,18 +54,28 @@ def parse_generate(spec: str) -> tuple[str, list[float]]:
     parameters) for an unknown model or a wrong number of masses."""
     from . import slha
 
-    usage = ", ".join(slha.model_usage(m) for m in slha.MODELS)
+    usage = ", ".join([*(slha.model_usage(m) for m in slha.MODELS), *map(_settings_usage, slha.SETTINGS_MODELS)])
     if ":" not in spec:
         raise ConfigError(f"--generate {spec!r}: expected MODEL:MASSES, one of {usage}")
     model, masses = spec.split(":", 1)
-    if model not in slha.MODELS:
+    if model not in slha.MODELS and model not in slha.SETTINGS_MODELS:
         raise ConfigError(f"--generate: unknown model {model!r} (models: {usage})")
     try:
         values = [float(m) for m in masses.split(",")]
     except ValueError:
         raise ConfigError(f"--generate {spec!r}: masses must be numbers (GeV): {slha.model_usage(model)}") from None
-    slha.model_spectrum(model, values)  # the number of masses and the spectrum, before Pythia starts
+    # the number of masses and the spectrum, before Pythia starts
+    if model in slha.SETTINGS_MODELS:
+        slha.settings_model(model, values)
+    else:
+        slha.model_spectrum(model, values)
     return model, values
+
+
+def _settings_usage(model: str) -> str:
+    from . import slha
+
+    return f"{model}:{','.join(slha.SETTINGS_MODEL_PARAMETERS[model])}"
 
 
 def sample_generator(
@@ -84,6 +94,8 @@ def sample_generator(
         model, masses = parse_generate(generate)
         if cross_section is not None:
             xs_pb, xs_source = cross_section, "--cross-section"
+        elif model not in _XSEC_OF_MODEL:
+            raise ConfigError(f"--generate {generate}: no cross-section table for {model}; pass --cross-section (pb)")
         else:
             table, opts = _XSEC_OF_MODEL[model]
             try:

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "recast/errors.hpp"
+#include "../json_reader.hpp"
 
 namespace recast::analysis {
 namespace {
@@ -17,79 +18,11 @@ namespace {
 using json = nlohmann::ordered_json;  // keeps the order of `parameters` and `info`
 namespace fs = std::filesystem;
 
-const char* kind(const json& j) {
-    switch (j.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::object: return "an object";
-        case json::value_t::array: return "an array";
-        case json::value_t::string: return "a string";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "an integer";
-        case json::value_t::number_float: return "a number";
-        default: return "an unsupported value";
-    }
-}
-
 /// Walks the document with the JSON path of every value for error messages.
-class Reader {
+class Reader : public detail::JsonReader {
 public:
-    explicit Reader(std::string file) : file_(std::move(file)) {}
+    using JsonReader::JsonReader;
 
-    [[noreturn]] void fail(const std::string& path, const std::string& what) const {
-        throw ConfigError(file_, 0, 0, (path.empty() ? std::string("/") : path) + ": " + what);
-    }
-
-    const json& object(const json& j, const std::string& path, std::initializer_list<const char*> required,
-                       std::initializer_list<const char*> optional = {}) const {
-        if (!j.is_object()) fail(path, std::string("expected an object, got ") + kind(j));
-        for (const char* k : required)
-            if (!j.contains(k)) fail(path, std::string("missing key '") + k + "'");
-        for (const auto& item : j.items()) {
-            bool known = false;
-            for (const char* k : required) known = known || item.key() == k;
-            for (const char* k : optional) known = known || item.key() == k;
-            if (!known) {
-                std::string allowed;
-                for (const char* k : required) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
-                for (const char* k : optional) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
-                fail(path + "/" + item.key(), "unknown key (allowed: " + allowed + ")");
-            }
-        }
-        return j;
-    }
-    const json& object_any(const json& j, const std::string& path) const {
-        if (!j.is_object()) fail(path, std::string("expected an object, got ") + kind(j));
-        return j;
-    }
-    const json& array(const json& j, const std::string& path) const {
-        if (!j.is_array()) fail(path, std::string("expected an array, got ") + kind(j));
-        return j;
-    }
-    std::string str(const json& j, const std::string& path) const {
-        if (!j.is_string()) fail(path, std::string("expected a string, got ") + kind(j));
-        return j.get<std::string>();
-    }
-    double number(const json& j, const std::string& path) const {
-        if (!j.is_number()) fail(path, std::string("expected a number, got ") + kind(j));
-        return j.get<double>();
-    }
-    std::int64_t integer(const json& j, const std::string& path) const {
-        if (j.is_number_integer()) return j.get<std::int64_t>();
-        if (j.is_number_unsigned() && j.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX))
-            return static_cast<std::int64_t>(j.get<std::uint64_t>());
-        fail(path, std::string("expected an integer, got ") + kind(j));
-    }
-    int small_int(const json& j, const std::string& path, std::int64_t low) const {
-        const auto v = integer(j, path);
-        if (v < low || v > std::numeric_limits<int>::max())
-            fail(path, "expected an integer >= " + std::to_string(low) + ", got " + std::to_string(v));
-        return static_cast<int>(v);
-    }
-    bool boolean(const json& j, const std::string& path) const {
-        if (!j.is_boolean()) fail(path, std::string("expected true or false, got ") + kind(j));
-        return j.get<bool>();
-    }
     Located located(const json& j, const std::string& path) const {
         if (j.is_null()) return {};
         object(j, path, {"text"}, {"line", "col"});
@@ -98,12 +31,6 @@ public:
         if (j.contains("line")) l.line = small_int(j["line"], path + "/line", 1);
         if (j.contains("col")) l.col = small_int(j["col"], path + "/col", 1);
         return l;
-    }
-    std::vector<std::string> strings(const json& j, const std::string& path) const {
-        std::vector<std::string> out;
-        std::size_t k = 0;
-        for (const auto& x : array(j, path)) out.push_back(str(x, path + "/" + std::to_string(k++)));
-        return out;
     }
     /// A bin edge: a number or "inf"/"-inf" (JSON has no infinities).
     double edge(const json& j, const std::string& path) const {
@@ -115,9 +42,6 @@ public:
         }
         return number(j, path);
     }
-
-private:
-    std::string file_;
 };
 
 std::string at(const std::string& path, std::size_t k) { return path + "/" + std::to_string(k); }
@@ -255,7 +179,7 @@ Definition parse_definition(const std::string& text, const std::string& file, co
     s.id = R.str(doc["id"], "/id");
     s.source = R.str(doc["source"], "/source");
     if (doc.contains("info") && !doc["info"].is_object())
-        R.fail("/info", std::string("expected an object, got ") + kind(doc["info"]));  // free-form metadata
+        R.fail("/info", std::string("expected an object, got ") + detail::json_kind(doc["info"]));  // free-form metadata
     std::size_t k = 0;
     for (const auto& o : R.array(doc["objects"], "/objects")) s.objects.push_back(object_step(R, o, at("/objects", k++)));
     k = 0;
