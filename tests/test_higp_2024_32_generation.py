@@ -95,4 +95,7 @@ def test_validate_small_sample_reports_models_notes_and_cutflows(tmp_path):
     assert "<h3>SR-6b</h3>" in page
     cf = report.results["heavy_900_400"].cutflow("SR-6b")
     assert int(cf.n[0]) == 30
-    assert f"<td class='l'>&gt;= 4 jets</td><td>{int(cf.n[2])}</td>" in page
+    y = cf.yields
+    assert y is not None
+    cell = f"<td>{y[2]:.4g} ({cf.cumulative[2]:.3g}, N={int(cf.n[2])})</td>"
+    assert f"<td class='l'>&gt;= 4 jets</td>{cell}" in page
