@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -32,6 +33,28 @@ inline const char* json_kind(const ordered_json& j) {
         case ordered_json::value_t::number_unsigned: return "an integer";
         case ordered_json::value_t::number_float: return "a number";
         default: return "an unsupported value";
+    }
+}
+
+/// `text` parsed; a syntax error is a ConfigError naming `file` and the line:column of the error.
+inline ordered_json parse_json(const std::string& text, const std::string& file) {
+    try {
+        return ordered_json::parse(text);
+    } catch (const ordered_json::parse_error& e) {
+        // nlohmann reports a byte offset: turn it into line:column
+        const std::size_t pos = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+        std::int64_t line = 1, col = 1;
+        for (std::size_t i = 0; i < pos; ++i) {
+            if (text[i] == '\n') {
+                ++line;
+                col = 1;
+            } else {
+                ++col;
+            }
+        }
+        std::string what = e.what();
+        const auto at = what.find("syntax error");
+        throw ConfigError(file, line, col, "invalid JSON: " + (at == std::string::npos ? what : what.substr(at)));
     }
 }
 

@@ -20,26 +20,7 @@ constexpr double kTolerance = 1e-10;
 
 using Reader = detail::JsonReader;
 
-json parse_json(const std::string& text, const std::string& file) {
-    try {
-        return json::parse(text);
-    } catch (const json::parse_error& e) {
-        // nlohmann reports a byte offset: turn it into line:column
-        const std::size_t pos = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-        std::int64_t line = 1, col = 1;
-        for (std::size_t i = 0; i < pos; ++i) {
-            if (text[i] == '\n') {
-                ++line;
-                col = 1;
-            } else {
-                ++col;
-            }
-        }
-        std::string what = e.what();
-        const auto at = what.find("syntax error");
-        throw ConfigError(file, line, col, "invalid JSON: " + (at == std::string::npos ? what : what.substr(at)));
-    }
-}
+using detail::parse_json;
 
 std::string format_point(const std::vector<std::string>& names, const std::vector<double>& x) {
     std::ostringstream s;

@@ -246,16 +246,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
     Never raises for a bad point: the row has status 'failed' and the error text."""
     t_start = time.perf_counter()
     point = task.point
-    row: dict[str, Any] = dict.fromkeys(POINT_COLUMNS)
-    row.update(
-        key=point.key,
-        model=point.model,
-        params=json.dumps(dict(point.params)),
-        slha=point.slha,
-        seed=point.seed(task.seed),
-        n_events=task.n_events,
-        worker=f"{socket.gethostname()}:{os.getpid()}",
-    )
+    row = _point_row(task, worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
         regions, timing = _run_point(task, row)
         row.update(status="done", **timing)
@@ -263,8 +254,27 @@ def run_point(task: PointTask) -> dict[str, Any]:
         log.warning("point %s failed: %s", point.key, e)
         row.update(status="failed", error=f"{type(e).__name__}: {e}", t_engine=time.perf_counter() - t_start)
         regions = []
-    row["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    row["finished"] = _utc_now()
     return {"point": row, "regions": regions}
+
+
+def _point_row(task: PointTask, **fields: Any) -> dict[str, Any]:
+    """A ``points`` row of a task: every column, the point's identity filled in, then ``fields``."""
+    row: dict[str, Any] = dict.fromkeys(POINT_COLUMNS)
+    row.update(
+        key=task.point.key,
+        model=task.point.model,
+        params=json.dumps(dict(task.point.params)),
+        slha=task.point.slha,
+        seed=task.point.seed(task.seed),
+        n_events=task.n_events,
+        **fields,
+    )
+    return row
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _run_point(task: PointTask, row: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, float]]:
@@ -568,8 +578,6 @@ def _execute(
 ) -> Iterable[dict[str, Any]]:
     """Results of the tasks as they finish, from a Dask cluster."""
     from distributed import Client, LocalCluster, as_completed
-    from distributed.client import FutureCancelledError
-    from distributed.scheduler import KilledWorker
 
     # the scheduler runs in this process: its INFO lines (workers joining, closing) are noise here
     logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -602,10 +610,9 @@ def _execute(
             task = by_key[fut.key]
             try:
                 result = fut.result()
-            except (KilledWorker, FutureCancelledError, OSError) as e:
-                result = _failed(task, f"{type(e).__name__}: {e}")
-            except Exception as e:  # the task raised on every retry
-                result = _failed(task, f"{type(e).__name__}: {e}")
+            except Exception as e:  # its worker died too often (KilledWorker), or it raised on every retry
+                error = f"{type(e).__name__}: {e}"
+                result = {"point": _point_row(task, status="failed", error=error, finished=_utc_now()), "regions": []}
             if result["point"]["status"] != "done":
                 n_failed += 1
             if bar is not None:
@@ -619,22 +626,6 @@ def _execute(
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:
             cluster.close()
-
-
-def _failed(task: PointTask, error: str) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(POINT_COLUMNS)
-    row.update(
-        key=task.point.key,
-        model=task.point.model,
-        params=json.dumps(dict(task.point.params)),
-        slha=task.point.slha,
-        seed=task.point.seed(task.seed),
-        n_events=task.n_events,
-        status="failed",
-        error=error,
-        finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
-    return {"point": row, "regions": []}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -147,25 +147,7 @@ ModelDef model(const Reader& R, const json& md, const std::string& p, const std:
 Definition parse_definition(const std::string& text, const std::string& file, const std::string& base_dir,
                             const std::map<std::string, std::vector<unsigned char>>& blobs) {
     const Reader R(file);
-    json doc;
-    try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-        // nlohmann reports a byte offset: turn it into line:column
-        const std::size_t pos = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-        std::int64_t line = 1, col = 1;
-        for (std::size_t i = 0; i < pos; ++i) {
-            if (text[i] == '\n') {
-                ++line;
-                col = 1;
-            } else {
-                ++col;
-            }
-        }
-        std::string what = e.what();
-        const auto colon = what.find("syntax error");
-        throw ConfigError(file, line, col, "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon)));
-    }
+    json doc = detail::parse_json(text, file);
     R.object(doc, "", {"format", "format_version", "id", "source", "objects", "variables", "regions"},
              {"info", "models", "parameters", "unavailable"});
     if (R.str(doc["format"], "/format") != kResolvedFormat)
