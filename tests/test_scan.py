@@ -270,31 +270,77 @@ def test_a_killed_driver_resumes_to_the_same_store(reference_scan, tmp_path):
     assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
 
 
-def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
-    import psutil
+# Loaded by every process of the scan through PYTHONPATH (sitecustomize): the first task that
+# starts on a worker announces itself (a file named by its pid) and waits there until the test
+# kills that worker, so the kill falls on a running point on any machine speed. The wrapper keeps
+# ``run_point``'s module and name, so Dask still sends the task by reference.
+_HOLD_SITECUSTOMIZE = """
+import functools, importlib.abc, importlib.util, os, sys, time
+from pathlib import Path
 
+HOLD = Path(os.environ["RECAST_TEST_HOLD_DIR"])
+
+
+class _Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "recast_ml.scan":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+            inner = module.run_point
+
+            @functools.wraps(inner)
+            def run_point(task):
+                if not (HOLD / "released").exists():
+                    (HOLD / f"running-{os.getpid()}").write_text(task.point.key)
+                    deadline = time.monotonic() + 120
+                    while not (HOLD / "released").exists() and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                return inner(task)
+
+            module.run_point = run_point
+
+        spec.loader.exec_module = patched
+        return spec
+
+
+sys.meta_path.insert(0, _Hook())
+"""
+
+
+def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_HOLD_SITECUSTOMIZE)
+    env = dict(os.environ, RECAST_TEST_HOLD_DIR=str(hold))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     out = tmp_path / "worker_killed"
-    proc = _scan(out, "--workers", "2", wait=False)
-    assert isinstance(proc, subprocess.Popen)
-    driver = psutil.Process(proc.pid)
-    killed = None
-    deadline = time.monotonic() + 400
-    while killed is None and proc.poll() is None and time.monotonic() < deadline:
-        # worker processes: the driver's spawned descendants (nannies run inside the driver); one
-        # with some CPU time behind it has imported recast_ml and is running a point
-        busy = []
-        for w in driver.children(recursive=True):
-            try:
-                if "spawn_main" in " ".join(w.cmdline()) and sum(w.cpu_times()[:2]) > 4.0:
-                    busy.append(w)
-            except psutil.Error:  # exited meanwhile
-                continue
-        if busy and _done(out / "scan.sqlite") == 0:
-            killed = busy[0].pid
-            os.kill(killed, signal.SIGKILL)
-        time.sleep(0.2)
-    assert killed is not None, "no busy worker found to kill"
-    stdout, _ = proc.communicate(timeout=600)
+    cmd = [sys.executable, "-m", "recast_ml", "scan", *GRID, *BASE, "-o", str(out), "--workers", "2"]
+    with subprocess.Popen(
+        cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 300
+            running: list[Path] = []
+            while not running and proc.poll() is None and time.monotonic() < deadline:
+                running = sorted(hold.glob("running-*"))
+                time.sleep(0.05)
+            assert running, "no worker started a point"
+            pid = int(running[0].name.removeprefix("running-"))
+            assert _done(out / "scan.sqlite") == 0
+            os.kill(pid, signal.SIGKILL)  # a worker lost in the middle of a point
+            (hold / "released").touch()
+            stdout, _ = proc.communicate(timeout=600)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
     assert proc.returncode == 0, stdout
     assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
 
