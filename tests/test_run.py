@@ -136,7 +136,7 @@ def test_run_from_a_user_slha_file(tmp_path):
     assert main([*args, "--cross-section", "0.00293", "-n", "60", "-o", str(out), "--no-progress"]) == 0
     doc = json.loads((out / "results.json").read_text())
     assert doc["input"]["slha"] == str(spectrum)
-    assert doc["input"]["cross_section_source"] == "--cross-section"
+    assert doc["input"]["cross_section_source"] == "--cross-section 0.00293 pb (bare number taken as pb)"
     sr = next(r for r in doc["analyses"][0]["regions"] if r["name"] == "presel")
     assert sr["cutflow"][0]["yield"] == pytest.approx(0.00293 * 139e3)
     assert sr["cutflow"][-1]["n"] > 20  # heavy gluinos to a light LSP mostly pass the preselection

@@ -108,11 +108,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         n_events=args.n_events,
         seed=args.seed,
         cross_section=args.cross_section,
+        cross_section_error=args.cross_section_error,
         detector=args.detector,
         threads=args.threads,
         output=args.output,
         progress=not args.no_progress,
         write_events=args.write_events,
+        command_line=getattr(args, "command_line", None),
     )
     print(format_summary(summary))
     print(f"\nresults: {args.output / 'results.json'}, report: {args.output / 'report.html'} ({summary['seconds']} s)")
@@ -483,9 +485,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=1)
     run.add_argument(
         "--cross-section",
-        type=float,
-        help="pb (default for --generate: the model's NNLO+NNLL table, NLO+NLL for higgsinos; for --events: the "
-        "file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events)",
+        metavar="SIGMA",
+        help="the signal cross section with a unit: 28.4fb, 0.0284pb, 2.84e1 fb (units pb, fb, ab, nb, ub, mb); a "
+        "bare number is pb (the results say so). Default for --generate: the model's NNLO+NNLL table (NLO+NLL for "
+        "higgsinos), with its theory uncertainty; for --slha: the file's XSECTION blocks for --process; for "
+        "--events: the file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events",
+    )
+    run.add_argument(
+        "--cross-section-error",
+        metavar="ERR",
+        help="theory uncertainty of --cross-section: 10%%, 0.1 (a bare number is a fraction) or 2.8fb (absolute); "
+        "r and CLs are then also given at sigma +- 1 sigma (default: none for a given cross section)",
     )
     run.add_argument("--detector", help="detector card name or file (default: the analysis')")
     run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -576,6 +586,8 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the command line recorded in results.json: as typed (sys.argv), or "recast-ml ARGS" when called with argv
+    args.command_line = list(sys.argv) if argv is None else ["recast-ml", *argv]
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import provenance, xsec
 from ._core import ConfigError
 from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .catalogue import expand_names, status
@@ -84,39 +85,70 @@ def sample_generator(
     slha_file: str | os.PathLike[str] | None,
     process: str | None,
     seed: int,
-    cross_section: float | None,
+    cross_section: float | str | None,
 ) -> tuple[PythiaGenerator, float, str]:
     """The generator of a sample to make: (generator, cross section in pb, where it comes from)."""
-    from . import xsec
+    gen, xs = _sample_generator(
+        generate=generate, slha_file=slha_file, process=process, seed=seed, cross_section=cross_section
+    )
+    return gen, xs.pb, xs.source
+
+
+def _sample_generator(
+    *,
+    generate: str | None,
+    slha_file: str | os.PathLike[str] | None,
+    process: str | None,
+    seed: int,
+    cross_section: float | str | xsec.SampleCrossSection | None,
+) -> tuple[PythiaGenerator, xsec.SampleCrossSection]:
+    """:func:`sample_generator` with the cross section's theory uncertainty (a table's, or the
+    scale variations of the SLHA file's XSECTION blocks)."""
     from .pythia import PythiaGenerator, simplified_model_generator
 
+    given = None if cross_section is None else _given(cross_section)
     if generate is not None:
         model, masses = parse_generate(generate)
-        if cross_section is not None:
-            xs_pb, xs_source = cross_section, "--cross-section"
+        if given is not None:
+            xs = given
         elif model not in _XSEC_OF_MODEL:
-            raise ConfigError(f"--generate {generate}: no cross-section table for {model}; pass --cross-section (pb)")
+            raise ConfigError(f"--generate {generate}: no cross-section table for {model}; pass --cross-section")
         else:
             table, opts = _XSEC_OF_MODEL[model]
             try:
-                xs = xsec.lookup(table, masses[0], **opts)
+                found = xsec.lookup(table, masses[0], **opts)
             except (ConfigError, ValueError) as e:
-                raise ConfigError(f"--generate {generate}: no cross section ({e}); pass --cross-section (pb)") from e
-            xs_pb, xs_source = xs.xsec_pb, f"{xs.table} ({xs.order}) at {masses[0]:g} GeV"
+                raise ConfigError(f"--generate {generate}: no cross section ({e}); pass --cross-section") from e
+            xs = xsec.table_cross_section(found, f"at {masses[0]:g} GeV")
         gen = simplified_model_generator(model, *masses, seed=seed)
-        return gen, xs_pb, xs_source
+        return gen, xs
     assert slha_file is not None
     from .slha import PROCESSES, checked_spectrum, pythia_settings
 
     if process not in PROCESSES:
         raise ConfigError(f"--slha needs --process, one of: {', '.join(PROCESSES)}")
-    if cross_section is None:
-        raise ConfigError("--slha: pass --cross-section (pb); Pythia's LO estimate is not used for limits")
     if not Path(slha_file).is_file():
         raise ConfigError(f"--slha {slha_file}: no such file")
+    if given is not None:
+        xs = given
+    else:
+        from_file = xsec.slha_cross_section(slha_file, process)  # the file's XSECTION blocks
+        if from_file is None:
+            raise ConfigError(
+                f"--slha {slha_file}: no XSECTION block for process {process} at 13 TeV; pass --cross-section "
+                "(Pythia's LO estimate is not used for limits)"
+            )
+        xs = from_file
     spectrum = checked_spectrum(slha_file, process)  # InputError naming the file: no/bad MASS block
     gen = PythiaGenerator(pythia_settings(process), seed=seed, slha=str(slha_file), check_masses=spectrum)
-    return gen, cross_section, "--cross-section"
+    return gen, xs
+
+
+def _given(cross_section: float | str | xsec.SampleCrossSection) -> xsec.SampleCrossSection:
+    """A cross section passed to run_job (text with a unit, or a number of pb)."""
+    if isinstance(cross_section, xsec.SampleCrossSection):
+        return cross_section
+    return xsec.parse_cross_section(cross_section)
 
 
 def _written(batches: Iterable[EventBatch], out: HepMC3Writer) -> Iterator[EventBatch]:
@@ -253,6 +285,25 @@ def _verdict(best: RegionStatistics | None) -> str:
     return text
 
 
+#: format_version of the run document (schemas/run.schema.json); 2: adds ``provenance`` and the
+#: cross section's theory uncertainty (input.cross_section_rel_error*, r/CLs at σ ± 1σ per SR);
+#: every field of version 1 is where it was, with the same meaning
+RUN_FORMAT_VERSION = 2
+
+
+def _theory_uncertainty(doc: dict[str, Any], xs: xsec.SampleCrossSection | None) -> None:
+    """The cross section's relative uncertainty in an analysis' results, and r/CLs at σ ± 1σ per
+    SR and for the best SR (:func:`xsec.theory_variations`)."""
+    rel = xs.rel_error if xs is not None else None
+    doc["sample"]["cross_section_rel_error"] = rel
+    doc["sample"]["cross_section_rel_error_source"] = xs.rel_error_source if xs is not None else None
+    st = doc.get("statistics", {})
+    if "regions" in st:
+        xsec.theory_variations(st["regions"], rel)
+        if st.get("best") is not None:
+            xsec.theory_variations([st["best"]], rel)
+
+
 def run_job(
     analyses: list[str],
     *,
@@ -262,15 +313,24 @@ def run_job(
     process: str | None = None,
     n_events: int = 3000,
     seed: int = 1,
-    cross_section: float | None = None,
+    cross_section: float | str | None = None,
+    cross_section_error: float | str | None = None,
     detector: str | None = None,
     threads: int = 1,
     output: str | os.PathLike[str] = "recast_out",
     progress: bool = False,
     write_events: str | os.PathLike[str] | None = None,
+    command_line: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Runs the analyses on the events (see the module docstring); ``write_events`` also writes
-    the sample as HepMC3 (``.gz``: compressed) with the cross section used for the yields."""
+    the sample as HepMC3 (``.gz``: compressed) with the cross section used for the yields.
+
+    ``cross_section``: a number of pb or text with a unit (``"28.4fb"``, :func:`xsec.parse_cross_section`);
+    default: the model's table (``generate``), the SLHA file's XSECTION blocks (``slha``), the
+    file's GenCrossSection if recast wrote it (``events``). ``cross_section_error``: its relative
+    theory uncertainty (``"10%"``, ``0.1``, ``"2.8fb"``; :func:`xsec.parse_cross_section_error`);
+    tables and XSECTION blocks carry their own. With an uncertainty every SR also gets r and CLs
+    at σ ± 1σ. ``command_line``: recorded in the provenance (the CLI passes its arguments)."""
     t0 = time.perf_counter()
     analyses = expand_names(analyses)  # "all", comma lists
     if not analyses:
@@ -278,18 +338,23 @@ def run_job(
     loaded = [Analysis.load(a, detector=detector) for a in analyses]  # fail early on unknown IDs
     if sum(x is not None for x in (events, generate, slha)) != 1:
         raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
-    if cross_section is not None and not (cross_section > 0 and math.isfinite(cross_section)):
-        raise ConfigError(f"--cross-section must be a positive number of pb, got {cross_section}")
+    given = None if cross_section is None else xsec.parse_cross_section(cross_section)
+    if cross_section_error is not None and given is None:
+        raise ConfigError("--cross-section-error goes with --cross-section (tables and XSECTION blocks carry their own)")
+    if given is not None and cross_section_error is not None:
+        rel = xsec.parse_cross_section_error(cross_section_error, given.pb)
+        given = given.with_error(rel, f"--cross-section-error {cross_section_error}")
+    gen: PythiaGenerator | None = None
     files: list[Path] = []
     if events is not None:
         files = _event_files(events)
         if write_events is not None:
             raise ConfigError("--write-events keeps a generated sample; with --events the sample is a file already")
         from_file = file_cross_section(files)
-        if cross_section is not None:
-            xs, xs_source = cross_section, "--cross-section"
-            if from_file and from_file[0] != cross_section:
-                log.warning("--cross-section %g pb used, not the %s: %g pb", cross_section, from_file[1], from_file[0])
+        if given is not None:
+            xs, xs_source = given.pb, given.source
+            if from_file and from_file[0] != given.pb:
+                log.warning("%s pb used, not the %s: %g pb", given.source, from_file[1], from_file[0])
         elif from_file is not None:
             xs, xs_source = from_file
         else:
@@ -300,24 +365,25 @@ def run_job(
         # streamed in chunks: memory bounded whatever the sample size
         results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
     else:
-        gen, xs, xs_source = sample_generator(
-            generate=generate, slha_file=slha, process=process, seed=seed, cross_section=cross_section
-        )
+        gen, given = _sample_generator(generate=generate, slha_file=slha, process=process, seed=seed, cross_section=given)
+        xs, xs_source = given.pb, given.source
         # generated, analysed (and written) in chunks: memory bounded whatever n_events
         batches = gen.batches(n_events, progress=progress)
         if write_events is None:
             results = run_batches(loaded, batches, cross_section=xs, threads=threads)
         else:
-            with HepMC3Writer(write_events, cross_section_pb=xs, cross_section_error_pb=0.0) as writer:
+            xs_err = xs * given.rel_error if given.rel_error is not None else 0.0
+            with HepMC3Writer(write_events, cross_section_pb=xs, cross_section_error_pb=xs_err) as writer:
                 results = run_batches(loaded, _written(batches, writer), cross_section=xs, threads=threads)
     docs = []
     for ana, res in zip(loaded, results, strict=True):
         doc = analyse(ana, res)
         doc["sample"]["cross_section_source"] = xs_source
+        _theory_uncertainty(doc, given)
         docs.append(doc)
     summary = {
         "format": "recast_ml/run",
-        "format_version": 1,
+        "format_version": RUN_FORMAT_VERSION,
         "input": {
             "events": [str(f) for f in files] or None,
             "generate": generate,
@@ -327,10 +393,13 @@ def run_job(
             "seed": seed,
             "cross_section_pb": xs,
             "cross_section_source": xs_source,
+            "cross_section_rel_error": given.rel_error if given else None,
+            "cross_section_rel_error_source": given.rel_error_source if given else None,
         },
         "analyses": docs,
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    summary["provenance"] = provenance.collect(loaded, seed=seed, generator=gen, command_line=command_line)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".recast_run_", dir=out.parent))
@@ -356,6 +425,11 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
     lines = []
     inp = summary["input"]
     lines.append(f"{inp['n_events']} events, sigma = {inp['cross_section_pb']:.4g} pb ({inp['cross_section_source']})")
+    rel = inp.get("cross_section_rel_error")
+    if rel is not None:
+        lines.append(f"theory uncertainty of sigma: ±{100 * rel:.3g}% ({inp.get('cross_section_rel_error_source')})")
+    elif "cross_section_rel_error" in inp:
+        lines.append("theory uncertainty of sigma: none given (r at sigma ± 1 sigma not computed)")
     for doc in summary["analyses"]:
         aid = doc["analysis"]["id"]
         lines.append(f"\n=== {aid}")
@@ -395,10 +469,29 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
                     f"{r['b']:>9.4g} {r['cls_obs']:>8.4f} {r['cls_exp']:>8.4f} {r_obs:>7} {r_exp:>7} {r_cons:>7}{mark}"
                 )
             lines.append((st.get("verdict") or _verdict(None)) + status_line)
+            lines += _theory_lines(regions, show[:cutflow_regions], rel)
         else:
             lines.append(st.get("note", "no statistics") + status_line)
         lines += _unavailable_lines(doc)
     return "\n".join(lines)
+
+
+def _theory_lines(regions: list[dict[str, Any]], show: list[str], rel: float | None) -> list[str]:
+    """r and CLs at sigma -1 / +1 sigma (theory uncertainty) of the shown SRs (the best first)."""
+    if rel is None:
+        return []
+    by_name = {r["region"]: r for r in regions}
+    lines = [f"at sigma x (1 -/+ {rel:.3g}): {'SR':<16} {'r_obs':>15} {'r_exp':>15} {'CLs_obs':>17}"]
+    for name in show:
+        r = by_name.get(name)
+        if r is None or "r_obs_up" not in r:
+            continue
+        pair = [
+            f"{_num(r.get(k + '_down'), fmt)} / {_num(r.get(k + '_up'), fmt)}"
+            for k, fmt in (("r_obs", ".3f"), ("r_exp", ".3f"), ("cls_obs", ".4f"))
+        ]
+        lines.append(f"{'':<24}{name:<16} {pair[0]:>15} {pair[1]:>15} {pair[2]:>17}")
+    return lines if len(lines) > 1 else []
 
 
 def _unavailable_lines(doc: dict[str, Any]) -> list[str]:

@@ -534,6 +534,9 @@ PROCESS_FINAL_STATES: dict[str, frozenset[int]] = {
     "gluino": frozenset({1000021}),
     "squark": frozenset(abs(int(x)) for x in _SQUARK_IDS.split(",")),
     "higgsino": frozenset(int(x) for x in _EWKINO_IDS.split(",")),
+    "slepton_emu": frozenset(EMU_SLEPTONS),  # ATLAS-SUSY-2019-02
+    "chargino_pair": frozenset({1000024}),  # ATLAS-SUSY-2019-02
+    "chargino_pair_wlep": frozenset({1000024}),  # production σ; the W -> l nu factor: xsec.slha_cross_section
 }
 
 
@@ -552,6 +555,7 @@ def read_xsections(
     wanted = PROCESS_FINAL_STATES.get(process)
     text = Path(path).read_text(errors="replace").splitlines()
     blocks: list[tuple[int, dict[int, list[tuple[float, float, float]]]]] = []  # (line, order -> rows)
+    heads: dict[int, str] = {}  # line -> the block's process, for the source text
     current: dict[int, list[tuple[float, float, float]]] | None = None
     for lineno, raw in enumerate(text, 1):
         line = raw.split("#", 1)[0].strip()
@@ -577,6 +581,7 @@ def read_xsections(
             if abs(sqrt_s - sqrt_s_gev) < 1.0 and (wanted is None or all(f in wanted for f in finals)):
                 current = {}
                 blocks.append((lineno, current))
+                heads[lineno] = f"{' '.join(words[2:4])} -> {' '.join(words[5 : 5 + n_final])}"
             continue
         if current is not None:
             try:
@@ -592,6 +597,7 @@ def read_xsections(
     total = 0.0
     worst_rel = 0.0
     orders = []
+    used = []
     for lineno, rows in blocks:
         if not rows:
             continue
@@ -606,11 +612,16 @@ def read_xsections(
         varied = [abs(v - value) / value for kf, kr, v in rows[order] if (kf, kr) != (0, 0) and value > 0]
         worst_rel = max([worst_rel, *varied])
         orders.append(order)
+        used.append(f"line {lineno}: {heads[lineno]}, {_QCD_ORDERS.get(order, f'order {order}')}")
     if not orders:
         return None
-    names = {0: "LO", 1: "NLO", 2: "NLO+NLL", 3: "NNLO", 4: "NNLO+NNLL"}
-    order_text = "/".join(sorted({names.get(o, f"order {o}") for o in orders}))
-    return total, worst_rel, f"XSECTION blocks of {Path(path).name} ({len(orders)} processes, {order_text})"
+    order_text = "/".join(sorted({_QCD_ORDERS.get(o, f"order {o}") for o in orders}))
+    blocks_text = "; ".join(used)
+    return total, worst_rel, f"XSECTION blocks of {path} ({len(orders)} processes, {order_text}: {blocks_text})"
+
+
+#: qcd_order of an XSECTION row -> its name
+_QCD_ORDERS = {0: "LO", 1: "NLO", 2: "NLO+NLL", 3: "NNLO", 4: "NNLO+NNLL"}
 
 
 # ---- ATLAS-HIGP-2024-32: X -> S H -> H H H (TRSM / heavy resonance), Pythia's BSM Higgs bosons ----

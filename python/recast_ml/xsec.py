@@ -16,6 +16,8 @@ import functools
 import itertools
 import json
 import math
+import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,3 +157,154 @@ def lookup(process: str, *masses: float, sqrt_s: float = 13.0, n_squarks: int = 
             raise ConfigError(f"{name}: mass {m:g} is not on the grid of a multi-parameter table (no interpolation)")
         grid = v0
     raise ConfigError(f"{name}: needs more masses than the {len(masses)} given")
+
+
+# ------------------------------------------------------------------------------------------------
+# cross sections given by the user (``--cross-section 28.4fb``) and the theory uncertainty
+# ------------------------------------------------------------------------------------------------
+#: Units of a cross section -> pb (case-insensitive).
+UNITS_PB: dict[str, float] = {"mb": 1e9, "ub": 1e6, "µb": 1e6, "nb": 1e3, "pb": 1.0, "fb": 1e-3, "ab": 1e-6}
+
+
+def _to_pb(number: str, unit: str) -> float:
+    """The decimal text ``number`` in ``unit`` as pb, scaled in decimal arithmetic: 28.4 fb is the
+    double nearest 0.0284 (as the text "0.0284" gives), not 28.4 x 1e-3."""
+    from decimal import Decimal
+
+    return float(Decimal(number) * Decimal(repr(UNITS_PB[unit.lower()])))
+
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity))\s*(\S*)\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class SampleCrossSection:
+    """The cross section a run scales its yields with, where it comes from, and its relative
+    theory uncertainty (None when unknown) with the source of that uncertainty."""
+
+    pb: float
+    source: str
+    rel_error: float | None = None
+    rel_error_source: str | None = None
+
+    def __float__(self) -> float:
+        return self.pb
+
+    def with_error(self, rel_error: float | None, source: str | None) -> SampleCrossSection:
+        return dataclasses.replace(self, rel_error=rel_error, rel_error_source=source if rel_error is not None else None)
+
+
+def _split(text: str, option: str, expected: str) -> tuple[str, str]:
+    """(number text, unit) of a value such as "28.4fb" or "2.84e1 fb"."""
+    m = _NUMBER_UNIT.match(text)
+    if m is None:
+        raise ConfigError(f"{option} {text!r}: expected {expected}")
+    return m.group(1), m.group(2)
+
+
+def parse_cross_section(value: str | float, option: str = "--cross-section") -> SampleCrossSection:
+    """A cross section given as text: a number and a unit (``28.4fb``, ``0.0284 pb``, ``2.84e1 fb``;
+    units :data:`UNITS_PB`, case-insensitive) or a bare number, taken as pb (the source says so).
+    ConfigError naming ``option`` for anything else, zero, negative, nan or inf."""
+    expected = f"a positive number with a unit ({', '.join(UNITS_PB)}), e.g. 28.4fb; a bare number is pb"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        digits, unit, text = repr(float(value)), "", f"{value:g}"
+    elif isinstance(value, str):
+        digits, unit = _split(value, option, expected)
+        text = value.strip()
+    else:
+        raise ConfigError(f"{option}: expected {expected}, got {type(value).__name__}")
+    number = float(digits)
+    if unit and unit.lower() not in UNITS_PB:
+        raise ConfigError(f"{option} {text!r}: unknown unit {unit!r}; expected {expected}")
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"{option} {text!r}: expected {expected}; the cross section must be finite and > 0")
+    pb = _to_pb(digits, unit) if unit else number
+    if not unit:
+        return SampleCrossSection(pb, f"{option} {text} pb (bare number taken as pb)")
+    if unit.lower() == "pb":
+        return SampleCrossSection(pb, f"{option} {text}")
+    return SampleCrossSection(pb, f"{option} {text} = {pb:.6g} pb")
+
+
+def parse_cross_section_error(
+    value: str | float, cross_section_pb: float, option: str = "--cross-section-error"
+) -> float:
+    """The relative uncertainty of a user-given cross section: a percentage (``10%``), a fraction
+    (bare number: ``0.1``) or an absolute value with a unit (``2.84fb``, relative to
+    ``cross_section_pb``). ConfigError naming ``option`` for anything else or a value that is not
+    finite and >= 0."""
+    expected = "a relative uncertainty as a percentage (10%) or fraction (0.1), or an absolute one with a unit (2.8fb)"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        digits, unit, text = repr(float(value)), "", f"{value:g}"
+    elif isinstance(value, str):
+        digits, unit = _split(value, option, expected)
+        text = value.strip()
+    else:
+        raise ConfigError(f"{option}: expected {expected}, got {type(value).__name__}")
+    number = float(digits)
+    if not (math.isfinite(number) and number >= 0):
+        raise ConfigError(f"{option} {text!r}: expected {expected}; it must be finite and >= 0")
+    if unit == "%":
+        return number / 100.0
+    if not unit:
+        return number
+    if unit.lower() not in UNITS_PB:
+        raise ConfigError(f"{option} {text!r}: unknown unit {unit!r}; expected {expected}")
+    return _to_pb(digits, unit) / cross_section_pb
+
+
+def table_cross_section(xs: CrossSection, where: str) -> SampleCrossSection:
+    """A table value with its relative uncertainty (the table's, e.g. scale + PDF)."""
+    rel = xs.unc_pb / xs.xsec_pb if xs.xsec_pb > 0 else None
+    source = f"{xs.table} ({xs.order}) {where}".replace("  ", " ")
+    return SampleCrossSection(xs.xsec_pb, source, rel, f"table {xs.table}" if rel is not None else None)
+
+
+def slha_cross_section(path: str | os.PathLike[str], process: str) -> SampleCrossSection | None:
+    """σ of ``process`` from the ``XSECTION`` blocks of an SLHA file (one reader:
+    :func:`recast_ml.slha.read_xsections`), None when the file has no block for it. For a process
+    whose Pythia settings force decays (:data:`SCALED`: W -> l nu) the production σ is multiplied
+    by the same branching-ratio factor as the tables. The uncertainty is the blocks' scale
+    variation; None when they carry none."""
+    from .slha import read_xsections
+
+    found = read_xsections(path, process)
+    if found is None:
+        return None
+    pb, rel, source = found
+    if process in SCALED and SCALED[process][1] != 1.0:
+        _, factor, why = SCALED[process]
+        pb *= factor
+        source += f"; x {factor:.6g}: {why}"
+    if rel > 0:
+        return SampleCrossSection(pb, source, rel, f"scale variations in the XSECTION blocks of {path}")
+    return SampleCrossSection(pb, source)
+
+
+def theory_variations(regions: list[dict[str, Any]], rel_error: float | None) -> None:
+    """Adds to each region's statistics (dicts of :class:`~recast_ml.statistics.RegionStatistics`)
+    r and CLs at σ ± 1σ of the cross section's relative uncertainty ``rel_error``: the signal scales
+    linearly with σ, so ``r_obs_up = r_obs (1 + δ)``, ``r_obs_down = r_obs max(1 - δ, 0)`` (same for
+    r_exp, r_cons_obs is not varied) and ``cls_obs_up/down``, ``cls_exp_up/down`` are the CLs of
+    the signal s (1 ± δ) (:func:`recast_ml.statistics.cls_many`). Without an uncertainty the keys
+    are None."""
+    keys = ("r_obs_up", "r_obs_down", "r_exp_up", "r_exp_down", "cls_obs_up", "cls_obs_down", "cls_exp_up", "cls_exp_down")
+    if rel_error is None or not regions:
+        for r in regions:
+            r.update(dict.fromkeys(keys))
+        return
+    from .statistics import cls_many
+
+    up, down = 1.0 + rel_error, max(1.0 - rel_error, 0.0)
+    n = [r["n_obs"] for r in regions]
+    b = [r["b"] for r in regions]
+    e = [r["b_err"] for r in regions]
+    cls = {f: cls_many(n, b, e, [r["signal"] * f for r in regions]) for f in (up, down)}
+    for k, r in enumerate(regions):
+        for name, f in (("up", up), ("down", down)):
+            r[f"r_obs_{name}"] = None if r["r_obs"] is None else r["r_obs"] * f
+            r[f"r_exp_{name}"] = None if r["r_exp"] is None else r["r_exp"] * f
+            obs, exp = cls[f]
+            no_signal = r["signal"] * f <= 0
+            r[f"cls_obs_{name}"] = 1.0 if no_signal else float(obs[k])
+            r[f"cls_exp_{name}"] = 1.0 if no_signal else float(exp[k])
