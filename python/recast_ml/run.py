@@ -340,7 +340,9 @@ def run_job(
         raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
     given = None if cross_section is None else xsec.parse_cross_section(cross_section)
     if cross_section_error is not None and given is None:
-        raise ConfigError("--cross-section-error goes with --cross-section (tables and XSECTION blocks carry their own)")
+        raise ConfigError(
+            "--cross-section-error goes with --cross-section (tables and XSECTION blocks carry their own)"
+        )
     if given is not None and cross_section_error is not None:
         rel = xsec.parse_cross_section_error(cross_section_error, given.pb)
         given = given.with_error(rel, f"--cross-section-error {cross_section_error}")
@@ -365,7 +367,9 @@ def run_job(
         # streamed in chunks: memory bounded whatever the sample size
         results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
     else:
-        gen, given = _sample_generator(generate=generate, slha_file=slha, process=process, seed=seed, cross_section=given)
+        gen, given = _sample_generator(
+            generate=generate, slha_file=slha, process=process, seed=seed, cross_section=given
+        )
         xs, xs_source = given.pb, given.source
         # generated, analysed (and written) in chunks: memory bounded whatever n_events
         batches = gen.batches(n_events, progress=progress)

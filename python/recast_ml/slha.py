@@ -473,6 +473,8 @@ def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
                 block = None
                 decaying = int(words[1])
                 decays[decaying] = (_finite(words[2]), [])
+            elif head == "XSECTION":  # ends a BLOCK or DECAY; its rows are read by read_xsections
+                block, decaying = "XSECTION", None
             elif block == "MASS":
                 masses[int(words[0])] = _finite(words[1])
             elif decaying is not None:

@@ -173,7 +173,10 @@ def _to_pb(number: str, unit: str) -> float:
 
     return float(Decimal(number) * Decimal(repr(UNITS_PB[unit.lower()])))
 
-_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity))\s*(\S*)\s*$", re.I)
+
+_NUMBER_UNIT = re.compile(
+    r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity))\s*(\S*)\s*$", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,9 @@ class SampleCrossSection:
         return self.pb
 
     def with_error(self, rel_error: float | None, source: str | None) -> SampleCrossSection:
-        return dataclasses.replace(self, rel_error=rel_error, rel_error_source=source if rel_error is not None else None)
+        return dataclasses.replace(
+            self, rel_error=rel_error, rel_error_source=source if rel_error is not None else None
+        )
 
 
 def _split(text: str, option: str, expected: str) -> tuple[str, str]:
@@ -288,7 +293,7 @@ def theory_variations(regions: list[dict[str, Any]], rel_error: float | None) ->
     r_exp, r_cons_obs is not varied) and ``cls_obs_up/down``, ``cls_exp_up/down`` are the CLs of
     the signal s (1 ± δ) (:func:`recast_ml.statistics.cls_many`). Without an uncertainty the keys
     are None."""
-    keys = ("r_obs_up", "r_obs_down", "r_exp_up", "r_exp_down", "cls_obs_up", "cls_obs_down", "cls_exp_up", "cls_exp_down")
+    keys = [f"{k}_{side}" for k in ("r_obs", "r_exp", "cls_obs", "cls_exp") for side in ("up", "down")]
     if rel_error is None or not regions:
         for r in regions:
             r.update(dict.fromkeys(keys))
