@@ -371,3 +371,19 @@ def test_an_xsection_block_after_the_decays_is_not_read_as_a_decay(tmp_path):
 def _written(path, text):
     path.write_text(text)
     return path
+
+
+def test_provenance_lists_the_files_a_definition_names():
+    """ATLAS-SUSY-2018-30 reads its NN normalisation from nn_normalisation_config.json."""
+    from recast_ml.analysis import Analysis
+    from recast_ml.provenance import analysis_provenance
+
+    ana = Analysis.load("ATLAS-SUSY-2018-30")
+    prov = analysis_provenance(ana)
+    files = {Path(f["path"]).name: f["sha256"] for f in prov["definition_files"]}
+    norm = ana.definition.directory / "nn_normalisation_config.json"
+    assert files["nn_normalisation_config.json"] == _sha(norm)
+    model_files = {Path(f["path"]).name for entries in prov["models"].values() for f in entries}
+    assert model_files
+    assert not model_files & set(files)  # model files are listed under models only
+    assert prov["definition"]["sha256"] == _sha(ana.definition.path)

@@ -7,7 +7,8 @@ document, ``schemas/run.schema.json``).
   and the Python package, numpy, awkward, uproot, pyhf, scipy, FastJet as linked into the core and
   the Python package, Pythia when generating — the version Pythia reports itself), Python;
 * the detector card of each analysis: name, file, sha256 of the file and the merged card's hash;
-* per analysis: the definition file's sha256 (and of the normalisation files it reads), the
+* per analysis: the definition file's sha256 (and of the other files it names: normalisation
+  files, published tables), the
   published numbers' (``signal_regions.csv``) and every model file's sha256 (of the file as it
   is on disk; ``declared_sha256`` is what the definition pins, for gzipped files that of the
   uncompressed content);
@@ -26,6 +27,7 @@ import json
 import logging
 import os
 import platform
+import re
 import socket
 import sys
 import time
@@ -58,6 +60,7 @@ def _file_entry(path: Path) -> dict[str, Any]:
     return {"path": str(path), "sha256": sha256_file(path) if path.is_file() else None}
 
 
+@functools.cache
 def _package_version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -114,23 +117,23 @@ def _sha256(path: Path) -> str | None:
     return _cached_sha256(str(path.resolve()), st.st_mtime_ns, st.st_size) if path.is_file() else None
 
 
-def _normalisation_files(definition_path: Path) -> list[Path]:
-    """Files named by ``normalisation: {file: ...}`` in the definition's model cards and templates."""
-    import yaml
+#: ``file: NAME`` in a definition (flow or block style, quoted or not)
+_FILE_REF = re.compile(r"""(?:^|[\s{,])file:\s*["']?([^"',}\s#]+)""", re.M)
 
+
+def _definition_files(definition_path: Path, model_files: set[Path]) -> list[Path]:
+    """The other files a definition names with ``file:`` (normalisation files, published tables of
+    its validation references ...) that exist beside it, model files excepted (listed apart). A
+    scan of the text: parsing the YAML again would cost more than the run's statistics."""
     try:
-        doc = yaml.safe_load(definition_path.read_text())
-    except (OSError, yaml.YAMLError):  # it loaded before; a YAML subset the safe loader refuses
+        text = definition_path.read_text(errors="replace")
+    except OSError:
         return []
     found: list[Path] = []
-    for section in ("models", "model_templates"):
-        cards = doc.get(section) if isinstance(doc, dict) else None
-        for card in (cards or {}).values():
-            norm = card.get("normalisation") if isinstance(card, dict) else None
-            if isinstance(norm, dict) and "file" in norm:
-                path = definition_path.parent / str(norm["file"])
-                if path not in found:
-                    found.append(path)
+    for m in _FILE_REF.finditer(text):
+        path = definition_path.parent / m.group(1)
+        if path.is_file() and path not in model_files and path not in found:
+            found.append(path)
     return found
 
 
@@ -138,10 +141,12 @@ def analysis_provenance(ana: Analysis) -> dict[str, Any]:
     """Definition, published numbers, model files (sha256) and detector card of one analysis."""
     d = ana.definition
     models: dict[str, list[dict[str, Any]]] = {}
+    model_paths: set[Path] = set()
     for name, card in d.doc.get("models", {}).items():
         entries = []
         for f in card["files"]:
             path = d.directory / str(f["file"])
+            model_paths.add(path)
             entries.append(
                 {
                     "file": str(f["file"]),
@@ -155,7 +160,7 @@ def analysis_provenance(ana: Analysis) -> dict[str, Any]:
     return {
         "id": d.id,
         "definition": {"path": str(d.path), "sha256": _sha256(d.path)},
-        "definition_files": [{"path": str(p), "sha256": _sha256(p)} for p in _normalisation_files(d.path)],
+        "definition_files": [{"path": str(p), "sha256": _sha256(p)} for p in _definition_files(d.path, model_paths)],
         "published": {"path": str(published), "sha256": _sha256(published)} if published.is_file() else None,
         "models": models,
         "detector_card": card_provenance(ana.detector.card) if ana.detector is not None else None,
