@@ -272,9 +272,10 @@ def _check_theory(doc, rel):
 
 
 def test_generated_run_carries_the_table_uncertainty(tmp_path, capsys):
+    sample = tmp_path / "g.hepmc3.gz"
     doc = _run(
         tmp_path, "gen", "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1400,1000", "-n", "40",
-        "--seed", "3", "--threads", "2",
+        "--seed", "3", "--threads", "2", "--write-events", str(sample),
     )  # fmt: skip
     text = capsys.readouterr().out
     point = json.loads((xsec_dir() / "pp13_gluino_NNLO+NNLL.json").read_text())["data"]["1400"]
@@ -292,6 +293,14 @@ def test_generated_run_carries_the_table_uncertainty(tmp_path, capsys):
     assert "SUSY:gg2gluinogluino = on" in settings
     assert prov["versions"]["pythia"] == "8.317"
     assert prov["seed"] == 3
+    # the written sample carries sigma and its uncertainty (GenCrossSection error): the same r band again
+    again = _run(tmp_path, "again", "--analysis", "ATLAS-SUSY-2018-22", "--events", str(sample))
+    assert again["input"]["cross_section_pb"] == doc["input"]["cross_section_pb"]
+    assert again["input"]["cross_section_rel_error"] == pytest.approx(rel, rel=1e-6)
+    assert again["input"]["cross_section_rel_error_source"] == f"GenCrossSection error of {sample}"
+    best, best_again = doc["analyses"][0]["statistics"]["best"], again["analyses"][0]["statistics"]["best"]
+    assert best_again["r_obs_up"] == pytest.approx(best["r_obs_up"], rel=1e-6)
+    validate_run_document(again)
 
 
 SLHA_XSECTION = """XSECTION  1.30E+04  2212 2212 2 1000021 1000021 # gluino pair, NNLL-fast style

@@ -223,6 +223,18 @@ def file_cross_section(files: Sequence[Path]) -> tuple[float, str] | None:
     return values[0], f"GenCrossSection of {files[0]} (written by recast_ml {versions[0]})"
 
 
+def _file_uncertainty(path: Path, xs_pb: float, source: str) -> xsec.SampleCrossSection:
+    """The cross section of a file recast wrote with its uncertainty: ``run --write-events`` writes
+    σ × the relative theory uncertainty as the GenCrossSection error (0: none known)."""
+    from .io import EventFile
+
+    with EventFile(path) as ef:
+        err = ef.read(1).cross_section_error_pb
+    if math.isfinite(err) and err > 0:
+        return xsec.SampleCrossSection(xs_pb, source, err / xs_pb, f"GenCrossSection error of {path}")
+    return xsec.SampleCrossSection(xs_pb, source)
+
+
 def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
     """Results document of one analysis with statistics for the SRs with published numbers."""
     doc = result.to_dict()
@@ -359,6 +371,7 @@ def run_job(
                 log.warning("%s pb used, not the %s: %g pb", given.source, from_file[1], from_file[0])
         elif from_file is not None:
             xs, xs_source = from_file
+            given = _file_uncertainty(files[0], xs, xs_source)
         else:
             raise ConfigError(
                 f"{files[0]}: a cross section is needed to compute yields: pass --cross-section (pb); "
