@@ -79,6 +79,20 @@ def _settings_usage(model: str) -> str:
     return f"{model}:{','.join(slha.SETTINGS_MODEL_PARAMETERS[model])}"
 
 
+def model_cross_section(model: str, masses: Sequence[float], what: str) -> xsec.SampleCrossSection:
+    """σ of a simplified model at its masses from the packaged tables (:data:`_XSEC_OF_MODEL`:
+    the production process of the first mass), with the table's theory uncertainty; ``what``
+    names the request in errors (a model without a table, a mass outside it)."""
+    if model not in _XSEC_OF_MODEL:
+        raise ConfigError(f"{what}: no cross-section table for {model}; pass --cross-section")
+    table, opts = _XSEC_OF_MODEL[model]
+    try:
+        found = xsec.lookup(table, masses[0], **opts)
+    except (ConfigError, ValueError) as e:
+        raise ConfigError(f"{what}: no cross section ({e}); pass --cross-section") from e
+    return xsec.table_cross_section(found, f"at {masses[0]:g} GeV")
+
+
 def sample_generator(
     *,
     generate: str | None,
@@ -109,17 +123,7 @@ def _sample_generator(
     given = None if cross_section is None else _given(cross_section)
     if generate is not None:
         model, masses = parse_generate(generate)
-        if given is not None:
-            xs = given
-        elif model not in _XSEC_OF_MODEL:
-            raise ConfigError(f"--generate {generate}: no cross-section table for {model}; pass --cross-section")
-        else:
-            table, opts = _XSEC_OF_MODEL[model]
-            try:
-                found = xsec.lookup(table, masses[0], **opts)
-            except (ConfigError, ValueError) as e:
-                raise ConfigError(f"--generate {generate}: no cross section ({e}); pass --cross-section") from e
-            xs = xsec.table_cross_section(found, f"at {masses[0]:g} GeV")
+        xs = given if given is not None else model_cross_section(model, masses, f"--generate {generate}")
         gen = simplified_model_generator(model, *masses, seed=seed)
         return gen, xs
     assert slha_file is not None

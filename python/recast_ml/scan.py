@@ -208,22 +208,19 @@ class PointTask:
 
 
 def _cross_section(point: ScanPoint) -> tuple[float, float, str]:
-    """(σ in pb, relative theory uncertainty, source) of a point."""
+    """(σ in pb, relative theory uncertainty (0 when unknown), source) of a point: the same
+    functions as ``recast-ml run`` (XSECTION blocks of the SLHA file; the packaged tables)."""
     from . import xsec
-    from .run import _XSEC_OF_MODEL
+    from .run import model_cross_section
 
     if point.slha is not None:
-        from .slha import read_xsections
-
-        found = read_xsections(point.slha, point.process or "")
-        if found is not None:
-            return found
-        raise ConfigError(f"{point.slha}: no XSECTION block for process {point.process}; give the cross section")
-    assert point.model is not None
-    table, opts = _XSEC_OF_MODEL[point.model]
-    xs = xsec.lookup(table, point.masses[0], **opts)
-    rel = xs.unc_pb / xs.xsec_pb if xs.xsec_pb > 0 else 0.0
-    return xs.xsec_pb, rel, f"{xs.table} ({xs.order}) at {point.masses[0]:g} GeV"
+        found = xsec.slha_cross_section(point.slha, point.process or "")
+        if found is None:
+            raise ConfigError(f"{point.slha}: no XSECTION block for process {point.process}; give the cross section")
+    else:
+        assert point.model is not None
+        found = model_cross_section(point.model, point.masses, f"scan point {point.key}")
+    return found.pb, found.rel_error or 0.0, found.source
 
 
 def expected_band(cls_exp: float) -> tuple[float, float]:
