@@ -403,3 +403,15 @@ def test_contour_shift_is_the_hausdorff_distance():
     assert scan.contour_shift(a, a) == 0.0
     assert scan.contour_shift(a, []) == float("inf")
     assert scan.contour_shift([], []) == 0.0
+
+
+def test_an_slha_scan_point_scales_its_cross_section_like_run(tmp_path):
+    """A scan point of a process with forced W -> l nu decays (chargino_pair_wlep) took the bare
+    production σ of the XSECTION block; run multiplies by BR(W -> l nu)^2: both now do."""
+    path = tmp_path / "c1c1.slha"
+    path.write_text("XSECTION  1.30E+04  2212 2212 2 1000024 -1000024\n  0  2  0  0  0  0  2.00E+00 Resummino\n")
+    point = scan.ScanPoint(key="slha:c1c1", slha=str(path), process="chargino_pair_wlep")
+    pb, rel, source = scan._cross_section(point)
+    assert pb == pytest.approx(2.0 * (3 * 0.1086) ** 2)
+    assert rel == 0.0
+    assert "Resummino" in source or "c1c1.slha" in source
