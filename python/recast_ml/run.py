@@ -269,8 +269,35 @@ def run_job(
     progress: bool = False,
     write_events: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Runs the analyses on the events (see the module docstring); ``write_events`` also writes
-    the sample as HepMC3 (``.gz``: compressed) with the cross section used for the yields."""
+    """Runs the analyses on one signal sample and writes ``output/results.json`` and
+    ``output/report.html`` (both only when everything succeeded); returns the results document
+    (fields: ``docs/results.md``). What ``recast-ml run`` calls.
+
+    Parameters:
+        analyses: analysis IDs or definition paths; an entry may be a comma list or ``"all"``
+            (every bundled analysis). All run on one detector pass per detector card.
+        events: the event file(s) of one sample (HepMC3, HepMC2, LHE; plain or gzip; several
+            files are the parts of one sample, streamed in chunks; ``"-"`` reads standard input).
+        generate: ``"MODEL:MASSES"``, a simplified model generated in memory with Pythia 8, e.g.
+            ``"gluino_direct:1400,1000"`` (masses in GeV; models in ``recast_ml.slha``).
+        slha: an SLHA spectrum for Pythia 8 (with ``process``). Exactly one of ``events``,
+            ``generate`` and ``slha`` is given.
+        process: with ``slha``: the production process (``gluino``, ``squark``, ``higgsino`` or
+            ``all``).
+        n_events: events to generate (``generate``/``slha``; ignored for ``events``).
+        seed: the generator seed.
+        cross_section: the signal cross section in pb. Default: for ``generate``/``slha`` the
+            model's NNLO+NNLL (NLO+NLL for higgsinos) table, for ``events`` the file's
+            GenCrossSection if recast_ml wrote the file; otherwise required.
+        detector: a detector card name or file; default: each analysis' own card.
+        threads: threads for the detector emulation and the analyses.
+        output: folder for ``results.json`` and ``report.html`` (created).
+        progress: show a progress bar.
+        write_events: with ``generate``/``slha``: also write the sample as HepMC3 (``.gz``:
+            compressed) with the cross section used for the yields, to run it again later.
+
+    Raises ``ConfigError`` for inconsistent options or an unknown analysis, ``InputError`` for a
+    bad event file, ``ModelError`` for a model that cannot be run."""
     t0 = time.perf_counter()
     analyses = expand_names(analyses)  # "all", comma lists
     if not analyses:
