@@ -298,3 +298,46 @@ def test_examples_writes_the_readme_inputs(tmp_path, capsys):
     bundled = analyses_dir() / "ATLAS-SUSY-2018-22" / "models" / "ZeroLepton2018-SRBDT-GGd1_weight1.xml.gz"
     assert (tmp_path / "ex" / "bdt_weights.xml.gz").read_bytes() == bundled.read_bytes()
     assert "nonres_even.csv" in capsys.readouterr().out
+
+
+def test_run_and_scan_expand_comma_lists_and_all(tmp_path, monkeypatch):
+    """`run` and `scan` take the analyses through run_job / run_scan; stopped where the names are
+    used (loading the analyses / opening the store), before any event is generated."""
+    import recast_ml.run
+    import recast_ml.scan
+    from recast_ml.analysis import available
+
+    seen: list[list[str]] = []
+
+    class Loader:
+        @staticmethod
+        def load(name, detector=None):
+            seen[-1].append(name)
+            if len(seen[-1]) == expected:
+                raise KeyboardInterrupt
+            return None
+
+    def store(path, meta):
+        seen[-1].extend(meta["analyses"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recast_ml.run, "Analysis", Loader)
+    monkeypatch.setattr(recast_ml.scan, "ScanStore", store)
+    gen = ["--generate", "gluino_direct:1400,1000", "-n", "5", "-o", str(tmp_path / "r")]
+    grid = ["--model", "gluino_direct", "--grid", "m_gluino=1400 m_lsp=0", "-n", "5", "-o", str(tmp_path / "s")]
+    for args, names in (
+        (
+            ["run", *gen, "--analysis", "ATLAS-SUSY-2019-04,ATLAS-SUSY-2018-22"],
+            ["ATLAS-SUSY-2019-04", "ATLAS-SUSY-2018-22"],
+        ),
+        (["run", *gen, "--analysis", "all"], available()),
+        (
+            ["scan", *grid, "--analysis", "ATLAS-SUSY-2019-04,ATLAS-SUSY-2018-22"],
+            ["ATLAS-SUSY-2019-04", "ATLAS-SUSY-2018-22"],
+        ),
+        (["scan", *grid, "--analysis", "all"], available()),
+    ):
+        expected = len(names)
+        seen.append([])
+        assert main(args) == 130  # the KeyboardInterrupt above
+        assert seen[-1] == names, args

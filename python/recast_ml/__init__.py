@@ -21,20 +21,18 @@ from .events import EventBatch
 from .io import EventFile, iter_events, read_events, write_hepmc3
 from .onnx import OnnxModel, TensorInfo
 
-if TYPE_CHECKING:  # for type checkers: the lazily imported submodules are attributes
-    from . import (
-        catalogue,
-        convert,
-        models,
-        pythia,
-        run,
-        scan,
-        scan_outputs,
-        slha,
-        statistics,
-        validate,
-        xsec,
-    )
+if TYPE_CHECKING:  # for type checkers: the lazily imported submodules are attributes (explicit re-exports)
+    from . import catalogue as catalogue
+    from . import convert as convert
+    from . import models as models
+    from . import pythia as pythia
+    from . import run as run
+    from . import scan as scan
+    from . import scan_outputs as scan_outputs
+    from . import slha as slha
+    from . import statistics as statistics
+    from . import validate as validate
+    from . import xsec as xsec
 
 __version__ = "0.1.0"
 
@@ -74,6 +72,7 @@ def __getattr__(name: str) -> ModuleType:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *SUBMODULES})
+
 
 __all__ = [
     "Analysis",
