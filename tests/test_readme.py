@@ -67,11 +67,13 @@ def _environment(folder: Path) -> dict[str, str]:
 
 
 def documented_keys() -> set[str]:
-    """Field names in docs/results.md (as `name`) and in the run document's JSON Schema, if any."""
+    """Field names in docs/results.md (as `name`) and in the JSON Schemas of the run document and of
+    its per-analysis part (property names: a field documented there by its description counts)."""
     names = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", (REPO / "docs" / "results.md").read_text()))
-    schema = REPO / "python" / "recast_ml" / "schemas" / "run.schema.json"
-    if schema.is_file():
-        names |= set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\{', schema.read_text()))
+    for schema in ("run.schema.json", "results.schema.json"):
+        path = REPO / "python" / "recast_ml" / "schemas" / schema
+        if path.is_file():
+            names |= set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*\{', path.read_text()))
     return names
 
 
