@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 EVENTS="${1:-12000}"
 for id in ATLAS-SUSY-2018-22 ATLAS-SUSY-2019-04; do
-    .venv/bin/recast-ml validate "analyses/$id" --events "$EVENTS" --no-progress
+    .venv/bin/recast-ml validate "analyses/$id" -n "$EVENTS" --no-progress
 done

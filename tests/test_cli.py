@@ -59,7 +59,7 @@ def test_errors_are_reported_without_traceback(tmp_path):
 
 
 def test_demo_runs_and_matches_the_published_scores():
-    res = run_cli("demo", "--events", "20", "--no-progress")
+    res = run_cli("demo", "-n", "20", "--no-progress")
     assert res.returncode == 0, res.stderr
     lines = [line.split() for line in res.stdout.splitlines()]
     scores = {w[0]: (float(w[2]), float(w[5])) for w in lines if w and w[0].startswith("normalised_")}

@@ -14,7 +14,7 @@ from recast_ml.cli import main
 
 def test_quick_validation_writes_a_complete_report(tmp_path, capsys):
     out = tmp_path / "report"
-    args = ["validate", "ATLAS-SUSY-2018-22", "--events", "300", "--benchmark", "gluino_2200_600"]
+    args = ["validate", "ATLAS-SUSY-2018-22", "-n", "300", "--benchmark", "gluino_2200_600"]
     args += ["--pythia", "SpaceShower:pTdampFudge = 0.5"]
     assert main([*args, "--benchmark", "gluino_2200_500", "--threads", "2", "-o", str(out), "--no-progress"]) == 0
     assert "cutflow:" in capsys.readouterr().out
@@ -54,7 +54,7 @@ def test_quick_validation_writes_a_complete_report(tmp_path, capsys):
 
 
 def test_validation_on_a_given_event_file(tmp_path, capsys):
-    """`--sample BENCHMARK=FILE` (e.g. a matrix-element-merged sample) replaces the generation."""
+    """`--events BENCHMARK=FILE` (e.g. a matrix-element-merged sample) replaces the generation."""
     import pyhepmc
 
     from hepmc_samples import pythia_records, to_genevents
@@ -71,7 +71,7 @@ def test_validation_on_a_given_event_file(tmp_path, capsys):
                 f.write(g)
     out = tmp_path / "report"
     args = ["validate", "ATLAS-SUSY-2018-22", "--benchmark", "gluino_2200_600"]
-    args += [arg for part in parts for arg in ("--sample", f"gluino_2200_600={part}")]
+    args += [arg for part in parts for arg in ("--events", f"gluino_2200_600={part}")]
     assert main([*args, "-o", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["benchmarks"]["gluino_2200_600"]["sample"] == [str(p) for p in parts]
@@ -81,9 +81,9 @@ def test_validation_on_a_given_event_file(tmp_path, capsys):
     assert all(not c["variations"] for c in cutflow)  # no generator variations of a given file
     assert f"sample {parts[0]}, {parts[1]}" in (out / "report.html").read_text()
     with pytest.raises(SystemExit, match="BENCHMARK=FILE"):
-        main(["validate", "ATLAS-SUSY-2018-22", "--sample", str(parts[0])])
+        main(["validate", "ATLAS-SUSY-2018-22", "--events", str(parts[0])])
     capsys.readouterr()
-    assert main(["validate", "ATLAS-SUSY-2018-22", "--sample", f"nope={parts[0]}", "-o", str(out)]) != 0
+    assert main(["validate", "ATLAS-SUSY-2018-22", "--events", f"nope={parts[0]}", "-o", str(out)]) != 0
     assert "sample for unknown benchmark 'nope'" in capsys.readouterr().err
 
 

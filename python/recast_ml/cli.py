@@ -1,4 +1,13 @@
-"""The ``recast-ml`` command line."""
+"""recast-ml: re-run preserved LHC analyses, including their ML selections, on new signal events.
+
+Event files (HepMC2/3, LHE, plain or gzip) or events generated in memory with Pythia 8 go through a
+detector emulation and the analysis definitions (cutflows, signal-region yields, ONNX Runtime
+inference in C++); the statistics give CLs and r = s/S95 per signal region, written to
+results.json and report.html.
+
+Conventions shared by every command: --events takes event files, -n/--n-events a number of
+events, --analysis (or the ANALYSIS argument) an analysis ID, a definition path, a comma list of
+them or 'all' (every bundled analysis). 'recast-ml COMMAND --help' describes a command."""
 
 from __future__ import annotations
 
@@ -211,11 +220,30 @@ def _cmd_analyses_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analysis_names(text: str) -> list[str]:
+    """The ANALYSIS argument of validate / analyses show / definition resolve: an ID, a definition
+    path, a comma list or 'all' (catalogue.expand_names, as --analysis of run and scan)."""
+    from .catalogue import expand_names
+
+    names = expand_names([text])
+    if not names:
+        raise ConfigError(f"no analysis in {text!r}: give an analysis ID, a definition path, a comma list or 'all'")
+    return names
+
+
 def _cmd_analyses_show(args: argparse.Namespace) -> int:
+    for n, name in enumerate(_analysis_names(args.analysis)):
+        if n:
+            print()
+        _show_analysis(name)
+    return 0
+
+
+def _show_analysis(name: str) -> None:
     from .analysis import find_definition, load_definition
     from .catalogue import published_regions, status
 
-    d = load_definition(find_definition(args.analysis))
+    d = load_definition(find_definition(name))
     print(f"{d.id}: {d.info.get('title', '')}")
     for key in ("experiment", "arxiv", "inspire", "hepdata", "sqrt_s", "luminosity", "detector"):
         if key in d.info:
@@ -240,51 +268,65 @@ def _cmd_analyses_show(args: argparse.Namespace) -> int:
         print(line + (f" -- UNAVAILABLE: {gone[name]}" if name in gone else ""))
     if gone:
         print(f"  {len(gone)} of {len(d.doc['regions'])} regions unavailable (they run once the model files are there)")
-    return 0
 
 
 def _cmd_definition_resolve(args: argparse.Namespace) -> int:
     from .analysis import check_resolved, find_definition, load_definition
 
-    d = load_definition(find_definition(args.analysis))
-    out = d.resolve(args.output)
-    check_resolved(out, detector=args.detector)
-    doc = json.loads(out.read_text())
-    n_models = len({f["path"] for m in doc["models"] for f in m["files"]})
-    gone = f", {len(doc['unavailable'])} unavailable (model file absent)" if doc.get("unavailable") else ""
-    print(f"{d.id}: {out} ({len(doc['regions'])} regions{gone}, {n_models} model files in {out.parent / 'models'})")
+    names = _analysis_names(args.analysis)
+    for name in names:  # several analyses: one folder DIR/<ID> each
+        d = load_definition(find_definition(name))
+        out = d.resolve(args.output if len(names) == 1 else args.output / str(d.id))
+        check_resolved(out, detector=args.detector)
+        doc = json.loads(out.read_text())
+        n_models = len({f["path"] for m in doc["models"] for f in m["files"]})
+        gone = f", {len(doc['unavailable'])} unavailable (model file absent)" if doc.get("unavailable") else ""
+        print(f"{d.id}: {out} ({len(doc['regions'])} regions{gone}, {n_models} model files in {out.parent / 'models'})")
     return 0
 
 
 def _benchmark_files(texts: list[str]) -> dict[str, list[str]]:
-    """--sample BENCHMARK=FILE, repeatable; files given for one benchmark are the parts of its sample."""
+    """--events BENCHMARK=FILE, repeatable; files given for one benchmark are the parts of its sample."""
     files: dict[str, list[str]] = {}
     for text in texts:
         name, sep, path = text.partition("=")
         if not sep or not name or not path:
-            raise SystemExit(f"recast-ml validate: --sample expects BENCHMARK=FILE, got {text!r}")
+            hint = " (the number of events per benchmark is -n/--n-events)" if text.isdigit() else ""
+            raise SystemExit(f"recast-ml validate: --events expects BENCHMARK=FILE, got {text!r}{hint}")
         files.setdefault(name, []).append(path)
     return files
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    names = _analysis_names(args.analysis)
+    samples = _benchmark_files(args.events or [])
+    if len(names) > 1 and (samples or args.benchmark):
+        raise ConfigError("--benchmark and --events name benchmarks of one analysis: give one ANALYSIS with them")
+    for name in names:  # several analyses: reports in OUTPUT/<ID> (default validation/<ID>)
+        _validate_one(args, name, samples, len(names) > 1)
+    return 0
+
+
+def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[str]], several: bool) -> None:
     from .validate import validate
 
+    folder = Path(name).parent if name.endswith((".yaml", ".yml")) else Path(name)
+    output = args.output / folder.name if several and args.output is not None else args.output
     report = validate(
-        args.analysis,
-        events=args.events,
+        name,
+        events=args.n_events,
         seed=args.seed,
         threads=args.threads,
         benchmarks=args.benchmark or None,
-        output=args.output,
+        output=output,
         progress=not args.no_progress,
         pythia=args.pythia or None,
         variations=not args.no_variations,
-        samples=_benchmark_files(args.sample or []),
+        samples=samples,
     )
     s = report.summary()
-    out = args.output or Path("validation") / report.analysis
-    print(f"== {report.analysis}: {args.events} events per benchmark, {s['seconds']} s; report in {out}/report.html")
+    out = output or Path("validation") / report.analysis
+    print(f"== {report.analysis}: {args.n_events} events per benchmark, {s['seconds']} s; report in {out}/report.html")
     for kind in ("cutflow", "yield"):
         k = s[kind]
         if k["compared"]:
@@ -300,7 +342,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 f"   outside ({c.status}): {c.benchmark} {c.region} '{c.step}': "
                 f"ratio {c.ratio:.3f} ± {c.ratio_error:.3f}"
             )
-    return 0
 
 
 def _cmd_events_summary(args: argparse.Namespace) -> int:
@@ -323,15 +364,18 @@ def _cmd_events_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Current main job: generate in memory, emulate the detector, run an ATLAS ONNX net in C++."""
+    """The quick check of an installation, no input files: Pythia 8 generates ttbar events in
+    memory, the ATLAS detector emulation (FastJet) reconstructs them, and ONNX Runtime, called from
+    C++, evaluates an ATLAS DNN on the published reference inputs. Exit status 1 if a score differs
+    from the published reference by more than 1e-6."""
     from ._data import analyses_dir
     from .onnx import OnnxModel
     from .pythia import PythiaGenerator
 
     t0 = time.perf_counter()
-    print(f"== Generating {args.events} ttbar events at 13 TeV with Pythia 8 (seed {args.seed}), in memory")
+    print(f"== Generating {args.n_events} ttbar events at 13 TeV with Pythia 8 (seed {args.seed}), in memory")
     gen = PythiaGenerator("ttbar", seed=args.seed)
-    events = gen.generate(args.events, progress=not args.no_progress)
+    events = gen.generate(args.n_events, progress=not args.no_progress)
     t_gen = time.perf_counter() - t0
     final = events.status == 1
     charged = final & (events.charge3 != 0)
@@ -378,71 +422,156 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             if row["model"] == base.name + ".onnx":
                 refs[row["case"]] = float(row["score"])
     raw = {"normalised_zeros": offset, "normalised_ones": offset + scale}
+    mismatches = 0
     for case, x in raw.items():
-        score = model.run({in_name: (((x - offset) / scale)[None, :]).astype(np.float32)})[out_name]
-        print(f"   {case:<17} score {float(score.ravel()[0]):.7f}   published reference {refs[case]:.7f}")
+        score = float(model.run({in_name: (((x - offset) / scale)[None, :]).astype(np.float32)})[out_name].ravel()[0])
+        ok = abs(score - refs[case]) <= 1e-6
+        mismatches += not ok
+        print(f"   {case:<17} score {score:.7f}   published reference {refs[case]:.7f}   {'OK' if ok else 'MISMATCH'}")
     rng = np.random.default_rng(args.seed)
     batch = rng.standard_normal((4096, len(offset))).astype(np.float32)
     t1 = time.perf_counter()
     scores = model.run({in_name: batch})[out_name].ravel()
     dt = time.perf_counter() - t1
     print(f"   batch of {len(batch)}: mean score {scores.mean():.4f}, {len(batch) / dt:,.0f} evaluations/s")
-    print(f"== done in {time.perf_counter() - t0:.1f} s")
+    verdict = "all checks passed" if not mismatches else f"{mismatches} score(s) differ from the published reference"
+    print(f"== {verdict}; done in {time.perf_counter() - t0:.1f} s")
+    return 1 if mismatches else 0
+
+
+#: What ``recast-ml examples DIR`` writes: name -> (source in the package, what it is). Nothing is
+#: duplicated in the package: the files are the bundled analyses' own, the spectrum is written by
+#: recast_ml.slha.
+EXAMPLE_FILES: dict[str, tuple[str, str]] = {
+    "spectrum.slha": (
+        "slha:gluino_direct:1400,1000",
+        "SLHA spectrum of the gluino_direct simplified model, 1400/1000 GeV",
+    ),
+    "bdt_weights.xml.gz": (
+        "ATLAS-SUSY-2018-22/models/ZeroLepton2018-SRBDT-GGd1_weight1.xml.gz",
+        "a TMVA BDTG weight file (ATLAS-SUSY-2018-22, GGd1 fold 1)",
+    ),
+    "nonres_even.csv": (
+        "ATLAS-HIGP-2024-32/model_checks/nonres_even.csv",
+        "raw inputs of an ATLAS-HIGP-2024-32 DNN with the published reference scores",
+    ),
+}
+
+
+def _cmd_examples(args: argparse.Namespace) -> int:
+    import shutil
+
+    from . import slha
+    from ._data import analyses_dir
+
+    args.directory.mkdir(parents=True, exist_ok=True)
+    for name, (source, what) in EXAMPLE_FILES.items():
+        target = args.directory / name
+        if source.startswith("slha:"):
+            model, masses = source.removeprefix("slha:").split(":")
+            target.write_text(slha.model_spectrum(model, [float(m) for m in masses.split(",")]).to_slha())
+        else:
+            shutil.copyfile(analyses_dir() / source, target)
+        print(f"{target}: {what}")
     return 0
+
+
+EXAMPLES = """\
+examples:
+  recast-ml run --analysis ATLAS-SUSY-2018-22,ATLAS-SUSY-2019-04 --generate gluino_direct:1400,1000 -n 3000
+  recast-ml run --analysis all --events signal.hepmc3.gz --cross-section 28.4fb -o out
+  some-generator | recast-ml run --analysis ATLAS-SUSY-2018-22 --events - --cross-section 28.4fb -o out
+  recast-ml scan --model gluino_direct --grid "m_gluino=1000:2600:100 m_lsp=0:1600:100" -n 2000 -o scan
+  recast-ml validate ATLAS-SUSY-2018-22 -n 5000
+  recast-ml models inspect ATLAS-SUSY-2018-22:GGd1
+"""
+
+#: --threads default: one thread per core
+DEFAULT_THREADS = os.cpu_count() or 1
+THREADS_HELP = "threads for the detector emulation and the analyses (default: one per core, %(default)s here)"
+NO_PROGRESS_HELP = "no progress bar (e.g. in batch jobs)"
+
+
+def subcommands(parser: argparse.ArgumentParser) -> list[tuple[argparse.ArgumentParser, str | None]]:
+    """Every sub-command parser below ``parser`` with its help line in the command list (depth first)."""
+    out: list[tuple[argparse.ArgumentParser, str | None]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                out += [(sub, helps.get(name)), *subcommands(sub)]
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import slha
 
-    p = argparse.ArgumentParser(prog="recast-ml", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="recast-ml", description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--version", action="version", version=f"recast-ml {__version__} (core {_core.version()})")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of:")
 
     info = sub.add_parser("info", help="versions of the core and of the libraries it found")
-    info.add_argument("--json", action="store_true")
+    info.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     info.set_defaults(func=_cmd_info)
 
-    models = sub.add_parser("models", help="ML model tools").add_subparsers(dest="models_command", required=True)
+    models = sub.add_parser("models", help="ML model tools").add_subparsers(
+        dest="models_command", required=True, metavar="COMMAND", help="one of:"
+    )
     inspect = models.add_parser(
         "inspect",
         help="inputs, outputs and metadata of a model file (ONNX, TMVA, lwtnn, MVAUtils ROOT ...) or ANALYSIS:MODEL",
     )
     inspect.add_argument("model", help="model file (.gz allowed) or model card ANALYSIS:MODEL")
-    inspect.add_argument("--json", action="store_true")
+    inspect.add_argument("--json", action="store_true", help="print the description as JSON")
     inspect.set_defaults(func=_cmd_models_inspect)
     conv = models.add_parser("convert", help="TMVA XML / lwtnn JSON / MVAUtils ROOT / fixed-batch ONNX -> ONNX")
-    conv.add_argument("source", type=Path)
-    conv.add_argument("target", type=Path)
+    conv.add_argument("source", type=Path, help="TMVA XML, lwtnn JSON, MVAUtils ROOT, LightGBM/XGBoost or ONNX file")
+    conv.add_argument("target", type=Path, help="ONNX file to write")
     conv.set_defaults(func=_cmd_models_convert)
     check = models.add_parser("check", help="run a model card on feature vectors and report the max deviation")
     check.add_argument("card", help="ANALYSIS:MODEL, e.g. ATLAS-SUSY-2018-22:GGd1 (analysis ID or definition path)")
     check.add_argument("--features", type=Path, required=True, help="CSV: one column per card input (raw values)")
     check.add_argument("--expected", type=Path, help="CSV: one column per card output")
-    check.add_argument("--tolerance", type=float, default=1e-5)
+    check.add_argument(
+        "--tolerance", type=float, default=1e-5, help="max |deviation| from --expected to pass (default %(default)g)"
+    )
     check.add_argument("--normalised", action="store_true", help="features are already normalised")
     check.set_defaults(func=_cmd_models_check)
 
-    evs = sub.add_parser("events", help="event-file tools").add_subparsers(dest="events_command", required=True)
+    evs = sub.add_parser("events", help="event-file tools").add_subparsers(
+        dest="events_command", required=True, metavar="COMMAND", help="one of:"
+    )
     summ = evs.add_parser("summary", help="count events and particles of a HepMC/LHE file")
-    summ.add_argument("file", type=Path)
-    summ.add_argument("--format", default="auto", choices=("auto", "hepmc3", "hepmc2", "lhe"))
+    summ.add_argument("file", type=Path, help="HepMC2/3 or LHE event file (plain or .gz)")
+    summ.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", "hepmc3", "hepmc2", "lhe"),
+        help="file format (default: detected from the content)",
+    )
     summ.set_defaults(func=_cmd_events_summary)
 
-    ana = sub.add_parser("analyses", help="the bundled analyses").add_subparsers(dest="analyses_command", required=True)
+    ana = sub.add_parser("analyses", help="the bundled analyses").add_subparsers(
+        dest="analyses_command", required=True, metavar="COMMAND", help="one of:"
+    )
     ana.add_parser("list", help="one line per bundled analysis").set_defaults(func=_cmd_analyses_list)
     show = ana.add_parser("show", help="metadata, models and regions of an analysis")
-    show.add_argument("analysis", help="analysis ID or definition path")
+    show.add_argument("analysis", help="analysis ID or definition path; a comma list or 'all' shows several")
     show.set_defaults(func=_cmd_analyses_show)
 
     dfn = sub.add_parser("definition", help="analysis definition tools").add_subparsers(
-        dest="definition_command", required=True
+        dest="definition_command", required=True, metavar="COMMAND", help="one of:"
     )
     res = dfn.add_parser(
         "resolve",
         help="write the resolved definition the C++ core loads: DIR/definition.json + DIR/models/*.onnx",
     )
-    res.add_argument("analysis", help="analysis ID or definition path")
+    res.add_argument(
+        "analysis", help="analysis ID or definition path; a comma list or 'all' writes one folder DIR/<ID> each"
+    )
     res.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder to write")
     res.add_argument(
         "--detector", default=None, help="card to check the expressions against (default: the definition's)"
@@ -482,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the events as HepMC3 (FILE.gz: compressed), e.g. to keep a generated sample",
     )
     run.add_argument("-n", "--n-events", type=int, default=3000, help="events to generate")
-    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--seed", type=int, default=1, help="generator seed (default %(default)s)")
     run.add_argument(
         "--cross-section",
         metavar="SIGMA",
@@ -498,9 +627,11 @@ def build_parser() -> argparse.ArgumentParser:
         "r and CLs are then also given at sigma +- 1 sigma (default: none for a given cross section)",
     )
     run.add_argument("--detector", help="detector card name or file (default: the analysis')")
-    run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    run.add_argument("-o", "--output", type=Path, default=Path("recast_out"))
-    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--threads", type=int, default=DEFAULT_THREADS, help=THREADS_HELP)
+    run.add_argument(
+        "-o", "--output", type=Path, default=Path("recast_out"), help="folder for results.json and report.html"
+    )
+    run.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     run.set_defaults(func=_cmd_run)
 
     scan = sub.add_parser(
@@ -525,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--detector", help="detector card name or file (default: each analysis')")
     scan.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a local cluster)")
     scan.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
-    scan.add_argument("--threads-per-worker", type=int, default=1)
+    scan.add_argument("--threads-per-worker", type=int, default=1, help="threads of each worker (default %(default)s)")
     scan.add_argument("--memory-limit", default="auto", help="per local worker, e.g. 4GB (default: RAM / workers)")
     scan.add_argument("--retries", type=int, default=2, help="re-runs of a point whose task raised on a worker")
     scan.add_argument(
@@ -536,15 +667,28 @@ def build_parser() -> argparse.ArgumentParser:
         "neighbours until the contour moves less than GEV",
     )
     scan.add_argument("--refine-rounds", type=int, default=4, help="at most this many refinement rounds")
-    scan.add_argument("-o", "--output", type=Path, default=Path("recast_scan"))
-    scan.add_argument("--no-progress", action="store_true")
+    scan.add_argument(
+        "-o", "--output", type=Path, default=Path("recast_scan"), help="folder for scan.sqlite, contours and report"
+    )
+    scan.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     scan.set_defaults(func=_cmd_scan)
 
     val = sub.add_parser("validate", help="generate the validation benchmarks, compare with published numbers, report")
-    val.add_argument("analysis", help="analysis ID (bundled) or definition folder")
-    val.add_argument("--events", type=int, default=5000, help="events per benchmark")
-    val.add_argument("--seed", type=int, default=1)
-    val.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    val.add_argument(
+        "analysis",
+        help="analysis ID (bundled) or definition folder; a comma list or 'all' validates several (reports in "
+        "validation/<ID> or OUTPUT/<ID>)",
+    )
+    val.add_argument(
+        "-n",
+        "--n-events",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="events generated per benchmark (default %(default)s)",
+    )
+    val.add_argument("--seed", type=int, default=1, help="generator seed of every benchmark (default %(default)s)")
+    val.add_argument("--threads", type=int, default=DEFAULT_THREADS, help=THREADS_HELP)
     val.add_argument("--benchmark", action="append", help="only this benchmark (repeatable)")
     val.add_argument("-o", "--output", type=Path, help="report folder (default validation/<ID>)")
     val.add_argument(
@@ -554,21 +698,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra Pythia setting for every benchmark, e.g. 'SpaceShower:pTdampFudge = 0.5' (repeatable)",
     )
     val.add_argument(
-        "--sample",
+        "--events",
         action="append",
         metavar="BENCHMARK=FILE",
         help="use this event file (HepMC/LHE) for the benchmark instead of generating it (repeatable; "
         "files given for one benchmark are the parts of its sample)",
     )
     val.add_argument("--no-variations", action="store_true", help="skip the generator variations of validation.yaml")
-    val.add_argument("--no-progress", action="store_true")
+    val.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     val.set_defaults(func=_cmd_validate)
 
-    demo = sub.add_parser("demo", help="bundled default job: generate, emulate the detector, run an ATLAS ONNX net")
-    demo.add_argument("--events", type=int, default=500)
-    demo.add_argument("--seed", type=int, default=12345)
-    demo.add_argument("--no-progress", action="store_true")
+    demo = sub.add_parser(
+        "demo",
+        help="quick check of an installation (no input files, seconds): Pythia 8 ttbar events, the ATLAS detector "
+        "emulation, an ATLAS DNN in ONNX Runtime against its published scores; exit status 1 on a mismatch",
+    )
+    demo.add_argument(
+        "-n", "--n-events", type=int, default=500, metavar="N", help="ttbar events to generate (default %(default)s)"
+    )
+    demo.add_argument("--seed", type=int, default=12345, help="generator seed (default %(default)s)")
+    demo.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     demo.set_defaults(func=_cmd_demo)
+
+    exa = sub.add_parser(
+        "examples",
+        help="write small example inputs (an SLHA spectrum, a TMVA BDT, a DNN's reference inputs) to try the "
+        "commands of the README on",
+    )
+    exa.add_argument("directory", type=Path, nargs="?", default=Path("."), help="folder to write to (default: here)")
+    exa.set_defaults(func=_cmd_examples)
+
+    for parser, text in subcommands(p):  # `recast-ml COMMAND --help` starts with what the command list says
+        if parser.description is None:
+            parser.description = text
     return p
 
 

@@ -275,6 +275,9 @@ def describe(target: str) -> dict[str, Any]:
         raise ConfigError(f"no model {model_name!r}; models: {', '.join(cards) or 'none'}", file=str(definition.path))
     card = cards[model_name]
     key = next(k for k in cards if k == model_name)  # a Located string: the line of `NAME:`
+    absent = definition.unavailable_models()
+    if model_name in absent:  # declared, file not shipped (e.g. a non-public net): say why
+        raise ConfigError(f"model {model_name} is unavailable: {absent[model_name]}", file=str(definition.path))
     spec = definition._model_spec(model_name, card)
     fmt, proto = read_model(spec["files"][0]["path"])
     inputs = [

@@ -338,15 +338,41 @@ def run_job(
     write_events: str | os.PathLike[str] | None = None,
     command_line: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Runs the analyses on the events (see the module docstring); ``write_events`` also writes
-    the sample as HepMC3 (``.gz``: compressed) with the cross section used for the yields.
+    """Runs the analyses on one signal sample and writes ``output/results.json`` and
+    ``output/report.html`` (both only when everything succeeded); returns the results document
+    (fields: ``docs/results.md``). What ``recast-ml run`` calls.
 
-    ``cross_section``: a number of pb or text with a unit (``"28.4fb"``, :func:`xsec.parse_cross_section`);
-    default: the model's table (``generate``), the SLHA file's XSECTION blocks (``slha``), the
-    file's GenCrossSection if recast wrote it (``events``). ``cross_section_error``: its relative
-    theory uncertainty (``"10%"``, ``0.1``, ``"2.8fb"``; :func:`xsec.parse_cross_section_error`);
-    tables and XSECTION blocks carry their own. With an uncertainty every SR also gets r and CLs
-    at σ ± 1σ. ``command_line``: recorded in the provenance (the CLI passes its arguments)."""
+    Parameters:
+        analyses: analysis IDs or definition paths; an entry may be a comma list or ``"all"``
+            (every bundled analysis). All run on one detector pass per detector card.
+        events: the event file(s) of one sample (HepMC3, HepMC2, LHE; plain or gzip; several
+            files are the parts of one sample, streamed in chunks; ``"-"`` reads standard input).
+        generate: ``"MODEL:MASSES"``, a simplified model generated in memory with Pythia 8, e.g.
+            ``"gluino_direct:1400,1000"`` (masses in GeV; models in ``recast_ml.slha``).
+        slha: an SLHA spectrum for Pythia 8 (with ``process``). Exactly one of ``events``,
+            ``generate`` and ``slha`` is given.
+        process: with ``slha``: the production process (``gluino``, ``squark``, ``higgsino`` or
+            ``all``).
+        n_events: events to generate (``generate``/``slha``; ignored for ``events``).
+        seed: the generator seed.
+        cross_section: the signal cross section: a number of pb or text with a unit
+            (``"28.4fb"``, ``"0.0284 pb"``; :func:`recast_ml.xsec.parse_cross_section`). Default:
+            for ``generate`` the model's NNLO+NNLL (NLO+NLL for electroweakinos) table, for
+            ``slha`` the file's XSECTION blocks, for ``events`` the file's GenCrossSection if
+            recast_ml wrote the file; otherwise required.
+        cross_section_error: its relative theory uncertainty (``"10%"``, ``0.1``, ``"2.8fb"``;
+            :func:`recast_ml.xsec.parse_cross_section_error`); tables and XSECTION blocks carry
+            their own. With an uncertainty every SR also gets r and CLs at σ ± 1σ.
+        detector: a detector card name or file; default: each analysis' own card.
+        threads: threads for the detector emulation and the analyses.
+        output: folder for ``results.json`` and ``report.html`` (created).
+        progress: show a progress bar.
+        write_events: with ``generate``/``slha``: also write the sample as HepMC3 (``.gz``:
+            compressed) with the cross section used for the yields, to run it again later.
+        command_line: recorded in the provenance (the CLI passes its arguments; None from the API).
+
+    Raises ``ConfigError`` for inconsistent options or an unknown analysis, ``InputError`` for a
+    bad event file, ``ModelError`` for a model that cannot be run."""
     t0 = time.perf_counter()
     analyses = expand_names(analyses)  # "all", comma lists
     if not analyses:
