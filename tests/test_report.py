@@ -172,6 +172,10 @@ def test_few_mc_events_warning():
     assert "Warning: this verdict rests on few MC events." in html
     assert f"comes from 3 MC event(s), fewer than {MIN_MC_EVENTS}" in html
     assert f"<td class='lowmc'>3 (&lt; {MIN_MC_EVENTS})</td>" in html
+    # no MC event in any SR: not excluded, and said to rest on nothing
+    html = run_report(summary_of(analysis_doc("TEST-1", {"SR-A": 0.0, "SR-B": 0.0}, mc_events=0)))
+    assert headline(html) == "NOT EXCLUDED at 95 % CL"
+    assert "Warning: no MC event passes any signal region with published numbers" in html
 
 
 def test_the_most_sensitive_analysis_decides():

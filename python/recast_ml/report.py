@@ -466,19 +466,19 @@ def headline_html(summary: Mapping[str, Any]) -> str:
             f"{e(_r_band(best))}.</p>"
         )
         if st.get("excluded_at_95cl_conservative") is not None:
-            cons = "yes" if st["excluded_at_95cl_conservative"] else "no"
-            parts.append(f"<p>Excluded also with the conservative signal (r<sub>cons</sub> ≥ 1): {cons}.</p>")
-        if best.get("low_mc_statistics"):
+            cons = "excluded" if st["excluded_at_95cl_conservative"] else "not excluded"
+            parts.append(f"<p>With the conservative signal s − 1.96 × MC error (r<sub>cons</sub> ≥ 1): {cons}.</p>")
+        if best.get("mc_events") == 0 and not best.get("signal"):
+            parts.append(
+                "<p class='warning'><b>Warning: no MC event passes any signal region with published numbers</b>: the "
+                "efficiency measured is zero; a rarer signal needs a larger sample to be seen.</p>"
+            )
+        elif best.get("low_mc_statistics"):
             parts.append(
                 f"<p class='warning'><b>Warning: this verdict rests on few MC events.</b> The signal of "
                 f"{e(best['region'])} comes from {num(best.get('mc_events'), 'g')} MC event(s), fewer than "
                 f"{st.get('min_mc_events', MIN_MC_EVENTS)}: its yield, CLs and r are not reliable. "
                 "Generate more events.</p>"
-            )
-        elif best.get("mc_events") == 0 and not best.get("signal"):
-            parts.append(
-                "<p class='warning'><b>No MC event passes any signal region with published numbers</b>: the "
-                "efficiency measured is zero; a rarer signal needs a larger sample to be seen.</p>"
             )
         if best.get("note"):
             parts.append(f"<p>Note: {e(str(best['note']))}</p>")
