@@ -298,15 +298,16 @@ def sr_summary_pngs(aid: str, regions: Sequence[Mapping[str, Any]], best: str | 
     out = []
     for k in range(n_rows):
         chunk = regions[k * per_row : (k + 1) * per_row]
-        fig, (ax, rax) = plt.subplots(
-            2, 1, figsize=(max(6.0, 0.3 * per_row + 2.5), 5.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-        )
+        width, height = max(6.0, 0.3 * per_row + 2.5), 5.6
+        fig, (ax, rax) = plt.subplots(2, 1, figsize=(width, height), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
         _sr_panel(ax, rax, chunk, best, lumi, legend=True)
         rax.set_xlim(-0.6, max(per_row, 6) - 0.4)
         part = f" ({k + 1}/{n_rows})" if n_rows > 1 else ""
         ax.set_title(f"{aid}: signal regions{part}, best expected SR in red", fontsize=9)
-        fig.tight_layout()
-        fig.subplots_adjust(hspace=0.05)
+        # fixed margins (inches; tight_layout costs seconds with many tick labels): SR names below
+        longest = max(len(str(r["region"])) for r in chunk)
+        bottom = min(0.45, (0.3 + 0.075 * longest) / height)
+        fig.subplots_adjust(left=0.85 / width, right=1 - 0.2 / width, top=1 - 0.3 / height, bottom=bottom, hspace=0.05)
         out.append(png_bytes(fig))
         plt.close(fig)
     return out
@@ -315,6 +316,8 @@ def sr_summary_pngs(aid: str, regions: Sequence[Mapping[str, Any]], best: str | 
 def _sr_panel(
     ax: Any, rax: Any, regions: Sequence[Mapping[str, Any]], best: str | None, lumi: str, *, legend: bool
 ) -> None:
+    from matplotlib.ticker import NullLocator
+
     n = len(regions)
     x = np.arange(n, dtype=float)
     b = np.array([float(r["b"]) for r in regions])
@@ -340,6 +343,7 @@ def _sr_panel(
     ax.errorbar(x, obs, yerr=np.sqrt(obs), fmt="o", color="k", ms=4, label="observed data (± √n)")
     positive = np.concatenate([b[b > 0], obs[obs > 0], s[s > 0]])
     ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks: seconds of tick layout, little to read
     if len(positive):
         ax.set_ylim(max(float(positive.min()) * 0.3, 1e-3), float(positive.max()) * 20)
     ax.set_ylabel(f"events at {lumi}")
