@@ -700,7 +700,11 @@ def run_report(
         parts.append(f"<h2>{e(aid)}{title}</h2>")
         refs = [f"{n}: {info[n]}" for n in ("arxiv", "hepdata") if info.get(n)]
         parts.append(f"<p>Validation status: <b>{e(_status_text(doc))}</b>. {e('; '.join(refs))}</p>")
-        caveats = doc.get("object_caveats") or summary.get("input", {}).get("object_caveats")
+        caveats = (
+            doc.get("object_caveats")
+            or doc.get("sample", {}).get("object_caveats")
+            or summary.get("input", {}).get("object_caveats")
+        )
         if caveats:
             parts.append(
                 f"<div class='warning'><b>Object definitions differ from the analysis':</b>{value_html(caveats)}</div>"
