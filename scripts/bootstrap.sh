@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything recast_ml needs on a fresh Debian/Ubuntu machine, idempotently:
-#   system packages (compiler, zlib) -> .venv with the Python dependencies -> ONNX Runtime
-#   headers in the build cache -> the package itself (C++ core + bindings) built and installed.
+#   system packages (compiler, zlib; chromium for the report test) -> .venv with the Python
+#   dependencies -> ONNX Runtime headers in the build cache -> the package itself (C++ core +
+#   bindings) built and installed.
 # Sourced by scripts/main.sh and scripts/test.sh; safe to re-run (incremental rebuild).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,9 @@ command -v make >/dev/null || need+=(make)
 [ -f /usr/include/toml++/toml.h ] || [ -f /usr/include/toml++/toml.hpp ] || need+=(libtomlplusplus-dev)
 [ -f /usr/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)  # resolved analysis definitions (C++ loader)
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# test-only, like the test extras below: tests/test_report_browser.py renders the HTML reports in
+# headless Chromium (Debian package chromium; the test fails where the bootstrap ran without it)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing system packages: ${need[*]}"
     sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -428,7 +428,8 @@ def test_dropped_in_file_is_checked_against_the_known_blob(with_stand_in, tmp_pa
 
 def test_statistics_show_and_report_name_the_unavailable_regions(capsys, tmp_path):
     from recast_ml.cli import main
-    from recast_ml.run import _report, analyse, format_summary
+    from recast_ml.report import run_report
+    from recast_ml.run import analyse, format_summary
 
     ana = golden.compile(ID)
     from test_golden_susy_2018_30 import EVENTS
@@ -444,7 +445,7 @@ def test_statistics_show_and_report_name_the_unavailable_regions(capsys, tmp_pat
     text = format_summary(summary)
     assert "UNAVAILABLE (8 regions, no yields): SR-Gtt-2100-1" in text
     assert "not public" in text
-    assert "UNAVAILABLE (8 regions" in _report(summary)
+    assert "UNAVAILABLE (8 regions" in run_report(summary)
     assert main(["analyses", "show", ID]) == 0
     out = capsys.readouterr().out
     assert out.count("-- UNAVAILABLE: the ATLAS pNN is not public") == 8 + 8  # 8 cards, 8 regions

@@ -8,7 +8,6 @@ results files), and returns the results document.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .catalogue import expand_names, status
 from .events import EventBatch
 from .io import HepMC3Writer, as_paths
+from .report import run_report
 from .statistics import MIN_MC_EVENTS, RegionStatistics, best_expected, read_signal_regions, region_statistics
 
 if TYPE_CHECKING:
@@ -452,7 +452,7 @@ def run_job(
     tmp = Path(tempfile.mkdtemp(prefix=".recast_run_", dir=out.parent))
     try:
         (tmp / "results.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
-        (tmp / "report.html").write_text(_report(summary))
+        (tmp / "report.html").write_text(run_report(summary, loaded, results))
         out.mkdir(exist_ok=True)
         for name in ("results.json", "report.html"):
             os.replace(tmp / name, out / name)
@@ -551,55 +551,3 @@ def _unavailable_lines(doc: dict[str, Any]) -> list[str]:
 
 def _num(x: float | None, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
-
-
-def _report(summary: dict[str, Any]) -> str:
-    e = html.escape
-    body = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>recast_ml results</title>",
-        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td.l{text-align:left}"
-        ".ex{background:#f9dede}</style></head><body><h1>recast_ml results</h1>",
-        f"<pre>{e(json.dumps(summary['input'], indent=1))}</pre>",
-    ]
-    for doc in summary["analyses"]:
-        body.append(f"<h2>{e(doc['analysis']['id'])}</h2>")
-        if "status" in doc["analysis"]:
-            body.append(f"<p>Validation status: {e(doc['analysis']['status']['text'])}</p>")
-        st = doc.get("statistics", {})
-        if st.get("regions"):
-            body.append(
-                "<table><tr><th>SR</th><th>s</th><th>MC err</th><th>n_obs</th><th>b</th><th>b err</th>"
-                "<th>CLs obs</th><th>CLs exp</th><th>r obs</th><th>r exp</th><th>r<sub>cons</sub> obs</th>"
-                "<th>MC events</th><th>Δln L</th><th>note</th></tr>"
-            )
-            for r in st["regions"]:
-                cls_ = " class='ex'" if r["cls_obs"] < 0.05 else ""
-                mc = "-" if r.get("mc_events") is None else str(r["mc_events"])
-                if r.get("low_mc_statistics"):
-                    mc += f" (&lt; {st.get('min_mc_events', MIN_MC_EVENTS)}: unreliable)"
-                body.append(
-                    f"<tr{cls_}><td class='l'>{e(r['region'])}</td><td>{r['signal']:.4g}</td>"
-                    f"<td>{r['signal_error']:.2g}</td>"
-                    f"<td>{r['n_obs']:g}</td><td>{r['b']:.4g}</td><td>{r['b_err']:.3g}</td><td>{r['cls_obs']:.4f}</td>"
-                    f"<td>{r['cls_exp']:.4f}</td><td>{_num(r['r_obs'], '.3f')}</td><td>{_num(r['r_exp'], '.3f')}</td>"
-                    f"<td>{_num(r.get('r_cons_obs'), '.3f')}</td><td>{mc}</td>"
-                    f"<td>{r['delta_log_likelihood']:.3f}</td><td class='l'>{e(r.get('note') or '')}</td></tr>"
-                )
-            body.append(f"</table><p>{e(st.get('verdict') or _verdict(None))}</p>")
-        for line in _unavailable_lines(doc):
-            body.append(f"<p class='unavailable'><b>{e(line)}</b></p>")
-        for reg in doc["regions"]:
-            body.append(
-                f"<h3>{e(reg['name'])}</h3><table><tr><th>step</th><th>N</th><th>Σw</th><th>eff.</th>"
-                "<th>yield</th><th>MC err</th></tr>"
-            )
-            for s in reg["cutflow"]:
-                body.append(
-                    f"<tr><td class='l'>{e(s['name'])}</td><td>{s['n']}</td><td>{s['sumw']:.4g}</td>"
-                    f"<td>{s['efficiency_cumulative']:.4f}</td><td>{s.get('yield', float('nan')):.4g}</td>"
-                    f"<td>{s.get('yield_error', float('nan')):.3g}</td></tr>"
-                )
-            body.append("</table>")
-    body.append("</body></html>")
-    return "\n".join(body)

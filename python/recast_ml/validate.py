@@ -578,18 +578,17 @@ def _ratio_plot(ax: Any, mine: list[Comparison], variations: list[str]) -> None:
 
 
 def write_report(report: ValidationReport, out: Path, distributions: list[str]) -> Path:
-    """report.html + PNG plots + summary.json + results_<benchmark>.json."""
-    import matplotlib
+    """report.html + PNG plots + summary.json + results_<benchmark>.json. The plots are embedded in
+    the page (one self-contained file) and also written beside it."""
+    from .report import distribution_png, png_bytes, published_shape, pyplot, variable_unit
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     summary = report.summary()
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     for name, res in report.results.items():
         res.save(out / f"results_{name}.json")
-    images: list[tuple[str, str]] = []
+    images: list[tuple[str, str, bytes]] = []
     for kind in ("cutflow", "yield"):
         cs = [c for c in report.comparisons if c.kind == kind]
         benches = sorted({c.benchmark for c in cs})
@@ -600,49 +599,79 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
             ax.set_title(f"{report.analysis} {kind}s, {b}")
             fig.tight_layout()
             png = f"{kind}_{b}.png"
-            fig.savefig(out / png, dpi=110)
+            data = png_bytes(fig, dpi=110)
+            (out / png).write_bytes(data)
             plt.close(fig)
-            images.append((f"{kind}s: {b}", png))
+            images.append((f"{kind}s: {b}, recast_ml / published per step", png, data))
+    directory, variables = _definition_variables(report.analysis)
     for var in distributions:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for name, res in report.results.items():
-            if var not in res.variable_names:
-                continue
-            v = res.variable(var)
-            v = v[np.isfinite(v)]
-            if len(v):
-                ax.hist(v, bins=40, histtype="step", density=True, label=name)
-        ax.set_xlabel(var)
-        ax.set_ylabel("normalised")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        samples = {name: res.variable(var) for name, res in report.results.items() if var in res.variable_names}
+        if not samples:
+            continue
+        unit = variable_unit(var, variables.get(var), variables)
+        published = published_shape(directory, var) if directory is not None else None
+        data = distribution_png(var, samples, unit, published)
         png = f"distribution_{var}.png"
-        fig.savefig(out / png, dpi=110)
-        plt.close(fig)
-        images.append((f"distribution of {var} (all events with a value)", png))
+        (out / png).write_bytes(data)
+        source = f"published shape: {published[2]}" if published else "no published shape in the analysis folder"
+        images.append((f"distribution of {var}, all events with a value, normalised to unit area; {source}", png, data))
     (out / "report.html").write_text(_html(report, summary, images))
     return out / "report.html"
 
 
-def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[str, str]]) -> str:
+def _definition_variables(analysis: str) -> tuple[Path | None, dict[str, Any]]:
+    """(folder, variables) of the analysis definition, for the distributions' units and published shapes."""
+    from .analysis import find_definition
+
+    try:
+        path = find_definition(analysis)
+        return path.parent, dict(load_yaml(path).get("variables") or {})
+    except ConfigError:
+        return None, {}
+
+
+def validation_verdict(summary: Mapping[str, Any]) -> str:
+    """The headline of a validation report: how many published numbers are within tolerance."""
+    if not summary.get("published_numbers", True):
+        text = "NO PUBLISHED NUMBERS to compare with"
+    else:
+        parts = []
+        for kind, what in (("cutflow", "cutflow steps"), ("yield", "final yields")):
+            s = summary.get(kind) or {}
+            if s.get("compared"):
+                parts.append(
+                    f"{s['passed']} of {s['compared']} {what} within tolerance"
+                    f" ({s.get('mc_limited', 0)} outside but MC-limited, {s.get('failed', 0)} outside)"
+                )
+        text = "VALIDATION: " + ("; ".join(parts) if parts else "nothing compared")
+    tech = summary.get("technical")
+    if tech:
+        n_ok = sum(bool(c.get("passed")) for c in tech.get("checks", []))
+        text += f"; technical model checks: {n_ok} of {len(tech.get('checks', []))} passed"
+    return text
+
+
+def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[str, str, bytes]]) -> str:
+    from .report import details, figure, lumi_text, page
+
     e = html.escape
+    lumis = sorted({lumi_text(r.luminosity_fb) for r in report.results.values()})
+    lumi = ", ".join(lumis) if lumis else "L"
+    ok = summary["cutflow"]["failed"] == 0 and summary["yield"]["failed"] == 0
+    box = "allowed" if ok and summary.get("published_numbers", True) else ""
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>recast_ml validation: {e(report.analysis)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td.l{text-align:left}"
-        ".passed{background:#e6f4e6}.failed{background:#f9dede}.mc-limited{background:#fdf0d5}</style></head><body>",
         f"<h1>Validation of {e(report.analysis)}</h1>",
+        f"<div class='headline {box}'><p class='verdict'>{e(validation_verdict(summary))}</p>",
         f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
-        f"normalised to each benchmark's cross section, column σ below); {summary['seconds']} s.</p>",
+        f"normalised to each benchmark's cross section, column σ below); yields are events at σ × L with L = "
+        f"{e(lumi)}; {summary['seconds']} s.</p></div>",
         "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
         "<th>outside, MC-limited</th><th>outside</th><th>max |ratio - 1|</th></tr>",
     ]
     if report.no_published_numbers is not None:
         parts.insert(
-            -2,
-            "<p style='border:2px solid #c60;padding:0.6em'><b>No published numbers to compare with.</b> "
-            f"{e(report.no_published_numbers)}</p>",
+            1,
+            f"<p class='warning'><b>No published numbers to compare with.</b> {e(report.no_published_numbers)}</p>",
         )
     for kind in ("cutflow", "yield"):
         s = summary[kind]
@@ -656,9 +685,11 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<td>{n_passed}</td><td></td><td></td><td></td></tr>"
             )
     parts.append(
-        "</table><p>MC-limited: outside the tolerance, but the MC error of the ratio is larger than the "
-        "tolerance and the deviation is within twice that error, so this sample size cannot decide "
-        "(not counted as within tolerance).</p>"
+        "</table><p class='legend'>Shading of the comparison rows: <span class='passed'>&nbsp;green&nbsp;</span> "
+        "within tolerance; <span class='mc-limited'>&nbsp;orange&nbsp;</span> MC-limited: outside the tolerance, "
+        "but the MC error of the ratio is larger than the tolerance and the deviation is within twice that "
+        "error, so this sample size cannot decide (not counted as within tolerance); "
+        "<span class='failed'>&nbsp;red&nbsp;</span> outside the tolerance.</p>"
     )
     if report.variations:
         parts.append("<h2>Generator variations</h2><p>Generated with the same seeds and compared step by "
@@ -674,7 +705,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
     if report.technical:
         parts.append(_technical_html(report.technical))
-    parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses</th>"
+    parts.append("<h2>Benchmarks</h2><table><tr><th>benchmark</th><th>model</th><th>masses [GeV]</th>"
                  "<th>σ [pb]</th><th>σ Pythia LO [pb]</th><th>extra Pythia settings</th></tr>")  # fmt: skip
     for name, b in report.benchmarks.items():
         how = "sample " + ", ".join(b["sample"]) if "sample" in b else "; ".join(b.get("pythia_settings", []))
@@ -684,16 +715,16 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             f"<td class='l'>{e(how)}</td></tr>"
         )
     parts.append("</table>")
-    for kind, title in (
-        ("cutflow", "Cutflows (efficiency relative to the normalisation row)"),
-        ("yield", "Yields at σ×L"),
+    for kind, title, unit in (
+        ("cutflow", "Cutflows (efficiency relative to the normalisation row)", "efficiency"),
+        ("yield", f"Yields at σ × L (events at {lumi})", "events"),
     ):
         cs = [c for c in report.comparisons if c.kind == kind]
         if not cs:
             continue
         parts.append(
-            f"<h2>{title}</h2><table><tr><th>benchmark</th><th>region</th><th>step</th><th>published</th>"
-            "<th>recast_ml</th><th>MC error</th><th>ratio</th><th>± MC</th><th>status</th>"
+            f"<h2>{e(title)}</h2><table><tr><th>benchmark</th><th>region</th><th>step</th><th>published [{unit}]</th>"
+            f"<th>recast_ml [{unit}]</th><th>MC error [{unit}]</th><th>ratio</th><th>± MC</th><th>status</th>"
             + "".join(f"<th>ratio, {e(v)}</th>" for v in report.variations)
             + "</tr>"
         )
@@ -726,12 +757,11 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             )
         parts.append("</table>")
     if report.cutflow_tables and report.results:
-        parts.append(_cutflow_tables_html(report))
+        parts.append(details("Cutflows (recast_ml only; click to open)", _cutflow_tables_html(report, lumi)))
     parts.append("<h2>Plots</h2>")
-    for title, png in images:
-        parts.append(f"<h3>{e(title)}</h3><img src='{e(png)}' alt='{e(title)}'>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    for title, png, data in images:
+        parts.append(figure(data, title, link=png))
+    return page(f"recast_ml validation: {report.analysis}", parts)
 
 
 def _technical_html(checks: list[TechnicalCheck]) -> str:
@@ -769,13 +799,13 @@ def _technical_html(checks: list[TechnicalCheck]) -> str:
     return "\n".join(parts)
 
 
-def _cutflow_tables_html(report: ValidationReport) -> str:
+def _cutflow_tables_html(report: ValidationReport, lumi: str = "L") -> str:
     """``cutflow_tables:``: per region, every step's events at sigma x L (efficiency) per benchmark."""
     e = html.escape
     benches = list(report.results)
     parts = [
-        "<h2>Cutflows (recast_ml only)</h2><p>Expected signal events at σ×L after each step, with the "
-        "cumulative efficiency and the raw MC count; nothing published to compare with.</p>"
+        "<h2>Cutflows (recast_ml only)</h2><p>Expected signal events at σ × L (L = " + e(lumi) + ") after each "
+        "step, with the cumulative efficiency and the raw MC count; nothing published to compare with.</p>"
     ]
     for region in report.cutflow_tables:
         flows = {b: report.results[b].cutflow(region) for b in benches}
