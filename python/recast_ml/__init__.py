@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # for type checkers: the lazily imported submodules are attri
     from . import catalogue as catalogue
     from . import convert as convert
     from . import models as models
+    from . import provenance as provenance
     from . import pythia as pythia
     from . import run as run
     from . import scan as scan
@@ -48,6 +49,7 @@ SUBMODULES = (
     "io",
     "models",
     "onnx",
+    "provenance",
     "pythia",
     "run",
     "scan",
