@@ -136,7 +136,10 @@ _FIELD_CAVEATS: tuple[tuple[str, str], ...] = (
     (r"\btrack_pt\b", "track_pt: missing (not in Delphes' jets)"),
     (r"\bjvt\b", "jvt: true for every jet (no pile-up jet tagging; right only for samples without pile-up)"),
     (r"\blabel\b", "jet label: from Delphes' Jet.Flavor (parton-based; 5 = b, 4 = c, else 0; no tau label)"),
-    (r"\btruth_(pt|eta|phi|index)\b", "truth_pt/eta/phi/index of objects: missing (Delphes objects carry no truth link)"),
+    (
+        r"\btruth_(pt|eta|phi|index)\b",
+        "truth_pt/eta/phi/index of objects: missing (Delphes objects carry no truth link)",
+    ),
     (r"\blost\b", "lost: false (Delphes keeps no lost objects)"),
     (r"\bset\b", "met.set: Delphes' ScalarHT.HT (Σ pT of the visible objects), not the calorimeter Σ E_T"),
 )
@@ -197,16 +200,16 @@ class DelphesFile:
         try:
             self.tree: Any = self._file[TREE]
             self.n_events = int(self.tree.num_entries)
+            # branch name (e.g. "Jet.PT", whatever its parent branch) -> branch, looked up once
+            self._branches: dict[str, Any] = {}
+            for b in self.tree.itervalues(recursive=True):
+                self._branches.setdefault(b.name, b)
         except Exception as e:
             self._file.close()
             raise _unreadable(self.path, f"cannot read the {TREE!r} tree", e) from e
 
     def has(self, branch: str) -> bool:
-        try:
-            self.tree[branch]
-        except KeyError:  # uproot.KeyInFileError
-            return False
-        return True
+        return branch in self._branches
 
     def require(self, branches: Sequence[str], purpose: str) -> None:
         """InputError naming the first missing branch (and what needs it)."""
@@ -224,11 +227,13 @@ class DelphesFile:
         names = list(branches) + [b for b in optional if self.has(b)]
         for start in range(0, self.n_events, chunk_size):
             stop = min(start + chunk_size, self.n_events)
-            try:
-                arrays = self.tree.arrays(names, entry_start=start, entry_stop=stop, library="ak")
-                out = {n: arrays[n] for n in names}
-            except Exception as e:
-                raise _unreadable(self.path, f"cannot read entries {start}-{stop - 1} of the {TREE!r} tree", e) from e
+            out = {}
+            for n in names:
+                try:
+                    out[n] = self._branches[n].array(entry_start=start, entry_stop=stop, library="ak")
+                except Exception as e:
+                    what = f"cannot read entries {start}-{stop - 1} of branch {n!r} of the {TREE!r} tree"
+                    raise _unreadable(self.path, what, e) from e
             yield start, out
 
     def close(self) -> None:
@@ -358,9 +363,7 @@ def object_table(
                 value = src["iso"]
             elif f.startswith("wp_") or f == "jvt":
                 value = np.ones(m)
-            elif f == "lost":
-                value = np.zeros(m)
-            elif f in bools:  # a flag Delphes has no counterpart of
+            elif f == "lost" or f in bools:  # (bools: a flag Delphes has no counterpart of)
                 value = np.zeros(m)
             else:
                 value = np.full(m, np.nan)
@@ -630,7 +633,7 @@ def run_delphes(
         for k, ana in enumerate(analyses):
             assert ana.detector is not None
             groups.setdefault(ana.detector.card.hash, []).append(k)
-        schemas = {h: _core.detector_schema(analyses[ks[0]].detector._detector) for h, ks in groups.items()}  # type: ignore[union-attr]
+        schemas = {h: _core.detector_schema(analyses[ks[0]].detector._detector) for h, ks in groups.items()}
         parts: list[list[AnalysisResult]] = [[] for _ in analyses]
         for path in files:
             n = 0
