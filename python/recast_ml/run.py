@@ -511,7 +511,7 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
         else:
             lines.append(st.get("note", "no statistics") + status_line)
         lines += _unavailable_lines(doc)
-        lines += summary_lines(doc["sample"])
+        lines += summary_lines(doc.get("sample", {}))
     return "\n".join(lines)
 
 
@@ -583,7 +583,7 @@ def _report(summary: dict[str, Any]) -> str:
             body.append(f"</table><p>{e(st.get('verdict') or _verdict(None))}</p>")
         for line in _unavailable_lines(doc):
             body.append(f"<p class='unavailable'><b>{e(line)}</b></p>")
-        body += [f"<p class='objects'>{e(line)}</p>" for line in summary_lines(doc["sample"])]
+        body += [f"<p class='objects'>{e(line)}</p>" for line in summary_lines(doc.get("sample", {}))]
         for reg in doc["regions"]:
             body.append(
                 f"<h3>{e(reg['name'])}</h3><table><tr><th>step</th><th>N</th><th>Σw</th><th>eff.</th>"
