@@ -18,6 +18,7 @@ import uproot
 from recast_ml import ConfigError, Detector, InputError, _core, delphes
 from recast_ml.analysis import Analysis
 from recast_ml.cli import main
+from recast_ml.provenance import validate_run_document
 from recast_ml.truth import classify
 
 SCHEMAS = Path(__file__).parents[1] / "python" / "recast_ml" / "schemas"
@@ -335,6 +336,7 @@ def test_run_job_writes_the_object_source_into_the_results(sample, tmp_path, cap
     assert "objects: Delphes objects" in text
     assert "caveat: b-tagging" in text
     doc = json.loads((out / "results.json").read_text())
+    validate_run_document(doc)  # the whole run document, with the per-analysis part
     (ana,) = doc["analyses"]
     jsonschema.validate(ana, json.loads((SCHEMAS / "results.schema.json").read_text()))
     assert ana["sample"]["n_events"] == 25
@@ -345,7 +347,9 @@ def test_run_job_writes_the_object_source_into_the_results(sample, tmp_path, cap
     code = main(["run", "--events", str(copy), "--analysis", ANALYSIS, "--cross-section", "0.5",
                  "-o", str(out), "--no-progress", "--threads", "2", "--delphes", "truth"])  # fmt: skip
     assert code == 0
-    (ana,) = json.loads((out / "results.json").read_text())["analyses"]
+    doc = json.loads((out / "results.json").read_text())
+    validate_run_document(doc)
+    (ana,) = doc["analyses"]
     assert ana["sample"]["object_source"].startswith("Delphes truth")
     assert ana["sample"]["detector"] == "ATLAS-Run2"
     assert ana["regions"][0]["cutflow"][0]["n"] == 25
