@@ -124,6 +124,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         write_events=args.write_events,
         command_line=getattr(args, "command_line", None),
+        delphes=args.delphes,
     )
     print(format_summary(summary))
     print(f"\nresults: {args.output / 'results.json'}, report: {args.output / 'report.html'} ({summary['seconds']} s)")
@@ -591,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         metavar="FILE",
-        help="HepMC2/3 or LHE file(s) of one sample (plain or .gz); '-' reads standard input "
+        help="HepMC2/3 or LHE file(s) of one sample (plain or .gz), or Delphes ROOT files (see --delphes); "
+        "'-' reads standard input "
         "(e.g. some-generator | recast-ml run --events - --cross-section ...)",
     )
     src.add_argument(
@@ -605,6 +607,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
     run.add_argument("--process", help="with --slha: gluino, squark, higgsino or all")
+    run.add_argument(
+        "--delphes",
+        choices=("objects", "truth"),
+        default="objects",
+        help="Delphes ROOT files in --events (detected by content): 'objects' (default) = the Delphes Jet, Electron, "
+        "Muon, Photon, MissingET branches, no detector emulation (the results list how they differ from the card's "
+        "objects); 'truth' = the Particle branch through recast's detector emulation",
+    )
     run.add_argument(
         "--write-events",
         metavar="FILE",

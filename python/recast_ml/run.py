@@ -337,6 +337,7 @@ def run_job(
     progress: bool = False,
     write_events: str | os.PathLike[str] | None = None,
     command_line: Sequence[str] | None = None,
+    delphes: str = "objects",
 ) -> dict[str, Any]:
     """Runs the analyses on one signal sample and writes ``output/results.json`` and
     ``output/report.html`` (both only when everything succeeded); returns the results document
@@ -370,6 +371,10 @@ def run_job(
         write_events: with ``generate``/``slha``: also write the sample as HepMC3 (``.gz``:
             compressed) with the cross section used for the yields, to run it again later.
         command_line: recorded in the provenance (the CLI passes its arguments; None from the API).
+        delphes: for Delphes ROOT files in ``events`` (detected by content): ``"objects"`` (the
+            Delphes objects, no detector emulation; the results list how they differ from the
+            card's) or ``"truth"`` (the Particle branch through recast's emulation); see
+            :mod:`recast_ml.delphes`.
 
     Raises ``ConfigError`` for inconsistent options or an unknown analysis, ``InputError`` for a
     bad event file, ``ModelError`` for a model that cannot be run."""
@@ -390,11 +395,15 @@ def run_job(
         given = given.with_error(rel, f"--cross-section-error {cross_section_error}")
     gen: PythiaGenerator | None = None
     files: list[Path] = []
+    delphes_notes: list[dict[str, Any]] = []
     if events is not None:
+        from .delphes import root_inputs, run_delphes
+
         files = _event_files(events)
         if write_events is not None:
             raise ConfigError("--write-events keeps a generated sample; with --events the sample is a file already")
-        from_file = file_cross_section(files)
+        is_root = root_inputs(files)
+        from_file = None if is_root else file_cross_section(files)
         if given is not None:
             xs, xs_source = given.pb, given.source
             if from_file and from_file[0] != given.pb:
@@ -408,7 +417,12 @@ def run_job(
                 "the generator's value in the file is not used (it is usually LO)"
             )
         # streamed in chunks: memory bounded whatever the sample size
-        results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
+        if is_root:
+            results, delphes_notes = run_delphes(
+                loaded, files, how=delphes, cross_section=xs, threads=threads, progress=progress
+            )
+        else:
+            results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
     else:
         gen, given = _sample_generator(
             generate=generate, slha_file=slha, process=process, seed=seed, cross_section=given
@@ -423,10 +437,12 @@ def run_job(
             with HepMC3Writer(write_events, cross_section_pb=xs, cross_section_error_pb=xs_err) as writer:
                 results = run_batches(loaded, _written(batches, writer), cross_section=xs, threads=threads)
     docs = []
-    for ana, res in zip(loaded, results, strict=True):
+    for k, (ana, res) in enumerate(zip(loaded, results, strict=True)):
         doc = analyse(ana, res)
         doc["sample"]["cross_section_source"] = xs_source
         _theory_uncertainty(doc, given)
+        if delphes_notes:  # Delphes input: where the objects come from, how they differ from the card's
+            doc["sample"].update(delphes_notes[k])
         docs.append(doc)
     summary = {
         "format": "recast_ml/run",
@@ -469,6 +485,8 @@ def _json_default(x: Any) -> Any:
 
 def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
     """Text printed by `recast-ml run`: cutflows of the best regions, CLs and r per SR."""
+    from .delphes import summary_lines
+
     lines = []
     inp = summary["input"]
     lines.append(f"{inp['n_events']} events, sigma = {inp['cross_section_pb']:.4g} pb ({inp['cross_section_source']})")
@@ -520,6 +538,7 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
         else:
             lines.append(st.get("note", "no statistics") + status_line)
         lines += _unavailable_lines(doc)
+        lines += summary_lines(doc.get("sample", {}))
     return "\n".join(lines)
 
 
