@@ -10,8 +10,8 @@ including YODA 2)::
     XLabel: ...
     YLabel: ...
     ---
-    # Mean: <weighted mean of x, in-range bins>
-    # Area: <sum of in-range sumw>
+    # Mean: <weighted mean of x, all entries>
+    # Area: <sum of weights, all entries>
     # ID	 ID	 sumw	 sumw2	 sumwx	 sumwx2	 numEntries
     Total   	Total   	...
     Underflow	Underflow	...
@@ -20,7 +20,10 @@ including YODA 2)::
     <one line per bin>
     END YODA_HISTO1D_V2
 
-numbers in C++ ``scientific`` with 6 digits (YODA's default precision). Bins are half-open
+numbers in C++ ``scientific`` format with 10 digits (YODA's writer has 6 by default and a
+settable precision; its reader takes any: 6 digits would move computed bin edges by up to
+5e-7 relative, off the values they bound). Mean and Area include the under/overflow, as YODA's
+``xMean()`` and ``integral()`` do by default. Bins are half-open
 [low, high): a value equal to the last edge is overflow, as in YODA; NaN values are not filled.
 The total is the sum over all bins and the under/overflow. :func:`read` parses the same text back.
 """
@@ -40,10 +43,11 @@ from .._core import ConfigError
 BEGIN = "BEGIN YODA_HISTO1D_V2"
 END = "END YODA_HISTO1D_V2"
 _COLUMNS = 5  # sumw, sumw2, sumwx, sumwx2, numEntries
+PRECISION = 10
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.6e}"
+    return f"{x:.{PRECISION}e}"
 
 
 @dataclass
@@ -101,10 +105,10 @@ class Histo1D:
         lines = [f"{BEGIN} {self.path}"]
         lines += [f"{k}: {ann[k]}" for k in sorted(ann)]
         lines.append("---")
-        area = float(self.bins[:, 0].sum())
-        if area != 0:
-            lines.append(f"# Mean: {_fmt(float(self.bins[:, 2].sum()) / area)}")
-        lines.append(f"# Area: {_fmt(area)}")
+        total = self.total
+        if total[0] != 0:
+            lines.append(f"# Mean: {_fmt(float(total[2] / total[0]))}")
+        lines.append(f"# Area: {_fmt(float(total[0]))}")
         lines.append("# ID\t ID\t sumw\t sumw2\t sumwx\t sumwx2\t numEntries")
         for label, row in (("Total   ", self.total), ("Underflow", self.underflow), ("Overflow", self.overflow)):
             lines.append(f"{label}\t{label}\t" + "\t".join(_fmt(float(v)) for v in row))
@@ -190,7 +194,7 @@ def _parse(path: Path, block: list[tuple[int, str]]) -> Histo1D:
         np.array(special["Overflow"]),
         annotations,
     )
-    if "Total" in special and not np.allclose(special["Total"], h.total, rtol=1e-5, atol=1e-300):
+    if "Total" in special and not np.allclose(special["Total"], h.total, rtol=1e-5, atol=1e-12):
         raise ConfigError(f"{path}: histogram {hist_path}: Total line {special['Total']} != sum of the bins {h.total}")
     return h
 
