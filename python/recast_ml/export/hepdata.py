@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+#: libyaml's emitter where PyYAML has it (~10 x faster than the pure-Python one)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: the longest table name the HEPData submission schema allows
 MAX_NAME = 64
 MISSING = "-"
@@ -121,9 +123,9 @@ def write_submission(folder: Path, tables: Sequence[Table], comment: str) -> dic
             file = f"{stem}_{j}.yaml"
         files.add(file)
         t.data_file = file
-        (folder / file).write_text(yaml.safe_dump(t.data(), sort_keys=False, allow_unicode=True))
+        (folder / file).write_text(yaml.dump(t.data(), Dumper=_Dumper, sort_keys=False, allow_unicode=True))
         docs.append(t.entry())
-    (folder / "submission.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True))
+    (folder / "submission.yaml").write_text(yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
     return {
         "submission": f"{folder.name}/submission.yaml",
         "tables": [{"name": t.name, "file": f"{folder.name}/{t.data_file}"} for t in tables],

@@ -16,7 +16,10 @@ Channel naming: where the experiment's full likelihood is mapped in the analysis
 channel, the format CheckMATE / MadAnalysis 5 use), one workspace per published likelihood is
 written with its channel names (e.g. ATLAS-SUSY-2018-22 ``MB-SSd_bkgonly.json`` → channels
 ``SR_2_1000_10_cuts`` …): its bins are disjoint and are fitted together, as the experiment does.
-Control regions of those likelihoods have no published numbers and are left out. SRs not mapped
+Control regions of those likelihoods have no published numbers and are left out, so the patch
+addresses the channels of recast's workspace by index (``/channels/k``, as JSON patches must) and
+does not apply to the experiment's own background-only file unchanged; the channel names, the POI
+and the signal sample's form are those a patch of that file has. SRs not mapped
 to a likelihood go into one workspace named after the analysis, a channel per SR named as the
 published SR; such SRs may overlap, so that workspace must be pruned to one channel (or a set of
 disjoint ones) before a fit: ``pyhf prune --channel …`` or :meth:`pyhf.Workspace.prune`.
@@ -180,7 +183,8 @@ def write(ws: Workspace, folder: Path) -> dict[str, Any]:
         desc["follows_likelihood"] = ws.likelihood
         desc["note"] = (
             "channel names of the published likelihood; its bins are disjoint and fitted together; "
-            "its control regions and background composition are not published here"
+            "its control regions and background composition are not published here (the patch addresses "
+            "this workspace's channels by index and does not apply to the experiment's file unchanged)"
         )
         if ws.left_out:
             desc["channels_left_out"] = ws.left_out
