@@ -495,3 +495,22 @@ def test_validate_writes_hepdata_comparisons_and_yoda_distributions(tmp_path):
         assert h.edges[-1] > v.max()
         np.testing.assert_allclose(on_disk[path].edges, h.edges, rtol=1e-9)
         np.testing.assert_allclose(on_disk[path].bins, h.bins, rtol=1e-9)
+
+
+def test_every_region_gets_a_channel_even_with_a_shared_published_name(tmp_path):
+    recs = _records([(3.0, 2.0, 0.8, 2.5), (10.0, 12.0, 3.0, 4.0)])
+    recs[1] = {**recs[1], "published_name": recs[0]["published_name"]}
+    (ws,) = pyhf_patch.workspaces("X", recs, tmp_path)  # no pyhf_conf.json there
+    assert ws.regions() == {"SR0": ["SR0"], "SR1": ["SR1"]}
+    assert ws.likelihood is None
+
+
+def test_empty_yoda_histogram_round_trips(tmp_path):
+    h = yoda.Histo1D.fill("/T/empty", [0.0, 0.5, 1.0], [math.nan], title="two\nlines")
+    text = h.to_text()
+    assert "# Mean" not in text  # undefined: YODA writes neither Mean nor Area
+    assert "# Area" not in text
+    assert "Title: twolines\n" in text
+    (back,) = yoda.read(yoda.write(tmp_path / "e.yoda", [h]))
+    assert not back.bins.any()
+    assert not back.total.any()

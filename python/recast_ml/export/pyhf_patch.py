@@ -155,7 +155,11 @@ def workspaces(analysis_id: str, regions: Sequence[Mapping[str, Any]], directory
             out.append(ws)
         else:
             log.info("%s: no channel of the likelihood %s has published numbers", analysis_id, lk.bkgonly)
-    rest = {str(r["published_name"]): [r] for r in regions if str(r["published_name"]) not in used}
+    rest: dict[str, list[Mapping[str, Any]]] = {}
+    for r in regions:
+        if str(r["published_name"]) not in used:
+            # two regions with one published name (not in the analyses here): the second keeps its own
+            rest[str(r["published_name"]) if str(r["published_name"]) not in rest else str(r["region"])] = [r]
     if rest:
         out.append(Workspace(analysis_id, rest))
     return out

@@ -103,12 +103,12 @@ class Histo1D:
     def to_text(self) -> str:
         ann = {"Path": self.path, "Type": "Histo1D", **{k: v for k, v in self.annotations.items() if k != "Path"}}
         lines = [f"{BEGIN} {self.path}"]
-        lines += [f"{k}: {ann[k]}" for k in sorted(ann)]
+        lines += [f"{k}: {ann[k].replace(chr(10), '')}" for k in sorted(ann)]  # newlines removed, as YODA does
         lines.append("---")
         total = self.total
-        if total[0] != 0:
+        if total[0] != 0:  # YODA leaves both lines out when the mean is undefined
             lines.append(f"# Mean: {_fmt(float(total[2] / total[0]))}")
-        lines.append(f"# Area: {_fmt(float(total[0]))}")
+            lines.append(f"# Area: {_fmt(float(total[0]))}")
         lines.append("# ID\t ID\t sumw\t sumw2\t sumwx\t sumwx2\t numEntries")
         for label, row in (("Total   ", self.total), ("Underflow", self.underflow), ("Overflow", self.overflow)):
             lines.append(f"{label}\t{label}\t" + "\t".join(_fmt(float(v)) for v in row))
