@@ -464,6 +464,17 @@ def test_validate_writes_hepdata_comparisons_and_yoda_distributions(tmp_path):
     assert [v["value"] for v in dep["Published"]["values"]] == [c["published"] for c in cs]
     assert [v["value"] for v in dep["recast_ml"]["values"]] == [c["ours"] for c in cs]
     assert [v["value"] for v in dep["Status"]["values"]] == [c["status"] for c in cs]
+    # the cutflows that validation.yaml tabulates (cutflow_tables:), per benchmark
+    from recast_ml.export.outputs import write_validation_exports
+
+    report.cutflow_tables = ["SR4j-1000"]
+    again = write_validation_exports(report, tmp_path / "again", [])
+    assert [t["name"] for t in again["hepdata"]["tables"]][-1] == "ATLAS-SUSY-2018-22 cutflow SR4j-1000 gluino_2200_600"
+    _validate_hepdata(tmp_path / "again" / "hepdata")
+    cf = yaml.safe_load((tmp_path / "again" / again["hepdata"]["tables"][-1]["file"]).read_text())
+    steps = report.results["gluino_2200_600"].cutflow("SR4j-1000")
+    assert [v["value"] for v in cf["dependent_variables"][0]["values"]] == [int(n) for n in steps.n]
+    assert "yoda" not in again
     # the YODA histograms of the distributions: numpy's histogram of the per-event values
     from recast_ml.export.outputs import distribution_histograms
 

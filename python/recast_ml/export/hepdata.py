@@ -11,7 +11,8 @@ mark for it. Tables:
   CLs_obs/exp, r_obs/exp, r_cons) and one cutflow per region (MC events, events at σ × L ± MC
   error, cumulative efficiency);
 * ``recast-ml validate``: per benchmark and kind (cutflow, yield) the comparison recast / published
-  (published, ours ± MC error, ratio ± error, status).
+  (published, ours ± MC error, ratio ± error, status), and the cutflows of the regions that
+  ``validation.yaml`` tabulates (``cutflow_tables:``, where nothing published is compared).
 """
 
 from __future__ import annotations
@@ -200,14 +201,19 @@ def signal_region_table(doc: Mapping[str, Any], sample: str) -> Table | None:
     )
 
 
-def cutflow_tables(doc: Mapping[str, Any], sample: str) -> list[Table]:
-    """One cutflow table per region of one analysis' results document."""
+def cutflow_tables(
+    doc: Mapping[str, Any], sample: str, regions: Sequence[str] | None = None, label: str = ""
+) -> list[Table]:
+    """One cutflow table per region of one analysis' results document (``regions``: only those;
+    ``label`` is appended to the table names, e.g. the benchmark)."""
     aid = str(doc["analysis"]["id"])
     q = _qualifiers(doc, sample)
     lumi = doc["sample"].get("luminosity_fb")
     at = f"events at {lumi:g} fb$^{{-1}}$" if lumi is not None else "events"
     out = []
     for reg in doc["regions"]:
+        if regions is not None and reg["name"] not in regions:
+            continue
         steps = reg["cutflow"]
         dependent = [variable("MC events", [s["n"] for s in steps], qualifiers=q)]
         if all("yield" in s for s in steps):
@@ -224,7 +230,7 @@ def cutflow_tables(doc: Mapping[str, Any], sample: str) -> list[Table]:
         dependent.append(variable("Cumulative efficiency", [s["efficiency_cumulative"] for s in steps], qualifiers=q))
         out.append(
             Table(
-                name=f"{aid} cutflow {reg['name']}",
+                name=f"{aid} cutflow {reg['name']}" + (f" {label}" if label else ""),
                 description=f"{aid}: cutflow of region {reg['name']} (recast_ml), MC events and events at sigma x L.",
                 independent=[variable("Cut", [str(s["name"]) for s in steps])],
                 dependent=dependent,
@@ -264,7 +270,7 @@ def validation_tables(
                 q.append({"name": "Model", "value": f"{info['model']}:{masses}"})
             if "cross_section_pb" in info:
                 q.append({"name": "Signal cross section", "value": float(info["cross_section_pb"]), "units": "pb"})
-            units = "efficiency" if kind == "cutflow" else "events"
+            units = None if kind == "cutflow" else "events"  # cutflows: efficiencies, dimensionless
             tables.append(
                 Table(
                     name=f"{analysis_id} validation {kind} {bench}",

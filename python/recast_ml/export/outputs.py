@@ -102,12 +102,17 @@ def distribution_histograms(report: ValidationReport, distributions: Sequence[st
 
 
 def write_validation_exports(report: ValidationReport, out: Path, distributions: Sequence[str]) -> dict[str, Any]:
-    """Writes ``hepdata/`` (the comparisons with the published numbers, per benchmark and kind)
-    and ``distributions.yoda`` (:func:`distribution_histograms`) into the validation folder
-    ``out``, each replaced in one rename; returns their description (for ``summary.json``)."""
+    """Writes ``hepdata/`` (the comparisons with the published numbers, per benchmark and kind;
+    the cutflows of ``report.cutflow_tables`` per benchmark) and ``distributions.yoda``
+    (:func:`distribution_histograms`) into the validation folder ``out``, each replaced in one
+    rename; returns their description (for ``summary.json``)."""
     summary = report.summary()
     tables = hepdata.validation_tables(report.analysis, summary["comparisons"], report.benchmarks)
+    if report.cutflow_tables:
+        for name, res in report.results.items():
+            tables += hepdata.cutflow_tables(res.to_dict(), name, report.cutflow_tables, label=name)
     histos = distribution_histograms(report, distributions)
+    out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".recast_validate_", dir=out))
     described: dict[str, Any] = {}
     try:
