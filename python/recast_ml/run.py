@@ -467,9 +467,13 @@ def run_job(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".recast_run_", dir=out.parent))
     try:
+        from .export import outputs as exports
+
+        summary["outputs"] = exports.write_run_exports(summary, loaded, tmp)  # pyhf/, hepdata/
         (tmp / "results.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         (tmp / "report.html").write_text(run_report(summary, loaded, results))
         out.mkdir(exist_ok=True)
+        exports.replace_folders(tmp, out, exports.RUN_FOLDERS)
         for name in ("results.json", "report.html"):
             os.replace(tmp / name, out / name)
     finally:

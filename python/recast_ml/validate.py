@@ -585,6 +585,9 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     summary = report.summary()
+    from .export.outputs import write_validation_exports
+
+    summary["exports"] = write_validation_exports(report, out, distributions)  # hepdata/, distributions.yoda
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     for name, res in report.results.items():
         res.save(out / f"results_{name}.json")
