@@ -6,6 +6,10 @@ NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares
 
 * published cutflows step by step: efficiency relative to the normalisation row (the experiment's
   preselection row), ratio ours/published with the binomial MC error, within a tolerance;
+  ``compare_with: {column, label}`` puts another recast tool's numbers from the same CSV beside
+  ours (its efficiency relative to its own normalisation row, and its ratio to the published one),
+  ``first_step_of: {region: step}`` says after which step a region's published rows start where
+  it is not ``first_step``; the summary counts the steps within 10/15/25 % (ours and the other tool's);
 * published final yields at sigma x L;
 * where nothing is published (``no_published_numbers:`` in ``validation.yaml``, with the reason),
   the report says so in its first lines; ``technical:`` checks run model cards on feature vectors
