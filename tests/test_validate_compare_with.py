@@ -110,7 +110,10 @@ def test_within_counts_and_the_summary_and_table():
     html = _html(report, s, [])
     assert "<th>CheckMATE</th><th>CheckMATE / published</th>" in html
     assert "<td>0.52</td><td>1.040</td>" in html
-    assert "cutflows within 10 / 15 / 25 % of the published value: recast_ml 1 / 2 / 2 of 3; CheckMATE 1 / 1 / 2 of 2" in html
+    assert (
+        "cutflows within 10 / 15 / 25 % of the published value: recast_ml 1 / 2 / 2 of 3; CheckMATE 1 / 1 / 2 of 2"
+        in html
+    )
 
 
 def test_committed_2016_07_report():
