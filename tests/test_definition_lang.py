@@ -488,13 +488,30 @@ def test_bundled_generated_expressions_point_at_their_source_text(analysis, shar
     """Every expression of the spec is at its line:column verbatim, or is generated from the text
     there: an element of a list-valued input (the slice at the source) or a split cut (the variable)."""
     path = find_definition(analysis)
-    lines = path.read_text().splitlines()
+    definition = load_definition(path)
+    # text from an included file (`include:`) points into that file: its Located strings name it
+    origin: dict[tuple[str, int, int], str] = {}
+
+    def files(x: Any) -> None:
+        if isinstance(x, Located) and x.file is not None:
+            origin[(str(x), x.line, x.col)] = x.file
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                files(k)
+                files(v)
+        elif isinstance(x, list):
+            for v in x:
+                files(v)
+
+    files(definition.doc)
+    lines = {f: Path(f).read_text().splitlines() for f in {str(path), *origin.values()}}
     kinds: dict[str, int] = {}
 
     def walk(x: Any) -> None:
         if isinstance(x, dict):
             if {"text", "line", "col"} <= set(x) and x["text"]:
-                src = lines[x["line"] - 1][x["col"] - 1 :]
+                file = origin.get((x["text"], x["line"], x["col"]), str(path))
+                src = lines[file][x["line"] - 1][x["col"] - 1 :]
                 t = x["text"]
                 if src.startswith(t):
                     kind = "verbatim"
@@ -512,7 +529,7 @@ def test_bundled_generated_expressions_point_at_their_source_text(analysis, shar
             for v in x:
                 walk(v)
 
-    walk(load_definition(path).spec())
+    walk(definition.spec())
     assert kinds["list input"] > 0
     assert kinds["verbatim"] > 100
     if analysis == "ATLAS-SUSY-2018-22":

@@ -44,10 +44,12 @@ _FB_PER_PB = 1000.0  # sigma [pb] x L [fb^-1] x 1000 = events
 # YAML with positions
 # ------------------------------------------------------------------------------------------------
 class Located(str):
-    """A string from a definition file that remembers where its text starts (1-based)."""
+    """A string from a definition file that remembers where its text starts (1-based). ``file`` is
+    set on the strings of an included file (``include:``), ``None`` for the definition's own."""
 
     line: int
     col: int
+    file: str | None = None
 
     def __new__(cls, value: str, line: int = 1, col: int = 1) -> Located:
         s = super().__new__(cls, value)
@@ -154,10 +156,10 @@ def _schema() -> Any:
     return json.loads((_SCHEMAS / "analysis.schema.json").read_text())
 
 
-def _validate(doc: Any, path: Path) -> None:
+def _validate(doc: Any, path: Path, schema: Any = None) -> None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = jsonschema.Draft202012Validator(_schema() if schema is None else schema)
     errors = sorted(validator.iter_errors(doc), key=lambda e: len(e.absolute_path))
     if not errors:
         return
@@ -729,9 +731,162 @@ def load_definition(path: str | os.PathLike[str]) -> Definition:
     if not isinstance(doc, dict):
         raise ConfigError("an analysis definition must be a mapping", file=str(path))
     _validate(doc, path)
+    doc = _resolve_includes(doc, path, (path.resolve(),))
     from .definition_lang import expand  # compact forms (templates, list inputs, split regions) -> plain
 
     return Definition(path=path, doc=expand(doc, path))
+
+
+# ------------------------------------------------------------------------------------------------
+# include: objects and variables shared between definitions (analyses/README.md, "Includes")
+# ------------------------------------------------------------------------------------------------
+_INCLUDED_KEYS = ("objects", "variables")
+
+
+def _fragment_schema() -> Any:
+    """The schema of an included file: ``objects``, ``variables`` (as in a definition), its own
+    ``include`` and a ``description``; nothing else."""
+    main = _schema()
+    props = main["properties"]
+    return {
+        **main,
+        "title": "recast_ml analysis-definition include file (objects and variables)",
+        "required": [],
+        "properties": {
+            "include": props["include"],
+            "description": {"type": "string"},
+            **{k: props[k] for k in _INCLUDED_KEYS},
+        },
+    }
+
+
+def _include_refs(doc: Mapping[Any, Any]) -> list[Any]:
+    inc = doc.get("include")
+    if inc is None:
+        return []
+    return [inc] if isinstance(inc, str) else list(inc)
+
+
+def _mark_file(x: Any, file: str) -> None:
+    """Sets ``file`` on every Located string of ``x`` that has none (nested includes keep theirs)."""
+    if isinstance(x, Located):
+        if x.file is None:
+            x.file = file
+    elif isinstance(x, Mapping):
+        for k, v in x.items():
+            _mark_file(k, file)
+            _mark_file(v, file)
+    elif isinstance(x, list):
+        for v in x:
+            _mark_file(v, file)
+
+
+def _merge_objects(base: list[Any], own: list[Any]) -> list[Any]:
+    """``base`` then ``own``; a named step of ``own`` replaces the ``base`` step of that name in place."""
+    out = list(base)
+    replaceable = {str(o["name"]): k for k, o in enumerate(base) if "name" in o}
+    for o in own:
+        k = replaceable.pop(str(o["name"]), None) if "name" in o else None
+        if k is None:
+            out.append(o)
+        else:
+            out[k] = o
+    return out
+
+
+def _merge_variables(base: Mapping[Any, Any], own: Mapping[Any, Any]) -> dict[Any, Any]:
+    """``base`` then ``own``; a variable of ``own`` replaces the ``base`` one of that name in place."""
+    own_keys = {str(k): k for k in own}
+    out = {own_keys.get(str(k), k): own[own_keys[str(k)]] if str(k) in own_keys else v for k, v in base.items()}
+    out.update({k: v for k, v in own.items() if k not in out})
+    return out
+
+
+def _resolve_includes(doc: dict[Any, Any], path: Path, chain: tuple[Path, ...]) -> dict[Any, Any]:
+    """``doc`` with its ``include:`` files merged in (their objects and variables first, in the
+    order listed, each file's own includes before it); its own steps and variables override those
+    of the same name. Missing, invalid and circular includes are ConfigErrors naming the files."""
+    refs = _include_refs(doc)
+    if not refs and "include" not in doc:
+        return doc
+    objects: list[Any] = []
+    variables: dict[Any, Any] = {}
+    for ref in refs:
+        line = ref.line if isinstance(ref, Located) else None
+        col = ref.col if isinstance(ref, Located) else None
+        target = path.parent / str(ref)
+        if not target.is_file():
+            raise ConfigError(f"included file {str(ref)!r} not found ({target})", file=str(path), line=line, column=col)
+        key = target.resolve()
+        if key in chain:
+            cycle = " -> ".join(str(p) for p in (*chain, key))
+            raise ConfigError(f"circular include: {cycle}", file=str(path), line=line, column=col)
+        frag = load_yaml(target)
+        if not isinstance(frag, dict):
+            raise ConfigError("an included file must be a mapping (objects:, variables:)", file=str(target))
+        _validate(frag, target, _fragment_schema())
+        frag = _resolve_includes(frag, target, (*chain, key))
+        _mark_file(frag, str(target))
+        objects = _merge_objects(objects, frag.get("objects", []))
+        variables = _merge_variables(variables, frag.get("variables", {}))
+        log.debug("%s: included %s", path, target)
+    out = {k: v for k, v in doc.items() if k != "include"}
+    out["objects"] = _merge_objects(objects, doc.get("objects", []))
+    out["variables"] = _merge_variables(variables, doc.get("variables", {}))
+    return out
+
+
+def _definition_files(path: Path) -> list[Path]:
+    """The definition file and every file it includes (recursively), for cache keys."""
+    out: list[Path] = []
+    todo = [path]
+    while todo:
+        p = todo.pop()
+        if p.resolve() in out:
+            continue
+        out.append(p.resolve())
+        try:
+            data = p.read_bytes()
+        except OSError:
+            continue
+        if b"include" not in data:
+            continue
+        try:
+            doc = load_yaml(p)
+        except ConfigError:
+            continue  # reported when the definition is loaded
+        if isinstance(doc, dict):
+            todo += [p.parent / str(r) for r in _include_refs(doc) if isinstance(r, str)]
+    return out
+
+
+def _included_origin(doc: Mapping[str, Any], line: int | None, column: int | None) -> str | None:
+    """The included file whose object or variable text covers ``line:column`` of the resolved
+    definition, where no text of the definition's own file does (the core's errors name the
+    definition's file; this names the file the text came from)."""
+    if line is None:
+        return None
+    own = False
+    found: set[str] = set()
+
+    def visit(x: Any) -> None:
+        nonlocal own
+        if isinstance(x, Located):
+            if x.line == line and (column is None or x.col <= column <= x.col + len(x)):
+                if x.file is None:
+                    own = True
+                else:
+                    found.add(x.file)
+        elif isinstance(x, Mapping):
+            for k, v in x.items():
+                visit(k)
+                visit(v)
+        elif isinstance(x, list):
+            for v in x:
+                visit(v)
+
+    visit(dict(doc))
+    return next(iter(found)) if len(found) == 1 and not own else None
 
 
 def find_definition(name_or_path: str | os.PathLike[str]) -> Path:
@@ -1014,7 +1169,13 @@ class Analysis:
         self.definition = definition
         self.detector = detector
         text, blobs = definition.resolved()
-        self._core = _core.Analysis.from_json(text, str(definition.path), dict(input_schema), blobs)
+        try:
+            self._core = _core.Analysis.from_json(text, str(definition.path), dict(input_schema), blobs)
+        except ConfigError as e:  # text from an included file: name that file
+            origin = _included_origin(definition.doc, e.line, e.column) if e.file == str(definition.path) else None
+            if origin is None:
+                raise
+            raise ConfigError(e.message, file=origin, line=e.line, column=e.column) from e
         # regions left out because a model file is absent (region -> reason); see Definition.unavailable
         self.unavailable: dict[str, str] = definition.unavailable()
         for region, reason in self.unavailable.items():
@@ -1036,7 +1197,13 @@ class Analysis:
             data = path.read_bytes()
         except OSError as e:
             raise ConfigError(f"cannot read {path}: {e.strerror}", file=str(path)) from e
-        file_key = (str(path.resolve()), stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
+        digest = hashlib.sha256(data)
+        for extra in _definition_files(path)[1:]:  # included files: an edited one is loaded again
+            try:
+                digest.update(extra.read_bytes())
+            except OSError:
+                digest.update(b"<unreadable>")  # load_definition reports it
+        file_key = (str(path.resolve()), stat.st_mtime_ns, digest.hexdigest())
         definition: Definition | None = None
         if detector is None:
             cached = _LOADED_DEFAULT.get(file_key)

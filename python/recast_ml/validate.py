@@ -6,6 +6,10 @@ NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares
 
 * published cutflows step by step: efficiency relative to the normalisation row (the experiment's
   preselection row), ratio ours/published with the binomial MC error, within a tolerance;
+  ``compare_with: {column, label}`` puts another recast tool's numbers from the same CSV beside
+  ours (its efficiency relative to its own normalisation row, and its ratio to the published one),
+  ``first_step_of: {region: step}`` says after which step a region's published rows start where
+  it is not ``first_step``; the summary counts the steps within 10/15/25 % (ours and the other tool's);
 * published final yields at sigma x L;
 * where nothing is published (``no_published_numbers:`` in ``validation.yaml``, with the reason),
   the report says so in its first lines; ``technical:`` checks run model cards on feature vectors
@@ -55,6 +59,9 @@ class Comparison:
     tolerance: float
     #: the same comparison on each generator variation of validation.yaml
     variations: dict[str, Comparison] = field(default_factory=dict)
+    #: another recast tool's value for this step (cutflows ``compare_with:``; NaN where it has none)
+    other: float = math.nan
+    other_label: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -67,6 +74,11 @@ class Comparison:
     @property
     def ratio_error(self) -> float:
         return self.ours_error / self.published if self.published else math.nan
+
+    @property
+    def other_ratio(self) -> float:
+        """The other recast tool's value / published (NaN without one)."""
+        return self.other / self.published if self.published else math.nan
 
     @property
     def passed(self) -> bool:
@@ -95,7 +107,9 @@ class Comparison:
             "tolerance": self.tolerance,
             "status": self.status,
             "variations": {k: v._measured() for k, v in self.variations.items()},
-        }
+            **({"other": {"tool": self.other_label, "value": _finite(self.other), "ratio": _finite(self.other_ratio)}}
+               if self.other_label else {}),
+        }  # fmt: skip
 
     def _measured(self) -> dict[str, Any]:
         """What this sample gave (also the record of each variation)."""
@@ -106,6 +120,24 @@ class Comparison:
             "ratio_error": self.ratio_error,
             "passed": self.passed,
         }
+
+
+#: |ratio - 1| bands counted in the summary (ours and another tool's, where given)
+WITHIN_BANDS = (0.10, 0.15, 0.25)
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def within_counts(ratios: Sequence[float]) -> dict[str, int]:
+    """How many of the finite ``ratios`` lie within each band of :data:`WITHIN_BANDS` of 1
+    (keys "10%", "15%", "25%"; "compared": the finite ones)."""
+    finite = [r for r in ratios if math.isfinite(r)]
+    out = {"compared": len(finite)}
+    for band in WITHIN_BANDS:
+        out[f"{round(band * 100)}%"] = sum(abs(r - 1.0) <= band + 1e-12 for r in finite)
+    return out
 
 
 @dataclass
@@ -237,7 +269,13 @@ class ValidationReport:
                 "passed_per_variation": {
                     v: sum(c.variations[v].passed for c in cs if v in c.variations) for v in self.variations
                 },
+                "within": within_counts([c.ratio for c in cs]),
             }
+            others = sorted({c.other_label for c in cs if c.other_label})
+            if others:
+                out[kind]["other_within"] = {
+                    t: within_counts([c.other_ratio for c in cs if c.other_label == t]) for t in others
+                }
         out["comparisons"] = [c.to_dict() for c in self.comparisons]
         out["unavailable"] = list(self.unavailable)
         return out
@@ -429,6 +467,10 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
     norm = c["normalisation"]
     skip = {str(s) for s in c.get("skip", [])}
     regions_map = {str(k): str(v) for k, v in c.get("regions", {}).items()}
+    first_of = {str(k): str(v) for k, v in c.get("first_step_of", {}).items()}  # per-region first_step
+    other = c.get("compare_with")  # another recast tool's column: {column, label}
+    other_col = str(other["column"]) if other else ""
+    other_label = str(other.get("label", other_col)) if other else ""
     common = c["common"]
     out: list[Comparison] = []
     for bench, res, match in _selected(c, results):
@@ -439,6 +481,7 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
         if len(norm_rows) != 1:
             raise ConfigError(f"normalisation row {norm['cut']!r} not found once for {bench}", file=str(c["file"]))
         published_norm = _number(norm_rows[0][value], str(c["file"]))
+        other_norm = _other_value(norm_rows[0], other_col, str(c["file"]))
         by_region: dict[str, list[dict[str, str]]] = {}
         for r in mine:
             by_region.setdefault(r["SR"], []).append(r)
@@ -451,12 +494,13 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
                 if region not in res.cutflows:
                     raise ConfigError(f"region {sr!r} ({region!r}) is not in the analysis", file=str(c["file"]))
                 steps = res.cutflows[region].names
-                first = steps.index(str(c["first_step"])) + 1
+                first_step = first_of.get(region, str(c["first_step"]))
+                first = steps.index(first_step) + 1
                 wanted = [r for r in sr_rows if r["cut"] not in skip]
                 if len(wanted) != len(steps) - first:
                     raise ConfigError(
                         f"{sr} has {len(wanted)} published steps, region {region} has "
-                        f"{len(steps) - first} after {c['first_step']!r}",
+                        f"{len(steps) - first} after {first_step!r}",
                         file=str(c["file"]),
                     )
                 pairs = list(zip(wanted, steps[first:], strict=True))
@@ -468,8 +512,19 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
                 k = cf.names.index(step)
                 eff, err = _efficiency(cf, k, k_norm)
                 pub = _number(r[value], str(c["file"])) / published_norm
-                out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol))
+                comparison = Comparison("cutflow", bench, region, step, pub, eff, err, tol)
+                if other:
+                    comparison.other = _other_value(r, other_col, str(c["file"])) / other_norm
+                    comparison.other_label = other_label
+                out.append(comparison)
     return out
+
+
+def _other_value(row: dict[str, str], column: str, file: str) -> float:
+    """Another tool's number in ``column`` (NaN where the cell is empty or there is no column)."""
+    if not column or not (row.get(column) or "").strip():
+        return math.nan
+    return _number(row[column], file)
 
 
 def _compare_steps(c: dict[str, Any], directory: Path, results: dict[str, AnalysisResult]) -> list[Comparison]:
@@ -571,6 +626,12 @@ def _ratio_plot(ax: Any, mine: list[Comparison], variations: list[str]) -> None:
             xv, np.minimum(yv, edge), marker=marker, facecolors="none", edgecolors="k", s=14, zorder=2, label=vname
         )
         off_scale(xv[yv > edge], yv[yv > edge])
+    other = np.array([c.other_ratio for c in mine], dtype=float)
+    if np.isfinite(other).any():
+        ok = np.isfinite(other)
+        label = next(c.other_label for c in mine if c.other_label)
+        ax.scatter(x[ok] - 0.2, np.minimum(other[ok], edge), marker="v", facecolors="none",
+                   edgecolors="tab:purple", s=14, zorder=2, label=f"{label} / published")  # fmt: skip
     ax.legend(fontsize=6, loc="upper left")
     ax.set_xticks(x, [f"{c.region}: {c.step}" for c in mine], rotation=90, fontsize=6)
     ax.set_ylabel("recast_ml / published")
@@ -687,6 +748,20 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<tr><td class='l'>{kind}, variation {e(vname)}</td><td>{s['compared']}</td>"
                 f"<td>{n_passed}</td><td></td><td></td><td></td></tr>"
             )
+    bands = " / ".join(f"{round(b * 100)}" for b in WITHIN_BANDS)
+    for kind in ("cutflow", "yield"):
+        s = summary[kind]
+        if not s["compared"]:
+            continue
+        rows = [("recast_ml", s["within"]), *s.get("other_within", {}).items()]
+        parts.append(
+            f"<tr><td class='l' colspan='6'>{kind}s within {bands} % of the published value: "
+            + "; ".join(
+                f"{e(tool)} {' / '.join(str(w[f'{round(b * 100)}%']) for b in WITHIN_BANDS)} of {w['compared']}"
+                for tool, w in rows
+            )
+            + "</td></tr>"
+        )
     parts.append(
         "</table><p class='legend'>Shading of the comparison rows: <span class='passed'>&nbsp;green&nbsp;</span> "
         "within tolerance; <span class='mc-limited'>&nbsp;orange&nbsp;</span> MC-limited: outside the tolerance, "
@@ -725,9 +800,11 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         cs = [c for c in report.comparisons if c.kind == kind]
         if not cs:
             continue
+        others = list(dict.fromkeys(c.other_label for c in cs if c.other_label))
         parts.append(
             f"<h2>{e(title)}</h2><table><tr><th>benchmark</th><th>region</th><th>step</th><th>published [{unit}]</th>"
             f"<th>recast_ml [{unit}]</th><th>MC error [{unit}]</th><th>ratio</th><th>± MC</th><th>status</th>"
+            + "".join(f"<th>{e(t)} [{unit}]</th><th>{e(t)} / published</th>" for t in others)
             + "".join(f"<th>ratio, {e(v)}</th>" for v in report.variations)
             + "</tr>"
         )
@@ -738,6 +815,12 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                 f"<td class='l'>{e(c.step)}</td><td>{c.published:.4g}</td><td>{c.ours:.4g}</td>"
                 f"<td>{c.ours_error:.2g}</td><td>{c.ratio:.3f}</td><td>{c.ratio_error:.3f}</td>"
                 f"<td class='l'>{c.status}</td>"
+                + "".join(
+                    f"<td>{c.other:.4g}</td><td>{c.other_ratio:.3f}</td>"
+                    if c.other_label == t and math.isfinite(c.other)
+                    else "<td>–</td><td>–</td>"
+                    for t in others
+                )
                 + "".join(
                     f"<td>{c.variations[v].ratio:.3f} ± {c.variations[v].ratio_error:.3f}</td>"
                     if v in c.variations
