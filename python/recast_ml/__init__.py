@@ -24,6 +24,8 @@ from .onnx import OnnxModel, TensorInfo
 if TYPE_CHECKING:  # for type checkers: the lazily imported submodules are attributes (explicit re-exports)
     from . import catalogue as catalogue
     from . import convert as convert
+    from . import delphes as delphes
+    from . import export as export
     from . import models as models
     from . import provenance as provenance
     from . import pythia as pythia
@@ -42,10 +44,12 @@ SUBMODULES = (
     "analysis",
     "catalogue",
     "convert",
+    "delphes",
     "detector",
     "effmap",
     "errors",
     "events",
+    "export",
     "io",
     "models",
     "onnx",
