@@ -84,7 +84,7 @@ def keys(doc: object, path: str = "") -> list[tuple[str, str]]:
     if isinstance(doc, dict):
         for k, v in doc.items():
             out.append((path, k))
-            if k not in ("status", "metadata", "provenance", "versions"):
+            if k not in ("status", "metadata", "provenance", "versions", "channels"):
                 out += keys(v, f"{path}.{k}")
     elif isinstance(doc, list):
         for item in doc[:1]:

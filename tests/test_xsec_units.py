@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import jsonschema
@@ -396,3 +397,23 @@ def test_provenance_lists_the_files_a_definition_names():
     assert model_files
     assert not model_files & set(files)  # model files are listed under models only
     assert prov["definition"]["sha256"] == _sha(ana.definition.path)
+
+
+def test_a_given_cross_section_warns_only_when_it_differs_from_the_file(tmp_path, caplog):
+    """28.4fb on a sample recast wrote with 0.0284 pb is the same σ (no warning; the float of
+    28.4fb and the file's 17-digit value differed in the last bit); a different σ warns once, with
+    one unit."""
+    sample = tmp_path / "s.hepmc3.gz"
+    _run(
+        tmp_path, "gen", "--analysis", "ATLAS-SUSY-2019-04", "--generate", "gluino_direct:1400,1000", "-n", "10",
+        "--cross-section", "0.0284", "--write-events", str(sample),
+    )  # fmt: skip
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="recast_ml.run"):
+        _run(tmp_path, "same", "--analysis", "ATLAS-SUSY-2019-04", "--events", str(sample), "--cross-section", "28.4fb")
+    assert not [r for r in caplog.records if "used, not the" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="recast_ml.run"):
+        _run(tmp_path, "other", "--analysis", "ATLAS-SUSY-2019-04", "--events", str(sample), "--cross-section", "30fb")
+    (msg,) = [r.getMessage() for r in caplog.records if "used, not the" in r.getMessage()]
+    assert msg.startswith("--cross-section 30fb = 0.03 pb used, not the GenCrossSection of")
+    assert "pb pb" not in msg

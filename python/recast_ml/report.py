@@ -705,6 +705,9 @@ def run_report(
             or doc.get("sample", {}).get("object_caveats")
             or summary.get("input", {}).get("object_caveats")
         )
+        source = doc.get("sample", {}).get("object_source")
+        if source:
+            parts.append(f"<p>Objects: <b>{e(str(source))}</b></p>")
         if caveats:
             parts.append(
                 f"<div class='warning'><b>Object definitions differ from the analysis':</b>{value_html(caveats)}</div>"

@@ -406,8 +406,8 @@ def run_job(
         from_file = None if is_root else file_cross_section(files)
         if given is not None:
             xs, xs_source = given.pb, given.source
-            if from_file and from_file[0] != given.pb:
-                log.warning("%s pb used, not the %s: %g pb", given.source, from_file[1], from_file[0])
+            if from_file and not math.isclose(from_file[0], given.pb, rel_tol=1e-9):
+                log.warning("%s used, not the %s: %g pb", given.source, from_file[1], from_file[0])
         elif from_file is not None:
             xs, xs_source = from_file
             given = _file_uncertainty(files[0], xs, xs_source)
