@@ -135,7 +135,7 @@ def plot(store: ScanStore, path: Path, title: str = "") -> Path:
 
     names, points = _grid(store)
     lines = contours(store)
-    fig, ax = plt.subplots(figsize=(7.5, 6))
+    fig, ax = plt.subplots(figsize=(11, 6))
     # expected band
     for name, segs in lines.items():
         st = _STYLE[name]
@@ -165,7 +165,15 @@ def plot(store: ScanStore, path: Path, title: str = "") -> Path:
     ax.set_xlabel(f"{names[0]} [GeV]")
     ax.set_ylabel(f"{names[1]} [GeV]")
     ax.set_title(title or store.meta().get("model", ""))
-    ax.legend(fontsize=6, loc="upper left", ncol=2, title="filled: excluded (obs.); colour: best SR", title_fontsize=6)
+    # beside the plane, not over it (the compressed corner holds points and the contours' ends)
+    ax.legend(
+        fontsize=6,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        title="filled: excluded (obs.); colour: best SR",
+        title_fontsize=6,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
