@@ -206,18 +206,23 @@ def _split(text: str, option: str, expected: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
+def _number_unit_text(value: str | float, option: str, expected: str) -> tuple[str, str, str]:
+    """(the number's digits, its unit or "", the text as given) of an option's value: a number,
+    or text such as ``28.4fb``; ConfigError naming ``option`` and ``expected`` otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value)), "", f"{value:g}"
+    if isinstance(value, str):
+        digits, unit = _split(value, option, expected)
+        return digits, unit, value.strip()
+    raise ConfigError(f"{option}: expected {expected}, got {type(value).__name__}")
+
+
 def parse_cross_section(value: str | float, option: str = "--cross-section") -> SampleCrossSection:
     """A cross section given as text: a number and a unit (``28.4fb``, ``0.0284 pb``, ``2.84e1 fb``;
     units :data:`UNITS_PB`, case-insensitive) or a bare number, taken as pb (the source says so).
     ConfigError naming ``option`` for anything else, zero, negative, nan or inf."""
     expected = f"a positive number with a unit ({', '.join(UNITS_PB)}), e.g. 28.4fb; a bare number is pb"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        digits, unit, text = repr(float(value)), "", f"{value:g}"
-    elif isinstance(value, str):
-        digits, unit = _split(value, option, expected)
-        text = value.strip()
-    else:
-        raise ConfigError(f"{option}: expected {expected}, got {type(value).__name__}")
+    digits, unit, text = _number_unit_text(value, option, expected)
     number = float(digits)
     if unit and unit.lower() not in UNITS_PB:
         raise ConfigError(f"{option} {text!r}: unknown unit {unit!r}; expected {expected}")
@@ -239,13 +244,7 @@ def parse_cross_section_error(
     ``cross_section_pb``). ConfigError naming ``option`` for anything else or a value that is not
     finite and >= 0."""
     expected = "a relative uncertainty as a percentage (10%) or fraction (0.1), or an absolute one with a unit (2.8fb)"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        digits, unit, text = repr(float(value)), "", f"{value:g}"
-    elif isinstance(value, str):
-        digits, unit = _split(value, option, expected)
-        text = value.strip()
-    else:
-        raise ConfigError(f"{option}: expected {expected}, got {type(value).__name__}")
+    digits, unit, text = _number_unit_text(value, option, expected)
     number = float(digits)
     if not (math.isfinite(number) and number >= 0):
         raise ConfigError(f"{option} {text!r}: expected {expected}; it must be finite and >= 0")
