@@ -54,7 +54,8 @@ def _hypotest(ws: pyhf.Workspace) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def run_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("exports") / "out"
-    doc = run_job(ANALYSES, generate="gluino_direct:1400,1000", n_events=200, output=out)
+    sample = out.parent / "sample.hepmc3.gz"  # kept: the YODA test re-reads the events
+    doc = run_job(ANALYSES, generate="gluino_direct:1400,1000", n_events=200, output=out, write_events=sample)
     return out, doc
 
 
@@ -374,10 +375,13 @@ def test_long_and_repeated_table_names_are_made_valid(tmp_path):
 # ----------------------------------------------------------------------------------------- YODA
 def _hand_text() -> str:
     """YODA's writer layout (WriterYODA, HISTO1D_V2) with the hand-computed moments of
-    test_yoda_histogram_by_hand, numbers in C++ scientific format, 10 digits."""
+    test_yoda_histogram_by_hand, numbers in C++ scientific format, 10 digits (bin edges 17)."""
 
     def row(*xs: float) -> str:
         return "\t".join(f"{x:.10e}" for x in xs)
+
+    def bin_row(low: float, high: float, *xs: float) -> str:  # edges with 17 significant digits
+        return "\t".join([f"{low:.16e}", f"{high:.16e}", row(*xs)])
 
     return "\n".join(
         [
@@ -395,9 +399,9 @@ def _hand_text() -> str:
             "Underflow\tUnderflow\t" + row(1.0, 1.0, -1.0, 1.0, 1),
             "Overflow\tOverflow\t" + row(0.0, 0.0, 0.0, 0.0, 1),
             "# xlow\t xhigh\t sumw\t sumw2\t sumwx\t sumwx2\t numEntries",
-            row(0, 1, 3.0, 5.0, 1.5, 0.75, 2),
-            row(1, 2, 0, 0, 0, 0, 0),
-            row(2, 4, 1.0, 0.5, 2.75, 7.625, 2),
+            bin_row(0, 1, 3.0, 5.0, 1.5, 0.75, 2),
+            bin_row(1, 2, 0, 0, 0, 0, 0),
+            bin_row(2, 4, 1.0, 0.5, 2.75, 7.625, 2),
             "END YODA_HISTO1D_V2",
             "",
             "",
@@ -439,7 +443,7 @@ def test_yoda_reader_errors(tmp_path):
     p.write_text(text.replace("Total   \tTotal   \t5.0", "Total   \tTotal   \t9.0"))
     with pytest.raises(ConfigError, match="Total line"):
         yoda.read(p)
-    p.write_text(text.replace(f"{1:.10e}\t{2:.10e}", f"{1.5:.10e}\t{2:.10e}"))
+    p.write_text(text.replace(f"{1:.16e}\t{2:.16e}", f"{1.5:.16e}\t{2:.16e}"))
     with pytest.raises(ConfigError, match=r"line 16: bin starts at 1.5"):
         yoda.read(p)
     with pytest.raises(ConfigError, match="edges"):
@@ -525,3 +529,35 @@ def test_empty_yoda_histogram_round_trips(tmp_path):
     (back,) = yoda.read(yoda.write(tmp_path / "e.yoda", [h]))
     assert not back.bins.any()
     assert not back.total.any()
+
+
+def test_run_writes_the_report_distributions_as_yoda(run_out):
+    """distributions.yoda of a run = numpy's histogram of the variables of the same events (read
+    again from the written sample, analysed alone) on the file's bins, in events at L."""
+    from recast_ml.analysis import Analysis, load_yaml, run_files
+
+    out, doc = run_out
+    histos = {h.path: h for h in yoda.read(out / "distributions.yoda")}
+    assert doc["outputs"]["yoda"] == {"file": "distributions.yoda", "histograms": list(histos)}
+    aid = "ATLAS-SUSY-2018-22"
+    wanted = load_yaml(REPO / "analyses" / aid / "validation.yaml")["distributions"]
+    ana = Analysis.load(aid)
+    xs = doc["input"]["cross_section_pb"]
+    (res,) = run_files([ana], [out.parent / "sample.hepmc3.gz"], cross_section=xs)
+    lumi = _analysis(doc, aid)["sample"]["luminosity_fb"]
+    per_event = xs * 1000.0 * lumi / 200  # events at L per MC event (unit weights)
+    checked = 0
+    for var in wanted:
+        h = histos[f"/{aid}/{var}"]
+        v = res.variable(var)
+        v = v[np.isfinite(v)]
+        assert len(v) > 0
+        assert h.edges[0] <= v.min() and v.max() < h.edges[-1]  # nothing in under/overflow
+        counts, _ = np.histogram(v, bins=h.edges)
+        np.testing.assert_array_equal(h.bins[:, 4], counts)
+        np.testing.assert_allclose(h.bins[:, 0], counts * per_event, rtol=1e-12)
+        assert h.underflow[4] == h.overflow[4] == 0
+        assert "events at 139 fb^-1" in h.annotations["YLabel"]
+        checked += 1
+    assert checked == len(wanted) >= 3
+    assert "distributions.yoda" in (out / "report.html").read_text()

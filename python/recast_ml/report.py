@@ -226,6 +226,41 @@ def _is_number(x: str) -> bool:
     return True
 
 
+def distribution_edges(values: np.ndarray, published: tuple[np.ndarray, np.ndarray, str] | None = None) -> np.ndarray:
+    """Bin edges of a distribution (the report's plots and their YODA histograms): the published
+    shape's bins where there is one; integers one per bin (up to 40 values); else 40 equal bins
+    over the values' range."""
+    if published is not None:
+        return np.asarray(published[0], dtype=float)
+    if not len(values):
+        return np.array([0.0, 1.0])
+    integer = bool(np.all(values == np.round(values))) and np.ptp(values) <= 40
+    if integer:
+        return np.arange(values.min() - 0.5, values.max() + 1.5)
+    return np.histogram_bin_edges(values, bins=40)
+
+
+def run_distributions(
+    doc: Mapping[str, Any], ana: Analysis | None, res: AnalysisResult | None
+) -> tuple[list[tuple[str, np.ndarray, str | None, tuple[np.ndarray, np.ndarray, str] | None]], float | None]:
+    """The distributions of a run's analysis (those of its validation.yaml the result holds):
+    [(variable, values, unit, published shape or None)] and the events at L per MC event when the
+    events carry unit weights (else None: shapes are normalised)."""
+    if res is None or not len(res.variable_names):
+        return [], None
+    directory, variables, names = _definition_info(ana, doc["analysis"]["id"])
+    unit_weights = (
+        res.scale is not None and res.n_events > 0 and abs(res.sum_weights - res.n_events) < 1e-6 * res.n_events
+    )
+    out = []
+    for var in names:
+        if var not in res.variable_names:
+            continue
+        published = published_shape(directory, var) if directory is not None else None
+        out.append((var, res.variable(var), variable_unit(var, variables.get(var), variables), published))
+    return out, float(res.scale) if unit_weights and res.scale is not None else None
+
+
 def distribution_png(
     variable: str,
     samples: Mapping[str, np.ndarray],
@@ -242,13 +277,7 @@ def distribution_png(
     fig, ax = plt.subplots(figsize=(6, 4))
     finite = {k: v[np.isfinite(v)] for k, v in samples.items()}
     pooled = np.concatenate([v for v in finite.values() if len(v)] or [np.zeros(1)])
-    if published is not None:
-        edges = published[0]
-    else:
-        integer = bool(np.all(pooled == np.round(pooled))) and np.ptp(pooled) <= 40
-        edges = (
-            np.arange(pooled.min() - 0.5, pooled.max() + 1.5) if integer else np.histogram_bin_edges(pooled, bins=40)
-        )
+    edges = distribution_edges(pooled, published)
     absolute = published is None and scale is not None and all(k in scale for k in finite)
     for name, v in finite.items():
         if not len(v):
@@ -599,31 +628,22 @@ def _definition_info(ana: Analysis | None, aid: str) -> tuple[Path | None, dict[
 
 
 def _distributions(doc: Mapping[str, Any], ana: Analysis | None, res: AnalysisResult | None, lumi: str) -> str:
-    if res is None or not len(res.variable_names):
+    dists, scale = run_distributions(doc, ana, res)
+    if not dists:
         return ""
-    directory, variables, names = _definition_info(ana, doc["analysis"]["id"])
-    names = [n for n in names if n in res.variable_names]
-    if not names:
-        return ""
-    # events at L per bin when the events carry unit weights, else normalised shapes
-    unit_weights = (
-        res.scale is not None and res.n_events > 0 and abs(res.sum_weights - res.n_events) < 1e-6 * res.n_events
-    )
     parts = [
         "<h3>Distributions</h3><p>All events with a value of the variable (before any SR selection); those "
         "listed in the analysis' validation.yaml. "
-        + ("Events at " + e(lumi) + " per bin." if unit_weights else "Normalised to unit area.")
-        + "</p>"
+        + ("Events at " + e(lumi) + " per bin." if scale is not None else "Normalised to unit area.")
+        + " The histograms are also in distributions.yoda beside this page.</p>"
     ]
-    for var in names:
-        published = published_shape(directory, var) if directory is not None else None
-        unit = variable_unit(var, variables.get(var), variables)
+    for var, values, unit, published in dists:
         png = distribution_png(
             var,
-            {"this sample": res.variable(var)},
+            {"this sample": values},
             unit,
             published,
-            scale={"this sample": float(res.scale)} if unit_weights and res.scale is not None else None,
+            scale={"this sample": scale} if scale is not None else None,
             lumi=lumi,
         )
         pub = f"; published shape: {published[2]}" if published else "; no published shape in the analysis folder"

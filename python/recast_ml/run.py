@@ -469,7 +469,7 @@ def run_job(
     try:
         from .export import outputs as exports
 
-        summary["outputs"] = exports.write_run_exports(summary, loaded, tmp)  # pyhf/, hepdata/
+        summary["outputs"] = exports.write_run_exports(summary, loaded, tmp, results)  # pyhf/, hepdata/, YODA
         (tmp / "results.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         (tmp / "report.html").write_text(run_report(summary, loaded, results))
         out.mkdir(exist_ok=True)

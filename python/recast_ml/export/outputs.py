@@ -15,20 +15,57 @@ import numpy as np
 from . import hepdata, pyhf_patch, yoda
 
 if TYPE_CHECKING:
-    from ..analysis import Analysis
+    from ..analysis import Analysis, AnalysisResult
     from ..validate import ValidationReport
 
 log = logging.getLogger(__name__)
 
 #: the folders ``recast-ml run`` writes beside results.json
-RUN_FOLDERS = ("pyhf", "hepdata")
+#: (and ``distributions.yoda``, a file, where the report has distributions)
+RUN_FOLDERS = ("pyhf", "hepdata", "distributions.yoda")
 #: bins of the YODA histograms of the validation distributions (as the report's plots)
 DISTRIBUTION_BINS = 40
 
 
-def write_run_exports(summary: Mapping[str, Any], analyses: Sequence[Analysis], folder: Path) -> dict[str, Any]:
+def run_distribution_histograms(
+    summary: Mapping[str, Any], analyses: Sequence[Analysis], results: Sequence[AnalysisResult]
+) -> list[yoda.Histo1D]:
+    """The run report's distributions as YODA histograms, on the report's bins
+    (:func:`recast_ml.report.distribution_edges`; the last edge moved just above the largest value:
+    YODA's bins are half-open) and in its units: events at L per bin where the events carry unit
+    weights, else MC events (unweighted)."""
+    from ..report import distribution_edges, run_distributions
+
+    out = []
+    for doc, ana, res in zip(summary["analyses"], analyses, results, strict=True):
+        aid = str(doc["analysis"]["id"])
+        dists, scale = run_distributions(doc, ana, res)
+        for var, values, unit, published in dists:
+            v = values[np.isfinite(values)]
+            edges = distribution_edges(v, published).copy()
+            if published is None and len(v):
+                edges[-1] = max(edges[-1], np.nextafter(float(v.max()), np.inf))
+            label = f"{var} [{unit}]" if unit else var
+            weights = None if scale is None else np.full(len(v), scale)
+            lumi = doc.get("sample", {}).get("luminosity_fb")
+            ylabel = f"events at {lumi:g} fb^-1 per bin" if scale is not None and lumi else "MC events (unweighted)"
+            out.append(
+                yoda.Histo1D.fill(
+                    f"/{aid}/{var}", edges, v, weights, title=f"{aid}: {var}", xlabel=label, ylabel=ylabel
+                )
+            )
+    return out
+
+
+def write_run_exports(
+    summary: Mapping[str, Any],
+    analyses: Sequence[Analysis],
+    folder: Path,
+    results: Sequence[AnalysisResult] | None = None,
+) -> dict[str, Any]:
     """Writes ``pyhf/`` (per analysis a background-only workspace and the signal patch, see
-    :mod:`.pyhf_patch`) and ``hepdata/`` (SR and cutflow tables) into ``folder`` (the run's
+    :mod:`.pyhf_patch`), ``hepdata/`` (SR and cutflow tables) and, with the ``results``,
+    ``distributions.yoda`` (:func:`run_distribution_histograms`) into ``folder`` (the run's
     temporary folder) and returns the ``outputs`` entry of ``results.json`` (paths relative to
     the output folder)."""
     directories = {a.id: a.definition.directory for a in analyses}
@@ -47,12 +84,17 @@ def write_run_exports(summary: Mapping[str, Any], analyses: Sequence[Analysis], 
             workspaces.append({"analysis": aid, **desc})
     tables = hepdata.run_tables(summary)
     comment = "recast_ml run: " + ", ".join(str(d["analysis"]["id"]) for d in summary["analyses"])
-    return {
+    described: dict[str, Any] = {
         "results": "results.json",
         "report": "report.html",
         "pyhf": workspaces,
         "hepdata": hepdata.write_submission(folder / "hepdata", tables, comment),
     }
+    histos = run_distribution_histograms(summary, analyses, results) if results is not None else []
+    if histos:
+        yoda.write(folder / "distributions.yoda", histos)
+        described["yoda"] = {"file": "distributions.yoda", "histograms": [h.path for h in histos]}
+    return described
 
 
 def replace_folders(tmp: Path, out: Path, names: Sequence[str]) -> None:
@@ -132,4 +174,11 @@ def write_validation_exports(report: ValidationReport, out: Path, distributions:
     return described
 
 
-__all__ = ["RUN_FOLDERS", "distribution_histograms", "replace_folders", "write_run_exports", "write_validation_exports"]
+__all__ = [
+    "RUN_FOLDERS",
+    "distribution_histograms",
+    "replace_folders",
+    "run_distribution_histograms",
+    "write_run_exports",
+    "write_validation_exports",
+]

@@ -20,9 +20,9 @@ including YODA 2)::
     <one line per bin>
     END YODA_HISTO1D_V2
 
-numbers in C++ ``scientific`` format with 10 digits (YODA's writer has 6 by default and a
-settable precision; its reader takes any: 6 digits would move computed bin edges by up to
-5e-7 relative, off the values they bound). Mean and Area include the under/overflow, as YODA's
+numbers in C++ ``scientific`` format with 10 digits, bin edges with 17 (YODA's writer has 6
+by default and a settable precision; its reader takes any: fewer digits would move computed bin
+edges off the values they bound, e.g. put the largest value of a sample into the overflow). Mean and Area include the under/overflow, as YODA's
 ``xMean()`` and ``integral()`` do by default. Bins are half-open
 [low, high): a value equal to the last edge is overflow, as in YODA; NaN values are not filled.
 The total is the sum over all bins and the under/overflow. :func:`read` parses the same text back.
@@ -48,6 +48,12 @@ PRECISION = 10
 
 def _fmt(x: float) -> str:
     return f"{x:.{PRECISION}e}"
+
+
+def _fmt_edge(x: float) -> str:
+    """A bin edge with 17 significant digits: read back as the same double, so a value equal to
+    the largest value filled stays below the last edge (10 digits could round it down)."""
+    return f"{x:.16e}"
 
 
 @dataclass
@@ -114,8 +120,8 @@ class Histo1D:
             lines.append(f"{label}\t{label}\t" + "\t".join(_fmt(float(v)) for v in row))
         lines.append("# xlow\t xhigh\t sumw\t sumw2\t sumwx\t sumwx2\t numEntries")
         for k, row in enumerate(self.bins):
-            cells = [self.edges[k], self.edges[k + 1], *row]
-            lines.append("\t".join(_fmt(float(v)) for v in cells))
+            edges = (_fmt_edge(float(self.edges[k])), _fmt_edge(float(self.edges[k + 1])))
+            lines.append("\t".join([*edges, *(_fmt(float(v)) for v in row)]))
         lines.append(END)
         return "\n".join(lines) + "\n\n"
 
