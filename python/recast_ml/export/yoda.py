@@ -22,10 +22,11 @@ including YODA 2)::
 
 numbers in C++ ``scientific`` format with 10 digits, bin edges with 17 (YODA's writer has 6
 by default and a settable precision; its reader takes any: fewer digits would move computed bin
-edges off the values they bound, e.g. put the largest value of a sample into the overflow). Mean and Area include the under/overflow, as YODA's
-``xMean()`` and ``integral()`` do by default. Bins are half-open
-[low, high): a value equal to the last edge is overflow, as in YODA; NaN values are not filled.
-The total is the sum over all bins and the under/overflow. :func:`read` parses the same text back.
+edges off the values they bound, e.g. put the largest value of a sample into the overflow).
+Mean and Area include the under/overflow, as YODA's ``xMean()`` and ``integral()`` do by
+default. Bins are half-open [low, high): a value equal to the last edge is overflow, as in
+YODA; NaN values are not filled. The total is the sum over all bins and the under/overflow.
+:func:`read` parses the same text back.
 """
 
 from __future__ import annotations
