@@ -369,7 +369,7 @@ def _fake_run_scan(points, *, output, **_):
         store.commit(r)
         n += 1
     store.close()
-    return scan.ScanSummary(Path(output) / "scan.sqlite", len(points), n, 0, len(points) - n, 0, 0.0)
+    return scan.ScanSummary(Path(output) / "scan.sqlite", len(points), n, 0, len(points) - n, 0, 1.5)
 
 
 def test_refinement_adds_midpoints_across_the_contour_until_it_settles(tmp_path, monkeypatch):
@@ -394,6 +394,25 @@ def test_refinement_adds_midpoints_across_the_contour_until_it_settles(tmp_path,
     assert n_points > len(points)
     for x, y in line:  # the refined contour lies on the true line m_gluino = 1650 + 0.1 m_lsp
         assert x == pytest.approx(1650 + 0.1 * y, abs=15)
+
+
+def test_scan_command_reports_the_refinement_rounds_and_their_time(tmp_path, monkeypatch, capsys):
+    """`scan --refine` printed the grid's time only ("(0.0 s)" after an hour of refinement) and
+    nothing about the rounds."""
+    from recast_ml.cli import main
+
+    monkeypatch.setattr(scan, "run_scan", _fake_run_scan)
+    grid = "m_gluino=1200:2000:400 m_lsp=0:400:200"
+    args = ["scan", "--model", "gluino_direct", "--grid", grid, "-o", str(tmp_path), "--no-progress"]
+    assert main([*args, "--refine", "5", "--refine-rounds", "3"]) == 0
+    out = capsys.readouterr().out
+    store = scan.ScanStore(tmp_path / "scan.sqlite")
+    n_points = len(store.statuses())
+    store.close()
+    rounds = int(out.split("refinement: ")[1].split(" round")[0])
+    assert 1 <= rounds <= 3
+    assert f"refinement: {rounds} round(s), {n_points - 9} points added" in out
+    assert f"({1.5 * (rounds + 1):.1f} s)" in out  # the grid's and each round's time
 
 
 def test_contour_shift_is_the_hausdorff_distance():

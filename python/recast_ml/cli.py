@@ -172,10 +172,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if args.refine is not None:
         if args.model is None:
             raise ConfigError("--refine needs a --model grid")
-        for extra in refine(points, tolerance=args.refine, rounds=args.refine_rounds, **options):
+        extras = refine(points, tolerance=args.refine, rounds=args.refine_rounds, **options)
+        for extra in extras:
             summary.done += extra.done
             summary.failed += extra.failed
+            summary.seconds += extra.seconds
             summary.failures.update(extra.failures)
+        added = sum(extra.done + extra.failed for extra in extras)
+        print(f"refinement: {len(extras)} round(s), {added} points added near the observed CLs = 0.05 contour")
     from .scan import ScanStore
 
     store = ScanStore(summary.store)
