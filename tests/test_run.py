@@ -95,7 +95,8 @@ def test_bad_inputs_give_clear_errors_and_no_results(tmp_path, capsys, hepmc_fil
     empty.write_text("HepMC::Version 3.02.05\nHepMC::Asciiv3-START_EVENT_LISTING\nHepMC::Asciiv3-END_EVENT_LISTING\n")
     args = [str(hepmc_files["hepmc3"]) if a == "EVENTS" else str(empty) if a == "EMPTY" else a for a in args]
     out = tmp_path / "out"
-    assert main(["run", *args, "-n", "10", "-o", str(out), "--no-progress"]) == 2
+    count = [] if "--events" in args else ["-n", "10"]  # a count goes with generation only
+    assert main(["run", *args, *count, "-o", str(out), "--no-progress"]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
     assert not list(tmp_path.glob(".recast_run_*"))

@@ -417,3 +417,14 @@ def test_a_given_cross_section_warns_only_when_it_differs_from_the_file(tmp_path
     (msg,) = [r.getMessage() for r in caplog.records if "used, not the" in r.getMessage()]
     assert msg.startswith("--cross-section 30fb = 0.03 pb used, not the GenCrossSection of")
     assert "pb pb" not in msg
+
+
+def test_a_count_with_event_files_is_refused_not_ignored(tmp_path, capsys, hepmc_files):
+    """`run --events FILE -n 50` read the whole file and said nothing (a reviewer's first try)."""
+    out = tmp_path / "out"
+    args = ["run", "--analysis", "ATLAS-SUSY-2019-04", "--events", str(hepmc_files["hepmc3"]), "-n", "5"]
+    assert main([*args, "--cross-section", "1", "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "-n/--n-events counts events to generate" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -108,13 +108,18 @@ def _cmd_models_check(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .run import format_summary, run_job
 
+    if args.events is not None and args.n_events is not None:
+        # a count with files would be silently ignored (the whole sample is read): refuse it
+        raise ConfigError(
+            "-n/--n-events counts events to generate (--generate, --slha); with --events the files are read whole"
+        )
     summary = run_job(
         args.analysis or [],
         events=args.events,
         generate=args.generate,
         slha=args.slha,
         process=args.process,
-        n_events=args.n_events,
+        n_events=3000 if args.n_events is None else args.n_events,
         seed=args.seed,
         cross_section=args.cross_section,
         cross_section_error=args.cross_section_error,
@@ -624,7 +629,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the events as HepMC3 (FILE.gz: compressed), e.g. to keep a generated sample",
     )
-    run.add_argument("-n", "--n-events", type=int, default=3000, help="events to generate")
+    run.add_argument(
+        "-n",
+        "--n-events",
+        type=int,
+        default=None,
+        help="events to generate with --generate/--slha (default 3000); not with --events (files are read whole)",
+    )
     run.add_argument("--seed", type=int, default=1, help="generator seed (default %(default)s)")
     run.add_argument(
         "--cross-section",

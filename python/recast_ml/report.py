@@ -661,6 +661,7 @@ def _inputs(summary: Mapping[str, Any], docs: Sequence[Mapping[str, Any]]) -> st
         ("SLHA file", inp.get("slha")),
         ("process", inp.get("process")),
         ("seed", inp.get("seed")),
+        ("theory uncertainty of σ from", inp.get("cross_section_rel_error_source")),
     ]
     for doc in docs:
         sample = doc.get("sample", {})
@@ -682,6 +683,7 @@ def _inputs(summary: Mapping[str, Any], docs: Sequence[Mapping[str, Any]]) -> st
         "cross_section_pb",
         "cross_section_source",
         "cross_section_rel_error",
+        "cross_section_rel_error_source",
     }
     items += [(k, v) for k, v in inp.items() if k not in known and v is not None]  # fields added later
     if summary.get("seconds") is not None:

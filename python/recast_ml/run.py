@@ -413,8 +413,8 @@ def run_job(
             given = _file_uncertainty(files[0], xs, xs_source)
         else:
             raise ConfigError(
-                f"{files[0]}: a cross section is needed to compute yields: pass --cross-section (pb); "
-                "the generator's value in the file is not used (it is usually LO)"
+                f"{files[0]}: a cross section is needed to compute yields: pass --cross-section with a unit "
+                "(e.g. 28.4fb); the generator's value in the file is not used (it is usually LO)"
             )
         # streamed in chunks: memory bounded whatever the sample size
         if is_root:
