@@ -206,9 +206,10 @@ def _written_by_recast(path: Path) -> str | None:
     return None
 
 
-def file_cross_section(files: Sequence[Path]) -> tuple[float, str] | None:
-    """(pb, source) of a sample that recast wrote itself (``run --write-events``): the
-    GenCrossSection of its files, which all carry recast's tool line and the same value; None for
+def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
+    """σ of a sample that recast wrote itself (``run --write-events``): the GenCrossSection of its
+    files, which all carry recast's tool line and the same value, with its relative uncertainty
+    (the first file's GenCrossSection error: σ × the theory uncertainty; 0: none known); None for
     files of other writers (their value is usually the generator's LO estimate)."""
     from .io import EventFile
 
@@ -217,26 +218,17 @@ def file_cross_section(files: Sequence[Path]) -> tuple[float, str] | None:
     versions = [_written_by_recast(f) for f in files]
     if any(v is None for v in versions):
         return None
-    values = []
+    values, errors = [], []
     for f in files:
         with EventFile(f) as ef:
-            ef.read(1)
+            errors.append(ef.read(1).cross_section_error_pb)
             values.append(ef.cross_section_pb)
     if not all(math.isfinite(v) and v > 0 for v in values) or max(values) != min(values):
         return None
-    return values[0], f"GenCrossSection of {files[0]} (written by recast_ml {versions[0]})"
-
-
-def _file_uncertainty(path: Path, xs_pb: float, source: str) -> xsec.SampleCrossSection:
-    """The cross section of a file recast wrote with its uncertainty: ``run --write-events`` writes
-    σ × the relative theory uncertainty as the GenCrossSection error (0: none known)."""
-    from .io import EventFile
-
-    with EventFile(path) as ef:
-        err = ef.read(1).cross_section_error_pb
-    if math.isfinite(err) and err > 0:
-        return xsec.SampleCrossSection(xs_pb, source, err / xs_pb, f"GenCrossSection error of {path}")
-    return xsec.SampleCrossSection(xs_pb, source)
+    source = f"GenCrossSection of {files[0]} (written by recast_ml {versions[0]})"
+    if math.isfinite(errors[0]) and errors[0] > 0:
+        return xsec.SampleCrossSection(values[0], source, errors[0] / values[0], f"GenCrossSection error of {files[0]}")
+    return xsec.SampleCrossSection(values[0], source)
 
 
 def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
@@ -405,17 +397,16 @@ def run_job(
         is_root = root_inputs(files)
         from_file = None if is_root else file_cross_section(files)
         if given is not None:
-            xs, xs_source = given.pb, given.source
-            if from_file and not math.isclose(from_file[0], given.pb, rel_tol=1e-9):
-                log.warning("%s used, not the %s: %g pb", given.source, from_file[1], from_file[0])
+            if from_file and not math.isclose(from_file.pb, given.pb, rel_tol=1e-9):
+                log.warning("%s used, not the %s: %g pb", given.source, from_file.source, from_file.pb)
         elif from_file is not None:
-            xs, xs_source = from_file
-            given = _file_uncertainty(files[0], xs, xs_source)
+            given = from_file
         else:
             raise ConfigError(
                 f"{files[0]}: a cross section is needed to compute yields: pass --cross-section with a unit "
                 "(e.g. 28.4fb); the generator's value in the file is not used (it is usually LO)"
             )
+        xs, xs_source = given.pb, given.source
         # streamed in chunks: memory bounded whatever the sample size
         if is_root:
             results, delphes_notes = run_delphes(
