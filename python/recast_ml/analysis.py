@@ -11,6 +11,7 @@ The format is documented in ``analyses/README.md``; the results JSON in ``result
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -836,27 +837,42 @@ def _resolve_includes(doc: dict[Any, Any], path: Path, chain: tuple[Path, ...]) 
     return out
 
 
-def _definition_files(path: Path) -> list[Path]:
-    """The definition file and every file it includes (recursively), for cache keys."""
-    out: list[Path] = []
-    todo = [path]
+@functools.lru_cache(maxsize=256)
+def _included_paths(path: Path, sha256: str) -> tuple[Path, ...]:
+    """The files ``path`` includes directly, parsed once per content (``sha256``: the cache key of
+    :meth:`Analysis.load` must not parse the definition again on every call). A file that does not
+    parse includes nothing here: the error is reported when the definition is loaded."""
+    try:
+        doc = load_yaml(path)
+    except ConfigError:
+        return ()
+    if not isinstance(doc, dict):
+        return ()
+    return tuple(path.parent / str(r) for r in _include_refs(doc) if isinstance(r, str))
+
+
+def _included_files(path: Path, data: bytes) -> list[tuple[Path, bytes | None]]:
+    """Every file the definition ``path`` (content ``data``) includes, recursively, with its content
+    (None: unreadable), for the cache key of :meth:`Analysis.load`."""
+    import hashlib
+
+    out: list[tuple[Path, bytes | None]] = []
+    seen = {path.resolve()}
+    todo: list[tuple[Path, bytes | None]] = [(path, data)]
     while todo:
-        p = todo.pop()
-        if p.resolve() in out:
+        p, content = todo.pop()
+        if content is None or b"include" not in content:
             continue
-        out.append(p.resolve())
-        try:
-            data = p.read_bytes()
-        except OSError:
-            continue
-        if b"include" not in data:
-            continue
-        try:
-            doc = load_yaml(p)
-        except ConfigError:
-            continue  # reported when the definition is loaded
-        if isinstance(doc, dict):
-            todo += [p.parent / str(r) for r in _include_refs(doc) if isinstance(r, str)]
+        for inc in _included_paths(p.resolve(), hashlib.sha256(content).hexdigest()):
+            if inc.resolve() in seen:
+                continue
+            seen.add(inc.resolve())
+            try:
+                inc_data: bytes | None = inc.read_bytes()
+            except OSError:
+                inc_data = None  # load_definition reports it
+            out.append((inc, inc_data))
+            todo.append((inc, inc_data))
     return out
 
 
@@ -1198,11 +1214,8 @@ class Analysis:
         except OSError as e:
             raise ConfigError(f"cannot read {path}: {e.strerror}", file=str(path)) from e
         digest = hashlib.sha256(data)
-        for extra in _definition_files(path)[1:]:  # included files: an edited one is loaded again
-            try:
-                digest.update(extra.read_bytes())
-            except OSError:
-                digest.update(b"<unreadable>")  # load_definition reports it
+        for _, extra in _included_files(path, data):  # included files: an edited one is loaded again
+            digest.update(b"<unreadable>" if extra is None else extra)
         file_key = (str(path.resolve()), stat.st_mtime_ns, digest.hexdigest())
         definition: Definition | None = None
         if detector is None:
