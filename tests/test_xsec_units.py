@@ -428,3 +428,15 @@ def test_a_count_with_event_files_is_refused_not_ignored(tmp_path, capsys, hepmc
     assert "-n/--n-events counts events to generate" in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_provenance_hashes_the_files_a_definition_includes():
+    """ATLAS-SUSY-2016-07 takes its objects and variables from ATLAS-SUSY-2018-22's objects.yaml
+    (include:); the provenance hashed only the including file."""
+    from recast_ml.analysis import Analysis
+    from recast_ml.provenance import analysis_provenance
+
+    ana = Analysis.load("ATLAS-SUSY-2016-07")
+    files = {Path(f["path"]).resolve(): f["sha256"] for f in analysis_provenance(ana)["definition_files"]}
+    included = (ana.definition.directory.parent / "ATLAS-SUSY-2018-22" / "objects.yaml").resolve()
+    assert files[included] == _sha(included)

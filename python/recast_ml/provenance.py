@@ -56,10 +56,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def _file_entry(path: Path) -> dict[str, Any]:
-    return {"path": str(path), "sha256": sha256_file(path) if path.is_file() else None}
-
-
 @functools.cache
 def _package_version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
@@ -122,14 +118,18 @@ _FILE_REF = re.compile(r"""(?:^|[\s{,])file:\s*["']?([^"',}\s#]+)""", re.M)
 
 
 def _definition_files(definition_path: Path, model_files: set[Path]) -> list[Path]:
-    """The other files a definition names with ``file:`` (normalisation files, published tables of
-    its validation references ...) that exist beside it, model files excepted (listed apart). A
-    scan of the text: parsing the YAML again would cost more than the run's statistics."""
+    """The files the definition includes (``include:``, recursively) and the other files it names
+    with ``file:`` (normalisation files, published tables of its validation references ...) that
+    exist beside it, model files excepted (listed apart). A scan of the text: parsing the YAML
+    again would cost more than the run's statistics."""
+    from .analysis import _included_files
+
     try:
-        text = definition_path.read_text(errors="replace")
+        data = definition_path.read_bytes()
     except OSError:
         return []
-    found: list[Path] = []
+    text = data.decode(errors="replace")
+    found: list[Path] = [p for p, content in _included_files(definition_path, data) if content is not None]
     for m in _FILE_REF.finditer(text):
         path = definition_path.parent / m.group(1)
         if path.is_file() and path not in model_files and path not in found:
