@@ -57,10 +57,9 @@ def _grid(store: ScanStore) -> tuple[list[str], list[dict[str, Any]]]:
 def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
     """Per contour (:data:`CONTOURS`), its CLs = 0.05 lines as lists of (x, y) vertices in the
     scan's two parameters (GeV). Empty where the level is not crossed or fewer than 3 points."""
-    import matplotlib
+    from .report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()  # the Agg backend, before anything else of matplotlib
     from matplotlib.tri import Triangulation
 
     names, points = _grid(store)
@@ -128,11 +127,9 @@ def write_contours(store: ScanStore, directory: Path) -> dict[str, Path]:
 def plot(store: ScanStore, path: Path, title: str = "") -> Path:
     """The scan plot: contours, the points (filled: excluded at 95% CL observed), coloured by the
     SR that decides each point."""
-    import matplotlib
+    from .report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names, points = _grid(store)
     lines = contours(store)
     fig, ax = plt.subplots(figsize=(11, 6))
