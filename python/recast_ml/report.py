@@ -248,7 +248,7 @@ def run_distributions(
     events carry unit weights (else None: shapes are normalised)."""
     if res is None or not len(res.variable_names):
         return [], None
-    directory, variables, names = _definition_info(ana, doc["analysis"]["id"])
+    directory, variables, names = definition_info(ana, doc["analysis"]["id"])
     unit_weights = (
         res.scale is not None and res.n_events > 0 and abs(res.sum_weights - res.n_events) < 1e-6 * res.n_events
     )
@@ -609,8 +609,9 @@ def _cutflows(doc: Mapping[str, Any], lumi: str) -> str:
     return details(f"Cutflows of {len(parts)} regions (click to open)", "\n".join(parts))
 
 
-def _definition_info(ana: Analysis | None, aid: str) -> tuple[Path | None, dict[str, Any], list[str]]:
-    """(analysis folder, its variables, the distributions of its validation.yaml)."""
+def definition_info(ana: Analysis | None, aid: str) -> tuple[Path | None, dict[str, Any], list[str]]:
+    """(analysis folder, its variables, the distributions of its validation.yaml) of a loaded
+    analysis or of the definition of ``aid`` (the run and validate reports)."""
     from .analysis import find_definition, load_yaml
 
     try:

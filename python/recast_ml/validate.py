@@ -641,7 +641,7 @@ def _ratio_plot(ax: Any, mine: list[Comparison], variations: list[str]) -> None:
 def write_report(report: ValidationReport, out: Path, distributions: list[str]) -> Path:
     """report.html + PNG plots + summary.json + results_<benchmark>.json. The plots are embedded in
     the page (one self-contained file) and also written beside it."""
-    from .report import distribution_png, png_bytes, published_shape, pyplot, variable_unit
+    from .report import definition_info, distribution_png, png_bytes, published_shape, pyplot, variable_unit
 
     plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
@@ -667,7 +667,7 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
             (out / png).write_bytes(data)
             plt.close(fig)
             images.append((f"{kind}s: {b}, recast_ml / published per step", png, data))
-    directory, variables = _definition_variables(report.analysis)
+    directory, variables, _ = definition_info(None, report.analysis)
     for var in distributions:
         samples = {name: res.variable(var) for name, res in report.results.items() if var in res.variable_names}
         if not samples:
@@ -681,17 +681,6 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
         images.append((f"distribution of {var}, all events with a value, normalised to unit area; {source}", png, data))
     (out / "report.html").write_text(_html(report, summary, images))
     return out / "report.html"
-
-
-def _definition_variables(analysis: str) -> tuple[Path | None, dict[str, Any]]:
-    """(folder, variables) of the analysis definition, for the distributions' units and published shapes."""
-    from .analysis import find_definition
-
-    try:
-        path = find_definition(analysis)
-        return path.parent, dict(load_yaml(path).get("variables") or {})
-    except ConfigError:
-        return None, {}
 
 
 def validation_verdict(summary: Mapping[str, Any]) -> str:
