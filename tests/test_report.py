@@ -327,3 +327,15 @@ def test_validate_report_headline_units_and_images(tmp_path):
     # the files beside the page are the same PNGs
     assert (out / "distribution_meff.png").read_bytes() in images
     assert (out / "cutflow_gluino_2200_600.png").read_bytes() in images
+
+
+def test_definition_info_sees_the_variables_of_included_files():
+    """ATLAS-SUSY-2016-07 takes meff from ATLAS-SUSY-2018-22's objects.yaml (include:); the
+    validate report looked only at the including file and drew meff without its unit."""
+    from recast_ml.report import definition_info, variable_unit
+
+    directory, variables, dists = definition_info(None, "ATLAS-SUSY-2016-07")
+    assert directory is not None
+    assert "meff" in dists
+    assert "meff" in variables
+    assert variable_unit("meff", variables["meff"], variables) == "GeV"

@@ -612,11 +612,12 @@ def _cutflows(doc: Mapping[str, Any], lumi: str) -> str:
 def definition_info(ana: Analysis | None, aid: str) -> tuple[Path | None, dict[str, Any], list[str]]:
     """(analysis folder, its variables, the distributions of its validation.yaml) of a loaded
     analysis or of the definition of ``aid`` (the run and validate reports)."""
-    from .analysis import find_definition, load_yaml
+    from .analysis import find_definition, load_definition, load_yaml
 
     try:
         path = ana.definition.path if ana is not None else find_definition(aid)
-        doc = ana.definition.doc if ana is not None else load_yaml(path)
+        # the resolved definition: variables of included files (include:) too
+        doc = ana.definition.doc if ana is not None else load_definition(path).doc
     except Exception:  # a definition not found again: no distributions, the rest of the report stands
         log.debug("no definition found for %s", aid, exc_info=True)
         return None, {}, []
