@@ -61,6 +61,7 @@ SUBMODULES = (
     "slha",
     "statistics",
     "validate",
+    "variations",
     "xsec",
 )
 

@@ -1064,6 +1064,9 @@ class AnalysisResult:
         self.passed: npt.NDArray[np.bool_] = core.passed  # n_events x n_regions
         self.n_events = int(core.n_events)
         self.sum_weights = float(self.cutflows[names[0]].sumw[0]) if names else 0.0
+        #: the same analysis under generator variations of the sample (member name -> result;
+        #: :mod:`recast_ml.variations`), filled by :func:`run_batches` when asked
+        self.variations: dict[str, AnalysisResult] = {}
         self._apply_scale()
 
     @property
@@ -1367,11 +1370,16 @@ def run_batches(
     cross_section: float | None = None,
     luminosity: float | None = None,
     threads: int = 1,
+    variations: Sequence[str] = (),
 ) -> list[AnalysisResult]:
     """Run every analysis on a stream of event batches (the chunks of one sample: a file read in
     pieces, a generator's output) and combine: one result per analysis, equal to running on all
     events as one batch — the event keys, which seed the detector emulation, continue from batch to
-    batch. Memory is bounded by a batch (plus the per-event variables of the results)."""
+    batch. Memory is bounded by a batch (plus the per-event variables of the results).
+
+    ``variations``: weight members the batches carry (:attr:`EventBatch.variation_weights`, e.g.
+    Pythia's shower variations): each result's ``variations[member]`` is the result reweighted
+    with them (:meth:`AnalysisResult.reweighted`; no second pass over the events)."""
     if not analyses:
         raise ConfigError("run_batches: no analyses given")
     # one detector pass per card and batch, shared by the analyses compiled for that card
@@ -1382,10 +1390,18 @@ def run_batches(
         groups.setdefault(ana.detector.card.hash, []).append(k)
     large_r = {card: any(analyses[k]._core.uses("large_r_jets") for k in ks) for card, ks in groups.items()}
     parts: list[list[AnalysisResult]] = [[] for _ in analyses]
+    weights: dict[str, list[npt.NDArray[np.float64]]] = {m: [] for m in variations}
     key = 0
     for batch in batches:
         if len(batch) == 0:
             continue
+        for m in variations:
+            if m not in batch.variation_weights:
+                raise ConfigError(
+                    f"run_batches: the events of {batch.source} carry no weight for the variation {m!r} "
+                    f"(they carry: {', '.join(batch.variation_weights) or 'none'})"
+                )
+            weights[m].append(batch.variation_weights[m])
         for card, ks in groups.items():
             det = analyses[ks[0]].detector
             table = det.reconstruct_table(batch, first_event_key=key, threads=threads, large_r=large_r[card])
@@ -1396,7 +1412,12 @@ def run_batches(
         key += len(batch)
     if key == 0:
         raise _core.InputError("run_batches: no events")
-    return [AnalysisResult.combine(done) for done in parts]  # one concatenation, not one per batch
+    out = [AnalysisResult.combine(done) for done in parts]  # one concatenation, not one per batch
+    for m, ws in weights.items():
+        w = np.concatenate(ws)
+        for res in out:
+            res.variations[m] = res.reweighted(w)
+    return out
 
 
 def run_files(

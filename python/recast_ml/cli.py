@@ -105,6 +105,15 @@ def _cmd_models_check(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+VARIATIONS_HELP = (
+    "generator variations of the signal sample: isr, fsr (Pythia's in-run shower-variation weights: no extra "
+    "events), isr_damped (one more sample), xsec (the cross section's theory uncertainty); 'default' = "
+    "isr,fsr,xsec, 'all' adds isr_damped; a YAML file adds your own (format: recast_ml/variations.yaml). Every SR "
+    "gets each variation's yield, the envelope as a profiled signal uncertainty and a verdict on whether the "
+    "exclusion holds under all of them; `recast-ml variations` lists them"
+)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .run import format_summary, run_job
 
@@ -130,6 +139,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         write_events=args.write_events,
         command_line=getattr(args, "command_line", None),
         delphes=args.delphes,
+        variations=args.variations,
     )
     print(format_summary(summary))
     print(f"\nresults: {args.output / 'results.json'}, report: {args.output / 'report.html'} ({summary['seconds']} s)")
@@ -651,6 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="theory uncertainty of --cross-section: 10%%, 0.1 (a bare number is a fraction) or 2.8fb (absolute); "
         "r and CLs are then also given at sigma +- 1 sigma (default: none for a given cross section)",
     )
+    run.add_argument("--variations", metavar="NAME[,NAME]", help=VARIATIONS_HELP)
     run.add_argument("--detector", help="detector card name or file (default: the analysis')")
     run.add_argument("--threads", type=int, default=DEFAULT_THREADS, help=THREADS_HELP)
     run.add_argument(

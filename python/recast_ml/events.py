@@ -22,10 +22,13 @@ class EventBatch:
     ``parents[parent_offsets[i]:parent_offsets[i+1]]`` as event-local indices.
     """
 
-    __slots__ = ("_batch",)
+    __slots__ = ("_batch", "variation_weights")
 
     def __init__(self, batch: _core.EventBatch | _core.EventArrays | None = None) -> None:
         self._batch = batch if batch is not None else _core.EventBatch()
+        #: the generator's variation weights per event (member name -> float64 array of
+        #: ``n_events``; :mod:`recast_ml.variations`), empty when the source gave none
+        self.variation_weights: dict[str, npt.NDArray[np.float64]] = {}
 
     @property
     def borrowed(self) -> bool:
@@ -148,8 +151,12 @@ class EventBatch:
         out = cls()
         core = out._batch
         assert isinstance(core, _core.EventBatch)
-        for b in batches:
+        parts = list(batches)
+        for b in parts:
             core.append(b._batch)
+        names = [set(b.variation_weights) for b in parts]
+        if parts and names[0] and all(n == names[0] for n in names):
+            out.variation_weights = {m: np.concatenate([b.variation_weights[m] for b in parts]) for m in names[0]}
         return out
 
     # ---- sizes and metadata ------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._core import ConfigError, InputError
@@ -33,8 +34,16 @@ PRESETS: dict[str, list[str]] = {
 }
 
 
-def from_pythia_batch(batch: Any, *, first_event_number: int = 0, source: str = "<pythia>") -> EventBatch:
-    """Convert the awkward output of ``Pythia.nextBatch`` to an :class:`EventBatch`."""
+def from_pythia_batch(
+    batch: Any,
+    *,
+    first_event_number: int = 0,
+    source: str = "<pythia>",
+    variation_columns: Mapping[str, int] | None = None,
+) -> EventBatch:
+    """Convert the awkward output of ``Pythia.nextBatch`` to an :class:`EventBatch`;
+    ``variation_columns`` (member name -> column of Pythia's weight vector) fill
+    :attr:`EventBatch.variation_weights`."""
     import awkward as ak
 
     prt = batch["prt"]
@@ -45,10 +54,18 @@ def from_pythia_batch(batch: Any, *, first_event_number: int = 0, source: str = 
         return np.ascontiguousarray(ak.to_numpy(ak.flatten(arr, axis=1)), dtype=dtype)
 
     weight = None
+    varied: dict[str, npt.NDArray[np.float64]] = {}
     if "info" in ak.fields(batch) and "weights" in ak.fields(batch["info"]):
         w = batch["info"]["weights"]
         if len(w) and ak.all(ak.num(w, axis=1) > 0):
             weight = ak.to_numpy(w[:, 0]).astype(np.float64)
+        if variation_columns:
+            width = ak.to_numpy(ak.num(w, axis=1)) if len(w) else np.zeros(0, dtype=np.int64)
+            need = max(variation_columns.values()) + 1
+            if len(w) and int(width.min()) < need:
+                raise PythiaError(f"Pythia gave {int(width.min())} weights per event, expected at least {need}")
+            for m, col in variation_columns.items():
+                varied[m] = np.ascontiguousarray(ak.to_numpy(w[:, col]), dtype=np.float64)
     core = _core.EventBatch.from_pythia(
         offsets,
         flat(prt.id, np.int32),
@@ -65,7 +82,9 @@ def from_pythia_batch(batch: Any, *, first_event_number: int = 0, source: str = 
         first_event_number=first_event_number,
         source=source,
     )
-    return EventBatch(core)
+    out = EventBatch(core)
+    out.variation_weights = varied
+    return out
 
 
 class PythiaError(_core.RecastError):
@@ -122,10 +141,15 @@ class PythiaGenerator:
         seed: int = 1,
         slha: str | None = None,
         check_masses: Mapping[int, float] | None = None,
+        weight_variations: Mapping[str, str] | None = None,
     ) -> None:
         import pythia8mc
 
         lines = PRESETS[settings] if isinstance(settings, str) else list(settings)
+        self.weight_variations = dict(weight_variations or {})
+        if self.weight_variations:  # in-run shower variations: one more weight per member and event
+            entries = ", ".join(f"{m} {v}" for m, v in self.weight_variations.items())
+            lines += ["UncertaintyBands:doVariations = on", f"UncertaintyBands:List = {{{entries}}}"]
         self.settings = [
             *lines,
             "Random:setSeed = on",
@@ -153,6 +177,13 @@ class PythiaGenerator:
             raise PythiaError(f"Pythia initialisation failed{where}: {'; '.join(reasons)}")
         if check_masses:
             self._check_masses(check_masses)
+        self._variation_columns: dict[str, int] = {}
+        if self.weight_variations:
+            from .variations import weight_columns
+
+            info = self._pythia.infoPython()
+            names = [str(info.weightNameByIndex(i)) for i in range(int(info.numberOfWeights()))]
+            self._variation_columns = weight_columns(names, list(self.weight_variations))
         self._generated = 0
 
     def _check_masses(self, masses: Mapping[int, float]) -> None:
@@ -212,6 +243,7 @@ class PythiaGenerator:
 
     def _generate(self, n_events: int, batch_size: int, update: Callable[[int], object]) -> EventBatch:
         out = _core.EventBatch()
+        varied: list[dict[str, npt.NDArray[np.float64]]] = []
         empty = 0
         while out.n_events < n_events:
             want = min(batch_size, n_events - out.n_events)
@@ -225,15 +257,24 @@ class PythiaGenerator:
                 raise PythiaError(
                     f"Pythia gave up after {self._generated + out.n_events} events{where}: {'; '.join(reasons)}"
                 )
-            batch = from_pythia_batch(raw, first_event_number=self._generated, source=f"<pythia seed={self.seed}>")
+            batch = from_pythia_batch(
+                raw,
+                first_event_number=self._generated,
+                source=f"<pythia seed={self.seed}>",
+                variation_columns=self._variation_columns,
+            )
             self._generated += len(batch)
             out.append(batch._batch)
+            varied.append(batch.variation_weights)
             update(len(batch))
         out.source = f"<pythia seed={self.seed}>"
         out.cross_section_pb = self.cross_section_pb
         out.cross_section_error_pb = self.cross_section_error_pb
         log.debug("generated %d events (%d in all so far)", out.n_events, self._generated)
-        return EventBatch(out)
+        done = EventBatch(out)
+        if self._variation_columns:
+            done.variation_weights = {m: np.concatenate([v[m] for v in varied]) for m in self._variation_columns}
+        return done
 
 
 def simplified_model_generator(
@@ -243,6 +284,7 @@ def simplified_model_generator(
     ecm: float = 13000.0,
     slha_dir: str | None = None,
     settings: Sequence[str] = (),
+    weight_variations: Mapping[str, str] | None = None,
 ) -> PythiaGenerator:
     """A generator for a simplified SUSY model of :mod:`recast_ml.slha`, e.g.
     ``simplified_model_generator("gluino_direct", 1400, 1000)`` (masses in GeV, as the model function
@@ -254,7 +296,9 @@ def simplified_model_generator(
     from . import slha
 
     if model in slha.SETTINGS_MODELS:  # ATLAS-HIGP-2024-32: a model made of Pythia lines only
-        return settings_model_generator(model, *masses, seed=seed, ecm=ecm, settings=settings)
+        return settings_model_generator(
+            model, *masses, seed=seed, ecm=ecm, settings=settings, weight_variations=weight_variations
+        )
     spectrum = slha.model_spectrum(model, masses)
     check = {pid: spectrum.mass(pid) for pid in spectrum.masses}
     name = f"{model}_{'_'.join(f'{m:g}' for m in masses)}.slha"
@@ -262,25 +306,40 @@ def simplified_model_generator(
         path = Path(slha_dir) / name
         path.write_text(spectrum.to_slha())
         return PythiaGenerator(
-            [*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path), check_masses=check
+            [*slha.pythia_settings(model, ecm=ecm), *settings],
+            seed=seed,
+            slha=str(path),
+            check_masses=check,
+            weight_variations=weight_variations,
         )
     with tempfile.TemporaryDirectory(prefix="recast_ml_slha_") as tmp:  # Pythia reads it in init()
         path = Path(tmp) / name
         path.write_text(spectrum.to_slha())
         return PythiaGenerator(
-            [*slha.pythia_settings(model, ecm=ecm), *settings], seed=seed, slha=str(path), check_masses=check
+            [*slha.pythia_settings(model, ecm=ecm), *settings],
+            seed=seed,
+            slha=str(path),
+            check_masses=check,
+            weight_variations=weight_variations,
         )
 
 
 # ---- ATLAS-HIGP-2024-32: models without an SLHA file (slha.SETTINGS_MODELS) ----
 def settings_model_generator(
-    model: str, *masses: float, seed: int = 1, ecm: float = 13000.0, settings: Sequence[str] = ()
+    model: str,
+    *masses: float,
+    seed: int = 1,
+    ecm: float = 13000.0,
+    settings: Sequence[str] = (),
+    weight_variations: Mapping[str, str] | None = None,
 ) -> PythiaGenerator:
     """A generator for a model of :data:`recast_ml.slha.SETTINGS_MODELS` (Pythia lines only, e.g.
     ``settings_model_generator("trsm_xsh", 485, 325)``: gg -> X -> S H -> H H H, H -> b bbar)."""
     from . import slha
 
-    return PythiaGenerator([*slha.settings_model(model, masses, ecm=ecm), *settings], seed=seed)
+    return PythiaGenerator(
+        [*slha.settings_model(model, masses, ecm=ecm), *settings], seed=seed, weight_variations=weight_variations
+    )
 
 
 def generate(settings: Sequence[str] | str, n_events: int, *, seed: int = 1, progress: bool = False) -> EventBatch:

@@ -27,6 +27,8 @@ from .events import EventBatch
 from .io import HepMC3Writer, as_paths
 from .report import run_report
 from .statistics import MIN_MC_EVENTS, RegionStatistics, best_expected, read_signal_regions, region_statistics
+from .variations import apply as apply_variations
+from .variations import resolve as resolve_variations
 
 if TYPE_CHECKING:
     from .pythia import PythiaGenerator
@@ -115,16 +117,22 @@ def _sample_generator(
     process: str | None,
     seed: int,
     cross_section: float | str | xsec.SampleCrossSection | None,
+    weight_variations: dict[str, str] | None = None,
+    settings: Sequence[str] = (),
 ) -> tuple[PythiaGenerator, xsec.SampleCrossSection]:
     """:func:`sample_generator` with the cross section's theory uncertainty (a table's, or the
-    scale variations of the SLHA file's XSECTION blocks)."""
+    scale variations of the SLHA file's XSECTION blocks); ``weight_variations`` (member -> Pythia
+    UncertaintyBands entry) make the events carry the shower-variation weights, ``settings`` are
+    Pythia lines added (a ``sample`` variation)."""
     from .pythia import PythiaGenerator, simplified_model_generator
 
     given = None if cross_section is None else _given(cross_section)
     if generate is not None:
         model, masses = parse_generate(generate)
         xs = given if given is not None else model_cross_section(model, masses, f"--generate {generate}")
-        gen = simplified_model_generator(model, *masses, seed=seed)
+        gen = simplified_model_generator(
+            model, *masses, seed=seed, settings=settings, weight_variations=weight_variations
+        )
         return gen, xs
     assert slha_file is not None
     from .slha import PROCESSES, checked_spectrum, pythia_settings
@@ -144,7 +152,13 @@ def _sample_generator(
             )
         xs = from_file
     spectrum = checked_spectrum(slha_file, process)  # InputError naming the file: no/bad MASS block
-    gen = PythiaGenerator(pythia_settings(process), seed=seed, slha=str(slha_file), check_masses=spectrum)
+    gen = PythiaGenerator(
+        [*pythia_settings(process), *settings],
+        seed=seed,
+        slha=str(slha_file),
+        check_masses=spectrum,
+        weight_variations=weight_variations,
+    )
     return gen, xs
 
 
@@ -330,6 +344,7 @@ def run_job(
     write_events: str | os.PathLike[str] | None = None,
     command_line: Sequence[str] | None = None,
     delphes: str = "objects",
+    variations: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Runs the analyses on one signal sample and writes ``output/results.json`` and
     ``output/report.html`` (both only when everything succeeded); returns the results document
@@ -367,6 +382,13 @@ def run_job(
             Delphes objects, no detector emulation; the results list how they differ from the
             card's) or ``"truth"`` (the Particle branch through recast's emulation); see
             :mod:`recast_ml.delphes`.
+        variations: generator variations of the signal sample (:mod:`recast_ml.variations`:
+            names such as ``"isr,fsr,xsec"``, ``"default"``, ``"all"``, or a user YAML file):
+            every SR gets each member's yield, the envelope as a profiled signal uncertainty
+            (CLs_syst, ln L, r_cons_syst) and the verdict whether the exclusion holds under all
+            of them. Weight members ride on the nominal sample (Pythia's shower-variation
+            weights); sample members generate one more sample each (same seed). With ``events``
+            only the cross-section variation is possible.
 
     Raises ``ConfigError`` for inconsistent options or an unknown analysis, ``InputError`` for a
     bad event file, ``ModelError`` for a model that cannot be run."""
@@ -377,6 +399,12 @@ def run_job(
     loaded = [Analysis.load(a, detector=detector) for a in analyses]  # fail early on unknown IDs
     if sum(x is not None for x in (events, generate, slha)) != 1:
         raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
+    vset = resolve_variations(variations)
+    if events is not None and vset.generator_members:
+        raise ConfigError(
+            f"--variations {','.join(v.name for v in vset.variations if v.kind != 'cross_section')}: generator "
+            "variations need a generated sample (--generate or --slha); with --events only 'xsec' is possible"
+        )
     given = None if cross_section is None else xsec.parse_cross_section(cross_section)
     if cross_section_error is not None and given is None:
         raise ConfigError(
@@ -407,6 +435,7 @@ def run_job(
                 "(e.g. 28.4fb); the generator's value in the file is not used (it is usually LO)"
             )
         xs, xs_source = given.pb, given.source
+        _check_cross_section_variation(vset, given)
         # streamed in chunks: memory bounded whatever the sample size
         if is_root:
             results, delphes_notes = run_delphes(
@@ -416,22 +445,41 @@ def run_job(
             results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
     else:
         gen, given = _sample_generator(
-            generate=generate, slha_file=slha, process=process, seed=seed, cross_section=given
+            generate=generate,
+            slha_file=slha,
+            process=process,
+            seed=seed,
+            cross_section=given,
+            weight_variations=vset.weight_members,
         )
         xs, xs_source = given.pb, given.source
+        _check_cross_section_variation(vset, given)
         # generated, analysed (and written) in chunks: memory bounded whatever n_events
         batches = gen.batches(n_events, progress=progress)
+        weights = list(vset.weight_members)
         if write_events is None:
-            results = run_batches(loaded, batches, cross_section=xs, threads=threads)
+            results = run_batches(loaded, batches, cross_section=xs, threads=threads, variations=weights)
         else:
             xs_err = xs * given.rel_error if given.rel_error is not None else 0.0
             with HepMC3Writer(write_events, cross_section_pb=xs, cross_section_error_pb=xs_err) as writer:
-                results = run_batches(loaded, _written(batches, writer), cross_section=xs, threads=threads)
+                results = run_batches(
+                    loaded, _written(batches, writer), cross_section=xs, threads=threads, variations=weights
+                )
+        for member, lines in vset.sample_members.items():  # one more sample each, same seed
+            log.info("variation %s: generating %d events with %s", member, n_events, "; ".join(lines))
+            vgen, _ = _sample_generator(
+                generate=generate, slha_file=slha, process=process, seed=seed, cross_section=given, settings=lines
+            )
+            varied = run_batches(loaded, vgen.batches(n_events, progress=progress), cross_section=xs, threads=threads)
+            for res, vres in zip(results, varied, strict=True):
+                res.variations[member] = vres
     docs = []
     for k, (ana, res) in enumerate(zip(loaded, results, strict=True)):
         doc = analyse(ana, res)
         doc["sample"]["cross_section_source"] = xs_source
         _theory_uncertainty(doc, given)
+        if vset and "statistics" in doc:
+            apply_variations(doc["statistics"], res, vset, given.rel_error if given else None)
         if delphes_notes:  # Delphes input: where the objects come from, how they differ from the card's
             doc["sample"].update(delphes_notes[k])
         docs.append(doc)
@@ -449,6 +497,7 @@ def run_job(
             "cross_section_source": xs_source,
             "cross_section_rel_error": given.rel_error if given else None,
             "cross_section_rel_error_source": given.rel_error_source if given else None,
+            "variations": vset.to_dict() if vset else None,
         },
         "analyses": docs,
         "seconds": round(time.perf_counter() - t0, 2),
@@ -470,6 +519,15 @@ def run_job(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
+
+
+def _check_cross_section_variation(vset: Any, given: xsec.SampleCrossSection) -> None:
+    """The ``xsec`` variation needs the cross section's theory uncertainty: refused before the run."""
+    if vset.cross_section and given.rel_error is None:
+        raise ConfigError(
+            f"--variations xsec: the cross section ({given.source}) has no theory uncertainty; give "
+            "--cross-section-error, or leave 'xsec' out of --variations"
+        )
 
 
 def _json_default(x: Any) -> Any:
@@ -530,6 +588,7 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
                 )
             lines.append((st.get("verdict") or _verdict(None)) + status_line)
             lines += _theory_lines(regions, show[:cutflow_regions], rel)
+            lines += _variation_lines(regions, show[:cutflow_regions], st.get("variations"))
         else:
             lines.append(st.get("note", "no statistics") + status_line)
         lines += _unavailable_lines(doc)
@@ -552,6 +611,31 @@ def _theory_lines(regions: list[dict[str, Any]], show: list[str], rel: float | N
             for k, fmt in (("r_obs", ".3f"), ("r_exp", ".3f"), ("cls_obs", ".4f"))
         ]
         lines.append(f"{'':<24}{name:<16} {pair[0]:>15} {pair[1]:>15} {pair[2]:>17}")
+    return lines if len(lines) > 1 else []
+
+
+def _variation_lines(regions: list[dict[str, Any]], show: list[str], v: dict[str, Any] | None) -> list[str]:
+    """Each variation member's yield in the shown SRs, the envelope and CLs with it profiled."""
+    if not v or not v.get("members"):
+        return []
+    members = list(v["members"])
+    lines = [
+        f"signal variations ({', '.join(v['names'])}): "
+        + f"{'SR':<16} {'nominal':>9} "
+        + " ".join(f"{m:>10}" for m in members)
+        + f" {'envelope':>15} {'CLs_obs':>8} {'CLs_syst':>8}"
+    ]
+    by_name = {r["region"]: r for r in regions}
+    for name in show:
+        r = by_name.get(name)
+        if r is None or "signal_variations" not in r:
+            continue
+        ys = " ".join(f"{r['signal_variations'][m]['signal']:>10.3f}" for m in members)
+        env = f"+{100 * r['signal_rel_up']:.1f}/-{100 * r['signal_rel_down']:.1f}%"
+        lines.append(
+            f"{'':<{len(lines[0].split(':')[0]) + 2}}{name:<16} {r['signal']:>9.3f} {ys} {env:>15} "
+            f"{r['cls_obs']:>8.4f} {r['cls_obs_syst']:>8.4f}"
+        )
     return lines if len(lines) > 1 else []
 
 

@@ -1,0 +1,381 @@
+"""Signal-modelling uncertainty: generator variations of the signal sample and their envelope in
+the statistics.
+
+The named set lives in ``variations.yaml`` beside this module (kinds ``weight``: Pythia's in-run
+shower-variation weights, no extra events; ``sample``: a separate sample with extra Pythia lines;
+``cross_section``: the theory uncertainty of σ). A user YAML file in the same format adds to or
+replaces entries (give its path among the names). ``resolve("isr,fsr")`` → :class:`VariationSet`.
+
+How the variations enter the results (``docs/results.md``, the analyses' READMEs):
+
+* every member gives its own yield per SR (with its MC error): a weight member the nominal events
+  reweighted (:meth:`recast_ml.analysis.AnalysisResult.reweighted`, normalised to its own sum of
+  weights), a sample member its own sample, a cross-section member s (1 ± δσ);
+* the **envelope** of the generator members per SR, Δ↑ = max(0, max_v s_v − s) and
+  Δ↓ = max(0, max_v s − s_v), added in quadrature to the cross-section uncertainty (an
+  independent source), is the ±1σ of one signal nuisance parameter per SR: CLs and ln L profile it
+  (pyhf's ``normsys`` modifier on the signal, hi = 1 + Δ↑/s, lo = 1 − Δ↓/s;
+  :func:`recast_ml.statistics.cls_many`); ``r_cons_syst`` = (s − 1.96 √(σ_MC² + Δ↓²)) / S95;
+* the verdict says whether the exclusion holds under every member (the best SR chosen on the
+  nominal sample, CLs_obs of each member's yields): EXCLUDED under all, some or none.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._core import ConfigError
+
+if TYPE_CHECKING:
+    from .analysis import AnalysisResult
+
+log = logging.getLogger(__name__)
+
+KINDS = ("weight", "sample", "cross_section")
+#: what ``--variations default`` / ``all`` select
+DEFAULT = ("isr", "fsr", "xsec")
+ALL = ("isr", "fsr", "isr_damped", "xsec")
+
+
+@dataclass(frozen=True)
+class Variation:
+    """One named variation: ``members`` maps a member name to its UncertaintyBands entry
+    (``weight``), its extra Pythia lines (``sample``) or its side, +1/-1 (``cross_section``)."""
+
+    name: str
+    kind: str
+    description: str
+    source: str
+    members: Mapping[str, Any]
+    file: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "source": self.source,
+            "members": dict(self.members),
+            "file": self.file,
+        }
+
+
+def catalogue_file() -> Path:
+    return Path(__file__).with_name("variations.yaml")
+
+
+def _read(path: Path) -> dict[str, Variation]:
+    from .analysis import load_yaml
+
+    try:
+        doc = load_yaml(path)
+    except OSError as e:
+        raise ConfigError(f"variations file {path}: {e.strerror or e}") from None
+    if not isinstance(doc, dict) or not doc:
+        raise ConfigError(f"variations file {path}: expected a mapping NAME: {{kind, members, ...}}")
+    out: dict[str, Variation] = {}
+    for name, v in doc.items():
+        where = f"variations file {path}, entry {name!r}"
+        if not isinstance(v, dict):
+            raise ConfigError(f"{where}: expected a mapping with kind, description and members")
+        kind = str(v.get("kind", ""))
+        if kind not in KINDS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        members = v.get("members")
+        if not isinstance(members, dict) or not members:
+            raise ConfigError(f"{where}: members must map member names to their settings")
+        clean: dict[str, Any] = {}
+        for m, val in members.items():
+            m = str(m)
+            if not m.replace("_", "").isalnum() or not m[0].isalpha():
+                raise ConfigError(f"{where}: member name {m!r} must be letters, digits and '_'")
+            if kind == "weight":
+                if not isinstance(val, str) or ":" not in val or "=" not in val:
+                    raise ConfigError(
+                        f"{where}: member {m}: expected one UncertaintyBands entry such as 'isr:muRfac=0.5', "
+                        f"got {val!r}"
+                    )
+                clean[m] = " ".join(val.split())
+            elif kind == "sample":
+                lines = [val] if isinstance(val, str) else val
+                if not isinstance(lines, list) or not lines or not all(isinstance(x, str) for x in lines):
+                    raise ConfigError(f"{where}: member {m}: expected a list of Pythia setting lines")
+                clean[m] = [str(x) for x in lines]
+            else:
+                try:
+                    side = float(val)
+                except (TypeError, ValueError):
+                    side = 0.0
+                if side not in (1.0, -1.0):
+                    raise ConfigError(f"{where}: member {m}: expected +1 or -1 (the side of the cross section)")
+                clean[m] = int(side)
+        out[str(name)] = Variation(
+            str(name),
+            kind,
+            " ".join(str(v.get("description", "")).split()),
+            str(v.get("source", "")),
+            clean,
+            str(path),
+        )
+    return out
+
+
+def catalogue(extra: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Variation]:
+    """The named variations: the package's set, then each user file's entries (same names
+    replace)."""
+    found = _read(catalogue_file())
+    for f in extra:
+        found.update(_read(Path(f)))
+    return found
+
+
+@dataclass
+class VariationSet:
+    """The variations of one run."""
+
+    variations: list[Variation] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.variations)
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.variations]
+
+    def members(self, kind: str | None = None) -> dict[str, Any]:
+        return {m: val for v in self.variations if kind in (None, v.kind) for m, val in v.members.items()}
+
+    @property
+    def weight_members(self) -> dict[str, str]:
+        return self.members("weight")
+
+    @property
+    def sample_members(self) -> dict[str, list[str]]:
+        return self.members("sample")
+
+    @property
+    def generator_members(self) -> list[str]:
+        """Members whose yields come from events (weights and samples): the envelope's."""
+        return [*self.weight_members, *self.sample_members]
+
+    @property
+    def cross_section(self) -> bool:
+        return any(v.kind == "cross_section" for v in self.variations)
+
+    def pythia_settings(self) -> list[str]:
+        """The Pythia lines that make the nominal sample carry the weight members' weights."""
+        w = self.weight_members
+        if not w:
+            return []
+        entries = ", ".join(f"{m} {val}" for m, val in w.items())
+        return ["UncertaintyBands:doVariations = on", f"UncertaintyBands:List = {{{entries}}}"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"names": self.names, "variations": [v.to_dict() for v in self.variations]}
+
+
+def resolve(spec: str | Sequence[str] | None) -> VariationSet:
+    """``"isr,fsr"``, ``["isr", "my_variations.yaml"]``, ``"default"`` (isr, fsr, xsec), ``"all"``
+    → the variations (a ``.yaml``/``.yml`` path adds its entries to the set and selects all of
+    them). None or "" → an empty set. Unknown names: ConfigError listing the known ones."""
+    if spec is None:
+        return VariationSet()
+    items = [spec] if isinstance(spec, str) else list(spec)
+    words = [w.strip() for item in items for w in str(item).split(",") if w.strip()]
+    files = [w for w in words if w.endswith((".yaml", ".yml"))]
+    for f in files:
+        if not Path(f).is_file():
+            raise ConfigError(f"--variations {f}: no such file")
+    known = catalogue(files)
+    chosen: list[str] = []
+    for w in words:
+        if w in files:
+            names = list(_read(Path(w)))
+        elif w == "default":
+            names = list(DEFAULT)
+        elif w == "all":
+            names = list(ALL)
+        elif w in known:
+            names = [w]
+        else:
+            raise ConfigError(f"--variations: unknown variation {w!r}; known: {', '.join(known)}, default, all")
+        chosen += [n for n in names if n not in chosen]
+    vset = VariationSet([known[n] for n in chosen])
+    seen: dict[str, str] = {}
+    for v in vset.variations:
+        for m in v.members:
+            if m.lower() in seen:
+                raise ConfigError(f"--variations: member {m!r} of {v.name} has the name of one of {seen[m.lower()]}")
+            seen[m.lower()] = v.name
+    return vset
+
+
+# ---- the weights of a generated sample -------------------------------------------------------------
+def weight_columns(names: Sequence[str], members: Sequence[str]) -> dict[str, int]:
+    """Column of each weight member in Pythia's weight vector (Pythia lower-cases the names)."""
+    lower = [n.lower() for n in names]
+    out = {}
+    for m in members:
+        if m.lower() not in lower:
+            raise ConfigError(f"Pythia did not produce the variation weight {m!r} (weights: {', '.join(names)})")
+        out[m] = lower.index(m.lower())
+    return out
+
+
+# ---- statistics ----------------------------------------------------------------------------------------
+def envelope(nominal: float, varied: Sequence[float]) -> tuple[float, float]:
+    """(Δ↑, Δ↓) ≥ 0 of the varied yields around the nominal one."""
+    up = max([0.0, *(v - nominal for v in varied)])
+    down = max([0.0, *(nominal - v for v in varied)])
+    return up, down
+
+
+def relative_uncertainty(
+    s: float, varied: Sequence[float], xsec_rel: float | None
+) -> tuple[float, float, float, float]:
+    """(total up, total down, envelope up, envelope down), relative to s: the generator envelope
+    ⊕ the cross-section uncertainty; the total down side is capped below 1 (a yield cannot go
+    below zero: at most 0.999)."""
+    if s <= 0:
+        return 0.0, 0.0, 0.0, 0.0
+    du, dd = envelope(s, varied)
+    eu, ed = du / s, dd / s
+    x = xsec_rel or 0.0
+    return math.hypot(eu, x), min(math.hypot(ed, x), 0.999), eu, min(ed, 0.999)
+
+
+def apply(
+    st: dict[str, Any],
+    result: AnalysisResult,
+    vset: VariationSet,
+    xsec_rel: float | None,
+) -> None:
+    """Adds the variations to one analysis' ``statistics`` block (regions, best, verdict) of the
+    results document, from the nominal ``result`` and its ``result.variations``."""
+    from .statistics import MIN_MC_EVENTS, cls_many, profile_log_likelihoods
+
+    regions: list[dict[str, Any]] = st.get("regions", [])
+    gen = [m for m in vset.generator_members if m in result.variations]
+    missing = [m for m in vset.generator_members if m not in result.variations]
+    if missing:
+        raise ConfigError(f"{result.analysis}: no results for the variation(s) {', '.join(missing)}")
+    x_members = vset.members("cross_section") if vset.cross_section else {}
+    if x_members and xsec_rel is None:
+        raise ConfigError(
+            "--variations xsec: the cross section has no theory uncertainty (give --cross-section-error, "
+            "or use a table or an SLHA file with XSECTION blocks)"
+        )
+    xrel = xsec_rel if x_members else None
+    if not regions:
+        st["variations"] = {"names": vset.names, "note": "no signal regions with published numbers"}
+        return
+    n = np.array([r["n_obs"] for r in regions], dtype=float)
+    b = np.array([r["b"] for r in regions], dtype=float)
+    e = np.array([r["b_err"] for r in regions], dtype=float)
+    s = np.array([r["signal"] for r in regions], dtype=float)
+    varied: dict[str, np.ndarray] = {}
+    for m in gen:
+        ys = [result.variations[m].yield_(r["region"]) for r in regions]
+        varied[m] = np.array([y for y, _ in ys])
+        for r, (y, ye) in zip(regions, ys, strict=True):
+            r.setdefault("signal_variations", {})[m] = {
+                "signal": y,
+                "signal_error": ye,
+                "mc_events": int(result.variations[m].cutflow(r["region"]).n[-1]),
+            }
+    for m, side in x_members.items():
+        assert xrel is not None
+        varied_x = s * max(1.0 + side * xrel, 0.0)
+        for r, y in zip(regions, varied_x, strict=True):
+            r.setdefault("signal_variations", {})[m] = {"signal": float(y), "signal_error": None, "mc_events": None}
+        varied[m] = varied_x
+    up = np.zeros(len(regions))
+    down = np.zeros(len(regions))
+    for k, r in enumerate(regions):
+        tu, td, eu, ed = relative_uncertainty(float(s[k]), [float(varied[m][k]) for m in gen], xrel)
+        up[k], down[k] = tu, td
+        r["signal_envelope_rel_up"], r["signal_envelope_rel_down"] = eu, ed
+        r["signal_rel_up"], r["signal_rel_down"] = tu, td
+    obs, exp = cls_many(n, b, e, s, signal_up=up, signal_down=down)
+    ll0 = profile_log_likelihoods(n, b, e, np.zeros_like(s))
+    ll = profile_log_likelihoods(n, b, e, s, signal_up=up, signal_down=down)
+    by_member = {m: cls_many(n, b, e, v) for m, v in varied.items()}
+    for k, r in enumerate(regions):
+        no_signal = s[k] <= 0
+        r["cls_obs_syst"] = 1.0 if no_signal else float(obs[k])
+        r["cls_exp_syst"] = 1.0 if no_signal else float(exp[k])
+        r["delta_log_likelihood_syst"] = 0.0 if no_signal else float(ll[k] - ll0[k])
+        s_err = r.get("signal_error") or 0.0
+        s_cons = max(float(s[k]) - 1.96 * math.hypot(s_err, float(s[k]) * down[k]), 0.0)
+        r_obs = r.get("r_obs")  # s / S95_obs
+        r["r_cons_syst_obs"] = None if r_obs is None else (0.0 if no_signal else s_cons * r_obs / float(s[k]))
+        r["cls_obs_by_variation"] = {m: (1.0 if varied[m][k] <= 0 else float(by_member[m][0][k])) for m in varied}
+    best = st.get("best")
+    if best is not None:
+        row = next(r for r in regions if r["region"] == best["region"])
+        for key in (
+            "signal_variations",
+            "signal_envelope_rel_up",
+            "signal_envelope_rel_down",
+            "signal_rel_up",
+            "signal_rel_down",
+            "cls_obs_syst",
+            "cls_exp_syst",
+            "delta_log_likelihood_syst",
+            "r_cons_syst_obs",
+            "cls_obs_by_variation",
+        ):
+            best[key] = row[key]
+        excluded_under = [m for m, c in row["cls_obs_by_variation"].items() if c < 0.05]
+        not_under = [m for m in row["cls_obs_by_variation"] if m not in excluded_under]
+        robust = "all" if not not_under else "none" if not excluded_under else "some"
+        low = [
+            m
+            for m, v in row["signal_variations"].items()
+            if v["mc_events"] is not None and v["mc_events"] < MIN_MC_EVENTS
+        ]
+        st["variations"] = {
+            "names": vset.names,
+            "members": list(varied),
+            "definitions": vset.to_dict()["variations"],
+            "method": (
+                "per SR: envelope of the generator members (weights: the nominal events reweighted, each "
+                "normalised to its own sum of weights; samples: their own sample) around the nominal yield, "
+                "added in quadrature to the cross section's theory uncertainty, as the +-1 sigma of one "
+                "signal nuisance (pyhf normsys on the signal, profiled) in CLs_syst and ln L_syst; "
+                "r_cons_syst = (s - 1.96 sqrt(MC err^2 + Delta_down^2))/S95_obs; robustness: CLs_obs of "
+                "each member's yields in the best expected SR of the nominal sample"
+            ),
+            "excluded_under": excluded_under,
+            "not_excluded_under": not_under,
+            "robust": robust,
+            "excluded_with_signal_uncertainty": bool(row["cls_obs_syst"] < 0.05),
+            "low_mc_statistics_members": low,
+        }
+        st["verdict"] = f"{st['verdict']}; {robustness_text(st['variations'], row)}"
+    else:
+        st["variations"] = {"names": vset.names, "members": list(varied), "note": "no best SR"}
+
+
+def robustness_text(v: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """One clause of the verdict: CLs with the signal uncertainty and under which members the
+    best SR excludes."""
+    members = list(row["cls_obs_by_variation"])
+    n_ex = len(v["excluded_under"])
+    how = {"all": "EXCLUDED under all", "none": "excluded under none", "some": "EXCLUDED under some"}[v["robust"]]
+    text = (
+        f"signal uncertainty +{100 * row['signal_rel_up']:.3g}%/-{100 * row['signal_rel_down']:.3g}% profiled: "
+        f"CLs_obs = {row['cls_obs_syst']:.4g} ({'excluded' if row['cls_obs_syst'] < 0.05 else 'not excluded'}); "
+        f"{how} ({n_ex} of {len(members)}) variations"
+    )
+    if v["robust"] == "some":
+        text += f" (not under {', '.join(v['not_excluded_under'])})"
+    return text
