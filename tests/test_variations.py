@@ -21,7 +21,8 @@ from recast_ml.pythia import PythiaGenerator, simplified_model_generator
 def test_the_named_set_has_isr_fsr_damping_and_cross_section() -> None:
     found = variations.catalogue()
     assert {"isr", "fsr", "isr_damped", "xsec"} <= set(found)
-    assert found["isr"].kind == "weight" and found["isr"].members == {
+    assert found["isr"].kind == "weight"
+    assert found["isr"].members == {
         "isr_up": "isr:muRfac=0.5",
         "isr_down": "isr:muRfac=2.0",
     }
@@ -29,7 +30,8 @@ def test_the_named_set_has_isr_fsr_damping_and_cross_section() -> None:
     assert found["isr_damped"].members["isr_damped"] == ["SpaceShower:pTdampFudge = 0.25"]
     assert found["xsec"].kind == "cross_section"
     for v in found.values():
-        assert v.description and v.source  # every entry says what it is and where it comes from
+        assert v.description
+        assert v.source
 
 
 def test_resolve_default_all_and_lists() -> None:
@@ -38,8 +40,10 @@ def test_resolve_default_all_and_lists() -> None:
     vset = variations.resolve(["fsr", "isr,fsr"])
     assert vset.names == ["fsr", "isr"]
     assert list(vset.weight_members) == ["fsr_up", "fsr_down", "isr_up", "isr_down"]
-    assert vset.sample_members == {} and not vset.cross_section
-    assert not variations.resolve(None) and not variations.resolve("")
+    assert vset.sample_members == {}
+    assert not vset.cross_section
+    assert not variations.resolve(None)
+    assert not variations.resolve("")
     lines = vset.pythia_settings()
     assert lines[0] == "UncertaintyBands:doVariations = on"
     assert lines[1] == (
@@ -69,7 +73,8 @@ def test_a_user_file_adds_and_replaces_entries(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "recast_ml", "variations", str(f)], capture_output=True, text=True, check=True
     ).stdout
-    assert "cns (weight): FSR non-singular terms" in out and "cns_down     fsr:cNS=-2.0" in out
+    assert "cns (weight): FSR non-singular terms" in out
+    assert "cns_down     fsr:cNS=-2.0" in out
 
 
 @pytest.mark.parametrize(
@@ -107,7 +112,8 @@ def test_envelope_and_relative_uncertainty_by_hand() -> None:
     assert variations.envelope(10.0, [11.0, 12.0]) == (2.0, 0.0)  # one-sided
     up, down, eu, ed = variations.relative_uncertainty(10.0, [12.0, 9.0], 0.15)
     assert (eu, ed) == pytest.approx((0.2, 0.1))
-    assert up == pytest.approx(math.hypot(0.2, 0.15)) and down == pytest.approx(math.hypot(0.1, 0.15))
+    assert up == pytest.approx(math.hypot(0.2, 0.15))
+    assert down == pytest.approx(math.hypot(0.1, 0.15))
     assert variations.relative_uncertainty(10.0, [0.0], None)[1] == 0.999  # capped below 1
     assert variations.relative_uncertainty(0.0, [1.0], 0.1) == (0.0, 0.0, 0.0, 0.0)
 
@@ -125,7 +131,9 @@ def test_pythia_weights_follow_the_members_and_pythias_own_names() -> None:
     for b in batches:
         assert set(b.variation_weights) == set(vset.weight_members)
         for w in b.variation_weights.values():
-            assert w.shape == (len(b),) and np.all(np.isfinite(w)) and w.dtype == np.float64
+            assert w.shape == (len(b),)
+            assert np.all(np.isfinite(w))
+            assert w.dtype == np.float64
         np.testing.assert_array_equal(b.weight, 1.0)
     # Pythia computed the same variations under its own names: equal column by column
     assert {"isr.murfac=0.5", "isr.murfac=2.0", "fsr.murfac=0.5", "fsr.murfac=2.0"} <= set(names)
@@ -138,9 +146,7 @@ def test_pythia_weights_follow_the_members_and_pythias_own_names() -> None:
 
 def test_pythia_own_variations_equal_the_members() -> None:
     vset = variations.resolve("isr")
-    gen = PythiaGenerator(
-        ["Beams:eCM = 13000.", "Top:gg2ttbar = on"], seed=3, weight_variations=vset.weight_members
-    )
+    gen = PythiaGenerator(["Beams:eCM = 13000.", "Top:gg2ttbar = on"], seed=3, weight_variations=vset.weight_members)
     info = gen._pythia.infoPython()
     names = [str(info.weightNameByIndex(i)) for i in range(int(info.numberOfWeights()))]
     raw = gen._pythia.nextBatch(20)
@@ -185,5 +191,7 @@ def test_cli_lists_the_set() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "recast_ml", "variations"], capture_output=True, text=True, check=True
     ).stdout
-    assert "isr (weight)" in out and "isr_damped (sample)" in out and "default = isr,fsr,xsec" in out
+    assert "isr (weight)" in out
+    assert "isr_damped (sample)" in out
+    assert "default = isr,fsr,xsec" in out
     json.dumps(variations.resolve("all").to_dict())  # serialisable for results.json
