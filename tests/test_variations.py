@@ -8,7 +8,9 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -195,3 +197,151 @@ def test_cli_lists_the_set() -> None:
     assert "isr_damped (sample)" in out
     assert "default = isr,fsr,xsec" in out
     json.dumps(variations.resolve("all").to_dict())  # serialisable for results.json
+
+
+# ---- end to end (AnalysisResult.reweighted and the signal-systematic CLs) -----------------------------
+class _Kept:
+    """The batches of a generator, their variation weights kept for the hand reweighting."""
+
+    def __init__(self, batches: Iterator[Any]) -> None:
+        self.batches = batches
+        self.weights: dict[str, list[np.ndarray]] = {}
+
+    def __iter__(self) -> Iterator[Any]:
+        for b in self.batches:
+            for m, w in b.variation_weights.items():
+                self.weights.setdefault(m, []).append(np.array(w))
+            yield b
+
+
+@pytest.fixture(scope="module")
+def weighted_run() -> tuple[Any, dict[str, np.ndarray]]:
+    from recast_ml.analysis import Analysis, run_batches
+
+    vset = variations.resolve("isr,fsr")
+    ana = Analysis.load("ATLAS-SUSY-2018-22")
+    gen = simplified_model_generator("gluino_direct", 1400, 1000, seed=21, weight_variations=vset.weight_members)
+    kept = _Kept(gen.batches(240, chunk_size=100))
+    res = run_batches([ana], kept, cross_section=0.0284, variations=list(vset.weight_members))[0]
+    return res, {m: np.concatenate(w) for m, w in kept.weights.items()}
+
+
+def test_weight_members_equal_a_hand_reweighting_of_the_nominal_events(weighted_run) -> None:
+    """Each member's yield per region = σ L Σ_(events passing) w_m / Σ_(all events) w_m, from
+    the per-event region decisions and Pythia's weights; step counts are the nominal's."""
+    res, weights = weighted_run
+    assert set(res.variations) == {"isr_up", "isr_down", "fsr_up", "fsr_down"}
+    lumi_pb = res.luminosity_fb * 1000.0
+    checked = 0
+    for m, w in weights.items():
+        var = res.variations[m]
+        assert var.sum_weights == pytest.approx(w.sum(), rel=1e-12)
+        assert var.n_events == res.n_events
+        for region in res.cutflows:
+            mask = res.region_mask(region)
+            expected = 0.0284 * lumi_pb * w[mask].sum() / w.sum()
+            got, err = var.yield_(region)
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+            assert err == pytest.approx(
+                0.0284 * lumi_pb * math.sqrt((w[mask] ** 2).sum()) / w.sum(), rel=1e-9, abs=1e-12
+            )
+            np.testing.assert_array_equal(var.cutflows[region].n, res.cutflows[region].n)
+            checked += int(mask.any())
+    assert checked >= 8  # regions with events, over the four members
+    # a real variation: some yield moved
+    region = max(res.cutflows, key=lambda r: res.cutflows[r].n[-1])
+    assert any(res.variations[m].yield_(region)[0] != res.yield_(region)[0] for m in weights)
+
+
+def test_a_sample_member_is_its_own_sample_with_the_same_seed(tmp_path: Path) -> None:
+    from recast_ml.analysis import Analysis, run_batches
+    from recast_ml.run import run_job
+
+    doc = run_job(
+        ["ATLAS-SUSY-2019-04"],
+        generate="gluino_direct:1400,1000",
+        n_events=40,
+        seed=4,
+        variations="isr_damped",
+        output=tmp_path / "o",
+    )
+    ana = Analysis.load("ATLAS-SUSY-2019-04")
+    gen = simplified_model_generator("gluino_direct", 1400, 1000, seed=4, settings=["SpaceShower:pTdampFudge = 0.25"])
+    ref = run_batches([ana], gen.batches(40), cross_section=doc["input"]["cross_section_pb"])[0]
+    st = doc["analyses"][0]["statistics"]
+    for r in st["regions"]:
+        assert r["signal_variations"]["isr_damped"]["signal"] == pytest.approx(ref.yield_(r["region"])[0], rel=1e-12)
+
+
+def test_run_with_variations_end_to_end(tmp_path: Path) -> None:
+    """`recast-ml run --variations default`: schema-valid document; per SR the members, the
+    envelope ⊕ δσ, CLs with it profiled equal to pyhf's normsys model, the robustness verdict."""
+    import pyhf
+
+    from recast_ml.provenance import validate_run_document
+
+    out = tmp_path / "o"
+    proc = subprocess.run(
+        [sys.executable, "-m", "recast_ml", "run", "--analysis", "ATLAS-SUSY-2018-22", "--generate",
+         "gluino_direct:1400,1000", "-n", "200", "--variations", "default", "-o", str(out), "--no-progress"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "results.json").read_text())
+    validate_run_document(doc)
+    assert doc["input"]["variations"]["names"] == ["isr", "fsr", "xsec"]
+    st = doc["analyses"][0]["statistics"]
+    rel = doc["input"]["cross_section_rel_error"]
+    assert rel > 0
+    v = st["variations"]
+    assert v["members"] == ["isr_up", "isr_down", "fsr_up", "fsr_down", "xsec_up", "xsec_down"]
+    best = st["best"]
+    # the envelope by hand, ⊕ δσ
+    s = best["signal"]
+    gen_yields = [best["signal_variations"][m]["signal"] for m in v["members"][:4]]
+    up = max([0.0, *(y - s for y in gen_yields)]) / s
+    down = max([0.0, *(s - y for y in gen_yields)]) / s
+    assert best["signal_envelope_rel_up"] == pytest.approx(up)
+    assert best["signal_rel_up"] == pytest.approx(math.hypot(up, rel))
+    assert best["signal_rel_down"] == pytest.approx(min(math.hypot(down, rel), 0.999))
+    assert best["signal_variations"]["xsec_up"]["signal"] == pytest.approx(s * (1 + rel))
+    # CLs with the signal uncertainty profiled = pyhf with a normsys on the signal
+    spec = {
+        "channels": [
+            {
+                "name": "sr",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [s],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {"name": "sig", "type": "normsys",
+                             "data": {"hi": 1 + best["signal_rel_up"], "lo": 1 - best["signal_rel_down"]}},
+                        ],
+                    },
+                    {
+                        "name": "background",
+                        "data": [best["b"]],
+                        "modifiers": [{"name": "unc", "type": "shapesys", "data": [best["b_err"]]}],
+                    },
+                ],
+            }
+        ]
+    }  # fmt: skip
+    model = pyhf.Model(spec, poi_name="mu")
+    data = [best["n_obs"], *model.config.auxdata]
+    obs, exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
+    if 0.01 < float(obs) < 0.99:
+        assert best["cls_obs_syst"] == pytest.approx(float(obs), rel=0.01)
+        assert best["cls_exp_syst"] == pytest.approx(float(exp), rel=0.01)
+    assert best["cls_obs_syst"] >= best["cls_obs"] - 1e-9  # a signal uncertainty weakens the exclusion
+    # robustness consistent with the members' CLs
+    by = best["cls_obs_by_variation"]
+    assert v["excluded_under"] == [m for m in v["members"] if by[m] < 0.05]
+    assert v["robust"] == ("all" if len(v["excluded_under"]) == 6 else "none" if not v["excluded_under"] else "some")
+    assert f"({len(v['excluded_under'])} of 6) variations" in st["verdict"]
+    assert "signal variations (isr, fsr, xsec)" in proc.stdout
+    html = (out / "report.html").read_text()
+    assert "Signal modelling:" in html
+    assert "Signal variations (isr, fsr, xsec): yields per SR" in html
