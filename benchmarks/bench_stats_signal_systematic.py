@@ -69,7 +69,7 @@ def main() -> None:
     dev = np.abs(np.stack([obs, exp], axis=1)[inside] / refs[inside] - 1)
 
     def us(t: float) -> str:
-        return f"{t * 1e6:.2f} µs"
+        return f"{t * 1e3:.1f} ms" if t >= 1e-3 else f"{t * 1e6:.2f} µs"
 
     rows = [
         ["native CLs obs+exp, plain model (no signal uncertainty)", us(plain / count), "1", ""],
