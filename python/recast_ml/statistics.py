@@ -252,11 +252,11 @@ def cls_many(
     ``recast-ml run`` and scans over s. ``signal_up``/``signal_down``: relative signal
     uncertainties per SR (None = 0; 0 <= down < 1), a normsys nuisance on the signal as in
     :func:`pyhf_model`; where both are 0 the result is that of the model without it."""
-    (n_, b_, e_, s_), sys = _sr_arrays("cls_many", n_obs, b, b_err, s, signal_up, signal_down)
-    if sys is None:
+    (n_, b_, e_, s_), unc = _sr_arrays("cls_many", n_obs, b, b_err, s, signal_up, signal_down)
+    if unc is None:
         obs, exp = _core.cls_values(n_, b_, e_, s_)
     else:
-        obs, exp = _core.cls_values(n_, b_, e_, s_, sys[0], sys[1])
+        obs, exp = _core.cls_values(n_, b_, e_, s_, unc[0], unc[1])
     return obs, exp
 
 
@@ -292,10 +292,10 @@ def profile_log_likelihoods(
     :func:`cls_many`) the signal nuisance is profiled too and ln L includes its Gaussian
     constraint, -0.5 ln(2π) at θ = 0; SRs where both are 0 get the value without the nuisance,
     which lacks that constant: compare ln L only between signal yields of one SR."""
-    (n_, b_, e_, s_), sys = _sr_arrays("profile_log_likelihoods", n_obs, b, b_err, s, signal_up, signal_down)
-    if sys is None:
+    (n_, b_, e_, s_), unc = _sr_arrays("profile_log_likelihoods", n_obs, b, b_err, s, signal_up, signal_down)
+    if unc is None:
         return _core.profile_log_likelihoods(n_, b_, e_, s_)
-    return _core.profile_log_likelihoods(n_, b_, e_, s_, sys[0], sys[1])
+    return _core.profile_log_likelihoods(n_, b_, e_, s_, unc[0], unc[1])
 
 
 def cls_result(
