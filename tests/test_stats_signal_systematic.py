@@ -275,6 +275,8 @@ def pyhf_conditional_logl(model: Any, n: float) -> tuple[float, float]:
         (0.0, 1.0, 0.5, 5.0, 0.5, 0.4),  # theta beyond -1: the exponential part
         (3.0, 5.0, 1.0, 4.0, 0.0, 0.2),
         (40.0, 30.0, 6.0, 5.0, 0.25, 0.0),  # excess: theta > 0
+        (40.0, 10.0, 1.0, 3.0, 0.3, 0.2),  # large excess: theta = 1.8, beyond +1
+        (60.0, 10.0, 1.0, 5.0, 0.3, 0.2),  # theta = 4.97, next to its bound 5
     ],
 )
 def test_log_likelihood_matches_pyhf_logpdf_at_the_conditional_fit(n, b, e, s, up, down):
