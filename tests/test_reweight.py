@@ -118,7 +118,7 @@ def table_slice(collections: dict, records: dict, weights: np.ndarray, sl: slice
 # toy analysis: bins, outside, independent reference
 # ------------------------------------------------------------------------------------------------
 def test_the_nominal_weights_reproduce_the_toy_result_bit_for_bit(toy):
-    ana, _, _, w0, nominal = toy
+    _ana, _, _, w0, nominal = toy
     again = nominal.reweighted(w0)
     assert_sums_equal(again, nominal, exact=True)
     assert again.to_dict() == nominal.to_dict()
@@ -142,8 +142,9 @@ def test_reweighted_equals_the_analysis_run_with_those_weights(toy, threads):
     # the regions and bins are not trivially empty or full
     for name in ("MB", "MB-narrow", "MB-4th"):
         b = got.bins[name]
-        assert b.n.sum() > 0 and (b.n > 0).sum() >= 2, name
-    assert got.bins["MB-narrow"].outside > 0 and got.bins["MB-4th"].outside > 0
+        assert (b.n > 0).sum() >= 2, name
+    assert got.bins["MB-narrow"].outside > 0
+    assert got.bins["MB-4th"].outside > 0
     assert 0 < got.cutflows["presel"].n[-1] < N_TOY
 
 
@@ -152,13 +153,16 @@ def test_per_event_columns_agree_with_passed_cutflows_and_bins(toy):
     core = r._core
     nr = len(r.cutflows)
     steps, bins = core.steps_passed, core.bin_index
-    assert steps.dtype == np.uint16 and bins.dtype == np.int32
+    assert steps.dtype == np.uint16
+    assert bins.dtype == np.int32
     assert steps.shape == bins.shape == (r.n_events, nr)
-    assert not steps.flags.writeable and not bins.flags.writeable
+    assert not steps.flags.writeable
+    assert not bins.flags.writeable
     for k, (name, cf) in enumerate(r.cutflows.items()):
         n_steps = len(cf.names)
         s = steps[:, k].astype(np.int64)
-        assert s.min() >= 1 and s.max() <= n_steps
+        assert s.min() >= 1
+        assert s.max() <= n_steps
         np.testing.assert_array_equal(r.passed[:, k], s == n_steps)
         assert [int((s > j).sum()) for j in range(n_steps)] == cf.n.tolist(), name
         bi = bins[:, k]
@@ -194,7 +198,10 @@ def test_reweighted_combined_parts_follow_the_order_of_the_combination(toy):
     # ... = the whole reweighted, up to the order of the additions
     assert_sums_equal(got, whole.reweighted(w), exact=False)
     # three parts, combined in two steps: ((a + b) + c) kept as well
-    a, b, c = (ana.run_table(table_slice(collections, records, w0, s)) for s in (slice(0, 100), slice(100, 700), slice(700, None)))
+    a, b, c = (
+        ana.run_table(table_slice(collections, records, w0, s))
+        for s in (slice(0, 100), slice(100, 700), slice(700, None))
+    )
     nested = AnalysisResult.combine([a, b]).merge(c)
     assert_sums_equal(nested.reweighted(w0), nested, exact=True)
 
@@ -214,7 +221,8 @@ def test_the_reweighted_result_is_a_result_of_the_variation(toy, tmp_path):
     assert var.yield_("SR-high")[0] == pytest.approx(2.0 * 100 * 1000 * cf.sumw[-1] / np.sum(w), rel=1e-12)
     assert var.bins["MB"].names == nominal.bins["MB"].names == ["low", "mid", "high"]
     # the same events: the nominal's per-event views
-    assert var.variables is nominal.variables and var.passed is nominal.passed
+    assert var.variables is nominal.variables
+    assert var.passed is nominal.passed
     np.testing.assert_array_equal(var.region_mask("SR-4j"), nominal.region_mask("SR-4j"))
     # the C++ result of a variation holds no per-event columns
     assert var._core.steps_passed.shape == (0, len(var.cutflows))
@@ -330,7 +338,8 @@ def test_susy_2018_22_in_chunks_reweighted(gluino_chunks, threads):
     bounds = np.cumsum([0, *(len(c) for c in gluino_chunks)])
     parts = [with_weights(c, w0[a:b]) for c, a, b in zip(gluino_chunks, bounds[:-1], bounds[1:], strict=True)]
     combined = run_batches([ana], parts, cross_section=0.1, threads=threads)[0]
-    assert len(parts) == 3 and combined.n_events == N_GLUINO
+    assert len(parts) == 3
+    assert combined.n_events == N_GLUINO
     # per-chunk results combined: the nominal weights reproduce them bit for bit
     assert_sums_equal(combined.reweighted(w0), combined, exact=True)
     assert combined.reweighted(w0).to_dict() == combined.to_dict()
