@@ -354,3 +354,25 @@ def test_susy_2018_22_in_chunks_reweighted(gluino_chunks, threads):
     whole = ana.run(with_weights(EventBatch.concatenate(gluino_chunks), w0), cross_section=0.1, threads=threads)
     np.testing.assert_array_equal(whole._core.steps_passed, combined._core.steps_passed)
     assert_sums_equal(combined.reweighted(w), whole.reweighted(w), exact=False)
+
+
+def test_a_region_with_more_steps_than_steps_passed_holds_is_refused(toy):
+    """steps_passed is 16 bits: at most 65535 steps ("all events" + 65534 cuts) per region."""
+    import json
+
+    ana, collections, records, w0, _ = toy
+    text, blobs = ana.definition.resolved()
+    doc = json.loads(text)
+    cut = {"name": "c", "expr": {"text": "n_jets >= 0", "line": 7, "col": 3}}
+    table = table_from_arrays(collections, records, weight=w0)
+    schema = _core.table_schema(table)
+    doc["regions"] = [{"name": "long", "cuts": [cut] * 65534}]
+    longest = _core.Analysis.from_json(json.dumps(doc), "long.json", schema, blobs)  # the most there can be
+    small = table_slice(collections, records, w0, slice(0, 3))
+    r = longest.run_table(small, 1, {})
+    assert r.steps_passed[:, 0].tolist() == [65535] * 3  # every cut passes: no wrap-around
+    assert r.cutflow(0)[1][-1] == 3
+    assert r.reweighted(np.array([1.0, 2.0, 4.0])).cutflow(0)[2][-1] == 7.0
+    doc["regions"] = [{"name": "long", "cuts": [cut] * 65535}]
+    with pytest.raises(ConfigError, match=r"region 'long' has 65535 cuts; at most 65534 are supported"):
+        _core.Analysis.from_json(json.dumps(doc), "long.json", schema, blobs)
