@@ -160,3 +160,57 @@ def test_catalogue_status_quotes_coverage_and_old_summaries_load(tmp_path, monke
     st = catalogue.status(d)
     assert st.text == "cutflows: 2/16 steps within 15 % (3 MC-limited); covered by ± envelope: 10/18 (isr, fsr)"
     assert (st.coverage_compared, st.coverage_covered, st.coverage_variations) == (18, 10, ("isr", "fsr"))
+
+
+def test_quick_validation_with_weight_members_measures_coverage(tmp_path, monkeypatch, capsys):
+    """A real (small) validation of ATLAS-SUSY-2019-04 with Pythia's isr/fsr shower weights: the
+    nominal sample carries them (no extra sample), every published step gets the four members, its
+    envelope and whether it is covered, recomputed here by hand from the summary's numbers; the
+    catalogue status quotes the coverage; xsec is left out with the reason."""
+    from recast_ml.cli import main
+
+    out = tmp_path / "ATLAS-SUSY-2019-04"
+    args = ["validate", "ATLAS-SUSY-2019-04", "-n", "400", "--variations", "isr,fsr,xsec", "-o", str(out)]
+    assert main([*args, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    members = ["isr_up", "isr_down", "fsr_up", "fsr_down"]
+    assert list(summary["variations"]) == members
+    assert {v["kind"] for v in summary["variations"].values()} == {"weight"}
+    assert summary["variations"]["fsr_down"]["weight"] == "fsr:muRfac=2.0"
+    assert summary["variation_notes"] == [f"xsec: {XSEC_NOT_USED}"]
+    bench = summary["benchmarks"]["higgsino_385"]
+    assert bench["weight_variations"] == {"isr_up": "isr:muRfac=0.5", "isr_down": "isr:muRfac=2.0",
+                                          "fsr_up": "fsr:muRfac=0.5", "fsr_down": "fsr:muRfac=2.0"}  # fmt: skip
+    cutflow = [c for c in summary["comparisons"] if c["kind"] == "cutflow"]
+    assert len(cutflow) == 16
+    covered = 0
+    moved = 0
+    for c in cutflow:
+        assert list(c["variations"]) == members
+        vals = [c["variations"][m]["ours"] for m in members]
+        moved += any(v != c["ours"] for v in vals)
+        up = max(0.0, *(v - c["ours"] for v in vals))
+        down = max(0.0, *(c["ours"] - v for v in vals))
+        assert c["envelope_up"] == pytest.approx(up, abs=1e-15)
+        assert c["envelope_down"] == pytest.approx(down, abs=1e-15)
+        lo = c["ours"] - math.hypot(down, c["ours_error"])
+        hi = c["ours"] + math.hypot(up, c["ours_error"])
+        assert c["covered"] is (lo <= c["published"] <= hi)
+        covered += c["covered"]
+    assert moved > 0  # the shower weights move the efficiencies
+    cov = summary["cutflow"]["coverage"]
+    assert cov == {"compared": 16, "covered": covered, "members": members, "variations": ["isr", "fsr"]}
+    assert summary["by_benchmark"]["higgsino_385"]["cutflow"]["coverage"] == cov
+    assert f"cutflow: {covered}/16 covered by nominal ± envelope (isr, fsr)" in printed
+    html = (out / "report.html").read_text()
+    assert "Coverage by nominal ± envelope" in html
+    assert f"<td>{covered} of 16</td><td class='l'>isr_up, isr_down, fsr_up, fsr_down</td>" in html
+    assert "UncertaintyBands isr:muRfac=0.5" in html
+    assert XSEC_NOT_USED in html
+    monkeypatch.setattr(catalogue, "validation_dir", lambda: tmp_path)
+    text = catalogue.status(load_definition(find_definition("ATLAS-SUSY-2019-04"))).text
+    assert text.endswith(f"; covered by ± envelope: {covered}/16 (isr, fsr)")
+    capsys.readouterr()
+    assert main(["validate", "ATLAS-SUSY-2019-04", "--variations", "isr", "--no-variations"]) != 0
+    assert "--variations or --no-variations, not both" in capsys.readouterr().err

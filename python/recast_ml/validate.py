@@ -813,6 +813,11 @@ def _ratio_plot(ax: Any, mine: list[Comparison], variations: list[str]) -> None:
     ax.axhspan(1 - mine[0].tolerance, 1 + mine[0].tolerance, color="tab:green", alpha=0.15, label="tolerance")
     ax.axhline(1.0, color="k", lw=0.8)
     ax.errorbar(x, ratios, yerr=[c.ratio_error for c in mine], fmt="none", ecolor="grey")
+    spans = [(xi, *c.interval, c.published) for xi, c in zip(x, mine, strict=True) if c.covered is not None]
+    if spans:  # nominal ± envelope (⊕ MC error) over published: covered where it spans 1
+        xs_, lo_, hi_, pub_ = (np.array(v, dtype=float) for v in zip(*spans, strict=True))
+        ax.vlines(xs_ - 0.1, np.minimum(lo_ / pub_, edge), np.minimum(hi_ / pub_, edge), colors="tab:cyan",
+                  lw=3, alpha=0.5, zorder=1, label="nominal ± envelope ⊕ MC")  # fmt: skip
     for status, colour in _STATUS_COLOUR.items():
         sel = np.array([c.status == status for c in mine], dtype=bool)
         if sel.any():
