@@ -17,6 +17,13 @@ NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares
   ``notes:`` (free text) and ``cutflow_tables:`` (regions whose cutflow at sigma x L is tabulated
   per benchmark) complete such a report;
 
+generator variations (``variations:`` in ``validation.yaml``: names of :mod:`recast_ml.variations`,
+e.g. ``[isr, fsr, isr_damped]``, or local ``{NAME: {description, pythia}}`` samples; weight members
+ride on the nominal sample) are compared beside the nominal sample, and each published number is
+*covered* when it lies within nominal ± envelope of the members combined with the nominal MC
+error (:attr:`Comparison.covered`; counted per benchmark and kind in the summary, tabulated in the
+report, quoted by the catalogue status);
+
 and writes ``report.html`` (tables and PNG plots), ``summary.json`` and the per-benchmark
 ``results_<benchmark>.json`` to the output folder (default ``validation/<ID>/``).
 """
