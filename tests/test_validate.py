@@ -27,6 +27,11 @@ def test_quick_validation_writes_a_complete_report(tmp_path, capsys):
     # the ISR variation of validation.yaml ran beside, with its own settings appended
     assert summary["variations"]["isr_damped"]["pythia"] == ["SpaceShower:pTdampFudge = 0.25"]
     assert 0 <= s["passed_per_variation"]["isr_damped"] <= s["compared"]
+    # validation.yaml names [isr, fsr, isr_damped]: four shower weights on the nominal sample, one sample
+    assert list(summary["variations"]) == ["isr_up", "isr_down", "fsr_up", "fsr_down", "isr_damped"]
+    assert summary["benchmarks"]["gluino_2200_600"]["weight_variations"]["isr_up"] == "isr:muRfac=0.5"
+    assert s["coverage"]["variations"] == ["isr", "fsr", "isr_damped"]
+    assert s["coverage"]["compared"] == s["compared"]
     cutflow = [c for c in summary["comparisons"] if c["kind"] == "cutflow"]
     yields = [c for c in summary["comparisons"] if c["kind"] == "yield"]
     # every published step of the three SR4j regions for this benchmark (8 each) plus the common step

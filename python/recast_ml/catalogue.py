@@ -4,7 +4,8 @@ The status of an analysis is computed, never typed by hand, from
 
 * its committed validation summary (``validation/<ID>/summary.json``, written by
   ``recast-ml validate`` and installed with the package): how many published cutflow steps and
-  yields the last validation reproduced within their tolerance, or — for an analysis without
+  yields the last validation reproduced within their tolerance, and how many lie within the
+  nominal ± envelope of its generator variations (``covered by ± envelope``), or — for an analysis without
   published cutflows — whether its models were verified against a reference evaluator;
 * its definition: model cards whose files are not available (a model that was never made public),
   and which signal regions have published numbers (``signal_regions.csv``) for statistics.
@@ -40,6 +41,11 @@ class AnalysisStatus:
     cutflow_mc_limited: int = 0
     yield_compared: int = 0
     yield_passed: int = 0
+    #: published steps and yields within nominal ± envelope of the generator variations
+    #: (validate's coverage; 0 compared: no variations, or a summary from before coverage)
+    coverage_compared: int = 0
+    coverage_covered: int = 0
+    coverage_variations: tuple[str, ...] = ()
     #: the tolerances of those comparisons (relative; usually one value)
     tolerances: tuple[float, ...] = ()
     #: technical model checks of the validation (converted model vs a reference evaluator)
@@ -62,6 +68,11 @@ class AnalysisStatus:
                 "mc_limited": self.cutflow_mc_limited,
             },
             "yields": {"compared": self.yield_compared, "passed": self.yield_passed},
+            "coverage": {
+                "compared": self.coverage_compared,
+                "covered": self.coverage_covered,
+                "variations": list(self.coverage_variations),
+            },
             "tolerances": list(self.tolerances),
             "models": {"checked": self.models_checked, "passed": self.models_passed},
             "unavailable_models": dict(self.unavailable_models),
@@ -130,6 +141,15 @@ def status(definition: Any) -> AnalysisStatus:
             parts.append(text)
         if kw["yield_compared"]:
             parts.append(f"yields: {kw['yield_passed']}/{kw['yield_compared']} within {tol('yield')}")
+        cov = [c.get("coverage") or {} for c in (cut, yld)]  # absent in summaries before coverage
+        kw.update(
+            coverage_compared=sum(int(c.get("compared", 0)) for c in cov),
+            coverage_covered=sum(int(c.get("covered", 0)) for c in cov),
+            coverage_variations=tuple(dict.fromkeys(str(n) for c in cov for n in c.get("variations", []))),
+        )
+        if kw["coverage_compared"]:
+            names = f" ({', '.join(kw['coverage_variations'])})" if kw["coverage_variations"] else ""
+            parts.append(f"covered by ± envelope: {kw['coverage_covered']}/{kw['coverage_compared']}{names}")
         if not kw["cutflow_compared"] and not kw["yield_compared"]:
             parts.append("no published cutflow")
         if kw["models_checked"]:

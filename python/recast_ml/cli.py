@@ -320,6 +320,8 @@ def _benchmark_files(texts: list[str]) -> dict[str, list[str]]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     names = _analysis_names(args.analysis)
     samples = _benchmark_files(args.events or [])
+    if args.variations and args.no_variations:
+        raise ConfigError("validate: give --variations or --no-variations, not both")
     if len(names) > 1 and (samples or args.benchmark):
         raise ConfigError("--benchmark and --events name benchmarks of one analysis: give one ANALYSIS with them")
     for name in names:  # several analyses: reports in OUTPUT/<ID> (default validation/<ID>)
@@ -341,7 +343,7 @@ def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[s
         output=output,
         progress=not args.no_progress,
         pythia=args.pythia or None,
-        variations=not args.no_variations,
+        variations=False if args.no_variations else args.variations or True,
         samples=samples,
     )
     s = report.summary()
@@ -356,6 +358,12 @@ def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[s
             )
             for vname, n_passed in k["passed_per_variation"].items():
                 print(f"   {kind}, variation {vname}: {n_passed}/{k['compared']} within tolerance")
+            cov = k["coverage"]
+            if cov["compared"]:
+                print(
+                    f"   {kind}: {cov['covered']}/{cov['compared']} covered by nominal ± envelope "
+                    f"({', '.join(cov['variations'])})"
+                )
     for c in report.comparisons:
         if not c.passed:
             print(
@@ -753,6 +761,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BENCHMARK=FILE",
         help="use this event file (HepMC/LHE) for the benchmark instead of generating it (repeatable; "
         "files given for one benchmark are the parts of its sample)",
+    )
+    val.add_argument(
+        "--variations",
+        metavar="NAME[,NAME]",
+        help="generator variations instead of those of validation.yaml (`recast-ml variations` lists them; weight "
+        "members ride on the nominal sample, sample members are generated; xsec is not used in a validation)",
     )
     val.add_argument("--no-variations", action="store_true", help="skip the generator variations of validation.yaml")
     val.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)

@@ -17,6 +17,13 @@ NNLO+NNLL cross section (:mod:`recast_ml.xsec`), runs the analysis, and compares
   ``notes:`` (free text) and ``cutflow_tables:`` (regions whose cutflow at sigma x L is tabulated
   per benchmark) complete such a report;
 
+generator variations (``variations:`` in ``validation.yaml``: names of :mod:`recast_ml.variations`,
+e.g. ``[isr, fsr, isr_damped]``, or local ``{NAME: {description, pythia}}`` samples; weight members
+ride on the nominal sample) are compared beside the nominal sample, and each published number is
+*covered* when it lies within nominal ± envelope of the members combined with the nominal MC
+error (:attr:`Comparison.covered`; counted per benchmark and kind in the summary, tabulated in the
+report, quoted by the catalogue status);
+
 and writes ``report.html`` (tables and PNG plots), ``summary.json`` and the per-benchmark
 ``results_<benchmark>.json`` to the output folder (default ``validation/<ID>/``).
 """
@@ -85,6 +92,41 @@ class Comparison:
         return bool(abs(self.ratio - 1.0) <= self.tolerance)
 
     @property
+    def members(self) -> list[str]:
+        """The generator variations compared for this step (those with a finite value)."""
+        return [m for m, v in self.variations.items() if math.isfinite(v.ours)]
+
+    @property
+    def envelope_up(self) -> float:
+        """Δ↑ = max(0, max over the members of (member − nominal)); 0 without members."""
+        from .variations import envelope
+
+        return envelope(self.ours, [self.variations[m].ours for m in self.members])[0]
+
+    @property
+    def envelope_down(self) -> float:
+        """Δ↓ = max(0, max over the members of (nominal − member)); 0 without members."""
+        from .variations import envelope
+
+        return envelope(self.ours, [self.variations[m].ours for m in self.members])[1]
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """[nominal − √(Δ↓² + σ_MC²), nominal + √(Δ↑² + σ_MC²)]: the nominal value ± the envelope
+        of the generator variations combined with the nominal sample's MC error."""
+        err = self.ours_error if math.isfinite(self.ours_error) else 0.0
+        return self.ours - math.hypot(self.envelope_down, err), self.ours + math.hypot(self.envelope_up, err)
+
+    @property
+    def covered(self) -> bool | None:
+        """Whether the published value lies within :attr:`interval`; None without generator
+        variations (nothing to measure the coverage with)."""
+        if not self.members:
+            return None
+        lo, hi = self.interval
+        return bool(lo <= self.published <= hi)
+
+    @property
     def status(self) -> str:
         """``passed``; ``mc-limited`` when outside the tolerance but this sample cannot decide: the
         MC error of the ratio exceeds the tolerance and the deviation is within twice that error
@@ -107,6 +149,9 @@ class Comparison:
             "tolerance": self.tolerance,
             "status": self.status,
             "variations": {k: v._measured() for k, v in self.variations.items()},
+            "envelope_up": self.envelope_up if self.members else None,
+            "envelope_down": self.envelope_down if self.members else None,
+            "covered": self.covered,
             **({"other": {"tool": self.other_label, "value": _finite(self.other), "ratio": _finite(self.other_ratio)}}
                if self.other_label else {}),
         }  # fmt: skip
@@ -138,6 +183,116 @@ def within_counts(ratios: Sequence[float]) -> dict[str, int]:
     for band in WITHIN_BANDS:
         out[f"{round(band * 100)}%"] = sum(abs(r - 1.0) <= band + 1e-12 for r in finite)
     return out
+
+
+def coverage_counts(cs: Sequence[Comparison], groups: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """How many of ``cs`` with generator variations have the published value within nominal ±
+    envelope (:attr:`Comparison.covered`): ``{compared, covered, members, variations}``
+    (``compared``: the comparisons with members; ``variations``: the named variations of the
+    members, through ``groups`` member -> variation)."""
+    measured = [c for c in cs if c.covered is not None]
+    members = list(dict.fromkeys(m for c in measured for m in c.members))
+    names = list(dict.fromkeys((groups or {}).get(m, m) for m in members))
+    return {
+        "compared": len(measured),
+        "covered": sum(bool(c.covered) for c in measured),
+        "members": members,
+        "variations": names,
+    }
+
+
+#: why the cross-section variation is not part of a validation (said in the report)
+XSEC_NOT_USED = (
+    "the cross-section variation (xsec) is not used: the comparison normalises both sides to the same "
+    "sigma (or compares efficiencies), so it says nothing about how the sample models the selection"
+)
+#: what the report says of benchmarks read from event files (--events B=FILE)
+GIVEN_FILE_NO_VARIATIONS = "events given as a file: no generator variations (nominal only, no coverage)"
+
+
+@dataclass(frozen=True)
+class ValidationVariation:
+    """One generator-variation member as validate runs it: ``weight`` (Pythia's in-run weight
+    ``entry`` on the nominal sample, no extra events) or ``sample`` (a separate sample with the
+    extra ``pythia`` lines, same seeds)."""
+
+    member: str
+    variation: str
+    kind: str
+    description: str
+    pythia: tuple[str, ...] = ()
+    entry: str = ""
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variation": self.variation,
+            "kind": self.kind,
+            "description": self.description,
+            "pythia": list(self.pythia),
+            "weight": self.entry or None,
+            "source": self.source,
+        }
+
+
+def validation_variations(spec: Any, where: str = "validation.yaml") -> tuple[list[ValidationVariation], list[str]]:
+    """The generator variations of a validation: ``spec`` is ``validation.yaml``'s ``variations:``
+    or ``--variations``: names of :mod:`recast_ml.variations` (a list or a comma string, e.g.
+    ``[isr, fsr, isr_damped]``), local definitions ``{NAME: {description, pythia: [...]}}`` (run as
+    separate samples), or a list mixing both. Returns the members and notes on what is left out
+    (the cross-section variation: see :data:`XSEC_NOT_USED`)."""
+    from . import variations as named
+
+    if spec is None or spec is False or spec == "" or spec == []:
+        return [], []
+    items: list[Any] = spec.split(",") if isinstance(spec, str) else [spec] if isinstance(spec, dict) else list(spec)
+    out: list[ValidationVariation] = []
+    notes: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            if not item.strip():
+                continue
+            try:
+                vset = named.resolve(item.strip())
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
+            for v in vset.variations:
+                if v.kind == "cross_section":
+                    notes.append(f"{v.name}: {XSEC_NOT_USED}")
+                    continue
+                for m, val in v.members.items():
+                    if v.kind == "weight":
+                        out.append(
+                            ValidationVariation(m, v.name, "weight", v.description, entry=str(val), source=v.source)
+                        )
+                    else:
+                        out.append(
+                            ValidationVariation(
+                                m, v.name, "sample", v.description, tuple(map(str, val)), source=v.source
+                            )
+                        )
+            continue
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: variations: expected names or NAME: {{description, pythia}}, got {item!r}")
+        for vname, v in item.items():
+            if not isinstance(v, dict) or not isinstance(v.get("pythia", []), list):
+                raise ConfigError(f"{where}: variation {vname!r}: expected {{description, pythia: [lines]}}")
+            out.append(
+                ValidationVariation(
+                    member=str(vname),
+                    variation=str(vname),
+                    kind="sample",
+                    description=" ".join(str(v.get("description", "")).split()),
+                    pythia=tuple(str(x) for x in v.get("pythia", [])),
+                    source=where,
+                )
+            )
+    seen: set[str] = set()
+    for vv in out:
+        if vv.member.lower() in seen:
+            raise ConfigError(f"{where}: variation member {vv.member!r} given twice")
+        seen.add(vv.member.lower())
+    return out, notes
 
 
 @dataclass
@@ -238,6 +393,30 @@ class ValidationReport:
     #: regions whose full cutflow (events at sigma x L, efficiency) is tabulated per benchmark
     #: (``cutflow_tables:``; e.g. where nothing published is compared)
     cutflow_tables: list[str] = field(default_factory=list)
+    #: what the generator variations leave out and why (the cross-section variation; benchmarks
+    #: read from files)
+    variation_notes: list[str] = field(default_factory=list)
+
+    @property
+    def variation_groups(self) -> dict[str, str]:
+        """member -> its named variation (e.g. isr_up -> isr)."""
+        return {m: str(v.get("variation", m)) for m, v in self.variations.items()}
+
+    def coverage(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per benchmark and kind: the tolerance counts and :func:`coverage_counts`."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for b in dict.fromkeys(c.benchmark for c in self.comparisons):
+            for kind in ("cutflow", "yield"):
+                cs = [c for c in self.comparisons if c.benchmark == b and c.kind == kind]
+                if cs:
+                    out.setdefault(b, {})[kind] = {
+                        "compared": len(cs),
+                        "passed": sum(c.passed for c in cs),
+                        "mc_limited": sum(c.status == "mc-limited" for c in cs),
+                        "failed": sum(c.status == "failed" for c in cs),
+                        "coverage": coverage_counts(cs, self.variation_groups),
+                    }
+        return out
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -246,6 +425,7 @@ class ValidationReport:
             "seconds": round(self.seconds, 1),
             "benchmarks": self.benchmarks,
             "variations": self.variations,
+            "variation_notes": self.variation_notes,
             "notes": self.notes,
             "published_numbers": self.no_published_numbers is None,
         }
@@ -270,12 +450,14 @@ class ValidationReport:
                     v: sum(c.variations[v].passed for c in cs if v in c.variations) for v in self.variations
                 },
                 "within": within_counts([c.ratio for c in cs]),
+                "coverage": coverage_counts(cs, self.variation_groups),
             }
             others = sorted({c.other_label for c in cs if c.other_label})
             if others:
                 out[kind]["other_within"] = {
                     t: within_counts([c.other_ratio for c in cs if c.other_label == t]) for t in others
                 }
+        out["by_benchmark"] = self.coverage()
         out["comparisons"] = [c.to_dict() for c in self.comparisons]
         out["unavailable"] = list(self.unavailable)
         return out
@@ -308,13 +490,23 @@ def benchmark_settings(spec: dict[str, Any], settings: list[str] | None = None) 
     return [*(settings or []), *(str(x) for x in spec.get("pythia", []))]
 
 
-def benchmark_generator(spec: dict[str, Any], seed: int, settings: list[str] | None = None) -> PythiaGenerator:
-    """The Pythia generator of one benchmark of ``validation.yaml`` (see :func:`benchmark_settings`)."""
+def benchmark_generator(
+    spec: dict[str, Any],
+    seed: int,
+    settings: list[str] | None = None,
+    weight_variations: Mapping[str, str] | None = None,
+) -> PythiaGenerator:
+    """The Pythia generator of one benchmark of ``validation.yaml`` (see :func:`benchmark_settings`);
+    ``weight_variations`` (member -> UncertaintyBands entry) makes every event carry their weights."""
     from .pythia import simplified_model_generator
 
     masses = [float(m) for m in spec["masses"]]
     return simplified_model_generator(
-        str(spec["model"]), *masses, seed=seed, settings=benchmark_settings(spec, settings)
+        str(spec["model"]),
+        *masses,
+        seed=seed,
+        settings=benchmark_settings(spec, settings),
+        weight_variations=weight_variations,
     )
 
 
@@ -340,18 +532,23 @@ def validate(
     output: str | os.PathLike[str] | None = None,
     progress: bool = False,
     pythia: list[str] | None = None,
-    variations: bool = True,
+    variations: bool | str | Sequence[str] = True,
     samples: Mapping[str, str | os.PathLike[str] | Sequence[str | os.PathLike[str]]] | None = None,
 ) -> ValidationReport:
     """Generates the benchmarks, runs the analysis, compares with the published numbers and
     writes the report (see the module docstring). ``pythia`` lines are added to every benchmark's
-    generation after the ``generation: pythia:`` lines of ``validation.yaml``. With
-    ``variations``, every generator variation of ``validation.yaml`` (``variations: NAME:
-    {pythia: [...]}``) is generated too (same seeds) and compared step by step beside the nominal
-    sample; only the nominal sample decides whether a step is within tolerance. ``samples`` maps
-    benchmark names to event files (HepMC/LHE, e.g. matrix-element-merged samples; one file or the
-    parts of one sample) used instead of generating them (all their events, streamed; no variations
-    for those benchmarks)."""
+    generation after the ``generation: pythia:`` lines of ``validation.yaml``.
+
+    ``variations``: True runs the generator variations of ``validation.yaml``'s ``variations:``
+    (see :func:`validation_variations`), names (``"isr,fsr"`` or a list) replace them, False runs
+    none. Weight members (Pythia's in-run shower weights) are carried by the nominal sample (no
+    extra events); sample members are generated with the same seeds. Each is compared step by step
+    beside the nominal sample; only the nominal sample decides whether a step is within tolerance,
+    and the envelope of the members (with the nominal MC error) decides whether the published value
+    is covered (:attr:`Comparison.covered`). The cross-section variation is not used
+    (:data:`XSEC_NOT_USED`). ``samples`` maps benchmark names to event files (HepMC/LHE, e.g.
+    matrix-element-merged samples; one file or the parts of one sample) used instead of generating
+    them (all their events, streamed; no variations for those benchmarks)."""
     t0 = time.perf_counter()
     ana = Analysis.load(analysis)
     cfg_path = ana.definition.directory / "validation.yaml"
@@ -375,6 +572,15 @@ def validate(
     report.notes = [str(n).strip() for n in cfg.get("notes", [])]
     report.cutflow_tables = [str(r) for r in cfg.get("cutflow_tables", [])]
     report.technical = technical_checks(ana.id, ana.definition.directory, cfg.get("technical", []))
+    if variations is True:
+        members, report.variation_notes = validation_variations(cfg.get("variations"), str(cfg_path))
+    elif variations is False:
+        members = []
+    else:
+        members, report.variation_notes = validation_variations(variations, "--variations")
+    weights = {m.member: m.entry for m in members if m.kind == "weight"}
+    if members and files:
+        report.variation_notes.append(f"{', '.join(b for b in names if b in files)}: {GIVEN_FILE_NO_VARIATIONS}")
 
     def run(settings: list[str], label: str) -> dict[str, AnalysisResult]:
         results: dict[str, AnalysisResult] = {}
@@ -398,14 +604,18 @@ def validate(
                     "pythia_settings": [],
                 }
             else:
+                w = weights if label == "nominal" else {}
                 log.info("%s benchmark %s: generating %d events", label, name, events)
-                gen = benchmark_generator(spec, seed + k, settings)
+                t_run = time.perf_counter()
+                gen = benchmark_generator(spec, seed + k, settings, weight_variations=w)
                 batches = gen.batches(events, progress=progress)  # generated and analysed chunk by chunk
-                res = run_batches([ana], batches, cross_section=xs, threads=threads)[0]
+                res = run_batches([ana], batches, cross_section=xs, threads=threads, variations=list(w))[0]
                 info |= {
                     "pythia_lo_cross_section_pb": gen.cross_section_pb,
                     "seed": seed + k,
                     "pythia_settings": benchmark_settings(spec, settings),
+                    "weight_variations": dict(w),
+                    "seconds": round(time.perf_counter() - t_run, 1),
                 }
             results[name] = res
             if label == "nominal":
@@ -414,15 +624,17 @@ def validate(
 
     report.results = run(common, "nominal")
     report.comparisons = _compare(cfg, ana.definition.directory, report.results, report.unavailable)
-    if variations:
-        for vname, v in (cfg.get("variations") or {}).items():
-            extra = [str(x) for x in v.get("pythia", [])]
-            compared = _compare(cfg, ana.definition.directory, run([*common, *extra], str(vname)))
-            report.variations[str(vname)] = {"description": str(v.get("description", "")), "pythia": extra}
-            by_key = {c.key: c for c in compared}
-            for c in report.comparisons:
-                if c.key in by_key:
-                    c.variations[str(vname)] = by_key[c.key]
+    for m in members:
+        if m.kind == "weight":  # the nominal events with the member's weights
+            varied = {b: r.variations[m.member] for b, r in report.results.items() if m.member in r.variations}
+        else:
+            varied = run([*common, *m.pythia], m.member)
+        compared = _compare(cfg, ana.definition.directory, varied)
+        report.variations[m.member] = m.to_dict()
+        by_key = {c.key: c for c in compared}
+        for c in report.comparisons:
+            if c.key in by_key:
+                c.variations[m.member] = by_key[c.key]
     report.seconds = time.perf_counter() - t0
     out = Path(output) if output is not None else Path("validation") / ana.id
     write_report(report, out, [str(d) for d in cfg.get("distributions", [])])
@@ -608,6 +820,11 @@ def _ratio_plot(ax: Any, mine: list[Comparison], variations: list[str]) -> None:
     ax.axhspan(1 - mine[0].tolerance, 1 + mine[0].tolerance, color="tab:green", alpha=0.15, label="tolerance")
     ax.axhline(1.0, color="k", lw=0.8)
     ax.errorbar(x, ratios, yerr=[c.ratio_error for c in mine], fmt="none", ecolor="grey")
+    spans = [(xi, *c.interval, c.published) for xi, c in zip(x, mine, strict=True) if c.covered is not None]
+    if spans:  # nominal ± envelope (⊕ MC error) over published: covered where it spans 1
+        xs_, lo_, hi_, pub_ = (np.array(v, dtype=float) for v in zip(*spans, strict=True))
+        ax.vlines(xs_ - 0.1, np.minimum(lo_ / pub_, edge), np.minimum(hi_ / pub_, edge), colors="tab:cyan",
+                  lw=3, alpha=0.5, zorder=1, label="nominal ± envelope ⊕ MC")  # fmt: skip
     for status, colour in _STATUS_COLOUR.items():
         sel = np.array([c.status == status for c in mine], dtype=bool)
         if sel.any():
@@ -696,6 +913,14 @@ def validation_verdict(summary: Mapping[str, Any]) -> str:
                     f"{s['passed']} of {s['compared']} {what} within tolerance"
                     f" ({s.get('mc_limited', 0)} outside but MC-limited, {s.get('failed', 0)} outside)"
                 )
+        cov = [(summary.get(k) or {}).get("coverage") or {} for k in ("cutflow", "yield")]
+        n_cov = sum(int(c.get("compared", 0)) for c in cov)
+        if n_cov:
+            names = list(dict.fromkeys(n for c in cov for n in c.get("variations", c.get("members", []))))
+            parts.append(
+                f"{sum(int(c.get('covered', 0)) for c in cov)} of {n_cov} covered by nominal ± envelope"
+                f" ({', '.join(names)})"
+            )
         text = "VALIDATION: " + ("; ".join(parts) if parts else "nothing compared")
     tech = summary.get("technical")
     if tech:
@@ -759,15 +984,23 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         "<span class='failed'>&nbsp;red&nbsp;</span> outside the tolerance.</p>"
     )
     if report.variations:
-        parts.append("<h2>Generator variations</h2><p>Generated with the same seeds and compared step by "
-                     "step beside the nominal sample; only the nominal sample decides the status.</p><table>"
-                     "<tr><th>variation</th><th>extra Pythia settings</th><th>why</th></tr>")  # fmt: skip
+        parts.append("<h2>Generator variations</h2><p>Weight members are Pythia's in-run shower-variation "
+                     "weights of the nominal sample (the same events, no extra generation); sample members are "
+                     "generated with the same seeds and the extra settings. Each is compared step by step beside "
+                     "the nominal sample; only the nominal sample decides the status; their envelope decides the "
+                     "coverage.</p><table><tr><th>member</th><th>variation</th><th>kind</th>"
+                     "<th>setting</th><th>why</th></tr>")  # fmt: skip
         for vname, v in report.variations.items():
+            how = f"UncertaintyBands {v['weight']}" if v.get("weight") else "; ".join(v.get("pythia", []))
             parts.append(
-                f"<tr><td class='l'>{e(vname)}</td><td class='l'>{e('; '.join(v['pythia']))}</td>"
+                f"<tr><td class='l'>{e(vname)}</td><td class='l'>{e(str(v.get('variation', vname)))}</td>"
+                f"<td class='l'>{e(str(v.get('kind', 'sample')))}</td><td class='l'>{e(how)}</td>"
                 f"<td class='l'>{e(v['description'])}</td></tr>"
             )
         parts.append("</table>")
+    if report.variation_notes:
+        parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in report.variation_notes) + "</ul>")
+    parts.append(_coverage_html(report, summary))
     if report.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
     if report.technical:
@@ -795,6 +1028,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             f"<th>recast_ml [{unit}]</th><th>MC error [{unit}]</th><th>ratio</th><th>± MC</th><th>status</th>"
             + "".join(f"<th>{e(t)} [{unit}]</th><th>{e(t)} / published</th>" for t in others)
             + "".join(f"<th>ratio, {e(v)}</th>" for v in report.variations)
+            + (f"<th>envelope +Δ↑ / −Δ↓ [{unit}]</th><th>covered</th>" if report.variations else "")
             + "</tr>"
         )
         for c in cs:
@@ -816,6 +1050,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
                     else "<td></td>"
                     for v in report.variations
                 )
+                + (_envelope_cells(c) if report.variations else "")
                 + "</tr>"
             )
         parts.append("</table>")
@@ -837,6 +1072,51 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     for title, png, data in images:
         parts.append(figure(data, title, link=png))
     return page(f"recast_ml validation: {report.analysis}", parts)
+
+
+def _envelope_cells(c: Comparison) -> str:
+    """The per-step envelope and whether the published value is covered (– without members)."""
+    if c.covered is None:
+        return "<td>–</td><td class='l'>–</td>"
+    lo, hi = c.interval
+    return (
+        f"<td>+{c.envelope_up:.2g} / −{c.envelope_down:.2g}</td>"
+        f"<td class='l' title='[{lo:.4g}, {hi:.4g}]'>{'yes' if c.covered else 'no'}</td>"
+    )
+
+
+def _coverage_html(report: ValidationReport, summary: Mapping[str, Any]) -> str:
+    """The "Coverage by nominal ± envelope" table: per benchmark and kind, the comparisons, those
+    within tolerance and those whose published value lies within nominal ± envelope."""
+    e = html.escape
+    by_bench = summary.get("by_benchmark") or {}
+    if not by_bench or not report.variations:
+        return ""
+    parts = [
+        "<h2>Coverage by nominal ± envelope</h2><p>A published value is <i>covered</i> when it lies within "
+        "[nominal − √(Δ↓² + σ<sub>MC</sub>²), nominal + √(Δ↑² + σ<sub>MC</sub>²)]: Δ↑ (Δ↓) is the largest "
+        "upward (downward) shift of a generator variation from the nominal value (0 if none goes that way), "
+        "σ<sub>MC</sub> the nominal sample's MC error. It measures whether the signal-modelling uncertainty "
+        "the variations express accounts for the difference from the published number.</p>"
+        "<table><tr><th>benchmark</th><th>kind</th><th>compared</th><th>within tolerance</th>"
+        "<th>covered by envelope</th><th>members</th></tr>"
+    ]
+    given = {b for b, info in report.benchmarks.items() if "sample" in info}
+    for b, kinds in by_bench.items():
+        for kind, s in kinds.items():
+            cov = s["coverage"]
+            if cov["compared"]:
+                covered = f"{cov['covered']} of {cov['compared']}"
+                who = ", ".join(cov["members"])
+            else:
+                covered = "–"
+                who = GIVEN_FILE_NO_VARIATIONS if b in given else "no generator variations"
+            parts.append(
+                f"<tr><td class='l'>{e(b)}</td><td class='l'>{kind}</td><td>{s['compared']}</td>"
+                f"<td>{s['passed']}</td><td>{covered}</td><td class='l'>{e(who)}</td></tr>"
+            )
+    parts.append("</table>")
+    return "\n".join(parts)
 
 
 def _technical_html(checks: list[TechnicalCheck]) -> str:
