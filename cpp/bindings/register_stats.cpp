@@ -5,6 +5,7 @@
 
 #include "register.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -45,6 +46,34 @@ void each(const char* what, py::ssize_t count, Fn fn) {
     if (!error.empty()) throw py::value_error(error);
 }
 
+/// The optional per-SR signal uncertainties (None: 0), checked against the SR count.
+struct Systematics {
+    Array up, down;
+    bool present = false;
+    const double* up_data() const { return present ? up.data() : nullptr; }
+    const double* down_data() const { return present ? down.data() : nullptr; }
+};
+
+Systematics systematics(const char* what, py::ssize_t count, const py::object& s_up, const py::object& s_down) {
+    Systematics out;
+    if (s_up.is_none() && s_down.is_none()) return out;
+    const auto zeros = [&] {
+        Array z(count);
+        std::fill(z.mutable_data(), z.mutable_data() + count, 0.0);
+        return py::object(std::move(z));
+    };
+    const py::object up = s_up.is_none() ? zeros() : s_up;
+    const py::object down = s_down.is_none() ? zeros() : s_down;
+    auto a = same_length(what, {{"s_up", up}, {"s_down", down}});
+    if (a[0].size() != count)
+        throw py::value_error(std::string(what) + ": s_up/s_down have " + std::to_string(a[0].size()) +
+                              " entries, expected " + std::to_string(count) + " (one per SR)");
+    out.up = std::move(a[0]);
+    out.down = std::move(a[1]);
+    out.present = true;
+    return out;
+}
+
 }  // namespace
 
 void register_stats(py::module_& m) {
@@ -66,21 +95,26 @@ void register_stats(py::module_& m) {
 
     m.def(
         "cls_values",
-        [](const py::handle& n, const py::handle& b, const py::handle& b_err, const py::handle& s) {
+        [](const py::handle& n, const py::handle& b, const py::handle& b_err, const py::handle& s,
+           const py::object& s_up, const py::object& s_down) {
             auto a = same_length("cls_values", {{"n", n}, {"b", b}, {"b_err", b_err}, {"s", s}});
             const py::ssize_t count = a[0].size();
+            const Systematics sys = systematics("cls_values", count, s_up, s_down);
             Array obs(count), exp(count);
             const double *pn = a[0].data(), *pb = a[1].data(), *pe = a[2].data(), *ps = a[3].data();
+            const double *pu = sys.up_data(), *pd = sys.down_data();
             double *po = obs.mutable_data(), *px = exp.mutable_data();
             each("cls_values", count, [&](py::ssize_t i) {
-                const auto c = st::cls(pn[i], pb[i], pe[i], ps[i]);
+                const auto c = pu ? st::cls(pn[i], pb[i], pe[i], ps[i], pu[i], pd[i]) : st::cls(pn[i], pb[i], pe[i], ps[i]);
                 po[i] = c.obs;
                 px[i] = c.exp;
             });
             return py::make_tuple(obs, exp);
         },
-        py::arg("n"), py::arg("b"), py::arg("b_err"), py::arg("s"),
-        "(CLs_obs, CLs_exp) per SR: pyhf's uncorrelated-background model, q~_mu, asymptotic (closed form)");
+        py::arg("n"), py::arg("b"), py::arg("b_err"), py::arg("s"), py::arg("s_up") = py::none(),
+        py::arg("s_down") = py::none(),
+        "(CLs_obs, CLs_exp) per SR: pyhf's uncorrelated-background model, q~_mu, asymptotic (closed form); "
+        "with s_up/s_down (relative signal uncertainties per SR, None = 0) a normsys nuisance on the signal");
     m.def(
         "upper_limits",
         [](const py::handle& n, const py::handle& b, const py::handle& b_err, double cl) {
@@ -100,24 +134,31 @@ void register_stats(py::module_& m) {
         "(S_obs, S_exp) per SR: signal yields where CLs_obs / CLs_exp = 1 - cl (S95 for cl = 0.95)");
     m.def(
         "profile_log_likelihoods",
-        [](const py::handle& n, const py::handle& b, const py::handle& b_err, const py::handle& s) {
+        [](const py::handle& n, const py::handle& b, const py::handle& b_err, const py::handle& s,
+           const py::object& s_up, const py::object& s_down) {
             auto a = same_length("profile_log_likelihoods", {{"n", n}, {"b", b}, {"b_err", b_err}, {"s", s}});
             const py::ssize_t count = a[0].size();
+            const Systematics sys = systematics("profile_log_likelihoods", count, s_up, s_down);
             Array out(count);
             const double *pn = a[0].data(), *pb = a[1].data(), *pe = a[2].data(), *ps = a[3].data();
+            const double *pu = sys.up_data(), *pd = sys.down_data();
             double* po = out.mutable_data();
-            each("profile_log_likelihoods", count,
-                 [&](py::ssize_t i) { po[i] = st::profile_log_likelihood(pn[i], pb[i], pe[i], ps[i]); });
+            each("profile_log_likelihoods", count, [&](py::ssize_t i) {
+                po[i] = pu ? st::profile_log_likelihood(pn[i], pb[i], pe[i], ps[i], pu[i], pd[i])
+                           : st::profile_log_likelihood(pn[i], pb[i], pe[i], ps[i]);
+            });
             return out;
         },
-        py::arg("n"), py::arg("b"), py::arg("b_err"), py::arg("s"),
-        "ln L per SR in pyhf's uncorrelated-background model, background nuisance profiled within its bounds");
+        py::arg("n"), py::arg("b"), py::arg("b_err"), py::arg("s"), py::arg("s_up") = py::none(),
+        py::arg("s_down") = py::none(),
+        "ln L per SR in pyhf's uncorrelated-background model, background nuisance profiled within its bounds "
+        "(with s_up/s_down: and the signal normsys nuisance, pyhf's logpdf incl. its Gaussian constraint)");
     m.def(
         "qtilde_values",
-        [](double n, double b, double b_err, double s) {
-            const auto t = st::test_statistics(n, b, b_err, s);
+        [](double n, double b, double b_err, double s, double s_up, double s_down) {
+            const auto t = st::test_statistics(n, b, b_err, s, s_up, s_down);
             return py::make_tuple(t.q, t.q_asimov);
         },
-        py::arg("n"), py::arg("b"), py::arg("b_err"), py::arg("s"),
-        "(q~_mu, q~_mu on the Asimov data) of one SR for signal yield s");
+        py::arg("n"), py::arg("b"), py::arg("b_err"), py::arg("s"), py::arg("s_up") = 0.0, py::arg("s_down") = 0.0,
+        "(q~_mu, q~_mu on the Asimov data) of one SR for signal yield s (relative signal uncertainties s_up/s_down)");
 }

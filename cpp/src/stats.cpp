@@ -212,6 +212,162 @@ double crossing(F f, double target, double scale) {
     return 0.5 * (lo + hi);
 }
 
+/// ln L (pyhf's model.logpdf, all normalisations) at signal yield m and gamma = 1 + delta.
+double log_likelihood_at(const Model& md, double n, double m, double delta) {
+    const double lam = m + (md.nuisance ? (1 + delta) * md.b : md.b);
+    double out;
+    if (n > 0) out = lam > 0 ? n * std::log(lam) - lam - std::lgamma(n + 1) : -kInf;
+    else out = -lam;
+    if (md.nuisance) {
+        const double tau = md.tau;
+        // tau ln tau - tau - lgamma(tau + 1): Stirling's series where the terms cancel
+        double c;
+        if (tau > 100) {
+            const double t2 = tau * tau;
+            c = -0.5 * std::log(2 * M_PI * tau) - 1 / (12 * tau) + 1 / (360 * tau * t2) - 1 / (1260 * tau * t2 * t2);
+        } else {
+            c = tau * std::log(tau) - tau - std::lgamma(tau + 1);
+        }
+        out += c + tau * log1pmx(delta);
+    }
+    return out;
+}
+
+// ---- the signal systematic (see stats.hpp) ----
+
+constexpr double kThetaLo = -5.0;  // pyhf normsys bounds
+constexpr double kThetaHi = 5.0;
+
+void check_systematic(const char* what, double up, double down) {
+    if (!(up >= 0 && std::isfinite(up)) || !(down >= 0 && down < 1))
+        throw std::invalid_argument(std::string(what) +
+                                    ": the relative signal uncertainties must be finite with up >= 0 and 0 <= down < 1 "
+                                    "(up=" + std::to_string(up) + ", down=" + std::to_string(down) + ")");
+}
+
+/// pyhf's normsys factor in its default interpolation code4 (alpha0 = 1), hi = 1 + up, lo = 1 - down.
+class NormSys {
+public:
+    NormSys(double up, double down) : log_hi_(std::log(1 + up)), log_lo_(std::log(1 - down)) {
+        const double hi = 1 + up, lo = 1 - down;
+        // boundary conditions at theta = +-1: value - 1, first and second derivatives
+        const double rhs[6] = {hi - 1,          lo - 1, log_hi_ * hi, -log_lo_ * lo, log_hi_ * log_hi_ * hi,
+                               log_lo_ * log_lo_ * lo};
+        // pyhf's A^-1 (interpolators/code4.py) at alpha0 = 1
+        static constexpr double kInv[6][6] = {
+            {15. / 16, -15. / 16, -7. / 16, -7. / 16, 1. / 16, -1. / 16},
+            {3. / 2, 3. / 2, -9. / 16, 9. / 16, 1. / 16, 1. / 16},
+            {-5. / 8, 5. / 8, 5. / 8, 5. / 8, -1. / 8, 1. / 8},
+            {-3. / 2, -3. / 2, 7. / 8, -7. / 8, -1. / 8, -1. / 8},
+            {3. / 16, -3. / 16, -3. / 16, -3. / 16, 1. / 16, -1. / 16},
+            {1. / 2, 1. / 2, -5. / 16, 5. / 16, 1. / 16, 1. / 16},
+        };
+        for (int i = 0; i < 6; ++i) {
+            a_[i] = 0;
+            for (int j = 0; j < 6; ++j) a_[i] += kInv[i][j] * rhs[j];
+        }
+    }
+    double operator()(double t) const {
+        if (t >= 1) return std::exp(t * log_hi_);
+        if (t <= -1) return std::exp(-t * log_lo_);
+        return 1 + t * (a_[0] + t * (a_[1] + t * (a_[2] + t * (a_[3] + t * (a_[4] + t * a_[5])))));
+    }
+
+private:
+    double log_hi_, log_lo_;
+    double a_[6];
+};
+
+/// NLL (relative to the saturated model) at signal yield s f(theta), gamma profiled, plus the
+/// Gaussian constraint theta^2 / 2. A negative factor (a polynomial dip for extreme asymmetric
+/// up/down, where pyhf's logpdf is NaN) is excluded: +inf.
+double profiled_nll(const Model& md, const NormSys& ns, const Data& d, double s, double theta) {
+    const double f = ns(theta);
+    if (!(f >= 0)) return kInf;
+    const double m = s * f;
+    return deviance(md, d, m, profile_delta(md, d, m)) + 0.5 * theta * theta;
+}
+
+struct ThetaFit {
+    double theta = 0;
+    double value = 0;  ///< profiled_nll at theta
+};
+
+/// Brent's minimisation (golden section + parabolic interpolation) of g on [a, b], starting at
+/// x (a <= x <= b) with g(x) = fx, to |dx| <= 1e-9 + 1.5e-8 |x|.
+template <class G>
+ThetaFit brent_minimum(G g, double a, double b, double x, double fx) {
+    constexpr double kGolden = 0.3819660112501051;  // (3 - sqrt 5) / 2
+    double w = x, v = x, fw = fx, fv = fx, d = 0, e = 0;
+    for (int it = 0; it < 200; ++it) {
+        const double xm = 0.5 * (a + b);
+        const double tol1 = 1.5e-8 * std::fabs(x) + 1e-9, tol2 = 2 * tol1;
+        if (std::fabs(x - xm) <= tol2 - 0.5 * (b - a)) break;
+        bool golden = true;
+        if (std::fabs(e) > tol1) {  // try a parabola through x, w, v
+            double r = (x - w) * (fx - fv), q = (x - v) * (fx - fw), p = (x - v) * q - (x - w) * r;
+            q = 2 * (q - r);
+            if (q > 0) p = -p;
+            else q = -q;
+            const double e_prev = e;
+            e = d;
+            if (std::fabs(p) < std::fabs(0.5 * q * e_prev) && p > q * (a - x) && p < q * (b - x)) {
+                d = p / q;
+                const double u = x + d;
+                if (u - a < tol2 || b - u < tol2) d = xm >= x ? tol1 : -tol1;
+                golden = false;
+            }
+        }
+        if (golden) {
+            e = (x >= xm ? a : b) - x;
+            d = kGolden * e;
+        }
+        const double u = x + (std::fabs(d) >= tol1 ? d : (d > 0 ? tol1 : -tol1));
+        const double fu = g(u);
+        if (fu <= fx) {
+            if (u >= x) a = x;
+            else b = x;
+            v = w, fv = fw, w = x, fw = fx, x = u, fx = fu;
+        } else {
+            if (u < x) a = u;
+            else b = u;
+            if (fu <= fw || w == x) v = w, fv = fw, w = u, fw = fu;
+            else if (fu <= fv || v == x || v == w) v = u, fv = fu;
+        }
+    }
+    return {x, fx};
+}
+
+/// theta minimising profiled_nll at signal yield s (gamma profiled for every theta).
+ThetaFit fit_theta(const Model& md, const NormSys& ns, const Data& d, double s) {
+    const auto g = [&](double t) { return profiled_nll(md, ns, d, s, t); };
+    const double g0 = g(0.0);
+    if (!std::isfinite(g0)) return {0.0, g0};
+    // g >= theta^2 / 2 (the deviance is >= 0), so the minimum (<= g0) has |theta| <= sqrt(2 g0)
+    constexpr double kStep = 0.25;
+    const int k_max = std::min(static_cast<int>(std::ceil(std::sqrt(2 * g0) / kStep)), static_cast<int>(kThetaHi / kStep));
+    int k_best = 0;
+    double g_best = g0;
+    for (int k = -k_max; k <= k_max; ++k) {
+        if (k == 0) continue;
+        const double v = g(k * kStep);
+        if (v < g_best) g_best = v, k_best = k;
+    }
+    const double lo = std::max((k_best - 1) * kStep, kThetaLo), hi = std::min((k_best + 1) * kStep, kThetaHi);
+    return brent_minimum(g, lo, hi, k_best * kStep, g_best);
+}
+
+/// q~ at signal yield s with the signal systematic (see qtilde).
+double qtilde_systematic(const Model& md, const NormSys& ns, const Data& d, double s) {
+    const double g0 = md.nuisance ? 1 + d.d0 : 1.0;
+    const double m_hat = d.n - g0 * md.b;  // the saturated fit, theta_hat = 0
+    if (m_hat > s) return 0;
+    double free = 0;
+    if (m_hat < 0) free = deviance(md, d, 0, profile_delta(md, d, 0));  // mu_hat = 0: theta has no effect
+    const double q = 2 * (fit_theta(md, ns, d, s).value - free);
+    return q > 0 ? q : 0.0;
+}
+
 }  // namespace
 
 TestStatistics test_statistics(double n, double b, double b_err, double s) {
@@ -243,24 +399,39 @@ ClsValues upper_limits(double n, double b, double b_err, double cl) {
 double profile_log_likelihood(double n, double b, double b_err, double s) {
     check_inputs("profile_log_likelihood", n, b, b_err, s);
     const Model md = make_model(b, b_err);
-    const double delta = profile_delta(md, Data{n, 0}, s);
-    const double lam = s + (md.nuisance ? (1 + delta) * b : b);
-    double out;
-    if (n > 0) out = lam > 0 ? n * std::log(lam) - lam - std::lgamma(n + 1) : -kInf;
-    else out = -lam;
-    if (md.nuisance) {
-        const double tau = md.tau;
-        // tau ln tau - tau - lgamma(tau + 1): Stirling's series where the terms cancel
-        double c;
-        if (tau > 100) {
-            const double t2 = tau * tau;
-            c = -0.5 * std::log(2 * M_PI * tau) - 1 / (12 * tau) + 1 / (360 * tau * t2) - 1 / (1260 * tau * t2 * t2);
-        } else {
-            c = tau * std::log(tau) - tau - std::lgamma(tau + 1);
-        }
-        out += c + tau * log1pmx(delta);
-    }
-    return out;
+    return log_likelihood_at(md, n, s, profile_delta(md, Data{n, 0}, s));
+}
+
+ClsValues cls(double n, double b, double b_err, double s, double s_up, double s_down) {
+    check_inputs("cls", n, b, b_err, s);
+    check_systematic("cls", s_up, s_down);
+    if (s_up == 0 && s_down == 0) return cls(n, b, b_err, s);
+    if (s <= 0) return {};
+    const Model md = make_model(b, b_err);
+    const NormSys ns(s_up, s_down);
+    return cls_from(qtilde_systematic(md, ns, Data{n, 0}, s), qtilde_systematic(md, ns, asimov(md, n), s));
+}
+
+TestStatistics test_statistics(double n, double b, double b_err, double s, double s_up, double s_down) {
+    check_inputs("test_statistics", n, b, b_err, s);
+    check_systematic("test_statistics", s_up, s_down);
+    if (s_up == 0 && s_down == 0) return test_statistics(n, b, b_err, s);
+    const Model md = make_model(b, b_err);
+    const NormSys ns(s_up, s_down);
+    return {qtilde_systematic(md, ns, Data{n, 0}, s), qtilde_systematic(md, ns, asimov(md, n), s)};
+}
+
+double profile_log_likelihood(double n, double b, double b_err, double s, double s_up, double s_down) {
+    check_inputs("profile_log_likelihood", n, b, b_err, s);
+    check_systematic("profile_log_likelihood", s_up, s_down);
+    if (s_up == 0 && s_down == 0) return profile_log_likelihood(n, b, b_err, s);
+    const Model md = make_model(b, b_err);
+    const NormSys ns(s_up, s_down);
+    const Data obs{n, 0};
+    const double theta = fit_theta(md, ns, obs, s).theta;
+    const double m = s * ns(theta);
+    constexpr double kHalfLog2Pi = 0.9189385332046728;
+    return log_likelihood_at(md, n, m, profile_delta(md, obs, m)) - 0.5 * theta * theta - kHalfLog2Pi;
 }
 
 }  // namespace recast::stats

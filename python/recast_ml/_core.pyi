@@ -362,15 +362,27 @@ def delta_log_likelihoods(
     n: list[float], b: list[float], b_err: list[float], s: list[float]
 ) -> tuple[list[float], int]: ...
 def cls_values(
-    n: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, s: npt.ArrayLike
+    n: npt.ArrayLike,
+    b: npt.ArrayLike,
+    b_err: npt.ArrayLike,
+    s: npt.ArrayLike,
+    s_up: npt.ArrayLike | None = None,
+    s_down: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def upper_limits(
     n: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, cl: float = 0.95
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def profile_log_likelihoods(
-    n: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, s: npt.ArrayLike
+    n: npt.ArrayLike,
+    b: npt.ArrayLike,
+    b_err: npt.ArrayLike,
+    s: npt.ArrayLike,
+    s_up: npt.ArrayLike | None = None,
+    s_down: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float64]: ...
-def qtilde_values(n: float, b: float, b_err: float, s: float) -> tuple[float, float]: ...
+def qtilde_values(
+    n: float, b: float, b_err: float, s: float, s_up: float = 0.0, s_down: float = 0.0
+) -> tuple[float, float]: ...
 
 # custom expression functions and compile statistics (register_functions.cpp)
 def register_function(name: str, fn: Callable[..., Any], args: list[str], result: str, doc: str = ...) -> None: ...

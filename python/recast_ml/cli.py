@@ -484,6 +484,20 @@ EXAMPLE_FILES: dict[str, tuple[str, str]] = {
 }
 
 
+def _cmd_variations(args: argparse.Namespace) -> int:
+    from . import variations
+
+    found = variations.catalogue([str(f) for f in args.files])
+    for v in found.values():
+        print(f"{v.name} ({v.kind}): {v.description}")
+        for m, val in v.members.items():
+            print(f"    {m:<12} {'; '.join(val) if isinstance(val, list) else val}")
+        print(f"    source: {v.source}" + (f" [{v.file}]" if args.files else ""))
+    print(f"\ndefault = {','.join(variations.DEFAULT)}; all = {','.join(variations.ALL)}")
+    print(f"definitions: {variations.catalogue_file()}")
+    return 0
+
+
 def _cmd_examples(args: argparse.Namespace) -> int:
     import shutil
 
@@ -775,6 +789,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exa.add_argument("directory", type=Path, nargs="?", default=Path("."), help="folder to write to (default: here)")
     exa.set_defaults(func=_cmd_examples)
+
+    var = sub.add_parser(
+        "variations", help="list the generator variations `run/scan/validate --variations` can use, with their sources"
+    )
+    var.add_argument("files", nargs="*", type=Path, help="your own variations files (YAML) to list with them")
+    var.set_defaults(func=_cmd_variations)
 
     for parser, text in subcommands(p):  # `recast-ml COMMAND --help` starts with what the command list says
         if parser.description is None:

@@ -49,6 +49,7 @@ CSS = (
     ".verdict{font-size:1.6em;font-weight:bold;margin:0.2em 0}"
     ".excluded .verdict{color:#b00}.allowed .verdict{color:#070}"
     ".warning{border:2px solid #c60;background:#fff4e0;padding:0.4em 0.8em;margin:0.6em 0}"
+    ".ok{border:2px solid #393;background:#eefbe9;padding:0.4em 0.8em;margin:0.6em 0}"
     ".legend{font-size:12px;color:#333}"
     "dl{display:grid;grid-template-columns:max-content auto;gap:2px 1em;font-size:13px}"
     "dt{font-weight:bold}dd{margin:0}"
@@ -515,6 +516,8 @@ def headline_html(summary: Mapping[str, Any]) -> str:
             )
         if best.get("note"):
             parts.append(f"<p>Note: {e(str(best['note']))}</p>")
+        if (st.get("variations") or {}).get("robust"):
+            parts.append(_robustness_html(st["variations"], best))
     lumis = sorted({lumi_text(x.get("sample", {}).get("luminosity_fb")) for x in docs})
     parts.append(
         f"<p>Cross section: {e(_xsec_text(inp, docs))}. Events: {num(inp.get('n_events'), 'g')} "
@@ -586,6 +589,63 @@ def _sr_table(doc: Mapping[str, Any], lumi: str) -> str:
         )
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _robustness_html(v: Mapping[str, Any], best: Mapping[str, Any]) -> str:
+    """The headline's line on the signal-modelling uncertainty (``--variations``)."""
+    robust = {"all": "under all", "some": "under some", "none": "under none"}[str(v["robust"])]
+    members = list(best.get("cls_obs_by_variation") or {})
+    cls_syst = best.get("cls_obs_syst")
+    text = (
+        f"<p class='{'ok' if v['robust'] == 'all' else 'warning'}'><b>Signal modelling:</b> excluded "
+        f"<b>{robust}</b> of the {len(members)} variations ({len(v.get('excluded_under', []))} of {len(members)}: "
+        f"{e(', '.join(members))})"
+    )
+    if v.get("not_excluded_under") and v["robust"] == "some":
+        text += f"; not under {e(', '.join(v['not_excluded_under']))}"
+    text += (
+        f". With the envelope +{num(100 * float(best.get('signal_rel_up') or 0), '.3g')} % / "
+        f"−{num(100 * float(best.get('signal_rel_down') or 0), '.3g')} % profiled as a signal uncertainty: "
+        f"CLs<sub>obs</sub> = {num(cls_syst, '.4g')} "
+        f"({'excluded' if cls_syst is not None and cls_syst < 0.05 else 'not excluded'}), "
+        f"r<sub>cons</sub> = {num(best.get('r_cons_syst_obs'), '.3g')}.</p>"
+    )
+    return text
+
+
+def _variations_table(doc: Mapping[str, Any]) -> str:
+    """Per SR: the nominal yield, each variation member's, the envelope and CLs with it profiled."""
+    st = doc.get("statistics") or {}
+    v = st.get("variations") or {}
+    members = list(v.get("members") or [])
+    regions = [r for r in st.get("regions", []) if "signal_variations" in r]
+    if not members or not regions:
+        return ""
+    best = st.get("best_expected_region")
+    head = "".join(f"<th>{e(m)}</th>" for m in members)
+    rows = [
+        f"<p class='legend'>{e(str(v.get('method', '')))}. Members: "
+        + e("; ".join(f"{d['name']} ({d['kind']}): {d['description']}" for d in v.get("definitions", [])))
+        + "</p>",
+        f"<table><tr><th class='l'>SR</th><th>s nominal</th>{head}<th>envelope</th><th>total (⊕ σ)</th>"
+        "<th>CLs<sub>obs</sub></th><th>CLs<sub>obs</sub> syst</th><th>CLs<sub>exp</sub> syst</th>"
+        "<th>r<sub>cons</sub> syst</th></tr>",
+    ]
+    for r in regions:
+        cls_attr = " class='best'" if r["region"] == best else ""
+        ys = "".join(
+            f"<td>{num(r['signal_variations'][m]['signal'])}</td>" if m in r["signal_variations"] else "<td>–</td>"
+            for m in members
+        )
+        env = f"+{num(100 * r['signal_envelope_rel_up'], '.3g')} / −{num(100 * r['signal_envelope_rel_down'], '.3g')} %"
+        tot = f"+{num(100 * r['signal_rel_up'], '.3g')} / −{num(100 * r['signal_rel_down'], '.3g')} %"
+        rows.append(
+            f"<tr{cls_attr}><td class='l'>{e(r['region'])}</td><td>{num(r['signal'])}</td>{ys}<td>{env}</td>"
+            f"<td>{tot}</td><td>{num(r['cls_obs'], '.4f')}</td><td>{num(r['cls_obs_syst'], '.4f')}</td>"
+            f"<td>{num(r['cls_exp_syst'], '.4f')}</td><td>{num(r.get('r_cons_syst_obs'), '.3f')}</td></tr>"
+        )
+    rows.append("</table>")
+    return details(f"Signal variations ({', '.join(v.get('names', []))}): yields per SR", "".join(rows), open_=True)
 
 
 def _cutflows(doc: Mapping[str, Any], lumi: str) -> str:
@@ -751,6 +811,7 @@ def run_report(
             )
             for png in sr_summary_pngs(aid, st["regions"], st.get("best_expected_region"), lumi):
                 parts.append(figure(png, caption))
+            parts.append(_variations_table(doc))
         else:
             parts.append(f"<p>{e(str(st.get('note', 'no statistics')))}</p>")
         by_reason: dict[str, list[str]] = {}

@@ -7,6 +7,12 @@
   within 1 % of pyhf, ``tests/test_stats_native.py``); ``method="pyhf"`` runs pyhf itself.
   :func:`cls_many` / :func:`upper_limits` / :func:`profile_log_likelihoods` are the vectorised
   calls over arrays of SRs (or of signal yields, for scans).
+* A signal-modelling uncertainty (relative up/down per SR, e.g. the envelope of generator
+  variations) enters as one nuisance on the signal, pyhf's ``normsys`` with hi = 1 + up and
+  lo = 1 − down (default code4 interpolation, unit-Gaussian constraint): the ``signal_up`` /
+  ``signal_down`` arguments of :func:`cls_many`, :func:`profile_log_likelihoods` and
+  :func:`cls_result`; natively in C++ (the nuisance profiled by a 1-D minimisation), or in pyhf
+  with the model of :func:`pyhf_model` (``tests/test_stats_signal_systematic.py``).
 * r-values: r = s / S95 with the experiment's published 95 % CL upper limits on signal events
   (observed and expected), as SModelS/CheckMATE define them; r ≥ 1 means excluded.
 * :class:`LogLikelihood` — ln L per SR with the background nuisance profiled analytically in the
@@ -91,10 +97,56 @@ def _signal_scale(n_obs: float, b: float, b_err: float) -> float:
     return 2.0 * math.sqrt(b + b_err**2) + abs(n_obs - b) + 3.0
 
 
-def _pyhf_hypotest(n_obs: float, b: float, b_err: float, template: float, mu: float) -> tuple[float, float]:
+def pyhf_signal_systematic_spec(b: float, b_err: float, s: float, up: float, down: float) -> dict[str, Any]:
+    """The pyhf model spec of one SR: pyhf's uncorrelated-background simplified model (signal
+    ``s`` with POI ``mu``, background ``b`` with a shapesys of max(``b_err``, 1e-9)) plus a normsys
+    ``signal_uncertainty`` on the signal with hi = 1 + ``up``, lo = 1 − ``down`` (relative
+    uncertainties). ``pyhf.Model(spec, poi_name="mu")``; data ``[n, *model.config.auxdata]``."""
+    return {
+        "channels": [
+            {
+                "name": "singlechannel",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [float(s)],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {
+                                "name": "signal_uncertainty",
+                                "type": "normsys",
+                                "data": {"hi": 1.0 + up, "lo": 1.0 - down},
+                            },
+                        ],
+                    },
+                    {
+                        "name": "background",
+                        "data": [float(b)],
+                        "modifiers": [{"name": "uncorr_bkguncrt", "type": "shapesys", "data": [max(b_err, 1e-9)]}],
+                    },
+                ],
+            }
+        ]
+    }
+
+
+def pyhf_model(b: float, b_err: float, s: float, signal_up: float = 0.0, signal_down: float = 0.0) -> Any:
+    """The pyhf model that the native path reproduces (the reference of the tests and of
+    ``method="pyhf"``): ``pyhf.simplemodels.uncorrelated_background`` without a signal uncertainty,
+    else :func:`pyhf_signal_systematic_spec` with pyhf's default interpolation (normsys: code4)."""
     import pyhf
 
-    model = pyhf.simplemodels.uncorrelated_background(signal=[template], bkg=[b], bkg_uncertainty=[max(b_err, 1e-9)])
+    if signal_up == 0 and signal_down == 0:
+        return pyhf.simplemodels.uncorrelated_background(signal=[s], bkg=[b], bkg_uncertainty=[max(b_err, 1e-9)])
+    return pyhf.Model(pyhf_signal_systematic_spec(b, b_err, s, signal_up, signal_down), poi_name="mu")
+
+
+def _pyhf_hypotest(
+    n_obs: float, b: float, b_err: float, template: float, mu: float, up: float = 0.0, down: float = 0.0
+) -> tuple[float, float]:
+    import pyhf
+
+    model = pyhf_model(b, b_err, template, up, down)
     data = [n_obs, *model.config.auxdata]
     if mu == 1.0:  # exactly what a direct pyhf call does
         obs, exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
@@ -134,6 +186,44 @@ def _check_inputs(**values: float) -> None:
             raise ConfigError(f"cls: {name} must be a finite number >= 0, got {v}")
 
 
+def _check_signal_uncertainty(what: str, up: float, down: float) -> None:
+    if not (math.isfinite(up) and up >= 0 and 0 <= down < 1):
+        raise ConfigError(
+            f"{what}: the relative signal uncertainties must be finite with up >= 0 and 0 <= down < 1, "
+            f"got up={up}, down={down}"
+        )
+
+
+def _sr_arrays(
+    what: str,
+    n_obs: npt.ArrayLike,
+    b: npt.ArrayLike,
+    b_err: npt.ArrayLike,
+    s: npt.ArrayLike,
+    signal_up: npt.ArrayLike | None,
+    signal_down: npt.ArrayLike | None,
+) -> tuple[list[npt.NDArray[np.float64]], tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None]:
+    """The SR arrays (n, b, b_err, s), checked and broadcast together with the relative signal
+    uncertainties (None = 0), and those as (up, down), or None where all are 0 (the model without
+    the signal nuisance)."""
+    if signal_up is None and signal_down is None:
+        return _as_arrays(what, n_obs=n_obs, b=b, b_err=b_err, s=s), None
+    *sr, up, down = _as_arrays(
+        what,
+        n_obs=n_obs,
+        b=b,
+        b_err=b_err,
+        s=s,
+        signal_up=0.0 if signal_up is None else signal_up,
+        signal_down=0.0 if signal_down is None else signal_down,
+    )
+    bad = down >= 1
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ConfigError(f"{what}: signal_down must be < 1 (a relative uncertainty), got {down[k]} at index {k}")
+    return sr, ((up, down) if up.any() or down.any() else None)
+
+
 def _as_arrays(what: str, **values: Any) -> list[npt.NDArray[np.float64]]:
     """Broadcast SR inputs to equally long 1-D float64 arrays, checked finite and >= 0."""
     try:
@@ -149,13 +239,24 @@ def _as_arrays(what: str, **values: Any) -> list[npt.NDArray[np.float64]]:
 
 
 def cls_many(
-    n_obs: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, s: npt.ArrayLike
+    n_obs: npt.ArrayLike,
+    b: npt.ArrayLike,
+    b_err: npt.ArrayLike,
+    s: npt.ArrayLike,
+    *,
+    signal_up: npt.ArrayLike | None = None,
+    signal_down: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(CLs_obs, CLs_exp) arrays for many SRs or signal yields at once (inputs broadcast; the
     native closed form of pyhf's uncorrelated-background model, GIL released): the per-SR numbers of
-    ``recast-ml run`` and scans over s."""
-    n_, b_, e_, s_ = _as_arrays("cls_many", n_obs=n_obs, b=b, b_err=b_err, s=s)
-    obs, exp = _core.cls_values(n_, b_, e_, s_)
+    ``recast-ml run`` and scans over s. ``signal_up``/``signal_down``: relative signal
+    uncertainties per SR (None = 0; 0 <= down < 1), a normsys nuisance on the signal as in
+    :func:`pyhf_model`; where both are 0 the result is that of the model without it."""
+    (n_, b_, e_, s_), unc = _sr_arrays("cls_many", n_obs, b, b_err, s, signal_up, signal_down)
+    if unc is None:
+        obs, exp = _core.cls_values(n_, b_, e_, s_)
+    else:
+        obs, exp = _core.cls_values(n_, b_, e_, s_, unc[0], unc[1])
     return obs, exp
 
 
@@ -178,15 +279,35 @@ def s95(n_obs: float, b: float, b_err: float) -> tuple[float, float]:
 
 
 def profile_log_likelihoods(
-    n_obs: npt.ArrayLike, b: npt.ArrayLike, b_err: npt.ArrayLike, s: npt.ArrayLike
+    n_obs: npt.ArrayLike,
+    b: npt.ArrayLike,
+    b_err: npt.ArrayLike,
+    s: npt.ArrayLike,
+    *,
+    signal_up: npt.ArrayLike | None = None,
+    signal_down: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float64]:
     """ln L per SR in the same model with the background nuisance profiled within pyhf's bounds
-    (pyhf's ``model.logpdf`` at the conditional fit)."""
-    n_, b_, e_, s_ = _as_arrays("profile_log_likelihoods", n_obs=n_obs, b=b, b_err=b_err, s=s)
-    return _core.profile_log_likelihoods(n_, b_, e_, s_)
+    (pyhf's ``model.logpdf`` at the conditional fit). With ``signal_up``/``signal_down`` (see
+    :func:`cls_many`) the signal nuisance is profiled too and ln L includes its Gaussian
+    constraint, -0.5 ln(2π) at θ = 0; SRs where both are 0 get the value without the nuisance,
+    which lacks that constant: compare ln L only between signal yields of one SR."""
+    (n_, b_, e_, s_), unc = _sr_arrays("profile_log_likelihoods", n_obs, b, b_err, s, signal_up, signal_down)
+    if unc is None:
+        return _core.profile_log_likelihoods(n_, b_, e_, s_)
+    return _core.profile_log_likelihoods(n_, b_, e_, s_, unc[0], unc[1])
 
 
-def cls_result(n_obs: float, b: float, b_err: float, s: float, method: Method = "native") -> ClsResult:
+def cls_result(
+    n_obs: float,
+    b: float,
+    b_err: float,
+    s: float,
+    method: Method = "native",
+    *,
+    signal_up: float = 0.0,
+    signal_down: float = 0.0,
+) -> ClsResult:
     """CLs of one SR for signal yield ``s`` (pyhf uncorrelated-background model, q̃_μ, asymptotic)
     for any s ≥ 0, without failing: s = 0 gives CLs = 1.
 
@@ -195,20 +316,30 @@ def cls_result(n_obs: float, b: float, b_err: float, s: float, method: Method = 
     (2 sqrt(b + Δb²) + |n − b| + 3) a plain pyhf hypotest at μ = 1; beyond, the same model with
     that scale as signal template, tested at μ = s / scale with the POI range [0, 2μ] (the same
     likelihood: pyhf's default range [0, 10] fails or returns CLs = 1 for huge s/b); if pyhf still
-    fails, the asymptotic formula on the analytically profiled likelihood. Results other than the
-    plain pyhf one carry a note."""
+    fails, the asymptotic formula on the analytically profiled likelihood (with a signal
+    uncertainty: the native closed form of the same model). Results other than the plain pyhf one
+    carry a note.
+
+    ``signal_up``/``signal_down``: relative signal uncertainty (0 <= down < 1), a normsys
+    nuisance on the signal (:func:`pyhf_model`); 0, 0 is the model without it."""
     _check_inputs(n_obs=n_obs, b=b, b_err=b_err, s=s)
+    _check_signal_uncertainty("cls", signal_up, signal_down)
+    up, down = float(signal_up), float(signal_down)
+    systematic = up != 0 or down != 0
     if s <= 0:
         return ClsResult(1.0, 1.0, "none", "no signal in this region: CLs = 1")
     if method == "native":
-        nat_obs, nat_exp = _core.cls_values([float(n_obs)], [float(b)], [float(b_err)], [float(s)])
+        if systematic:
+            nat_obs, nat_exp = _core.cls_values([float(n_obs)], [float(b)], [float(b_err)], [float(s)], [up], [down])
+        else:
+            nat_obs, nat_exp = _core.cls_values([float(n_obs)], [float(b)], [float(b_err)], [float(s)])
         return ClsResult(float(nat_obs[0]), float(nat_exp[0]), "native")
     if method != "pyhf":
         raise ConfigError(f"cls: method must be 'native' or 'pyhf', got {method!r}")
     scale = _signal_scale(n_obs, b, b_err)
     if s <= 20.0 * scale:
         try:
-            obs, exp = _pyhf_hypotest(n_obs, b, b_err, s, 1.0)
+            obs, exp = _pyhf_hypotest(n_obs, b, b_err, s, 1.0, up, down)
             if math.isfinite(obs) and math.isfinite(exp):
                 return ClsResult(obs, exp, "pyhf")
         except Exception as err:  # any fit failure falls through to the rescaled fit
@@ -216,18 +347,35 @@ def cls_result(n_obs: float, b: float, b_err: float, s: float, method: Method = 
     mu = s / scale
     note = f"s = {s:.4g} is {mu:.3g} x the region's sensitivity scale {scale:.3g}"
     try:
-        obs, exp = _pyhf_hypotest(n_obs, b, b_err, scale, mu)
+        obs, exp = _pyhf_hypotest(n_obs, b, b_err, scale, mu, up, down)
         if math.isfinite(obs) and math.isfinite(exp):
             return ClsResult(obs, exp, "pyhf-rescaled", f"{note}: pyhf at mu = {mu:.4g} for a signal of {scale:.4g}")
     except Exception as err:  # the analytic limit below never fails
         log.debug("rescaled pyhf fit failed (%s); analytic CLs", err)
+    if systematic:
+        nat_obs, nat_exp = _core.cls_values([float(n_obs)], [float(b)], [float(b_err)], [float(s)], [up], [down])
+        return ClsResult(
+            float(nat_obs[0]),
+            float(nat_exp[0]),
+            "native",
+            f"{note}: pyhf fit failed; native closed form of the same model",
+        )
     obs, exp = _analytic_cls(n_obs, b, b_err, s)
     return ClsResult(obs, exp, "analytic", f"{note}: pyhf fit failed; asymptotic CLs of the profiled likelihood")
 
 
-def cls(n_obs: float, b: float, b_err: float, s: float, method: Method = "native") -> tuple[float, float]:
+def cls(
+    n_obs: float,
+    b: float,
+    b_err: float,
+    s: float,
+    method: Method = "native",
+    *,
+    signal_up: float = 0.0,
+    signal_down: float = 0.0,
+) -> tuple[float, float]:
     """(CLs_obs, CLs_exp) for signal yield ``s`` in one SR (see :func:`cls_result`)."""
-    r = cls_result(n_obs, b, b_err, s, method)
+    r = cls_result(n_obs, b, b_err, s, method, signal_up=signal_up, signal_down=signal_down)
     return r.obs, r.exp
 
 
@@ -373,6 +521,8 @@ __all__ = [
     "cls_result",
     "conservative_signal",
     "profile_log_likelihoods",
+    "pyhf_model",
+    "pyhf_signal_systematic_spec",
     "read_signal_regions",
     "region_statistics",
     "s95",

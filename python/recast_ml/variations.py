@@ -305,7 +305,8 @@ def apply(
         r["signal_envelope_rel_up"], r["signal_envelope_rel_down"] = eu, ed
         r["signal_rel_up"], r["signal_rel_down"] = tu, td
     obs, exp = cls_many(n, b, e, s, signal_up=up, signal_down=down)
-    ll0 = profile_log_likelihoods(n, b, e, np.zeros_like(s))
+    # ln L(0) of the same model (with up/down > 0 it includes the signal constraint's Gaussian constant)
+    ll0 = profile_log_likelihoods(n, b, e, np.zeros_like(s), signal_up=up, signal_down=down)
     ll = profile_log_likelihoods(n, b, e, s, signal_up=up, signal_down=down)
     by_member = {m: cls_many(n, b, e, v) for m, v in varied.items()}
     for k, r in enumerate(regions):

@@ -77,4 +77,49 @@ struct TestStatistics {
 };
 TestStatistics test_statistics(double n, double b, double b_err, double s);
 
+
+// ---------------------------------------------------------------------------------------------
+// The same model with a signal-modelling uncertainty (issue 18: the envelope of generator
+// variations per SR, a relative up and down uncertainty): ONE more nuisance theta with a unit
+// Gaussian constraint (auxiliary datum 0, pyhf's normsys: theta in [-5, 5]) scaling the signal,
+//   L(mu, gamma, theta) = Pois(n | mu s f(theta) + gamma b) Pois(tau | gamma tau) N(0 | theta, 1),
+// f = pyhf's normsys factor with hi = 1 + up, lo = 1 - down (up >= 0, 0 <= down < 1), in the
+// interpolation pyhf 0.7 uses for normsys by default (_ModelConfig's modifier_settings:
+// normsys -> code4): for |theta| < 1 the degree-6 polynomial 1 + sum_i a_i theta^i whose value,
+// first and second derivatives match the exponentials at theta = +-1; f = (1 + up)^theta for
+// theta >= 1 and (1 - down)^(-theta) for theta <= -1. (f need not be monotone for asymmetric
+// up/down, e.g. up = 0, down = 0.2 dips to 0.987 at theta > 0.) This is pyhf's model with a normsys
+// modifier on the signal sample (statistics.py: pyhf_signal_systematic_model).
+//   Conditional fit (mu fixed): gamma is profiled in closed form at the effective signal
+// s f(theta) (the quadratic above); theta by a 1-D minimisation of the profiled NLL
+// g(theta) = NLL(s f(theta), gamma_hat) + theta^2 / 2: a grid of step 1/4 on the part of [-5, 5]
+// where theta^2 / 2 <= g(0) (the minimum cannot lie outside it), then Brent's method (golden
+// section + parabolic steps) on the two grid cells around the best grid point, to |dtheta| <=
+// 1e-9 + 1.5e-8 |theta| (g is then exact to ~1e-16 relative, CLs to far below 1e-4; a second
+// local minimum shallower by less than what a 1/4 grid resolves would be missed).
+//   Unconditional fit: the saturated one, lambda = n, gamma = aux / tau, theta = its aux datum 0,
+// mu_hat s = n - gamma b (each factor at its own maximum, so nothing is better; mu_hat > 1 gives
+// q~ = 0 whatever pyhf's upper POI bound). Where mu_hat < 0 the fit sits at mu = 0, where theta has
+// no effect (theta_hat = 0) and the fit is the one without the systematic, exactly.
+//   Asimov data: pyhf's generate_asimov_data from the mu = 0 fit to the observed data, which does
+// not involve theta: the same main and gamma auxiliary data as without the systematic, and
+// auxiliary datum 0 for theta. So only the conditional fits change, and the systematic can only
+// lower q~ and q~_A (theta = 0 is one of the choices): the exclusion weakens.
+// up = down = 0 calls the functions above (bit-identical results).
+
+/// Observed and expected CLs with the signal systematic (up, down: relative uncertainties).
+/// Throws std::invalid_argument for invalid inputs (negative, NaN, down >= 1).
+ClsValues cls(double n, double b, double b_err, double s, double s_up, double s_down);
+
+/// ln L of the model with the signal systematic at signal yield s, gamma and theta profiled:
+/// pyhf's model.logpdf at the conditional fit, including the Gaussian constraint's
+/// -0.5 ln(2 pi). Note: up = down = 0 returns the value of the model WITHOUT the nuisance
+/// (bit-identical to the 4-argument function), which lacks that constant, so ln L jumps by
+/// 0.5 ln(2 pi) = 0.919 between up = down = 0 and up, down -> 0; differences ln L(s) - ln L(s')
+/// in one SR are continuous (the constant cancels).
+double profile_log_likelihood(double n, double b, double b_err, double s, double s_up, double s_down);
+
+/// q~_mu on the observed and the Asimov data with the signal systematic (diagnostics, tests).
+TestStatistics test_statistics(double n, double b, double b_err, double s, double s_up, double s_down);
+
 }  // namespace recast::stats
