@@ -210,6 +210,17 @@ std::map<std::string, std::vector<unsigned char>> model_bytes(const py::dict& mo
 
 py::object wrap(an::Result&& r) { return py::cast(std::move(r)); }
 
+/// Shape of a per-event column of `size` values with `cols` columns: (n_events, cols) when it is
+/// complete, (0, cols) when the result has none (a reweighted result); never a view past the data.
+std::vector<py::ssize_t> rows_of(std::size_t n_events, std::size_t size, std::size_t cols) {
+    const std::size_t rows = size == n_events * cols ? n_events : 0;
+    return {static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)};
+}
+
+std::vector<py::ssize_t> event_shape(const an::Result& r, std::size_t size) {
+    return rows_of(r.n_events, size, r.region_names.size());
+}
+
 }  // namespace
 
 void register_analysis(py::module_& m) {
@@ -243,18 +254,50 @@ void register_analysis(py::module_& m) {
                                [](const py::object& self) {
                                    const auto& r = self.cast<const an::Result&>();
                                    return view(py::dtype::of<double>(),
-                                               {static_cast<py::ssize_t>(r.n_events),
-                                                static_cast<py::ssize_t>(r.variable_names.size())},
+                                               rows_of(r.n_events, r.variables.size(), r.variable_names.size()),
                                                r.variables.data(), self);
                                })
         .def_property_readonly("passed",
                                [](const py::object& self) {
                                    const auto& r = self.cast<const an::Result&>();
                                    return view(py::dtype("bool"),  // 0/1 bytes
-                                               {static_cast<py::ssize_t>(r.n_events),
-                                                static_cast<py::ssize_t>(r.region_names.size())},
-                                               r.passed.data(), self);
+                                               event_shape(r, r.passed.size()), r.passed.data(), self);
                                })
+        .def_property_readonly("steps_passed",
+                               [](const py::object& self) {
+                                   const auto& r = self.cast<const an::Result&>();
+                                   return view(py::dtype::of<std::uint16_t>(), event_shape(r, r.steps_passed.size()),
+                                               r.steps_passed.data(), self);
+                               })
+        .def_property_readonly("bin_index",
+                               [](const py::object& self) {
+                                   const auto& r = self.cast<const an::Result&>();
+                                   return view(py::dtype::of<std::int32_t>(), event_shape(r, r.bin_index.size()),
+                                               r.bin_index.data(), self);
+                               })
+        .def(
+            "reweighted",
+            [](const an::Result& r, const py::array_t<double, py::array::c_style | py::array::forcecast>& weights) {
+                const char* where = "Result.reweighted";
+                if (weights.ndim() != 1)
+                    throw recast::ConfigError(where, 0, 0,
+                                              "expected a 1-D array of per-event weights, got " +
+                                                  std::to_string(weights.ndim()) + " dimensions");
+                an::Result out;
+                try {
+                    py::gil_scoped_release release;
+                    out = r.reweighted(weights.data(), static_cast<std::size_t>(weights.shape(0)));
+                } catch (const an::InvalidWeight& e) {
+                    throw recast::InputError("<weights>", 0, static_cast<std::int64_t>(e.event()), e.what());
+                } catch (const std::invalid_argument& e) {
+                    throw recast::ConfigError(where, 0, 0, e.what());
+                }
+                return out;
+            },
+            py::arg("weights"),
+            "The cutflows and bins accumulated again with per-event `weights` (float64, n_events), in the "
+            "order this result was summed (bit-identical for the original weights). The new result has no "
+            "per-event columns (variables, passed, steps_passed, bin_index are empty).")
         .def_static(
             "combine",
             [](const std::vector<const an::Result*>& parts) {

@@ -1040,6 +1040,7 @@ class AnalysisResult:
         unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self._core = core
+        self._events: AnalysisResult | None = None  # reweighted(): the result whose events these are
         # regions of the definition that did not run (their model file is absent): name -> reason
         self.unavailable: dict[str, str] = dict(unavailable or {})
         self.analysis = analysis
@@ -1129,6 +1130,50 @@ class AnalysisResult:
             metadata=first.metadata,
             unavailable=first.unavailable,
         )
+
+    def reweighted(self, weights: npt.ArrayLike) -> AnalysisResult:
+        """The same analysis on the same events with other per-event weights (e.g. a generator's
+        shower-variation weights), without running it again: the selection does not depend on the
+        weight, so the cutflows and bins are summed again from how far each event got in each
+        region and which bin it went to (C++ ``Result::reweighted``), in the order of the original
+        sums: the nominal weights give this result bit for bit.
+
+        ``weights``: one finite float per event (length ``n_events``). The new result's
+        ``sum_weights`` is the sum of ``weights``, so its scale to sigma x L normalises to the
+        variation's own sum: the cross section stays the nominal one (right for unitary shower
+        variations, which keep sigma). Cross section, luminosity, detector, metadata and
+        unavailable regions are this result's; its per-event views (``variables``, ``passed``) are
+        this result's too (the same events). Raises ConfigError for weights of the wrong shape or
+        length, or non-finite ones."""
+        w = np.asarray(weights)
+        if w.ndim != 1 or w.dtype.kind not in "biuf":
+            raise ConfigError(
+                f"reweighted: expected a 1-D array of {self.n_events} numbers (one weight per event), "
+                f"got {w.dtype} with shape {w.shape}"
+            )
+        if len(w) != self.n_events:
+            raise ConfigError(f"reweighted: expected {self.n_events} weights (one per event), got {len(w)}")
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(w))
+        if len(bad):
+            raise ConfigError(
+                f"reweighted: expected finite weights, event {int(bad[0])} has {w[bad[0]]} ({len(bad)} not finite)"
+            )
+        events = self._events or self  # a reweighted result reweights from the nominal's events
+        out = AnalysisResult(
+            events._core.reweighted(w),
+            analysis=self.analysis,
+            info=self.info,
+            bin_names=self._bin_names,
+            cross_section_pb=self.cross_section_pb,
+            luminosity_fb=self.luminosity_fb,
+            detector=self.detector,
+            metadata=dict(self.metadata),
+            unavailable=self.unavailable,
+        )
+        out._events = events
+        out.variables, out.passed = events.variables, events.passed
+        return out
 
     def _apply_scale(self) -> None:
         for c in self.cutflows.values():

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -20,22 +21,42 @@ void Result::merge(const Result& o) {
         if (bins[r].has_value() != o.bins[r].has_value())
             throw std::invalid_argument("cannot merge results of different analyses (region '" + region_names[r] +
                                         "' is binned in only one)");
+    if (has_event_columns() != o.has_event_columns())
+        throw std::invalid_argument("cannot merge a result with per-event columns and one without (a reweighted "
+                                    "result)");
     for (std::size_t r = 0; r < cutflows.size(); ++r) {
         cutflows[r].merge(o.cutflows[r]);
         if (bins[r]) bins[r]->merge(*o.bins[r]);
     }
+    // the order of the sums, for reweighted(): this one's, the other's, then their addition
+    std::vector<std::int64_t> other_order = o.sum_order;  // `o` may be this result
+    if (other_order.empty()) other_order.push_back(static_cast<std::int64_t>(o.n_events));
+    if (sum_order.empty()) sum_order.push_back(static_cast<std::int64_t>(n_events));
+    sum_order.insert(sum_order.end(), other_order.begin(), other_order.end());
+    sum_order.push_back(-1);
     n_events += o.n_events;
     // `o` may be this result: append copies of the original sizes, not ranges of a growing vector
-    const std::size_t nv = o.variables.size(), np = o.passed.size();
+    const std::size_t nv = o.variables.size(), np = o.passed.size(), ns = o.steps_passed.size(),
+                      nb = o.bin_index.size();
     variables.reserve(variables.size() + nv);
     passed.reserve(passed.size() + np);
+    steps_passed.reserve(steps_passed.size() + ns);
+    bin_index.reserve(bin_index.size() + nb);
     for (std::size_t i = 0; i < nv; ++i) variables.push_back(o.variables[i]);
     for (std::size_t i = 0; i < np; ++i) passed.push_back(o.passed[i]);
+    for (std::size_t i = 0; i < ns; ++i) steps_passed.push_back(o.steps_passed[i]);
+    for (std::size_t i = 0; i < nb; ++i) bin_index.push_back(o.bin_index[i]);
+}
+
+bool Result::has_event_columns() const noexcept {
+    const std::size_t cells = n_events * region_names.size();
+    return steps_passed.size() == cells && bin_index.size() == cells && passed.size() == cells &&
+           variables.size() == n_events * variable_names.size();
 }
 
 namespace {
 
-constexpr std::size_t kBlock = 256;  // events per partial sum: results independent of threads
+constexpr std::size_t kBlock = Result::kBlock;  // events per partial sum: results independent of threads
 
 struct CompiledStep {
     ObjectStep def;
@@ -205,6 +226,10 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
     for (const auto& m : I.spec.models) compile_model(m, late_names);
     for (const auto& r : I.spec.regions) {
         CompiledRegion c{r, {}, std::nullopt};
+        if (r.cuts.size() + 1 > Result::kMaxSteps)
+            throw ConfigError(src, r.cuts.empty() ? 0 : r.cuts.front().expr.line, 0,
+                              "region '" + r.name + "' has " + std::to_string(r.cuts.size()) + " cuts; at most " +
+                                  std::to_string(Result::kMaxSteps - 1) + " are supported");
         for (const auto& cut : r.cuts) {
             Expression e(cut.expr.text, I.schema, src, cut.expr.line, cut.expr.col, I.pool);
             if (e.type() != Type::Bool)
@@ -218,6 +243,8 @@ Analysis::Analysis(Spec spec, const Schema& input) : impl_(std::make_unique<Impl
             if (r.bin_edges.size() < 2) located_error(*r.bin_variable, "a binned region needs at least two edges");
             for (std::size_t i = 0; i + 1 < r.bin_edges.size(); ++i)
                 if (!(r.bin_edges[i] < r.bin_edges[i + 1])) located_error(*r.bin_variable, "bin edges must increase");
+            if (r.bin_edges.size() - 1 > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+                located_error(*r.bin_variable, "too many bins");
             c.bin_variable = std::move(e);
         }
         I.regions.push_back(std::move(c));
@@ -659,6 +686,9 @@ Result Analysis::run(const EventTable& table, int n_threads,
     for (const auto& v : I.spec.variables) r.variable_names.push_back(v.name);
     r.variables.assign(ne * nv, std::numeric_limits<double>::quiet_NaN());
     r.passed.assign(ne * nr, 0);
+    r.steps_passed.assign(ne * nr, 1);
+    r.bin_index.assign(ne * nr, -1);
+    r.sum_order.assign(1, static_cast<std::int64_t>(ne));
     auto evaluate_variables = [&](EventContext& ctx, std::size_t e, bool late) {
         ctx.event = e;
         double* vars = r.variables.data() + e * nv;
@@ -730,8 +760,10 @@ Result Analysis::run(const EventTable& table, int n_threads,
                         }
                         pass = !std::isnan(x) && x != 0;
                         if (pass) cf.fill(c + 1, w);
+                        else r.steps_passed[e * nr + k] = static_cast<std::uint16_t>(c + 1);
                     }
                     if (!pass) continue;
+                    r.steps_passed[e * nr + k] = static_cast<std::uint16_t>(reg.cuts.size() + 1);
                     r.passed[e * nr + k] = 1;
                     if (reg.bin_variable) {
                         double x;
@@ -740,7 +772,7 @@ Result Analysis::run(const EventTable& table, int n_threads,
                         } catch (const std::runtime_error& err) {
                             rethrow(err, src, e, "binning of region '" + reg.def.name + "'", *reg.bin_variable);
                         }
-                        p.bins[k]->fill(x, w);
+                        r.bin_index[e * nr + k] = static_cast<std::int32_t>(p.bins[k]->fill(x, w));
                     }
                 }
             }

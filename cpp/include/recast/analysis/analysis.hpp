@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,26 @@ struct Result {
     std::size_t n_events = 0;
     std::vector<double> variables;     ///< n_events x n_variables, row-major; NaN = missing
     std::vector<std::uint8_t> passed;  ///< n_events x n_regions, row-major
+    /// n_events x n_regions, row-major: the number of cutflow steps the event is counted in for
+    /// the region (step 0 "all events" counts: 1 = failed the first cut, n_steps = passed all).
+    std::vector<std::uint16_t> steps_passed;
+    /// n_events x n_regions, row-major: the bin of a multi-bin region the event was filled into;
+    /// -1 if it did not pass, fell outside the edges or had no value, or the region has no bins.
+    std::vector<std::int32_t> bin_index;
+    /// The order in which the cutflows and bins were summed, so that `reweighted` repeats it
+    /// exactly, as a postfix program: a value n >= 0 is a run of n consecutive events summed in
+    /// blocks of Result::kBlock (as Analysis::run does), -1 adds the last sum to the one before
+    /// (Result::merge). Analysis::run writes {n_events}; empty is read as {n_events}.
+    std::vector<std::int64_t> sum_order;
+
+    /// Events per partial sum of Analysis::run (results independent of the thread count).
+    static constexpr std::size_t kBlock = 256;
+    /// The most cutflow steps a region may have (steps_passed is 16 bits).
+    static constexpr std::size_t kMaxSteps = 65535;
+
+    /// Whether the per-event columns (variables, passed, steps_passed, bin_index) are present for
+    /// all n_events (results of `reweighted` have none).
+    bool has_event_columns() const noexcept;
 
     /// Adds the cutflows and yields of another result of the same analysis and appends its
     /// per-event columns (events in call order). Throws std::invalid_argument if the results
@@ -150,6 +171,28 @@ struct Result {
     /// The parts of one sample (batches, files, jobs) merged in order: a copy of the first with
     /// the others merged into it (storage for the per-event columns reserved once).
     static Result combine(const std::vector<const Result*>& parts);
+    /// The cutflows and bins accumulated again with `weights[e]` as the weight of event e (the
+    /// selection does not depend on the weight: steps_passed and bin_index say how far each event
+    /// got and which bin it went to), summed in the same order as this result was (blocks of
+    /// kBlock per run, then the merges: `sum_order`), so that the original weights reproduce
+    /// this result's cutflows and bins bit for bit; raw counts and `outside` are unchanged.
+    /// The returned result holds n_events, region and variable names, cutflows, bins and
+    /// sum_order, but NO per-event columns (variables, passed, steps_passed, bin_index are empty).
+    /// Throws std::invalid_argument if weights.size() != n_events, if this result has no
+    /// per-event columns, or (InvalidWeight, naming the event) for a non-finite weight.
+    /// Cost: one pass over the per-event columns plus one addition per step an event reaches.
+    Result reweighted(const double* weights, std::size_t n) const;
+    Result reweighted(const std::vector<double>& weights) const { return reweighted(weights.data(), weights.size()); }
+};
+
+/// A non-finite per-event weight given to Result::reweighted; `event` is its index.
+class InvalidWeight : public std::invalid_argument {
+public:
+    InvalidWeight(std::size_t event, const std::string& what) : std::invalid_argument(what), event_(event) {}
+    std::size_t event() const noexcept { return event_; }
+
+private:
+    std::size_t event_;
 };
 
 class Analysis {

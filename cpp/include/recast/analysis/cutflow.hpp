@@ -38,7 +38,8 @@ struct BinnedYield {
     std::int64_t outside = 0;
 
     explicit BinnedYield(std::vector<double> bin_edges = {});
-    void fill(double x, double w) noexcept;
+    /// Fills the bin of x; returns its index, or -1 if x is outside the edges or NaN.
+    std::int64_t fill(double x, double w) noexcept;
     void merge(const BinnedYield& other);
 };
 
