@@ -20,8 +20,8 @@ from recast_ml import scan
 from recast_ml._core import ConfigError
 from recast_ml.variations import resolve
 
-ANALYSIS = "ATLAS-SUSY-2018-22"  # gluino pairs: CLs from ~1e-150 (1400 GeV) to ~0.5 (2600 GeV) at 200 events
-GRID = ["--model", "gluino_direct", "--grid", "m_gluino=1800,2600 m_lsp=0,1000"]
+ANALYSIS = "ATLAS-SUSY-2018-22"  # gluino pairs: CLs from ~1e-9 (1800 GeV) to ~0.5 (2600 GeV) at 200 events
+GRID = ["--model", "gluino_direct", "--grid", "m_gluino=1600,2600 m_lsp=0,1000"]
 N_EVENTS = 200
 WINDOW = (0.01, 0.99)  # where the native CLs agrees with pyhf within 1 % (tests/test_stats_native.py)
 
@@ -146,11 +146,17 @@ def test_the_outputs_show_the_variation_contours(varied_scan):
     doc = json.loads((out / "contours.json").read_text())
     assert {"observed", "observed_signal_syst", "observed_all_variations"} <= set(doc["contours"])
     assert doc["variations"]["xsec"]["kind"] == "cross_section"
-    for name in ("observed_signal_syst", "observed_all_variations"):
-        assert doc["contours"][name], name  # CLs crosses 0.05 on this grid
+    store = scan.ScanStore(out / "scan.sqlite")
+    varied = store.variations()
+    store.close()
+    for name, column in (("observed_signal_syst", "cls_obs_syst"), ("observed_all_variations", "cls_obs_all_members")):
+        values = [v[column] for v in varied.values()]
+        # a line where the points' CLs lie on both sides of 0.05 (its place: the synthetic plane below)
+        assert bool(doc["contours"][name]) == (min(values) < 0.05 < max(values)), (name, values)
         lines = (out / f"contour_{name}.csv").read_text().splitlines()
         assert lines[1] == "line,m_gluino,m_lsp"
-        assert len(lines) > 3
+        assert (len(lines) > 3) == bool(doc["contours"][name])
+    assert doc["contours"]["observed_all_variations"]  # excluded under all at 1600 GeV, under none at 2600
     report = (out / "scan_report.html").read_text()
     assert "CLs obs (signal unc.)" in report
     assert "contour_observed_all_variations.csv" in report
@@ -210,7 +216,7 @@ def test_weight_members_generate_no_extra_events_a_sample_member_one_more_sample
     assert settings == {(), ("SpaceShower:pTdampFudge = 0.25",)}
     assert nominal["variations"] is None
     assert weights["variations"]["robust"] in ("all", "some", "none")
-    assert set(damped["variations"]["cls_obs_by_member"]) == {"isr_damped"}
+    assert set(json.loads(damped["variations"]["cls_obs_by_member"])) == {"isr_damped"}
     # a sample member leaves the nominal sample alone: the points and regions rows do not move (the
     # weight members do change the nominal events: Pythia draws other random numbers with
     # UncertaintyBands on; the sample is statistically the same)
