@@ -47,8 +47,9 @@ def test_resolve_default_all_and_lists() -> None:
     assert not variations.resolve(None)
     assert not variations.resolve("")
     lines = vset.pythia_settings()
-    assert lines[0] == "UncertaintyBands:doVariations = on"
-    assert lines[1] == (
+    assert lines[0] == "UncertaintyBands:FSRpTmin2Fac = 100.0"
+    assert lines[1] == "UncertaintyBands:doVariations = on"
+    assert lines[2] == (
         "UncertaintyBands:List = {fsr_up fsr:muRfac=0.5, fsr_down fsr:muRfac=2.0, isr_up isr:muRfac=0.5, "
         "isr_down isr:muRfac=2.0}"
     )

@@ -148,8 +148,10 @@ class PythiaGenerator:
         lines = PRESETS[settings] if isinstance(settings, str) else list(settings)
         self.weight_variations = dict(weight_variations or {})
         if self.weight_variations:  # in-run shower variations: one more weight per member and event
-            entries = ", ".join(f"{m} {v}" for m, v in self.weight_variations.items())
-            lines += ["UncertaintyBands:doVariations = on", f"UncertaintyBands:List = {{{entries}}}"]
+            from .variations import uncertainty_bands_settings
+
+            before, after = uncertainty_bands_settings(self.weight_variations)
+            lines = [*before, *lines, *after]  # the caller's lines may override the defaults before them
         self.settings = [
             *lines,
             "Random:setSeed = on",
