@@ -182,7 +182,13 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         "detector": args.detector,
         "retries": args.retries,
         "progress": not args.no_progress,
+        "variations": args.variations,
     }
+    if args.variations:
+        from .scan import variations_cost
+        from .variations import resolve
+
+        print(f"variations: {variations_cost(resolve(args.variations), args.n_events)}")
     summary = run_scan(points, forbidden=len(forbidden), **options)
     if args.refine is not None:
         if args.model is None:
@@ -725,6 +731,12 @@ def build_parser() -> argparse.ArgumentParser:
         "neighbours until the contour moves less than GEV",
     )
     scan.add_argument("--refine-rounds", type=int, default=4, help="at most this many refinement rounds")
+    scan.add_argument(
+        "--variations",
+        metavar="NAME[,NAME]",
+        help=VARIATIONS_HELP + "; in a scan: per point in the store (point_variations), contours with the signal "
+        "uncertainty and under all variations",
+    )
     scan.add_argument(
         "-o", "--output", type=Path, default=Path("recast_scan"), help="folder for scan.sqlite, contours and report"
     )

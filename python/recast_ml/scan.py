@@ -14,7 +14,11 @@ value), ``points`` (one row per point: status, error, seed, cross section, the b
 analyses with CLs obs/exp, the expected ±1σ band and the observed CLs at σ ± 1σ(theory), r_obs,
 r_exp, r_cons, the σ95 upper limits, timing and provenance) and ``regions`` (one row per point ×
 analysis × SR with published numbers: yield, MC error, efficiency, CLs, r, S95). See
-``SCHEMA`` for the columns.
+``SCHEMA`` for the columns. A scan with generator variations (``variations=``,
+:mod:`recast_ml.variations`) adds one row per point to ``point_variations`` (the best SR's CLs with
+the signal-modelling uncertainty profiled, the envelope, CLs_obs per member and the robustness
+verdict; :data:`VARIATION_COLUMNS`), written in the point's transaction; meta ``variations`` records
+the set (a store without that key or table is a scan without variations: it opens and resumes).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ._core import ConfigError
+from .variations import VariationSet
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,11 @@ CREATE TABLE IF NOT EXISTS regions (
   n_obs REAL, b REAL, b_err REAL,
   cls_obs REAL, cls_exp REAL, r_obs REAL, r_exp REAL, r_cons REAL, s95_obs REAL, s95_exp REAL,
   PRIMARY KEY (point_key, analysis, region));
+CREATE TABLE IF NOT EXISTS point_variations (
+  point_key TEXT PRIMARY KEY, names TEXT NOT NULL, analysis TEXT, region TEXT,
+  cls_obs REAL, cls_obs_syst REAL, cls_exp_syst REAL, signal_rel_up REAL, signal_rel_down REAL,
+  envelope_rel_up REAL, envelope_rel_down REAL, r_cons_syst_obs REAL,
+  robust TEXT, excluded_under TEXT, cls_obs_by_member TEXT, cls_obs_all_members REAL, signal_by_member TEXT);
 """
 POINT_COLUMNS = (
     "key", "model", "params", "slha", "status", "error", "attempts", "seed", "n_events",
@@ -73,6 +83,18 @@ REGION_COLUMNS = (
     "point_key", "analysis", "region", "yield", "yield_error", "mc_events", "efficiency", "efficiency_error",
     "n_obs", "b", "b_err", "cls_obs", "cls_exp", "r_obs", "r_exp", "r_cons", "s95_obs", "s95_exp",
 )  # fmt: skip
+#: ``point_variations``: the best SR of the point (the one of ``points``) under the variations.
+#: names, excluded_under, cls_obs_by_member, signal_by_member: JSON (the variation names; the members
+#: whose CLs_obs < 0.05; member -> CLs_obs of its yields; member -> yield); robust: all/some/none (the
+#: exclusion holds under that many members); cls_obs_all_members: the largest CLs_obs over the members
+#: (< 0.05: excluded under all of them)
+VARIATION_COLUMNS = (
+    "point_key", "names", "analysis", "region", "cls_obs", "cls_obs_syst", "cls_exp_syst",
+    "signal_rel_up", "signal_rel_down", "envelope_rel_up", "envelope_rel_down", "r_cons_syst_obs",
+    "robust", "excluded_under", "cls_obs_by_member", "cls_obs_all_members", "signal_by_member",
+)  # fmt: skip
+#: meta keys a store written before them lacks, with the value that absence means
+META_DEFAULTS: dict[str, Any] = {"variations": {}}
 #: columns that describe how a point was computed (when, where, how long), not what came out
 RUN_COLUMNS = frozenset({"t_generate", "t_engine", "t_stats", "worker", "finished", "provenance"})
 
@@ -205,6 +227,9 @@ class PointTask:
     detector: str | None = None
     threads: int = 1
     cross_section_pb: float | None = None
+    #: generator variations (:func:`recast_ml.variations.resolve`), resolved by the driver: the
+    #: workers need neither the user's YAML files nor the driver's working directory
+    variations: VariationSet | None = None
 
 
 def _cross_section(point: ScanPoint) -> tuple[float, float, str]:
@@ -239,20 +264,22 @@ def expected_band(cls_exp: float) -> tuple[float, float]:
 
 
 def run_point(task: PointTask) -> dict[str, Any]:
-    """Generate, reconstruct once, run every analysis, statistics: the store rows of one point.
+    """Generate, reconstruct once, run every analysis, statistics: the store rows of one point
+    (``point``, ``regions`` and, with variations, ``variations``: the ``point_variations`` row).
     Never raises for a bad point: the row has status 'failed' and the error text."""
     t_start = time.perf_counter()
     point = task.point
     row = _point_row(task, worker=f"{socket.gethostname()}:{os.getpid()}")
+    var_row: dict[str, Any] | None = None
     try:
-        regions, timing = _run_point(task, row)
+        regions, timing, var_row = _run_point(task, row)
         row.update(status="done", **timing)
     except Exception as e:  # a failed point is a row, not a lost scan
         log.warning("point %s failed: %s", point.key, e)
         row.update(status="failed", error=f"{type(e).__name__}: {e}", t_engine=time.perf_counter() - t_start)
-        regions = []
+        regions, var_row = [], None
     row["finished"] = _utc_now()
-    return {"point": row, "regions": regions}
+    return {"point": row, "regions": regions, "variations": var_row}
 
 
 def _point_row(task: PointTask, **fields: Any) -> dict[str, Any]:
@@ -274,32 +301,52 @@ def _utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _run_point(task: PointTask, row: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    from . import __version__
-    from .analysis import Analysis, run_batches
+def _generator(point: ScanPoint, seed: int, vset: VariationSet, settings: Sequence[str] = ()) -> Any:
+    """The point's Pythia generator: its events carry the weight members' weights; ``settings``:
+    Pythia lines added (a sample member)."""
     from .pythia import PythiaGenerator, simplified_model_generator
-    from .run import analyse
-    from .statistics import cls_many
 
-    point = task.point
-    if task.cross_section_pb is not None:
-        xs, rel, source = task.cross_section_pb, 0.0, "given"
-    else:
-        xs, rel, source = _cross_section(point)
-    row.update(cross_section_pb=xs, cross_section_rel_error=rel, cross_section_source=source)
-    loaded = [Analysis.load(a, detector=task.detector) for a in task.analyses]
-    t0 = time.perf_counter()
+    weights = vset.weight_members or None
     if point.slha is not None:
         from .slha import checked_spectrum, pythia_settings
 
         assert point.process is not None
         spectrum = checked_spectrum(point.slha, point.process)
-        gen = PythiaGenerator(pythia_settings(point.process), seed=row["seed"], slha=point.slha, check_masses=spectrum)
+        return PythiaGenerator(
+            [*pythia_settings(point.process), *settings],
+            seed=seed,
+            slha=point.slha,
+            check_masses=spectrum,
+            weight_variations=weights,
+        )
+    assert point.model is not None
+    masses = [v if v > 0 else ZERO_MASS_GEV for v in point.masses]
+    return simplified_model_generator(point.model, *masses, seed=seed, settings=settings, weight_variations=weights)
+
+
+def _run_point(
+    task: PointTask, row: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, Any] | None]:
+    from . import __version__
+    from .analysis import Analysis, run_batches
+    from .run import analyse
+    from .statistics import cls_many
+    from .variations import apply as apply_variations
+
+    point = task.point
+    vset = task.variations or VariationSet()
+    if task.cross_section_pb is not None:
+        xs, rel, source = task.cross_section_pb, 0.0, "given"
     else:
-        assert point.model is not None
-        masses = [v if v > 0 else ZERO_MASS_GEV for v in point.masses]
-        gen = simplified_model_generator(point.model, *masses, seed=row["seed"])
-    t_generate = time.perf_counter() - t0  # Pythia initialisation, then each batch's generation
+        xs, rel, source = _cross_section(point)
+    row.update(cross_section_pb=xs, cross_section_rel_error=rel, cross_section_source=source)
+    if vset.cross_section and not rel:
+        raise ConfigError(
+            f"--variations xsec: the cross section of {point.key} ({source}) has no theory uncertainty; "
+            "leave 'xsec' out of --variations"
+        )
+    loaded = [Analysis.load(a, detector=task.detector) for a in task.analyses]
+    t_generate = 0.0  # Pythia initialisation, then each batch's generation
 
     def timed(batches: Iterable[Any]) -> Iterator[Any]:
         nonlocal t_generate
@@ -312,15 +359,33 @@ def _run_point(task: PointTask, row: dict[str, Any]) -> tuple[list[dict[str, Any
                 return
             yield b
 
-    t1 = time.perf_counter()
-    generate_before = t_generate
-    results = run_batches(loaded, timed(gen.batches(task.n_events)), cross_section=xs, threads=task.threads)
-    t_engine = time.perf_counter() - t1 - (t_generate - generate_before)
+    def sample(settings: Sequence[str] = (), weights: Sequence[str] = ()) -> tuple[list[Any], float]:
+        """One sample of the point (same seed): its results and the engine's time."""
+        nonlocal t_generate
+        t0 = time.perf_counter()
+        gen = _generator(point, row["seed"], vset if weights else VariationSet(), settings)
+        t_generate += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        before = t_generate
+        out = run_batches(
+            loaded, timed(gen.batches(task.n_events)), cross_section=xs, threads=task.threads, variations=weights
+        )
+        return out, time.perf_counter() - t1 - (t_generate - before)
+
+    results, t_engine = sample(weights=list(vset.weight_members))
+    for member, lines in vset.sample_members.items():  # one more sample each, same seed
+        log.info("point %s: variation %s: one more sample of %d events (%s)", point.key, member, task.n_events, lines)
+        varied, t = sample(settings=lines)
+        t_engine += t
+        for res, vres in zip(results, varied, strict=True):
+            res.variations[member] = vres
     t2 = time.perf_counter()
     regions: list[dict[str, Any]] = []
-    best: tuple[float, str, dict[str, Any]] | None = None
+    best: tuple[float, str, dict[str, Any], dict[str, Any]] | None = None
     for ana, res in zip(loaded, results, strict=True):
         doc = analyse(ana, res)
+        if vset and "statistics" in doc:
+            apply_variations(doc["statistics"], res, vset, rel if vset.cross_section else None)
         lumi_pb = (res.luminosity_fb or 0.0) * 1000.0
         for r in doc.get("statistics", {}).get("regions", []):
             s95_obs = r["signal"] / r["r_obs"] if r.get("r_obs") else r.get("s95_obs_model")
@@ -349,9 +414,10 @@ def _run_point(task: PointTask, row: dict[str, Any]) -> tuple[list[dict[str, Any
             regions.append(reg)
             sensitivity = reg["r_exp"] if reg["r_exp"] is not None else -1.0
             if best is None or sensitivity > best[0]:
-                best = (sensitivity, ana.id, reg)
+                best = (sensitivity, ana.id, reg, r)
+    var_row = None
     if best is not None:
-        _, aid, reg = best
+        _, aid, reg, stat = best
         s = float(reg["yield"])
         m1, p1 = expected_band(float(reg["cls_exp"]))
         obs_xs, _ = cls_many(reg["n_obs"], reg["b"], reg["b_err"], [s * (1 - rel), s * (1 + rel)])
@@ -376,6 +442,8 @@ def _run_point(task: PointTask, row: dict[str, Any]) -> tuple[list[dict[str, Any
             xsec_ul_exp_pb=xs / reg["r_exp"] if reg["r_exp"] else None,
             excluded=int(reg["cls_obs"] < 0.05),
         )
+        if vset:
+            var_row = variation_row(point.key, vset, aid, reg["region"], stat)
     row["provenance"] = json.dumps(
         {
             "recast_ml": __version__,
@@ -384,7 +452,36 @@ def _run_point(task: PointTask, row: dict[str, Any]) -> tuple[list[dict[str, Any
         },
         sort_keys=True,
     )
-    return regions, {"t_generate": t_generate, "t_engine": t_engine, "t_stats": time.perf_counter() - t2}
+    timing = {"t_generate": t_generate, "t_engine": t_engine, "t_stats": time.perf_counter() - t2}
+    return regions, timing, var_row
+
+
+def variation_row(key: str, vset: VariationSet, analysis: str, region: str, stat: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``point_variations`` row of a point from the statistics row of its best SR after
+    :func:`recast_ml.variations.apply`: robust is 'all' when every member's yields exclude
+    (CLs_obs < 0.05), 'none' when none does, else 'some' (the rule of the run's verdict)."""
+    by_member = {m: float(c) for m, c in stat["cls_obs_by_variation"].items()}
+    excluded_under = [m for m, c in by_member.items() if c < 0.05]
+    robust = "all" if len(excluded_under) == len(by_member) else "none" if not excluded_under else "some"
+    return {
+        "point_key": key,
+        "names": json.dumps(vset.names),
+        "analysis": analysis,
+        "region": region,
+        "cls_obs": stat["cls_obs"],
+        "cls_obs_syst": stat["cls_obs_syst"],
+        "cls_exp_syst": stat["cls_exp_syst"],
+        "signal_rel_up": stat["signal_rel_up"],
+        "signal_rel_down": stat["signal_rel_down"],
+        "envelope_rel_up": stat["signal_envelope_rel_up"],
+        "envelope_rel_down": stat["signal_envelope_rel_down"],
+        "r_cons_syst_obs": stat.get("r_cons_syst_obs"),
+        "robust": robust,
+        "excluded_under": json.dumps(excluded_under),
+        "cls_obs_by_member": json.dumps(by_member),
+        "cls_obs_all_members": max(by_member.values()) if by_member else None,
+        "signal_by_member": json.dumps({m: v["signal"] for m, v in stat.get("signal_variations", {}).items()}),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -405,8 +502,10 @@ class ScanStore:
             self._check_meta(meta)
 
     def _check_meta(self, meta: Mapping[str, Any]) -> None:
-        have = self.meta()
+        stored = self.meta()
         want = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}
+        # a key added to the meta after a store was written: its absence means the default
+        have = {**META_DEFAULTS, **stored} if stored else {}
         if not have:
             with self.transaction():
                 self.conn.executemany(
@@ -438,8 +537,10 @@ class ScanStore:
         row["attempts"] = (prev[0] if prev else 0) + 1
         if row["status"] == "failed" and prev and prev[1]:
             row["error"] = f"{row['error']} (attempt {row['attempts']}; before: {prev[1]})"
+        var_row = result.get("variations")
         with self.transaction():
             self.conn.execute("DELETE FROM regions WHERE point_key = ?", (row["key"],))
+            self.conn.execute("DELETE FROM point_variations WHERE point_key = ?", (row["key"],))
             cols = ", ".join(POINT_COLUMNS)
             marks = ", ".join("?" for _ in POINT_COLUMNS)
             self.conn.execute(
@@ -449,6 +550,12 @@ class ScanStore:
                 f"INSERT INTO regions ({', '.join(REGION_COLUMNS)}) VALUES ({', '.join('?' for _ in REGION_COLUMNS)})",
                 [[r[c] for c in REGION_COLUMNS] for r in result["regions"]],
             )
+            if var_row is not None:
+                self.conn.execute(
+                    f"INSERT INTO point_variations ({', '.join(VARIATION_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' for _ in VARIATION_COLUMNS)})",
+                    [var_row[c] for c in VARIATION_COLUMNS],
+                )
 
     def points(self, status: str | None = "done") -> list[dict[str, Any]]:
         cur = self.conn.execute(
@@ -462,6 +569,18 @@ class ScanStore:
     def regions(self) -> list[dict[str, Any]]:
         cur = self.conn.execute(f"SELECT {', '.join(REGION_COLUMNS)} FROM regions ORDER BY point_key, analysis, region")
         return [dict(zip(REGION_COLUMNS, r, strict=True)) for r in cur]
+
+    def variations(self) -> dict[str, dict[str, Any]]:
+        """point key -> its ``point_variations`` row, the JSON columns decoded (empty for a scan
+        without variations)."""
+        cur = self.conn.execute(f"SELECT {', '.join(VARIATION_COLUMNS)} FROM point_variations ORDER BY point_key")
+        out = {}
+        for values in cur:
+            row = dict(zip(VARIATION_COLUMNS, values, strict=True))
+            for c in ("names", "excluded_under", "cls_obs_by_member", "signal_by_member"):
+                row[c] = json.loads(row[c]) if row[c] is not None else None
+            out[row["point_key"]] = row
+        return out
 
     def close(self) -> None:
         self.conn.close()
@@ -510,21 +629,38 @@ def run_scan(
     progress: bool = False,
     forbidden: int = 0,
     cross_section_pb: float | None = None,
+    variations: str | Sequence[str] | None = None,
 ) -> ScanSummary:
     """Run the points not yet done in ``output/scan.sqlite`` on a Dask cluster (a LocalCluster of
     ``workers`` processes, default one per core, or the cluster at ``scheduler``); each finished
     point is committed by this process in one transaction. A worker that dies takes its task to
-    another worker (Dask's ``allowed-failures``); ``retries`` re-runs a task whose worker raised."""
+    another worker (Dask's ``allowed-failures``); ``retries`` re-runs a task whose worker raised.
+
+    ``variations``: generator variations (``"isr,fsr,xsec"``, ``"default"``, ...:
+    :func:`recast_ml.variations.resolve`) computed at every point (table ``point_variations``);
+    weight members cost no extra events, each sample member one more sample per point. Recorded in
+    the meta: resuming a store with other variations is refused."""
     from .catalogue import expand_names
+    from .variations import resolve
 
     if n_events <= 0:
         raise ConfigError(f"--n-events must be positive, got {n_events}")
     names = tuple(expand_names(list(analyses)) or expand_names(["all"]))
+    vset = resolve(variations)
+    if vset:  # before the store is made: a refused scan leaves nothing behind
+        _check_variations(vset, points, cross_section_pb)
+        log.info("variations: %s", variations_cost(vset, n_events))
     t0 = time.perf_counter()
     out = Path(output)
     store = ScanStore(
         out / "scan.sqlite",
-        {**(meta or {}), "analyses": list(names), "n_events": int(n_events), "seed": int(seed)},
+        {
+            **(meta or {}),
+            "analyses": list(names),
+            "n_events": int(n_events),
+            "seed": int(seed),
+            "variations": variations_meta(vset),
+        },
     )
     keys = [p.key for p in points]
     if len(set(keys)) != len(keys):
@@ -548,6 +684,7 @@ def run_scan(
                 detector=detector,
                 threads=threads_per_worker,
                 cross_section_pb=cross_section_pb,
+                variations=vset if vset else None,
             )
             for p in todo
         ]
@@ -562,6 +699,50 @@ def run_scan(
     return ScanSummary(
         out / "scan.sqlite", len(points), done, failed, skipped, forbidden, time.perf_counter() - t0, failures
     )
+
+
+def variations_meta(vset: VariationSet) -> dict[str, Any]:
+    """What the store's meta records of the variations (name -> kind and members: a user file that
+    redefines a name is another scan); ``{}`` without variations."""
+    return {v.name: {"kind": v.kind, "members": dict(v.members)} for v in vset.variations}
+
+
+def variations_cost(vset: VariationSet, n_events: int) -> str:
+    """One line: what the variations cost per point."""
+    parts = []
+    if vset.weight_members:
+        parts.append(f"{', '.join(vset.weight_members)} as Pythia weights of the nominal sample (no extra events)")
+    for m in vset.sample_members:
+        parts.append(f"{m}: one more sample of {n_events} events per point")
+    if vset.cross_section:
+        parts.append("xsec from the cross section's theory uncertainty (no extra events)")
+    n = 1 + len(vset.sample_members)
+    return "; ".join(parts) + f" -> {n} sample(s) per point ({n}x the nominal events)"
+
+
+def _check_variations(vset: VariationSet, points: Sequence[ScanPoint], cross_section_pb: float | None) -> None:
+    """Refuses the scan before it starts when the ``xsec`` variation is asked and a point's cross
+    section has no theory uncertainty (a point whose σ cannot be found at all fails on its own)."""
+    if not vset.cross_section:
+        return
+    if cross_section_pb is not None:
+        raise ConfigError(
+            "--variations xsec: a cross section given as a number has no theory uncertainty; leave 'xsec' out"
+        )
+    lacking = []
+    for p in points:
+        try:
+            _, rel, source = _cross_section(p)
+        except ConfigError:
+            continue
+        if not rel:
+            lacking.append(f"{p.key} ({source})")
+    if lacking:
+        shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+        raise ConfigError(
+            f"--variations xsec: the cross section of {len(lacking)} point(s) has no theory uncertainty: {shown}; "
+            "give SLHA files with scale variations in their XSECTION blocks, or leave 'xsec' out of --variations"
+        )
 
 
 def _execute(

@@ -6,6 +6,11 @@ Contours are the CLs = 0.05 level lines, computed by matplotlib's triangulated c
 (``tricontour``) of log10(CLs) over the points done: exact at the points, linear in log10(CLs)
 between them (CLs falls roughly exponentially with the signal, so this interpolates far better
 than CLs itself). Which side is excluded: CLs < 0.05.
+
+A scan with generator variations (table ``point_variations``) adds two observed contours, from the
+best SR of each point: ``observed_signal_syst`` (CLs_obs with the signal-modelling uncertainty
+profiled, :func:`recast_ml.variations.apply`) and ``observed_all_variations`` (the largest CLs_obs
+over the variation members: inside it the point is excluded under every member).
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ CONTOURS = {
     "observed_theory_minus_1sigma": "cls_obs_xs_down",
     "observed_theory_plus_1sigma": "cls_obs_xs_up",
 }
+#: the contours of a scan with generator variations (``point_variations`` columns)
+VARIATION_CONTOURS = {
+    "observed_signal_syst": "cls_obs_syst",
+    "observed_all_variations": "cls_obs_all_members",
+}
 _STYLE: dict[str, dict[str, Any]] = {
     "expected": {"color": "k", "ls": "--", "lw": 1.5, "label": "expected"},
     "expected_minus_1sigma": {"color": "gold", "ls": "-", "lw": 1.0, "label": r"expected $\pm 1\sigma$"},
@@ -43,20 +53,43 @@ _STYLE: dict[str, dict[str, Any]] = {
         "color": "tab:red", "ls": ":", "lw": 1.0, "label": r"observed $\pm 1\sigma_{theory}$"
     },
     "observed_theory_plus_1sigma": {"color": "tab:red", "ls": ":", "lw": 1.0, "label": None},
+    "observed_signal_syst": {
+        "color": "tab:blue", "ls": "-", "lw": 1.5, "label": "observed, signal-modelling unc. profiled"
+    },
+    "observed_all_variations": {
+        "color": "tab:purple", "ls": "-.", "lw": 1.5, "label": "observed, excluded under all variations"
+    },
 }  # fmt: skip
 
 
 def _grid(store: ScanStore) -> tuple[list[str], list[dict[str, Any]]]:
+    """(parameter names, the done points): each point with its ``point_variations`` row under
+    ``"variations"`` (None without) and that row's contour columns (:data:`VARIATION_CONTOURS`)."""
     names = list(store.meta().get("parameters") or [])
     points = store.points("done")
+    varied = store.variations()
+    for p in points:
+        v = varied.get(p["key"])
+        p["variations"] = v
+        for column in VARIATION_CONTOURS.values():
+            p[column] = v[column] if v is not None else None
     if not names and points:
         names = list(json.loads(points[0]["params"]))
     return names, points
 
 
+def _contour_columns(points: list[dict[str, Any]]) -> dict[str, str]:
+    """The contours a scan has: :data:`CONTOURS`, and :data:`VARIATION_CONTOURS` when its points
+    carry variations."""
+    if any(p.get("variations") for p in points):
+        return {**CONTOURS, **VARIATION_CONTOURS}
+    return dict(CONTOURS)
+
+
 def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
-    """Per contour (:data:`CONTOURS`), its CLs = 0.05 lines as lists of (x, y) vertices in the
-    scan's two parameters (GeV). Empty where the level is not crossed or fewer than 3 points."""
+    """Per contour (:data:`CONTOURS`, and :data:`VARIATION_CONTOURS` for a scan with variations),
+    its CLs = 0.05 lines as lists of (x, y) vertices in the scan's two parameters (GeV). Empty where
+    the level is not crossed or fewer than 3 points."""
     from .report import pyplot
 
     plt = pyplot()  # the Agg backend, before anything else of matplotlib
@@ -65,7 +98,8 @@ def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
     names, points = _grid(store)
     if len(names) != 2:
         raise ValueError(f"contours need a two-parameter scan, this one has {names}")
-    out: dict[str, list[list[tuple[float, float]]]] = {k: [] for k in CONTOURS}
+    columns = _contour_columns(points)
+    out: dict[str, list[list[tuple[float, float]]]] = {k: [] for k in columns}
     xy = np.array([[json.loads(p["params"])[n] for n in names] for p in points], dtype=float)
     if len(xy) < 3:
         return out
@@ -76,7 +110,7 @@ def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
         return out
     fig, ax = plt.subplots()
     try:
-        for name, column in CONTOURS.items():
+        for name, column in columns.items():
             z = np.array([p[column] if p[column] is not None else np.nan for p in points], dtype=float)
             ok = np.isfinite(z)
             if ok.sum() < 3:
@@ -109,6 +143,15 @@ def write_contours(store: ScanStore, directory: Path) -> dict[str, Path]:
         "method": "matplotlib tricontour of log10(CLs) over the points done (Delaunay triangulation)",
         "contours": {k: [[list(v) for v in seg] for seg in segs] for k, segs in lines.items()},
     }
+    if any(k in VARIATION_CONTOURS for k in lines):
+        doc["variations"] = store.meta().get("variations") or {}
+        doc["descriptions"] = {
+            "observed_signal_syst": "observed, with the signal-modelling uncertainty (the envelope of the generator "
+            "variations, with the cross section's theory uncertainty when xsec is among them) profiled as a signal "
+            "nuisance parameter in the best SR",
+            "observed_all_variations": "observed, the largest CLs over the variation members in the best SR: inside "
+            "it the point is excluded under every member",
+        }
     files = {"json": directory / "contours.json"}
     files["json"].write_text(json.dumps(doc, indent=1))
     for name, segs in lines.items():
@@ -125,8 +168,19 @@ def write_contours(store: ScanStore, directory: Path) -> dict[str, Path]:
 
 
 def plot(store: ScanStore, path: Path, title: str = "") -> Path:
+    """The scan plot (:func:`figure`) as a PNG."""
+    from .report import pyplot
+
+    plt = pyplot()
+    fig = figure(store, title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def figure(store: ScanStore, title: str = "") -> Any:
     """The scan plot: contours, the points (filled: excluded at 95% CL observed), coloured by the
-    SR that decides each point."""
+    SR that decides each point (a matplotlib Figure; the caller closes it)."""
     from .report import pyplot
 
     plt = pyplot()
@@ -172,9 +226,20 @@ def plot(store: ScanStore, path: Path, title: str = "") -> Path:
         title_fontsize=6,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def _variation_cells(v: dict[str, Any] | None) -> str:
+    """The report table's cells of a point's variations (dashes for a point without)."""
+    if v is None:
+        return "<td>-</td>" * 3
+    members = v["cls_obs_by_member"] or {}
+    up, down = v["signal_rel_up"], v["signal_rel_down"]
+    unc = "-" if up is None or down is None else f"+{100 * up:.3g}/-{100 * down:.3g}"
+    under = f"{v['robust']} ({len(v['excluded_under'] or [])}/{len(members)})"
+    title = html.escape("; ".join(f"{m}: CLs obs {c:.4f}" for m, c in members.items()), quote=True)
+    syst = "-" if v["cls_obs_syst"] is None else format(v["cls_obs_syst"], ".4f")
+    return f"<td>{syst}</td><td>{unc}</td><td class='l' title='{title}'>{html.escape(under)}</td>"
 
 
 def write_report(store: ScanStore, directory: Path) -> Path:
@@ -196,10 +261,21 @@ def write_report(store: ScanStore, directory: Path) -> Path:
         f"seed {e(str(meta.get('seed')))}; analyses: {e(', '.join(meta.get('analyses', [])))}. "
         "Excluded: observed CLs &lt; 0.05 in the best expected SR over all analyses (highlighted).</p>",
     ]
+    with_variations = any(p["variations"] for p in points)
+    if with_variations:
+        body.append(
+            f"<p>Generator variations: {e(', '.join(meta.get('variations') or {}))}. "
+            "<i>CLs obs (signal unc.)</i>: the best SR's observed CLs with the envelope of the variations (and "
+            "the cross section's theory uncertainty, with xsec) profiled as a signal uncertainty; "
+            "<i>excluded under</i>: the members whose yields exclude (CLs obs &lt; 0.05) in that SR "
+            "(all / some / none).</p>"
+        )
     if png is not None:
         body.append(f"<img src='{png.name}' alt='exclusion contours and points'>")
         body.append("<p>Contours: " + ", ".join(f"<a href='{p.name}'>{e(k)}</a>" for k, p in files.items()) + "</p>")
     cols = [*names, "best SR", "σ [pb]", "CLs obs", "CLs exp", "r obs", "r exp", "r cons", "σ95 obs [pb]"]
+    if with_variations:
+        cols += ["CLs obs (signal unc.)", "signal unc. [%]", "excluded under"]
     body.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
     for p in points:
         params = json.loads(p["params"])
@@ -215,7 +291,9 @@ def write_report(store: ScanStore, directory: Path) -> Path:
             + f"<td>{num(p['cross_section_pb'])}</td>"
             + f"<td>{num(p['cls_obs'], '.4f')}</td><td>{num(p['cls_exp'], '.4f')}</td>"
             + f"<td>{num(p['r_obs'])}</td><td>{num(p['r_exp'])}</td><td>{num(p['r_cons'])}</td>"
-            + f"<td>{num(p['xsec_ul_obs_pb'])}</td></tr>"
+            + f"<td>{num(p['xsec_ul_obs_pb'])}</td>"
+            + (_variation_cells(p["variations"]) if with_variations else "")
+            + "</tr>"
         )
     body.append("</table>")
     if failed:
