@@ -47,9 +47,13 @@ def test_resolve_default_all_and_lists() -> None:
     assert not variations.resolve(None)
     assert not variations.resolve("")
     lines = vset.pythia_settings()
-    assert lines[0] == "UncertaintyBands:FSRpTmin2Fac = 100.0"
-    assert lines[1] == "UncertaintyBands:doVariations = on"
-    assert lines[2] == (
+    assert lines[:3] == [
+        "UncertaintyBands:FSRpTmin2Fac = 100.0",
+        "UncertaintyBands:overSampleFSR = 1.0",
+        "UncertaintyBands:overSampleISR = 1.0",
+    ]
+    assert lines[3] == "UncertaintyBands:doVariations = on"
+    assert lines[4] == (
         "UncertaintyBands:List = {fsr_up fsr:muRfac=0.5, fsr_down fsr:muRfac=2.0, isr_up isr:muRfac=0.5, "
         "isr_down isr:muRfac=2.0}"
     )

@@ -180,12 +180,21 @@ class VariationSet:
 
 
 #: Set whenever shower-variation weights are on, before the caller's Pythia lines (which may
-#: override it): FSR branchings are varied only above pT = 10 x TimeShower:pTmin = 5 GeV (Pythia's
-#: default: 2 x). Below, alpha_S at mu_R/2 near Lambda_QCD makes the weights explode — for gluino
-#: pairs (1400/1000 GeV, 600 events) the effective sample of fsr:muRfac=0.5, (sum w)^2 / sum w^2, was
-#: 15 % of the events with Pythia's default (weights up to 40) and 92 % with this — while emissions
-#: that soft do not move jets of tens of GeV.
-WEIGHT_DEFAULTS = ("UncertaintyBands:FSRpTmin2Fac = 100.0",)
+#: override them). Measured on gluino pairs (1400/1000 GeV, 500-600 events; effective sample
+#: (Σw)²/Σw² per event, generation time against no variations, same seed, one run each):
+#:
+#: * FSRpTmin2Fac = 100: FSR branchings varied only above pT = 10 x TimeShower:pTmin = 5 GeV
+#:   (Pythia's default: 2 x). Below, alpha_S at mu_R/2 near Lambda_QCD makes the weights explode:
+#:   fsr_up (muRfac = 0.5) had weights up to 40 and an effective sample of 15 % with the default,
+#:   92 % with this — and emissions that soft do not move jets of tens of GeV.
+#: * overSampleFSR = overSampleISR = 1 (Pythia's defaults 3 and 2): the trial emissions are not
+#:   oversampled. Generation 1.2x instead of 1.7x the time without variations, for effective
+#:   samples of 83-93 % instead of 92-96 % (benchmarks/results/variations.md).
+WEIGHT_DEFAULTS = (
+    "UncertaintyBands:FSRpTmin2Fac = 100.0",
+    "UncertaintyBands:overSampleFSR = 1.0",
+    "UncertaintyBands:overSampleISR = 1.0",
+)
 
 
 def uncertainty_bands_settings(members: Mapping[str, str]) -> tuple[list[str], list[str]]:
