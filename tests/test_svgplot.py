@@ -163,6 +163,7 @@ def test_sr_summary_content():
     labels = texts(root)
     assert labels["SR-1"].get("font-weight") == "bold"
     assert labels["SR-1"].get("fill") == "#d62728"
+    assert labels["SR-1"].get("class") == "sr-best"  # not the page's class 'best' (outlined table rows)
     assert labels["SR-2"].get("font-weight") is None
     assert labels["SR-2"].get("transform", "").startswith("rotate(-90")
     assert "TEST-1: signal regions, best expected SR in red" in labels

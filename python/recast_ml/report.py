@@ -442,7 +442,7 @@ def _sr_svg(title: str, regions: Sequence[Mapping[str, Any]], per_row: int, best
     ratio.markers(x, r_obs, "v", color="#d62728", size=8)
     ratio.markers(x, r_exp, "_", color="#000", size=8)
     names = [str(r["region"]) for r in regions]
-    styles = {k: {"bold": True, "fill": "#d62728", "cls": "best"} for k, n in enumerate(names) if n == best}
+    styles = {k: {"bold": True, "fill": "#d62728", "cls": "sr-best"} for k, n in enumerate(names) if n == best}
     ratio.category_labels(names, styles=styles)
     longest = max((text_width(n, 10) for n in names), default=0.0)
     cv.height = rtop + ratio_h + 10 + longest + 8
