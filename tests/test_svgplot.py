@@ -148,15 +148,15 @@ def test_sr_summary_content():
     # the hatched background uncertainty refers to a defined pattern
     patterns = {p.get("id") for p in root.iter(f"{NS}pattern")}
     assert patterns
-    hatched = rects(root, "background-uncertainty")
+    hatched = rects(root, "sr-background-uncertainty")
     assert len(hatched) == 8
     assert all(r.get("fill") == f"url(#{next(iter(patterns))})" for r in hatched)
     # the signal bars: 10 ends at the tick "10", 100 at "100"; 0 and NaN skipped
-    signal = rects(root, "signal")
+    signal = rects(root, "sr-signal")
     assert len(signal) == 4  # SR-0, SR-1, SR-4, SR-5
     assert float(signal[0].get("y", "nan")) == pytest.approx(tick_y(root, "10"), abs=0.01)
     assert float(signal[1].get("y", "nan")) == pytest.approx(tick_y(root, "100"), abs=0.01)
-    assert len(rects(root, "background")) == 8
+    assert len(rects(root, "sr-background")) == 8
     # observed points (n_obs > 0)
     assert len(list(root.iter(f"{NS}circle"))) == 8 + 1  # and the legend's
     # the best SR's label is bold red, the others plain
@@ -224,3 +224,20 @@ def test_distribution_published_shape_and_empty():
     empty = parse(distribution_svg("ap", {"this sample": np.array([np.nan])}, ""))
     assert "no event has a value" in texts(empty)
     assert not list(empty.iter(f"{NS}path"))
+
+
+def test_run_report_plots_without_matplotlib():
+    """The run path draws its plots without importing matplotlib (seconds of import on every run)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "import recast_ml.run, recast_ml.cli\n"
+        "from recast_ml.report import sr_summary_svgs, distribution_svg\n"
+        "sr_summary_svgs('A', [{'region': 'SR', 'b': 1.0, 'b_err': 0.1, 'signal': 2.0, 'signal_error': 0.5,"
+        " 'n_obs': 1, 'r_obs': 0.5, 'r_exp': 0.4}], 'SR', 'L')\n"
+        "distribution_svg('x', {'s': np.arange(10.0)}, 'GeV')\n"
+        "assert 'matplotlib' not in sys.modules, sorted(m for m in sys.modules if 'matplotlib' in m)[:3]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

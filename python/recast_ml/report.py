@@ -421,14 +421,14 @@ def _sr_svg(title: str, regions: Sequence[Mapping[str, Any]], per_row: int, best
     xaxis = Axis(-0.6, slots - 0.4, left, width - right_margin)
     main = Panel(cv, xaxis, Axis(lo, hi, top + main_h, top, log=True))
     main.frame(ylabel=f"events at {lumi}", xticks=False)
-    main.bars(x, b, 0.85, fill="#9ecae1", cls="background")
+    main.bars(x, b, 0.85, fill="#9ecae1", cls="sr-background")
     band_low = [None if bv is None or e_ is None else max(bv - e_, 0.0) for bv, e_ in zip(b, db, strict=True)]
     band_h = [
         None if bv is None or e_ is None or lw is None else bv + e_ - lw
         for bv, e_, lw in zip(b, db, band_low, strict=True)
     ]
-    main.bars(x, band_h, 0.85, bottoms=band_low, hatch="#3182bd", cls="background-uncertainty")
-    main.bars(x, s, 0.4, fill="#d62728", cls="signal")
+    main.bars(x, band_h, 0.85, bottoms=band_low, hatch="#3182bd", cls="sr-background-uncertainty")
+    main.bars(x, s, 0.4, fill="#d62728", cls="sr-signal")
     main.errorbars(x, s, ds, color="#8b0000", cap=3)
     sqrt_n = [None if n is None or n < 0 else math.sqrt(n) for n in obs]
     main.errorbars(x, obs, sqrt_n, color="#000", cap=0, sw=1.2)

@@ -467,8 +467,14 @@ class Panel:
                 cv.line(px, bottom, px, bottom + 4)
                 cv.text(px, bottom + 6, label, size=size, anchor="middle", baseline="hanging")
         if xlabel:
-            cv.text((left + right) / 2, bottom + (22 if xticks else 8), xlabel, size=size + 1, anchor="middle",
-                    baseline="hanging")  # fmt: skip
+            cv.text(
+                (left + right) / 2,
+                bottom + (22 if xticks else 8),
+                xlabel,
+                size=size + 1,
+                anchor="middle",
+                baseline="hanging",
+            )
         if ylabel:
             yl = max(left - widest - 12, size + 2)
             cv.text(yl, (top + bottom) / 2, ylabel, size=size + 1, anchor="middle", rotate=-90)
@@ -492,5 +498,6 @@ class Panel:
     def note(self, s: str, *, size: float = 12) -> None:
         """``s`` in the middle of the panel (e.g. 'no event has a value')."""
         left, top, right, bottom = self.box
-        self.canvas.text((left + right) / 2, (top + bottom) / 2, s, size=size, anchor="middle", baseline="middle",
-                         cls="note")  # fmt: skip
+        self.canvas.text(
+            (left + right) / 2, (top + bottom) / 2, s, size=size, anchor="middle", baseline="middle", cls="plot-note"
+        )
