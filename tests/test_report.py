@@ -1,6 +1,7 @@
 """The HTML reports (recast_ml.report, validate's report): the headline verdict on hand-built
 results documents (statistics computed by recast_ml.statistics on published-style numbers), the
-few-MC-events warning, units, the legend, no raw JSON, and every image a decodable PNG."""
+few-MC-events warning, units, the legend, no raw JSON; the run report's plots inline SVG that
+parse, the validation report's images decodable PNGs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import io
 import math
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -105,6 +107,19 @@ def pngs(html: str) -> list[bytes]:
     return out
 
 
+def svgs(html: str) -> list[ET.Element]:
+    """Every plot of a run report: inline SVGs that parse as XML (no <img>: the run path draws
+    without matplotlib)."""
+    assert "<img " not in html
+    found = re.findall(r"<svg\s.*?</svg>", html, re.S)
+    assert len(found) == html.count("<svg ")
+    out = [ET.fromstring(s) for s in found]
+    for root in out:
+        assert float(root.get("width", "0")) > 100
+        assert float(root.get("height", "0")) > 100
+    return out
+
+
 def assert_decodable(images: list[bytes]) -> None:
     from PIL import Image
 
@@ -150,9 +165,7 @@ def test_excluded_verdict_and_what_it_rests_on():
     assert '"cross_section_pb"' not in html
     assert "<script" not in html
     assert "<details><summary>Cutflows of 2 regions" in html
-    images = pngs(html)
-    assert len(images) == 1  # the SR summary plot (no per-event results given: no distributions)
-    assert_decodable(images)
+    assert len(svgs(html)) == 1  # the SR summary plot (no per-event results given: no distributions)
 
 
 def test_not_excluded_verdict():
@@ -162,7 +175,7 @@ def test_not_excluded_verdict():
     assert headline(html) == "NOT EXCLUDED at 95 % CL"
     assert "class='headline allowed'" in html
     assert "<tr class='ex" not in html
-    assert_decodable(pngs(html))
+    assert len(svgs(html)) == 1
 
 
 def test_few_mc_events_warning():
@@ -196,7 +209,7 @@ def test_the_most_sensitive_analysis_decides():
     assert (
         "<td class='l'>OTHER</td><td class='l'>cutflows: 9/10</td><td class='l'>SR-A</td><td class='l'>EXCLUDED" in html
     )
-    assert len(pngs(html)) == 2
+    assert len(svgs(html)) == 2
 
 
 def test_no_published_numbers_and_unavailable_regions():
@@ -272,10 +285,13 @@ def test_run_report_distributions_with_units(tmp_path):
     assert "<figcaption>ap (dimensionless); no published shape in the analysis folder</figcaption>" in html
     assert "<figcaption>met_sig [GeV^1/2]" in html
     assert "Events at 139 fb⁻¹ per bin." in html
-    images = pngs(html)
+    images = svgs(html)
     n_rows = math.ceil(len(doc["statistics"]["regions"]) / SRS_PER_ROW)  # rows of the SR summary plot
     assert len(images) == n_rows + 5  # and the five distributions of validation.yaml
-    assert_decodable(images)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert sum(any(t.text == "meff [GeV]" for t in im.iter(f"{ns}text")) for im in images) == 1
+    published = [im for im in images if any(t.text == "published (unit area)" for t in im.iter(f"{ns}text"))]
+    assert len(published) == 1  # the published meff shape drawn over the sample
     edges, values, source = published_shape(copy, "meff")
     assert list(edges) == [0, 2000, 4000]
     assert list(values) == [3, 1]

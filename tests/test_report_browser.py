@@ -1,6 +1,7 @@
 """Both HTML reports (``recast-ml run`` and ``recast-ml validate``) rendered in headless Chromium
 (Debian package ``chromium``, installed by scripts/bootstrap.sh for the tests): the verdict is in
-the rendered page and every image loads (``naturalWidth > 0``), with no scripts and no network.
+the rendered page and every image loads (``naturalWidth > 0``; the run report's plots are inline
+SVG, laid out with a size), with no scripts and no network.
 
 The browser is driven through the Chrome DevTools protocol over ``--remote-debugging-pipe``
 (fds 3/4, NUL-separated JSON; pure standard library): the page is navigated, its load event
@@ -112,6 +113,9 @@ class Browser:
             images: [...document.images].map(i => ({src: i.currentSrc.slice(0, 40), complete: i.complete,
                                                   width: i.naturalWidth, height: i.naturalHeight})),
             details: [...document.querySelectorAll('details')].map(d => d.open),
+            svgs: [...document.querySelectorAll('svg')].map(s => ({width: s.getBoundingClientRect().width,
+                                                                 height: s.getBoundingClientRect().height,
+                                                                 texts: s.querySelectorAll('text').length})),
         })"""
         res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
         self.send("Target.closeTarget", {"targetId": target})
@@ -155,6 +159,15 @@ def check_images(dom: dict[str, Any], html: str) -> None:
         assert img["height"] > 0, img
 
 
+def check_svgs(dom: dict[str, Any], html: str) -> None:
+    """Inline SVG plots (the run report): each laid out with a size and drawn text."""
+    assert len(dom["svgs"]) == html.count("<svg ") > 0
+    for svg in dom["svgs"]:
+        assert svg["width"] > 100, svg
+        assert svg["height"] > 100, svg
+        assert svg["texts"] > 5, svg
+
+
 def test_run_report_in_chromium(browser, tmp_path, hepmc_files, capsys):
     from recast_ml.report import verdict_text
 
@@ -187,7 +200,8 @@ def test_run_report_in_chromium(browser, tmp_path, hepmc_files, capsys):
         assert "Warning: no MC event passes any signal region with published numbers" in dom["text"]
     else:
         assert "Warning: this verdict rests on few MC events" in dom["text"]
-    check_images(dom, html)
+    assert not dom["images"]  # the plots are inline SVG, drawn without matplotlib
+    check_svgs(dom, html)
     assert dom["details"]
     assert not any(dom["details"])  # cutflows collapsed
 

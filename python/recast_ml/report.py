@@ -9,8 +9,9 @@ rests on fewer than :data:`~recast_ml.statistics.MIN_MC_EVENTS` MC events. Then,
 SR table (units in the headers, a legend for the shading), a plot of signal vs published
 background and observed events per SR (as the papers' SR summary plots), the distributions of the
 analysis' ``validation.yaml`` (axis units), the cutflows (collapsed) and the inputs as a
-definition list. Pages are static HTML: no scripts, no network; plots are PNGs embedded as
-``data:`` URIs so one file is the whole report.
+definition list. Pages are static HTML: no scripts, no network, one file is the whole report: the
+run report's plots are inline SVG drawn by :mod:`recast_ml.svgplot` (no matplotlib import on the
+run path), the validation report's PNGs embedded as ``data:`` URIs.
 """
 
 from __future__ import annotations
@@ -292,14 +293,7 @@ def distribution_png(
         dens = published[1] / (total * np.diff(published[0])) if total > 0 else published[1]
         ax.stairs(dens, published[0], color="k", lw=1.5, label="published (unit area)")
     ax.set_xlabel(axis_label(variable, unit))
-    if absolute:
-        ax.set_ylabel(f"events at {lumi or 'L'} per bin")
-    elif unit:
-        ax.set_ylabel(f"fraction of events / {unit}")
-    elif unit == "":
-        ax.set_ylabel(f"fraction of events per unit of {variable}")
-    else:
-        ax.set_ylabel("normalised to unit area")
+    ax.set_ylabel(_distribution_ylabel(variable, unit, absolute, lumi))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     if not any(len(v) for v in finite.values()):
@@ -310,6 +304,72 @@ def distribution_png(
     return png
 
 
+def _distribution_ylabel(variable: str, unit: str | None, absolute: bool, lumi: str | None) -> str:
+    if absolute:
+        return f"events at {lumi or 'L'} per bin"
+    if unit:
+        return f"fraction of events / {unit}"
+    if unit == "":
+        return f"fraction of events per unit of {variable}"
+    return "normalised to unit area"
+
+
+def distribution_svg(
+    variable: str,
+    samples: Mapping[str, np.ndarray],
+    unit: str | None,
+    published: tuple[np.ndarray, np.ndarray, str] | None = None,
+    *,
+    scale: Mapping[str, float] | None = None,
+    lumi: str | None = None,
+) -> str:
+    """:func:`distribution_png` as inline SVG (the run report): a step histogram of one variable
+    per sample on the bins of :func:`distribution_edges` (those of the YODA export): events at L
+    per bin where ``scale`` (events per MC event) is given for every sample, else normalised to
+    unit area; the published shape (unit area) as black stairs over it."""
+    from .svgplot import COLORS, Axis, Canvas, LegendEntry, Panel
+
+    finite_values = {k: np.asarray(v, dtype=float) for k, v in samples.items()}
+    finite_values = {k: v[np.isfinite(v)] for k, v in finite_values.items()}
+    pooled = np.concatenate([v for v in finite_values.values() if len(v)] or [np.zeros(1)])
+    edges = distribution_edges(pooled, published)
+    absolute = published is None and scale is not None and all(k in scale for k in finite_values)
+    hists: list[tuple[str, np.ndarray, str, float]] = []  # name, values per bin, colour, line width
+    for k, (name, v) in enumerate(finite_values.items()):
+        if not len(v):
+            continue
+        if absolute and scale is not None:
+            h, _ = np.histogram(v, bins=edges, weights=np.full(len(v), scale[name]))
+        else:
+            h, _ = np.histogram(v, bins=edges, density=True)
+        hists.append((name, h.astype(float), COLORS[k % len(COLORS)], 1.4))
+    if published is not None:
+        total = float(np.sum(published[1]))
+        dens = published[1] / (total * np.diff(published[0])) if total > 0 else published[1]
+        hists.append(("published (unit area)", np.asarray(dens, dtype=float), "#000", 1.8))  # on the same bins
+    width, height, left, right = 600.0, 400.0, 78.0, 18.0
+    cv = Canvas(width, height)
+    entries = [LegendEntry("line", color, name) for name, _, color, _ in hists]
+    top = 10 + (cv.legend(left, 8, entries, max_width=width - left - right) if entries else 0) + 8
+    ymax = max([float(np.nanmax(h)) for _, h, _, _ in hists if np.isfinite(h).any()] + [0.0])
+    panel = Panel(
+        cv,
+        Axis(float(edges[0]), float(edges[-1]), left, width - right),
+        Axis(0.0, ymax * 1.1 if ymax > 0 else 1.0, height - 50, top),
+    )
+    panel.frame(xlabel=axis_label(variable, unit), ylabel=_distribution_ylabel(variable, unit, absolute, lumi))
+    for _, h, color, sw in hists:
+        panel.step(edges.tolist(), h.tolist(), color=color, sw=sw)
+    if not any(len(v) for v in finite_values.values()):
+        panel.note("no event has a value")
+    return cv.to_svg(axis_label(variable, unit))
+
+
+def svg_figure(svg: str, caption: str) -> str:
+    """An inline SVG plot with its caption (the page stays one offline file)."""
+    return f"<figure class='svg'>{svg}<figcaption>{e(caption)}</figcaption></figure>"
+
+
 # ------------------------------------------------------------------------------------------------
 # run report
 
@@ -317,88 +377,78 @@ def distribution_png(
 SRS_PER_ROW = 36  # signal regions per row of the SR summary plot
 
 
-def sr_summary_pngs(aid: str, regions: Sequence[Mapping[str, Any]], best: str | None, lumi: str) -> list[bytes]:
+def sr_summary_svgs(aid: str, regions: Sequence[Mapping[str, Any]], best: str | None, lumi: str) -> list[str]:
     """Per SR: published background (its uncertainty hatched), the signal of this sample (with its
-    MC error) and the observed events, on a log scale, as the papers' SR summary plots; below,
-    r_obs and r_exp per SR (r >= 1: excluded by that SR). One PNG per row of at most
-    :data:`SRS_PER_ROW` SRs (rows equally long)."""
-    plt = pyplot()
+    MC error) and the observed events (± √n), on a log scale, as the papers' SR summary plots;
+    below, r_obs and r_exp per SR (r >= 1: excluded by that SR); the best expected SR's label bold
+    red. One inline SVG per row of at most :data:`SRS_PER_ROW` SRs (rows equally long)."""
     n_rows = max(1, math.ceil(len(regions) / SRS_PER_ROW))
     per_row = max(1, math.ceil(len(regions) / n_rows))
     out = []
     for k in range(n_rows):
         chunk = regions[k * per_row : (k + 1) * per_row]
-        width, height = max(6.0, 0.3 * per_row + 2.5), 5.6
-        fig, (ax, rax) = plt.subplots(2, 1, figsize=(width, height), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-        _sr_panel(ax, rax, chunk, best, lumi, legend=True)
-        rax.set_xlim(-0.6, max(per_row, 6) - 0.4)
         part = f" ({k + 1}/{n_rows})" if n_rows > 1 else ""
-        ax.set_title(f"{aid}: signal regions{part}, best expected SR in red", fontsize=9)
-        # fixed margins (inches; tight_layout costs seconds with many tick labels): SR names below
-        longest = max(len(str(r["region"])) for r in chunk)
-        bottom = min(0.45, (0.3 + 0.075 * longest) / height)
-        fig.subplots_adjust(left=0.85 / width, right=1 - 0.2 / width, top=1 - 0.3 / height, bottom=bottom, hspace=0.05)
-        out.append(png_bytes(fig))
-        plt.close(fig)
+        out.append(_sr_svg(f"{aid}: signal regions{part}, best expected SR in red", chunk, per_row, best, lumi))
     return out
 
 
-def _sr_panel(
-    ax: Any, rax: Any, regions: Sequence[Mapping[str, Any]], best: str | None, lumi: str, *, legend: bool
-) -> None:
-    from matplotlib.ticker import NullLocator
+def _sr_svg(title: str, regions: Sequence[Mapping[str, Any]], per_row: int, best: str | None, lumi: str) -> str:
+    from .svgplot import Axis, Canvas, LegendEntry, Panel, finite, text_width
 
-    n = len(regions)
-    x = np.arange(n, dtype=float)
-    b = np.array([float(r["b"]) for r in regions])
-    db = np.array([float(r["b_err"]) for r in regions])
-    s = np.array([float(r["signal"]) for r in regions])
-    ds = np.array([float(r["signal_error"]) for r in regions])
-    obs = np.array([float(r["n_obs"]) for r in regions])
-    ax.bar(x, b, width=0.85, color="#9ecae1", label="published background")
-    low = np.maximum(b - db, 0.0)
-    ax.bar(
-        x,
-        b + db - low,
-        bottom=low,
-        width=0.85,
-        fill=False,
-        hatch="////",
-        edgecolor="#3182bd",
-        lw=0,
-        label="background uncertainty",
-    )
-    ax.bar(x, s, width=0.4, color="tab:red", alpha=0.8, label="signal, this sample")
-    ax.errorbar(x, s, yerr=ds, fmt="none", ecolor="darkred", elinewidth=1, capsize=2, label="signal MC error")
-    ax.errorbar(x, obs, yerr=np.sqrt(obs), fmt="o", color="k", ms=4, label="observed data (± √n)")
-    positive = np.concatenate([b[b > 0], obs[obs > 0], s[s > 0]])
-    ax.set_yscale("log")
-    ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks: seconds of tick layout, little to read
-    if len(positive):
-        ax.set_ylim(max(float(positive.min()) * 0.3, 1e-3), float(positive.max()) * 20)
-    ax.set_ylabel(f"events at {lumi}")
-    ax.tick_params(axis="x", labelbottom=False)
-    if legend:
-        ax.legend(fontsize=7, loc="upper right", ncol=3)
-    r_obs = np.array([np.nan if r.get("r_obs") is None else float(r["r_obs"]) for r in regions])
-    r_exp = np.array([np.nan if r.get("r_exp") is None else float(r["r_exp"]) for r in regions])
-    rax.axhline(1.0, color="k", lw=0.8)
-    rax.plot(x, r_obs, "v", color="tab:red", ms=4, label="r_obs")
-    rax.plot(x, r_exp, "_", color="k", ms=8, mew=1.5, label="r_exp")
-    top = (
-        float(np.nanmax(np.concatenate([r_obs, r_exp, [1.0]])))
-        if np.isfinite(np.concatenate([r_obs, r_exp])).any()
-        else 1.0
-    )
-    rax.set_ylim(0, max(1.5, 1.15 * top))
-    rax.set_ylabel("r = s/S95", fontsize=8)
-    if legend:
-        rax.legend(fontsize=6, loc="upper right", ncol=2)
-    rax.set_xticks(x, [str(r["region"]) for r in regions], rotation=90, fontsize=7)
-    for tick, r in zip(rax.get_xticklabels(), regions, strict=True):
-        if r["region"] == best:
-            tick.set_fontweight("bold")
-            tick.set_color("tab:red")
+    def values(key: str) -> list[float | None]:
+        return [finite(r.get(key)) for r in regions]
+
+    slots = max(per_row, 6)
+    left, right_margin, slot = 72.0, 16.0, 22.0
+    width = left + slots * slot + right_margin
+    cv = Canvas(width, 0.0)
+    cv.title(title)
+    legend = [
+        LegendEntry("rect", "#9ecae1", "published background"),
+        LegendEntry("hatch", "#3182bd", "background uncertainty"),
+        LegendEntry("rect", "#d62728", "signal, this sample"),
+        LegendEntry("errorbar", "#8b0000", "signal MC error"),
+        LegendEntry("marker_errorbar", "#000", "observed data (± √n)", "o"),
+        LegendEntry("marker", "#d62728", "r_obs", "v"),
+        LegendEntry("marker", "#000", "r_exp", "_"),
+    ]
+    top = 26 + cv.legend(left, 24, legend, max_width=width - left - right_margin) + 8
+    main_h, gap, ratio_h = 250.0, 8.0, 90.0
+    x = list(range(len(regions)))
+    b, db, s, ds, obs = values("b"), values("b_err"), values("signal"), values("signal_error"), values("n_obs")
+    positive = [v for vs in (b, s, obs) for v in vs if v is not None and v > 0]
+    lo, hi = (max(min(positive) * 0.3, 1e-3), max(positive) * 20) if positive else (0.1, 100.0)
+    xaxis = Axis(-0.6, slots - 0.4, left, width - right_margin)
+    main = Panel(cv, xaxis, Axis(lo, hi, top + main_h, top, log=True))
+    main.frame(ylabel=f"events at {lumi}", xticks=False)
+    main.bars(x, b, 0.85, fill="#9ecae1", cls="sr-background")
+    band_low = [None if bv is None or e_ is None else max(bv - e_, 0.0) for bv, e_ in zip(b, db, strict=True)]
+    band_h = [
+        None if bv is None or e_ is None or lw is None else bv + e_ - lw
+        for bv, e_, lw in zip(b, db, band_low, strict=True)
+    ]
+    main.bars(x, band_h, 0.85, bottoms=band_low, hatch="#3182bd", cls="sr-background-uncertainty")
+    main.bars(x, s, 0.4, fill="#d62728", cls="sr-signal")
+    main.errorbars(x, s, ds, color="#8b0000", cap=3)
+    sqrt_n = [None if n is None or n < 0 else math.sqrt(n) for n in obs]
+    main.errorbars(x, obs, sqrt_n, color="#000", cap=0, sw=1.2)
+    main.markers(x, obs, "o", size=7)
+    r_obs, r_exp = values("r_obs"), values("r_exp")
+    r_top = max([v for v in (*r_obs, *r_exp) if v is not None] + [1.0])
+    rtop = top + main_h + gap
+    ratio = Panel(cv, xaxis, Axis(0.0, max(1.5, 1.15 * r_top), rtop + ratio_h, rtop))
+    ratio.frame(ylabel="r = s/S95", xticks=False, size=9)
+    ratio.hline(1.0, color="#000", sw=1.0)
+    ratio.markers(x, r_obs, "v", color="#d62728", size=8)
+    ratio.markers(x, r_exp, "_", color="#000", size=8)
+    names = [str(r["region"]) for r in regions]
+    styles = {k: {"bold": True, "fill": "#d62728", "cls": "sr-best"} for k, n in enumerate(names) if n == best}
+    ratio.category_labels(names, styles=styles)
+    longest = max((text_width(n, 10) for n in names), default=0.0)
+    cv.height = rtop + ratio_h + 10 + longest + 8
+    if not regions:
+        main.note("no signal region")
+    return cv.to_svg(title)
 
 
 def _is_excluded(st: Mapping[str, Any]) -> bool:
@@ -700,7 +750,7 @@ def _distributions(doc: Mapping[str, Any], ana: Analysis | None, res: AnalysisRe
         + " The histograms are also in distributions.yoda beside this page.</p>"
     ]
     for var, values, unit, published in dists:
-        png = distribution_png(
+        svg = distribution_svg(
             var,
             {"this sample": values},
             unit,
@@ -709,7 +759,7 @@ def _distributions(doc: Mapping[str, Any], ana: Analysis | None, res: AnalysisRe
             lumi=lumi,
         )
         pub = f"; published shape: {published[2]}" if published else "; no published shape in the analysis folder"
-        parts.append(figure(png, f"{axis_label(var, unit)}{pub}"))
+        parts.append(svg_figure(svg, f"{axis_label(var, unit)}{pub}"))
     return "\n".join(parts)
 
 
@@ -809,8 +859,8 @@ def run_report(
                 f"{aid}: published background (± uncertainty), signal of this sample (± MC error) and observed "
                 f"events per signal region, events at {lumi}; below: r_obs and r_exp per SR (r ≥ 1: excluded)"
             )
-            for png in sr_summary_pngs(aid, st["regions"], st.get("best_expected_region"), lumi):
-                parts.append(figure(png, caption))
+            for svg in sr_summary_svgs(aid, st["regions"], st.get("best_expected_region"), lumi):
+                parts.append(svg_figure(svg, caption))
             parts.append(_variations_table(doc))
         else:
             parts.append(f"<p>{e(str(st.get('note', 'no statistics')))}</p>")
