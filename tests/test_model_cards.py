@@ -346,3 +346,33 @@ def test_a_damaged_cache_entry_is_converted_again(tmp_path, monkeypatch, shared_
     cached.write_bytes(b"garbage")
     assert load_model(src, digest) == first
     assert cached.read_bytes() == first
+    # a damage that still parses as ONNX is caught by the entry's checksum, not by parsing
+    check = cached.with_name(cached.name + ".sha256")
+    assert check.read_text() == hashlib.sha256(first).hexdigest()
+    cached.write_bytes(first[:-1] + bytes([first[-1] ^ 1]))
+    assert load_model(src, digest) == first
+    # an entry of an older recast (no checksum file) is parsed once and gets its checksum
+    check.unlink()
+    assert load_model(src, digest) == first
+    assert check.read_text() == hashlib.sha256(first).hexdigest()
+
+
+def test_a_cache_hit_does_not_import_onnx(tmp_path, shared_data):
+    """`import onnx` costs seconds of a run: a verified cache hit does without it."""
+    import subprocess
+    import sys
+
+    src = shared_data / "ATLAS-SUSY-2018-22" / "tmva_xml" / "ZeroLepton2018-SRBDT-GGd1_weight1.xml"
+    code = (
+        "import hashlib, sys\n"
+        "from pathlib import Path\n"
+        "from recast_ml.analysis import load_model\n"
+        f"src = Path({str(src)!r})\n"
+        "load_model(src, hashlib.sha256(src.read_bytes()).hexdigest())\n"
+        "print('onnx' in sys.modules)\n"
+    )
+    env = {**__import__("os").environ, "RECAST_CACHE_DIR": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.strip() == "True"  # converted: onnx needed
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "False"

@@ -58,13 +58,13 @@ class Located(str):
         return s
 
 
-def _construct(node: Any, lines: list[str]) -> Any:
+def _construct(node: Any, lines: list[str], loader: Any = None) -> Any:
     import yaml
 
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for k, v in node.value:
-            key = _construct(k, lines)
+            key = _construct(k, lines, loader)
             if key in out:
                 raise ConfigError(
                     f"duplicate key {key!r}",
@@ -72,10 +72,10 @@ def _construct(node: Any, lines: list[str]) -> Any:
                     line=k.start_mark.line + 1,
                     column=k.start_mark.column + 1,
                 )
-            out[key] = _construct(v, lines)
+            out[key] = _construct(v, lines, loader)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(v, lines) for v in node.value]
+        return [_construct(v, lines, loader) for v in node.value]
     if node.tag == "tag:yaml.org,2002:str":
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         if node.style in ("'", '"'):
@@ -85,9 +85,10 @@ def _construct(node: Any, lines: list[str]) -> Any:
             text = lines[line - 1] if line - 1 < len(lines) else ""
             col = len(text) - len(text.lstrip(" ")) + 1
         return Located(node.value, line, col)
-    return _loader()("").construct_object(node, deep=True)
+    return (loader or _loader()("")).construct_object(node, deep=True)
 
 
+@functools.cache
 def _loader() -> Any:
     """PyYAML's safe loader, with YAML 1.2 floats (PyYAML reads ``1e-7`` as a string)."""
     import re
@@ -138,7 +139,7 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
         node = loader.get_single_node()
         if node is None:
             raise ConfigError("empty file", file=str(path))
-        return _construct(node, text.splitlines())
+        return _construct(node, text.splitlines(), loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         raise ConfigError(
@@ -277,24 +278,38 @@ def load_model(
             raise ConfigError(message, file=file, line=line)
         raise ConfigError(f"{where}: {message}" if where else message, file=None if where else str(path))
     cached = cache_dir() / "models" / f"{digest}-{CONVERTER_VERSION}.onnx"
+    # the conversion's own SHA-256 beside it: a cache hit is verified by hashing, without parsing
+    # the ONNX (importing `onnx` alone costs ~1.7 s of a `recast-ml run`)
+    check_file = cached.with_name(cached.name + ".sha256")
     if cached.is_file():
-        from .convert import load_onnx
-
         try:
             data_cached = cached.read_bytes()
-            load_onnx(data_cached, str(cached), check=False)  # checked when converted
+            if check_file.is_file():
+                if check_file.read_text().strip() == hashlib.sha256(data_cached).hexdigest():
+                    return data_cached
+                raise ModelError("its checksum does not match the one written with it", file=str(cached))
+            from .convert import load_onnx
+
+            load_onnx(data_cached, str(cached), check=False)  # an entry of an older recast: parse it once
+            _write_atomic(check_file, hashlib.sha256(data_cached).hexdigest().encode())
             return data_cached
         except (OSError, ModelError) as e:  # a damaged cache entry is converted again
             log.warning("ignoring the cached conversion %s: %s", cached, e)
     onnx_bytes: bytes = convert_bytes(data, path.name.removesuffix(".gz"), source=str(path)).SerializeToString()
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        part = cached.with_name(cached.name + f".{os.getpid()}.tmp")
-        part.write_bytes(onnx_bytes)
-        part.replace(cached)
-    except OSError as e:  # a read-only cache is not an error
-        log.debug("cannot cache %s: %s", cached, e)
+    _write_atomic(cached, onnx_bytes)
+    _write_atomic(check_file, hashlib.sha256(onnx_bytes).hexdigest().encode())
     return onnx_bytes
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """A cache file written under a temporary name and renamed; a read-only cache is not an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(path.name + f".{os.getpid()}.tmp")
+        part.write_bytes(data)
+        part.replace(path)
+    except OSError as e:
+        log.debug("cannot cache %s: %s", path, e)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -509,9 +524,8 @@ class Definition:
         return out
 
     def _model_spec(self, name: str, card: dict[str, Any]) -> dict[str, Any]:
-        from .convert import load_onnx
         from .models import check_card_inputs
-        from .onnx_tools import graph_inputs
+        from .onnx_tools import model_interface
 
         line = _first_line(card) or 1
         key = next((k for k in self.doc.get("models", {}) if k == name), None)
@@ -527,11 +541,11 @@ class Definition:
                 line=_first_line(f) or line,
                 git_blob_sha1=str(f["git_blob_sha1"]) if "git_blob_sha1" in f else None,
             )
-            protos.append((path, load_onnx(data, str(path), check=False)))  # load_model's output is checked
+            protos.append((path, model_interface(data, str(path))))  # load_model's output is checked
             files.append({"route": int(f.get("route", k)), "path": str(path), "bytes": data})
         proto = protos[0][1]
-        onnx_inputs = [i.name for i in graph_inputs(proto)]
-        onnx_outputs = [o.name for o in proto.graph.output]
+        onnx_inputs = list(proto.inputs)
+        onnx_outputs = list(proto.outputs)
         if "tensors" in card:
             groups = [(str(t), v) for t, v in card["tensors"].items()]
         else:

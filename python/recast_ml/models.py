@@ -156,9 +156,10 @@ def check_card_inputs(
     numbers. ``file`` and ``line`` locate the card (the analysis.yaml and the line of the model's
     key; ``where``, a ``file:line`` text, is the older form); a mismatch is a ModelError naming
     both lists, with ``file``/``line`` set."""
-    from .onnx_tools import input_names, input_width
+    from .onnx_tools import ModelInterface
 
-    recorded = input_names(proto)
+    interface = proto if isinstance(proto, ModelInterface) else ModelInterface.from_proto(proto)
+    recorded = interface.recorded
     head = f"{where}: " if where and file is None else ""
     head += f"model {model!r}: the card's inputs do not match {model_file}"
 
@@ -170,7 +171,7 @@ def check_card_inputs(
     for tensor, names in card.items():
         label = "" if len(card) == 1 else f" of tensor {tensor!r}"
         model_names = recorded[tensor]
-        width = input_width(proto, tensor)
+        width = interface.widths.get(tensor)
         if model_names is None:
             if width is not None and width != len(names):
                 raise mismatch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -73,3 +74,70 @@ def input_width(model: Any, name: str) -> int | None:
                 return int(dims[-1].dim_value)
             return None
     return None
+
+
+@dataclass(frozen=True)
+class ModelInterface:
+    """What a model card is checked against, from the ONNX graph: the graph inputs a caller feeds
+    (:func:`graph_inputs`), the outputs, the feature names the file records per input
+    (:func:`input_names`) and the width of each input's last axis (:func:`input_width`). Small
+    and JSON-serialisable, so that a cached model is checked without parsing its graph again
+    (:func:`model_interface`)."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    recorded: dict[str, list[str] | None]
+    widths: dict[str, int | None]
+
+    @classmethod
+    def from_proto(cls, model: Any) -> ModelInterface:
+        inputs = tuple(i.name for i in graph_inputs(model))
+        return cls(
+            inputs,
+            tuple(o.name for o in model.graph.output),
+            input_names(model),
+            {name: input_width(model, name) for name in inputs},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"inputs": list(self.inputs), "outputs": list(self.outputs), "recorded": self.recorded,
+                "widths": self.widths}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ModelInterface:
+        return cls(
+            tuple(str(x) for x in doc["inputs"]),
+            tuple(str(x) for x in doc["outputs"]),
+            {str(k): None if v is None else [str(x) for x in v] for k, v in doc["recorded"].items()},
+            {str(k): None if v is None else int(v) for k, v in doc["widths"].items()},
+        )
+
+
+def model_interface(data: bytes, source: str) -> ModelInterface:
+    """The :class:`ModelInterface` of serialized ONNX ``data`` (``source`` names it in errors),
+    cached by the bytes' SHA-256 in the conversion cache: importing and running the ``onnx``
+    parser costs ~1 s of a ``recast-ml run``, a cached interface a hash of the bytes."""
+    import hashlib
+    import json
+
+    from .analysis import cache_dir
+
+    path = cache_dir() / "models" / f"interface-{hashlib.sha256(data).hexdigest()}-{_INTERFACE_VERSION}.json"
+    try:
+        return ModelInterface.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # not cached yet, or unreadable: parse the model
+    from .convert import load_onnx
+
+    found = ModelInterface.from_proto(load_onnx(data, source, check=False))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(path.name + ".tmp")
+        part.write_text(json.dumps(found.to_json()))
+        part.replace(path)
+    except OSError:  # a read-only cache is not an error
+        pass
+    return found
+
+
+_INTERFACE_VERSION = 1
