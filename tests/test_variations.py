@@ -226,7 +226,7 @@ def weighted_run() -> tuple[Any, dict[str, np.ndarray]]:
     vset = variations.resolve("isr,fsr")
     ana = Analysis.load("ATLAS-SUSY-2018-22")
     gen = simplified_model_generator("gluino_direct", 1400, 1000, seed=21, weight_variations=vset.weight_members)
-    kept = _Kept(gen.batches(240, chunk_size=100))
+    kept = _Kept(gen.batches(600, chunk_size=250))
     res = run_batches([ana], kept, cross_section=0.0284, variations=list(vset.weight_members))[0]
     return res, {m: np.concatenate(w) for m, w in kept.weights.items()}
 
@@ -303,7 +303,10 @@ def test_run_with_variations_end_to_end(tmp_path: Path) -> None:
     best = st["best"]
     # the envelope by hand, ⊕ δσ
     s = best["signal"]
-    gen_yields = [best["signal_variations"][m]["signal"] for m in v["members"][:4]]
+    used = [m for m in v["members"][:4] if m not in best["envelope_members_left_out"]]
+    for m in v["members"][:4]:  # left out exactly when below 10 effective MC events
+        assert (m in best["envelope_members_left_out"]) == (best["signal_variations"][m]["mc_events_effective"] < 10)
+    gen_yields = [best["signal_variations"][m]["signal"] for m in used]
     up = max([0.0, *(y - s for y in gen_yields)]) / s
     down = max([0.0, *(s - y for y in gen_yields)]) / s
     assert best["signal_envelope_rel_up"] == pytest.approx(up)
@@ -343,10 +346,45 @@ def test_run_with_variations_end_to_end(tmp_path: Path) -> None:
     assert best["cls_obs_syst"] >= best["cls_obs"] - 1e-9  # a signal uncertainty weakens the exclusion
     # robustness consistent with the members' CLs
     by = best["cls_obs_by_variation"]
-    assert v["excluded_under"] == [m for m in v["members"] if by[m] < 0.05]
-    assert v["robust"] == ("all" if len(v["excluded_under"]) == 6 else "none" if not v["excluded_under"] else "some")
-    assert f"({len(v['excluded_under'])} of 6) variations" in st["verdict"]
+    counted = [m for m in v["members"] if m not in v["low_mc_statistics_members"]]
+    assert v["excluded_under"] == [m for m in counted if by[m] < 0.05]
+    n_all = len(counted)
+    assert v["robust"] == (
+        "all" if len(v["excluded_under"]) == n_all else "none" if not v["excluded_under"] else "some"
+    )
+    assert f"({len(v['excluded_under'])} of {n_all}) variations" in st["verdict"]
+    assert best["r_obs_syst_up"] == pytest.approx(best["r_obs"] * (1 + best["signal_rel_up"]))
     assert "signal variations (isr, fsr, xsec)" in proc.stdout
     html = (out / "report.html").read_text()
     assert "Signal modelling:" in html
     assert "Signal variations (isr, fsr, xsec): yields per SR" in html
+
+
+def test_a_member_without_events_in_an_sr_is_left_out_of_its_envelope(weighted_run) -> None:
+    """A member with no MC event in an SR would make the signal removable (lo = 0.001): it is
+    left out of that SR's envelope and of the robustness count, and listed."""
+    from recast_ml.analysis import Analysis
+    from recast_ml.run import analyse
+
+    res, _ = weighted_run
+    st = analyse(Analysis.load("ATLAS-SUSY-2018-22"), res)["statistics"]
+    region = max((r for r in st["regions"]), key=lambda r: r["mc_events"] or 0)
+    assert region["mc_events"] >= 15
+    w = np.ones(res.n_events)
+    w[res.region_mask(region["region"])] = 0.0  # no event of the SR in this member
+    res.variations = {"empty": res.reweighted(w), "isr_up": res.variations["isr_up"]}
+    vset = variations.VariationSet(
+        [variations.Variation("mine", "weight", "d", "s", {"empty": "isr:muRfac=3.0", "isr_up": "isr:muRfac=0.5"})]
+    )
+    variations.apply(st, res, vset, None)
+    row = next(r for r in st["regions"] if r["region"] == region["region"])
+    assert row["signal_variations"]["empty"]["signal"] == 0.0
+    assert row["signal_variations"]["empty"]["mc_events_effective"] == 0.0
+    assert row["envelope_members_left_out"] == ["empty"]
+    s, y = row["signal"], row["signal_variations"]["isr_up"]["signal"]
+    assert row["signal_envelope_rel_up"] == pytest.approx(max(y - s, 0.0) / s)
+    assert row["signal_envelope_rel_down"] == pytest.approx(max(s - y, 0.0) / s)
+    assert row["signal_rel_down"] < 0.5  # not the 0.999 of the empty member
+    if st["best"]["region"] == region["region"]:
+        assert "left out of the envelope" in st["verdict"]
+        assert st["variations"]["low_mc_statistics_members"] == ["empty"]

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS point_variations (
   point_key TEXT PRIMARY KEY, names TEXT NOT NULL, analysis TEXT, region TEXT,
   cls_obs REAL, cls_obs_syst REAL, cls_exp_syst REAL, signal_rel_up REAL, signal_rel_down REAL,
   envelope_rel_up REAL, envelope_rel_down REAL, r_cons_syst_obs REAL,
-  robust TEXT, excluded_under TEXT, cls_obs_by_member TEXT, cls_obs_all_members REAL, signal_by_member TEXT);
+  robust TEXT, excluded_under TEXT, cls_obs_by_member TEXT, cls_obs_all_members REAL, signal_by_member TEXT,
+  members_left_out TEXT);
 """
 POINT_COLUMNS = (
     "key", "model", "params", "slha", "status", "error", "attempts", "seed", "n_events",
@@ -87,11 +88,12 @@ REGION_COLUMNS = (
 #: names, excluded_under, cls_obs_by_member, signal_by_member: JSON (the variation names; the members
 #: whose CLs_obs < 0.05; member -> CLs_obs of its yields; member -> yield); robust: all/some/none (the
 #: exclusion holds under that many members); cls_obs_all_members: the largest CLs_obs over the members
-#: (< 0.05: excluded under all of them)
+#: (< 0.05: excluded under all of them); members_left_out: JSON, the members with fewer than 10
+#: effective MC events in the SR (not in its envelope, not counted in robust / cls_obs_all_members)
 VARIATION_COLUMNS = (
     "point_key", "names", "analysis", "region", "cls_obs", "cls_obs_syst", "cls_exp_syst",
     "signal_rel_up", "signal_rel_down", "envelope_rel_up", "envelope_rel_down", "r_cons_syst_obs",
-    "robust", "excluded_under", "cls_obs_by_member", "cls_obs_all_members", "signal_by_member",
+    "robust", "excluded_under", "cls_obs_by_member", "cls_obs_all_members", "signal_by_member", "members_left_out",
 )  # fmt: skip
 #: meta keys a store written before them lacks, with the value that absence means
 META_DEFAULTS: dict[str, Any] = {"variations": {}}
@@ -460,9 +462,12 @@ def variation_row(key: str, vset: VariationSet, analysis: str, region: str, stat
     """The ``point_variations`` row of a point from the statistics row of its best SR after
     :func:`recast_ml.variations.apply`: robust is 'all' when every member's yields exclude
     (CLs_obs < 0.05), 'none' when none does, else 'some' (the rule of the run's verdict)."""
+    from .variations import robustness
+
     by_member = {m: float(c) for m, c in stat["cls_obs_by_variation"].items()}
-    excluded_under = [m for m, c in by_member.items() if c < 0.05]
-    robust = "all" if len(excluded_under) == len(by_member) else "none" if not excluded_under else "some"
+    excluded_under, _, robust = robustness(stat)
+    left_out = list(stat.get("envelope_members_left_out") or [])
+    counted = [c for m, c in by_member.items() if m not in left_out]
     return {
         "point_key": key,
         "names": json.dumps(vset.names),
@@ -479,8 +484,9 @@ def variation_row(key: str, vset: VariationSet, analysis: str, region: str, stat
         "robust": robust,
         "excluded_under": json.dumps(excluded_under),
         "cls_obs_by_member": json.dumps(by_member),
-        "cls_obs_all_members": max(by_member.values()) if by_member else None,
+        "cls_obs_all_members": max(counted) if counted else None,
         "signal_by_member": json.dumps({m: v["signal"] for m, v in stat.get("signal_variations", {}).items()}),
+        "members_left_out": json.dumps(left_out),
     }
 
 
@@ -577,7 +583,7 @@ class ScanStore:
         out = {}
         for values in cur:
             row = dict(zip(VARIATION_COLUMNS, values, strict=True))
-            for c in ("names", "excluded_under", "cls_obs_by_member", "signal_by_member"):
+            for c in ("names", "excluded_under", "cls_obs_by_member", "signal_by_member", "members_left_out"):
                 row[c] = json.loads(row[c]) if row[c] is not None else None
             out[row["point_key"]] = row
         return out

@@ -10,12 +10,19 @@ How the variations enter the results (``docs/results.md``, the analyses' READMEs
 
 * every member gives its own yield per SR (with its MC error): a weight member the nominal events
   reweighted (:meth:`recast_ml.analysis.AnalysisResult.reweighted`, normalised to its own sum of
-  weights), a sample member its own sample, a cross-section member s (1 ± δσ);
+  weights; the same events, so its difference to the nominal is correlated), a sample member its
+  own sample (generated with the same seed, but Pythia's random sequence differs from the
+  nominal's: statistically independent, its difference carries both samples' MC errors), a
+  cross-section member s (1 ± δσ);
 * the **envelope** of the generator members per SR, Δ↑ = max(0, max_v s_v − s) and
   Δ↓ = max(0, max_v s − s_v), added in quadrature to the cross-section uncertainty (an
   independent source), is the ±1σ of one signal nuisance parameter per SR: CLs and ln L profile it
   (pyhf's ``normsys`` modifier on the signal, hi = 1 + Δ↑/s, lo = 1 − Δ↓/s;
-  :func:`recast_ml.statistics.cls_many`); ``r_cons_syst`` = (s − 1.96 √(σ_MC² + Δ↓²)) / S95;
+  :func:`recast_ml.statistics.cls_many`). A member with fewer than ``MIN_MC_EVENTS`` effective MC
+  events ((Σw)²/Σw²) in the SR is left out of that SR's envelope (it would measure its MC noise —
+  a member with no event would remove the signal) and listed. r = s/S95 stays (the published S95
+  is model-independent), ``r_obs_syst_up/down`` are r at the edges of the total uncertainty, and
+  ``r_cons_syst`` = (s − 1.96 √(σ_MC² + (s × total down)²)) / S95;
 * the verdict says whether the exclusion holds under every member (the best SR chosen on the
   nominal sample, CLs_obs of each member's yields): EXCLUDED under all, some or none.
 """
@@ -306,14 +313,17 @@ def apply(
     e = np.array([r["b_err"] for r in regions], dtype=float)
     s = np.array([r["signal"] for r in regions], dtype=float)
     varied: dict[str, np.ndarray] = {}
+    effective: dict[str, np.ndarray] = {}  # each member's effective MC events per SR
     for m in gen:
         ys = [result.variations[m].yield_(r["region"]) for r in regions]
         varied[m] = np.array([y for y, _ in ys])
-        for r, (y, ye) in zip(regions, ys, strict=True):
+        effective[m] = np.array([effective_events(result.variations[m], r["region"]) for r in regions])
+        for r, (y, ye), n_eff in zip(regions, ys, effective[m], strict=True):
             r.setdefault("signal_variations", {})[m] = {
                 "signal": y,
                 "signal_error": ye,
                 "mc_events": int(result.variations[m].cutflow(r["region"]).n[-1]),
+                "mc_events_effective": float(n_eff),
             }
     for m, side in x_members.items():
         assert xrel is not None
@@ -324,7 +334,11 @@ def apply(
     up = np.zeros(len(regions))
     down = np.zeros(len(regions))
     for k, r in enumerate(regions):
-        tu, td, eu, ed = relative_uncertainty(float(s[k]), [float(varied[m][k]) for m in gen], xrel)
+        # a member resting on fewer than MIN_MC_EVENTS effective MC events in the SR measures its
+        # MC noise, not the modelling (a member with no event would remove the signal): left out
+        used = [m for m in gen if effective[m][k] >= MIN_MC_EVENTS]
+        r["envelope_members_left_out"] = [m for m in gen if m not in used]
+        tu, td, eu, ed = relative_uncertainty(float(s[k]), [float(varied[m][k]) for m in used], xrel)
         up[k], down[k] = tu, td
         r["signal_envelope_rel_up"], r["signal_envelope_rel_down"] = eu, ed
         r["signal_rel_up"], r["signal_rel_down"] = tu, td
@@ -342,6 +356,9 @@ def apply(
         s_cons = max(float(s[k]) - 1.96 * math.hypot(s_err, float(s[k]) * down[k]), 0.0)
         r_obs = r.get("r_obs")  # s / S95_obs
         r["r_cons_syst_obs"] = None if r_obs is None else (0.0 if no_signal else s_cons * r_obs / float(s[k]))
+        # r stays s / S95 (the published limit is model-independent); at the edges of the envelope:
+        r["r_obs_syst_up"] = None if r_obs is None else r_obs * (1.0 + up[k])
+        r["r_obs_syst_down"] = None if r_obs is None else r_obs * (1.0 - down[k])
         r["cls_obs_by_variation"] = {m: (1.0 if varied[m][k] <= 0 else float(by_member[m][0][k])) for m in varied}
     best = st.get("best")
     if best is not None:
@@ -356,17 +373,14 @@ def apply(
             "cls_exp_syst",
             "delta_log_likelihood_syst",
             "r_cons_syst_obs",
+            "r_obs_syst_up",
+            "r_obs_syst_down",
             "cls_obs_by_variation",
+            "envelope_members_left_out",
         ):
             best[key] = row[key]
-        excluded_under = [m for m, c in row["cls_obs_by_variation"].items() if c < 0.05]
-        not_under = [m for m in row["cls_obs_by_variation"] if m not in excluded_under]
-        robust = "all" if not not_under else "none" if not excluded_under else "some"
-        low = [
-            m
-            for m, v in row["signal_variations"].items()
-            if v["mc_events"] is not None and v["mc_events"] < MIN_MC_EVENTS
-        ]
+        low = list(row["envelope_members_left_out"])
+        excluded_under, not_under, robust = robustness(row)
         st["variations"] = {
             "names": vset.names,
             "members": list(varied),
@@ -374,10 +388,12 @@ def apply(
             "method": (
                 "per SR: envelope of the generator members (weights: the nominal events reweighted, each "
                 "normalised to its own sum of weights; samples: their own sample) around the nominal yield, "
-                "added in quadrature to the cross section's theory uncertainty, as the +-1 sigma of one "
-                "signal nuisance (pyhf normsys on the signal, profiled) in CLs_syst and ln L_syst; "
-                "r_cons_syst = (s - 1.96 sqrt(MC err^2 + Delta_down^2))/S95_obs; robustness: CLs_obs of "
-                "each member's yields in the best expected SR of the nominal sample"
+                f"members with fewer than {MIN_MC_EVENTS} effective MC events in the SR left out, added in "
+                "quadrature to the cross section's theory uncertainty, as the +-1 sigma of one signal "
+                "nuisance (pyhf normsys on the signal, profiled) in CLs_syst and ln L_syst; r = s/S95 "
+                "unchanged, r_obs_syst_up/down at the edges, r_cons_syst = (s - 1.96 sqrt(MC err^2 + "
+                "(s x total down)^2))/S95_obs; robustness: CLs_obs of each member's yields in the best "
+                "expected SR of the nominal sample"
             ),
             "excluded_under": excluded_under,
             "not_excluded_under": not_under,
@@ -390,10 +406,29 @@ def apply(
         st["variations"] = {"names": vset.names, "members": list(varied), "note": "no best SR"}
 
 
+def robustness(row: Mapping[str, Any]) -> tuple[list[str], list[str], str]:
+    """(members under which the SR excludes, members under which it does not, "all"/"some"/"none")
+    from an SR's ``cls_obs_by_variation`` (CLs_obs < 0.05: excluded); the members left out of its
+    envelope (``envelope_members_left_out``: too few MC events) are not counted."""
+    low = set(row.get("envelope_members_left_out") or ())
+    counted = [m for m in row["cls_obs_by_variation"] if m not in low]
+    under = [m for m in counted if row["cls_obs_by_variation"][m] < 0.05]
+    not_under = [m for m in counted if m not in under]
+    return under, not_under, "all" if not not_under else "none" if not under else "some"
+
+
+def effective_events(result: AnalysisResult, region: str) -> float:
+    """(Σw)² / Σw² of the events passing a region: the unweighted MC events a weighted sample is
+    worth (for unit weights, the count)."""
+    cf = result.cutflow(region)
+    w, w2 = float(cf.sumw[-1]), float(cf.sumw2[-1])
+    return w * w / w2 if w2 > 0 else 0.0
+
+
 def robustness_text(v: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     """One clause of the verdict: CLs with the signal uncertainty and under which members the
     best SR excludes."""
-    members = list(row["cls_obs_by_variation"])
+    members = [m for m in row["cls_obs_by_variation"] if m not in v.get("low_mc_statistics_members", [])]
     n_ex = len(v["excluded_under"])
     how = {"all": "EXCLUDED under all", "none": "excluded under none", "some": "EXCLUDED under some"}[v["robust"]]
     text = (
@@ -403,4 +438,7 @@ def robustness_text(v: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     )
     if v["robust"] == "some":
         text += f" (not under {', '.join(v['not_excluded_under'])})"
+    if v.get("low_mc_statistics_members"):
+        left_out = ", ".join(v["low_mc_statistics_members"])
+        text += f"; left out of the envelope, fewer than 10 effective MC events: {left_out}"
     return text
