@@ -644,7 +644,8 @@ def _sr_table(doc: Mapping[str, Any], lumi: str) -> str:
 def _robustness_html(v: Mapping[str, Any], best: Mapping[str, Any]) -> str:
     """The headline's line on the signal-modelling uncertainty (``--variations``)."""
     robust = {"all": "under all", "some": "under some", "none": "under none"}[str(v["robust"])]
-    members = list(best.get("cls_obs_by_variation") or {})
+    left_out = list(v.get("low_mc_statistics_members") or [])
+    members = [m for m in best.get("cls_obs_by_variation") or {} if m not in left_out]
     cls_syst = best.get("cls_obs_syst")
     text = (
         f"<p class='{'ok' if v['robust'] == 'all' else 'warning'}'><b>Signal modelling:</b> excluded "
@@ -653,6 +654,11 @@ def _robustness_html(v: Mapping[str, Any], best: Mapping[str, Any]) -> str:
     )
     if v.get("not_excluded_under") and v["robust"] == "some":
         text += f"; not under {e(', '.join(v['not_excluded_under']))}"
+    if left_out:
+        text += (
+            f"; left out, fewer than 10 effective MC events in this SR: {e(', '.join(left_out))} (generate more "
+            "events to include them)"
+        )
     text += (
         f". With the envelope +{num(100 * float(best.get('signal_rel_up') or 0), '.3g')} % / "
         f"−{num(100 * float(best.get('signal_rel_down') or 0), '.3g')} % profiled as a signal uncertainty: "
