@@ -1133,16 +1133,21 @@ class AnalysisResult:
             core = _core.Result.combine([r._core for r in results])
         except ValueError as e:  # steps or bin edges differ
             raise ConfigError(f"cannot merge results: {e}") from None
+        return first._with_core(core, metadata=first.metadata)
+
+    def _with_core(self, core: _core.Result, *, metadata: dict[str, Any]) -> AnalysisResult:
+        """A result of the same analysis and sample description (cross section, luminosity,
+        detector, unavailable regions) holding ``core``'s numbers."""
         return AnalysisResult(
             core,
-            analysis=first.analysis,
-            info=first.info,
-            bin_names=first._bin_names,
-            cross_section_pb=first.cross_section_pb,
-            luminosity_fb=first.luminosity_fb,
-            detector=first.detector,
-            metadata=first.metadata,
-            unavailable=first.unavailable,
+            analysis=self.analysis,
+            info=self.info,
+            bin_names=self._bin_names,
+            cross_section_pb=self.cross_section_pb,
+            luminosity_fb=self.luminosity_fb,
+            detector=self.detector,
+            metadata=metadata,
+            unavailable=self.unavailable,
         )
 
     def reweighted(self, weights: npt.ArrayLike) -> AnalysisResult:
@@ -1174,17 +1179,7 @@ class AnalysisResult:
                 f"reweighted: expected finite weights, event {int(bad[0])} has {w[bad[0]]} ({len(bad)} not finite)"
             )
         events = self._events or self  # a reweighted result reweights from the nominal's events
-        out = AnalysisResult(
-            events._core.reweighted(w),
-            analysis=self.analysis,
-            info=self.info,
-            bin_names=self._bin_names,
-            cross_section_pb=self.cross_section_pb,
-            luminosity_fb=self.luminosity_fb,
-            detector=self.detector,
-            metadata=dict(self.metadata),
-            unavailable=self.unavailable,
-        )
+        out = self._with_core(events._core.reweighted(w), metadata=dict(self.metadata))
         out._events = events
         out.variables, out.passed = events.variables, events.passed
         return out

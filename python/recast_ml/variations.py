@@ -291,7 +291,7 @@ def apply(
 ) -> None:
     """Adds the variations to one analysis' ``statistics`` block (regions, best, verdict) of the
     results document, from the nominal ``result`` and its ``result.variations``."""
-    from .statistics import MIN_MC_EVENTS, cls_many, profile_log_likelihoods
+    from .statistics import MIN_MC_EVENTS, cls_many, conservative_signal, profile_log_likelihoods
 
     regions: list[dict[str, Any]] = st.get("regions", [])
     gen = [m for m in vset.generator_members if m in result.variations]
@@ -353,7 +353,7 @@ def apply(
         r["cls_exp_syst"] = 1.0 if no_signal else float(exp[k])
         r["delta_log_likelihood_syst"] = 0.0 if no_signal else float(ll[k] - ll0[k])
         s_err = r.get("signal_error") or 0.0
-        s_cons = max(float(s[k]) - 1.96 * math.hypot(s_err, float(s[k]) * down[k]), 0.0)
+        s_cons = conservative_signal(float(s[k]), math.hypot(s_err, float(s[k]) * down[k]))
         r_obs = r.get("r_obs")  # s / S95_obs
         r["r_cons_syst_obs"] = None if r_obs is None else (0.0 if no_signal else s_cons * r_obs / float(s[k]))
         # r stays s / S95 (the published limit is model-independent); at the edges of the envelope:
