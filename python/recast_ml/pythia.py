@@ -244,11 +244,11 @@ class PythiaGenerator:
         )
 
     def _generate(self, n_events: int, batch_size: int, update: Callable[[int], object]) -> EventBatch:
-        out = _core.EventBatch()
-        varied: list[dict[str, npt.NDArray[np.float64]]] = []
+        parts: list[EventBatch] = []
+        got = 0
         empty = 0
-        while out.n_events < n_events:
-            want = min(batch_size, n_events - out.n_events)
+        while got < n_events:
+            want = min(batch_size, n_events - got)
             raw = self._pythia.nextBatch(want)
             empty = empty + 1 if len(raw) == 0 else 0
             if empty == 1:
@@ -256,9 +256,7 @@ class PythiaGenerator:
             if empty:
                 reasons = pythia_errors(self._pythia) or ["no message from Pythia"]
                 where = f" (SLHA file {self.slha})" if self.slha else ""
-                raise PythiaError(
-                    f"Pythia gave up after {self._generated + out.n_events} events{where}: {'; '.join(reasons)}"
-                )
+                raise PythiaError(f"Pythia gave up after {self._generated + got} events{where}: {'; '.join(reasons)}")
             batch = from_pythia_batch(
                 raw,
                 first_event_number=self._generated,
@@ -266,16 +264,15 @@ class PythiaGenerator:
                 variation_columns=self._variation_columns,
             )
             self._generated += len(batch)
-            out.append(batch._batch)
-            varied.append(batch.variation_weights)
+            got += len(batch)
+            parts.append(batch)
             update(len(batch))
+        done = EventBatch.concatenate(parts)  # the variation weights too
+        out = done._batch
         out.source = f"<pythia seed={self.seed}>"
         out.cross_section_pb = self.cross_section_pb
         out.cross_section_error_pb = self.cross_section_error_pb
-        log.debug("generated %d events (%d in all so far)", out.n_events, self._generated)
-        done = EventBatch(out)
-        if self._variation_columns:
-            done.variation_weights = {m: np.concatenate([v[m] for v in varied]) for m in self._variation_columns}
+        log.debug("generated %d events (%d in all so far)", got, self._generated)
         return done
 
 

@@ -23,6 +23,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -263,6 +264,46 @@ def run_distributions(
     return out, float(res.scale) if unit_weights and res.scale is not None else None
 
 
+@dataclass
+class DistributionHistograms:
+    """The numbers of a distribution plot (PNG or SVG): the bins (:func:`distribution_edges`), per
+    sample with values its histogram (events at L per bin where ``scale`` gives every sample's
+    events per MC event — ``absolute`` —, else unit area), the published shape as a unit-area
+    density on its own bins (or None), and whether any sample has a value."""
+
+    edges: np.ndarray
+    absolute: bool
+    samples: list[tuple[str, np.ndarray]]
+    published: np.ndarray | None
+    has_values: bool
+
+
+def distribution_histograms(
+    samples: Mapping[str, np.ndarray],
+    published: tuple[np.ndarray, np.ndarray, str] | None = None,
+    scale: Mapping[str, float] | None = None,
+) -> DistributionHistograms:
+    finite = {k: np.asarray(v, dtype=float) for k, v in samples.items()}
+    finite = {k: v[np.isfinite(v)] for k, v in finite.items()}
+    pooled = np.concatenate([v for v in finite.values() if len(v)] or [np.zeros(1)])
+    edges = distribution_edges(pooled, published)
+    absolute = published is None and scale is not None and all(k in scale for k in finite)
+    hists = []
+    for name, v in finite.items():
+        if not len(v):
+            continue
+        if absolute and scale is not None:
+            h, _ = np.histogram(v, bins=edges, weights=np.full(len(v), scale[name]))
+        else:
+            h, _ = np.histogram(v, bins=edges, density=True)
+        hists.append((name, h.astype(float)))
+    dens = None
+    if published is not None:
+        total = float(np.sum(published[1]))
+        dens = np.asarray(published[1] / (total * np.diff(published[0])) if total > 0 else published[1], dtype=float)
+    return DistributionHistograms(edges, absolute, hists, dens, any(len(v) for v in finite.values()))
+
+
 def distribution_png(
     variable: str,
     samples: Mapping[str, np.ndarray],
@@ -274,29 +315,19 @@ def distribution_png(
 ) -> bytes:
     """Histogram of one variable per sample: events at L per bin where ``scale`` (events per MC
     event) is given for every sample, else normalised to unit area; the published shape (unit
-    area) drawn over it."""
+    area) drawn over it (:func:`distribution_histograms`)."""
+    d = distribution_histograms(samples, published, scale)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    finite = {k: v[np.isfinite(v)] for k, v in samples.items()}
-    pooled = np.concatenate([v for v in finite.values() if len(v)] or [np.zeros(1)])
-    edges = distribution_edges(pooled, published)
-    absolute = published is None and scale is not None and all(k in scale for k in finite)
-    for name, v in finite.items():
-        if not len(v):
-            continue
-        if absolute and scale is not None:
-            ax.hist(v, bins=edges, histtype="step", weights=np.full(len(v), scale[name]), label=name)
-        else:
-            ax.hist(v, bins=edges, histtype="step", density=True, label=name)
-    if published is not None:
-        total = float(np.sum(published[1]))
-        dens = published[1] / (total * np.diff(published[0])) if total > 0 else published[1]
-        ax.stairs(dens, published[0], color="k", lw=1.5, label="published (unit area)")
+    for name, h in d.samples:
+        ax.stairs(h, d.edges, label=name)
+    if d.published is not None:  # the bins are the published shape's
+        ax.stairs(d.published, d.edges, color="k", lw=1.5, label="published (unit area)")
     ax.set_xlabel(axis_label(variable, unit))
-    ax.set_ylabel(_distribution_ylabel(variable, unit, absolute, lumi))
+    ax.set_ylabel(_distribution_ylabel(variable, unit, d.absolute, lumi))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
-    if not any(len(v) for v in finite.values()):
+    if not d.has_values:
         ax.text(0.5, 0.5, "no event has a value", transform=ax.transAxes, ha="center")
     fig.tight_layout()
     png = png_bytes(fig)
@@ -329,24 +360,12 @@ def distribution_svg(
     unit area; the published shape (unit area) as black stairs over it."""
     from .svgplot import COLORS, Axis, Canvas, LegendEntry, Panel
 
-    finite_values = {k: np.asarray(v, dtype=float) for k, v in samples.items()}
-    finite_values = {k: v[np.isfinite(v)] for k, v in finite_values.items()}
-    pooled = np.concatenate([v for v in finite_values.values() if len(v)] or [np.zeros(1)])
-    edges = distribution_edges(pooled, published)
-    absolute = published is None and scale is not None and all(k in scale for k in finite_values)
-    hists: list[tuple[str, np.ndarray, str, float]] = []  # name, values per bin, colour, line width
-    for k, (name, v) in enumerate(finite_values.items()):
-        if not len(v):
-            continue
-        if absolute and scale is not None:
-            h, _ = np.histogram(v, bins=edges, weights=np.full(len(v), scale[name]))
-        else:
-            h, _ = np.histogram(v, bins=edges, density=True)
-        hists.append((name, h.astype(float), COLORS[k % len(COLORS)], 1.4))
-    if published is not None:
-        total = float(np.sum(published[1]))
-        dens = published[1] / (total * np.diff(published[0])) if total > 0 else published[1]
-        hists.append(("published (unit area)", np.asarray(dens, dtype=float), "#000", 1.8))  # on the same bins
+    d = distribution_histograms(samples, published, scale)
+    edges = d.edges
+    # name, values per bin, colour, line width
+    hists = [(name, h, COLORS[k % len(COLORS)], 1.4) for k, (name, h) in enumerate(d.samples)]
+    if d.published is not None:
+        hists.append(("published (unit area)", d.published, "#000", 1.8))  # on the same bins
     width, height, left, right = 600.0, 400.0, 78.0, 18.0
     cv = Canvas(width, height)
     entries = [LegendEntry("line", color, name) for name, _, color, _ in hists]
@@ -357,10 +376,10 @@ def distribution_svg(
         Axis(float(edges[0]), float(edges[-1]), left, width - right),
         Axis(0.0, ymax * 1.1 if ymax > 0 else 1.0, height - 50, top),
     )
-    panel.frame(xlabel=axis_label(variable, unit), ylabel=_distribution_ylabel(variable, unit, absolute, lumi))
+    panel.frame(xlabel=axis_label(variable, unit), ylabel=_distribution_ylabel(variable, unit, d.absolute, lumi))
     for _, h, color, sw in hists:
         panel.step(edges.tolist(), h.tolist(), color=color, sw=sw)
-    if not any(len(v) for v in finite_values.values()):
+    if not d.has_values:
         panel.note("no event has a value")
     return cv.to_svg(axis_label(variable, unit))
 
