@@ -346,3 +346,43 @@ def test_every_document_of_a_real_run_reads_back_exactly(tmp_path, monkeypatch):
         (p.name for p in (out / "hepdata").glob("*.yaml") if p.name != "submission.yaml"),
         key=[s["data_file"] for s in subs[1:]].index,
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# schema validation remembered
+# ------------------------------------------------------------------------------------------------
+def test_a_definition_that_passed_the_schema_is_not_validated_again(tmp_path):
+    """Loading a definition a second time does not import jsonschema; an invalid one is refused
+    every time, and so is a valid one edited into an invalid one."""
+    import os
+    import subprocess
+    import sys
+
+    from test_analysis import HEAD
+
+    good = tmp_path / "analysis.yaml"
+    good.write_text(HEAD + "regions:\n  - name: a\n    cuts:\n      - c: count(jets) >= 2\n")
+    code = (
+        "import sys\n"
+        "from recast_ml import ConfigError\n"
+        "from recast_ml.analysis import load_definition\n"
+        "try:\n"
+        f"    load_definition({str(good)!r})\n"
+        "    print('ok', 'jsonschema' in sys.modules)\n"
+        "except ConfigError as e:\n"
+        "    print('error', e)\n"
+    )
+    env = {**os.environ, "RECAST_CACHE_DIR": str(tmp_path / "cache")}
+
+    def load() -> str:
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+    assert load().strip() == "ok True"
+    assert list((tmp_path / "cache" / "valid").iterdir())
+    assert load().strip() == "ok False"
+    good.write_text(HEAD + "regions:\n  - name: a\n    cutz: []\n")  # the schema's error, again on every load
+    for _ in range(2):
+        out = load()
+        assert out.startswith("error ")
+        assert "Additional properties are not allowed ('cutz'" in out
+        assert f"{good}:5" in out
