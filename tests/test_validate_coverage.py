@@ -136,6 +136,22 @@ def test_validation_variations_named_local_and_xsec():
         validation_variations(["isr_damped", {"isr_damped": {"pythia": []}}])
 
 
+def test_validation_members_are_members_of_the_variations_modules_variations():
+    from recast_ml import variations
+
+    local = {"soft": {"description": " less\n ISR ", "pythia": ["SpaceShower:pTmaxFudge = 0.5"]}}
+    members, _ = validation_variations(["isr", local])
+    isr = variations.resolve("isr").variations[0]
+    assert [m.definition for m in members] == [isr, isr, variations.Variation(
+        "soft", "sample", "less ISR", "validation.yaml", {"soft": ["SpaceShower:pTmaxFudge = 0.5"]}, "validation.yaml"
+    )]  # fmt: skip
+    assert len({*members, *members}) == 3  # hashable, as before
+    # the one uniqueness check (without case) of both: resolve and validate word their errors
+    mine = variations.Variation("mine", "weight", "", "", {"ISR_UP": "isr:muRfac=0.7"})
+    assert variations.duplicate_member([isr, mine]) == ("ISR_UP", "mine", "isr")
+    assert variations.duplicate_member([isr]) is None
+
+
 def _write(tmp_path, doc):
     d = tmp_path / "ATLAS-SUSY-2019-04"
     d.mkdir(parents=True, exist_ok=True)

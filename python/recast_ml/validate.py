@@ -50,6 +50,7 @@ from .io import as_paths
 
 if TYPE_CHECKING:
     from .pythia import PythiaGenerator
+    from .variations import Variation
 
 log = logging.getLogger(__name__)
 
@@ -249,17 +250,42 @@ GIVEN_FILE_NO_VARIATIONS = "events given as a file: no generator variations (nom
 
 @dataclass(frozen=True)
 class ValidationVariation:
-    """One generator-variation member as validate runs it: ``weight`` (Pythia's in-run weight
-    ``entry`` on the nominal sample, no extra events) or ``sample`` (a separate sample with the
-    extra ``pythia`` lines, same seeds)."""
+    """One generator-variation member as validate runs it: member ``member`` of the variation
+    ``definition`` (:class:`recast_ml.variations.Variation`; a local ``validation.yaml`` sample is
+    one of one member), either ``weight`` (Pythia's in-run weight ``entry`` on the nominal sample,
+    no extra events) or ``sample`` (a separate sample with the extra ``pythia`` lines, same seeds)."""
 
     member: str
-    variation: str
-    kind: str
-    description: str
-    pythia: tuple[str, ...] = ()
-    entry: str = ""
-    source: str = ""
+    definition: Variation
+
+    def __hash__(self) -> int:  # the definition's members are a mapping: hash what this member runs
+        return hash((self.member, self.variation, self.kind, self.entry, self.pythia, self.source))
+
+    @property
+    def variation(self) -> str:
+        return self.definition.name
+
+    @property
+    def kind(self) -> str:
+        return self.definition.kind
+
+    @property
+    def description(self) -> str:
+        return self.definition.description
+
+    @property
+    def source(self) -> str:
+        return self.definition.source
+
+    @property
+    def entry(self) -> str:
+        """The UncertaintyBands entry of a weight member ("" for a sample)."""
+        return str(self.definition.members[self.member]) if self.kind == "weight" else ""
+
+    @property
+    def pythia(self) -> tuple[str, ...]:
+        """The extra Pythia lines of a sample member (() for a weight)."""
+        return tuple(map(str, self.definition.members[self.member])) if self.kind == "sample" else ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -276,14 +302,16 @@ def validation_variations(spec: Any, where: str = "validation.yaml") -> tuple[li
     """The generator variations of a validation: ``spec`` is ``validation.yaml``'s ``variations:``
     or ``--variations``: names of :mod:`recast_ml.variations` (a list or a comma string, e.g.
     ``[isr, fsr, isr_damped]``), local definitions ``{NAME: {description, pythia: [...]}}`` (run as
-    separate samples), or a list mixing both. Returns the members and notes on what is left out
-    (the cross-section variation: see :data:`XSEC_NOT_USED`)."""
+    separate samples: a ``sample`` :class:`~recast_ml.variations.Variation` with one member NAME),
+    or a list mixing both. Returns the members and notes on what is left out (the cross-section
+    variation: see :data:`XSEC_NOT_USED`); a member name given twice (without case, as
+    :func:`recast_ml.variations.duplicate_member` compares them) is a ConfigError."""
     from . import variations as named
 
     if spec is None or spec is False or spec == "" or spec == []:
         return [], []
     items: list[Any] = spec.split(",") if isinstance(spec, str) else [spec] if isinstance(spec, dict) else list(spec)
-    out: list[ValidationVariation] = []
+    used: list[Variation] = []
     notes: list[str] = []
     for item in items:
         if isinstance(item, str):
@@ -296,40 +324,21 @@ def validation_variations(spec: Any, where: str = "validation.yaml") -> tuple[li
             for v in vset.variations:
                 if v.kind == "cross_section":
                     notes.append(f"{v.name}: {XSEC_NOT_USED}")
-                    continue
-                for m, val in v.members.items():
-                    if v.kind == "weight":
-                        out.append(
-                            ValidationVariation(m, v.name, "weight", v.description, entry=str(val), source=v.source)
-                        )
-                    else:
-                        out.append(
-                            ValidationVariation(
-                                m, v.name, "sample", v.description, tuple(map(str, val)), source=v.source
-                            )
-                        )
+                else:
+                    used.append(v)
             continue
         if not isinstance(item, dict):
             raise ConfigError(f"{where}: variations: expected names or NAME: {{description, pythia}}, got {item!r}")
         for vname, v in item.items():
             if not isinstance(v, dict) or not isinstance(v.get("pythia", []), list):
                 raise ConfigError(f"{where}: variation {vname!r}: expected {{description, pythia: [lines]}}")
-            out.append(
-                ValidationVariation(
-                    member=str(vname),
-                    variation=str(vname),
-                    kind="sample",
-                    description=" ".join(str(v.get("description", "")).split()),
-                    pythia=tuple(str(x) for x in v.get("pythia", [])),
-                    source=where,
-                )
-            )
-    seen: set[str] = set()
-    for vv in out:
-        if vv.member.lower() in seen:
-            raise ConfigError(f"{where}: variation member {vv.member!r} given twice")
-        seen.add(vv.member.lower())
-    return out, notes
+            description = " ".join(str(v.get("description", "")).split())
+            lines = [str(x) for x in v.get("pythia", [])]
+            used.append(named.Variation(str(vname), "sample", description, where, {str(vname): lines}, where))
+    dup = named.duplicate_member(used)
+    if dup is not None:
+        raise ConfigError(f"{where}: variation member {dup[0]!r} given twice")
+    return [ValidationVariation(m, v) for v in used for m in v.members], notes
 
 
 @dataclass
