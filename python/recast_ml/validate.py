@@ -50,8 +50,26 @@ from .io import as_paths
 
 if TYPE_CHECKING:
     from .pythia import PythiaGenerator
+    from .variations import Variation
 
 log = logging.getLogger(__name__)
+
+#: Gehrels (1986) 1σ Poisson upper error for n = 0 observed events (the 84.13 % one-sided upper
+#: limit): the upper MC error of a step or yield at which the sample has no raw MC event, where the
+#: symmetric MC error is 0 although the sample cannot resolve the step (see :func:`zero_mc_upper_error`)
+GEHRELS_UPPER_N0 = 1.841
+
+
+def zero_mc_upper_error(n: int, one_event: float) -> float | None:
+    """The one-sided upper MC error of a step or yield with ``n`` raw MC events: for ``n == 0``,
+    :data:`GEHRELS_UPPER_N0` times ``one_event`` (what one MC event weighs in the compared unit, the
+    scale the symmetric MC error has for a single event: ``1 / N_norm`` for an efficiency, whose
+    binomial error treats the ``N_norm`` events of the normalisation step alike; ``σ·L / N`` for a
+    yield, the sample's mean per-event weight at σ × L); None for ``n ≥ 1`` (the symmetric MC error
+    stands) or where one event's weight is not defined (no events at all)."""
+    if n != 0 or not math.isfinite(one_event) or one_event <= 0:
+        return None
+    return GEHRELS_UPPER_N0 * one_event
 
 
 @dataclass
@@ -69,6 +87,10 @@ class Comparison:
     #: another recast tool's value for this step (cutflows ``compare_with:``; NaN where it has none)
     other: float = math.nan
     other_label: str = ""
+    #: the one-sided upper MC error where the sample has no raw MC event at this step or yield
+    #: (:func:`zero_mc_upper_error`; ``ours_error`` is 0 there); None where it has some: the MC
+    #: error is ``ours_error`` both ways
+    ours_error_up: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -81,6 +103,16 @@ class Comparison:
     @property
     def ratio_error(self) -> float:
         return self.ours_error / self.published if self.published else math.nan
+
+    @property
+    def error_up(self) -> float:
+        """The MC error upwards: :attr:`ours_error_up` where the sample has no MC event here, else
+        :attr:`ours_error`."""
+        return self.ours_error if self.ours_error_up is None else self.ours_error_up
+
+    @property
+    def ratio_error_up(self) -> float:
+        return self.error_up / self.published if self.published else math.nan
 
     @property
     def other_ratio(self) -> float:
@@ -113,9 +145,11 @@ class Comparison:
     @property
     def interval(self) -> tuple[float, float]:
         """[nominal − √(Δ↓² + σ_MC²), nominal + √(Δ↑² + σ_MC²)]: the nominal value ± the envelope
-        of the generator variations combined with the nominal sample's MC error."""
+        of the generator variations combined with the nominal sample's MC error (upwards
+        :attr:`error_up`: the Gehrels upper error where the sample has no MC event here)."""
         err = self.ours_error if math.isfinite(self.ours_error) else 0.0
-        return self.ours - math.hypot(self.envelope_down, err), self.ours + math.hypot(self.envelope_up, err)
+        up = self.error_up if math.isfinite(self.error_up) else 0.0
+        return self.ours - math.hypot(self.envelope_down, err), self.ours + math.hypot(self.envelope_up, up)
 
     @property
     def covered(self) -> bool | None:
@@ -130,10 +164,12 @@ class Comparison:
     def status(self) -> str:
         """``passed``; ``mc-limited`` when outside the tolerance but this sample cannot decide: the
         MC error of the ratio exceeds the tolerance and the deviation is within twice that error
-        (not counted as passed); else ``failed``."""
+        (not counted as passed); else ``failed``. The error is the one towards the published value:
+        where the sample has no MC event at the step, the upward one is the Gehrels upper error
+        (:attr:`ours_error_up`), so a published value within twice that is ``mc-limited``."""
         if self.passed:
             return "passed"
-        err = self.ratio_error
+        err = self.ratio_error_up if self.ours < self.published else self.ratio_error
         if math.isfinite(err) and err > self.tolerance and abs(self.ratio - 1.0) <= 2.0 * err:
             return "mc-limited"
         return "failed"
@@ -163,8 +199,10 @@ class Comparison:
             "ours_error": self.ours_error,
             "ratio": self.ratio,
             "ratio_error": self.ratio_error,
+            **({"ours_error_up": self.ours_error_up, "ratio_error_up": self.ratio_error_up}
+               if self.ours_error_up is not None else {}),
             "passed": self.passed,
-        }
+        }  # fmt: skip
 
 
 #: |ratio - 1| bands counted in the summary (ours and another tool's, where given)
@@ -212,17 +250,42 @@ GIVEN_FILE_NO_VARIATIONS = "events given as a file: no generator variations (nom
 
 @dataclass(frozen=True)
 class ValidationVariation:
-    """One generator-variation member as validate runs it: ``weight`` (Pythia's in-run weight
-    ``entry`` on the nominal sample, no extra events) or ``sample`` (a separate sample with the
-    extra ``pythia`` lines, same seeds)."""
+    """One generator-variation member as validate runs it: member ``member`` of the variation
+    ``definition`` (:class:`recast_ml.variations.Variation`; a local ``validation.yaml`` sample is
+    one of one member), either ``weight`` (Pythia's in-run weight ``entry`` on the nominal sample,
+    no extra events) or ``sample`` (a separate sample with the extra ``pythia`` lines, same seeds)."""
 
     member: str
-    variation: str
-    kind: str
-    description: str
-    pythia: tuple[str, ...] = ()
-    entry: str = ""
-    source: str = ""
+    definition: Variation
+
+    def __hash__(self) -> int:  # the definition's members are a mapping: hash what this member runs
+        return hash((self.member, self.variation, self.kind, self.entry, self.pythia, self.source))
+
+    @property
+    def variation(self) -> str:
+        return self.definition.name
+
+    @property
+    def kind(self) -> str:
+        return self.definition.kind
+
+    @property
+    def description(self) -> str:
+        return self.definition.description
+
+    @property
+    def source(self) -> str:
+        return self.definition.source
+
+    @property
+    def entry(self) -> str:
+        """The UncertaintyBands entry of a weight member ("" for a sample)."""
+        return str(self.definition.members[self.member]) if self.kind == "weight" else ""
+
+    @property
+    def pythia(self) -> tuple[str, ...]:
+        """The extra Pythia lines of a sample member (() for a weight)."""
+        return tuple(map(str, self.definition.members[self.member])) if self.kind == "sample" else ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,14 +302,16 @@ def validation_variations(spec: Any, where: str = "validation.yaml") -> tuple[li
     """The generator variations of a validation: ``spec`` is ``validation.yaml``'s ``variations:``
     or ``--variations``: names of :mod:`recast_ml.variations` (a list or a comma string, e.g.
     ``[isr, fsr, isr_damped]``), local definitions ``{NAME: {description, pythia: [...]}}`` (run as
-    separate samples), or a list mixing both. Returns the members and notes on what is left out
-    (the cross-section variation: see :data:`XSEC_NOT_USED`)."""
+    separate samples: a ``sample`` :class:`~recast_ml.variations.Variation` with one member NAME),
+    or a list mixing both. Returns the members and notes on what is left out (the cross-section
+    variation: see :data:`XSEC_NOT_USED`); a member name given twice (without case, as
+    :func:`recast_ml.variations.duplicate_member` compares them) is a ConfigError."""
     from . import variations as named
 
     if spec is None or spec is False or spec == "" or spec == []:
         return [], []
     items: list[Any] = spec.split(",") if isinstance(spec, str) else [spec] if isinstance(spec, dict) else list(spec)
-    out: list[ValidationVariation] = []
+    used: list[Variation] = []
     notes: list[str] = []
     for item in items:
         if isinstance(item, str):
@@ -259,40 +324,21 @@ def validation_variations(spec: Any, where: str = "validation.yaml") -> tuple[li
             for v in vset.variations:
                 if v.kind == "cross_section":
                     notes.append(f"{v.name}: {XSEC_NOT_USED}")
-                    continue
-                for m, val in v.members.items():
-                    if v.kind == "weight":
-                        out.append(
-                            ValidationVariation(m, v.name, "weight", v.description, entry=str(val), source=v.source)
-                        )
-                    else:
-                        out.append(
-                            ValidationVariation(
-                                m, v.name, "sample", v.description, tuple(map(str, val)), source=v.source
-                            )
-                        )
+                else:
+                    used.append(v)
             continue
         if not isinstance(item, dict):
             raise ConfigError(f"{where}: variations: expected names or NAME: {{description, pythia}}, got {item!r}")
         for vname, v in item.items():
             if not isinstance(v, dict) or not isinstance(v.get("pythia", []), list):
                 raise ConfigError(f"{where}: variation {vname!r}: expected {{description, pythia: [lines]}}")
-            out.append(
-                ValidationVariation(
-                    member=str(vname),
-                    variation=str(vname),
-                    kind="sample",
-                    description=" ".join(str(v.get("description", "")).split()),
-                    pythia=tuple(str(x) for x in v.get("pythia", [])),
-                    source=where,
-                )
-            )
-    seen: set[str] = set()
-    for vv in out:
-        if vv.member.lower() in seen:
-            raise ConfigError(f"{where}: variation member {vv.member!r} given twice")
-        seen.add(vv.member.lower())
-    return out, notes
+            description = " ".join(str(v.get("description", "")).split())
+            lines = [str(x) for x in v.get("pythia", [])]
+            used.append(named.Variation(str(vname), "sample", description, where, {str(vname): lines}, where))
+    dup = named.duplicate_member(used)
+    if dup is not None:
+        raise ConfigError(f"{where}: variation member {dup[0]!r} given twice")
+    return [ValidationVariation(m, v) for v in used for m in v.members], notes
 
 
 @dataclass
@@ -658,12 +704,26 @@ def _compare(
     return out
 
 
-def _efficiency(cf: Any, k: int, k_norm: int) -> tuple[float, float]:
-    """Σw[k] / Σw[k_norm] and its binomial MC error on the N[k_norm] events of the normalisation step."""
+def _efficiency(cf: Any, k: int, k_norm: int) -> tuple[float, float, float | None]:
+    """Σw[k] / Σw[k_norm], its binomial MC error on the N[k_norm] events of the normalisation step,
+    and where N[k] = 0 the upper MC error :func:`zero_mc_upper_error` with one event = 1 / N[k_norm]
+    (the binomial error's own unit: it treats the N[k_norm] events alike; None where N[k] ≥ 1)."""
     n_norm = int(cf.n[k_norm])
     eff = float(cf.sumw[k] / cf.sumw[k_norm]) if cf.sumw[k_norm] else math.nan
     err = math.sqrt(max(eff * (1 - eff), 0) / n_norm) if n_norm else math.nan
-    return eff, err
+    return eff, err, zero_mc_upper_error(int(cf.n[k]), 1.0 / n_norm if n_norm else math.nan)
+
+
+def _yield(res: AnalysisResult, region: str) -> tuple[float, float, float | None]:
+    """The region's yield at σ × L, its MC error, and where the sample has no raw MC event in it
+    the upper MC error :func:`zero_mc_upper_error` with one event = σ·L / N (the yield of all
+    events over their number: the mean per-event weight at σ × L; for the equal-weight samples
+    validate generates, exactly the √Σw² × scale of a single event; None where N ≥ 1)."""
+    y, e = res.yield_(region)
+    cf = res.cutflow(region)
+    n_all = int(cf.n[0])
+    one_event = float(cf.sumw[0]) * float(res.scale or math.nan) / n_all if n_all else math.nan
+    return y, e, zero_mc_upper_error(int(cf.n[-1]), one_event)
 
 
 def _selected(c: dict[str, Any], results: dict[str, AnalysisResult]) -> list[tuple[str, AnalysisResult, Any]]:
@@ -722,9 +782,9 @@ def _compare_cutflows(c: dict[str, Any], directory: Path, results: dict[str, Ana
                 if r["cut"] in skip or not step:
                     continue
                 k = cf.names.index(step)
-                eff, err = _efficiency(cf, k, k_norm)
+                eff, err, err_up = _efficiency(cf, k, k_norm)
                 pub = _number(r[value], str(c["file"])) / published_norm
-                comparison = Comparison("cutflow", bench, region, step, pub, eff, err, tol)
+                comparison = Comparison("cutflow", bench, region, step, pub, eff, err, tol, ours_error_up=err_up)
                 if other:
                     comparison.other = _other_value(r, other_col, str(c["file"])) / other_norm
                     comparison.other_label = other_label
@@ -760,9 +820,9 @@ def _compare_steps(c: dict[str, Any], directory: Path, results: dict[str, Analys
         if step not in cf.names:
             raise ConfigError(f"validation: region {region} has no step {step!r} (steps: {cf.names})")
         k = cf.names.index(step)
-        eff, err = _efficiency(cf, k, 0)
+        eff, err, err_up = _efficiency(cf, k, 0)
         pub = _number(rows[step_name][value], str(c["file"])) / norm
-        out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol))
+        out.append(Comparison("cutflow", bench, region, step, pub, eff, err, tol, ours_error_up=err_up))
     return out
 
 
@@ -792,8 +852,9 @@ def _compare_yields(
                      "published": _number(r[value], str(c["file"])), "reason": res.unavailable[region]}
                 )  # fmt: skip
                 continue
-            y, e = res.yield_(region)
-            out.append(Comparison("yield", bench, region, "final yield", _number(r[value], str(c["file"])), y, e, tol))
+            y, e, e_up = _yield(res, region)
+            pub = _number(r[value], str(c["file"]))
+            out.append(Comparison("yield", bench, region, "final yield", pub, y, e, tol, ours_error_up=e_up))
     return out
 
 
@@ -819,7 +880,8 @@ def _ratio_plot(ax: Any, mine: list[Comparison], variations: list[str]) -> None:
 
     ax.axhspan(1 - mine[0].tolerance, 1 + mine[0].tolerance, color="tab:green", alpha=0.15, label="tolerance")
     ax.axhline(1.0, color="k", lw=0.8)
-    ax.errorbar(x, ratios, yerr=[c.ratio_error for c in mine], fmt="none", ecolor="grey")
+    yerr = [[c.ratio_error for c in mine], [c.ratio_error_up for c in mine]]  # upwards: Gehrels where no MC event
+    ax.errorbar(x, ratios, yerr=yerr, fmt="none", ecolor="grey")
     spans = [(xi, *c.interval, c.published) for xi, c in zip(x, mine, strict=True) if c.covered is not None]
     if spans:  # nominal ± envelope (⊕ MC error) over published: covered where it spans 1
         xs_, lo_, hi_, pub_ = (np.array(v, dtype=float) for v in zip(*spans, strict=True))
@@ -980,7 +1042,9 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         "</table><p class='legend'>Shading of the comparison rows: <span class='passed'>&nbsp;green&nbsp;</span> "
         "within tolerance; <span class='mc-limited'>&nbsp;orange&nbsp;</span> MC-limited: outside the tolerance, "
         "but the MC error of the ratio is larger than the tolerance and the deviation is within twice that "
-        "error, so this sample size cannot decide (not counted as within tolerance); "
+        "error, so this sample size cannot decide (not counted as within tolerance; where the sample has no MC "
+        "event at a step, its upward MC error is the Gehrels 1σ upper error for n = 0, 1.841 events of the "
+        "sample's per-event weight, also in the coverage band's upper edge); "
         "<span class='failed'>&nbsp;red&nbsp;</span> outside the tolerance.</p>"
     )
     if report.variations:
@@ -1036,8 +1100,10 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             parts.append(
                 f"<tr class='{cls}'><td class='l'>{e(c.benchmark)}</td><td class='l'>{e(c.region)}</td>"
                 f"<td class='l'>{e(c.step)}</td><td>{c.published:.4g}</td><td>{c.ours:.4g}</td>"
-                f"<td>{c.ours_error:.2g}</td><td>{c.ratio:.3f}</td><td>{c.ratio_error:.3f}</td>"
-                f"<td class='l'>{c.status}</td>"
+                + _mc_error_cells(c)
+                + f"<td>{c.ratio:.3f}</td>"
+                + (f"<td>{c.ratio_error:.3f}</td>" if c.ours_error_up is None else f"<td>+{c.ratio_error_up:.3f}</td>")
+                + f"<td class='l'>{c.status}</td>"
                 + "".join(
                     f"<td>{c.other:.4g}</td><td>{c.other_ratio:.3f}</td>"
                     if c.other_label == t and math.isfinite(c.other)
@@ -1074,6 +1140,14 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     return page(f"recast_ml validation: {report.analysis}", parts)
 
 
+def _mc_error_cells(c: Comparison) -> str:
+    """The MC error cell: ± where the sample has MC events at the step, else the one-sided upper
+    (Gehrels, n = 0) error."""
+    if c.ours_error_up is None:
+        return f"<td>{c.ours_error:.2g}</td>"
+    return f"<td title='no MC event: Gehrels 1σ upper error for n = 0'>+{c.ours_error_up:.2g} (0 MC events)</td>"
+
+
 def _envelope_cells(c: Comparison) -> str:
     """The per-step envelope and whether the published value is covered (– without members)."""
     if c.covered is None:
@@ -1096,7 +1170,9 @@ def _coverage_html(report: ValidationReport, summary: Mapping[str, Any]) -> str:
         "<h2>Coverage by nominal ± envelope</h2><p>A published value is <i>covered</i> when it lies within "
         "[nominal − √(Δ↓² + σ<sub>MC</sub>²), nominal + √(Δ↑² + σ<sub>MC</sub>²)]: Δ↑ (Δ↓) is the largest "
         "upward (downward) shift of a generator variation from the nominal value (0 if none goes that way), "
-        "σ<sub>MC</sub> the nominal sample's MC error. It measures whether the signal-modelling uncertainty "
+        "σ<sub>MC</sub> the nominal sample's MC error (upwards, where the sample has no MC event at the step, "
+        "the Gehrels 1σ upper error for n = 0: 1.841 events of its per-event weight). "
+        "It measures whether the signal-modelling uncertainty "
         "the variations express accounts for the difference from the published number.</p>"
         "<table><tr><th>benchmark</th><th>kind</th><th>compared</th><th>within tolerance</th>"
         "<th>covered by envelope</th><th>members</th></tr>"

@@ -240,13 +240,23 @@ def resolve(spec: str | Sequence[str] | None) -> VariationSet:
             raise ConfigError(f"--variations: unknown variation {w!r}; known: {', '.join(known)}, default, all")
         chosen += [n for n in names if n not in chosen]
     vset = VariationSet([known[n] for n in chosen])
+    dup = duplicate_member(vset.variations)
+    if dup is not None:
+        raise ConfigError(f"--variations: member {dup[0]!r} of {dup[1]} has the name of one of {dup[2]}")
+    return vset
+
+
+def duplicate_member(variations: Sequence[Variation]) -> tuple[str, str, str] | None:
+    """The first member whose name another member of ``variations`` already has, compared without
+    case (Pythia lower-cases the weight names): (member, its variation, the earlier one's
+    variation); None where every member name is unique."""
     seen: dict[str, str] = {}
-    for v in vset.variations:
+    for v in variations:
         for m in v.members:
             if m.lower() in seen:
-                raise ConfigError(f"--variations: member {m!r} of {v.name} has the name of one of {seen[m.lower()]}")
+                return m, v.name, seen[m.lower()]
             seen[m.lower()] = v.name
-    return vset
+    return None
 
 
 # ---- the weights of a generated sample -------------------------------------------------------------
