@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from _published import published_regions
 from _timing import markdown_table, per_call, publish
-from recast_ml._data import analyses_dir
-from recast_ml.statistics import cls_many, cls_result, read_signal_regions, upper_limits
+from recast_ml.statistics import cls_many, cls_result, upper_limits
 
 ANALYSIS = "ATLAS-SUSY-2018-22"
 
@@ -54,13 +54,8 @@ def main() -> None:
     ap.add_argument("--output", type=Path)
     args = ap.parse_args()
 
-    published = list(read_signal_regions(analyses_dir() / ANALYSIS / "signal_regions.csv").values())
-    n = np.array([p.n_obs for p in published])
-    b = np.array([p.b for p in published])
-    e = np.array([p.b_err for p in published])
     # signal yields around each SR's published expected limit: CLs from ~1e-3 to ~0.8
-    s95_exp = np.array([p.s95_exp or 10.0 for p in published])
-    s = s95_exp * np.random.default_rng(1).uniform(0.3, 2.0, len(published))
+    n, b, e, s = published_regions(ANALYSIS, np.random.default_rng(1))
 
     native = per_call(lambda: cls_many(n, b, e, s), 2000)
     limits = per_call(lambda: upper_limits(n, b, e), 50)
@@ -73,14 +68,14 @@ def main() -> None:
     dev = np.abs(np.stack([obs, exp], axis=1)[inside] / ref[inside] - 1)
     rows = [
         [
-            f"native CLs obs+exp, all {len(published)} published SRs (one vectorised call; a run matches 59)",
+            f"native CLs obs+exp, all {len(n)} published SRs (one vectorised call; a run matches 59)",
             f"{native * 1e3:.3f} ms",
             "1",
             "",
         ],
-        [f"native S95 obs+exp, {len(published)} SRs", f"{limits * 1e3:.2f} ms", f"{limits / native:.0f}", ""],
+        [f"native S95 obs+exp, {len(n)} SRs", f"{limits * 1e3:.2f} ms", f"{limits / native:.0f}", ""],
         [
-            f"pyhf hypotest CLs obs+exp, {len(published)} SRs (previous path, pyhf already imported)",
+            f"pyhf hypotest CLs obs+exp, {len(n)} SRs (previous path, pyhf already imported)",
             f"{with_pyhf * 1e3:.0f} ms",
             f"{with_pyhf / native:.0f}",
             f"max |native/pyhf - 1| = {dev.max():.1e} over {int(inside.sum())} CLs values in [0.01, 0.99]",

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pyhf
 
+from _published import published_regions
 from _timing import markdown_table, per_call, publish
-from recast_ml._data import analyses_dir
-from recast_ml.statistics import cls_many, profile_log_likelihoods, pyhf_model, read_signal_regions
+from recast_ml.statistics import cls_many, profile_log_likelihoods, pyhf_model
 
 ANALYSIS = "ATLAS-SUSY-2018-22"
 
@@ -35,16 +35,11 @@ def main() -> None:
     ap.add_argument("--output", type=Path)
     args = ap.parse_args()
 
-    published = list(read_signal_regions(analyses_dir() / ANALYSIS / "signal_regions.csv").values())
-    n = np.array([p.n_obs for p in published])
-    b = np.array([p.b for p in published])
-    e = np.array([p.b_err for p in published])
-    s95_exp = np.array([p.s95_exp or 10.0 for p in published])
     rng = np.random.default_rng(1)
-    s = s95_exp * rng.uniform(0.3, 2.0, len(published))
-    up = rng.uniform(0.05, 0.4, len(published))
-    down = rng.uniform(0.05, 0.4, len(published))
-    count = len(published)
+    n, b, e, s = published_regions(ANALYSIS, rng)
+    count = len(n)
+    up = rng.uniform(0.05, 0.4, count)
+    down = rng.uniform(0.05, 0.4, count)
 
     plain = per_call(lambda: cls_many(n, b, e, s), 2000)
     systematic = per_call(lambda: cls_many(n, b, e, s, signal_up=up, signal_down=down), 200)

@@ -19,6 +19,7 @@ from recast_ml.report import (
     SRS_PER_ROW,
     deciding,
     published_shape,
+    run_distributions,
     run_report,
     variable_unit,
     verdict_text,
@@ -301,6 +302,54 @@ def test_run_report_distributions_with_units(tmp_path):
 
     with pytest.raises(ConfigError, match=r"distribution_ap.csv: line 3: expected low,high,value"):
         published_shape(copy, "ap")
+
+
+def test_a_run_reads_its_distributions_once(tmp_path, monkeypatch):
+    """The run report and the YODA export of one run show the same distributions: the analysis'
+    validation.yaml and the published shapes are read once per run (they were read twice, once
+    for each), and both still have all five."""
+    import recast_ml.report as report
+    from recast_ml.run import run_job
+
+    calls = {"definition_info": 0, "published_shape": 0}
+
+    def counted(name):
+        real = getattr(report, name)
+
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in calls:
+        monkeypatch.setattr(report, name, counted(name))
+    out = tmp_path / "out"
+    doc = run_job(["ATLAS-SUSY-2018-22"], generate="gluino_direct:1400,1000", n_events=30, output=out)
+    variables = ["meff", "ap", "met_sig", "bdt_GGd1", "bdt_GGd4"]  # validation.yaml's distributions
+    assert calls == {"definition_info": 1, "published_shape": len(variables)}
+    assert doc["outputs"]["yoda"]["histograms"] == [f"/ATLAS-SUSY-2018-22/{v}" for v in variables]
+    html = (out / "report.html").read_text()
+    assert re.findall(r"<figcaption>(\w+) [\[(]", html) == variables
+
+
+def test_run_distributions_computed_again_for_another_scale():
+    """run_distributions of the same result twice: the same answer, once computed; the result's
+    cross section changed: its scale follows."""
+    import golden
+    from recast_ml.run import analyse
+    from test_golden_susy_2018_22 import EVENTS
+
+    ana = golden.compile("ATLAS-SUSY-2018-22")
+    res = ana.run_table(golden.reco_table(EVENTS), cross_section=0.0284)
+    doc = analyse(ana, res)
+    first = run_distributions(doc, ana, res)
+    assert run_distributions(doc, ana, res) is first
+    assert first[1] == pytest.approx(0.0284 * 139e3 / len(EVENTS))
+    res.cross_section_pb = 0.0568
+    again = run_distributions(doc, ana, res)
+    assert again[1] == pytest.approx(2 * first[1])
+    assert [d[0] for d in again[0]] == [d[0] for d in first[0]] == ["meff", "ap", "met_sig", "bdt_GGd1", "bdt_GGd4"]
 
 
 def test_validate_report_headline_units_and_images(tmp_path):

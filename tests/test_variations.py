@@ -258,6 +258,37 @@ def test_weight_members_equal_a_hand_reweighting_of_the_nominal_events(weighted_
     assert any(res.variations[m].yield_(region)[0] != res.yield_(region)[0] for m in weights)
 
 
+def test_sample_members_get_one_sample_each_attached_to_every_analysis(tmp_path: Path) -> None:
+    """variations.add_sample_members (run and scan): one call per sample member, in the set's
+    order, with its Pythia lines; its results attached per analysis; weight and cross-section
+    members make no sample; a sample with a result missing is refused."""
+    from types import SimpleNamespace
+
+    f = tmp_path / "mine.yaml"
+    f.write_text(
+        "soft:\n  kind: sample\n  description: d\n  source: s\n"
+        "  members: {soft_a: ['A = 1'], soft_b: ['B = 2', 'C = 3']}\n"
+    )
+    vset = variations.resolve(f"isr,isr_damped,xsec,{f}")
+    nominal = [SimpleNamespace(variations={}), SimpleNamespace(variations={})]
+    calls = []
+
+    def sample(member: str, lines: list[str]) -> list[Any]:
+        calls.append((member, lines))
+        return [f"{member} of analysis {k}" for k in range(len(nominal))]
+
+    variations.add_sample_members(nominal, vset, sample)
+    assert calls == [
+        ("isr_damped", ["SpaceShower:pTdampFudge = 0.25"]),
+        ("soft_a", ["A = 1"]),
+        ("soft_b", ["B = 2", "C = 3"]),
+    ]
+    for k, res in enumerate(nominal):
+        assert res.variations == {m: f"{m} of analysis {k}" for m in ("isr_damped", "soft_a", "soft_b")}
+    with pytest.raises(ValueError, match="shorter"):  # zip(strict=True)
+        variations.add_sample_members(nominal, vset, lambda member, lines: ["one result only"])
+
+
 def test_a_sample_member_is_its_own_sample_with_the_same_seed(tmp_path: Path) -> None:
     from recast_ml.analysis import Analysis, run_batches
     from recast_ml.run import run_job

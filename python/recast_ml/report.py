@@ -22,6 +22,7 @@ import io
 import logging
 import math
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,14 +244,37 @@ def distribution_edges(values: np.ndarray, published: tuple[np.ndarray, np.ndarr
     return np.histogram_bin_edges(values, bins=40)
 
 
-def run_distributions(
-    doc: Mapping[str, Any], ana: Analysis | None, res: AnalysisResult | None
-) -> tuple[list[tuple[str, np.ndarray, str | None, tuple[np.ndarray, np.ndarray, str] | None]], float | None]:
+#: A run's distributions (:func:`run_distributions`): [(variable, values, unit, published shape
+#: or None)] and the events at L per MC event (or None).
+RunDistributions = tuple[
+    list[tuple[str, np.ndarray, str | None, tuple[np.ndarray, np.ndarray, str] | None]], float | None
+]
+
+#: :func:`run_distributions` per result: the run report and its YODA export ask for the same
+#: distributions of one result, computed once (validation.yaml and the published shapes read once
+#: per run). An entry goes with its result and serves only the same analysis object, analysis id
+#: and scale.
+_RUN_DISTRIBUTIONS: weakref.WeakKeyDictionary[AnalysisResult, tuple[Analysis | None, tuple[Any, ...], RunDistributions]]
+_RUN_DISTRIBUTIONS = weakref.WeakKeyDictionary()
+
+
+def run_distributions(doc: Mapping[str, Any], ana: Analysis | None, res: AnalysisResult | None) -> RunDistributions:
     """The distributions of a run's analysis (those of its validation.yaml the result holds):
     [(variable, values, unit, published shape or None)] and the events at L per MC event when the
-    events carry unit weights (else None: shapes are normalised)."""
+    events carry unit weights (else None: shapes are normalised). Computed once per result
+    (:data:`_RUN_DISTRIBUTIONS`): the caller must not modify what it gets."""
     if res is None or not len(res.variable_names):
         return [], None
+    key = (doc["analysis"]["id"], res.scale, res.n_events, res.sum_weights)
+    cached = _RUN_DISTRIBUTIONS.get(res)
+    if cached is not None and cached[0] is ana and cached[1] == key:
+        return cached[2]
+    found = _run_distributions(doc, ana, res)
+    _RUN_DISTRIBUTIONS[res] = (ana, key, found)
+    return found
+
+
+def _run_distributions(doc: Mapping[str, Any], ana: Analysis | None, res: AnalysisResult) -> RunDistributions:
     directory, variables, names = definition_info(ana, doc["analysis"]["id"])
     unit_weights = (
         res.scale is not None and res.n_events > 0 and abs(res.sum_weights - res.n_events) < 1e-6 * res.n_events

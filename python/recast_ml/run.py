@@ -27,6 +27,7 @@ from .events import EventBatch
 from .io import HepMC3Writer, as_paths
 from .report import run_report
 from .statistics import MIN_MC_EVENTS, RegionStatistics, best_expected, read_signal_regions, region_statistics
+from .variations import add_sample_members
 from .variations import apply as apply_variations
 from .variations import resolve as resolve_variations
 
@@ -465,14 +466,15 @@ def run_job(
                 results = run_batches(
                     loaded, _written(batches, writer), cross_section=xs, threads=threads, variations=weights
                 )
-        for member, lines in vset.sample_members.items():  # one more sample each, same seed
+
+        def varied(member: str, lines: list[str]) -> list[AnalysisResult]:  # one more sample, same seed
             log.info("variation %s: generating %d events with %s", member, n_events, "; ".join(lines))
             vgen, _ = _sample_generator(
                 generate=generate, slha_file=slha, process=process, seed=seed, cross_section=given, settings=lines
             )
-            varied = run_batches(loaded, vgen.batches(n_events, progress=progress), cross_section=xs, threads=threads)
-            for res, vres in zip(results, varied, strict=True):
-                res.variations[member] = vres
+            return run_batches(loaded, vgen.batches(n_events, progress=progress), cross_section=xs, threads=threads)
+
+        add_sample_members(results, vset, varied)
     docs = []
     for k, (ana, res) in enumerate(zip(loaded, results, strict=True)):
         doc = analyse(ana, res)

@@ -333,6 +333,7 @@ def _run_point(
     from .analysis import Analysis, run_batches
     from .run import analyse
     from .statistics import cls_many
+    from .variations import add_sample_members
     from .variations import apply as apply_variations
 
     point = task.point
@@ -375,12 +376,15 @@ def _run_point(
         return out, time.perf_counter() - t1 - (t_generate - before)
 
     results, t_engine = sample(weights=list(vset.weight_members))
-    for member, lines in vset.sample_members.items():  # one more sample each, same seed
+
+    def varied(member: str, lines: list[str]) -> list[Any]:  # one more sample, same seed
+        nonlocal t_engine
         log.info("point %s: variation %s: one more sample of %d events (%s)", point.key, member, task.n_events, lines)
-        varied, t = sample(settings=lines)
+        out, t = sample(settings=lines)
         t_engine += t
-        for res, vres in zip(results, varied, strict=True):
-            res.variations[member] = vres
+        return out
+
+    add_sample_members(results, vset, varied)
     t2 = time.perf_counter()
     regions: list[dict[str, Any]] = []
     best: tuple[float, str, dict[str, Any], dict[str, Any]] | None = None

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,6 +184,22 @@ class VariationSet:
 
     def to_dict(self) -> dict[str, Any]:
         return {"names": self.names, "variations": [v.to_dict() for v in self.variations]}
+
+
+def add_sample_members(
+    results: Sequence[AnalysisResult],
+    vset: VariationSet,
+    sample: Callable[[str, list[str]], Sequence[AnalysisResult]],
+) -> None:
+    """The ``sample`` members of ``vset`` for the nominal ``results`` (one per analysis): one more
+    sample each, ``sample(member, lines)`` (the nominal's generator and seed with the member's
+    Pythia lines added, run through the same analyses, one result per analysis in the same
+    order), attached as ``variations[member]`` of the nominal results (``recast-ml run`` and each
+    point of ``recast-ml scan``)."""
+    for member, lines in vset.sample_members.items():
+        varied = sample(member, lines)
+        for res, vres in zip(results, varied, strict=True):
+            res.variations[member] = vres
 
 
 #: Set whenever shower-variation weights are on, before the caller's Pythia lines (which may
