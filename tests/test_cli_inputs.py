@@ -1,0 +1,84 @@
+"""`recast-ml run` / `events summary` with inputs that do not fit the options: an analysis on another
+experiment's detector card, --delphes with non-Delphes input, a Delphes ROOT file in `events
+summary`, and the cross section of a recast-written sample on standard input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recast_ml import ConfigError, __version__, read_events
+from recast_ml.cli import main
+from recast_ml.io import EventFile, write_hepmc3
+from recast_ml.run import run_job
+
+
+@pytest.fixture(scope="module")
+def delphes_file(shared_data):
+    path = shared_data / "delphes" / "delphes.root"
+    if not path.is_file():
+        pytest.skip(f"no Delphes file at {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def recast_sample(hepmc_files, tmp_path_factory):
+    """12 ttbar events written by recast's HepMC3 writer with σ = 0.0284 pb ± 0.00284 pb."""
+    path = tmp_path_factory.mktemp("recast") / "sample.hepmc3"
+    write_hepmc3(read_events(hepmc_files["hepmc3"]), path, cross_section_pb=0.0284, cross_section_error_pb=0.00284)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. an analysis on another card: which field the card lacks, and the card it is written for
+# ------------------------------------------------------------------------------------------------
+CARD_MESSAGE = (
+    "objects.yaml:8:85: the detector card 'cms_run2' gives 'electrons' no field 'wp_loose' "
+    "(its wp_* fields: wp_delphes, wp_medium, wp_tight, wp_SUS16039, wp_SUS19008); "
+    "ATLAS-SUSY-2018-22 is written for the card 'atlas_run2'"
+)
+
+
+def test_analysis_on_another_experiments_card_names_the_missing_field(tmp_path, capsys, hepmc_files):
+    """ATLAS-SUSY-2018-22 (base_electrons: `... and wp_loose`, objects.yaml line 8) on the CMS card,
+    whose electrons have the WPs delphes, medium, tight, SUS16039, SUS19008 (cms_run2.toml): one
+    line, exit status 2, the same text from the Python API."""
+    args = ["run", "--analysis", "ATLAS-SUSY-2018-22", "--events", str(hepmc_files["hepmc3"])]
+    assert main([*args, "--detector", "cms_run2", "-o", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("recast-ml: error: ")
+    assert err.rstrip("\n").endswith(CARD_MESSAGE)
+    assert "^" not in err
+    assert "Traceback" not in err
+    with pytest.raises(ConfigError) as api:
+        run_job(["ATLAS-SUSY-2018-22"], events=hepmc_files["hepmc3"], detector="cms_run2", output=tmp_path / "p")
+    assert str(api.value).endswith(CARD_MESSAGE)
+    assert api.value.line == 8
+    assert api.value.column == 85
+    assert str(api.value) == err.rstrip("\n").removeprefix("recast-ml: error: ")
+
+
+def test_a_misspelt_name_on_another_card_stays_an_unknown_name(tmp_path):
+    """A name that the analysis' own card lacks too is a mistake in the definition: the core's
+    message (with its suggestion) is kept."""
+    from recast_ml.analysis import Analysis
+
+    path = tmp_path / "analysis.yaml"
+    path.write_text(
+        "format: recast_ml/analysis\nformat_version: 1\n"
+        "info: {id: TOY-1, experiment: toy, sqrt_s: 13, luminosity: 100, detector: atlas_run2}\n"
+        "objects:\n  - {name: el, from: electrons, select: pt > 7 and wp_tigth}\n"
+        "regions:\n  - name: A\n    cuts: [count(el) >= 1]\n"
+    )
+    with pytest.raises(ConfigError, match=r"unknown name 'wp_tigth'") as e:
+        Analysis.load(path, detector="cms_run2")
+    assert "detector card" not in str(e.value)
+
+
