@@ -82,3 +82,40 @@ def test_a_misspelt_name_on_another_card_stays_an_unknown_name(tmp_path):
     assert "detector card" not in str(e.value)
 
 
+# ------------------------------------------------------------------------------------------------
+# 3. events summary of a Delphes ROOT file
+# ------------------------------------------------------------------------------------------------
+def test_events_summary_of_a_delphes_file(capsys, delphes_file):
+    """The counts against uproot read directly (the whole file at once)."""
+    import awkward as ak
+    import uproot
+
+    with uproot.open(delphes_file) as f:
+        tree = f["Delphes"]
+        n = tree.num_entries
+        status = tree["Particle/Particle.Status"].array()
+        counts = {
+            k: ak.sum(ak.num(tree[f"{b}/{b}.PT"].array())) for k, b in (("jets", "Jet"), ("electrons", "Electron"))
+        }
+        weights = ak.to_numpy(ak.firsts(tree["Event/Event.Weight"].array()))
+    assert main(["events", "summary", str(delphes_file)]) == 0
+    out = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+    assert out["file"].strip() == f"{delphes_file} (Delphes ROOT, tree 'Delphes')"
+    assert int(out["events"]) == n == 25
+    particles = out["particles/event"].split()
+    assert float(particles[0]) == pytest.approx(ak.sum(ak.num(status)) / n, abs=0.05)
+    assert float(particles[1].lstrip("(")) == pytest.approx(ak.sum(status == 1) / n, abs=0.05)
+    objects = dict(reversed(x.split()) for x in out["objects/event"].split(","))
+    assert float(objects["jets"]) == pytest.approx(counts["jets"] / n, abs=0.005)
+    assert float(objects["electrons"]) == pytest.approx(counts["electrons"] / n, abs=0.005)
+    assert set(objects) == {"jets", "electrons", "muons", "photons"}
+    assert float(out["sum of weights"]) == pytest.approx(float(np.sum(weights)), rel=1e-5)
+    assert "recast-ml run" in out["read by"]
+
+
+def test_events_summary_format_option_with_a_delphes_file(capsys, delphes_file):
+    assert main(["events", "summary", str(delphes_file), "--format", "hepmc3"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"recast-ml: error: --format hepmc3 is for HepMC/LHE files; {delphes_file} is a Delphes ROOT file\n"
+
+
