@@ -83,6 +83,46 @@ def test_a_misspelt_name_on_another_card_stays_an_unknown_name(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
+# 2. --delphes only with Delphes ROOT input
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["truth", "objects"])
+def test_delphes_option_with_a_hepmc_file_is_an_error(tmp_path, capsys, hepmc_files, how):
+    src = hepmc_files["hepmc3"]
+    args = ["run", "--analysis", "ATLAS-SUSY-2019-04", "--events", str(src), "--cross-section", "1pb"]
+    out = tmp_path / "o"
+    assert main([*args, "--delphes", how, "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"recast-ml: error: --delphes {how} applies to Delphes ROOT files; {src} is a HepMC3 file\n"
+    assert not out.exists()
+    with pytest.raises(ConfigError, match=f"--delphes {how} applies to Delphes ROOT files; {src} is a HepMC3 file"):
+        run_job(["ATLAS-SUSY-2019-04"], events=src, cross_section="1pb", delphes=how, output=tmp_path / "p")
+    with pytest.raises(ConfigError, match=f"--delphes {how} applies to Delphes ROOT files in --events"):
+        run_job(["ATLAS-SUSY-2019-04"], generate="gluino_direct:1400,1000", delphes=how, output=tmp_path / "q")
+    with pytest.raises(ConfigError, match="is a HepMC2 file"):
+        run_job(["ATLAS-SUSY-2019-04"], events=hepmc_files["hepmc2.gz"], cross_section=1, delphes=how)
+
+
+def test_delphes_option_with_standard_input_is_an_error(tmp_path):
+    cmd = [sys.executable, "-m", "recast_ml", "run", "--analysis", "ATLAS-SUSY-2019-04", "--events", "-"]
+    proc = subprocess.run(
+        [*cmd, "--cross-section", "1pb", "--delphes", "truth", "-o", str(tmp_path / "o")],
+        input=b"",
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith("recast-ml: error: --delphes truth applies to Delphes ROOT files; standard")
+
+
+def test_delphes_default_is_objects_for_root_input(tmp_path, delphes_file):
+    """Without --delphes a Delphes ROOT file is still read through its objects (as before)."""
+    doc = run_job(["ATLAS-SUSY-2019-04"], events=delphes_file, cross_section="1pb", output=tmp_path / "o")
+    assert doc["analyses"][0]["sample"]["object_source"].startswith("Delphes objects: ")
+    with pytest.raises(ConfigError, match="--delphes 'both': expected one of objects, truth"):
+        run_job(["ATLAS-SUSY-2019-04"], events=delphes_file, cross_section="1pb", delphes="both")
+
+
+# ------------------------------------------------------------------------------------------------
 # 3. events summary of a Delphes ROOT file
 # ------------------------------------------------------------------------------------------------
 def test_events_summary_of_a_delphes_file(capsys, delphes_file):
@@ -119,3 +159,67 @@ def test_events_summary_format_option_with_a_delphes_file(capsys, delphes_file):
     assert err == f"recast-ml: error: --format hepmc3 is for HepMC/LHE files; {delphes_file} is a Delphes ROOT file\n"
 
 
+# ------------------------------------------------------------------------------------------------
+# 4. standard input: the GenCrossSection of a recast-written stream, as from the file
+# ------------------------------------------------------------------------------------------------
+def test_event_file_tools_and_peek(recast_sample, hepmc_files):
+    """The reader keeps the run information's tool lines; peek() leaves its events to the next read."""
+    with EventFile(recast_sample) as f:
+        first = f.peek(5)
+        assert f.tools == [f"recast_ml|{__version__}|HepMC3Writer"]
+        assert first.cross_section_pb == 0.0284
+        again = f.read(1000)
+        assert again is first
+        rest = f.read(1000)
+    whole = read_events(recast_sample)
+    assert len(first) == 5
+    assert len(rest) == len(whole) - 5
+    assert np.array_equal(np.concatenate([first.px, rest.px]), whole.px)
+    with EventFile(hepmc_files["hepmc2"]) as f:
+        f.peek(1)
+        assert f.tools == []
+
+
+def _pipe(args: list[str], data: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "recast_ml", *args], input=data, capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_standard_input_takes_the_cross_section_of_a_recast_written_stream(tmp_path, recast_sample, compressed):
+    """`recast-ml run --events - < FILE`: σ (and its error) from the stream's GenCrossSection as
+    with `--events FILE`; the same yields."""
+    args = ["run", "--analysis", "ATLAS-SUSY-2019-04", "--no-progress", "--threads", "2"]
+    assert main([*args, "--events", str(recast_sample), "-o", str(tmp_path / "file")]) == 0
+    data = recast_sample.read_bytes()
+    proc = _pipe([*args, "--events", "-", "-o", str(tmp_path / "pipe")], gzip.compress(data) if compressed else data)
+    assert proc.returncode == 0, proc.stderr.decode()
+    a = json.loads((tmp_path / "file" / "results.json").read_text())
+    b = json.loads((tmp_path / "pipe" / "results.json").read_text())
+    assert b["input"]["cross_section_pb"] == a["input"]["cross_section_pb"] == 0.0284
+    assert math.isclose(b["input"]["cross_section_rel_error"], 0.1, rel_tol=1e-12)
+    assert (
+        b["input"]["cross_section_source"] == f"GenCrossSection of standard input (written by recast_ml {__version__})"
+    )
+    assert b["input"]["cross_section_rel_error_source"] == "GenCrossSection error of standard input"
+    assert b["input"]["n_events"] == a["input"]["n_events"] == 12
+    (ra,), (rb,) = a["analyses"], b["analyses"]
+    assert [r["cutflow"] for r in ra["regions"]] == [r["cutflow"] for r in rb["regions"]]
+    # a given --cross-section still wins
+    proc = _pipe([*args, "--events", "-", "--cross-section", "5fb", "-o", str(tmp_path / "given")], data)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads((tmp_path / "given" / "results.json").read_text())["input"]["cross_section_pb"] == 0.005
+
+
+def test_standard_input_from_another_writer_needs_a_cross_section(tmp_path, hepmc_files):
+    """pyhepmc's file carries a GenCrossSection (511 pb, the 'generator's'): not used, by path or
+    on standard input; the message says what to give and why."""
+    args = ["run", "--analysis", "ATLAS-SUSY-2019-04", "--no-progress"]
+    proc = _pipe([*args, "--events", "-", "-o", str(tmp_path / "o")], hepmc_files["hepmc3"].read_bytes())
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "recast-ml: error: standard input (--events -): a cross section is needed to compute yields: pass "
+        "--cross-section with a unit (e.g. 28.4fb); only a stream written by recast-ml"
+    )
+    assert not (tmp_path / "o").exists()

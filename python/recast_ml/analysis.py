@@ -29,6 +29,7 @@ from . import _core
 from ._core import ConfigError, ModelError
 from ._data import analyses_dir
 from .events import EventBatch
+from .io import EventFile
 from .objects import ObjectTable
 
 log = logging.getLogger(__name__)
@@ -1641,21 +1642,25 @@ def run_batches(
     return out
 
 
+#: events read at once from event files (:func:`run_files`)
+FILE_CHUNK = 2000
+
+
 def run_files(
     analyses: Sequence[Analysis],
-    files: Sequence[str | os.PathLike[str]],
+    files: Sequence[str | os.PathLike[str] | EventFile],
     *,
     cross_section: float | None = None,
     luminosity: float | None = None,
     threads: int = 1,
-    chunk_size: int = 2000,
+    chunk_size: int = FILE_CHUNK,
     progress: bool = False,
 ) -> list[AnalysisResult]:
     """:func:`run_batches` on the events of ``files`` (HepMC2/3 or LHE, plain or gzip; e.g. the
-    parts of one sample) read in chunks of ``chunk_size`` events, each chunk once for all analyses."""
+    parts of one sample) read in chunks of ``chunk_size`` events, each chunk once for all analyses.
+    An entry may be an :class:`~recast_ml.io.EventFile` opened already (e.g. standard input whose
+    first events were peeked at); it is read from where it stands and closed."""
     from tqdm import tqdm
-
-    from .io import EventFile
 
     if not files:
         raise ConfigError("run_files: no event files given")
@@ -1669,14 +1674,19 @@ def run_files(
                 # gzip: decompression (one thread) is the bottleneck; parser workers beyond the
                 # free cores only compete with it (benchmarks/results/readers.md: 0.83-0.92x on 2 cores)
                 gz = str(path).endswith(".gz")
-                with EventFile(path, threads=max(1, threads - 1) if gz else threads) as f:
+                f = (
+                    path
+                    if isinstance(path, EventFile)
+                    else EventFile(path, threads=max(1, threads - 1) if gz else threads)
+                )
+                with f:
                     for chunk in f.batches(chunk_size):
                         n_file += len(chunk)
                         bar.update(len(chunk))
                         yield chunk
                 if n_file == 0:
-                    raise ConfigError("the event file holds no events", file=str(path))
-                log.info("%s: %d events", path, n_file)
+                    raise ConfigError("the event file holds no events", file=str(f.path))
+                log.info("%s: %d events", f.path, n_file)
 
     # with threads >= 2 the next chunk is read while the current one is reconstructed and analysed
     stream = prefetched(chunks()) if threads >= 2 else chunks()

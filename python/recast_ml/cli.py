@@ -693,10 +693,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--delphes",
         choices=("objects", "truth"),
-        default="objects",
+        default=None,
         help="Delphes ROOT files in --events (detected by content): 'objects' (default) = the Delphes Jet, Electron, "
         "Muon, Photon, MissingET branches, no detector emulation (the results list how they differ from the card's "
-        "objects); 'truth' = the Particle branch through recast's detector emulation",
+        "objects); 'truth' = the Particle branch through recast's detector emulation. Only for Delphes ROOT "
+        "input: given with HepMC/LHE files, standard input, --generate or --slha it is an error",
     )
     run.add_argument(
         "--write-events",
@@ -717,7 +718,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the signal cross section with a unit: 28.4fb, 0.0284pb, 2.84e1 fb (units pb, fb, ab, nb, ub, mb); a "
         "bare number is pb (the results say so). Default for --generate: the model's NNLO+NNLL table (NLO+NLL for "
         "higgsinos), with its theory uncertainty; for --slha: the file's XSECTION blocks for --process; for "
-        "--events: the file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events",
+        "--events: the file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events (also when it "
+        "comes on standard input, --events -)",
     )
     run.add_argument(
         "--cross-section-error",
