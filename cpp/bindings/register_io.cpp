@@ -22,6 +22,7 @@ void register_io(py::module_& m) {
         .def_property_readonly("format", [](const EventReader& r) { return recast::io::to_string(r.format()); })
         .def_property_readonly("path", &EventReader::path)
         .def_property_readonly("weight_names", &EventReader::weight_names)
+        .def_property_readonly("tools", &EventReader::tools)
         .def_property_readonly("cross_section_pb", &EventReader::cross_section_pb)
         .def_property_readonly("cross_section_error_pb", &EventReader::cross_section_error_pb)
         .def_property_readonly("events_read", &EventReader::events_read);

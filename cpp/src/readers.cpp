@@ -137,6 +137,7 @@ public:
     bool names_exact_ = false;    // weight names separated by "\|" (not by blanks)
     bool names_changed_ = false;  // weight_names_ set by a line since the flag was cleared
     double xs_ = kNaN, xs_err_ = kNaN;
+    std::vector<std::string> tools_;  ///< run-info tool lines (HepMC3 'T' lines outside events)
 
 protected:
     void need_event(std::string_view line) const {
@@ -214,8 +215,10 @@ public:
             }
         } else if (tag == 'A') {
             parse_attribute(line);
+        } else if (tag == 'T' && !in_event_) {  // run-info tool line: kept (which program wrote the file)
+            tools_.emplace_back(trim(line.substr(1)));
         } else if (tag == 'T' || tag == 'H' || tag == 'F' || tag == 'C' || tag == 'N') {
-            // tool info / no information we keep
+            // no information we keep
         } else {
             src_->fail(ev_index(), "unexpected line '" + excerpt(line) + "' (expected a HepMC3 E/U/W/A/P/V/T line)");
         }
@@ -745,6 +748,7 @@ public:
 
     Format format() const override { return format_; }
     const std::vector<std::string>& weight_names() const override { return parser_->weight_names_; }
+    const std::vector<std::string>& tools() const override { return parser_->tools_; }
     double cross_section_pb() const override { return parser_->xs_; }
     double cross_section_error_pb() const override { return parser_->xs_err_; }
     const std::string& path() const override { return src_->path(); }

@@ -29,6 +29,7 @@ from . import _core
 from ._core import ConfigError, ModelError
 from ._data import analyses_dir
 from .events import EventBatch
+from .io import EventFile
 from .objects import ObjectTable
 
 log = logging.getLogger(__name__)
@@ -1035,6 +1036,70 @@ def _included_origin(doc: Mapping[str, Any], line: int | None, column: int | Non
     return next(iter(found)) if len(found) == 1 and not own else None
 
 
+def _card_name(card: Any) -> str:
+    """The name a detector card is known by: a bundled card's short name, else its file."""
+    from .cards import BUNDLED
+
+    return next((n for n, f in BUNDLED.items() if Path(card.source).name == f), str(card.source))
+
+
+def _scope_collection(doc: Mapping[str, Any], line: int | None, column: int | None, collections: Any) -> str | None:
+    """The card collection whose objects the object selection at ``line:column`` of the resolved
+    definition selects (its ``from``, followed through derived objects), None if not one."""
+    if line is None:
+        return None
+    entries = [o for o in doc.get("objects", []) if isinstance(o, Mapping) and isinstance(o.get("name"), str)]
+    derived = {str(o["name"]): o.get("from") for o in entries}
+    found = set()
+    for o in entries:
+        text = o.get("select")
+        if isinstance(text, Located) and text.line <= line <= text.line + text.count("\n"):
+            if text.line == line and column is not None and not text.col <= column <= text.col + len(text):
+                continue
+            source, seen = o.get("from"), set()
+            while isinstance(source, str) and source not in collections and source not in seen:
+                seen.add(source)
+                source = derived.get(source)
+            if isinstance(source, str) and source in collections:
+                found.add(source)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _card_mismatch(err: ConfigError, definition: Definition, detector: Any) -> str | None:
+    """For an "unknown name" error of a definition compiled for another card than its own: one
+    line saying which collection of the card lacks the field (or the card the collection) and which
+    card the analysis is written for; None for any other error (e.g. a typo: the name is not in the
+    analysis' own card either)."""
+    from .detector import Detector
+
+    m = re.match(r"unknown name '([A-Za-z_]\w*)'", err.message)
+    own_name = definition.info.get("detector", "atlas_run2")
+    if m is None or detector is None or not isinstance(own_name, str):
+        return None
+    try:
+        own = Detector(own_name)
+    except (ConfigError, OSError):
+        return None
+    if own.card.hash == detector.card.hash:
+        return None
+    name = m.group(1)
+    given, written = _core.detector_schema(detector._detector), _core.detector_schema(own._detector)
+    card = _card_name(detector.card)
+    tail = f"; {definition.id} is written for the card {own_name!r}"
+    scope = _scope_collection(definition.doc, err.line, err.column, given["collections"])
+    if scope is not None and name in written["collections"].get(scope, []):
+        fields = list(given["collections"][scope])
+        prefix = name.split("_")[0] + "_" if "_" in name else None
+        alike = [f for f in fields if prefix and f.startswith(prefix)]
+        listed = f"its {prefix}* fields: {', '.join(alike)}" if alike else f"its fields: {', '.join(fields)}"
+        return f"the detector card {card!r} gives {scope!r} no field {name!r} ({listed}){tail}"
+    if name in written["collections"] or name in written["records"]:
+        what = "collection" if name in written["collections"] else "record"
+        has = ", ".join([*given["collections"], *given["records"]])
+        return f"the detector card {card!r} has no {what} {name!r} (it has: {has}){tail}"
+    return None
+
+
 def find_definition(name_or_path: str | os.PathLike[str]) -> Path:
     """A YAML file, a directory holding ``analysis.yaml``, or a bundled analysis ID."""
     p = Path(name_or_path)
@@ -1362,9 +1427,12 @@ class Analysis:
             self._core = _core.Analysis.from_json(text, str(definition.path), dict(input_schema), blobs)
         except ConfigError as e:  # text from an included file: name that file
             origin = _included_origin(definition.doc, e.line, e.column) if e.file == str(definition.path) else None
-            if origin is None:
+            mismatch = _card_mismatch(e, definition, detector)  # a name of another card's objects
+            if origin is None and mismatch is None:
                 raise
-            raise ConfigError(e.message, file=origin, line=e.line, column=e.column) from e
+            raise ConfigError(
+                e.message if mismatch is None else mismatch, file=origin or e.file, line=e.line, column=e.column
+            ) from e
         # regions left out because a model file is absent (region -> reason); see Definition.unavailable
         self.unavailable: dict[str, str] = definition.unavailable()
         for region, reason in self.unavailable.items():
@@ -1590,21 +1658,25 @@ def run_batches(
     return out
 
 
+#: events read at once from event files (:func:`run_files`)
+FILE_CHUNK = 2000
+
+
 def run_files(
     analyses: Sequence[Analysis],
-    files: Sequence[str | os.PathLike[str]],
+    files: Sequence[str | os.PathLike[str] | EventFile],
     *,
     cross_section: float | None = None,
     luminosity: float | None = None,
     threads: int = 1,
-    chunk_size: int = 2000,
+    chunk_size: int = FILE_CHUNK,
     progress: bool = False,
 ) -> list[AnalysisResult]:
     """:func:`run_batches` on the events of ``files`` (HepMC2/3 or LHE, plain or gzip; e.g. the
-    parts of one sample) read in chunks of ``chunk_size`` events, each chunk once for all analyses."""
+    parts of one sample) read in chunks of ``chunk_size`` events, each chunk once for all analyses.
+    An entry may be an :class:`~recast_ml.io.EventFile` opened already (e.g. standard input whose
+    first events were peeked at); it is read from where it stands and closed."""
     from tqdm import tqdm
-
-    from .io import EventFile
 
     if not files:
         raise ConfigError("run_files: no event files given")
@@ -1618,14 +1690,19 @@ def run_files(
                 # gzip: decompression (one thread) is the bottleneck; parser workers beyond the
                 # free cores only compete with it (benchmarks/results/readers.md: 0.83-0.92x on 2 cores)
                 gz = str(path).endswith(".gz")
-                with EventFile(path, threads=max(1, threads - 1) if gz else threads) as f:
+                f = (
+                    path
+                    if isinstance(path, EventFile)
+                    else EventFile(path, threads=max(1, threads - 1) if gz else threads)
+                )
+                with f:
                     for chunk in f.batches(chunk_size):
                         n_file += len(chunk)
                         bar.update(len(chunk))
                         yield chunk
                 if n_file == 0:
-                    raise ConfigError("the event file holds no events", file=str(path))
-                log.info("%s: %d events", path, n_file)
+                    raise ConfigError("the event file holds no events", file=str(f.path))
+                log.info("%s: %d events", f.path, n_file)
 
     # with threads >= 2 the next chunk is read while the current one is reconstructed and analysed
     stream = prefetched(chunks()) if threads >= 2 else chunks()

@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -379,8 +380,11 @@ def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[s
 
 
 def _cmd_events_summary(args: argparse.Namespace) -> int:
+    from .delphes import is_root_file
     from .io import EventFile
 
+    if is_root_file(args.file):  # by content, as recast-ml run --events does
+        return _delphes_summary(args)
     n_ev = n_part = n_final = 0
     sum_w = 0.0
     with EventFile(args.file, args.format) as f:
@@ -394,6 +398,33 @@ def _cmd_events_summary(args: argparse.Namespace) -> int:
         print(f"particles/event: {n_part / max(n_ev, 1):.1f} ({n_final / max(n_ev, 1):.1f} final state)")
         print(f"sum of weights:  {sum_w:.6g}")
         print(f"cross section:   {f.cross_section_pb:.6g} pb")
+    return 0
+
+
+def _delphes_summary(args: argparse.Namespace) -> int:
+    """``events summary`` of a Delphes ROOT file: the counts of the event files and the objects."""
+    from .delphes import TREE, summarise
+
+    if args.format != "auto":
+        raise ConfigError(f"--format {args.format} is for HepMC/LHE files; {args.file} is a Delphes ROOT file")
+    s = summarise(args.file)
+    per = max(s.events, 1)
+    print(f"file:            {args.file} (Delphes ROOT, tree {TREE!r})")
+    print(f"events:          {s.events}")
+    if s.particles is not None and s.final_state is not None:
+        print(f"particles/event: {s.particles / per:.1f} ({s.final_state / per:.1f} final state; Particle branch)")
+    if s.objects:
+        print("objects/event:   " + ", ".join(f"{n / per:.2f} {name}" for name, n in s.objects.items()))
+    print(f"sum of weights:  {s.sum_weights:.6g}")
+    if not (math.isfinite(s.cross_section_pb) and s.cross_section_pb > 0):
+        found = "" if math.isnan(s.cross_section_pb) else f" (Event.CrossSection = {s.cross_section_pb:.6g})"
+        print(f"cross section:   none in the file{found}; recast-ml run needs --cross-section")
+    else:
+        print(
+            f"cross section:   {s.cross_section_pb:.6g} pb (Event.CrossSection, the generator's; "
+            "recast-ml run does not use it: give --cross-section)"
+        )
+    print("read by:         recast-ml run --events FILE [--delphes objects|truth] (Delphes objects or truth particles)")
     return 0
 
 
@@ -592,13 +623,18 @@ def build_parser() -> argparse.ArgumentParser:
     evs = sub.add_parser("events", help="event-file tools").add_subparsers(
         dest="events_command", required=True, metavar="COMMAND", help="one of:"
     )
-    summ = evs.add_parser("summary", help="count events and particles of a HepMC/LHE file")
-    summ.add_argument("file", type=Path, help="HepMC2/3 or LHE event file (plain or .gz)")
+    summ = evs.add_parser(
+        "summary", help="count events and particles of a HepMC/LHE file (and the objects of a Delphes ROOT file)"
+    )
+    summ.add_argument(
+        "file", type=Path, help="HepMC2/3 or LHE event file (plain or .gz), or a Delphes ROOT file (by content)"
+    )
     summ.add_argument(
         "--format",
         default="auto",
         choices=("auto", "hepmc3", "hepmc2", "lhe"),
-        help="file format (default: detected from the content)",
+        help="file format of a HepMC/LHE file (default: detected from the content; a Delphes ROOT file is always "
+        "recognised by its content)",
     )
     summ.set_defaults(func=_cmd_events_summary)
 
@@ -657,10 +693,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--delphes",
         choices=("objects", "truth"),
-        default="objects",
+        default=None,
         help="Delphes ROOT files in --events (detected by content): 'objects' (default) = the Delphes Jet, Electron, "
         "Muon, Photon, MissingET branches, no detector emulation (the results list how they differ from the card's "
-        "objects); 'truth' = the Particle branch through recast's detector emulation",
+        "objects); 'truth' = the Particle branch through recast's detector emulation. Only for Delphes ROOT "
+        "input: given with HepMC/LHE files, standard input, --generate or --slha it is an error",
     )
     run.add_argument(
         "--write-events",
@@ -681,7 +718,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the signal cross section with a unit: 28.4fb, 0.0284pb, 2.84e1 fb (units pb, fb, ab, nb, ub, mb); a "
         "bare number is pb (the results say so). Default for --generate: the model's NNLO+NNLL table (NLO+NLL for "
         "higgsinos), with its theory uncertainty; for --slha: the file's XSECTION blocks for --process; for "
-        "--events: the file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events",
+        "--events: the file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events (also when it "
+        "comes on standard input, --events -)",
     )
     run.add_argument(
         "--cross-section-error",

@@ -246,6 +246,51 @@ class DelphesFile:
         self.close()
 
 
+@dataclass
+class FileSummary:
+    """What ``recast-ml events summary`` shows of a Delphes file (:func:`summarise`)."""
+
+    events: int = 0
+    particles: int | None = None  # Particle branch entries (None: no such branch)
+    final_state: int | None = None  # of them with Status 1
+    objects: dict[str, int] = field(default_factory=dict)  # collection -> entries, for the branches present
+    sum_weights: float = 0.0
+    cross_section_pb: float = math.nan  # Event.CrossSection of the last event (the generator's)
+
+
+#: the object branches counted by :func:`summarise`: collection name -> Delphes branch
+SUMMARY_OBJECTS = {"jets": "Jet.PT", "electrons": "Electron.PT", "muons": "Muon.PT", "photons": "Photon.PT"}
+
+
+def summarise(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> FileSummary:
+    """Counts of a Delphes file, read in chunks: events, truth particles (all / status 1),
+    reconstructed objects per collection, Σ Event.Weight (1 per event without the branch) and the
+    generator's Event.CrossSection; InputError naming the file for one that is not readable."""
+    import awkward as ak
+
+    out = FileSummary()
+    with DelphesFile(path) as f:
+        particles = f.has("Particle.Status")
+        branches = [b for b in SUMMARY_OBJECTS.values() if f.has(b)] + (["Particle.Status"] if particles else [])
+        optional = [b for b in ("Event.Weight", "Event.CrossSection") if f.has(b)]
+        if particles:
+            out.particles = out.final_state = 0
+        out.objects = {name: 0 for name, b in SUMMARY_OBJECTS.items() if f.has(b)}
+        for first, arrays in f.chunks(branches, chunk_size, optional):
+            n = min(chunk_size, f.n_events - first)
+            out.events += n
+            out.sum_weights += float(_weights(arrays, n, f.path, first).sum())
+            for name in out.objects:
+                out.objects[name] += int(ak.sum(ak.num(arrays[SUMMARY_OBJECTS[name]], axis=1)))
+            if particles:
+                status = arrays["Particle.Status"]
+                out.particles = (out.particles or 0) + int(ak.sum(ak.num(status, axis=1)))
+                out.final_state = (out.final_state or 0) + int(ak.sum(status == 1))
+            if "Event.CrossSection" in arrays and n:
+                out.cross_section_pb = float(_first(arrays, "Event.CrossSection", math.nan, n)[-1])
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # helpers on awkward chunks
 # ------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class EventFile:
         self.path = Path(path)
         self.threads = threads
         self._reader: _core.EventReader | None = _core.open_events(str(self.path), format, threads)
+        self._peeked: EventBatch | None = None  # read by peek(), returned by the next read()
         log.debug("opened %s (%s, %d thread(s))", self.path, self._reader.format, threads)
 
     @property
@@ -46,6 +47,13 @@ class EventFile:
     @property
     def weight_names(self) -> list[str]:
         return list(self._open().weight_names)
+
+    @property
+    def tools(self) -> list[str]:
+        """The run information's tool lines read so far (HepMC3 ``T`` lines before the first
+        event, e.g. ``"recast_ml|0.1.0|HepMC3Writer"``: the program that wrote the file); empty
+        for HepMC2 and LHE. Complete once an event has been read (or peeked)."""
+        return list(self._open().tools)
 
     @property
     def cross_section_pb(self) -> float:
@@ -62,10 +70,22 @@ class EventFile:
         return self._reader
 
     def read(self, max_events: int) -> EventBatch:
-        """Next ``max_events`` events (fewer at the end; empty at end of file)."""
+        """Next ``max_events`` events (fewer at the end; empty at end of file); after
+        :meth:`peek`, the peeked events (whatever ``max_events``)."""
         if max_events < 1:
             raise _core.ConfigError("max_events must be >= 1")
+        if self._peeked is not None:
+            batch, self._peeked = self._peeked, None
+            return batch
         return EventBatch(self._open().read(max_events))
+
+    def peek(self, max_events: int) -> EventBatch:
+        """The next ``max_events`` events without consuming them: the next :meth:`read` returns
+        this batch (a stream, e.g. standard input, is still read once). Afterwards the reader's
+        properties (:attr:`tools`, :attr:`cross_section_pb`, ...) are those after these events."""
+        if self._peeked is None:
+            self._peeked = self.read(max_events)
+        return self._peeked
 
     def batches(self, batch_size: int = 1000) -> Iterator[EventBatch]:
         while True:
@@ -76,6 +96,7 @@ class EventFile:
 
     def close(self) -> None:
         self._reader = None
+        self._peeked = None
 
     def __enter__(self) -> EventFile:
         return self

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import provenance, xsec
-from ._core import ConfigError
-from .analysis import Analysis, AnalysisResult, run_batches, run_files
+from ._core import ConfigError, RecastError
+from .analysis import FILE_CHUNK, Analysis, AnalysisResult, run_batches, run_files
 from .catalogue import expand_names, status
 from .events import EventBatch
-from .io import HepMC3Writer, as_paths
+from .io import EventFile, HepMC3Writer, as_paths
 from .report import run_report
 from .statistics import MIN_MC_EVENTS, RegionStatistics, best_expected, read_signal_regions, region_statistics
 from .variations import add_sample_members
@@ -229,7 +229,7 @@ def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
     from .io import EventFile
 
     if any(str(f) == STDIN for f in files):
-        return None  # a stream is read once: its GenCrossSection is not looked at before the run
+        return None  # a stream is read once: stream_cross_section looks at it through the run's reader
     versions = [_written_by_recast(f) for f in files]
     if any(v is None for v in versions):
         return None
@@ -238,12 +238,31 @@ def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
         with EventFile(f) as ef:
             errors.append(ef.read(1).cross_section_error_pb)
             values.append(ef.cross_section_pb)
-    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) != min(values):
+    if max(values) != min(values):
         return None
-    source = f"GenCrossSection of {files[0]} (written by recast_ml {versions[0]})"
-    if math.isfinite(errors[0]) and errors[0] > 0:
-        return xsec.SampleCrossSection(values[0], source, errors[0] / values[0], f"GenCrossSection error of {files[0]}")
-    return xsec.SampleCrossSection(values[0], source)
+    return _recast_cross_section(values[0], errors[0], str(files[0]), str(versions[0]))
+
+
+def stream_cross_section(stream: EventFile) -> xsec.SampleCrossSection | None:
+    """:func:`file_cross_section` of a sample on standard input (``--events -``), read once: the
+    reader's tool lines and the GenCrossSection of the first events, which :meth:`EventFile.peek`
+    leaves for the run to read."""
+    first = stream.peek(FILE_CHUNK)
+    version = next((t.split("|")[1] for t in stream.tools if t.startswith(_RECAST_TOOL[2:])), None)
+    if version is None or len(first) == 0:
+        return None
+    return _recast_cross_section(first.cross_section_pb, first.cross_section_error_pb, "standard input", version)
+
+
+def _recast_cross_section(value: float, error: float, name: str, version: str) -> xsec.SampleCrossSection | None:
+    """σ (pb) of a recast-written sample from its GenCrossSection value and error, None if no
+    positive value; ``name`` names the file (or standard input) in the source."""
+    if not (math.isfinite(value) and value > 0):
+        return None
+    source = f"GenCrossSection of {name} (written by recast_ml {version})"
+    if math.isfinite(error) and error > 0:
+        return xsec.SampleCrossSection(value, source, error / value, f"GenCrossSection error of {name}")
+    return xsec.SampleCrossSection(value, source)
 
 
 def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
@@ -344,7 +363,7 @@ def run_job(
     progress: bool = False,
     write_events: str | os.PathLike[str] | None = None,
     command_line: Sequence[str] | None = None,
-    delphes: str = "objects",
+    delphes: str | None = None,
     variations: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Runs the analyses on one signal sample and writes ``output/results.json`` and
@@ -368,7 +387,8 @@ def run_job(
             (``"28.4fb"``, ``"0.0284 pb"``; :func:`recast_ml.xsec.parse_cross_section`). Default:
             for ``generate`` the model's NNLO+NNLL (NLO+NLL for electroweakinos) table, for
             ``slha`` the file's XSECTION blocks, for ``events`` the file's GenCrossSection if
-            recast_ml wrote the file; otherwise required.
+            recast_ml wrote the file (a path or ``"-"``: :func:`stream_cross_section`);
+            otherwise required.
         cross_section_error: its relative theory uncertainty (``"10%"``, ``0.1``, ``"2.8fb"``;
             :func:`recast_ml.xsec.parse_cross_section_error`); tables and XSECTION blocks carry
             their own. With an uncertainty every SR also gets r and CLs at σ ± 1σ.
@@ -382,7 +402,8 @@ def run_job(
         delphes: for Delphes ROOT files in ``events`` (detected by content): ``"objects"`` (the
             Delphes objects, no detector emulation; the results list how they differ from the
             card's) or ``"truth"`` (the Particle branch through recast's emulation); see
-            :mod:`recast_ml.delphes`.
+            :mod:`recast_ml.delphes`. Default (None): ``"objects"``; given with any other input
+            (HepMC, LHE, standard input, ``generate``, ``slha``) it is a ConfigError.
         variations: generator variations of the signal sample (:mod:`recast_ml.variations`:
             names such as ``"isr,fsr,xsec"``, ``"default"``, ``"all"``, or a user YAML file):
             every SR gets each member's yield, the envelope as a profiled signal uncertainty
@@ -417,33 +438,20 @@ def run_job(
     gen: PythiaGenerator | None = None
     files: list[Path] = []
     delphes_notes: list[dict[str, Any]] = []
+    _check_delphes_option(delphes)
+    if delphes is not None and events is None:
+        raise ConfigError(
+            f"--delphes {delphes} applies to Delphes ROOT files in --events; "
+            f"{'--generate' if generate is not None else '--slha'} makes its own events"
+        )
     if events is not None:
-        from .delphes import root_inputs, run_delphes
-
         files = _event_files(events)
         if write_events is not None:
             raise ConfigError("--write-events keeps a generated sample; with --events the sample is a file already")
-        is_root = root_inputs(files)
-        from_file = None if is_root else file_cross_section(files)
-        if given is not None:
-            if from_file and not math.isclose(from_file.pb, given.pb, rel_tol=1e-9):
-                log.warning("%s used, not the %s: %g pb", given.source, from_file.source, from_file.pb)
-        elif from_file is not None:
-            given = from_file
-        else:
-            raise ConfigError(
-                f"{files[0]}: a cross section is needed to compute yields: pass --cross-section with a unit "
-                "(e.g. 28.4fb); the generator's value in the file is not used (it is usually LO)"
-            )
+        given, results, delphes_notes = _run_events(
+            loaded, files, given, vset, delphes=delphes, threads=threads, progress=progress
+        )
         xs, xs_source = given.pb, given.source
-        _check_cross_section_variation(vset, given)
-        # streamed in chunks: memory bounded whatever the sample size
-        if is_root:
-            results, delphes_notes = run_delphes(
-                loaded, files, how=delphes, cross_section=xs, threads=threads, progress=progress
-            )
-        else:
-            results = run_files(loaded, files, cross_section=xs, threads=threads, progress=progress)
     else:
         gen, given = _sample_generator(
             generate=generate,
@@ -521,6 +529,84 @@ def run_job(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
+
+
+def _run_events(
+    loaded: list[Analysis],
+    files: list[Path],
+    given: xsec.SampleCrossSection | None,
+    vset: Any,
+    *,
+    delphes: str | None,
+    threads: int,
+    progress: bool,
+) -> tuple[xsec.SampleCrossSection, list[AnalysisResult], list[dict[str, Any]]]:
+    """The analyses on the event files of one sample (or standard input, or Delphes ROOT files):
+    (the cross section used, the results, the Delphes notes per analysis)."""
+    from .delphes import DEFAULT_PATH, root_inputs, run_delphes
+
+    is_root = root_inputs(files)
+    if delphes is not None and not is_root:
+        raise ConfigError(f"--delphes {delphes} applies to Delphes ROOT files; {_not_root(files[0])}")
+    # standard input is read once: σ from its first events (peeked), which the run then reads
+    stream = EventFile(STDIN, threads=threads) if str(files[0]) == STDIN else None
+    try:
+        if stream is not None:
+            from_file = stream_cross_section(stream)
+        else:
+            from_file = None if is_root else file_cross_section(files)
+        if given is not None:
+            if from_file and not math.isclose(from_file.pb, given.pb, rel_tol=1e-9):
+                log.warning("%s used, not the %s: %g pb", given.source, from_file.source, from_file.pb)
+        elif from_file is not None:
+            given = from_file
+        elif stream is not None:
+            raise ConfigError(
+                "standard input (--events -): a cross section is needed to compute yields: pass --cross-section "
+                "with a unit (e.g. 28.4fb); only a stream written by recast-ml (its run information names "
+                "recast_ml) gives its own, through its GenCrossSection; another generator's value is not used "
+                "(it is usually LO)"
+            )
+        else:
+            raise ConfigError(
+                f"{files[0]}: a cross section is needed to compute yields: pass --cross-section with a unit "
+                "(e.g. 28.4fb); the generator's value in the file is not used (it is usually LO)"
+            )
+        _check_cross_section_variation(vset, given)
+        # streamed in chunks: memory bounded whatever the sample size
+        if is_root:
+            results, notes = run_delphes(
+                loaded, files, how=delphes or DEFAULT_PATH, cross_section=given.pb, threads=threads, progress=progress
+            )
+            return given, results, notes
+        inputs = [stream] if stream is not None else files
+        return given, run_files(loaded, inputs, cross_section=given.pb, threads=threads, progress=progress), []
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def _check_delphes_option(delphes: str | None) -> None:
+    from .delphes import PATHS
+
+    if delphes is not None and delphes not in PATHS:
+        raise ConfigError(f"--delphes {delphes!r}: expected one of {', '.join(PATHS)}")
+
+
+def _not_root(path: Path) -> str:
+    """What an event input that is not a Delphes ROOT file is, for messages ("F is a HepMC3 file")."""
+    from .io import EventFile
+
+    if str(path) == STDIN:
+        return "standard input (--events -) is read as HepMC3, HepMC2 or LHE, never as a Delphes ROOT file"
+    try:
+        with EventFile(path) as f:
+            return f"{path} is a {_FORMAT_NAMES.get(f.format, f.format)} file"
+    except (RecastError, OSError):
+        return f"{path} is not a ROOT file"
+
+
+_FORMAT_NAMES = {"hepmc3": "HepMC3", "hepmc2": "HepMC2", "lhe": "LHE"}
 
 
 def _check_cross_section_variation(vset: Any, given: xsec.SampleCrossSection) -> None:

@@ -40,6 +40,12 @@ public:
     virtual Format format() const = 0;
     /// Weight names declared by the file (may be empty).
     virtual const std::vector<std::string>& weight_names() const = 0;
+    /// The run information's tool lines seen so far (HepMC3 'T' lines before the first event,
+    /// e.g. "recast_ml|0.1.0|HepMC3Writer"); empty for the other formats.
+    virtual const std::vector<std::string>& tools() const {
+        static const std::vector<std::string> none;
+        return none;
+    }
     /// Latest cross section seen in the file in pb (NaN if none so far).
     virtual double cross_section_pb() const = 0;
     virtual double cross_section_error_pb() const = 0;
