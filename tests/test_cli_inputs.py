@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,13 +169,15 @@ def test_event_file_tools_and_peek(recast_sample, hepmc_files):
         first = f.peek(5)
         assert f.tools == [f"recast_ml|{__version__}|HepMC3Writer"]
         assert first.cross_section_pb == 0.0284
-        again = f.read(1000)
-        assert again is first
+        again = f.read(7)  # the 5 peeked events and 2 more
         rest = f.read(1000)
     whole = read_events(recast_sample)
     assert len(first) == 5
-    assert len(rest) == len(whole) - 5
-    assert np.array_equal(np.concatenate([first.px, rest.px]), whole.px)
+    assert len(again) == 7
+    assert again.source == whole.source == str(recast_sample)
+    assert np.array_equal(again.px[: len(first.px)], first.px)
+    assert len(rest) == len(whole) - 7
+    assert np.array_equal(np.concatenate([again.px, rest.px]), whole.px)
     with EventFile(hepmc_files["hepmc2"]) as f:
         f.peek(1)
         assert f.tools == []
@@ -223,3 +226,69 @@ def test_standard_input_from_another_writer_needs_a_cross_section(tmp_path, hepm
         "--cross-section with a unit (e.g. 28.4fb); only a stream written by recast-ml"
     )
     assert not (tmp_path / "o").exists()
+
+
+def _varying_cross_section(src: Path, dst: Path) -> None:
+    """A copy of a recast-written file whose GenCrossSection grows event by event (as a file
+    written without a fixed σ carries Pythia's running estimate): 0.01 pb after the first event."""
+    k = 0
+    out = []
+    for line in src.read_text().splitlines():
+        if line.startswith("A 0 GenCrossSection "):
+            k += 1
+            fields = line.split()
+            fields[3] = repr(0.01 * k)
+            line = " ".join(fields)
+        out.append(line)
+    assert k > 3
+    dst.write_text("\n".join(out) + "\n")
+
+
+def test_standard_input_and_a_path_take_the_same_cross_section_when_it_varies(tmp_path, recast_sample):
+    """By path σ is the GenCrossSection after the first event; the stream takes the same one
+    (it took the last of its first chunk)."""
+    from recast_ml.io import EventFile
+    from recast_ml.run import file_cross_section, stream_cross_section
+
+    varying = tmp_path / "varying.hepmc3"
+    _varying_cross_section(recast_sample, varying)
+    by_path = file_cross_section([varying])
+    with EventFile(varying) as stream:
+        by_stream = stream_cross_section(stream)
+        rest = stream.read(2000)
+    assert by_path is not None
+    assert by_stream is not None
+    assert by_path.pb == by_stream.pb == 0.01
+    assert len(rest) == len(read_events(varying))  # the peeked event is read again, nothing lost
+
+
+def test_a_sample_in_parts_takes_no_file_cross_section_if_one_part_has_none(tmp_path, recast_sample):
+    """Two parts, one without a GenCrossSection: no σ from the files, whatever their order."""
+    from recast_ml.run import file_cross_section
+
+    bare = tmp_path / "bare.hepmc3"
+    bare.write_text("".join(x for x in recast_sample.read_text().splitlines(True) if "GenCrossSection" not in x))
+    assert file_cross_section([recast_sample]) is not None
+    assert file_cross_section([recast_sample, bare]) is None
+    assert file_cross_section([bare, recast_sample]) is None
+
+
+def test_a_peek_does_not_change_how_a_file_is_chunked(recast_sample):
+    """After peek(k) the next read(n) returns n events (the k peeked first): the chunks, and so
+    the order of every sum, are those of a file read without a peek."""
+    from recast_ml.io import EventFile
+
+    with EventFile(recast_sample) as f:
+        plain = [len(b) for b in f.batches(5)]
+    with EventFile(recast_sample) as f:
+        first = f.peek(1)
+        assert len(first) == 1
+        peeked = [len(b) for b in f.batches(5)]
+    assert peeked == plain
+    with EventFile(recast_sample) as f:
+        whole = f.read(100)
+    with EventFile(recast_sample) as f:
+        f.peek(3)
+        again = f.read(100)
+    np.testing.assert_array_equal(again.px, whole.px)
+    np.testing.assert_array_equal(again.event_number, whole.event_number)

@@ -160,7 +160,9 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
         loader.dispose()
 
 
-#: version of the parsed-YAML cache entries (the structure _construct returns, and its encoding)
+#: version of the parsed-YAML cache entries (the structure _construct returns, and its encoding);
+#: the key also holds recast_ml's and PyYAML's versions, so that a cache shared between
+#: installations never hands one the parse of another's loader
 _YAML_CACHE_VERSION = "1"
 
 
@@ -205,8 +207,13 @@ def _yaml_cache(data: bytes, doc: Any = None) -> Any:
     read-only cache is not an error."""
     import hashlib
 
-    digest = hashlib.sha256(data).hexdigest()
-    entry = cache_dir() / "yaml" / f"{digest}-{_YAML_CACHE_VERSION}.json"
+    import yaml
+
+    from . import __version__
+
+    tag = f"{_YAML_CACHE_VERSION}\0{__version__}\0{yaml.__version__}\0".encode()
+    digest = hashlib.sha256(tag + data).hexdigest()
+    entry = cache_dir() / "yaml" / f"{digest}.json"
     if doc is not None:
         try:
             _write_atomic(entry, json.dumps(_yaml_encode(doc), separators=(",", ":")).encode())
@@ -241,7 +248,7 @@ def _validate(doc: Any, path: Path, schema: Any = None) -> None:
         passed = cache_dir() / "valid" / hashlib.sha256(content.encode()).hexdigest()
     except (_Uncacheable, ValueError, TypeError):  # a value JSON cannot hold (a date): always validate
         passed = None
-    if passed is not None and passed.is_file():
+    if passed is not None and _is_file(passed):
         return
     import jsonschema
 
@@ -397,7 +404,7 @@ def load_model(
     # the conversion's own SHA-256 beside it: a cache hit is verified by hashing, without parsing
     # the ONNX (importing `onnx` alone costs ~1.7 s of a `recast-ml run`)
     check_file = cached.with_name(cached.name + ".sha256")
-    if cached.is_file():
+    if _is_file(cached):
         try:
             data_cached = cached.read_bytes()
             if check_file.is_file():
@@ -418,11 +425,22 @@ def load_model(
     return onnx_bytes
 
 
+def _is_file(path: Path) -> bool:
+    """Whether a cache entry exists; an unreadable cache (another user's folder) has none."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    """A cache file written under a temporary name and renamed; a read-only cache is not an error."""
+    """A cache file written under a temporary name (unique per process and thread) and renamed;
+    a read-only cache is not an error."""
+    import threading
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(path.name + f".{os.getpid()}.tmp")
+        part = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
         part.write_bytes(data)
         part.replace(path)
     except OSError as e:

@@ -71,11 +71,18 @@ class EventFile:
 
     def read(self, max_events: int) -> EventBatch:
         """Next ``max_events`` events (fewer at the end; empty at end of file); after
-        :meth:`peek`, the peeked events (whatever ``max_events``)."""
+        :meth:`peek`, the peeked events followed by as many more as make ``max_events`` (all the
+        peeked ones if they are more), so that a peek does not change how a file is chunked."""
         if max_events < 1:
             raise _core.ConfigError("max_events must be >= 1")
         if self._peeked is not None:
             batch, self._peeked = self._peeked, None
+            if 0 < len(batch) < max_events:
+                more = EventBatch(self._open().read(max_events - len(batch)))
+                if len(more):
+                    source = batch.source
+                    batch = EventBatch.concatenate([batch, more])
+                    batch._batch.source = source
             return batch
         return EventBatch(self._open().read(max_events))
 

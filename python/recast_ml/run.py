@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import provenance, xsec
 from ._core import ConfigError, RecastError
-from .analysis import FILE_CHUNK, Analysis, AnalysisResult, run_batches, run_files
+from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .catalogue import expand_names, status
 from .events import EventBatch
 from .io import EventFile, HepMC3Writer, as_paths
@@ -238,16 +238,17 @@ def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
         with EventFile(f) as ef:
             errors.append(ef.read(1).cross_section_error_pb)
             values.append(ef.cross_section_pb)
-    if max(values) != min(values):
+    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) != min(values):
         return None
     return _recast_cross_section(values[0], errors[0], str(files[0]), str(versions[0]))
 
 
 def stream_cross_section(stream: EventFile) -> xsec.SampleCrossSection | None:
     """:func:`file_cross_section` of a sample on standard input (``--events -``), read once: the
-    reader's tool lines and the GenCrossSection of the first events, which :meth:`EventFile.peek`
-    leaves for the run to read."""
-    first = stream.peek(FILE_CHUNK)
+    reader's tool lines and the GenCrossSection after the first event (as for a file), which
+    :meth:`EventFile.peek` leaves for the run to read (its first chunk is that event and the
+    next ``analysis.FILE_CHUNK - 1``, as a file's)."""
+    first = stream.peek(1)
     version = next((t.split("|")[1] for t in stream.tools if t.startswith(_RECAST_TOOL[2:])), None)
     if version is None or len(first) == 0:
         return None

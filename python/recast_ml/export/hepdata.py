@@ -17,7 +17,6 @@ mark for it. Tables:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -130,8 +129,28 @@ def _scalar(x: Any) -> str:
             return x
         if x.isprintable() and not _BREAKS.search(x):
             return "'" + x.replace("'", "''") + "'"
-        return json.dumps(x)  # escaped: a JSON string is a YAML double-quoted scalar
+        return _double_quoted(x)
     raise TypeError(f"cannot write {type(x).__name__} to HEPData YAML")
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+
+
+def _double_quoted(x: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the rest escaped with YAML's
+    own escapes (\\xXX, \\uXXXX, \\UXXXXXXXX: a character beyond U+FFFF is one escape, not
+    a JSON surrogate pair, which YAML does not join)."""
+    out = ['"']
+    for ch in x:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable() and not _BREAKS.match(ch):
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def _emit(x: Any, indent: str, out: list[str]) -> None:
