@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,24 @@ def test_analysis_on_another_experiments_card_names_the_missing_field(tmp_path, 
     assert api.value.line == 8
     assert api.value.column == 85
     assert str(api.value) == err.rstrip("\n").removeprefix("recast-ml: error: ")
+
+
+@pytest.mark.parametrize("analysis", ["ATLAS-SUSY-2019-04", "ATLAS-SUSY-2018-30", "ATLAS-SUSY-2016-07"])
+def test_every_bundled_atlas_analysis_on_the_cms_card_says_which_field_is_missing(analysis):
+    """Also where the missing field is in an overlap condition (2019-04: `only: not btag_MV2c10_70`
+    on jets, analysis.yaml line 22), not an object selection: one line, no caret."""
+    from recast_ml.analysis import Analysis
+
+    with pytest.raises(ConfigError) as err:
+        Analysis.load(analysis, detector="cms_run2")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "^" not in msg
+    assert re.search(r"the detector card 'cms_run2' gives '(jets|electrons)' no field '(btag_MV2c10_70|wp_loose)'", msg)
+    assert msg.endswith(f"{analysis} is written for the card 'atlas_run2'")
+    if analysis == "ATLAS-SUSY-2019-04":
+        assert "analysis.yaml:22:" in msg
+        assert "gives 'jets' no field 'btag_MV2c10_70' (its btag_* fields: btag_CSVv2_L," in msg
 
 
 def test_a_misspelt_name_on_another_card_stays_an_unknown_name(tmp_path):

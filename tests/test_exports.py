@@ -562,3 +562,27 @@ def test_run_writes_the_report_distributions_as_yoda(run_out):
         checked += 1
     assert checked == len(wanted) >= 3
     assert "distributions.yoda" in (out / "report.html").read_text()
+
+
+def test_a_step_without_mc_events_exports_its_upper_error(tmp_path):
+    """A validation step with no MC event (error 0 both ways before) carries its one-sided upper
+    MC error as an asymmetric error (+up, -0); the others keep their symmetric error; the
+    submission passes hepdata-validator."""
+    comparisons = [
+        {"kind": "cutflow", "benchmark": "b1", "region": "SR", "step": "all", "published": 1.0, "ours": 1.0,
+         "ours_error": 0.0, "ratio": 1.0, "ratio_error": 0.0, "tolerance": 0.15, "status": "passed"},
+        {"kind": "cutflow", "benchmark": "b1", "region": "SR", "step": "cut", "published": 2e-4, "ours": 0.0,
+         "ours_error": 0.0, "ours_error_up": 1.5e-4, "ratio": 0.0, "ratio_error": 0.0, "ratio_error_up": 0.75,
+         "tolerance": 0.15, "status": "mc-limited"},
+        {"kind": "cutflow", "benchmark": "b1", "region": "SR", "step": "cut2", "published": 0.5, "ours": 0.45,
+         "ours_error": 0.02, "ratio": 0.9, "ratio_error": 0.04, "tolerance": 0.15, "status": "passed"},
+    ]  # fmt: skip
+    tables = hepdata.validation_tables("TOY-1", comparisons, {"b1": {}})
+    hepdata.write_submission(tmp_path / "hd", tables, "toy")
+    (table,) = tables
+    ours, ratio = table.data()["dependent_variables"][1:3]
+    assert ours["values"][1]["errors"] == [{"asymerror": {"plus": 1.5e-4, "minus": -0.0}, "label": "MC stat"}]
+    assert ratio["values"][1]["errors"] == [{"asymerror": {"plus": 0.75, "minus": -0.0}, "label": "MC stat"}]
+    assert ours["values"][2]["errors"] == [{"symerror": 0.02, "label": "MC stat"}]
+    assert "errors" not in ours["values"][0]
+    _validate_hepdata(tmp_path / "hd")

@@ -1105,6 +1105,11 @@ def _card_mismatch(err: ConfigError, definition: Definition, detector: Any) -> s
     card = _card_name(detector.card)
     tail = f"; {definition.id} is written for the card {own_name!r}"
     scope = _scope_collection(definition.doc, err.line, err.column, given["collections"])
+    if scope is None:  # not an object selection (an overlap condition, a variable): the one collection
+        lacking = [
+            c for c, f in written["collections"].items() if name in f and name not in given["collections"].get(c, [])
+        ]
+        scope = lacking[0] if len(lacking) == 1 and lacking[0] in given["collections"] else None
     if scope is not None and name in written["collections"].get(scope, []):
         fields = list(given["collections"][scope])
         prefix = name.split("_")[0] + "_" if "_" in name else None

@@ -48,9 +48,12 @@ def variable(
     errors: Sequence[Any] | None = None,
     error_label: str = "stat",
     qualifiers: Sequence[Mapping[str, Any]] = (),
+    errors_up: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """One HEPData variable; strings stay strings (labels), numbers are checked finite; a symmetric
-    error per value where ``errors`` is given (finite and not 0: HEPData refuses zero errors)."""
+    error per value where ``errors`` is given (finite and not 0: HEPData refuses zero errors), or an
+    asymmetric one (``asymerror``: + ``errors_up[k]``, − ``errors[k]``) where ``errors_up[k]`` is
+    given (not None), e.g. the one-sided upper MC error of a step with no MC event."""
     header: dict[str, Any] = {"name": name}
     if units is not None:
         header["units"] = units
@@ -59,7 +62,10 @@ def variable(
         entry: dict[str, Any] = {"value": v if isinstance(v, str) else _number(v)}
         if errors is not None and not isinstance(entry["value"], str):
             err = _number(errors[k])
-            if not isinstance(err, str) and err != 0:  # HEPData refuses all-zero errors: none given
+            up = _number(errors_up[k]) if errors_up is not None and errors_up[k] is not None else None
+            if up is not None and not isinstance(up, str) and not isinstance(err, str) and up != 0:
+                entry["errors"] = [{"asymerror": {"plus": up, "minus": -err}, "label": error_label}]
+            elif not isinstance(err, str) and err != 0:  # HEPData refuses all-zero errors: none given
                 entry["errors"] = [{"symerror": err, "label": error_label}]
         out_values.append(entry)
     var: dict[str, Any] = {"header": header}
@@ -387,6 +393,7 @@ def validation_tables(
                             [c["ours"] for c in cs],
                             units=units,
                             errors=[c["ours_error"] for c in cs],
+                            errors_up=[c.get("ours_error_up") for c in cs],
                             error_label="MC stat",
                             qualifiers=q,
                         ),
@@ -394,6 +401,7 @@ def validation_tables(
                             "Ratio recast_ml/published",
                             [c["ratio"] for c in cs],
                             errors=[c["ratio_error"] for c in cs],
+                            errors_up=[c.get("ratio_error_up") for c in cs],
                             error_label="MC stat",
                             qualifiers=q,
                         ),
