@@ -7,6 +7,7 @@ added (one weight: byte-identical)."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -157,6 +158,26 @@ def test_a_wrong_number_of_weights_is_still_an_input_error(tmp_path: Path) -> No
         assert e.value.event == 2
 
 
+def test_events_with_other_weights_in_one_batch_keep_only_the_nominal(tmp_path: Path, caplog) -> None:
+    """Two listings (`cat`) with and without the weights: a batch holding events of both keeps the
+    nominal weights only (a warning); batches within one listing keep theirs."""
+    a, b = tmp_path / "a.hepmc3", tmp_path / "b.hepmc3"
+    write_toy(a, weighted=True)
+    write_toy(b, weighted=False)
+    both = tmp_path / "both.hepmc3"
+    both.write_bytes(a.read_bytes() + b.read_bytes())
+    for threads in (1, 2):
+        whole = read_events(both, threads=threads)
+        assert len(whole) == 8
+        assert whole.variation_weights == {}
+        assert "do not all carry the same weights" in caplog.text
+        with EventFile(both, threads=threads) as f:
+            first, second = f.read(4), f.read(4)
+        assert list(first.variation_weights) == list(MEMBERS)
+        assert second.variation_weights == {}
+        np.testing.assert_array_equal(second.weight, whole.weight[4:])
+
+
 def test_batches_with_other_weight_names_are_refused(tmp_path: Path) -> None:
     out = HepMC3Writer(tmp_path / "x.hepmc3")
     out.write(toy_batch(1, weighted=False))
@@ -243,6 +264,20 @@ def test_a_written_sample_is_run_again_with_its_variation_weights(tmp_path: Path
     assert set(best["signal_variations"]) == set(MEMBERS)
     # the members really differ from the nominal: the weights were read, not ones
     assert any(best["signal_variations"][m]["signal"] != best["signal"] for m in MEMBERS)
+
+    # run_files: the weights follow their events through chunks, reader threads and prefetching
+    from recast_ml.analysis import Analysis, run_files
+
+    plain = tmp_path / "sample.hepmc3"
+    plain.write_bytes(gzip.decompress(sample.read_bytes()))
+    ana = [Analysis.load("ATLAS-SUSY-2018-22")]
+    one = run_files(ana, [sample], cross_section=1.0, variations=MEMBERS)[0]
+    many = run_files(ana, [plain], cross_section=1.0, variations=MEMBERS, threads=3, chunk_size=7)[0]
+    for m in MEMBERS:
+        for region in one.cutflows:
+            assert many.variations[m].yield_(region) == pytest.approx(one.variations[m].yield_(region), rel=1e-12)
+    with pytest.raises(ConfigError, match=r"carry no weight for the variation 'nope'"):
+        run_files(ana, [plain], cross_section=1.0, variations=["nope"], chunk_size=7)
 
 
 # ---- (d) files without the weights, sample members ----------------------------------------------------

@@ -36,6 +36,9 @@ class EventReader {
 public:
     virtual ~EventReader() = default;
     /// Appends up to `max_events` events to `out`; returns how many were read (0 = end of file).
+    /// HepMC events with several weights: the first is `weight`, the others go to
+    /// `extra_weight_names` / `extra_weights` (named by the run-info 'W' line (HepMC3) or the 'N'
+    /// line (HepMC2); "1", "2", ... where the file names none).
     virtual std::size_t read(EventBatch& out, std::size_t max_events) = 0;
     virtual Format format() const = 0;
     /// Weight names declared by the file (may be empty).
