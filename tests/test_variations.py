@@ -169,13 +169,15 @@ def test_a_missing_weight_is_a_typed_error() -> None:
 
 
 # ---- run --variations: refusals before any event -----------------------------------------------------
-def test_run_refuses_generator_variations_with_event_files(tmp_path: Path) -> None:
+def test_run_refuses_sample_variations_with_event_files(tmp_path: Path) -> None:
+    """A sample member needs a generated nominal sample; weight members are read from the files
+    (tests/test_variation_weights_in_files.py)."""
     from recast_ml.run import run_job
 
     f = tmp_path / "e.hepmc"
     f.write_text("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\nHepMC::Asciiv3-END_EVENT_LISTING\n")
-    with pytest.raises(ConfigError, match=r"--variations isr: generator variations need a generated sample"):
-        run_job(["ATLAS-SUSY-2019-04"], events=f, cross_section=1.0, variations="isr,xsec", output=tmp_path / "o")
+    with pytest.raises(ConfigError, match=r"--variations isr_damped: sample variations \(isr_damped\) generate"):
+        run_job(["ATLAS-SUSY-2019-04"], events=f, cross_section=1.0, variations="isr,isr_damped", output=tmp_path / "o")
     assert not (tmp_path / "o").exists()
 
 

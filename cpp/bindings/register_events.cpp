@@ -412,6 +412,20 @@ void register_events(py::module_& m) {
         .def("append", py::overload_cast<const EventBatch&>(&EventBatch::append), py::arg("other"))
         .def("append", [](EventBatch& b, const EventArrays& o) { b.append(o.v); }, py::arg("other"))
         .def("validate", &EventBatch::validate)
+        .def_readonly("extra_weight_names", &EventBatch::extra_weight_names,
+                      "Names of the further weights per event an event file gave (besides the nominal one)")
+        .def_property_readonly(
+            "extra_weights",
+            [](const EventBatch& b) {
+                const auto k = static_cast<py::ssize_t>(b.extra_weight_names.size());
+                const auto n = static_cast<py::ssize_t>(b.extra_weight_names.empty() ? 0 : b.n_events());
+                py::array_t<double> a({n, k});
+                std::copy(b.extra_weights.begin(), b.extra_weights.end(), a.mutable_data());
+                return a;
+            },
+            "The further weights: a new (n_events, len(extra_weight_names)) float64 array")
+        .def_readonly("extra_weights_dropped", &EventBatch::extra_weights_dropped,
+                      "Further weights were dropped: the events did not all carry the same names")
         .def_static("from_arrays", &from_arrays, py::arg("offsets"), py::arg("px"), py::arg("py"), py::arg("pz"),
                     py::arg("e"), py::arg("pid"), py::arg("status"), py::kw_only(), py::arg("mass") = py::none(),
                     py::arg("parent_offsets") = py::none(), py::arg("parents") = py::none(),

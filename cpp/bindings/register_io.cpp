@@ -1,3 +1,4 @@
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include "recast/errors.hpp"
@@ -39,12 +40,25 @@ void register_io(py::module_& m) {
 
     py::class_<recast::io::HepMC3Writer>(m, "HepMC3Writer")
         .def(py::init<const std::string&>(), py::arg("path"))
-        .def("write", [](recast::io::HepMC3Writer& w, const py::object& events, double xs, double xs_err) {
+        .def("write", [](recast::io::HepMC3Writer& w, const py::object& events, double xs, double xs_err,
+                         const std::vector<std::string>& weight_names, const py::object& weights_in) {
             const recast::EventView view = event_view(events);
+            py::array_t<double, py::array::c_style | py::array::forcecast> weights;
+            recast::Span<double> values;
+            if (!weights_in.is_none() || !weight_names.empty()) {
+                weights = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(weights_in);
+                if (!weights || weights.ndim() != 2 || static_cast<std::size_t>(weights.shape(0)) != view.n_events() ||
+                    static_cast<std::size_t>(weights.shape(1)) != weight_names.size())
+                    throw py::value_error("weights must be an (n_events, len(weight_names)) float array");
+                values = recast::Span<double>(weights.data(), static_cast<std::size_t>(weights.size()));
+            }
             py::gil_scoped_release release;
-            return w.write(view, xs, xs_err);
+            return w.write(view, xs, xs_err, weight_names, values);
         }, py::arg("events"), py::arg("cross_section_pb"), py::arg("cross_section_error_pb"),
-           "Append events; returns the number of dropped parent links.")
+           py::arg("weight_names") = std::vector<std::string>{},
+           py::arg("weights") = py::none(),
+           "Append events with further weights per event (weight_names, an (n_events, len(weight_names)) "
+           "array) after the nominal; returns the number of dropped parent links.")
         .def("close", &recast::io::HepMC3Writer::close, "Write the footer and give the file its final name.")
         .def_property_readonly("is_open", &recast::io::HepMC3Writer::is_open)
         .def_property_readonly("events_written", &recast::io::HepMC3Writer::events_written)

@@ -23,6 +23,9 @@ void EventBatch::clear() {
     charge3.clear();
     parent_offsets.assign(1, 0);
     parents.clear();
+    extra_weight_names.clear();
+    extra_weights.clear();
+    extra_weights_dropped = false;
 }
 
 namespace {
@@ -36,9 +39,34 @@ void extend_shifted(std::vector<T>& a, Span<T> b, T shift) {
     a.reserve(a.size() + b.size() - 1);
     for (std::size_t i = 1; i < b.size(); ++i) a.push_back(b[i] + shift);
 }
-}  // namespace
 
-void EventBatch::append(const EventView& o) {
+// Adds the further weights of `n_new` events (names, row-major values) appended after `n_before`
+// events: kept when the names match the batch's (or the batch had no events), else all dropped.
+void merge_extra_weights(EventBatch& b, std::size_t n_before, std::size_t n_new,
+                         const std::vector<std::string>& names, Span<double> values, bool dropped) {
+    if (n_new == 0) return;
+    if (n_before == 0) {
+        b.extra_weight_names = names;
+        b.extra_weights.assign(values.begin(), values.end());
+        b.extra_weights_dropped = dropped;
+    } else if (names == b.extra_weight_names) {
+        b.extra_weights.insert(b.extra_weights.end(), values.begin(), values.end());
+        b.extra_weights_dropped = b.extra_weights_dropped || dropped;
+    } else {
+        b.extra_weight_names.clear();
+        b.extra_weights.clear();
+        b.extra_weights_dropped = true;
+    }
+}
+
+void append_columns(EventBatch& b, const EventView& o) {
+    auto& event_number = b.event_number;
+    auto& weight = b.weight;
+    auto& particle_offsets = b.particle_offsets;
+    auto &px = b.px, &py = b.py, &pz = b.pz, &e = b.e, &mass = b.mass;
+    auto &pid = b.pid, &status = b.status, &charge3 = b.charge3;
+    auto& parent_offsets = b.parent_offsets;
+    auto& parents = b.parents;
     extend(event_number, o.event_number);
     extend(weight, o.weight);
     extend_shifted(particle_offsets, o.particle_offsets, particle_offsets.back());
@@ -53,9 +81,18 @@ void EventBatch::append(const EventView& o) {
     extend_shifted(parent_offsets, o.parent_offsets, parent_offsets.back());
     extend(parents, o.parents);  // event-local indices need no shift
 }
+}  // namespace
+
+void EventBatch::append(const EventView& o) {
+    static const std::vector<std::string> no_names;
+    merge_extra_weights(*this, n_events(), o.n_events(), no_names, {}, false);
+    append_columns(*this, o);
+}
 
 void EventBatch::append(const EventBatch& o) {
-    append(o.view());
+    merge_extra_weights(*this, n_events(), o.n_events(), o.extra_weight_names, o.extra_weights,
+                        o.extra_weights_dropped);
+    append_columns(*this, o.view());
     if (!std::isnan(o.cross_section_pb)) {
         cross_section_pb = o.cross_section_pb;
         cross_section_error_pb = o.cross_section_error_pb;
@@ -63,6 +100,13 @@ void EventBatch::append(const EventBatch& o) {
 }
 
 void EventBatch::begin_event(std::int64_t number, double w) {
+    static const std::vector<std::string> no_names;
+    begin_event(number, w, no_names, {});
+}
+
+void EventBatch::begin_event(std::int64_t number, double w, const std::vector<std::string>& names,
+                             Span<double> values) {
+    merge_extra_weights(*this, event_number.size(), 1, names, values, false);
     event_number.push_back(number);
     weight.push_back(w);
 }

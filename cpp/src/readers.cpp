@@ -96,6 +96,13 @@ double parse_units(Fields& f, const LineContext& src, std::int64_t ev) {
     src.fail(ev, "unknown momentum unit '" + std::string(mom) + "' (expected GEV or MEV)");
 }
 
+// Names "1" .. "count-1" of the weights after the first: unnamed weights are named by their index,
+// as the HepMC3 library names them (the nominal, index 0, is not among them).
+void index_names(std::vector<std::string>& names, std::size_t count) {
+    names.clear();
+    for (std::size_t i = 1; i < count; ++i) names.push_back(std::to_string(i));
+}
+
 // Raw particle as read, before parent resolution.
 struct RawParticle {
     std::int64_t ref;  // HepMC3: production vertex (<0) / parent particle (>0); HepMC2: prod vertex barcode
@@ -187,11 +194,9 @@ public:
                 // the count of names is only an upper bound.
                 const std::int64_t ev = ev_index();
                 weight_ = parse_field<double>(f, *src_, ev, "event weight");
-                std::size_t count = 1;
-                while (!trim(f.rest()).empty()) {
-                    (void)parse_field<double>(f, *src_, ev, "event weight");
-                    ++count;
-                }
+                weights_.assign(1, weight_);
+                while (!trim(f.rest()).empty()) weights_.push_back(parse_field<double>(f, *src_, ev, "event weight"));
+                const std::size_t count = weights_.size();
                 const std::size_t names = weight_names_.size();
                 if (names > 0 && (names_exact_ ? count != names : count > names))
                     src_->fail(ev, std::to_string(count) + " event weights, but the run info declares " +
@@ -238,6 +243,7 @@ public:
         event_line_ = src_->line_number();
         in_event_ = true;
         weight_ = 1.0;
+        weights_.clear();
         unit_ = 1.0;
         particles_.clear();
         // the declared count is checked against the particle lines at the end of the event: it
@@ -361,7 +367,21 @@ public:
                                  "vertex id " + std::to_string(-vid) + " exceeds the declared vertex count");
             vertex_slot_[vid] = k;
         }
-        out.begin_event(number_, weight_);
+        // the further weights by name: the declared names when they are known for this count (with
+        // blank-separated names only when there are as many as values), by index without names
+        const std::size_t count = weights_.size();
+        if (count <= 1) {
+            extra_names_.clear();
+        } else if (weight_names_.size() == count) {
+            if (!std::equal(extra_names_.begin(), extra_names_.end(), weight_names_.begin() + 1, weight_names_.end()))
+                extra_names_.assign(weight_names_.begin() + 1, weight_names_.end());
+        } else if (weight_names_.empty()) {
+            index_names(extra_names_, count);
+        } else {  // blank-separated names, some containing blanks: which is which is unknown
+            extra_names_.clear();
+        }
+        out.begin_event(number_, weight_, extra_names_,
+                        extra_names_.empty() ? Span<double>() : Span<double>(weights_.data() + 1, count - 1));
         const double u = unit_;
         for (const auto& p : particles_) {
             out.add_particle(p.px * u, p.py * u, p.pz * u, p.e * u, p.m * u, p.pid, p.status);
@@ -391,6 +411,8 @@ public:
 
     std::int64_t number_ = 0, declared_vertices_ = 0, declared_particles_ = 0, event_line_ = 0;
     double weight_ = 1.0, unit_ = 1.0;
+    std::vector<double> weights_;          // all values of the event's 'W' line
+    std::vector<std::string> extra_names_;  // names of weights_[1:]
     double pending_xs_ = kNaN, pending_xs_err_ = kNaN;
     std::vector<RawParticle> particles_;
     std::vector<std::int64_t> vertex_ids_, vertex_in_, vertex_offsets_, vertex_slot_;
@@ -456,9 +478,11 @@ public:
         for (std::int64_t i = 0; i < nrandom; ++i) (void)parse_field<std::int64_t>(f, *src_, ev, "random state");
         const auto nweights = parse_count(f, *src_, ev, "number of weights");
         weight_ = 1.0;
+        weights_.clear();
         for (std::int64_t i = 0; i < nweights; ++i) {
             const double w = parse_field<double>(f, *src_, ev, "event weight");
             if (i == 0) weight_ = w;
+            weights_.push_back(w);
         }
         expect_end(f, *src_, ev, "the event line", "the event weights");
         event_line_ = src_->line_number();
@@ -579,7 +603,18 @@ public:
         for (std::size_t i = 0; i < np; ++i)
             if (end_slot_[i] >= 0) in_list_[fill_[end_slot_[i]]++] = static_cast<std::int32_t>(i);
 
-        out.begin_event(number_, weight_);
+        // the further weights by the 'N' line's names (by index without one, as HepMC3 names them)
+        const std::size_t count = weights_.size();
+        if (count <= 1) {
+            extra_names_.clear();
+        } else if (weight_names_.size() == count) {
+            if (!std::equal(extra_names_.begin(), extra_names_.end(), weight_names_.begin() + 1, weight_names_.end()))
+                extra_names_.assign(weight_names_.begin() + 1, weight_names_.end());
+        } else {
+            index_names(extra_names_, count);
+        }
+        out.begin_event(number_, weight_, extra_names_,
+                        extra_names_.empty() ? Span<double>() : Span<double>(weights_.data() + 1, count - 1));
         const double u = unit_;
         for (const auto& p : particles_) {
             out.add_particle(p.px * u, p.py * u, p.pz * u, p.e * u, p.m * u, p.pid, p.status);
@@ -598,6 +633,8 @@ public:
     std::int64_t number_ = 0, declared_vertices_ = 0, event_line_ = 0;
     std::int64_t current_vertex_ = 0, orphans_left_ = 0, outgoing_left_ = 0;
     double weight_ = 1.0, unit_ = 1.0;
+    std::vector<double> weights_;          // all weights of the event line
+    std::vector<std::string> extra_names_;  // names of weights_[1:]
     double pending_xs_ = kNaN, pending_xs_err_ = kNaN;
     std::vector<RawParticle> particles_;
     std::vector<std::int64_t> vertices_, in_count_, fill_, end_slot_;

@@ -82,6 +82,8 @@ void append_number(std::string& s, double x) {
 struct HepMC3Writer::Impl {
     explicit Impl(const std::string& path) : out(path) {}
     Output out;
+    bool header_written = false;
+    std::vector<std::string> weight_names;  // the further weights' names (the file's, once the header is out)
     // scratch, reused between events
     std::string body, head;
     std::vector<std::int32_t> end_vertex;                         // per particle: 1-based vertex it ends in, 0 = none
@@ -89,25 +91,65 @@ struct HepMC3Writer::Impl {
     std::map<std::vector<std::int32_t>, std::int32_t> vertex_of;  // parent set -> 1-based vertex
 };
 
-HepMC3Writer::HepMC3Writer(const std::string& path) : path_(path), impl_(std::make_unique<Impl>(path)) {
-    // The tool line marks the file as recast's: its GenCrossSection is the cross section the sample
-    // was analysed with when recast-ml run --write-events wrote it; accepted when the file is read back.
-    impl_->out.write("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\nW Default\nT recast_ml|" +
-                     version() + "|HepMC3Writer\n");
-}
+HepMC3Writer::HepMC3Writer(const std::string& path) : path_(path), impl_(std::make_unique<Impl>(path)) {}
 
 HepMC3Writer::~HepMC3Writer() = default;  // without close(): the .part file is removed
 
+// The header: written with the first events (or by close()), when the weight names are known.
+// The nominal weight is "Default"; further weights follow it on the run-info 'W' line, separated
+// by "\|" as the HepMC3 library (>= 3.2.6) writes names. The tool line marks the file as recast's:
+// its GenCrossSection is the cross section the sample was analysed with when recast-ml run
+// --write-events wrote it; accepted when the file is read back.
+void HepMC3Writer::write_header() {
+    std::string names = "W Default";
+    for (const auto& name : impl_->weight_names) names += "\\|" + name;
+    impl_->out.write("HepMC::Version 3.02.06\nHepMC::Asciiv3-START_EVENT_LISTING\n" + names + "\nT recast_ml|" +
+                     version() + "|HepMC3Writer\n");
+    impl_->header_written = true;
+}
+
 void HepMC3Writer::close() {
     if (!impl_) throw Error(path_ + ": writer already closed");
+    if (!impl_->header_written) write_header();
     impl_->out.write("HepMC::Asciiv3-END_EVENT_LISTING\n\n");
     impl_->out.close();
     impl_.reset();
 }
 
-std::int64_t HepMC3Writer::write(const EventView& events, double cross_section_pb, double cross_section_error_pb) {
+std::int64_t HepMC3Writer::write(const EventView& events, double cross_section_pb, double cross_section_error_pb,
+                                 const std::vector<std::string>& weight_names, Span<double> weights) {
     if (!impl_) throw Error(path_ + ": writer already closed");
     events.validate();
+    const std::size_t n_extra = weight_names.size();
+    if (weights.size() != events.n_events() * n_extra)
+        throw Error(path_ + ": " + std::to_string(weights.size()) + " further weights given for " +
+                    std::to_string(events.n_events()) + " events and " + std::to_string(n_extra) + " weight names");
+    for (std::size_t k = 0; k < n_extra; ++k) {
+        const std::string& name = weight_names[k];
+        const bool blank_end = !name.empty() && (name.front() == ' ' || name.front() == '\t' || name.back() == ' ' ||
+                                                 name.back() == '\t');
+        if (name.empty() || blank_end || name.find_first_of("\n\r") != std::string::npos ||
+            name.find("\\|") != std::string::npos || name == "Default" ||
+            std::find(weight_names.begin(), weight_names.begin() + static_cast<std::ptrdiff_t>(k), name) !=
+                weight_names.begin() + static_cast<std::ptrdiff_t>(k))
+            throw Error(path_ + ": weight name '" + name + "' cannot be written (names must be unique, not " +
+                        "'Default' (the nominal weight), non-empty, without line breaks, '\\|' or blanks at the ends)");
+    }
+    for (const double w : weights)
+        if (!std::isfinite(w)) throw Error(path_ + ": a further event weight is not finite");
+    if (events.n_events() == 0) return 0;
+    if (!impl_->header_written) {
+        impl_->weight_names = weight_names;
+        write_header();
+    } else if (weight_names != impl_->weight_names) {
+        auto list = [](const std::vector<std::string>& v) {
+            std::string s = "Default";
+            for (const auto& n : v) s += ", " + n;
+            return s;
+        };
+        throw Error(path_ + ": these events carry the weights " + list(weight_names) + ", the file was started with " +
+                    list(impl_->weight_names));
+    }
     Output& out = impl_->out;
     std::string &body = impl_->body, &head = impl_->head;
     std::vector<std::int32_t>&end_vertex = impl_->end_vertex, &parent_set = impl_->parent_set;
@@ -165,6 +207,7 @@ std::int64_t HepMC3Writer::write(const EventView& events, double cross_section_p
         head = "E " + std::to_string(events.event_number[ev]) + ' ' + std::to_string(n_vertices) + ' ' +
                std::to_string(n) + "\nU GEV MM\nW";
         append_number(head, events.weight[ev]);
+        for (std::size_t k = 0; k < n_extra; ++k) append_number(head, weights[ev * n_extra + k]);
         head += '\n';
         if (std::isfinite(cross_section_pb)) {
             head += "A 0 GenCrossSection";
@@ -180,9 +223,10 @@ std::int64_t HepMC3Writer::write(const EventView& events, double cross_section_p
 }
 
 std::int64_t write_hepmc3(const EventView& events, const std::string& path, double cross_section_pb,
-                          double cross_section_error_pb) {
+                          double cross_section_error_pb, const std::vector<std::string>& weight_names,
+                          Span<double> weights) {
     HepMC3Writer writer(path);
-    const std::int64_t dropped = writer.write(events, cross_section_pb, cross_section_error_pb);
+    const std::int64_t dropped = writer.write(events, cross_section_pb, cross_section_error_pb, weight_names, weights);
     writer.close();
     return dropped;
 }

@@ -77,6 +77,12 @@ class EventBatch(_Columns):
     source: str
     def append(self, other: EventBatch | EventArrays) -> None: ...
     def validate(self) -> None: ...
+    @property
+    def extra_weight_names(self) -> list[str]: ...
+    @property
+    def extra_weights(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def extra_weights_dropped(self) -> bool: ...
     @staticmethod
     def from_pythia(
         offsets: npt.ArrayLike,
@@ -116,7 +122,12 @@ class EventReader:
 class HepMC3Writer:
     def __init__(self, path: str) -> None: ...
     def write(
-        self, events: EventBatch | EventArrays, cross_section_pb: float, cross_section_error_pb: float
+        self,
+        events: EventBatch | EventArrays,
+        cross_section_pb: float,
+        cross_section_error_pb: float,
+        weight_names: list[str] = ...,
+        weights: npt.ArrayLike | None = None,
     ) -> int: ...
     def close(self) -> None: ...
     @property

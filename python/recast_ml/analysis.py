@@ -1694,11 +1694,14 @@ def run_files(
     threads: int = 1,
     chunk_size: int = FILE_CHUNK,
     progress: bool = False,
+    variations: Sequence[str] = (),
 ) -> list[AnalysisResult]:
     """:func:`run_batches` on the events of ``files`` (HepMC2/3 or LHE, plain or gzip; e.g. the
     parts of one sample) read in chunks of ``chunk_size`` events, each chunk once for all analyses.
     An entry may be an :class:`~recast_ml.io.EventFile` opened already (e.g. standard input whose
-    first events were peeked at); it is read from where it stands and closed."""
+    first events were peeked at); it is read from where it stands and closed. ``variations``:
+    weights the files carry by these names (e.g. written by ``recast-ml run --write-events``
+    with ``--variations``), used as :func:`run_batches`' weight members."""
     from tqdm import tqdm
 
     if not files:
@@ -1729,7 +1732,9 @@ def run_files(
 
     # with threads >= 2 the next chunk is read while the current one is reconstructed and analysed
     stream = prefetched(chunks()) if threads >= 2 else chunks()
-    return run_batches(analyses, stream, cross_section=cross_section, luminosity=luminosity, threads=threads)
+    return run_batches(
+        analyses, stream, cross_section=cross_section, luminosity=luminosity, threads=threads, variations=variations
+    )
 
 
 def prefetched(items: Iterator[EventBatch], depth: int = 1) -> Iterator[EventBatch]:

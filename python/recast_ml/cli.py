@@ -702,7 +702,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--write-events",
         metavar="FILE",
-        help="also write the events as HepMC3 (FILE.gz: compressed), e.g. to keep a generated sample",
+        help="also write the events as HepMC3 (FILE.gz: compressed), e.g. to keep a generated sample; with the "
+        "weights of --variations isr/fsr, which run --events FILE --variations uses again",
     )
     run.add_argument(
         "-n",

@@ -156,7 +156,9 @@ class EventBatch:
             core.append(b._batch)
         names = [set(b.variation_weights) for b in parts]
         if parts and names[0] and all(n == names[0] for n in names):
-            out.variation_weights = {m: np.concatenate([b.variation_weights[m] for b in parts]) for m in names[0]}
+            out.variation_weights = {  # in the first batch's order (the order they are written in)
+                m: np.concatenate([b.variation_weights[m] for b in parts]) for m in parts[0].variation_weights
+            }
         return out
 
     # ---- sizes and metadata ------------------------------------------------------------------

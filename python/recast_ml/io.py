@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
 from . import _core
 from .events import EventBatch
 
@@ -27,6 +29,12 @@ class EventFile:
     thread splits the file at event boundaries (gzip decompression stays on one thread). Events,
     their order, cross section, weight names and errors (the first in file order, with its file,
     line and event) are the same as with one thread. LHE files are read on one thread.
+
+    HepMC events with several weights: the first is the nominal (:attr:`EventBatch.weight`), the
+    others are :attr:`EventBatch.variation_weights` keyed by their names (the run information's
+    ``W`` line in HepMC3, the ``N`` line in HepMC2; by index, ``"1"``, ``"2"``, ..., where the file
+    names none), e.g. the shower-variation weights ``recast-ml run --write-events`` wrote. A batch
+    whose events do not all carry the same weights keeps only the nominal one (a warning).
     """
 
     def __init__(self, path: str | os.PathLike[str], format: str = "auto", *, threads: int = 1) -> None:
@@ -38,6 +46,7 @@ class EventFile:
         self.threads = threads
         self._reader: _core.EventReader | None = _core.open_events(str(self.path), format, threads)
         self._peeked: EventBatch | None = None  # read by peek(), returned by the next read()
+        self._warned_weights = False
         log.debug("opened %s (%s, %d thread(s))", self.path, self._reader.format, threads)
 
     @property
@@ -84,7 +93,26 @@ class EventFile:
                     batch = EventBatch.concatenate([batch, more])
                     batch._batch.source = source
             return batch
-        return EventBatch(self._open().read(max_events))
+        core = self._open().read(max_events)
+        batch = EventBatch(core)
+        names = list(core.extra_weight_names)
+        if names:
+            values = core.extra_weights
+            columns: dict[str, np.ndarray] = {}
+            for k, name in enumerate(names):
+                if name in columns:
+                    log.warning("%s: a second weight named %r; the first is kept", self.path, name)
+                    continue
+                columns[name] = np.ascontiguousarray(values[:, k])
+            batch.variation_weights = columns
+        elif core.extra_weights_dropped and not self._warned_weights:
+            self._warned_weights = True
+            log.warning(
+                "%s: the events do not all carry the same weights (names or count change): only the nominal "
+                "weight is kept for them",
+                self.path,
+            )
+        return batch
 
     def peek(self, max_events: int) -> EventBatch:
         """The next ``max_events`` events without consuming them: the next :meth:`read` returns
@@ -144,7 +172,12 @@ class HepMC3Writer:
                 out.write(batch)
 
     The file is written as ``<path>.part`` and gets its name when the ``with`` block ends normally
-    (:meth:`close`); on an exception the partial file is removed (:meth:`discard`)."""
+    (:meth:`close`); on an exception the partial file is removed (:meth:`discard`).
+
+    The batches' :attr:`EventBatch.variation_weights` (e.g. Pythia's shower-variation weights)
+    are written after the nominal weight (named ``Default``), under their member names, and read
+    back by :class:`EventFile` (and the HepMC3 library) by name; every batch must carry the same
+    names as the first."""
 
     def __init__(
         self,
@@ -173,7 +206,13 @@ class HepMC3Writer:
         The cross section written is the writer's, else the batch's."""
         xs = events.cross_section_pb if self.cross_section_pb is None else self.cross_section_pb
         err = events.cross_section_error_pb if self.cross_section_error_pb is None else self.cross_section_error_pb
-        dropped = int(self._open().write(events._batch, float(xs), float(err)))
+        names = list(events.variation_weights)
+        weights = (
+            np.column_stack([np.asarray(events.variation_weights[m], dtype=np.float64) for m in names])
+            if names
+            else None
+        )
+        dropped = int(self._open().write(events._batch, float(xs), float(err), names, weights))
         self.dropped_links += dropped
         return dropped
 
@@ -214,6 +253,7 @@ def write_hepmc3(
     batch's, e.g. Pythia's estimate) is stored as GenCrossSection. Production vertices are rebuilt
     from the parent lists; parent links a HepMC graph cannot hold (a parent later in the record, or
     one already ending in a vertex with other parents, as in Pythia's initial-state history) are
-    dropped and counted: returns that count (decay chains and final-state particles are kept)."""
+    dropped and counted: returns that count (decay chains and final-state particles are kept).
+    The batch's :attr:`EventBatch.variation_weights` are written too (see :class:`HepMC3Writer`)."""
     with HepMC3Writer(path, cross_section_pb=cross_section_pb, cross_section_error_pb=cross_section_error_pb) as out:
         return out.write(events)

@@ -398,7 +398,8 @@ def run_job(
         output: folder for ``results.json`` and ``report.html`` (created).
         progress: show a progress bar.
         write_events: with ``generate``/``slha``: also write the sample as HepMC3 (``.gz``:
-            compressed) with the cross section used for the yields, to run it again later.
+            compressed) with the cross section used for the yields and the weight variations'
+            weights, to run it again later (with the same ``variations``).
         command_line: recorded in the provenance (the CLI passes its arguments; None from the API).
         delphes: for Delphes ROOT files in ``events`` (detected by content): ``"objects"`` (the
             Delphes objects, no detector emulation; the results list how they differ from the
@@ -411,7 +412,9 @@ def run_job(
             (CLs_syst, ln L, r_cons_syst) and the verdict whether the exclusion holds under all
             of them. Weight members ride on the nominal sample (Pythia's shower-variation
             weights); sample members generate one more sample each (same seed). With ``events``
-            only the cross-section variation is possible.
+            the cross-section variation and the weight members whose weights the files carry by
+            name (a sample written by ``write_events`` with the same weight variations; a
+            ConfigError names the weights missing), not sample members.
 
     Raises ``ConfigError`` for inconsistent options or an unknown analysis, ``InputError`` for a
     bad event file, ``ModelError`` for a model that cannot be run."""
@@ -423,10 +426,12 @@ def run_job(
     if sum(x is not None for x in (events, generate, slha)) != 1:
         raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
     vset = resolve_variations(variations)
-    if events is not None and vset.generator_members:
+    if events is not None and vset.sample_members:
         raise ConfigError(
-            f"--variations {','.join(v.name for v in vset.variations if v.kind != 'cross_section')}: generator "
-            "variations need a generated sample (--generate or --slha); with --events only 'xsec' is possible"
+            f"--variations {','.join(v.name for v in vset.variations if v.kind == 'sample')}: sample variations "
+            f"({', '.join(vset.sample_members)}) generate a sample of their own, which needs a generated nominal "
+            "sample (--generate or --slha); with --events only 'xsec' and the weight variations whose weights the "
+            "files carry are possible"
         )
     given = None if cross_section is None else xsec.parse_cross_section(cross_section)
     if cross_section_error is not None and given is None:
@@ -574,6 +579,9 @@ def _run_events(
                 "(e.g. 28.4fb); the generator's value in the file is not used (it is usually LO)"
             )
         _check_cross_section_variation(vset, given)
+        members = list(vset.weight_members)
+        if members:
+            _check_file_weights(members, is_root, stream, files)
         # streamed in chunks: memory bounded whatever the sample size
         if is_root:
             results, notes = run_delphes(
@@ -581,10 +589,41 @@ def _run_events(
             )
             return given, results, notes
         inputs = [stream] if stream is not None else files
-        return given, run_files(loaded, inputs, cross_section=given.pb, threads=threads, progress=progress), []
+        results = run_files(
+            loaded, inputs, cross_section=given.pb, threads=threads, progress=progress, variations=members
+        )
+        return given, results, []
     finally:
         if stream is not None:
             stream.close()
+
+
+def _check_file_weights(members: list[str], is_root: bool, stream: EventFile | None, files: list[Path]) -> None:
+    """The weight members of ``--variations`` with ``--events``: each file (or standard input)
+    must carry a weight of each member's name (its first events tell): else a ConfigError naming
+    the weights missing and those the file has."""
+    names = ",".join(members)
+    if is_root:
+        raise ConfigError(
+            f"--variations: the weight variations ({names}) need their weights in the event file; Delphes ROOT "
+            "files carry none (only 'xsec' is possible with them)"
+        )
+    for f in [stream] if stream is not None else files:
+        if isinstance(f, EventFile):
+            first, name = f.peek(FILE_CHUNK), "standard input"
+        else:
+            with EventFile(f) as ef:
+                first, name = ef.read(1), str(f)
+        if len(first) == 0:
+            continue  # no events: run_files says so
+        missing = [m for m in members if m not in first.variation_weights]
+        if missing:
+            has = ", ".join(first.variation_weights) or "none besides the nominal weight"
+            raise ConfigError(
+                f"--variations: {name} carries no weight {', '.join(missing)} (its further weights: {has}); "
+                "weight variations with --events need a sample written with them (recast-ml run --generate/--slha "
+                f"... --variations ... --write-events FILE), else drop them from --variations"
+            )
 
 
 def _check_delphes_option(delphes: str | None) -> None:

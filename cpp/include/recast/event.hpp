@@ -72,6 +72,16 @@ struct EventBatch {
     std::vector<std::int64_t> parent_offsets{0};  ///< size n_particles()+1
     std::vector<std::int32_t> parents;            ///< event-local parent indices
 
+    // ---- further weights per event (the generator's variation weights from an event file) ----
+    /// Names of the weights an event file gives besides the nominal one (HepMC3 run-info 'W' line,
+    /// HepMC2 'N' line: all names but the first), the same for all events of the batch; empty when
+    /// the source gives none, or when its events do not all carry the same names (then they are
+    /// dropped: `extra_weights_dropped`).
+    std::vector<std::string> extra_weight_names;
+    /// n_events() x extra_weight_names.size() values, row-major (event by event).
+    std::vector<double> extra_weights;
+    bool extra_weights_dropped = false;
+
     // ---- per batch ---------------------------------------------------------------------------
     double cross_section_pb = std::numeric_limits<double>::quiet_NaN();  ///< last value the source gave
     double cross_section_error_pb = std::numeric_limits<double>::quiet_NaN();
@@ -82,13 +92,16 @@ struct EventBatch {
 
     /// Removes all events (keeps `source` and the cross section).
     void clear();
-    /// Appends all events of `other` (cross section: `other`'s value wins when it has one).
+    /// Appends all events of `other` (cross section: `other`'s value wins when it has one; its
+    /// further weights are kept when both batches carry the same names or this one is empty).
     void append(const EventBatch& other);
-    /// Appends all events of a view (copying its columns).
+    /// Appends all events of a view (copying its columns; a view has no further weights).
     void append(const EventView& other);
 
     // ---- incremental construction (used by the readers) -------------------------------------
     void begin_event(std::int64_t number, double w);
+    /// begin_event with the event's further weights (`names`, one value each in `values`).
+    void begin_event(std::int64_t number, double w, const std::vector<std::string>& names, Span<double> values);
     /// Adds a particle to the current event; its parents are added with add_parent() afterwards.
     void add_particle(double px_, double py_, double pz_, double e_, double m_, std::int32_t pid_,
                       std::int32_t status_);

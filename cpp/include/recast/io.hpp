@@ -36,6 +36,9 @@ class EventReader {
 public:
     virtual ~EventReader() = default;
     /// Appends up to `max_events` events to `out`; returns how many were read (0 = end of file).
+    /// HepMC events with several weights: the first is `weight`, the others go to
+    /// `extra_weight_names` / `extra_weights` (named by the run-info 'W' line (HepMC3) or the 'N'
+    /// line (HepMC2); "1", "2", ... where the file names none).
     virtual std::size_t read(EventBatch& out, std::size_t max_events) = 0;
     virtual Format format() const = 0;
     /// Weight names declared by the file (may be empty).
@@ -80,9 +83,11 @@ public:
     HepMC3Writer& operator=(const HepMC3Writer&) = delete;
 
     /// Appends the events (cross section as GenCrossSection when finite); returns the number of
-    /// parent links dropped (see write_hepmc3).
+    /// parent links dropped (see write_hepmc3). `weight_names` / `weights`: further weights per
+    /// event (see write_hepmc3); every call with events must give the names of the first.
     std::int64_t write(const EventView& events, double cross_section_pb = std::numeric_limits<double>::quiet_NaN(),
-                       double cross_section_error_pb = std::numeric_limits<double>::quiet_NaN());
+                       double cross_section_error_pb = std::numeric_limits<double>::quiet_NaN(),
+                       const std::vector<std::string>& weight_names = {}, Span<double> weights = {});
     /// Writes the footer and renames the file to its final name.
     void close();
     bool is_open() const { return impl_ != nullptr; }
@@ -90,6 +95,7 @@ public:
     const std::string& path() const { return path_; }
 
 private:
+    void write_header();
     struct Impl;
     std::string path_;
     std::unique_ptr<Impl> impl_;
@@ -97,7 +103,12 @@ private:
 };
 
 /// Writes the events as a HepMC3 ASCII file (Asciiv3; gzip-compressed when `path` ends in
-/// ".gz"), GeV/mm, one weight ("Default"), the cross section as GenCrossSection when finite.
+/// ".gz"), GeV/mm, the cross section as GenCrossSection when finite. The nominal weight is named
+/// "Default"; further weights per event (e.g. the generator's variation weights) are given by
+/// `weight_names` and `weights` (n_events x weight_names.size(), row-major) and written after it,
+/// all names on the run-info 'W' line ("\|"-separated, as HepMC3 >= 3.2.6 writes them), all values
+/// on each event's 'W' line (%.17g: read back exactly). Without them the file is as before (one
+/// weight, "W Default").
 /// Production vertices are rebuilt from the parent lists (particles with the same parents share a
 /// vertex); parent links HepMC cannot hold (a parent later in the record, or one that already ends
 /// in a vertex with other parents) are dropped. As HepMC3's WriterAscii, only vertices with several
@@ -107,6 +118,7 @@ private:
 /// recast::Error if the file cannot be written.
 std::int64_t write_hepmc3(const EventView& events, const std::string& path,
                           double cross_section_pb = std::numeric_limits<double>::quiet_NaN(),
-                          double cross_section_error_pb = std::numeric_limits<double>::quiet_NaN());
+                          double cross_section_error_pb = std::numeric_limits<double>::quiet_NaN(),
+                          const std::vector<std::string>& weight_names = {}, Span<double> weights = {});
 
 }  // namespace recast::io
