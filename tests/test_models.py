@@ -215,7 +215,7 @@ def test_models_check_cli_on_a_bundled_card(xml_dir, tmp_path, capsys):
     assert (
         main(["models", "check", "ATLAS-SUSY-2018-22:GGd2", "--features", str(features), "--expected", str(bad)]) == 1
     )
-    assert "(row 9 of" in capsys.readouterr().out
+    assert f"(line 9 of {bad}; features: line 9 of {features})" in capsys.readouterr().out
     assert main(["models", "check", "ATLAS-SUSY-2018-22:nope", "--features", str(features)]) == 2
 
 

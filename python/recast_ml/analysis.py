@@ -332,14 +332,18 @@ def _read_model_bytes(path: Path) -> bytes:
 
 
 def _decompressed(path: Path, raw: bytes) -> bytes:
-    if path.suffix != ".gz":
+    """The content of a model file: decompressed where it is gzip (by its magic bytes, as the event
+    readers decide, whatever the suffix; plain content named .gz is read as it is). A truncated or
+    damaged gzip file is a ConfigError naming it."""
+    if raw[:2] != b"\x1f\x8b":
         return raw
     import gzip
+    import zlib
 
     try:
         return gzip.decompress(raw)
-    except OSError as e:
-        raise ConfigError(f"not a valid gzip file: {e}", file=str(path)) from e
+    except (OSError, EOFError, zlib.error) as e:
+        raise ConfigError(f"damaged gzip file (truncated or corrupt): {e}", file=str(path)) from e
 
 
 def _model_digest(path: Path, raw: bytes) -> tuple[str, bytes | None]:

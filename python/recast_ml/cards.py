@@ -119,6 +119,10 @@ class DetectorCard:
     def load(cls, name_or_path: str | os.PathLike[str]) -> DetectorCard:
         name = os.fspath(name_or_path)
         path = cards_dir() / BUNDLED[name] if name in BUNDLED else Path(name)
+        if not path.exists():  # (the core's error would not say which names are bundled)
+            raise FileNotFoundError(
+                f"detector card {name}: no such file, and no bundled card of that name (bundled: {', '.join(BUNDLED)})"
+            )
         return cls(_core.DetectorCard.load(str(path), [str(cards_dir())]))
 
     @classmethod

@@ -82,11 +82,11 @@ def _cmd_models_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_convert(args: argparse.Namespace) -> int:
-    from .convert import detect_format
-    from .models import convert_file
+    from .convert import FORMATS
+    from .models import convert_file, model_format
 
     out = convert_file(args.source, args.target)
-    print(f"{args.source} ({detect_format(args.source) if args.source.suffix != '.gz' else 'gzip'}) -> {out}")
+    print(f"{args.source} ({FORMATS[model_format(args.source)]}) -> {out}")
     return 0
 
 
@@ -100,7 +100,10 @@ def _cmd_models_check(args: argparse.Namespace) -> int:
             print(f"  {name}: mean {np.nanmean(v):.6g}, min {np.nanmin(v):.6g}, max {np.nanmax(v):.6g}")
         return 0
     for name, dev in res.max_deviation.items():
-        print(f"  {name}: max |deviation| {dev:.3g} (row {res.worst_row[name] + 2} of {args.features})")
+        k = res.worst_row[name]  # the file lines of the row: comment lines counted
+        at = f"line {res.expected_lines[k]} of {args.expected}" if res.expected_lines else f"row {k + 1}"
+        fed = f"; features: line {res.feature_lines[k]} of {args.features}" if res.feature_lines else ""
+        print(f"  {name}: max |deviation| {dev:.3g} ({at}{fed})")
     ok = res.passed(args.tolerance)
     print(f"  {'PASS' if ok else 'FAIL'} at tolerance {args.tolerance:g}")
     return 0 if ok else 1
@@ -298,13 +301,30 @@ def _show_analysis(name: str) -> None:
 
 
 def _cmd_definition_resolve(args: argparse.Namespace) -> int:
+    import shutil
+
     from .analysis import check_resolved, find_definition, load_definition
+    from .export.outputs import output_path_problem, staging_folder
 
     names = _analysis_names(args.analysis)
     for name in names:  # several analyses: one folder DIR/<ID> each
         d = load_definition(find_definition(name))
-        out = d.resolve(args.output if len(names) == 1 else args.output / str(d.id))
-        check_resolved(out, detector=args.detector)
+        target = args.output if len(names) == 1 else args.output / str(d.id)
+        # resolved and compiled in a temporary folder beside the target, moved there only when it
+        # compiles: a definition with an error writes nothing (and leaves a good earlier one)
+        tmp = staging_folder(target, ".recast_resolve_")
+        try:
+            check_resolved(d.resolve(tmp), detector=args.detector)
+            out = target / "definition.json"
+            try:
+                (target / "models").mkdir(parents=True, exist_ok=True)
+                for f in sorted((tmp / "models").iterdir()):  # named by their SHA-256: same name, same bytes
+                    os.replace(f, target / "models" / f.name)
+                os.replace(tmp / "definition.json", out)
+            except OSError as e:
+                raise ConfigError(f"-o {target}: {output_path_problem(target, e)}") from e
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         doc = json.loads(out.read_text())
         n_models = len({f["path"] for m in doc["models"] for f in m["files"]})
         gone = f", {len(doc['unavailable'])} unavailable (model file absent)" if doc.get("unavailable") else ""
@@ -383,6 +403,8 @@ def _cmd_events_summary(args: argparse.Namespace) -> int:
     from .delphes import is_root_file
     from .io import EventFile
 
+    if not Path(args.file).is_file():  # the wording of recast-ml run --events
+        raise ConfigError(f"{args.file}: " + ("not a file" if Path(args.file).exists() else "no such file"))
     if is_root_file(args.file):  # by content, as recast-ml run --events does
         return _delphes_summary(args)
     n_ev = n_part = n_final = 0
@@ -397,7 +419,12 @@ def _cmd_events_summary(args: argparse.Namespace) -> int:
         print(f"events:          {n_ev}")
         print(f"particles/event: {n_part / max(n_ev, 1):.1f} ({n_final / max(n_ev, 1):.1f} final state)")
         print(f"sum of weights:  {sum_w:.6g}")
-        print(f"cross section:   {f.cross_section_pb:.6g} pb")
+        xs = f.cross_section_pb
+        if math.isfinite(xs) and xs > 0:
+            print(f"cross section:   {xs:.6g} pb")
+        else:  # as the Delphes summary: no GenCrossSection (or none usable)
+            found = "" if math.isnan(xs) else f" (GenCrossSection = {xs:.6g} pb)"
+            print(f"cross section:   none in the file{found}; recast-ml run needs --cross-section")
     return 0
 
 

@@ -21,25 +21,33 @@ log = logging.getLogger(__name__)
 
 def read_csv_columns(path: str | os.PathLike[str]) -> dict[str, npt.NDArray[np.float64]]:
     """Numeric CSV with a header row ('#' lines skipped) -> columns."""
+    return read_csv_table(path)[0]
+
+
+def read_csv_table(path: str | os.PathLike[str]) -> tuple[dict[str, npt.NDArray[np.float64]], list[int]]:
+    """:func:`read_csv_columns` and the file line number (from 1) of each row of numbers: errors
+    and deviations name lines of the file, comment and blank lines counted."""
     path = Path(path)
     try:
         with path.open() as fh:
-            rows = list(csv.reader(line for line in fh if line.strip() and not line.startswith("#")))
+            numbered = [(k, line) for k, line in enumerate(fh, start=1) if line.strip() and not line.startswith("#")]
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from e
+    rows = list(csv.reader(line for _, line in numbered))
+    lines = [k for k, _ in numbered]
     if len(rows) < 2:
         raise ConfigError("expected a header row and at least one row of numbers", file=str(path))
     header = [h.strip() for h in rows[0]]
     cols: dict[str, list[float]] = {h: [] for h in header}
-    for k, row in enumerate(rows[1:], start=2):
+    for k, row in zip(lines[1:], rows[1:], strict=True):
         if len(row) != len(header):
-            raise ConfigError(f"row {k} has {len(row)} values, the header {len(header)}", file=str(path))
+            raise ConfigError(f"line {k} has {len(row)} values, the header {len(header)}", file=str(path))
         for h, v in zip(header, row, strict=True):
             try:
                 cols[h].append(float(v))
             except ValueError:
-                raise ConfigError(f"row {k}, column {h!r}: {v!r} is not a number", file=str(path)) from None
-    return {h: np.array(v) for h, v in cols.items()}
+                raise ConfigError(f"line {k}, column {h!r}: {v!r} is not a number", file=str(path)) from None
+    return {h: np.array(v) for h, v in cols.items()}, lines[1:]
 
 
 @dataclass
@@ -49,6 +57,9 @@ class CheckResult:
     max_deviation: dict[str, float]
     worst_row: dict[str, int]
     values: dict[str, npt.NDArray[np.float64]]
+    #: the file line number (from 1) of each row of the features and of the expected values
+    feature_lines: list[int] | None = None
+    expected_lines: list[int] | None = None
 
     def passed(self, tolerance: float) -> bool:
         return all(d <= tolerance for d in self.max_deviation.values())
@@ -75,7 +86,7 @@ def check_model(
     if model_name not in models:
         raise ConfigError(f"no model {model_name!r}; models: {', '.join(models) or 'none'}", file=str(definition.path))
     spec = definition._model_spec(model_name, models[model_name])
-    cols = read_csv_columns(features)
+    cols, feature_lines = read_csv_table(features)
     n = len(next(iter(cols.values())))
     names = [i["name"] for t in spec["tensors"] for i in t["inputs"]]
     missing = [x for x in names if x not in cols]
@@ -115,8 +126,9 @@ def check_model(
     got = {o: values[:, k] for k, o in enumerate(outputs)}
     deviation: dict[str, float] = {}
     worst: dict[str, int] = {}
+    expected_lines = None
     if expected is not None:
-        ref = read_csv_columns(expected)
+        ref, expected_lines = read_csv_table(expected)
         for o in outputs:
             col = (
                 ref.get(o) if o in ref else (next(iter(ref.values())) if len(ref) == 1 and len(outputs) == 1 else None)
@@ -128,10 +140,20 @@ def check_model(
             diff = np.abs(got[o] - col)
             if np.any(np.isnan(diff)):
                 k = int(np.nonzero(np.isnan(diff))[0][0])
-                raise ConfigError(f"row {k + 2} of {features}: the model gave no value (missing input without pad?)")
+                raise ConfigError(
+                    f"line {feature_lines[k]}: the model gave no value (missing input without pad?)", file=str(features)
+                )
             worst[o] = int(np.argmax(diff))
             deviation[o] = float(diff[worst[o]])
-    return CheckResult(model=card, n_rows=n, max_deviation=deviation, worst_row=worst, values=got)
+    return CheckResult(
+        model=card,
+        n_rows=n,
+        max_deviation=deviation,
+        worst_row=worst,
+        values=got,
+        feature_lines=feature_lines,
+        expected_lines=expected_lines,
+    )
 
 
 def _short(names: list[str]) -> str:
@@ -232,26 +254,55 @@ def _model_info(proto: Any) -> dict[str, Any]:
     }
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _plain_model_file(path: Path, tmp: str) -> Path:
+    """The model file itself or, where it is gzip-compressed (by its magic bytes, as the event
+    readers decide, whatever its suffix), its decompressed copy in the folder ``tmp`` (a damaged
+    gzip file is a ConfigError naming it); plain content named ``.gz`` is read as it is."""
+    from .analysis import read_model_file
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        with path.open("rb") as fh:
+            gzipped = fh.read(2) == GZIP_MAGIC
+    except OSError as e:
+        raise ConfigError(f"cannot read model file {path}: {e.strerror}") from e
+    if not gzipped:
+        return path
+    plain = Path(tmp) / path.name.removesuffix(".gz")
+    plain.write_bytes(read_model_file(path))
+    return plain
+
+
 def read_model(path: str | os.PathLike[str]) -> tuple[str, Any]:
-    """(format, ONNX model) of a model file of any supported format (.gz allowed); an ONNX file
-    as it is (not made batchable), the others converted."""
+    """(format, ONNX model) of a model file of any supported format (gzip-compressed allowed); an
+    ONNX file as it is (not made batchable), the others converted."""
     import tempfile
 
-    from .analysis import read_model_file
     from .convert import convert, detect_format, load_onnx
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
     with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
-        plain = path
-        if path.suffix == ".gz":
-            plain = Path(tmp) / path.name.removesuffix(".gz")
-            plain.write_bytes(read_model_file(path))
+        plain = _plain_model_file(path, tmp)
         fmt = detect_format(plain, source=str(path))
         if fmt == "onnx":
             return fmt, load_onnx(plain.read_bytes(), str(path))
         return fmt, convert(plain, source=str(path))
+
+
+def model_format(path: str | os.PathLike[str]) -> str:
+    """The format of a model file (a key of :data:`recast_ml.convert.FORMATS`), of its content
+    where it is gzip-compressed."""
+    import tempfile
+
+    from .convert import detect_format
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
+        return detect_format(_plain_model_file(path, tmp), source=str(path))
 
 
 def describe(target: str) -> dict[str, Any]:
@@ -338,20 +389,32 @@ def format_description(info: dict[str, Any]) -> str:
 
 def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
     """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / LightGBM / XGBoost / MVAUtils ROOT /
-    ONNX (made batchable) file."""
-    from .analysis import read_model_file
-    from .convert import convert, convert_bytes
+    ONNX (made batchable) file (gzip-compressed allowed). A target that cannot be written (a file
+    where its folder belongs, no permission) is a ConfigError naming it."""
+    import tempfile
+
+    from .convert import convert
 
     source, target = Path(source), Path(target)
-    if not source.is_file():
-        raise FileNotFoundError(f"{source}: no such model file")
-    if source.suffix == ".gz":
-        model = convert_bytes(read_model_file(source), source.name.removesuffix(".gz"), source=str(source))
-    else:
-        model = convert(source)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(model.SerializeToString())
+    with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
+        model = convert(_plain_model_file(source, tmp), source=str(source))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(model.SerializeToString())
+    except OSError as e:
+        from .export.outputs import output_path_problem
+
+        raise ConfigError(f"cannot write {target}: {output_path_problem(target, e, folder=False)}") from e
     return target
 
 
-__all__ = ["CheckResult", "check_card_inputs", "check_model", "convert_file", "describe", "format_description"]
+__all__ = [
+    "CheckResult",
+    "check_card_inputs",
+    "check_model",
+    "convert_file",
+    "describe",
+    "format_description",
+    "model_format",
+    "read_csv_table",
+]

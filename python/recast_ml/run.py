@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -450,6 +449,9 @@ def run_job(
             f"--delphes {delphes} applies to Delphes ROOT files in --events; "
             f"{'--generate' if generate is not None else '--slha'} makes its own events"
         )
+    from .export.outputs import check_output_folder
+
+    check_output_folder(output)  # before the events are read: a bad -o fails now, not after the run
     if events is not None:
         files = _event_files(events)
         if write_events is not None:
@@ -519,19 +521,21 @@ def run_job(
         "seconds": round(time.perf_counter() - t0, 2),
     }
     summary["provenance"] = provenance.collect(loaded, seed=seed, generator=gen, command_line=command_line)
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".recast_run_", dir=out.parent))
-    try:
-        from .export import outputs as exports
+    from .export import outputs as exports
 
+    out = Path(output)
+    tmp = exports.staging_folder(out, ".recast_run_")
+    try:
         summary["outputs"] = exports.write_run_exports(summary, loaded, tmp, results)  # pyhf/, hepdata/, YODA
         (tmp / "results.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         (tmp / "report.html").write_text(run_report(summary, loaded, results))
-        out.mkdir(exist_ok=True)
-        exports.replace_folders(tmp, out, exports.RUN_FOLDERS)
-        for name in ("results.json", "report.html"):
-            os.replace(tmp / name, out / name)
+        try:
+            out.mkdir(exist_ok=True)
+            exports.replace_folders(tmp, out, exports.RUN_FOLDERS)
+            for name in ("results.json", "report.html"):
+                os.replace(tmp / name, out / name)
+        except OSError as e:
+            raise ConfigError(f"-o {out}: {exports.output_path_problem(out, e)}") from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._core import ConfigError
 from . import hepdata, pyhf_patch, yoda
 
 if TYPE_CHECKING:
@@ -97,6 +98,63 @@ def write_run_exports(
     return described
 
 
+def _not_a_folder(path: Path) -> Path | None:
+    """``path`` or the nearest path above it that exists but is not a folder (None if none)."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
+def output_path_problem(path: str | os.PathLike[str], err: OSError | None = None, *, folder: bool = True) -> str:
+    """Why an output ``path`` (a folder, or a file where ``folder`` is false) cannot be written, in
+    words, for a message that names the path the user gave: "exists and is not a folder", "afile
+    is a file, not a folder", "cannot write there (permission denied)"; ``err`` is the error met."""
+    path = Path(path)
+    block = _not_a_folder(path if folder else path.parent)
+    if block is not None:
+        return "exists and is not a folder" if block == path else f"{block} is a file, not a folder"
+    if not folder and path.is_dir():
+        return "is a folder"
+    if err is None or isinstance(err, PermissionError):
+        return "cannot write there (permission denied)"
+    return f"cannot write there ({err.strerror or err})"
+
+
+def check_output_folder(out: str | os.PathLike[str], option: str = "-o") -> None:
+    """Checks, before any work is done, that the output folder ``out`` can be created and written:
+    it is a folder or does not exist yet, no file stands where a folder above it belongs, and a
+    temporary folder can be made in it (where it exists) and in the nearest existing folder above
+    it (where the temporary folder of the outputs goes). Creates nothing; a problem is a
+    ConfigError naming ``option out`` and the reason."""
+    out = Path(out)
+    if _not_a_folder(out) is not None:
+        raise ConfigError(f"{option} {out}: {output_path_problem(out)}")
+    probes = [out] if out.is_dir() else []
+    probes.append(next(p for p in out.parents if p.is_dir()) if out.parents else Path("."))
+    for folder in probes:
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".recast_check_", dir=folder))
+        except OSError as e:
+            reason = output_path_problem(out, e)
+            if folder not in (out, out.parent):
+                reason = reason.replace("there", f"in {folder}", 1)
+            raise ConfigError(f"{option} {out}: {reason}") from e
+
+
+def staging_folder(out: str | os.PathLike[str], prefix: str, option: str = "-o") -> Path:
+    """A new temporary folder beside the output folder ``out`` (its parent folders created), into
+    which the outputs are written and from which they are moved into ``out`` only when all
+    succeeded; a problem is a ConfigError naming ``option out`` (:func:`check_output_folder`)."""
+    out = Path(out)
+    check_output_folder(out, option)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
+    except OSError as e:
+        raise ConfigError(f"{option} {out}: {output_path_problem(out, e)}") from e
+
+
 def replace_folders(tmp: Path, out: Path, names: Sequence[str]) -> None:
     """Moves the folders ``tmp/NAME`` to ``out/NAME``, each in one rename; a folder of an earlier
     run there is moved into ``tmp`` first (removed with it)."""
@@ -176,9 +234,12 @@ def write_validation_exports(report: ValidationReport, out: Path, distributions:
 
 __all__ = [
     "RUN_FOLDERS",
+    "check_output_folder",
     "distribution_histograms",
+    "output_path_problem",
     "replace_folders",
     "run_distribution_histograms",
+    "staging_folder",
     "write_run_exports",
     "write_validation_exports",
 ]
