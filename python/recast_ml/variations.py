@@ -24,7 +24,9 @@ How the variations enter the results (``docs/results.md``, the analyses' READMEs
   is model-independent), ``r_obs_syst_up/down`` are r at the edges of the total uncertainty, and
   ``r_cons_syst`` = (s − 1.96 √(σ_MC² + (s × total down)²)) / S95;
 * the verdict says whether the exclusion holds under every member (the best SR chosen on the
-  nominal sample, CLs_obs of each member's yields): EXCLUDED under all, some or none.
+  nominal sample, CLs_obs of each member's yields): EXCLUDED under all, some or none; when no
+  member is usable (all left out for too few effective MC events) it says so (robust
+  ``"no_usable"``): "all of 0" is no robustness.
 """
 
 from __future__ import annotations
@@ -432,12 +434,20 @@ def apply(
         st["variations"] = {"names": vset.names, "members": list(varied), "note": "no best SR"}
 
 
+#: ``robust`` when no member is counted (every member left out for too few MC events, or none at
+#: all): the exclusion was not tested under any variation
+NO_USABLE = "no_usable"
+
+
 def robustness(row: Mapping[str, Any]) -> tuple[list[str], list[str], str]:
-    """(members under which the SR excludes, members under which it does not, "all"/"some"/"none")
-    from an SR's ``cls_obs_by_variation`` (CLs_obs < 0.05: excluded); the members left out of its
-    envelope (``envelope_members_left_out``: too few MC events) are not counted."""
+    """(members under which the SR excludes, members under which it does not,
+    "all"/"some"/"none"/:data:`NO_USABLE`) from an SR's ``cls_obs_by_variation`` (CLs_obs < 0.05:
+    excluded); the members left out of its envelope (``envelope_members_left_out``: too few MC
+    events) are not counted, and with none counted the answer is :data:`NO_USABLE`."""
     low = set(row.get("envelope_members_left_out") or ())
     counted = [m for m in row["cls_obs_by_variation"] if m not in low]
+    if not counted:
+        return [], [], NO_USABLE
     under = [m for m in counted if row["cls_obs_by_variation"][m] < 0.05]
     not_under = [m for m in counted if m not in under]
     return under, not_under, "all" if not not_under else "none" if not under else "some"
@@ -456,6 +466,17 @@ def robustness_text(v: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     best SR excludes."""
     members = [m for m in row["cls_obs_by_variation"] if m not in v.get("low_mc_statistics_members", [])]
     n_ex = len(v["excluded_under"])
+    if v["robust"] == NO_USABLE:
+        left = ", ".join(v.get("low_mc_statistics_members") or [])
+        why = (
+            f"all members left out, fewer than 10 effective MC events in the SR: {left}"
+            if left
+            else "the set has no member with yields"
+        )
+        return (
+            f"no usable variation ({why}): the exclusion is not tested under any variation and the signal "
+            f"uncertainty is not measured (CLs_obs = {row['cls_obs_syst']:.4g} without it); generate more events"
+        )
     how = {"all": "EXCLUDED under all", "none": "excluded under none", "some": "EXCLUDED under some"}[v["robust"]]
     text = (
         f"signal uncertainty +{100 * row['signal_rel_up']:.3g}%/-{100 * row['signal_rel_down']:.3g}% profiled: "

@@ -1,0 +1,73 @@
+"""Verdicts and inputs of the signal-modelling uncertainty that a new-user trial found wrong: a
+robustness verdict with no usable member, a misspelt UncertaintyBands keyword, a theory
+uncertainty of 100 % or more, and parts of one sample with different GenCrossSection values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from recast_ml import variations
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "recast_ml", "run", *args, "--no-progress"], capture_output=True, text=True
+    )
+
+
+# ---- 1. no usable member: not "EXCLUDED under all (0 of 0)" -----------------------------------------
+def test_a_verdict_with_every_member_left_out_says_no_usable_variation(tmp_path: Path) -> None:
+    """60 events: the isr_damped sample has fewer than 10 effective MC events in every SR, so it
+    is left out; the verdict, results.json, the report and the scan row say there was no usable
+    variation instead of "EXCLUDED under all (0 of 0) variations" / robust = 'all'."""
+    from recast_ml.provenance import validate_run_document
+    from recast_ml.scan import variation_row
+    from recast_ml.scan_outputs import _variation_cells
+
+    out = tmp_path / "o"
+    proc = _run(
+        "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1400,1000", "-n", "60",
+        "--variations", "isr_damped", "-o", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "results.json").read_text())
+    validate_run_document(doc)  # the schema knows the value
+    st = doc["analyses"][0]["statistics"]
+    best, v = st["best"], st["variations"]
+    assert best["signal_variations"]["isr_damped"]["mc_events_effective"] < 10
+    assert best["envelope_members_left_out"] == ["isr_damped"]
+    assert v["robust"] == "no_usable"
+    assert v["excluded_under"] == []
+    assert v["not_excluded_under"] == []
+    assert "no usable variation (all members left out" in st["verdict"]
+    assert "isr_damped" in st["verdict"]
+    assert "under all" not in st["verdict"]
+    assert "0 of 0" not in st["verdict"]
+    assert "no usable variation" in proc.stdout
+    assert "0 of 0" not in proc.stdout
+    html = (out / "report.html").read_text()
+    assert "Signal modelling: no usable variation" in html
+    assert "of the 0 variations" not in html
+    row = variation_row("k", variations.resolve("isr_damped"), "ATLAS-SUSY-2018-22", best["region"], best)
+    assert row["robust"] == "no_usable"
+    assert json.loads(row["members_left_out"]) == ["isr_damped"]
+    assert row["cls_obs_all_members"] is None
+    cells = _variation_cells({**row, **{k: json.loads(row[k]) for k in ("excluded_under", "cls_obs_by_member")},
+                              "members_left_out": ["isr_damped"]})  # fmt: skip
+    assert "no usable variation (all left out: isr_damped)" in cells
+    assert "all (" not in cells
+
+
+def test_robustness_with_no_member_counted() -> None:
+    assert variations.robustness({"cls_obs_by_variation": {}, "envelope_members_left_out": []}) == (
+        [],
+        [],
+        "no_usable",
+    )
+    row = {"cls_obs_by_variation": {"a": 0.01, "b": 0.2}, "envelope_members_left_out": ["a", "b"]}
+    assert variations.robustness(row)[2] == "no_usable"
+    row["envelope_members_left_out"] = ["b"]
+    assert variations.robustness(row) == (["a"], [], "all")
