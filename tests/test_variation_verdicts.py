@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recast_ml import variations
+import pytest
+
+from recast_ml import ConfigError, variations
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,3 +73,57 @@ def test_robustness_with_no_member_counted() -> None:
     assert variations.robustness(row)[2] == "no_usable"
     row["envelope_members_left_out"] = ["b"]
     assert variations.robustness(row) == (["a"], [], "all")
+
+
+# ---- 2. UncertaintyBands keywords ---------------------------------------------------------------------
+def test_a_misspelt_uncertainty_bands_keyword_is_refused(tmp_path: Path) -> None:
+    """Pythia ignores an unknown UncertaintyBands keyword (the member's weights equal the nominal
+    ones): the variations file is refused, naming the file, the entry and the keyword."""
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(
+        "isr2:\n  kind: weight\n  description: d\n  source: s\n"
+        '  members:\n    isr2_up: "isr:muRfoo=0.5"\n    isr2_down: "isr:muRfac=2.0"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        variations.resolve(str(bad))
+    msg = str(err.value)
+    assert str(bad) in msg
+    assert "'isr2'" in msg
+    assert "isr2_up" in msg
+    assert "unknown UncertaintyBands keyword 'isr:muRfoo'" in msg
+    assert "isr:muRfac" in msg  # the accepted forms
+    assert "isr:PDF:plus" in msg
+    proc = _run(
+        "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1400,1000", "-n", "10",
+        "--variations", str(bad), "-o", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("recast-ml: error: ")
+    assert "isr:muRfoo" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    for entry, wrong in (("fsr:muRfac=0.5 isr:muRfac=2 fsr:cNs", "None"), ("isr:muRfac=half", "'half'")):
+        bad.write_text(f'v:\n  kind: weight\n  description: d\n  source: s\n  members:\n    v_up: "{entry}"\n')
+        with pytest.raises(ConfigError, match=f"member v_up: .* needs a number .*got {wrong}"):
+            variations.resolve(str(bad))
+
+
+def test_documented_uncertainty_bands_keywords_are_accepted(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    entries = {
+        "a": "fsr:muRfac=2.0 isr:muRfac=2.0",
+        "b": "fsr:G2GG:muRfac = 0.5",
+        "c": "isr:Q2QG:cNS=2",
+        "d": "fsr:X2XG:cNS=-2",
+        "e": "isr:PDF:plus=1",
+        "f": "isr:PDF:family=1",
+        "g": "FSR:MURFAC=0.5",  # Pythia compares without case
+        "h": "isr:muRfac 0.5",  # Pythia takes a blank for the equal sign
+    }
+    members = "".join(f'    {m}: "{v}"\n' for m, v in entries.items())
+    good.write_text(f"mine:\n  kind: weight\n  description: d\n  source: s\n  members:\n{members}")
+    vset = variations.resolve(str(good))
+    assert vset.weight_members["b"] == "fsr:G2GG:muRfac=0.5"
+    assert vset.weight_members["a"] == "fsr:muRfac=2.0 isr:muRfac=2.0"
+    assert vset.weight_members["h"] == "isr:muRfac=0.5"
+    # the bundled set stays valid
+    assert variations.resolve("all").names == ["isr", "fsr", "isr_damped", "xsec"]

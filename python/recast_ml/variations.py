@@ -107,12 +107,12 @@ def _read(path: Path) -> dict[str, Variation]:
             if not m.replace("_", "").isalnum() or not m[0].isalpha():
                 raise ConfigError(f"{where}: member name {m!r} must be letters, digits and '_'")
             if kind == "weight":
-                if not isinstance(val, str) or ":" not in val or "=" not in val:
+                if not isinstance(val, str) or ":" not in val:
                     raise ConfigError(
                         f"{where}: member {m}: expected one UncertaintyBands entry such as 'isr:muRfac=0.5', "
                         f"got {val!r}"
                     )
-                clean[m] = " ".join(val.split())
+                clean[m] = _uncertainty_bands_entry(val, f"{where}: member {m}")
             elif kind == "sample":
                 lines = [val] if isinstance(val, str) else val
                 if not isinstance(lines, list) or not lines or not all(isinstance(x, str) for x in lines):
@@ -135,6 +135,52 @@ def _read(path: Path) -> dict[str, Variation]:
             str(path),
         )
     return out
+
+
+#: The keywords of an UncertaintyBands:List entry that Pythia 8.3 documents ("Automated Variations of
+#: Shower Parameters", xmldoc/Variations.xml of the pythia8mc package): the global ones, the
+#: per-branching forms (g->gg, q->qg, g->qqbar, gluon emission off other coloured particles) and the
+#: PDF variations of ISR. Pythia silently ignores any other keyword (the member's weight then equals
+#: the nominal one). isr:Q2GQ is not on the manual page but is recognised by Pythia's ISR (its
+#: keyword list in the library).
+_BRANCHINGS = ("G2GG", "Q2QG", "G2QQ", "X2XG")
+UNCERTAINTY_BANDS_KEYWORDS = (
+    *(f"{shower}:{p}" for shower in ("fsr", "isr") for p in ("muRfac", "cNS")),
+    *(f"{shower}:{b}:{p}" for shower in ("fsr", "isr") for b in _BRANCHINGS for p in ("muRfac", "cNS")),
+    *(f"isr:Q2GQ:{p}" for p in ("muRfac", "cNS")),
+    *(f"isr:PDF:{p}" for p in ("plus", "minus", "member", "family")),
+)
+
+
+def _uncertainty_bands_entry(text: str, where: str) -> str:
+    """An UncertaintyBands:List entry ``key=value key=value ...`` (Pythia also takes a blank for
+    the equal sign) as ``key=value ...``, each key one of :data:`UNCERTAINTY_BANDS_KEYWORDS`
+    (compared without case, as Pythia does) and each value a number; ConfigError naming ``where``,
+    the keyword and the accepted forms otherwise."""
+    import re
+
+    words = re.sub(r"\s*=\s*", " ", text).split()
+    known = {k.lower() for k in UNCERTAINTY_BANDS_KEYWORDS}
+    forms = (
+        "fsr:/isr:muRfac, fsr:/isr:cNS, the per-branching fsr:/isr:{G2GG,Q2QG,G2QQ,X2XG}:muRfac or :cNS "
+        "(and isr:Q2GQ:...), isr:PDF:plus, isr:PDF:minus, isr:PDF:member, isr:PDF:family, each =NUMBER; "
+        "e.g. 'isr:muRfac=0.5' or 'fsr:muRfac=2.0 isr:muRfac=2.0'"
+    )
+    out = []
+    for key, value in zip(words[::2], [*words[1::2], None], strict=False):
+        if key.lower() not in known:
+            raise ConfigError(
+                f"{where}: unknown UncertaintyBands keyword {key!r} in {text!r} (Pythia would ignore it and "
+                f"the member's weight would equal the nominal); Pythia 8.3's keywords: {forms}"
+            )
+        try:
+            float(value or "")
+        except ValueError:
+            raise ConfigError(f"{where}: {key} in {text!r} needs a number (keyword=NUMBER), got {value!r}") from None
+        out.append(f"{key}={value}")
+    if not out:
+        raise ConfigError(f"{where}: empty UncertaintyBands entry; Pythia 8.3's keywords: {forms}")
+    return " ".join(out)
 
 
 def catalogue(extra: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Variation]:
