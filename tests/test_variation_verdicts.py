@@ -127,3 +127,60 @@ def test_documented_uncertainty_bands_keywords_are_accepted(tmp_path: Path) -> N
     assert vset.weight_members["h"] == "isr:muRfac=0.5"
     # the bundled set stays valid
     assert variations.resolve("all").names == ["isr", "fsr", "isr_damped", "xsec"]
+
+
+# ---- 3. a theory uncertainty of 100 % or more -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("10", "--cross-section-error 10 is read as a fraction (1000 %); write 10% for 10 per cent"),
+        ("1", "--cross-section-error 1 is read as a fraction (100 %); write 1% for 1 per cent"),
+        ("150%", "--cross-section-error 150% is 150 %"),
+        ("1pb", "--cross-section-error 1pb is 1 pb, 2e+04 % of the cross section (0.005 pb); check the unit"),
+        ("5fb", "--cross-section-error 5fb is 0.005 pb, 100 % of the cross section (0.005 pb)"),
+    ],
+)
+def test_a_theory_uncertainty_of_100_percent_or_more_is_refused(value: str, said: str) -> None:
+    from recast_ml import xsec
+
+    with pytest.raises(ConfigError) as err:
+        xsec.parse_cross_section_error(value, 0.005)
+    assert str(err.value).startswith(said)
+    assert "must be below 100 %" in str(err.value)
+
+
+def test_theory_uncertainties_below_100_percent_are_kept() -> None:
+    from recast_ml import xsec
+
+    assert xsec.parse_cross_section_error("0.999", 0.005) == 0.999
+    assert xsec.parse_cross_section_error("99%", 0.005) == pytest.approx(0.99)
+    assert xsec.parse_cross_section_error("2.5fb", 0.005) == pytest.approx(0.5)
+    assert xsec.parse_cross_section_error("0", 0.005) == 0.0
+
+
+def test_run_refuses_a_cross_section_error_of_1pb_on_5fb(tmp_path: Path) -> None:
+    proc = _run(
+        "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1400,1000", "-n", "10",
+        "--cross-section", "5fb", "--cross-section-error", "1pb", "-o", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "recast-ml: error: --cross-section-error 1pb is 1 pb, 2e+04 % of the cross section (0.005 pb); check the "
+        "unit: a theory uncertainty must be below 100 % of the cross section (e.g. 10%, 0.1 or 2.8fb)"
+    ]
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_a_table_uncertainty_of_100_percent_or_more_warns(caplog: pytest.LogCaptureFixture) -> None:
+    """The bundled tables reach 100 % at the edge of their grids (13.6 TeV gluino pairs at 2920 GeV:
+    2.80e-5 +- 2.80e-5 pb): kept, with a warning."""
+    from recast_ml import xsec
+
+    with caplog.at_level("WARNING", logger="recast_ml.xsec"):
+        found = xsec.table_cross_section(xsec.lookup("gluino", 2920, sqrt_s=13.6), "at 2920 GeV")
+    assert found.rel_error == pytest.approx(2.8038524112379996e-05 / 2.796877e-05)
+    assert any("(>= 100 %)" in r.getMessage() and "pp13600_gluino" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="recast_ml.xsec"):
+        xsec.table_cross_section(xsec.lookup("gluino", 1400), "at 1400 GeV")
+    assert not caplog.records
