@@ -184,3 +184,35 @@ def test_a_table_uncertainty_of_100_percent_or_more_warns(caplog: pytest.LogCapt
     with caplog.at_level("WARNING", logger="recast_ml.xsec"):
         xsec.table_cross_section(xsec.lookup("gluino", 1400), "at 1400 GeV")
     assert not caplog.records
+
+
+# ---- 4. parts of one sample with different GenCrossSection values -----------------------------------
+def test_parts_with_different_recast_cross_sections_say_so(tmp_path: Path, hepmc_files, capsys) -> None:
+    """Two recast-written parts with σ = 28.4 fb and 1.01 fb: the error lists both values and says
+    --cross-section decides (was: 'a.hepmc3.gz: ... the generator's value in the file is not used
+    (it is usually LO)'); with --cross-section the run goes on."""
+    from recast_ml import read_events
+    from recast_ml.cli import main
+    from recast_ml.io import write_hepmc3
+
+    a, b = tmp_path / "a.hepmc3.gz", tmp_path / "b.hepmc3.gz"
+    events = read_events(hepmc_files["hepmc3"])
+    write_hepmc3(events, a, cross_section_pb=0.0284, cross_section_error_pb=0.00284)
+    write_hepmc3(events, b, cross_section_pb=0.00101)
+    args = ["run", "--analysis", "ATLAS-SUSY-2019-04", "--no-progress", "--events", str(a), str(b)]
+    assert main([*args, "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "recast-ml: error: the parts of the sample, written by recast_ml, carry different cross sections "
+        f"(GenCrossSection: {a} 0.0284 pb, {b} 0.00101 pb); one sample has one: pass --cross-section with a unit "
+        "(e.g. 28.4fb) to say which"
+    ]
+    assert not (tmp_path / "o").exists()
+    assert main([*args, "--cross-section", "28.4fb", "-o", str(tmp_path / "given")]) == 0
+    doc = json.loads((tmp_path / "given" / "results.json").read_text())
+    assert doc["input"]["cross_section_pb"] == 0.0284
+    assert doc["input"]["n_events"] == 2 * len(events)
+    # the same value in both parts: taken from the files, as before
+    write_hepmc3(events, b, cross_section_pb=0.0284, cross_section_error_pb=0.00284)
+    assert main([*args, "-o", str(tmp_path / "same")]) == 0
+    assert json.loads((tmp_path / "same" / "results.json").read_text())["input"]["cross_section_pb"] == 0.0284
