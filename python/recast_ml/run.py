@@ -225,6 +225,19 @@ def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
     files, which all carry recast's tool line and the same value, with its relative uncertainty
     (the first file's GenCrossSection error: σ × the theory uncertainty; 0: none known); None for
     files of other writers (their value is usually the generator's LO estimate)."""
+    parts = _recast_parts(files)
+    if parts is None:
+        return None
+    values = [v for _, v, _, _ in parts]
+    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) != min(values):
+        return None
+    _, value, error, version = parts[0]
+    return _recast_cross_section(value, error, str(files[0]), version)
+
+
+def _recast_parts(files: Sequence[Path]) -> list[tuple[Path, float, float, str]] | None:
+    """(file, GenCrossSection value and error after its first event, recast_ml version) of each
+    file when recast wrote them all, else None (also for standard input: it is read once)."""
     from .io import EventFile
 
     if any(str(f) == STDIN for f in files):
@@ -232,14 +245,25 @@ def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
     versions = [_written_by_recast(f) for f in files]
     if any(v is None for v in versions):
         return None
-    values, errors = [], []
-    for f in files:
+    parts = []
+    for f, version in zip(files, versions, strict=True):
         with EventFile(f) as ef:
-            errors.append(ef.read(1).cross_section_error_pb)
-            values.append(ef.cross_section_pb)
-    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) != min(values):
+            error = ef.read(1).cross_section_error_pb
+            parts.append((f, ef.cross_section_pb, error, str(version)))
+    return parts
+
+
+def _different_cross_sections(files: Sequence[Path]) -> str | None:
+    """The parts of a recast-written sample whose GenCrossSection values differ, listed
+    ("a.hepmc3.gz 0.0284 pb, b.hepmc3.gz 0.00101 pb"); None when they agree or are not all
+    recast's with a positive value."""
+    parts = _recast_parts(files) if len(files) > 1 else None
+    if parts is None:
         return None
-    return _recast_cross_section(values[0], errors[0], str(files[0]), str(versions[0]))
+    values = [v for _, v, _, _ in parts]
+    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) == min(values):
+        return None
+    return ", ".join(f"{f} {v:.6g} pb" for f, v, _, _ in parts)
 
 
 def stream_cross_section(stream: EventFile) -> xsec.SampleCrossSection | None:
@@ -576,6 +600,11 @@ def _run_events(
                 "with a unit (e.g. 28.4fb); only a stream written by recast-ml (its run information names "
                 "recast_ml) gives its own, through its GenCrossSection; another generator's value is not used "
                 "(it is usually LO)"
+            )
+        elif (differ := _different_cross_sections(files)) is not None:
+            raise ConfigError(
+                f"the parts of the sample, written by recast_ml, carry different cross sections (GenCrossSection: "
+                f"{differ}); one sample has one: pass --cross-section with a unit (e.g. 28.4fb) to say which"
             )
         else:
             raise ConfigError(

@@ -87,9 +87,10 @@ REGION_COLUMNS = (
 #: ``point_variations``: the best SR of the point (the one of ``points``) under the variations.
 #: names, excluded_under, cls_obs_by_member, signal_by_member: JSON (the variation names; the members
 #: whose CLs_obs < 0.05; member -> CLs_obs of its yields; member -> yield); robust: all/some/none (the
-#: exclusion holds under that many members); cls_obs_all_members: the largest CLs_obs over the members
-#: (< 0.05: excluded under all of them); members_left_out: JSON, the members with fewer than 10
-#: effective MC events in the SR (not in its envelope, not counted in robust / cls_obs_all_members)
+#: exclusion holds under that many members) or no_usable (every member left out: not tested);
+#: cls_obs_all_members: the largest CLs_obs over the members (< 0.05: excluded under all of them);
+#: members_left_out: JSON, the members with fewer than 10 effective MC events in the SR (not in its
+#: envelope, not counted in robust / cls_obs_all_members)
 VARIATION_COLUMNS = (
     "point_key", "names", "analysis", "region", "cls_obs", "cls_obs_syst", "cls_exp_syst",
     "signal_rel_up", "signal_rel_down", "envelope_rel_up", "envelope_rel_down", "r_cons_syst_obs",
@@ -465,7 +466,8 @@ def _run_point(
 def variation_row(key: str, vset: VariationSet, analysis: str, region: str, stat: Mapping[str, Any]) -> dict[str, Any]:
     """The ``point_variations`` row of a point from the statistics row of its best SR after
     :func:`recast_ml.variations.apply`: robust is 'all' when every member's yields exclude
-    (CLs_obs < 0.05), 'none' when none does, else 'some' (the rule of the run's verdict)."""
+    (CLs_obs < 0.05), 'none' when none does, else 'some', and 'no_usable' when every member is
+    left out (the rule of the run's verdict: :func:`recast_ml.variations.robustness`)."""
     from .variations import robustness
 
     by_member = {m: float(c) for m, c in stat["cls_obs_by_variation"].items()}

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .scan import ScanStore
+from .variations import NO_USABLE
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,11 @@ def _variation_cells(v: dict[str, Any] | None) -> str:
     members = v["cls_obs_by_member"] or {}
     up, down = v["signal_rel_up"], v["signal_rel_down"]
     unc = "-" if up is None or down is None else f"+{100 * up:.3g}/-{100 * down:.3g}"
-    under = f"{v['robust']} ({len(v['excluded_under'] or [])}/{len(members)})"
+    left_out = v.get("members_left_out") or []
+    if v["robust"] == NO_USABLE:  # every member left out: the exclusion was not tested under any
+        under = f"no usable variation (all left out: {', '.join(left_out)})" if left_out else "no usable variation"
+    else:
+        under = f"{v['robust']} ({len(v['excluded_under'] or [])}/{len(members) - len(left_out)})"
     title = html.escape("; ".join(f"{m}: CLs obs {c:.4f}" for m, c in members.items()), quote=True)
     syst = "-" if v["cls_obs_syst"] is None else format(v["cls_obs_syst"], ".4f")
     return f"<td>{syst}</td><td>{unc}</td><td class='l' title='{title}'>{html.escape(under)}</td>"

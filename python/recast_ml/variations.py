@@ -24,7 +24,9 @@ How the variations enter the results (``docs/results.md``, the analyses' READMEs
   is model-independent), ``r_obs_syst_up/down`` are r at the edges of the total uncertainty, and
   ``r_cons_syst`` = (s − 1.96 √(σ_MC² + (s × total down)²)) / S95;
 * the verdict says whether the exclusion holds under every member (the best SR chosen on the
-  nominal sample, CLs_obs of each member's yields): EXCLUDED under all, some or none.
+  nominal sample, CLs_obs of each member's yields): EXCLUDED under all, some or none; when no
+  member is usable (all left out for too few effective MC events) it says so (robust
+  ``"no_usable"``): "all of 0" is no robustness.
 """
 
 from __future__ import annotations
@@ -105,12 +107,12 @@ def _read(path: Path) -> dict[str, Variation]:
             if not m.replace("_", "").isalnum() or not m[0].isalpha():
                 raise ConfigError(f"{where}: member name {m!r} must be letters, digits and '_'")
             if kind == "weight":
-                if not isinstance(val, str) or ":" not in val or "=" not in val:
+                if not isinstance(val, str) or ":" not in val:
                     raise ConfigError(
                         f"{where}: member {m}: expected one UncertaintyBands entry such as 'isr:muRfac=0.5', "
                         f"got {val!r}"
                     )
-                clean[m] = " ".join(val.split())
+                clean[m] = _uncertainty_bands_entry(val, f"{where}: member {m}")
             elif kind == "sample":
                 lines = [val] if isinstance(val, str) else val
                 if not isinstance(lines, list) or not lines or not all(isinstance(x, str) for x in lines):
@@ -133,6 +135,52 @@ def _read(path: Path) -> dict[str, Variation]:
             str(path),
         )
     return out
+
+
+#: The keywords of an UncertaintyBands:List entry that Pythia 8.3 documents ("Automated Variations of
+#: Shower Parameters", xmldoc/Variations.xml of the pythia8mc package): the global ones, the
+#: per-branching forms (g->gg, q->qg, g->qqbar, gluon emission off other coloured particles) and the
+#: PDF variations of ISR. Pythia silently ignores any other keyword (the member's weight then equals
+#: the nominal one). isr:Q2GQ is not on the manual page but is recognised by Pythia's ISR (its
+#: keyword list in the library).
+_BRANCHINGS = ("G2GG", "Q2QG", "G2QQ", "X2XG")
+UNCERTAINTY_BANDS_KEYWORDS = (
+    *(f"{shower}:{p}" for shower in ("fsr", "isr") for p in ("muRfac", "cNS")),
+    *(f"{shower}:{b}:{p}" for shower in ("fsr", "isr") for b in _BRANCHINGS for p in ("muRfac", "cNS")),
+    *(f"isr:Q2GQ:{p}" for p in ("muRfac", "cNS")),
+    *(f"isr:PDF:{p}" for p in ("plus", "minus", "member", "family")),
+)
+
+
+def _uncertainty_bands_entry(text: str, where: str) -> str:
+    """An UncertaintyBands:List entry ``key=value key=value ...`` (Pythia also takes a blank for
+    the equal sign) as ``key=value ...``, each key one of :data:`UNCERTAINTY_BANDS_KEYWORDS`
+    (compared without case, as Pythia does) and each value a number; ConfigError naming ``where``,
+    the keyword and the accepted forms otherwise."""
+    import re
+
+    words = re.sub(r"\s*=\s*", " ", text).split()
+    known = {k.lower() for k in UNCERTAINTY_BANDS_KEYWORDS}
+    forms = (
+        "fsr:/isr:muRfac, fsr:/isr:cNS, the per-branching fsr:/isr:{G2GG,Q2QG,G2QQ,X2XG}:muRfac or :cNS "
+        "(and isr:Q2GQ:...), isr:PDF:plus, isr:PDF:minus, isr:PDF:member, isr:PDF:family, each =NUMBER; "
+        "e.g. 'isr:muRfac=0.5' or 'fsr:muRfac=2.0 isr:muRfac=2.0'"
+    )
+    out = []
+    for key, value in zip(words[::2], [*words[1::2], None], strict=False):
+        if key.lower() not in known:
+            raise ConfigError(
+                f"{where}: unknown UncertaintyBands keyword {key!r} in {text!r} (Pythia would ignore it and "
+                f"the member's weight would equal the nominal); Pythia 8.3's keywords: {forms}"
+            )
+        try:
+            float(value or "")
+        except ValueError:
+            raise ConfigError(f"{where}: {key} in {text!r} needs a number (keyword=NUMBER), got {value!r}") from None
+        out.append(f"{key}={value}")
+    if not out:
+        raise ConfigError(f"{where}: empty UncertaintyBands entry; Pythia 8.3's keywords: {forms}")
+    return " ".join(out)
 
 
 def catalogue(extra: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Variation]:
@@ -432,12 +480,20 @@ def apply(
         st["variations"] = {"names": vset.names, "members": list(varied), "note": "no best SR"}
 
 
+#: ``robust`` when no member is counted (every member left out for too few MC events, or none at
+#: all): the exclusion was not tested under any variation
+NO_USABLE = "no_usable"
+
+
 def robustness(row: Mapping[str, Any]) -> tuple[list[str], list[str], str]:
-    """(members under which the SR excludes, members under which it does not, "all"/"some"/"none")
-    from an SR's ``cls_obs_by_variation`` (CLs_obs < 0.05: excluded); the members left out of its
-    envelope (``envelope_members_left_out``: too few MC events) are not counted."""
+    """(members under which the SR excludes, members under which it does not,
+    "all"/"some"/"none"/:data:`NO_USABLE`) from an SR's ``cls_obs_by_variation`` (CLs_obs < 0.05:
+    excluded); the members left out of its envelope (``envelope_members_left_out``: too few MC
+    events) are not counted, and with none counted the answer is :data:`NO_USABLE`."""
     low = set(row.get("envelope_members_left_out") or ())
     counted = [m for m in row["cls_obs_by_variation"] if m not in low]
+    if not counted:
+        return [], [], NO_USABLE
     under = [m for m in counted if row["cls_obs_by_variation"][m] < 0.05]
     not_under = [m for m in counted if m not in under]
     return under, not_under, "all" if not not_under else "none" if not under else "some"
@@ -456,6 +512,17 @@ def robustness_text(v: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     best SR excludes."""
     members = [m for m in row["cls_obs_by_variation"] if m not in v.get("low_mc_statistics_members", [])]
     n_ex = len(v["excluded_under"])
+    if v["robust"] == NO_USABLE:
+        left = ", ".join(v.get("low_mc_statistics_members") or [])
+        why = (
+            f"all members left out, fewer than 10 effective MC events in the SR: {left}"
+            if left
+            else "the set has no member with yields"
+        )
+        return (
+            f"no usable variation ({why}): the exclusion is not tested under any variation and the signal "
+            f"uncertainty is not measured (CLs_obs = {row['cls_obs_syst']:.4g} without it); generate more events"
+        )
     how = {"all": "EXCLUDED under all", "none": "excluded under none", "some": "EXCLUDED under some"}[v["robust"]]
     text = (
         f"signal uncertainty +{100 * row['signal_rel_up']:.3g}%/-{100 * row['signal_rel_down']:.3g}% profiled: "

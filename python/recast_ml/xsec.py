@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -23,6 +24,8 @@ from typing import Any
 
 from ._core import ConfigError
 from ._data import xsec_dir
+
+log = logging.getLogger(__name__)
 
 #: Short names -> table stems (13 TeV unless sqrt_s = 13.6).
 ALIASES = {
@@ -241,26 +244,52 @@ def parse_cross_section_error(
 ) -> float:
     """The relative uncertainty of a user-given cross section: a percentage (``10%``), a fraction
     (bare number: ``0.1``) or an absolute value with a unit (``2.84fb``, relative to
-    ``cross_section_pb``). ConfigError naming ``option`` for anything else or a value that is not
-    finite and >= 0."""
+    ``cross_section_pb``). ConfigError naming ``option`` for anything else, a value that is not
+    finite and >= 0, or a relative uncertainty of 100 % or more (σ - 1σ would be <= 0; a bare 10
+    is the fraction 10 = 1000 %, most likely meant as 10%): the message says how it was read."""
     expected = "a relative uncertainty as a percentage (10%) or fraction (0.1), or an absolute one with a unit (2.8fb)"
     digits, unit, text = _number_unit_text(value, option, expected)
     number = float(digits)
     if not (math.isfinite(number) and number >= 0):
         raise ConfigError(f"{option} {text!r}: expected {expected}; it must be finite and >= 0")
     if unit == "%":
-        return number / 100.0
-    if not unit:
-        return number
-    if unit.lower() not in UNITS_PB:
+        rel, how = number / 100.0, f"is {number:g} %"
+    elif not unit:
+        rel, how = number, f"is read as a fraction ({100 * number:.4g} %); write {text}% for {number:g} per cent"
+    elif unit.lower() not in UNITS_PB:
         raise ConfigError(f"{option} {text!r}: unknown unit {unit!r}; expected {expected}")
-    return _to_pb(digits, unit) / cross_section_pb
+    else:
+        rel = _to_pb(digits, unit) / cross_section_pb
+        how = (
+            f"is {_to_pb(digits, unit):.4g} pb, {100 * rel:.4g} % of the cross section ({cross_section_pb:.4g} pb); "
+            "check the unit"
+        )
+    if rel >= 1.0:
+        raise ConfigError(
+            f"{option} {text} {how}: a theory uncertainty must be below 100 % of the cross section "
+            "(e.g. 10%, 0.1 or 2.8fb)"
+        )
+    return rel
+
+
+def _warn_large(rel: float | None, where: str) -> None:
+    """A warning for a relative theory uncertainty of 100 % or more from a table or an SLHA file
+    (some bundled tables reach it at the edges of their grids, where σ is tiny): σ - 1σ is then
+    not positive, so the down side is taken as a yield of zero (r/CLs at σ - 1σ, the envelope's
+    down side capped at 99.9 %)."""
+    if rel is not None and rel >= 1.0:
+        log.warning(
+            "theory uncertainty of sigma from %s is %.4g %% (>= 100 %%): sigma - 1 sigma is taken as 0",
+            where,
+            100 * rel,
+        )
 
 
 def table_cross_section(xs: CrossSection, where: str) -> SampleCrossSection:
     """A table value with its relative uncertainty (the table's, e.g. scale + PDF)."""
     rel = xs.unc_pb / xs.xsec_pb if xs.xsec_pb > 0 else None
     source = f"{xs.table} ({xs.order}) {where}".replace("  ", " ")
+    _warn_large(rel, f"table {xs.table} {where}")
     return SampleCrossSection(xs.xsec_pb, source, rel, f"table {xs.table}" if rel is not None else None)
 
 
@@ -281,6 +310,7 @@ def slha_cross_section(path: str | os.PathLike[str], process: str) -> SampleCros
         pb *= factor
         source += f"; x {factor:.6g}: {why}"
     if rel > 0:
+        _warn_large(rel, f"the XSECTION blocks of {path}")
         return SampleCrossSection(pb, source, rel, f"scale variations in the XSECTION blocks of {path}")
     return SampleCrossSection(pb, source)
 
