@@ -12,6 +12,7 @@ the user's path and the reason (exit status 2), never an internal error or an in
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
 import tempfile
 
@@ -122,6 +123,10 @@ def test_gzip_is_detected_by_content_not_suffix(tmp_path, capsys, bdt_gz):
     gz_xml.write_bytes(bdt_gz.read_bytes())
     assert read_model_file(plain_gz) == xml
     assert read_model_file(gz_xml) == xml
+    from recast_ml.analysis import load_model
+
+    digest = hashlib.sha256(xml).hexdigest()  # a model card's checksum is of the content
+    assert load_model(plain_gz, digest) == load_model(gz_xml, digest) == load_model(bdt_gz, digest)
     for path in (plain_gz, gz_xml, bdt_gz):
         assert main(["models", "inspect", str(path), "--json"]) == 0
         assert '"format": "TMVA XML"' in capsys.readouterr().out

@@ -348,12 +348,13 @@ def _decompressed(path: Path, raw: bytes) -> bytes:
 
 def _model_digest(path: Path, raw: bytes) -> tuple[str, bytes | None]:
     """The SHA-256 of a model file's (decompressed) content, and that content where it had to be
-    decompressed for it. For a .gz file the digest of the decompressed content is cached by the
-    digest of the compressed bytes: decompressing the 16 BDTs of ATLAS-SUSY-2018-22 only to check
-    their checksums took ~90 ms of every run; the compressed bytes are still hashed each time."""
+    decompressed for it. Gzip is recognised by its magic bytes, as :func:`_decompressed` does. For a
+    gzip file the digest of the decompressed content is cached by the digest of the compressed
+    bytes: decompressing the 16 BDTs of ATLAS-SUSY-2018-22 only to check their checksums took ~90 ms
+    of every run; the compressed bytes are still hashed each time."""
     import hashlib
 
-    if path.suffix != ".gz":
+    if raw[:2] != b"\x1f\x8b":
         return hashlib.sha256(raw).hexdigest(), raw
     note = cache_dir() / "models" / f"gz-{hashlib.sha256(raw).hexdigest()}.sha256"
     try:

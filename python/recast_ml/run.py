@@ -643,7 +643,7 @@ def _check_file_weights(members: list[str], is_root: bool, stream: EventFile | N
         )
     for f in [stream] if stream is not None else files:
         if isinstance(f, EventFile):
-            first, name = f.peek(FILE_CHUNK), "standard input"
+            first, name = f.peek(1), "standard input"  # peeked already for its cross section
         else:
             with EventFile(f) as ef:
                 first, name = ef.read(1), str(f)
