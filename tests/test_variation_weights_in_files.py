@@ -265,6 +265,22 @@ def test_a_written_sample_is_run_again_with_its_variation_weights(tmp_path: Path
     # the members really differ from the nominal: the weights were read, not ones
     assert any(best["signal_variations"][m]["signal"] != best["signal"] for m in MEMBERS)
 
+    # the same sample on standard input (peeked for its cross section and its weights, read once)
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "recast_ml", "run", "--analysis", "ATLAS-SUSY-2018-22", "--no-progress"]
+    proc = subprocess.run(
+        [*cli, "--events", "-", "--variations", "isr,fsr", "-o", str(tmp_path / "c")],
+        input=sample.read_bytes(),
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    c = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert c["input"]["cross_section_pb"] == a["input"]["cross_section_pb"]
+    assert json.dumps(_variation_numbers(c), sort_keys=True) == json.dumps(na, sort_keys=True)
+
     # run_files: the weights follow their events through chunks, reader threads and prefetching
     from recast_ml.analysis import Analysis, run_files
 

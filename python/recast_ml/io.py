@@ -87,12 +87,16 @@ class EventFile:
         if self._peeked is not None:
             batch, self._peeked = self._peeked, None
             if 0 < len(batch) < max_events:
-                more = EventBatch(self._open().read(max_events - len(batch)))
+                more = self._read(max_events - len(batch))
                 if len(more):
                     source = batch.source
                     batch = EventBatch.concatenate([batch, more])
                     batch._batch.source = source
             return batch
+        return self._read(max_events)
+
+    def _read(self, max_events: int) -> EventBatch:
+        """The next events from the reader, with their named weights as variation weights."""
         core = self._open().read(max_events)
         batch = EventBatch(core)
         names = list(core.extra_weight_names)
