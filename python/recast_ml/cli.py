@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 import traceback
@@ -339,7 +340,7 @@ def _benchmark_files(texts: list[str]) -> dict[str, list[str]]:
         name, sep, path = text.partition("=")
         if not sep or not name or not path:
             hint = " (the number of events per benchmark is -n/--n-events)" if text.isdigit() else ""
-            raise SystemExit(f"recast-ml validate: --events expects BENCHMARK=FILE, got {text!r}{hint}")
+            raise ConfigError(f"validate --events expects BENCHMARK=FILE, got {text!r}{hint}")
         files.setdefault(name, []).append(path)
     return files
 
@@ -375,7 +376,12 @@ def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[s
     )
     s = report.summary()
     out = output or Path("validation") / report.analysis
-    print(f"== {report.analysis}: {args.n_events} events per benchmark, {s['seconds']} s; report in {out}/report.html")
+    print(f"== {report.analysis}: {report.events_text()}, {s['seconds']} s; report in {out}/report.html")
+    given = [b for b, v in report.benchmarks.items() if "sample" in v]
+    if given and not (args.no_variations or report.variations):
+        print("   no generator variations were run: the events are given as a file (nominal only, no coverage)")
+    elif given and not args.no_variations:
+        print(f"   no generator variations for {', '.join(given)}: events given as a file (nominal only)")
     for kind in ("cutflow", "yield"):
         k = s[kind]
         if k["compared"]:
@@ -384,7 +390,9 @@ def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[s
                 f"MC-limited), max |ratio - 1| = {k['max_abs_deviation']:.3f}"
             )
             for vname, n_passed in k["passed_per_variation"].items():
-                print(f"   {kind}, variation {vname}: {n_passed}/{k['compared']} within tolerance")
+                n_compared = k["compared_per_variation"][vname]
+                if n_compared:  # not for members that did not run on these comparisons
+                    print(f"   {kind}, variation {vname}: {n_passed}/{n_compared} within tolerance")
             cov = k["coverage"]
             if cov["compared"]:
                 print(
@@ -743,11 +751,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--cross-section",
         metavar="SIGMA",
-        help="the signal cross section with a unit: 28.4fb, 0.0284pb, 2.84e1 fb (units pb, fb, ab, nb, ub, mb); a "
-        "bare number is pb (the results say so). Default for --generate: the model's NNLO+NNLL table (NLO+NLL for "
-        "higgsinos), with its theory uncertainty; for --slha: the file's XSECTION blocks for --process; for "
-        "--events: the file's GenCrossSection if recast-ml wrote the file, e.g. with --write-events (also when it "
-        "comes on standard input, --events -)",
+        help="the signal cross section with a unit: 28.4fb, 0.0284pb, 2.84e1fb (units pb, fb, ab, nb, ub, mb; "
+        "quote a value with a space: '2.84e1 fb'); a bare number is pb (the results say so). Default for "
+        "--generate: the model's NNLO+NNLL table (NLO+NLL for higgsinos), with its theory uncertainty; for --slha: "
+        "the file's XSECTION blocks for --process; for --events: the file's GenCrossSection if recast-ml wrote the "
+        "file, e.g. with --write-events (also when it comes on standard input, --events -)",
     )
     run.add_argument(
         "--cross-section-error",
@@ -882,6 +890,47 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: options that count something, with the least value each takes (checked after parsing, so that
+#: a bad count is the usual one-line error instead of e.g. "run_batches: no events" much later)
+COUNT_OPTIONS: dict[str, tuple[str, int]] = {
+    "n_events": ("-n/--n-events", 1),
+    "threads": ("--threads", 1),
+    "threads_per_worker": ("--threads-per-worker", 1),
+    "workers": ("--workers", 1),
+    "retries": ("--retries", 0),
+    "refine_rounds": ("--refine-rounds", 0),
+}
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    for dest, (option, least) in COUNT_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is not None and value < least:
+            raise ConfigError(f"{option} must be at least {least}, got {value}")
+
+
+#: options whose value may start with '-' and a digit (a negative number with a unit, e.g. -1pb):
+#: argparse would take it for an option ("expected one argument"); main() joins them as OPTION=VALUE
+#: so that the value's own parser says what is wrong with it
+SIGNED_VALUE_OPTIONS = ("--cross-section", "--cross-section-error")
+
+
+def _join_signed_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in SIGNED_VALUE_OPTIONS and i + 1 < len(argv) and re.match(r"-[0-9.]", argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        if argv[i] == "--":
+            out += argv[i:]
+            break
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 #: Errors with a message for the user (bad input, configuration, model, missing dependency, files):
 #: one line on stderr, exit status 2. Anything else is an internal error (exit status 3).
 # every typed recast error (InputError, ConfigError, ModelError, DependencyError, PythiaError
@@ -895,12 +944,13 @@ def _one_line(err: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
     # the command line recorded in results.json: as typed (sys.argv), or "recast-ml ARGS" when called with argv
     args.command_line = list(sys.argv) if argv is None else ["recast-ml", *argv]
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        _check_counts(args)
         return int(args.func(args))
     except USER_ERRORS as err:
         if args.verbose:

@@ -213,6 +213,19 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def json_safe(doc: Any) -> Any:
+    """``doc`` with every non-finite float (NaN, ±inf) replaced by None: JSON has no NaN, and
+    ``json.dumps`` would write the invalid token ``NaN`` (e.g. a benchmark read from a file has no
+    Pythia LO cross section)."""
+    if isinstance(doc, float):
+        return doc if math.isfinite(doc) else None
+    if isinstance(doc, Mapping):
+        return {k: json_safe(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [json_safe(v) for v in doc]
+    return doc
+
+
 def within_counts(ratios: Sequence[float]) -> dict[str, int]:
     """How many of the finite ``ratios`` lie within each band of :data:`WITHIN_BANDS` of 1
     (keys "10%", "15%", "25%"; "compared": the finite ones)."""
@@ -444,6 +457,31 @@ class ValidationReport:
     variation_notes: list[str] = field(default_factory=list)
 
     @property
+    def events_used(self) -> dict[str, int]:
+        """benchmark -> the events its nominal sample had (generated, or read from its files)."""
+        return {b: int(v["events"]) for b, v in self.benchmarks.items() if "events" in v}
+
+    @property
+    def events_summary(self) -> int | dict[str, int]:
+        """The events per benchmark actually used: one number where every benchmark had as many
+        (``events_per_benchmark``, the number asked for, before any ran), else benchmark -> events."""
+        used = self.events_used
+        if not used:
+            return self.events_per_benchmark
+        counts = set(used.values())
+        return counts.pop() if len(counts) == 1 else used
+
+    def events_text(self) -> str:
+        """'200 events per benchmark', or 'events per benchmark: a 200 (file), b 5000' where they differ."""
+        n = self.events_summary
+        if isinstance(n, int):
+            return f"{n} events per benchmark"
+        given = {b for b, v in self.benchmarks.items() if "sample" in v}
+        return "events per benchmark: " + ", ".join(
+            f"{b} {k}" + (" (file)" if b in given else "") for b, k in n.items()
+        )
+
+    @property
     def variation_groups(self) -> dict[str, str]:
         """member -> its named variation (e.g. isr_up -> isr)."""
         return {m: str(v.get("variation", m)) for m, v in self.variations.items()}
@@ -467,7 +505,7 @@ class ValidationReport:
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "analysis": self.analysis,
-            "events_per_benchmark": self.events_per_benchmark,
+            "events_per_benchmark": self.events_summary,
             "seconds": round(self.seconds, 1),
             "benchmarks": self.benchmarks,
             "variations": self.variations,
@@ -495,6 +533,8 @@ class ValidationReport:
                 "passed_per_variation": {
                     v: sum(c.variations[v].passed for c in cs if v in c.variations) for v in self.variations
                 },
+                # the comparisons each member ran on (not those of benchmarks given as files)
+                "compared_per_variation": {v: sum(v in c.variations for c in cs) for v in self.variations},
                 "within": within_counts([c.ratio for c in cs]),
                 "coverage": coverage_counts(cs, self.variation_groups),
             }
@@ -627,6 +667,8 @@ def validate(
     weights = {m.member: m.entry for m in members if m.kind == "weight"}
     if members and files:
         report.variation_notes.append(f"{', '.join(b for b in names if b in files)}: {GIVEN_FILE_NO_VARIATIONS}")
+        if all(b in files for b in names):  # no generated benchmark for the members to run on
+            members, weights = [], {}
 
     def run(settings: list[str], label: str) -> dict[str, AnalysisResult]:
         results: dict[str, AnalysisResult] = {}
@@ -658,6 +700,7 @@ def validate(
                 res = run_batches([ana], batches, cross_section=xs, threads=threads, variations=list(w))[0]
                 info |= {
                     "pythia_lo_cross_section_pb": gen.cross_section_pb,
+                    "events": res.n_events,
                     "seed": seed + k,
                     "pythia_settings": benchmark_settings(spec, settings),
                     "weight_variations": dict(w),
@@ -928,7 +971,8 @@ def write_report(report: ValidationReport, out: Path, distributions: list[str]) 
     from .export.outputs import write_validation_exports
 
     summary["exports"] = write_validation_exports(report, out, distributions)  # hepdata/, distributions.yoda
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # valid JSON: null for NaN/inf (json.dumps would write NaN)
+    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False) + "\n")
     for name, res in report.results.items():
         res.save(out / f"results_{name}.json")
     images: list[tuple[str, str, bytes]] = []
@@ -999,10 +1043,13 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     lumi = ", ".join(lumis) if lumis else "L"
     ok = summary["cutflow"]["failed"] == 0 and summary["yield"]["failed"] == 0
     box = "allowed" if ok and summary.get("published_numbers", True) else ""
+    given = [b for b, v in report.benchmarks.items() if "sample" in v]
+    how = "Pythia 8, simplified models" if len(given) < len(report.benchmarks) or not given else ""
+    how += ("; " if how else "") + ("read from the event files listed below" if given else "")
     parts = [
         f"<h1>Validation of {e(report.analysis)}</h1>",
         f"<div class='headline {box}'><p class='verdict'>{e(validation_verdict(summary))}</p>",
-        f"<p>{report.events_per_benchmark} generated events per benchmark (Pythia 8, simplified models, "
+        f"<p>{e(report.events_text())} ({how}, "
         f"normalised to each benchmark's cross section, column σ below); yields are events at σ × L with L = "
         f"{e(lumi)}; {summary['seconds']} s.</p></div>",
         "<h2>Summary</h2><table><tr><th>comparison</th><th>compared</th><th>within tolerance</th>"
@@ -1020,8 +1067,9 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
             f"<td>{s['mc_limited']}</td><td>{s['failed']}</td><td>{s['max_abs_deviation']:.3f}</td></tr>"
         )
         for vname, n_passed in s["passed_per_variation"].items():
+            n_compared = s.get("compared_per_variation", {}).get(vname, s["compared"])
             parts.append(
-                f"<tr><td class='l'>{kind}, variation {e(vname)}</td><td>{s['compared']}</td>"
+                f"<tr><td class='l'>{kind}, variation {e(vname)}</td><td>{n_compared}</td>"
                 f"<td>{n_passed}</td><td></td><td></td><td></td></tr>"
             )
     bands = " / ".join(f"{round(b * 100)}" for b in WITHIN_BANDS)
@@ -1075,7 +1123,7 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
         how = "sample " + ", ".join(b["sample"]) if "sample" in b else "; ".join(b.get("pythia_settings", []))
         parts.append(
             f"<tr><td class='l'>{e(name)}</td><td class='l'>{e(b['model'])}</td><td>{b['masses']}</td>"
-            f"<td>{b['cross_section_pb']:.4g}</td><td>{b['pythia_lo_cross_section_pb']:.4g}</td>"
+            f"<td>{b['cross_section_pb']:.4g}</td><td>{_number_cell(b['pythia_lo_cross_section_pb'])}</td>"
             f"<td class='l'>{e(how)}</td></tr>"
         )
     parts.append("</table>")
@@ -1138,6 +1186,11 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     for title, png, data in images:
         parts.append(figure(data, title, link=png))
     return page(f"recast_ml validation: {report.analysis}", parts)
+
+
+def _number_cell(x: float) -> str:
+    """A number with 4 digits, or '—' where there is none (NaN: e.g. no Pythia run for a file sample)."""
+    return f"{x:.4g}" if math.isfinite(x) else "—"
 
 
 def _mc_error_cells(c: Comparison) -> str:
