@@ -231,7 +231,7 @@ def test_metadata_and_cli(bdt_dir, tmp_path, capsys):
     assert "metadata trees: 600" in text
     out = tmp_path / "sf_odd.onnx"
     assert main(["models", "convert", str(src), str(out)]) == 0
-    assert "(mvautils)" in capsys.readouterr().out
+    assert "(MVAUtils ROOT)" in capsys.readouterr().out
     sess = ort.InferenceSession(out.read_bytes())
     x = np.array([[134.7, 88.7, 120.1, 83.1, 137.5, 0.93, 3.13, 2.88, 0.32, 14.2]], np.float32)
     np.testing.assert_allclose(
