@@ -227,6 +227,12 @@ def test_quick_validation_with_weight_members_measures_coverage(tmp_path, monkey
         covered += c["covered"]
     assert moved > 0  # the shower weights move the efficiencies
     assert zero_mc > 0  # the NN bins of 400 events (published efficiencies 2e-4 to 1.3e-3 < 0.0046)
+    # the terminal gives a step without MC events its upper error, not "± 0.000"
+    zero_lines = [ln for ln in printed.splitlines() if "(no MC event: one-sided upper MC error)" in ln]
+    assert len(zero_lines) == sum(1 for c in cutflow if c["ours"] == 0.0 and c["status"] != "passed")
+    assert zero_lines
+    assert all(" ratio 0.000 +" in ln for ln in zero_lines)
+    assert not any("ratio 0.000 ± 0.000" in ln for ln in printed.splitlines())
     cov = summary["cutflow"]["coverage"]
     assert cov == {"compared": 16, "covered": covered, "members": members, "variations": ["isr", "fsr"]}
     assert summary["by_benchmark"]["higgsino_385"]["cutflow"]["coverage"] == cov

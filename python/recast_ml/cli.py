@@ -403,7 +403,11 @@ def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[s
         if not c.passed:
             print(
                 f"   outside ({c.status}): {c.benchmark} {c.region} '{c.step}': "
-                f"ratio {c.ratio:.3f} ± {c.ratio_error:.3f}"
+                + (
+                    f"ratio {c.ratio:.3f} ± {c.ratio_error:.3f}"
+                    if c.ours_error_up is None
+                    else f"ratio {c.ratio:.3f} +{c.ratio_error_up:.3f} (no MC event: one-sided upper MC error)"
+                )
             )
 
 
