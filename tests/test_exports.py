@@ -586,3 +586,48 @@ def test_a_step_without_mc_events_exports_its_upper_error(tmp_path):
     assert ours["values"][2]["errors"] == [{"symerror": 0.02, "label": "MC stat"}]
     assert "errors" not in ours["values"][0]
     _validate_hepdata(tmp_path / "hd")
+
+
+def test_the_run_document_and_summary_give_the_overall_verdict(run_out):
+    """With several analyses, results.json's `verdict` names the analysis and SR that decide (the
+    largest expected r among the analyses' best expected SRs, worked out here from the per-SR
+    numbers), as the report's headline does, and `recast-ml run`'s text ends with it."""
+    import jsonschema
+
+    from recast_ml.report import verdict_text
+    from recast_ml.run import format_summary
+
+    out, doc = run_out
+    bests = [(a["analysis"]["id"], a["statistics"]["best"]) for a in doc["analyses"] if a["statistics"].get("best")]
+    assert len(bests) >= 2
+    n = len(doc["analyses"])
+    aid, best = max(bests, key=lambda x: x[1]["r_exp"])
+    st = next(a for a in doc["analyses"] if a["analysis"]["id"] == aid)["statistics"]
+    excluded = st.get("excluded_at_95cl", best["cls_obs"] < 0.05)
+    v = doc["verdict"]
+    assert v == {
+        "text": "EXCLUDED at 95 % CL" if excluded else "NOT EXCLUDED at 95 % CL",
+        "analysis": aid,
+        "region": best["region"],
+        "low_mc_statistics": best["low_mc_statistics"],
+        "analyses": n,
+    }
+    assert v["text"] == verdict_text(doc)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["verdict"] == v
+    import recast_ml
+
+    schema_dir = Path(recast_ml.__file__).parent / "schemas"
+    schemas = [json.loads(p.read_text()) for p in schema_dir.glob("*.schema.json")]
+    registry = {s["$id"]: s for s in schemas if "$id" in s}
+    run_schema = json.loads((schema_dir / "run.schema.json").read_text())
+    bad = {**saved, "verdict": {**v, "analysis": 3}}
+    from referencing import Registry, Resource
+
+    reg = Registry().with_resources([(k, Resource.from_contents(s)) for k, s in registry.items()])
+    jsonschema.Draft202012Validator(run_schema, registry=reg).validate(saved)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(run_schema, registry=reg).validate(bad)
+    text = format_summary(doc)
+    assert text.splitlines()[-2] == f"=== all {n} analyses: {v['text']}"
+    assert text.splitlines()[-1].startswith(f"decided by {aid} {best['region']}")

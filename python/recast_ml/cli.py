@@ -771,7 +771,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--detector", help="detector card name or file (default: the analysis')")
     run.add_argument("--threads", type=int, default=DEFAULT_THREADS, help=THREADS_HELP)
     run.add_argument(
-        "-o", "--output", type=Path, default=Path("recast_out"), help="folder for results.json and report.html"
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("recast_out"),
+        help="folder for results.json and report.html (default: %(default)s)",
     )
     run.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     run.set_defaults(func=_cmd_run)
@@ -816,7 +820,11 @@ def build_parser() -> argparse.ArgumentParser:
         "uncertainty and under all variations",
     )
     scan.add_argument(
-        "-o", "--output", type=Path, default=Path("recast_scan"), help="folder for scan.sqlite, contours and report"
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("recast_scan"),
+        help="folder for scan.sqlite, contours and report (default: %(default)s)",
     )
     scan.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     scan.set_defaults(func=_cmd_scan)

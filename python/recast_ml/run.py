@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -544,6 +544,7 @@ def run_job(
         "analyses": docs,
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    summary["verdict"] = overall_verdict(summary)
     summary["provenance"] = provenance.collect(loaded, seed=seed, generator=gen, command_line=command_line)
     from .export import outputs as exports
 
@@ -697,6 +698,23 @@ def _json_default(x: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
+def overall_verdict(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict of the whole run (``results.json`` ``verdict``): the report's, decided by the
+    most sensitive analysis' best expected SR (:func:`recast_ml.report.deciding`, on expected
+    sensitivity, never on the observed result): its text, analysis, SR and whether its signal rests
+    on fewer than the minimum MC events."""
+    from .report import deciding, verdict_text
+
+    d = deciding(summary)
+    return {
+        "text": verdict_text(summary),
+        "analysis": d[0]["analysis"]["id"] if d else None,
+        "region": d[1].get("region") if d else None,
+        "low_mc_statistics": bool(d[1].get("low_mc_statistics")) if d else None,
+        "analyses": len(summary.get("analyses", [])),
+    }
+
+
 def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
     """Text printed by `recast-ml run`: cutflows of the best regions, CLs and r per SR."""
     from .delphes import summary_lines
@@ -754,6 +772,15 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
             lines.append(st.get("note", "no statistics") + status_line)
         lines += _unavailable_lines(doc)
         lines += summary_lines(doc.get("sample", {}))
+    v = summary.get("verdict")
+    if v and v.get("analyses", 0) > 1:  # several analyses: which one decides
+        lines.append(f"\n=== all {v['analyses']} analyses: {v['text']}")
+        if v.get("analysis"):
+            unreliable = " (its signal rests on too few MC events)" if v.get("low_mc_statistics") else ""
+            lines.append(
+                f"decided by {v['analysis']} {v['region']}{unreliable}: the most sensitive best expected SR "
+                "of all analyses (largest expected r)"
+            )
     return "\n".join(lines)
 
 
