@@ -527,9 +527,7 @@ class ScanStore:
         differ = [k for k in want if k in have and have[k] != json.loads(json.dumps(want[k]))]
         if differ:
             what = ", ".join(f"{k}: {have[k]!r} here, {want[k]!r} asked" for k in differ)
-            raise ConfigError(
-                f"{self.path} holds a different scan ({what}); use another output folder", file=str(self.path)
-            )
+            raise ConfigError(f"holds a different scan ({what}); use another output folder", file=str(self.path))
 
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
