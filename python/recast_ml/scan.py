@@ -593,6 +593,14 @@ class ScanStore:
         return out
 
     def close(self) -> None:
+        """Checkpoint the WAL into the file and leave WAL mode, so that only the store file remains
+        (a read-only reader, e.g. the efficiency-map export, then adds no -wal/-shm beside it);
+        opening the store again returns it to WAL mode."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.Error as e:  # another connection still open: it keeps the WAL, nothing lost
+            log.debug("%s: WAL left in place (%s)", self.path, e)
         self.conn.close()
 
 
