@@ -207,9 +207,11 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         added = sum(extra.done + extra.failed for extra in extras)
         print(f"refinement: {len(extras)} round(s), {added} points added near the observed CLs = 0.05 contour")
     from .scan import ScanStore
+    from .scan_outputs import summary_lines
 
     store = ScanStore(summary.store)
     report = write_report(store, args.output)
+    lines = summary_lines(store)
     store.close()
     if args.model is not None:
         from .effmap import export_efficiency_maps
@@ -223,6 +225,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         f"{summary.done} points done now, {summary.skipped_done} done before, {summary.failed} failed "
         f"({summary.seconds:.1f} s); store {summary.store}, report {report}"
     )
+    print("\n".join(lines))
     for key, error in summary.failures.items():
         print(f"  failed: {key}: {error}")
     return 0 if not summary.failures else 1

@@ -527,9 +527,7 @@ class ScanStore:
         differ = [k for k in want if k in have and have[k] != json.loads(json.dumps(want[k]))]
         if differ:
             what = ", ".join(f"{k}: {have[k]!r} here, {want[k]!r} asked" for k in differ)
-            raise ConfigError(
-                f"{self.path} holds a different scan ({what}); use another output folder", file=str(self.path)
-            )
+            raise ConfigError(f"holds a different scan ({what}); use another output folder", file=str(self.path))
 
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
@@ -595,6 +593,14 @@ class ScanStore:
         return out
 
     def close(self) -> None:
+        """Checkpoint the WAL into the file and leave WAL mode, so that only the store file remains
+        (a read-only reader, e.g. the efficiency-map export, then adds no -wal/-shm beside it);
+        opening the store again returns it to WAL mode."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.Error as e:  # another connection still open: it keeps the WAL, nothing lost
+            log.debug("%s: WAL left in place (%s)", self.path, e)
         self.conn.close()
 
 
@@ -659,6 +665,8 @@ def run_scan(
         raise ConfigError(f"--n-events must be positive, got {n_events}")
     names = tuple(expand_names(list(analyses)) or expand_names(["all"]))
     vset = resolve(variations)
+    if cross_section_pb is None:  # before the workers start: one line, not a failure per point
+        _check_cross_sections(points)
     if vset:  # before the store is made: a refused scan leaves nothing behind
         _check_variations(vset, points, cross_section_pb)
         log.info("variations: %s", variations_cost(vset, n_events))
@@ -730,6 +738,23 @@ def variations_cost(vset: VariationSet, n_events: int) -> str:
         parts.append("xsec from the cross section's theory uncertainty (no extra events)")
     n = 1 + len(vset.sample_members)
     return "; ".join(parts) + f" -> {n} sample(s) per point ({n}x the nominal events)"
+
+
+def _check_cross_sections(points: Sequence[ScanPoint]) -> None:
+    """Refuses an SLHA scan before it starts when a file has no XSECTION block for the process (each
+    point would fail on its worker: a scan takes σ from the file only)."""
+    from . import xsec
+
+    lacking = [p for p in points if p.slha is not None and xsec.slha_cross_section(p.slha, p.process or "") is None]
+    if not lacking:
+        return
+    more = f" (and {len(lacking) - 1} more of the {len(points)} files)" if len(lacking) > 1 else ""
+    raise ConfigError(
+        f"no XSECTION block for process {lacking[0].process}{more}: a scan takes each point's cross section from "
+        "its SLHA file; add XSECTION blocks for the process (e.g. from NNLL-fast or Resummino), or scan a "
+        "simplified model whose cross-section table recast-ml has (--model ... --grid ...)",
+        file=lacking[0].slha,
+    )
 
 
 def _check_variations(vset: VariationSet, points: Sequence[ScanPoint], cross_section_pb: float | None) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .scan import ScanStore
+from .statistics import MIN_MC_EVENTS
 from .variations import NO_USABLE
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,47 @@ _STYLE: dict[str, dict[str, Any]] = {
         "color": "tab:purple", "ls": "-.", "lw": 1.5, "label": "observed, excluded under all variations"
     },
 }  # fmt: skip
+
+
+def best_mc_events(store: ScanStore) -> dict[str, int | None]:
+    """point key -> the MC events passing its best SR (None where the store has no count)."""
+    mc = {(r["point_key"], r["analysis"], r["region"]): r["mc_events"] for r in store.regions()}
+    return {p["key"]: mc.get((p["key"], p["best_analysis"], p["best_region"])) for p in store.points("done")}
+
+
+def unreliable(mc_events: int | None) -> str | None:
+    """The warning of ``recast-ml run``'s verdict for a best SR resting on fewer than
+    :data:`~recast_ml.statistics.MIN_MC_EVENTS` MC events (its ``low_mc_statistics``), None otherwise."""
+    if mc_events is None or mc_events >= MIN_MC_EVENTS:
+        return None
+    return f"UNRELIABLE: its signal rests on {mc_events} MC event(s) (fewer than {MIN_MC_EVENTS}), generate more events"
+
+
+def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
+    """The terminal summary of a scan: counts (excluded, unreliable), then one line per point (the
+    first ``limit`` in key order): verdict, best SR, r_obs and the UNRELIABLE flag."""
+    points = store.points("done")
+    mc = best_mc_events(store)
+    flagged = [p for p in points if unreliable(mc[p["key"]])]
+    n_excl = sum(1 for p in points if p["excluded"])
+    n_excl_flagged = sum(1 for p in flagged if p["excluded"])
+    lines = [
+        f"{n_excl} of {len(points)} points done excluded at 95% CL (observed CLs < 0.05 in the best expected SR); "
+        f"{len(flagged)} UNRELIABLE (best SR on fewer than {MIN_MC_EVENTS} MC events), {n_excl_flagged} of them "
+        "excluded"
+    ]
+    if not points:
+        return lines
+    width = max(len(p["key"]) for p in points[:limit])
+    for p in points[:limit]:
+        verdict = "EXCLUDED" if p["excluded"] else "not excluded"
+        r_obs = "-" if p["r_obs"] is None else format(p["r_obs"], ".3g")
+        sr = f"{p['best_analysis']}: {p['best_region']}" if p["best_region"] else "no SR"
+        flag = f"  UNRELIABLE ({mc[p['key']]} MC events)" if unreliable(mc[p["key"]]) else ""
+        lines.append(f"  {p['key']:<{width}}  {verdict:<12}  {sr}  r_obs {r_obs}{flag}")
+    if len(points) > limit:
+        lines.append(f"  ... and {len(points) - limit} more points (all in scan_report.html)")
+    return lines
 
 
 def _grid(store: ScanStore) -> tuple[list[str], list[dict[str, Any]]]:
@@ -260,7 +302,7 @@ def write_report(store: ScanStore, directory: Path) -> Path:
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>recast_ml scan</title>",
         "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td.l{text-align:left}"
-        ".ex{background:#f9dede}</style></head><body>",
+        ".ex{background:#f9dede} .warn{color:#b00}</style></head><body>",
         f"<h1>recast_ml scan: {e(str(meta.get('model', 'SLHA files')))}</h1>",
         f"<p>{len(points)} points done, {len(failed)} failed; {e(str(meta.get('n_events')))} events per point, "
         f"seed {e(str(meta.get('seed')))}; analyses: {e(', '.join(meta.get('analyses', [])))}. "
@@ -281,10 +323,19 @@ def write_report(store: ScanStore, directory: Path) -> Path:
     cols = [*names, "best SR", "σ [pb]", "CLs obs", "CLs exp", "r obs", "r exp", "r cons", "σ95 obs [pb]"]
     if with_variations:
         cols += ["CLs obs (signal unc.)", "signal unc. [%]", "excluded under"]
+    mc = best_mc_events(store)
+    n_flagged = sum(1 for p in points if unreliable(mc[p["key"]]))
+    if n_flagged:
+        body.append(
+            f"<p class='warn'>{n_flagged} point(s) UNRELIABLE: the signal of their best SR rests on fewer than "
+            f"{MIN_MC_EVENTS} MC events; their CLs and r are not reliable (generate more events).</p>"
+        )
+    cols.insert(len(names) + 1, "MC events (best SR)")
     body.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
     for p in points:
         params = json.loads(p["params"])
         cls_ = " class='ex'" if p["excluded"] else ""
+        warning = unreliable(mc[p["key"]])
 
         def num(x: Any, fmt: str = ".3g") -> str:
             return "-" if x is None else format(x, fmt)
@@ -292,7 +343,10 @@ def write_report(store: ScanStore, directory: Path) -> Path:
         body.append(
             f"<tr{cls_}>"
             + "".join(f"<td>{params.get(n, '')}</td>" for n in names)
-            + f"<td class='l'>{e(str(p['best_analysis']))}: {e(str(p['best_region']))}</td>"
+            + f"<td class='l'>{e(str(p['best_analysis']))}: {e(str(p['best_region']))}"
+            + (f"<br><b class='warn'>{e(warning)}</b>" if warning else "")
+            + "</td>"
+            + f"<td>{'-' if mc[p['key']] is None else mc[p['key']]}</td>"
             + f"<td>{num(p['cross_section_pb'])}</td>"
             + f"<td>{num(p['cls_obs'], '.4f')}</td><td>{num(p['cls_exp'], '.4f')}</td>"
             + f"<td>{num(p['r_obs'])}</td><td>{num(p['r_exp'])}</td><td>{num(p['r_cons'])}</td>"
