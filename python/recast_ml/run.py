@@ -25,7 +25,14 @@ from .catalogue import expand_names, status
 from .events import EventBatch
 from .io import EventFile, HepMC3Writer, as_paths
 from .report import run_report
-from .statistics import MIN_MC_EVENTS, RegionStatistics, best_expected, read_signal_regions, region_statistics
+from .statistics import (
+    MIN_MC_EVENTS,
+    RegionStatistics,
+    best_expected,
+    read_signal_regions,
+    region_statistics,
+    unreliable,
+)
 from .variations import add_sample_members
 from .variations import apply as apply_variations
 from .variations import resolve as resolve_variations
@@ -341,11 +348,9 @@ def _verdict(best: RegionStatistics | None) -> str:
     if best.r_cons_obs is not None:
         text += f", r_cons = {best.r_cons_obs:.3g}"
     text += ")"
-    if best.low_mc_statistics:
-        text += (
-            f"; UNRELIABLE: its signal rests on {best.mc_events} MC event(s) (fewer than {MIN_MC_EVENTS}), "
-            "generate more events"
-        )
+    warning = unreliable(best.mc_events) if best.low_mc_statistics else None
+    if warning:
+        text += f"; {warning}"
     if best.note:
         text += f"; note: {best.note}"
     return text
@@ -776,9 +781,9 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
     if v and v.get("analyses", 0) > 1:  # several analyses: which one decides
         lines.append(f"\n=== all {v['analyses']} analyses: {v['text']}")
         if v.get("analysis"):
-            unreliable = " (its signal rests on too few MC events)" if v.get("low_mc_statistics") else ""
+            few_mc = " (its signal rests on too few MC events)" if v.get("low_mc_statistics") else ""
             lines.append(
-                f"decided by {v['analysis']} {v['region']}{unreliable}: the most sensitive best expected SR "
+                f"decided by {v['analysis']} {v['region']}{few_mc}: the most sensitive best expected SR "
                 "of all analyses (largest expected r)"
             )
     return "\n".join(lines)

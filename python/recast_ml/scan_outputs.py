@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .scan import ScanStore
-from .statistics import MIN_MC_EVENTS
+from .statistics import MIN_MC_EVENTS, unreliable
 from .variations import NO_USABLE
 
 log = logging.getLogger(__name__)
@@ -68,14 +68,6 @@ def best_mc_events(store: ScanStore) -> dict[str, int | None]:
     """point key -> the MC events passing its best SR (None where the store has no count)."""
     mc = {(r["point_key"], r["analysis"], r["region"]): r["mc_events"] for r in store.regions()}
     return {p["key"]: mc.get((p["key"], p["best_analysis"], p["best_region"])) for p in store.points("done")}
-
-
-def unreliable(mc_events: int | None) -> str | None:
-    """The warning of ``recast-ml run``'s verdict for a best SR resting on fewer than
-    :data:`~recast_ml.statistics.MIN_MC_EVENTS` MC events (its ``low_mc_statistics``), None otherwise."""
-    if mc_events is None or mc_events >= MIN_MC_EVENTS:
-        return None
-    return f"UNRELIABLE: its signal rests on {mc_events} MC event(s) (fewer than {MIN_MC_EVENTS}), generate more events"
 
 
 def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:

@@ -384,6 +384,14 @@ def conservative_signal(s: float, s_err: float) -> float:
     return max(s - 1.96 * s_err, 0.0)
 
 
+def unreliable(mc_events: int | None) -> str | None:
+    """The warning for a verdict whose SR rests on fewer than :data:`MIN_MC_EVENTS` MC events
+    (what ``low_mc_statistics`` flags), None otherwise: one text for ``recast-ml run`` and scans."""
+    if mc_events is None or mc_events >= MIN_MC_EVENTS:
+        return None
+    return f"UNRELIABLE: its signal rests on {mc_events} MC event(s) (fewer than {MIN_MC_EVENTS}), generate more events"
+
+
 @dataclass
 class RegionStatistics:
     region: str
