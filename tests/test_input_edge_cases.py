@@ -5,13 +5,22 @@ event file given as a second part of the sample, and `run`'s --process/--slha op
 from __future__ import annotations
 
 import gzip
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from recast_ml import read_events
-from recast_ml.errors import InputError
+from recast_ml.cli import main
+from recast_ml.errors import ConfigError, InputError
+from recast_ml.run import _event_files
+
+
+def _run(tmp_path: Path, *args: str) -> list[str]:
+    return ["run", "--analysis", "ATLAS-SUSY-2018-22", *args, "-o", str(tmp_path / "out"), "--no-progress"]
+
 
 # ---- 1. compressed and piped input ----------------------------------------------------------------------
 
@@ -80,3 +89,38 @@ def test_a_root_file_on_standard_input_is_named(tmp_path):
         "recast-ml: error: <stdin>:1: a ROOT file cannot be read from standard input; give its path with "
         "--events FILE\n"
     )
+
+
+# ---- 2. a copy of a part of the sample under another name ------------------------------------------------
+
+
+def test_a_copy_of_an_event_file_is_refused_naming_both(tmp_path, capsys, hepmc_files):
+    """b is a byte-identical copy of a: read as two parts it would double the sample (twice the
+    events, MC errors too small) without a word."""
+    a = hepmc_files["hepmc3.gz"]
+    b = tmp_path / "copy.hepmc3.gz"
+    shutil.copyfile(a, b)
+    assert main(_run(tmp_path, "--events", str(a), str(b), "--cross-section", "1")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err == (
+        f"recast-ml: error: --events: {b} has the same content as {a} (a copy: its events would be counted "
+        "twice); each part of the sample must be given once\n"
+    )
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_large_files_are_compared_by_their_ends_and_different_files_pass(tmp_path, hepmc_files):
+    """Files above 2 MiB: compared by the SHA-256 of their first and last MiB. Different parts of
+    the same size (and different content) are accepted."""
+    head = b"x" * (1 << 20)
+    a, b, c = tmp_path / "a.hepmc3", tmp_path / "b.hepmc3", tmp_path / "c.hepmc3"
+    a.write_bytes(head + b"middle-a" + head + b"end-1")
+    b.write_bytes(head + b"middle-a" + head + b"end-2")  # same size, another last byte
+    c.write_bytes(a.read_bytes())
+    assert _event_files([a, b]) == [a, b]
+    with pytest.raises(ConfigError, match=rf"{c} has the same content as {a}"):
+        _event_files([a, b, c])
+    # the plain and the gzip file of the same events are different files (and sizes)
+    files = [hepmc_files["hepmc3"], hepmc_files["hepmc3.gz"]]
+    assert _event_files(files) == files
