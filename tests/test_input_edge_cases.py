@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recast_ml import read_events
+from recast_ml import read_events, slha
 from recast_ml.cli import main
 from recast_ml.errors import ConfigError, InputError
 from recast_ml.run import _event_files
@@ -124,3 +124,37 @@ def test_large_files_are_compared_by_their_ends_and_different_files_pass(tmp_pat
     # the plain and the gzip file of the same events are different files (and sizes)
     files = [hepmc_files["hepmc3"], hepmc_files["hepmc3.gz"]]
     assert _event_files(files) == files
+
+
+# ---- 3. run's --process and --slha ------------------------------------------------------------------------
+
+
+def test_process_with_generate_is_refused(tmp_path, capsys):
+    """--process gluino beside --generate was silently ignored (the model has its own process)."""
+    args = _run(tmp_path, "--generate", "gluino_direct:1400,1000", "--process", "squark", "-n", "5")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "recast-ml: error: --process squark: --process goes with --slha (--generate's model has its own process)\n"
+    )
+
+
+def test_run_help_lists_the_processes_the_code_accepts(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--process PROCESS with --slha: " + ", ".join(slha.PROCESSES) + " " in text
+    assert {"slepton_emu", "chargino_pair", "chargino_pair_wlep"} <= set(slha.PROCESSES)
+
+
+@pytest.mark.parametrize(("flavour", "why"), [("hepmc3.gz", "gzip-compressed data"), ("hepmc3", "no BLOCK or DECAY")])
+def test_an_event_file_given_as_slha_is_not_an_slha_file(tmp_path, capsys, hepmc_files, flavour, why):
+    """It said "no XSECTION block for process gluino" (and with --cross-section it went on to the
+    MASS-block check): the file is not an SLHA file at all."""
+    path = hepmc_files[flavour]
+    assert main(_run(tmp_path, "--slha", str(path), "--process", "gluino", "-n", "5")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"recast-ml: error: {path}: not an SLHA file: {why}")
+    assert err.count("\n") == 1
+    with pytest.raises(Exception, match=f"{path}: not an SLHA file"):
+        slha.read_slha(path)

@@ -135,12 +135,13 @@ def _sample_generator(
         )
         return gen, xs
     assert slha_file is not None
-    from .slha import PROCESSES, checked_spectrum, pythia_settings
+    from .slha import PROCESSES, checked_spectrum, pythia_settings, read_slha
 
     if process not in PROCESSES:
         raise ConfigError(f"--slha needs --process, one of: {', '.join(PROCESSES)}")
     if not Path(slha_file).is_file():
         raise ConfigError(f"--slha {slha_file}: no such file")
+    read_slha(slha_file)  # InputError naming the file if it is no SLHA file (before "no XSECTION block")
     if given is not None:
         xs = given
     else:
@@ -487,6 +488,9 @@ def run_job(
     loaded = [Analysis.load(a, detector=detector) for a in analyses]  # fail early on unknown IDs
     if sum(x is not None for x in (events, generate, slha)) != 1:
         raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
+    if process is not None and slha is None:  # it would be silently ignored
+        other = "--generate's model has its own process" if generate is not None else "--events are events already"
+        raise ConfigError(f"--process {process}: --process goes with --slha ({other})")
     vset = resolve_variations(variations)
     if events is not None and vset.sample_members:
         raise ConfigError(
