@@ -75,12 +75,14 @@ LineSource::LineSource(bool is_stdin, std::string path)
     : LineContext(is_stdin ? std::string(kStdinName) : std::move(path)), stdin_(is_stdin) {
     if (stdin_) {  // "-": standard input (a pipe from a generator, plain or gzip), read once, in order
         const int fd = ::dup(0);
+        gz_name_ = "<fd:" + std::to_string(fd) + ">";
         file_ = fd >= 0 ? gzdopen(fd, "rb") : nullptr;
         if (file_ == nullptr) {
             if (fd >= 0) ::close(fd);
             throw FileNotFound(path_, "cannot read standard input");
         }
     } else {
+        gz_name_ = path_;
         file_ = gzopen(path_.c_str(), "rb");
         if (file_ == nullptr) throw FileNotFound(path_, errno != 0 ? std::strerror(errno) : "cannot open");
     }
@@ -114,23 +116,37 @@ LineSource::~LineSource() {
     if (plain_ != nullptr) std::fclose(plain_);
 }
 
+std::string LineSource::gz_error(int& code) const {
+    const char* msg = gzerror(file_, &code);
+    std::string_view m = msg != nullptr ? msg : "";
+    const std::string prefix = gz_name_ + ": ";
+    if (m.substr(0, prefix.size()) == prefix) m.remove_prefix(prefix.size());
+    return m.empty() ? std::string("unknown error") : std::string(m);
+}
+
 LineSource::Chunk LineSource::read_chunk() {
     Chunk c;
     c.data.resize(kChunk);
     const int n = gzread(file_, c.data.data(), static_cast<unsigned>(kChunk));
     int code = 0;
     if (n < 0) {
-        const char* msg = gzerror(file_, &code);
-        c.error = std::string("read error: ") + (msg ? msg : "unknown");
+        const std::string msg = gz_error(code);
+        const std::string what = stdin_ ? "standard input" : "the file";
+        if (code == Z_DATA_ERROR && produced_ == 0)  // e.g. a damaged gzip header
+            c.error = what + " is not valid gzip data: " + msg;
+        else if (code == Z_DATA_ERROR)
+            c.error = "compressed stream is corrupt: " + msg;
+        else
+            c.error = "read error on " + what + ": " + msg;
         c.data.clear();
         return c;
     }
     if (n == 0) {
-        const char* msg = gzerror(file_, &code);
-        if (code != Z_OK && code != Z_STREAM_END)
-            c.error = std::string("compressed stream is corrupt or truncated: ") + (msg ? msg : "");
+        const std::string msg = gz_error(code);
+        if (code != Z_OK && code != Z_STREAM_END) c.error = "compressed stream is corrupt or truncated: " + msg;
         c.eof = true;
     }
+    produced_ += static_cast<std::size_t>(n);
     c.data.resize(static_cast<std::size_t>(n));
     return c;
 }

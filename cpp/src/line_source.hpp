@@ -81,6 +81,8 @@ public:
     bool unterminated() const noexcept { return unterminated_; }
     /// Makes the line last returned by next() be returned again by the next call.
     void push_back() { pushed_back_ = true; }
+    /// True when this is standard input ("-").
+    bool is_stdin() const noexcept { return stdin_; }
 
 private:
     LineSource(bool is_stdin, std::string path);
@@ -94,7 +96,13 @@ private:
     Chunk read_chunk();
     void produce();  ///< read-ahead thread body (compressed files: decompression overlaps parsing)
 
+    /// zlib's message for the last error, without the name zlib gives the file (for standard
+    /// input an internal "<fd:N>"), said for this input.
+    std::string gz_error(int& code) const;
+
     bool stdin_ = false;
+    std::string gz_name_;        // the name zlib puts before its messages
+    std::size_t produced_ = 0;   // bytes decompressed so far (read-ahead thread)
     gzFile file_ = nullptr;      // gzip input (decompressed on the read-ahead thread)
     std::FILE* plain_ = nullptr;  // plain input
     // read-ahead (compressed input only)

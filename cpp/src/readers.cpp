@@ -64,6 +64,18 @@ std::string excerpt(std::string_view line) {
     return line.size() > 60 ? std::string(line.substr(0, 60)) + "..." : std::string(line);
 }
 
+// src.next(line); a read error of the file (a corrupt or truncated compressed stream) names event
+// `ev` (when >= 0), as the parse errors do.
+bool next_of(LineSource& src, std::string_view& line, std::int64_t ev) {
+    if (ev < 0) return src.next(line);
+    try {
+        return src.next(line);
+    } catch (const InputError& e) {
+        if (e.event() >= 0) throw;
+        throw InputError(e.source(), e.line(), e.column(), ev, e.message());
+    }
+}
+
 class ReaderBase : public EventReader {
 public:
     explicit ReaderBase(std::unique_ptr<LineSource> src) : src_(std::move(src)) {}
@@ -828,7 +840,7 @@ private:
         std::size_t n = 0;
         std::string_view line;
         while (n < max_events && !finished_) {
-            if (!src_->next(line)) {
+            if (!next_of(*src_, line, p.in_event_ ? p.n_read_ : -1)) {
                 if (open_)
                     throw InputError(src_->path(), src_->line_number(), p.in_event_ ? p.n_read_ : -1,
                                      "file ends without the " + std::string(p.end_listing()) + " footer (truncated?)");
@@ -1051,7 +1063,7 @@ private:
     // Reads the next line (trimmed); fails at the end of the file, saying inside what.
     std::string_view next_line(std::int64_t ev, const char* inside) {
         std::string_view line;
-        if (!src_->next(line)) src_->fail(ev, std::string("file ends inside ") + inside + " (truncated?)");
+        if (!next_of(*src_, line, ev)) src_->fail(ev, std::string("file ends inside ") + inside + " (truncated?)");
         if (src_->unterminated()) src_->fail(ev, "file ends inside this line, which has no newline (truncated?)");
         return trim(line);
     }
@@ -1207,6 +1219,10 @@ private:
 Format detect(LineSource& src) {
     std::string_view line;
     for (int k = 0; k < 20 && src.next(line); ++k) {
+        // a ROOT file (e.g. Delphes output): "root" and its binary version number at offset 0
+        if (src.line_number() == 1 && line.size() > 4 && starts_with(line, "root") && line[4] == '\0')
+            src.fail(-1, src.is_stdin() ? "a ROOT file cannot be read from standard input; give its path with --events FILE"
+                                        : "not a HepMC3, HepMC2 or LHE file: a ROOT file");
         const auto t = trim(line);
         if (t.empty() || starts_with(t, "HepMC::Version")) continue;
         if (starts_with(t, "HepMC::Asciiv3-START_EVENT_LISTING")) return Format::HepMC3;

@@ -731,7 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
         + " ([...] optional)",
     )
     src.add_argument("--slha", type=Path, help="SLHA spectrum for Pythia (with --process)")
-    run.add_argument("--process", help="with --slha: gluino, squark, higgsino or all")
+    run.add_argument("--process", help="with --slha: " + ", ".join(slha.PROCESSES))
     run.add_argument(
         "--delphes",
         choices=("objects", "truth"),

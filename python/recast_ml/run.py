@@ -142,12 +142,13 @@ def _sample_generator(
         )
         return gen, xs
     assert slha_file is not None
-    from .slha import PROCESSES, checked_spectrum, pythia_settings
+    from .slha import PROCESSES, checked_spectrum, pythia_settings, read_slha
 
     if process not in PROCESSES:
         raise ConfigError(f"--slha needs --process, one of: {', '.join(PROCESSES)}")
     if not Path(slha_file).is_file():
         raise ConfigError(f"--slha {slha_file}: no such file")
+    read_slha(slha_file)  # InputError naming the file if it is no SLHA file (before "no XSECTION block")
     if given is not None:
         xs = given
     else:
@@ -199,7 +200,46 @@ def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str
             same = f"{f}" if str(seen[real]) == str(f) else f"{f} (the same file as {seen[real]})"
             raise ConfigError(f"--events: {same} given twice; each part of the sample must be given once")
         seen[real] = f
+    _refuse_copies(files)
     return files
+
+
+#: Bytes hashed at each end of an event file to recognise copies (the whole file if not larger than twice this).
+_COPY_SPAN = 1 << 20
+
+
+def _refuse_copies(files: Sequence[Path]) -> None:
+    """ConfigError if two parts of the sample have the same content (a copy under another name:
+    the sample would be counted twice). Cheap: only files of the same size are compared, by the
+    SHA-256 of their first and last MiB (the whole file if small)."""
+    import hashlib
+
+    by_size: dict[int, list[Path]] = {}
+    for f in files:
+        by_size.setdefault(f.stat().st_size, []).append(f)
+    for size, group in by_size.items():
+        if len(group) < 2:
+            continue
+        seen: dict[str, Path] = {}
+        for f in group:
+            h = hashlib.sha256()
+            try:
+                with open(f, "rb") as fh:
+                    if size <= 2 * _COPY_SPAN:
+                        h.update(fh.read())
+                    else:
+                        h.update(fh.read(_COPY_SPAN))
+                        fh.seek(size - _COPY_SPAN)
+                        h.update(fh.read(_COPY_SPAN))
+            except OSError:
+                continue  # unreadable: the reader reports it, naming the file
+            key = h.hexdigest()
+            if key in seen:
+                raise ConfigError(
+                    f"--events: {f} has the same content as {seen[key]} (a copy: its events would be counted "
+                    "twice); each part of the sample must be given once"
+                )
+            seen[key] = f
 
 
 #: ``--events -``: the events come from standard input (HepMC3/HepMC2/LHE, plain or gzip)
@@ -453,6 +493,9 @@ def run_job(
     loaded = [Analysis.load(a, detector=detector) for a in analyses]  # fail early on unknown IDs
     if sum(x is not None for x in (events, generate, slha)) != 1:
         raise ConfigError("give exactly one of --events FILE, --generate MODEL:MASSES, --slha FILE")
+    if process is not None and slha is None:  # it would be silently ignored
+        other = "--generate's model has its own process" if generate is not None else "--events are events already"
+        raise ConfigError(f"--process {process}: --process goes with --slha ({other})")
     vset = resolve_variations(variations)
     if events is not None and vset.sample_members:
         raise ConfigError(

@@ -439,12 +439,15 @@ def _finite(word: str) -> float:
 def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
     """Parse the ``MASS`` and ``DECAY`` parts of an SLHA file; InputError naming file:line on a
     malformed entry (a non-numeric mass, a channel with too few daughters, undecodable bytes
-    outside a comment), ConfigError if the file cannot be read."""
+    outside a comment), naming the file for one that is not SLHA (gzip data, no BLOCK or DECAY
+    line), ConfigError if the file cannot be read."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read SLHA file {path}: {e.strerror}") from e
+    if raw.startswith(b"\x1f\x8b"):
+        raise InputError("not an SLHA file: gzip-compressed data (an event file?)", file=str(path))
     masses: dict[int, float] = {}
     decays: dict[int, tuple[float, list[Channel]]] = {}
     blocks: list[str] = []
@@ -492,6 +495,8 @@ def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
             raise InputError(
                 f"malformed {what} entry {data.strip()!r} ({e or 'too few fields'})", file=str(path), line=k
             ) from None
+    if not blocks and not decays:
+        raise InputError("not an SLHA file: no BLOCK or DECAY line", file=str(path))
     return SLHAFile(path=path, masses=masses, decays=decays, blocks=blocks)
 
 
