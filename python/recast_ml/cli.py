@@ -796,7 +796,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --model: 'NAME=START:STOP:STEP NAME=...' or NAME=m1,m2,...; names as the model's parameters, "
         'e.g. "m_gluino=1000:2600:100 m_lsp=0:1600:100" (forbidden points skipped; a mass 0 is generated at 1 GeV)',
     )
-    scan.add_argument("--process", help="with --slha: the production process (gluino, squark, higgsino or all)")
+    scan.add_argument("--process", help="with --slha: the production process: " + ", ".join(slha.PROCESSES))
     scan.add_argument(
         "--analysis", action="append", help="analysis IDs (repeatable or comma list; default: all bundled analyses)"
     )
