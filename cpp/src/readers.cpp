@@ -115,6 +115,25 @@ void index_names(std::vector<std::string>& names, std::size_t count) {
     for (std::size_t i = 1; i < count; ++i) names.push_back(std::to_string(i));
 }
 
+// `extra` := the names of an event's weights after the first (`count` weights in all): the
+// declared names where there is one per weight (kept as they are when unchanged: no reallocation
+// per event), by index where none are declared, none where names are declared but cannot be
+// matched to the values (`unmatched_by_index` false: HepMC3's blank-separated names, some
+// containing blanks) — else by index (HepMC2's 'N' line).
+void extra_weight_names(std::vector<std::string>& extra, const std::vector<std::string>& declared, std::size_t count,
+                        bool unmatched_by_index) {
+    if (count <= 1) {
+        extra.clear();
+    } else if (declared.size() == count) {
+        if (!std::equal(extra.begin(), extra.end(), declared.begin() + 1, declared.end()))
+            extra.assign(declared.begin() + 1, declared.end());
+    } else if (declared.empty() || unmatched_by_index) {
+        index_names(extra, count);
+    } else {
+        extra.clear();
+    }
+}
+
 // Raw particle as read, before parent resolution.
 struct RawParticle {
     std::int64_t ref;  // HepMC3: production vertex (<0) / parent particle (>0); HepMC2: prod vertex barcode
@@ -382,16 +401,7 @@ public:
         // the further weights by name: the declared names when they are known for this count (with
         // blank-separated names only when there are as many as values), by index without names
         const std::size_t count = weights_.size();
-        if (count <= 1) {
-            extra_names_.clear();
-        } else if (weight_names_.size() == count) {
-            if (!std::equal(extra_names_.begin(), extra_names_.end(), weight_names_.begin() + 1, weight_names_.end()))
-                extra_names_.assign(weight_names_.begin() + 1, weight_names_.end());
-        } else if (weight_names_.empty()) {
-            index_names(extra_names_, count);
-        } else {  // blank-separated names, some containing blanks: which is which is unknown
-            extra_names_.clear();
-        }
+        extra_weight_names(extra_names_, weight_names_, count, false);
         out.begin_event(number_, weight_, extra_names_,
                         extra_names_.empty() ? Span<double>() : Span<double>(weights_.data() + 1, count - 1));
         const double u = unit_;
@@ -617,14 +627,7 @@ public:
 
         // the further weights by the 'N' line's names (by index without one, as HepMC3 names them)
         const std::size_t count = weights_.size();
-        if (count <= 1) {
-            extra_names_.clear();
-        } else if (weight_names_.size() == count) {
-            if (!std::equal(extra_names_.begin(), extra_names_.end(), weight_names_.begin() + 1, weight_names_.end()))
-                extra_names_.assign(weight_names_.begin() + 1, weight_names_.end());
-        } else {
-            index_names(extra_names_, count);
-        }
+        extra_weight_names(extra_names_, weight_names_, count, true);
         out.begin_event(number_, weight_, extra_names_,
                         extra_names_.empty() ? Span<double>() : Span<double>(weights_.data() + 1, count - 1));
         const double u = unit_;
