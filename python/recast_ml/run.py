@@ -364,16 +364,26 @@ def analyse(ana: Analysis, result: AnalysisResult) -> dict[str, Any]:
         "best": best.to_dict() if best else None,
         "excluded_at_95cl": excluded,
         "excluded_at_95cl_conservative": bool(best and best.r_cons_obs is not None and best.r_cons_obs >= 1),
-        "verdict": _verdict(best),
+        "verdict": _verdict(best, reliable := _best_reliable(stats, best)),
+        **({"best_reliable": reliable.to_dict() if reliable else None} if best and best.low_mc_statistics else {}),
         "combination": "not available: no published full likelihood for these regions",
         "unavailable_regions": unavailable,
     }
     return doc
 
 
-def _verdict(best: RegionStatistics | None) -> str:
+def _best_reliable(stats: Sequence[RegionStatistics], best: RegionStatistics | None) -> RegionStatistics | None:
+    """Where the best expected SR rests on too few MC events: the best expected among the SRs that
+    do not (None if none does, or if the best expected SR is not low in MC events)."""
+    if best is None or not best.low_mc_statistics:
+        return None
+    return best_expected([s for s in stats if not s.low_mc_statistics and s.mc_events])
+
+
+def _verdict(best: RegionStatistics | None, reliable: RegionStatistics | None = None) -> str:
     """One line on the best expected SR: excluded or not, r and r_cons, and whether its signal
-    rests on too few MC events to be trusted."""
+    rests on too few MC events to be trusted (then also what the best expected SR with enough MC
+    events, ``reliable``, says: a cross-check, not the verdict's SR)."""
     if best is None:
         return "no signal region with published numbers"
     if best.mc_events == 0 and best.signal == 0:  # the best expected SR is empty: so are all of them
@@ -391,6 +401,15 @@ def _verdict(best: RegionStatistics | None) -> str:
     warning = unreliable(best.mc_events) if best.low_mc_statistics else None
     if warning:
         text += f"; {warning}"
+        if reliable is not None:
+            text += (
+                f"; of the SRs with at least {MIN_MC_EVENTS} MC events the best expected, {reliable.region}, is "
+                f"{'EXCLUDED' if reliable.cls_obs < 0.05 else 'not excluded'} (CLs_obs = {reliable.cls_obs:.4g}"
+                + (f", r_cons = {reliable.r_cons_obs:.3g}" if reliable.r_cons_obs is not None else "")
+                + ")"
+            )
+        else:
+            text += f"; no SR has {MIN_MC_EVENTS} MC events or more"
     if best.note:
         text += f"; note: {best.note}"
     return text
