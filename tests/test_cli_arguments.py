@@ -164,3 +164,29 @@ def test_cross_section_help_and_negative_values(tmp_path, capsys):
     assert "--cross-section-error '-.5': expected a relative uncertainty" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     shutil.rmtree(tmp_path / "o", ignore_errors=True)
+
+
+def test_the_python_api_checks_counts_as_the_cli_does(tmp_path):
+    """run_job and validate called from Python: a count below its least value is the same one-line
+    ConfigError naming the parameter, before any work (was e.g. 'run_batches: no events')."""
+    from recast_ml import ConfigError
+    from recast_ml.run import run_job
+    from recast_ml.validate import validate
+
+    for kwargs, text in [
+        ({"n_events": 0}, "n_events must be at least 1, got 0"),
+        ({"n_events": -5}, "n_events must be at least 1, got -5"),
+        ({"threads": 0}, "threads must be at least 1, got 0"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            run_job(["ATLAS-SUSY-2018-22"], generate="gluino_direct:1400,1000", output=tmp_path / "o", **kwargs)
+        assert str(err.value) == text
+    for kwargs, text in [
+        ({"events": 0}, "events must be at least 1, got 0"),
+        ({"threads": -1}, "threads must be at least 1, got -1"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            validate("ATLAS-SUSY-2019-04", output=tmp_path / "v", **kwargs)
+        assert str(err.value) == text
+    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "v").exists()

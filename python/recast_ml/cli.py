@@ -918,10 +918,12 @@ COUNT_OPTIONS: dict[str, tuple[str, int]] = {
 
 
 def _check_counts(args: argparse.Namespace) -> None:
+    from .errors import check_count
+
     for dest, (option, least) in COUNT_OPTIONS.items():
         value = getattr(args, dest, None)
-        if value is not None and value < least:
-            raise ConfigError(f"{option} must be at least {least}, got {value}")
+        if value is not None:
+            check_count(option, value, least)
 
 
 #: options whose value may start with '-' and a digit (a negative number with a unit, e.g. -1pb):

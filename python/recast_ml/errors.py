@@ -94,3 +94,11 @@ class ModelError(RecastError, ValueError):
 
 class DependencyError(RecastError):
     """A missing or incompatible run-time dependency (for example the ONNX Runtime library)."""
+
+
+def check_count(name: str, value: int, least: int) -> None:
+    """A ConfigError unless the count ``value`` of ``name`` (the option or parameter, as the user
+    wrote it) is at least ``least``: the one-line error up front instead of e.g. "run_batches: no
+    events" after the set-up (the CLI checks its options the same way)."""
+    if value < least:
+        raise ConfigError(f"{name} must be at least {least}, got {value}")

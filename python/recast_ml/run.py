@@ -22,6 +22,7 @@ from . import provenance, xsec
 from ._core import ConfigError, RecastError
 from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .catalogue import expand_names, status
+from .errors import check_count
 from .events import EventBatch
 from .io import EventFile, HepMC3Writer, as_paths
 from .report import run_report
@@ -506,6 +507,9 @@ def run_job(
     Raises ``ConfigError`` for inconsistent options or an unknown analysis, ``InputError`` for a
     bad event file, ``ModelError`` for a model that cannot be run."""
     t0 = time.perf_counter()
+    check_count("threads", threads, 1)
+    if events is None:
+        check_count("n_events", n_events, 1)
     analyses = expand_names(analyses)  # "all", comma lists
     if not analyses:
         raise ConfigError("give at least one --analysis")

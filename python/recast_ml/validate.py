@@ -46,6 +46,7 @@ import numpy as np
 
 from ._core import ConfigError
 from .analysis import Analysis, AnalysisResult, load_yaml, run_batches, run_files
+from .errors import check_count
 from .io import as_paths
 
 if TYPE_CHECKING:
@@ -637,6 +638,8 @@ def validate(
     them (all their events, streamed; no variations for those benchmarks)."""
     t0 = time.perf_counter()
     ana = Analysis.load(analysis)
+    check_count("events", events, 1)
+    check_count("threads", threads, 1)
     cfg_path = ana.definition.directory / "validation.yaml"
     if not cfg_path.is_file():
         raise ConfigError(f"{ana.id}: no validation.yaml in {ana.definition.directory}")
