@@ -29,7 +29,7 @@ from . import _core
 from ._core import ConfigError, ModelError
 from ._data import analyses_dir
 from .events import EventBatch
-from .io import EventFile
+from .io import GZIP_MAGIC, EventFile
 from .objects import ObjectTable
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ def cache_dir() -> Path:
 
 
 def read_model_file(path: Path) -> bytes:
-    """The bytes of a model file, decompressed if it ends in .gz."""
+    """The bytes of a model file, decompressed if it is gzip (by content, :func:`_decompressed`)."""
     return _decompressed(path, _read_model_bytes(path))
 
 
@@ -335,7 +335,7 @@ def _decompressed(path: Path, raw: bytes) -> bytes:
     """The content of a model file: decompressed where it is gzip (by its magic bytes, as the event
     readers decide, whatever the suffix; plain content named .gz is read as it is). A truncated or
     damaged gzip file is a ConfigError naming it."""
-    if raw[:2] != b"\x1f\x8b":
+    if not raw.startswith(GZIP_MAGIC):
         return raw
     import gzip
     import zlib
@@ -354,7 +354,7 @@ def _model_digest(path: Path, raw: bytes) -> tuple[str, bytes | None]:
     of every run; the compressed bytes are still hashed each time."""
     import hashlib
 
-    if raw[:2] != b"\x1f\x8b":
+    if not raw.startswith(GZIP_MAGIC):
         return hashlib.sha256(raw).hexdigest(), raw
     note = cache_dir() / "models" / f"gz-{hashlib.sha256(raw).hexdigest()}.sha256"
     try:

@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "hepmc3", "hepmc2", "lhe")
 
+#: the first two bytes of gzip data: how event, model and SLHA files are recognised as compressed
+#: (by content, as the C++ readers decide, whatever the suffix)
+GZIP_MAGIC = b"\x1f\x8b"
+
 
 class EventFile:
     """Streaming reader: ``with EventFile(path) as f: for batch in f.batches(1000): ...``.

@@ -254,14 +254,12 @@ def _model_info(proto: Any) -> dict[str, Any]:
     }
 
 
-GZIP_MAGIC = b"\x1f\x8b"
-
-
 def _plain_model_file(path: Path, tmp: str) -> Path:
     """The model file itself or, where it is gzip-compressed (by its magic bytes, as the event
     readers decide, whatever its suffix), its decompressed copy in the folder ``tmp`` (a damaged
     gzip file is a ConfigError naming it); plain content named ``.gz`` is read as it is."""
     from .analysis import read_model_file
+    from .io import GZIP_MAGIC
 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")

@@ -24,7 +24,7 @@ from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .catalogue import expand_names, status
 from .errors import check_count
 from .events import EventBatch
-from .io import EventFile, HepMC3Writer, as_paths
+from .io import GZIP_MAGIC, EventFile, HepMC3Writer, as_paths
 from .report import run_report
 from .statistics import (
     MIN_MC_EVENTS,
@@ -256,7 +256,7 @@ def _written_by_recast(path: Path) -> str | None:
 
     try:
         with open(path, "rb") as raw:
-            gz = raw.read(2) == b"\x1f\x8b"
+            gz = raw.read(2) == GZIP_MAGIC
         with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
             for _, line in zip(range(64), fh, strict=False):
                 if line.startswith(b"E "):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._core import ConfigError, InputError
+from .io import GZIP_MAGIC
 
 #: Every sparticle in the SLHA ``MASS`` block (PDG id -> name).
 SPARTICLES: dict[int, str] = {
@@ -446,7 +447,7 @@ def read_slha(path: str | os.PathLike[str]) -> SLHAFile:
         raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read SLHA file {path}: {e.strerror}") from e
-    if raw.startswith(b"\x1f\x8b"):
+    if raw.startswith(GZIP_MAGIC):
         raise InputError("not an SLHA file: gzip-compressed data (an event file?)", file=str(path))
     masses: dict[int, float] = {}
     decays: dict[int, tuple[float, list[Channel]]] = {}
