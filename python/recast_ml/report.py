@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .statistics import MIN_MC_EVENTS
-from .variations import NO_USABLE
+from .variations import NO_USABLE, no_usable_reason
 
 if TYPE_CHECKING:
     from .analysis import Analysis, AnalysisResult
@@ -689,14 +689,10 @@ def _robustness_html(v: Mapping[str, Any], best: Mapping[str, Any]) -> str:
     """The headline's line on the signal-modelling uncertainty (``--variations``)."""
     left_out = list(v.get("low_mc_statistics_members") or [])
     if v["robust"] == NO_USABLE:  # every member left out: "excluded under all of 0" would be vacuous
-        why = (
-            f"all members left out, fewer than 10 effective MC events in this SR: {e(', '.join(left_out))}"
-            if left_out
-            else "the set has no member with yields"
-        )
         return (
-            f"<p class='warning'><b>Signal modelling: no usable variation</b> ({why}): the exclusion is not "
-            "tested under any variation and the signal uncertainty is not measured. Generate more events.</p>"
+            f"<p class='warning'><b>Signal modelling: no usable variation</b> ({e(no_usable_reason(left_out))}): "
+            "the exclusion is not tested under any variation and the signal uncertainty is not measured. Generate "
+            "more events.</p>"
         )
     robust = {"all": "under all", "some": "under some", "none": "under none"}[str(v["robust"])]
     members = [m for m in best.get("cls_obs_by_variation") or {} if m not in left_out]

@@ -507,18 +507,25 @@ def effective_events(result: AnalysisResult, region: str) -> float:
     return w * w / w2 if w2 > 0 else 0.0
 
 
+def no_usable_reason(left_out: Sequence[str]) -> str:
+    """Why no member of a variation set is counted (:data:`NO_USABLE`): the members left out for
+    too few effective MC events in the SR, or none with yields at all (text and report)."""
+    from .statistics import MIN_MC_EVENTS
+
+    if left_out:
+        return f"all members left out, fewer than {MIN_MC_EVENTS} effective MC events in the SR: {', '.join(left_out)}"
+    return "the set has no member with yields"
+
+
 def robustness_text(v: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     """One clause of the verdict: CLs with the signal uncertainty and under which members the
     best SR excludes."""
+    from .statistics import MIN_MC_EVENTS
+
     members = [m for m in row["cls_obs_by_variation"] if m not in v.get("low_mc_statistics_members", [])]
     n_ex = len(v["excluded_under"])
     if v["robust"] == NO_USABLE:
-        left = ", ".join(v.get("low_mc_statistics_members") or [])
-        why = (
-            f"all members left out, fewer than 10 effective MC events in the SR: {left}"
-            if left
-            else "the set has no member with yields"
-        )
+        why = no_usable_reason(v.get("low_mc_statistics_members") or [])
         return (
             f"no usable variation ({why}): the exclusion is not tested under any variation and the signal "
             f"uncertainty is not measured (CLs_obs = {row['cls_obs_syst']:.4g} without it); generate more events"
@@ -533,5 +540,5 @@ def robustness_text(v: Mapping[str, Any], row: Mapping[str, Any]) -> str:
         text += f" (not under {', '.join(v['not_excluded_under'])})"
     if v.get("low_mc_statistics_members"):
         left_out = ", ".join(v["low_mc_statistics_members"])
-        text += f"; left out of the envelope, fewer than 10 effective MC events: {left_out}"
+        text += f"; left out of the envelope, fewer than {MIN_MC_EVENTS} effective MC events: {left_out}"
     return text
