@@ -246,14 +246,22 @@ def _refuse_copies(files: Sequence[Path]) -> None:
 #: ``--events -``: the events come from standard input (HepMC3/HepMC2/LHE, plain or gzip)
 STDIN = "-"
 
-#: The tool line recast's HepMC3 writer puts in the run information of the files it writes.
-_RECAST_TOOL = "T recast_ml|"
+#: The tool recast's HepMC3 writer names in the run information of the files it writes (its 'T'
+#: line, "recast_ml|VERSION|HepMC3Writer"; :attr:`recast_ml.io.EventFile.tools`).
+_RECAST_TOOL = "recast_ml|"
+
+
+def _recast_version(tools: Iterable[str]) -> str | None:
+    """The recast_ml version that a HepMC3 file's run-information tool lines name as its writer,
+    else None."""
+    return next((t.split("|")[1] for t in tools if t.startswith(_RECAST_TOOL)), None)
 
 
 def _written_by_recast(path: Path) -> str | None:
     """The recast_ml version that wrote the HepMC3 file (its run-information tool line), else None."""
     import gzip
 
+    tools = []
     try:
         with open(path, "rb") as raw:
             gz = raw.read(2) == GZIP_MAGIC
@@ -261,11 +269,11 @@ def _written_by_recast(path: Path) -> str | None:
             for _, line in zip(range(64), fh, strict=False):
                 if line.startswith(b"E "):
                     break
-                if line.startswith(_RECAST_TOOL.encode()):
-                    return line.decode("utf-8", "replace").split("|")[1]
+                if line.startswith(b"T "):
+                    tools.append(line[2:].decode("utf-8", "replace").strip())
     except (OSError, EOFError):
         return None
-    return None
+    return _recast_version(tools)
 
 
 def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
@@ -273,17 +281,13 @@ def file_cross_section(files: Sequence[Path]) -> xsec.SampleCrossSection | None:
     files, which all carry recast's tool line and the same value, with its relative uncertainty
     (the first file's GenCrossSection error: σ × the theory uncertainty; 0: none known); None for
     files of other writers (their value is usually the generator's LO estimate)."""
-    parts = _recast_parts(files)
-    if parts is None:
-        return None
-    values = [v for _, v, _, _ in parts]
-    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) != min(values):
-        return None
-    _, value, error, version = parts[0]
-    return _recast_cross_section(value, error, str(files[0]), version)
+    return _agreed_cross_section(_recast_parts(files))
 
 
-def _recast_parts(files: Sequence[Path]) -> list[tuple[Path, float, float, str]] | None:
+_RecastParts = list[tuple[Path, float, float, str]]
+
+
+def _recast_parts(files: Sequence[Path]) -> _RecastParts | None:
     """(file, GenCrossSection value and error after its first event, recast_ml version) of each
     file when recast wrote them all, else None (also for standard input: it is read once)."""
     from .io import EventFile
@@ -301,15 +305,29 @@ def _recast_parts(files: Sequence[Path]) -> list[tuple[Path, float, float, str]]
     return parts
 
 
-def _different_cross_sections(files: Sequence[Path]) -> str | None:
-    """The parts of a recast-written sample whose GenCrossSection values differ, listed
-    ("a.hepmc3.gz 0.0284 pb, b.hepmc3.gz 0.00101 pb"); None when they agree or are not all
-    recast's with a positive value."""
-    parts = _recast_parts(files) if len(files) > 1 else None
+def _positive_values(parts: _RecastParts | None) -> list[float] | None:
+    """The GenCrossSection values of recast-written parts, None unless all are finite and > 0."""
     if parts is None:
         return None
     values = [v for _, v, _, _ in parts]
-    if not all(math.isfinite(v) and v > 0 for v in values) or max(values) == min(values):
+    return values if all(math.isfinite(v) and v > 0 for v in values) else None
+
+
+def _agreed_cross_section(parts: _RecastParts | None) -> xsec.SampleCrossSection | None:
+    """:func:`file_cross_section` of the parts :func:`_recast_parts` found: their common value."""
+    values = _positive_values(parts)
+    if parts is None or values is None or max(values) != min(values):
+        return None
+    f, value, error, version = parts[0]
+    return _recast_cross_section(value, error, str(f), version)
+
+
+def _different_cross_sections(parts: _RecastParts | None) -> str | None:
+    """The parts of a recast-written sample whose GenCrossSection values differ, listed
+    ("a.hepmc3.gz 0.0284 pb, b.hepmc3.gz 0.00101 pb"); None when they agree or are not all
+    recast's with a positive value."""
+    values = _positive_values(parts)
+    if parts is None or values is None or max(values) == min(values):
         return None
     return ", ".join(f"{f} {v:.6g} pb" for f, v, _, _ in parts)
 
@@ -320,7 +338,7 @@ def stream_cross_section(stream: EventFile) -> xsec.SampleCrossSection | None:
     :meth:`EventFile.peek` leaves for the run to read (its first chunk is that event and the
     next ``analysis.FILE_CHUNK - 1``, as a file's)."""
     first = stream.peek(1)
-    version = next((t.split("|")[1] for t in stream.tools if t.startswith(_RECAST_TOOL[2:])), None)
+    version = _recast_version(stream.tools)
     if version is None or len(first) == 0:
         return None
     return _recast_cross_section(first.cross_section_pb, first.cross_section_error_pb, "standard input", version)
@@ -657,10 +675,9 @@ def _run_events(
     # standard input is read once: σ from its first events (peeked), which the run then reads
     stream = EventFile(STDIN, threads=threads) if str(files[0]) == STDIN else None
     try:
-        if stream is not None:
-            from_file = stream_cross_section(stream)
-        else:
-            from_file = None if is_root else file_cross_section(files)
+        # the recast-written parts, read once for their cross section or for the message why not
+        parts = None if stream is not None or is_root else _recast_parts(files)
+        from_file = stream_cross_section(stream) if stream is not None else _agreed_cross_section(parts)
         if given is not None:
             if from_file and not math.isclose(from_file.pb, given.pb, rel_tol=1e-9):
                 log.warning("%s used, not the %s: %g pb", given.source, from_file.source, from_file.pb)
@@ -673,7 +690,7 @@ def _run_events(
                 "recast_ml) gives its own, through its GenCrossSection; another generator's value is not used "
                 "(it is usually LO)"
             )
-        elif (differ := _different_cross_sections(files)) is not None:
+        elif (differ := _different_cross_sections(parts)) is not None:
             raise ConfigError(
                 f"the parts of the sample, written by recast_ml, carry different cross sections (GenCrossSection: "
                 f"{differ}); one sample has one: pass --cross-section with a unit (e.g. 28.4fb) to say which"
