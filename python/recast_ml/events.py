@@ -148,12 +148,16 @@ class EventBatch:
 
     @classmethod
     def concatenate(cls, batches: Iterable[EventBatch]) -> EventBatch:
+        """The events of ``batches`` in order, as one batch: their variation weights where all carry
+        the same members, their source where all have the same one (the chunks of one file)."""
         out = cls()
         core = out._batch
         assert isinstance(core, _core.EventBatch)
         parts = list(batches)
         for b in parts:
             core.append(b._batch)
+        if parts and all(b.source == parts[0].source for b in parts):  # e.g. the chunks of one file
+            core.source = parts[0].source
         names = [set(b.variation_weights) for b in parts]
         if parts and names[0] and all(n == names[0] for n in names):
             out.variation_weights = {  # in the first batch's order (the order they are written in)

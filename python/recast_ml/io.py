@@ -93,9 +93,7 @@ class EventFile:
             if 0 < len(batch) < max_events:
                 more = self._read(max_events - len(batch))
                 if len(more):
-                    source = batch.source
                     batch = EventBatch.concatenate([batch, more])
-                    batch._batch.source = source
             return batch
         return self._read(max_events)
 
