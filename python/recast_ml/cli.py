@@ -434,13 +434,17 @@ def _cmd_events_summary(args: argparse.Namespace) -> int:
         print(f"events:          {n_ev}")
         print(f"particles/event: {n_part / max(n_ev, 1):.1f} ({n_final / max(n_ev, 1):.1f} final state)")
         print(f"sum of weights:  {sum_w:.6g}")
-        xs = f.cross_section_pb
-        if math.isfinite(xs) and xs > 0:
-            print(f"cross section:   {xs:.6g} pb")
-        else:  # as the Delphes summary: no GenCrossSection (or none usable)
-            found = "" if math.isnan(xs) else f" (GenCrossSection = {xs:.6g} pb)"
-            print(f"cross section:   none in the file{found}; recast-ml run needs --cross-section")
+        print(_cross_section_line(f.cross_section_pb, "GenCrossSection = {:.6g} pb", ""))
     return 0
+
+
+def _cross_section_line(xs: float, what: str, usable_note: str) -> str:
+    """``events summary``'s cross-section line: the file's value (``usable_note`` after it), or
+    "none in the file" (``what`` formats an unusable value) and that run needs --cross-section."""
+    if math.isfinite(xs) and xs > 0:
+        return f"cross section:   {xs:.6g} pb{usable_note}"
+    found = "" if math.isnan(xs) else f" ({what.format(xs)})"
+    return f"cross section:   none in the file{found}; recast-ml run needs --cross-section"
 
 
 def _delphes_summary(args: argparse.Namespace) -> int:
@@ -458,14 +462,8 @@ def _delphes_summary(args: argparse.Namespace) -> int:
     if s.objects:
         print("objects/event:   " + ", ".join(f"{n / per:.2f} {name}" for name, n in s.objects.items()))
     print(f"sum of weights:  {s.sum_weights:.6g}")
-    if not (math.isfinite(s.cross_section_pb) and s.cross_section_pb > 0):
-        found = "" if math.isnan(s.cross_section_pb) else f" (Event.CrossSection = {s.cross_section_pb:.6g})"
-        print(f"cross section:   none in the file{found}; recast-ml run needs --cross-section")
-    else:
-        print(
-            f"cross section:   {s.cross_section_pb:.6g} pb (Event.CrossSection, the generator's; "
-            "recast-ml run does not use it: give --cross-section)"
-        )
+    generators = " (Event.CrossSection, the generator's; recast-ml run does not use it: give --cross-section)"
+    print(_cross_section_line(s.cross_section_pb, "Event.CrossSection = {:.6g}", generators))
     print("read by:         recast-ml run --events FILE [--delphes objects|truth] (Delphes objects or truth particles)")
     return 0
 
