@@ -2,7 +2,10 @@
 // signature, doc, type rule, evaluation). Adding a built-in = adding a record here (and a test).
 // Formulas of the kinematic functions are in functions.hpp. Evaluations write into `out`, a value
 // slot reused across events: they set every field their result type uses and keep scratch
-// storage in thread_local buffers (no allocation per event in the steady state).
+// storage in thread_local buffers (no allocation per event in the steady state). A record may add
+// block forms for the column-wise evaluation of model inputs: `scalar` (a one-argument math
+// function) or `column` (e.g. HT over a collection's pt column); they must give eval's values bit
+// for bit (tests/test_model_gathering.py).
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -18,8 +21,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 using T = Type;
-
-bool is_list(Type t) { return t == Type::NumberList || t == Type::BoolList; }
 
 /// Unary math function element-wise on numbers and number lists; NaN results are missing.
 template <double (*F)(double)>
@@ -230,6 +231,28 @@ void ht_eval(const Node& n, Eval& ev, Value& out) {
     if (Which == 1) return set_number(out, ht + met);
     if (ht > 0) set_number(out, met / std::sqrt(ht));
     else set_none(out, T::Number);
+}
+
+/// Block form of HT / meff / met_over_sqrt_ht on a collection by name (the same sums in the same
+/// order as ht_eval).
+template <int Which>
+bool ht_column(const Node& n, ColumnEval& cv, double* out) {
+    const CollectionColumns* c = n.kids.size() == 1 ? cv.collection(0) : nullptr;
+    const int f = n.kids[0]->kin[0];
+    if (!c || f < 0) return false;
+    const double* met = nullptr;
+    if (Which != 0 && !(met = cv.met_pt())) return false;
+    const double* pt = c->fields[static_cast<std::size_t>(f)].data();
+    const std::int64_t* off = c->offsets.data() + cv.first();
+    const std::size_t m = cv.size();
+    for (std::size_t i = 0; i < m; ++i) {
+        double ht = 0;
+        for (std::int64_t j = off[i]; j < off[i + 1]; ++j) ht += pt[j];
+        if (Which == 0) out[i] = ht;
+        else if (Which == 1) out[i] = ht + met[i];
+        else out[i] = ht > 0 ? met[i] / std::sqrt(ht) : kNaN;
+    }
+    return true;
 }
 
 template <bool Aplanarity>
@@ -676,6 +699,15 @@ const std::vector<BuiltinDef> kBuiltins = {
          for (std::size_t i = 0; i < a.list.size(); ++i)
              if (a.list[i] != 0 && (a.list_missing.empty() || !a.list_missing[i])) ++c;
          set_number(out, c);
+     },
+     -1, false, nullptr,
+     [](const Node&, ColumnEval& cv, double* out) {
+         const CollectionColumns* c = cv.collection(0);
+         if (!c) return false;
+         const std::int64_t* off = c->offsets.data() + cv.first();
+         const std::size_t m = cv.size();
+         for (std::size_t i = 0; i < m; ++i) out[i] = static_cast<double>(off[i + 1] - off[i]);
+         return true;
      }},
     {"any", "any(l: bool list) -> bool", "whether any value is true (false for an empty list)", anyall_check,
      anyall_eval<true>},
@@ -745,7 +777,8 @@ const std::vector<BuiltinDef> kBuiltins = {
          if (!sum_args(n, ev, sum)) return set_none(out, T::Vector);
          set_vector(out, sum);
      }},
-    {"HT", "HT(c: collection) -> number", "scalar sum of pT", one_collection_p4, ht_eval<0>},
+    {"HT", "HT(c: collection) -> number", "scalar sum of pT", one_collection_p4, ht_eval<0>, -1, false, nullptr,
+     ht_column<0>},
     {"meff", "meff(c: collection[, n: number]) -> number",
      "scalar pT sum of the first n objects (default all) + met.pt",
      [](Checker& c, Node& n) {
@@ -755,13 +788,13 @@ const std::vector<BuiltinDef> kBuiltins = {
          if (n.kids.size() == 2) c.want(1, {T::Number});
          c.need_met();
      },
-     ht_eval<1>, -1, true},
+     ht_eval<1>, -1, true, nullptr, ht_column<1>},
     {"met_over_sqrt_ht", "met_over_sqrt_ht(c: collection) -> number", "met.pt / sqrt(HT(c)) [GeV^1/2]",
      [](Checker& c, Node& n) {
          one_collection_p4(c, n);
          c.need_met();
      },
-     ht_eval<2>, -1, true},
+     ht_eval<2>, -1, true, nullptr, ht_column<2>},
     {"aplanarity", "aplanarity(c: collection) -> number", "3/2 l3 of the momentum tensor sum p^a p^b / sum |p|^2",
      one_collection_p4, shape_eval<true>},
     {"sphericity", "sphericity(c: collection) -> number", "3/2 (l2 + l3) of the momentum tensor", one_collection_p4,

@@ -983,6 +983,37 @@ public:
         bv.values.assign(ps_.out.begin(), ps_.out.begin() + static_cast<std::ptrdiff_t>(n));
     }
 
+    /// The arguments of a built-in's block form (see BuiltinDef::column).
+    class BlockArgs final : public ColumnEval {
+    public:
+        BlockArgs(Evaluator& e, const Node& n, std::size_t first, std::size_t m) : e_(e), n_(n), first_(first), m_(m) {}
+        std::size_t first() const override { return first_; }
+        std::size_t size() const override { return m_; }
+        const CollectionColumns* collection(std::size_t i) override {
+            if (i >= n_.kids.size() || n_.kids[i]->k != Node::K::Collection) return nullptr;
+            try {
+                return e_.collection(*n_.kids[i]);
+            } catch (const Failure&) {  // reported by the event-by-event evaluation
+                return nullptr;
+            }
+        }
+        const double* met_pt() override {
+            static const int met_id = intern("met");
+            try {
+                const RecordColumns* rec = e_.record(n_, "met", met_id);
+                const int f = e_.met_kin(rec)[0];
+                return f < 0 ? nullptr : rec->fields[static_cast<std::size_t>(f)].data() + first_;
+            } catch (const Failure&) {
+                return nullptr;
+            }
+        }
+
+    private:
+        Evaluator& e_;
+        const Node& n_;
+        std::size_t first_, m_;
+    };
+
     /// Column of a number/bool node over events [first, first + m) (NaN = missing): element-wise
     /// loops for field loads, constants, arithmetic and math functions; other nodes event by event.
     const PoolState::Column& column(const Node& n, std::size_t first, std::size_t m, const double* vars,
@@ -1043,6 +1074,16 @@ public:
                     case Op::Add: for (std::size_t i = 0; i < m; ++i) out[i] = x[i] + y[i]; break;
                     case Op::Sub: for (std::size_t i = 0; i < m; ++i) out[i] = x[i] - y[i]; break;
                     case Op::Mul: for (std::size_t i = 0; i < m; ++i) out[i] = x[i] * y[i]; break;
+                    case Op::Div:  // as apply(): missing for a zero divisor (a missing operand gives NaN)
+                        if (n.kids[1]->k == Node::K::Number && n.kids[1]->num != 0) {  // x / 100
+                            const double d = n.kids[1]->num;
+                            for (std::size_t i = 0; i < m; ++i) out[i] = x[i] / d;
+                            break;
+                        }
+                        for (std::size_t i = 0; i < m; ++i) out[i] = x[i] / y[i];
+                        for (std::size_t i = 0; i < m; ++i)
+                            if (y[i] == 0) out[i] = kNaN;
+                        break;
                     default:
                         for (std::size_t i = 0; i < m; ++i) {
                             bool miss = false;
@@ -1068,9 +1109,9 @@ public:
                     const PoolState::Column& a = column(*n.kids[0], first, m, vars, nv);
                     for (std::size_t i = 0; i < m; ++i) out[i] = std::isnan(a.v[i]) ? kNaN : n.builtin->scalar(a.v[i]);
                     merge_err(a);
-                } else if (std::strcmp(n.builtin->name, "count") == 0 && n.kids[0]->k == Node::K::Collection) {
-                    const std::int64_t* off = collection(*n.kids[0])->offsets.data() + first;
-                    for (std::size_t i = 0; i < m; ++i) out[i] = static_cast<double>(off[i + 1] - off[i]);
+                } else if (n.builtin->column && n.type == Type::Number) {
+                    BlockArgs args(*this, n, first, m);
+                    done = n.builtin->column(n, args, out);
                 } else {
                     done = false;
                 }
@@ -1630,6 +1671,15 @@ const Value& Expression::evaluate_ref(EventContext& ctx) const {
 void Expression::scalar_block(EventContext& ctx, std::size_t first, std::size_t last, const double* variables,
                               std::size_t n_variables, double* out, std::uint8_t* failed) const {
     if (last <= first) return;
+    const BlockView v = scalar_block_view(ctx, first, last, variables, n_variables);
+    std::copy(v.values, v.values + (last - first), out);
+    if (v.failed) std::copy(v.failed, v.failed + (last - first), failed);
+    else std::fill(failed, failed + (last - first), 0);
+}
+
+Expression::BlockView Expression::scalar_block_view(EventContext& ctx, std::size_t first, std::size_t last,
+                                                    const double* variables, std::size_t n_variables) const {
+    if (last < first) last = first;
     if (!ctx.state) ctx.state = std::make_shared<EvalState>();
     EvalState& es = *ctx.state;
     es.bind(ctx);
@@ -1640,25 +1690,27 @@ void Expression::scalar_block(EventContext& ctx, std::size_t first, std::size_t 
     }
     const std::size_t m = last - first;
     const bool small = n_nodes_ <= 256;  // the columnar recursion is as deep as the tree
-    if (!batched_.empty() || !small) {
+    if (!batched_.empty() || !small) {  // event by event, into the root's column
+        PoolState::Column& c = ps.columns[static_cast<std::size_t>(root_->id)];
+        c.v.resize(m);
+        c.err.clear();
         for (std::size_t i = 0; i < m; ++i) {
             ctx.event = first + i;
             ctx.variables = variables ? variables + (first + i) * n_variables : nullptr;
             try {
-                out[i] = scalar(ctx);
-                failed[i] = 0;
+                c.v[i] = scalar(ctx);
             } catch (const std::exception&) {
-                out[i] = kNaN;
-                failed[i] = 1;
+                c.v[i] = kNaN;
+                if (c.err.empty()) c.err.assign(m, 0);
+                c.err[i] = 1;
             }
         }
-        return;
+        ps.col_stamp[static_cast<std::size_t>(root_->id)] = 0;  // not a cached column value
+        return {c.v.data(), c.err.empty() ? nullptr : c.err.data()};
     }
     Evaluator ev(ctx, es, ps);
     const auto& c = ev.column(*root_, first, m, variables, n_variables);
-    std::copy(c.v.begin(), c.v.end(), out);
-    if (c.err.empty()) std::fill(failed, failed + m, 0);
-    else std::copy(c.err.begin(), c.err.end(), failed);
+    return {c.v.data(), c.err.empty() ? nullptr : c.err.data()};
 }
 
 std::vector<std::string> Expression::references() const {

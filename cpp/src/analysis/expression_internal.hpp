@@ -111,6 +111,18 @@ public:
     virtual Value met() = 0;
 };
 
+/// Block side of a built-in (the columnar evaluation of model inputs, events [first, first + size)).
+class ColumnEval {
+public:
+    virtual ~ColumnEval() = default;
+    virtual std::size_t first() const = 0;
+    virtual std::size_t size() const = 0;
+    /// The columns of argument i when it is a collection by name; nullptr otherwise (or absent).
+    virtual const CollectionColumns* collection(std::size_t i) = 0;
+    /// met.pt over the block (element 0 = event first), or nullptr without a record `met` with pt.
+    virtual const double* met_pt() = 0;
+};
+
 /// One built-in function: everything about it in one record (see builtins.cpp).
 struct BuiltinDef {
     const char* name;
@@ -127,6 +139,10 @@ struct BuiltinDef {
     /// Optional element-wise form of a one-argument numeric function (NaN = missing), used by the
     /// columnar evaluation of model inputs.
     double (*scalar)(double) = nullptr;
+    /// Optional block form: fills out[0, cv.size()) with the values of cv's events (NaN = missing)
+    /// and returns true, or returns false where it does not apply (then evaluated event by event).
+    /// The values must equal `eval`'s bit for bit.
+    bool (*column)(const Node& n, ColumnEval& cv, double* out) = nullptr;
 };
 
 /// The registry of built-ins (builtins.cpp).

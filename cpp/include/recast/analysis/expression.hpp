@@ -206,6 +206,15 @@ public:
     /// raised: evaluate it with scalar() to get the error. Changes ctx.event and ctx.variables.
     void scalar_block(EventContext& ctx, std::size_t first, std::size_t last, const double* variables,
                       std::size_t n_variables, double* out, std::uint8_t* failed) const;
+    /// Values of scalar_block() left where they were computed: `values` and `failed` (nullptr when
+    /// no event failed) have last - first elements and stay valid until an expression of the same
+    /// pool is evaluated on another range of events, with other variables or another ctx.state.
+    struct BlockView {
+        const double* values;
+        const std::uint8_t* failed;
+    };
+    BlockView scalar_block_view(EventContext& ctx, std::size_t first, std::size_t last, const double* variables,
+                                std::size_t n_variables) const;
     /// The pool the expression was compiled into.
     const std::shared_ptr<ExpressionPool>& pool() const noexcept { return pool_; }
 
