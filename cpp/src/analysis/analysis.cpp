@@ -467,8 +467,9 @@ std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionCo
 
 }  // namespace
 
-/// Events per slice of a block whose model inputs are evaluated together (65 inputs x 128 events
-/// of doubles stay in the core's L2 cache; a block of 1024 at once did not).
+/// Events per slice of a block whose model inputs are evaluated together: bounds the memory of the
+/// expressions' columns (one per node) whatever the card's block_size; as fast as whole blocks of
+/// 1024 in benchmarks/bench_models.py.
 constexpr std::size_t kInputSlice = 128;
 
 void Analysis::run_model(std::size_t mi, const EventTable& table, const Collections& cols, const Records& recs,
@@ -641,7 +642,7 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
             const std::size_t e0 = blk * D.block_size;
             const std::size_t e1 = std::min(ne, (blk + 1) * D.block_size);
             ctx.block_end = e1;
-            // the inputs in slices small enough for their columns to stay in the core's cache
+            // the inputs in slices (the ORT call stays one per block and file)
             for (std::size_t s0 = e0; s0 < e1; s0 += kInputSlice) gather(s0, std::min(e1, s0 + kInputSlice));
             for (auto& [route, g] : groups) {
                 if (g.events.empty()) continue;
