@@ -585,6 +585,11 @@ def test_a_step_without_mc_events_exports_its_upper_error(tmp_path):
     assert ratio["values"][1]["errors"] == [{"asymerror": {"plus": 0.75, "minus": -0.0}, "label": "MC stat"}]
     assert ours["values"][2]["errors"] == [{"symerror": 0.02, "label": "MC stat"}]
     assert "errors" not in ours["values"][0]
+    # written as 0.0, not -0.0 (equal in Python, not in the file a reader sees)
+    assert math.copysign(1.0, ours["values"][1]["errors"][0]["asymerror"]["minus"]) == 1.0
+    text = "".join(p.read_text() for p in (tmp_path / "hd").glob("*.yaml"))
+    assert "minus: 0.0" in text
+    assert "-0.0" not in text
     _validate_hepdata(tmp_path / "hd")
 
 

@@ -51,6 +51,7 @@ def test_quick_validation_writes_a_complete_report(tmp_path, capsys):
     assert math.isfinite(first["ratio"])
     assert 0.5 < first["ratio"] < 1.5
     html = (out / "report.html").read_text()
+    assert "per benchmark (Pythia 8, simplified models, normalised to each benchmark's cross section" in html
     assert "SR4j-2200" in html
     assert "cutflow_gluino_2200_600.png" in html
     assert "ratio, isr_damped" in html
@@ -84,7 +85,9 @@ def test_validation_on_a_given_event_file(tmp_path, capsys):
     cutflow = [c for c in summary["comparisons"] if c["kind"] == "cutflow"]
     assert len(cutflow) == 1 + 3 * 8
     assert all(not c["variations"] for c in cutflow)  # no generator variations of a given file
-    assert f"sample {parts[0]}, {parts[1]}" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert f"sample {parts[0]}, {parts[1]}" in html
+    assert "(read from the event files listed below, normalised to each" in html
     capsys.readouterr()
     assert main(["validate", "ATLAS-SUSY-2018-22", "--events", str(parts[0])]) == 2
     assert "BENCHMARK=FILE" in capsys.readouterr().err

@@ -1047,8 +1047,12 @@ def _html(report: ValidationReport, summary: dict[str, Any], images: list[tuple[
     ok = summary["cutflow"]["failed"] == 0 and summary["yield"]["failed"] == 0
     box = "allowed" if ok and summary.get("published_numbers", True) else ""
     given = [b for b, v in report.benchmarks.items() if "sample" in v]
-    how = "Pythia 8, simplified models" if len(given) < len(report.benchmarks) or not given else ""
-    how += ("; " if how else "") + ("read from the event files listed below" if given else "")
+    sources = []
+    if len(given) < len(report.benchmarks) or not given:
+        sources.append("Pythia 8, simplified models")
+    if given:
+        sources.append("read from the event files listed below")
+    how = "; ".join(sources)
     parts = [
         f"<h1>Validation of {e(report.analysis)}</h1>",
         f"<div class='headline {box}'><p class='verdict'>{e(validation_verdict(summary))}</p>",

@@ -64,7 +64,8 @@ def variable(
             err = _number(errors[k])
             up = _number(errors_up[k]) if errors_up is not None and errors_up[k] is not None else None
             if up is not None and not isinstance(up, str) and not isinstance(err, str) and up != 0:
-                entry["errors"] = [{"asymerror": {"plus": up, "minus": -err}, "label": error_label}]
+                # 0.0 - err: a zero downward error is written 0.0, not -0.0
+                entry["errors"] = [{"asymerror": {"plus": up, "minus": 0.0 - err}, "label": error_label}]
             elif not isinstance(err, str) and err != 0:  # HEPData refuses all-zero errors: none given
                 entry["errors"] = [{"symerror": err, "label": error_label}]
         out_values.append(entry)
