@@ -12,7 +12,7 @@ import math
 import awkward as ak
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from recast_ml import InputError
 from recast_ml.analysis import Analysis, table_from_arrays
@@ -38,34 +38,62 @@ INPUTS = [
 ]
 
 
-def identity_model(width: int) -> bytes:
+def echo_model(widths: list[int], scale: float = 1.0) -> bytes:
+    """ONNX model returning its input tensors x0, x1, ... concatenated, times `scale`."""
+    names = [f"x{t}" for t in range(len(widths))]
+    nodes = [
+        helper.make_node("Concat", names, ["joined"], axis=1),
+        helper.make_node("Mul", ["joined", "scale"], ["echo"]),
+    ]
     graph = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["echo"])],
+        nodes,
         "echo",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", width])],
-        [helper.make_tensor_value_info("echo", TensorProto.FLOAT, ["N", width])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", w]) for x, w in zip(names, widths, strict=True)],
+        [helper.make_tensor_value_info("echo", TensorProto.FLOAT, ["N", sum(widths)])],
+        [numpy_helper.from_array(np.array(scale, dtype=np.float32), "scale")],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-@pytest.fixture(scope="module")
-def table():
+def make_table(counts_override: dict[int, int] | None = None):
     rng = np.random.default_rng(7)
     jets = random_jets(
         rng, N_EVENTS, n_min=0, n_max=9, pt_mean=120, pt_min=20, abs_eta_max=2.8, mass_max=20, pt_ordered=True
     )
     met = random_met(rng, N_EVENTS, pt_mean=200, pt_min=20)
-    return table_from_arrays({"jets": jets}, {"met": met}, event_number=rng.integers(0, 10**6, N_EVENTS))
+    numbers = rng.integers(0, 10**6, N_EVENTS)
+    if counts_override:  # events given more jets (softer copies of their last jet, or 30 GeV)
+        rows = ak.to_list(jets)
+        for e, n in counts_override.items():
+            while len(rows[e]) < n:
+                last = rows[e][-1] if rows[e] else {"pt": 31.0, "eta": 0.1, "phi": 0.2, "mass": 1.0}
+                rows[e].append({**last, "pt": last["pt"] * 0.9})
+        jets = ak.Array(rows)
+    return table_from_arrays({"jets": jets}, {"met": met}, event_number=numbers)
 
 
-def definition(folder, block_size: int, extra_input: str = "") -> str:
-    data = identity_model(len(INPUTS) + (1 if extra_input else 0))
-    sha = hashlib.sha256(data).hexdigest()
-    for k in (0, 1):
+@pytest.fixture(scope="module")
+def table():
+    return make_table()
+
+
+def definition(folder, block_size: int, inputs=INPUTS, tensors: int = 1, route: str | None = "count(jets) % 2") -> str:
+    """The echo card: the inputs split over `tensors` input tensors; route files 0 (x 1) and 1
+    (x 2, so that the route each event took shows in the outputs)."""
+    split = np.array_split(np.arange(len(inputs)), tensors)
+    widths = [len(part) for part in split]
+    shas = []
+    for k, scale in ((0, 1.0), (1, 2.0)):
+        data = echo_model(widths, scale)
         (folder / f"echo{k}.onnx").write_bytes(data)
-    inputs = "".join(f"      - {{name: {n}, expr: '{e}'{o}}}\n" for n, e, o in INPUTS) + extra_input
-    outputs = "".join(f"      f{k}: {{tensor: echo, index: {k}}}\n" for k in range(len(INPUTS)))
-    variables = "".join(f"  f{k}: echo.f{k}\n" for k in range(len(INPUTS)))
+        shas.append(hashlib.sha256(data).hexdigest())
+    cards = ""
+    for t, part in enumerate(split):
+        cards += f"      x{t}:\n"
+        cards += "".join(f"      - {{name: {inputs[i][0]}, expr: '{inputs[i][1]}'{inputs[i][2]}}}\n" for i in part)
+    outputs = "".join(f"      f{k}: {{tensor: echo, index: {k}}}\n" for k in range(len(inputs)))
+    variables = "".join(f"  f{k}: echo.f{k}\n" for k in range(len(inputs)))
+    route_line = f"    route: {route}\n" if route else ""
     return f"""format: recast_ml/analysis
 format_version: 1
 info: {{id: GATHER-1, experiment: toy, sqrt_s: 13, luminosity: 1}}
@@ -74,13 +102,11 @@ objects:
 models:
   echo:
     files:
-      - {{file: {folder}/echo0.onnx, sha256: {sha}, route: 0}}
-      - {{file: {folder}/echo1.onnx, sha256: {sha}, route: 1}}
-    route: count(jets) % 2
-    block_size: {block_size}
+      - {{file: {folder}/echo0.onnx, sha256: {shas[0]}, route: 0}}
+      - {{file: {folder}/echo1.onnx, sha256: {shas[1]}, route: 1}}
+{route_line}    block_size: {block_size}
     tensors:
-      x:
-{inputs}    outputs:
+{cards}    outputs:
 {outputs}variables:
 {variables}regions:
   - name: all
@@ -121,8 +147,12 @@ def hand_features(table) -> np.ndarray:
     return rows
 
 
-def fed(res) -> np.ndarray:
-    return np.stack([res.variable(f"f{k}") for k in range(len(INPUTS))], axis=1).astype(np.float32)
+def fed(res, width: int = len(INPUTS)) -> np.ndarray:
+    return np.stack([res.variable(f"f{k}") for k in range(width)], axis=1).astype(np.float32)
+
+
+def n_jets(table) -> np.ndarray:
+    return np.diff(np.asarray(table["collections"]["jets"]["offsets"]))
 
 
 @pytest.mark.parametrize("block_size", [1, 7, 128, 1024])
@@ -130,7 +160,9 @@ def test_the_fed_features_equal_the_hand_computed_ones(table, tmp_path, block_si
     path = tmp_path / "echo.yaml"
     path.write_text(definition(tmp_path, block_size))
     res = Analysis.for_arrays(path, table).run_table(table, threads=2 if block_size == 7 else 1)
-    got, want = fed(res), hand_features(table)
+    # route count(jets) % 2: the file of route 1 doubles what it is fed (exact in float32)
+    want = hand_features(table) * np.where(n_jets(table) % 2 == 1, 2, 1).astype(np.float32)[:, None]
+    got = fed(res)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     kept = ~np.isnan(want[:, 0])
     assert 300 < kept.sum() < N_EVENTS  # events dropped for a missing input without pad
@@ -138,42 +170,66 @@ def test_the_fed_features_equal_the_hand_computed_ones(table, tmp_path, block_si
     # (HT, meff, met_over_sqrt_ht) are compared exactly too: same order of additions
     np.testing.assert_array_equal(got[kept], want[kept])
     # every padded case occurs
-    assert (got[kept, 6] == -5).all()
-    assert (got[kept, 7] == -7).any()
-    assert (got[kept, 7] != -7).any()
+    assert (got[kept, 6] != 0).all()
+    assert (got[kept, 6] % 5 == 0).all()
+    assert np.isin(got[kept, 7], (-7, -14)).any()
+    assert not np.isin(got[kept, 7], (-7, -14)).all()
     # both routes are used
-    assert len({int(x) % 2 for x in got[kept, 0]}) == 2
+    assert len(set(n_jets(table)[kept] % 2)) == 2
 
 
-def test_an_input_that_fails_names_its_event(table, tmp_path):
-    """delta_ht of more than 16 objects is an error: one event deep in the fourth slice of the
-    block has 17 jets; the error names that event, not the slice."""
-    jets = table["collections"]["jets"]
-    off = np.asarray(jets["offsets"])
-    counts = np.diff(off)
-    bad = 400
-    assert counts[bad] < 17
-    new_counts = counts.copy()
-    new_counts[bad] = 17
-    # rebuild the jets with 17 in event `bad` (the others unchanged)
-    fields = {k: [] for k in jets["fields"]}
-    for e in range(N_EVENTS):
-        for k, col in jets["fields"].items():
-            vals = list(col[off[e] : off[e + 1]])
-            while len(vals) < new_counts[e]:
-                vals.append(vals[-1] * 0.9 if k == "pt" and vals else 30.0)
-            fields[k].extend(vals)
-    new_jets = ak.unflatten(ak.zip({k: np.array(v) for k, v in fields.items()}), new_counts)
-    met = table["records"]["met"]["fields"]
-    t2 = table_from_arrays(
-        {"jets": new_jets},
-        {"met": ak.zip({"pt": np.asarray(met["pt"]), "phi": np.asarray(met["phi"])})},
-        event_number=table["event_number"],
-    )
+def test_three_tensors_routed_by_event_number(table, tmp_path):
+    """No route expression: event number modulo the number of files; the inputs in three tensors."""
+    path = tmp_path / "echo3.yaml"
+    path.write_text(definition(tmp_path, 1024, tensors=3, route=None))
+    res = Analysis.for_arrays(path, table).run_table(table)
+    parity = np.asarray(table["event_number"]) % 2
+    want = hand_features(table) * np.where(parity == 1, 2, 1).astype(np.float32)[:, None]
+    got = fed(res)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    kept = ~np.isnan(want[:, 0])
+    np.testing.assert_array_equal(got[kept], want[kept])
+    assert len(set(parity[kept])) == 2
+
+
+BAD_EVENT = 400  # in the fourth slice of 128 events of a block of 1024
+
+
+@pytest.fixture(scope="module")
+def table17():
+    """The table with 17 jets in BAD_EVENT: delta_ht of more than 16 objects is an error."""
+    return make_table({BAD_EVENT: 17})
+
+
+def test_an_input_that_fails_names_its_event(table17, tmp_path):
+    """The error names that event, not its slice or block."""
     path = tmp_path / "bad.yaml"
-    path.write_text(definition(tmp_path, 1024, extra_input="      - {name: dht, expr: 'delta_ht(jets)', pad: 0}\n"))
+    path.write_text(definition(tmp_path, 1024, inputs=[*INPUTS, ("dht", "delta_ht(jets)", ", pad: 0")]))
     with pytest.raises(InputError) as err:
-        Analysis.for_arrays(path, t2).run_table(t2)
-    assert f"event {bad}" in str(err.value)
+        Analysis.for_arrays(path, table17).run_table(table17)
+    assert f"event {BAD_EVENT}" in str(err.value)
     assert "delta_ht of 17 objects" in str(err.value)
     assert "input 'dht' of model 'echo'" in str(err.value)
+
+
+def test_a_failure_where_the_value_is_not_needed_changes_nothing(table17, tmp_path):
+    """An input before delta_ht is missing without pad in the 17-jet event, so that event gets no
+    model and delta_ht's failure there is no error; its slice is gathered event by event and all
+    other events get the same features as elsewhere, whatever the block size and threads."""
+    inputs = [*INPUTS, ("inv", "1 / (count(jets) - 17)", ""), ("dht", "delta_ht(jets)", ", pad: 0")]
+    outs = []
+    for block_size, threads in ((1, 1), (129, 2), (1024, 1)):
+        path = tmp_path / f"skip{block_size}.yaml"
+        path.write_text(definition(tmp_path, block_size, inputs=inputs))
+        outs.append(fed(Analysis.for_arrays(path, table17).run_table(table17, threads=threads), len(inputs)))
+    n = n_jets(table17)
+    want = hand_features(table17) * np.where(n % 2 == 1, 2, 1).astype(np.float32)[:, None]
+    want[BAD_EVENT] = np.nan
+    for got in outs:
+        np.testing.assert_array_equal(np.isnan(got[:, 0]), np.isnan(want[:, 0]))
+        kept = ~np.isnan(want[:, 0])
+        np.testing.assert_array_equal(got[kept, : len(INPUTS)], want[kept])
+        inv = (1 / (n[kept] - 17)).astype(np.float32) * np.where(n[kept] % 2 == 1, 2, 1).astype(np.float32)
+        np.testing.assert_array_equal(got[kept, len(INPUTS)], inv)
+        np.testing.assert_array_equal(got, outs[0])  # delta_ht too
+    assert (outs[0][~np.isnan(outs[0][:, 0]), -1] != 0).any()

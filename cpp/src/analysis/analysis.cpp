@@ -488,7 +488,9 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
         struct Group {
             std::vector<std::size_t> events;
             std::vector<std::vector<float>> features;  // per tensor, row-major
-            std::size_t filled = 0;                   // events whose rows are in `features`
+            // events whose rows are in `features` (= events.size() between slices; features[t]
+            // has filled x width(t) values then)
+            std::size_t filled = 0;
         };
         std::map<std::int64_t, Group> groups;
         // the inputs of the current slice of events, column-wise: per tensor and input, the values
@@ -510,8 +512,9 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
         };
         // Event by event, for slices where an input or the route failed: the error is reported for
         // the first event that needs the value (the route first, then the inputs in order, up to
-        // the first missing one without pad).
-        const auto gather_events = [&](std::size_t s0, std::size_t s1) {
+        // the first missing one without pad). `columns`: the inputs' column values in xs are valid
+        // (else every input is evaluated again here).
+        const auto gather_events = [&](std::size_t s0, std::size_t s1, bool columns) {
             for (std::size_t e = s0; e < s1; ++e) {
                 ctx.event = e;
                 ctx.variables = r.variables.data() + e * nv;
@@ -529,15 +532,15 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                 }
                 if (!M.files.count(route)) continue;
                 Group& g = groups[route];
-                g.features.resize(D.tensors.size());
+                if (g.features.empty()) g.features.resize(D.tensors.size());
                 bool complete = true;
                 for (std::size_t t = 0; t < D.tensors.size() && complete; ++t) {
                     row.clear();
                     for (std::size_t k = 0; k < D.tensors[t].inputs.size(); ++k) {
                         const ModelInput& in = D.tensors[t].inputs[k];
                         const Expression::BlockView& v = xs[t][k];
-                        double x = v.values[e - s0];
-                        if (v.failed && v.failed[e - s0]) {
+                        double x = columns ? v.values[e - s0] : 0.0;
+                        if (!columns || (v.failed && v.failed[e - s0])) {
                             try {
                                 ctx.event = e;
                                 ctx.variables = r.variables.data() + e * nv;
@@ -571,20 +574,32 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
         const auto gather = [&](std::size_t s0, std::size_t s1) {
             const std::size_t m = s1 - s0;
             bool any_failed = false;
-            for (std::size_t t = 0; t < D.tensors.size(); ++t)
-                for (std::size_t k = 0; k < D.tensors[t].inputs.size(); ++k) {
-                    ctx.event = s0;
-                    xs[t][k] = M.inputs[t][k].scalar_block_view(ctx, s0, s1, r.variables.data(), nv);
-                    any_failed = any_failed || xs[t][k].failed;
-                }
+            try {  // an error outside the per-event evaluation (none known): reported event by event
+                for (std::size_t t = 0; t < D.tensors.size(); ++t)
+                    for (std::size_t k = 0; k < D.tensors[t].inputs.size(); ++k) {
+                        ctx.event = s0;
+                        xs[t][k] = M.inputs[t][k].scalar_block_view(ctx, s0, s1, r.variables.data(), nv);
+                        any_failed = any_failed || xs[t][k].failed;
+                    }
+            } catch (const std::exception&) {
+                gather_events(s0, s1, false);
+                return;
+            }
             if (M.route && !any_failed) {
                 route_x.resize(m);
                 route_failed.resize(m);
                 ctx.event = s0;
-                M.route->scalar_block(ctx, s0, s1, r.variables.data(), nv, route_x.data(), route_failed.data());
-                any_failed = std::memchr(route_failed.data(), 1, m) != nullptr;
+                try {
+                    M.route->scalar_block(ctx, s0, s1, r.variables.data(), nv, route_x.data(), route_failed.data());
+                    any_failed = std::memchr(route_failed.data(), 1, m) != nullptr;
+                } catch (const std::exception&) {
+                    any_failed = true;
+                }
             }
-            if (any_failed) return gather_events(s0, s1);
+            if (any_failed) {
+                gather_events(s0, s1, true);
+                return;
+            }
             // no evaluation error: the features column by column (a missing input without pad
             // drops the event), the events grouped by route, then their rows
             drop.assign(m, 0);

@@ -238,8 +238,9 @@ void ht_eval(const Node& n, Eval& ev, Value& out) {
 template <int Which>
 bool ht_column(const Node& n, ColumnEval& cv, double* out) {
     const CollectionColumns* c = n.kids.size() == 1 ? cv.collection(0) : nullptr;
+    if (!c) return false;
     const int f = n.kids[0]->kin[0];
-    if (!c || f < 0) return false;
+    if (f < 0) return false;
     const double* met = nullptr;
     if (Which != 0 && !(met = cv.met_pt())) return false;
     const double* pt = c->fields[static_cast<std::size_t>(f)].data();

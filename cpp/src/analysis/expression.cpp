@@ -56,6 +56,12 @@ int intern(const std::string& name) {
     return it->second;
 }
 
+/// The interned id of the record `met` (read implicitly by met-using built-ins).
+int met_id() {
+    static const int id = intern("met");
+    return id;
+}
+
 }  // namespace
 
 void register_function(const std::string& name, CustomFunction f) {
@@ -998,9 +1004,8 @@ public:
             }
         }
         const double* met_pt() override {
-            static const int met_id = intern("met");
             try {
-                const RecordColumns* rec = e_.record(n_, "met", met_id);
+                const RecordColumns* rec = e_.record(n_, "met", met_id());
                 const int f = e_.met_kin(rec)[0];
                 return f < 0 ? nullptr : rec->fields[static_cast<std::size_t>(f)].data() + first_;
             } catch (const Failure&) {
@@ -1463,10 +1468,9 @@ void CallEval::select(const Value& c, std::size_t i, std::vector<std::int64_t>& 
     }
 }
 Value CallEval::met() {
-    static const int met_id = intern("met");
     Value m;
     m.type = Type::Object;
-    m.rec = e_.record(n_, "met", met_id);
+    m.rec = e_.record(n_, "met", met_id());
     m.obj = static_cast<std::int64_t>(e_.ctx.event);
     m.kin = e_.met_kin(m.rec);
     return m;

@@ -206,9 +206,13 @@ public:
     /// raised: evaluate it with scalar() to get the error. Changes ctx.event and ctx.variables.
     void scalar_block(EventContext& ctx, std::size_t first, std::size_t last, const double* variables,
                       std::size_t n_variables, double* out, std::uint8_t* failed) const;
-    /// Values of scalar_block() left where they were computed: `values` and `failed` (nullptr when
-    /// no event failed) have last - first elements and stay valid until an expression of the same
-    /// pool is evaluated on another range of events, with other variables or another ctx.state.
+    /// Values of scalar_block() left where they were computed, in ctx.state: `values` and `failed`
+    /// (nullptr when no event failed) have last - first elements. They stay valid while the
+    /// expressions of the same pool are evaluated block-wise on the same range and variables with
+    /// the same ctx.state (identical sub-expressions and constants may be written again, with the
+    /// same values); another range or variables, or destroying ctx.state, ends them. The column
+    /// cache is keyed by range and variables only: after binding ctx.state to other collections,
+    /// use a new state (as Analysis::run does for each table).
     struct BlockView {
         const double* values;
         const std::uint8_t* failed;
