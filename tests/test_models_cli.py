@@ -90,3 +90,17 @@ def test_models_inspect_unknown_file(tmp_path):
     assert res.returncode != 0
     assert "Traceback" not in res.stderr
     assert f"{slha}: unknown model format" in res.stderr
+
+
+def test_models_convert_decompresses_a_gz_model_once(tmp_path, capsys, monkeypatch):
+    """The format printed and the conversion come from one decompressed copy."""
+    from recast_ml import analysis
+
+    path = tmp_path / "bdt.xml.gz"
+    path.write_bytes(gzip.compress(tmva_xml().encode()))
+    calls = []
+    real = analysis.read_model_file
+    monkeypatch.setattr(analysis, "read_model_file", lambda p: calls.append(p) or real(p))
+    assert main(["models", "convert", str(path), str(tmp_path / "x.onnx")]) == 0
+    assert f"{path} (TMVA XML) -> {tmp_path / 'x.onnx'}" in capsys.readouterr().out
+    assert len(calls) == 1

@@ -84,10 +84,10 @@ def _cmd_models_inspect(args: argparse.Namespace) -> int:
 
 def _cmd_models_convert(args: argparse.Namespace) -> int:
     from .convert import FORMATS
-    from .models import convert_file, model_format
+    from .models import _convert_file
 
-    out = convert_file(args.source, args.target)
-    print(f"{args.source} ({FORMATS[model_format(args.source)]}) -> {out}")
+    out, fmt = _convert_file(args.source, args.target)
+    print(f"{args.source} ({FORMATS[fmt]}) -> {out}")
     return 0
 
 

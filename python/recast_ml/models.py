@@ -389,13 +389,20 @@ def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str])
     """Writes the ONNX conversion of a TMVA XML / lwtnn JSON / LightGBM / XGBoost / MVAUtils ROOT /
     ONNX (made batchable) file (gzip-compressed allowed). A target that cannot be written (a file
     where its folder belongs, no permission) is a ConfigError naming it."""
+    return _convert_file(source, target)[0]
+
+
+def _convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> tuple[Path, str]:
+    """convert_file, and the source's format (a key of FORMATS): the file is decompressed once."""
     import tempfile
 
-    from .convert import convert
+    from .convert import convert, detect_format
 
     source, target = Path(source), Path(target)
     with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
-        model = convert(_plain_model_file(source, tmp), source=str(source))
+        plain = _plain_model_file(source, tmp)
+        fmt = detect_format(plain, source=str(source))
+        model = convert(plain, source=str(source))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(model.SerializeToString())
@@ -403,7 +410,7 @@ def convert_file(source: str | os.PathLike[str], target: str | os.PathLike[str])
         from .export.outputs import output_path_problem
 
         raise ConfigError(f"cannot write {target}: {output_path_problem(target, e, folder=False)}") from e
-    return target
+    return target, fmt
 
 
 __all__ = [
