@@ -18,7 +18,7 @@ from recast_ml.convert.tmva import tmva_to_onnx
 LEAF = '<Node pos="{pos}" depth="{depth}" NCoef="0" IVar="-1" Cut="0" cType="1" res="{res}" nType="-99"/>'
 
 
-def tmva_xml(cut="0.5", ctype="1", inner_ivar="1", res="0.3", var1_index="1", boost="1"):
+def tmva_xml(cut="0.5", ctype="1", inner_ivar="1", res="0.3", var1_index="1", boost="1", ntrees="2"):
     """Two variables (a, b), two trees: tree 0 cuts a at `cut` (root), then b at 0.5 (node 2,
     path r); tree 1 is a stump on a at 0.2. Breadth-first node numbers: root 0, l 1, r 2, rl 3,
     rr 4."""
@@ -29,7 +29,7 @@ def tmva_xml(cut="0.5", ctype="1", inner_ivar="1", res="0.3", var1_index="1", bo
     <Variable VarIndex="0" Expression="a" Label="a" Min="0" Max="1"/>
     <Variable VarIndex="{var1_index}" Expression="b" Label="b" Min="0" Max="1"/>
   </Variables>
-  <Weights NTrees="2" AnalysisType="1">
+  <Weights NTrees="{ntrees}" AnalysisType="1">
     <BinaryTree type="DecisionTree" boostWeight="{boost}" itree="0">
       <Node pos="s" depth="0" NCoef="0" IVar="0" Cut="{cut}" cType="{ctype}" res="0" nType="0">
         {LEAF.format(pos="l", depth=1, res="-0.2")}
@@ -77,6 +77,9 @@ def test_valid_toy_tmva_forest(tmp_path):
         ({"var1_index": "0"}, r"<Variables>: duplicate VarIndex \[0\]; expected each of 0..1 once"),
         ({"var1_index": "5"}, r"<Variables>: VarIndex \[0, 5\]; expected each of 0..1 once"),
         ({"boost": "0.5"}, r"tree 0: gradient-boosted trees must have boostWeight 1, not 0.5"),
+        # a tree lost from a well-formed file (or one too many) changes every score
+        ({"ntrees": "3"}, r"<Weights NTrees=3> holds 2 <BinaryTree> entries"),
+        ({"ntrees": "1"}, r"<Weights NTrees=1> holds 2 <BinaryTree> entries"),
     ],
 )
 def test_tmva_nonsense_is_refused(tmp_path, change, message):

@@ -186,6 +186,10 @@ def read_tmva_xml(path: str | os.PathLike[str], *, source: str | None = None) ->
         boost.append(_number(tree.get("boostWeight", "1"), src, f"tree {t}", "boostWeight"))
     if not trees:
         raise ModelError("no <BinaryTree> in <Weights>", file=src)
+    if weights.get("NTrees") is not None:  # a tree lost from a well-formed file changes every score
+        declared = _integer(weights.get("NTrees"), src, "<Weights>", "NTrees")
+        if declared != len(trees):
+            raise ModelError(f"<Weights NTrees={declared}> holds {len(trees)} <BinaryTree> entries", file=src)
     bad = [t for t, b in enumerate(boost) if b != 1.0]
     if bad:
         raise ModelError(
