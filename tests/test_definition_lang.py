@@ -434,6 +434,63 @@ def test_errors_in_compact_forms_name_file_line_and_column(tmp_path, body, needl
     assert str(err.value).startswith(where(path, body, needle) + ": "), str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("bins", "message"),
+    [
+        ("{variable: ht, edges: [0, 1000, 2000, inf], names: [low, mid]}", "2 bin names for 3 bins"),
+        ("{variable: ht, edges: [0, 2000, 1000, inf]}", "bin edges must increase, got 2000 then 1000"),
+    ],
+)
+def test_bad_bins_name_the_yaml_line_not_the_resolved_json(tmp_path, capsys, bins, message):
+    """A multi-bin region's edges and names are checked where the YAML line is known: before, the
+    core reported a JSON pointer into the resolved definition (a temporary file for `definition
+    resolve`, and counting the regions after the splits were expanded)."""
+    from recast_ml.cli import main
+
+    body = (
+        "variables:\n  ht: HT(jets)\nregions:\n  - name: R{ht}\n    split: [{variable: ht, edges: [0, 1, 2]}]\n"
+        f"  - name: HT\n    bins: {bins}\n"
+    )
+    path = write(tmp_path, body)
+    line = (HEAD + body).splitlines().index(f"    bins: {bins}") + 1
+    assert main(["definition", "resolve", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"recast-ml: error: {path}:{line}: region 'HT': {message}"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "needle", "message"),
+    [
+        # an object entry with a misspelt key: not "valid under none of" object / overlap / merge
+        (
+            'objects:\n  - {name: good, from: jets, selct: "pt > 50"}\nregions:\n  - name: A\n',
+            "good",
+            "objects/0: Additional properties are not allowed ('selct' was unexpected)",
+        ),
+        # a model file entry without any checksum
+        (
+            "models:\n  m:\n    files:\n      - {file: m.xml}\n    inputs: [{name: a, expr: met.pt}]\n"
+            "    outputs: {s: {tensor: score}}\nregions:\n  - name: A\n",
+            "m.xml",
+            "models/m/files/0: needs one of the keys 'sha256', 'git_blob_sha1', 'unavailable_reason'",
+        ),
+        # a list of numbers has no position of its own: the line of the mapping holding it
+        (
+            "regions:\n  - name: A\n    bins: {variable: met.pt, edges: [0]}\n",
+            "bins:",
+            "regions/0/bins/edges: [0] is too short",
+        ),
+    ],
+)
+def test_schema_errors_say_what_is_wrong_and_where(tmp_path, body, needle, message):
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_definition(path)
+    assert err.value.message == message
+    assert err.value.line == int(where(path, body, needle).split(":")[-2])
+
+
 def test_a_malformed_compact_form_is_a_schema_error(tmp_path):
     path = write(tmp_path, "regions:\n  - name: R{a}\n    split: [{variable: a, edge: [0, 1]}]\n")
     with pytest.raises(ConfigError, match=r"regions/0/split/0: "):

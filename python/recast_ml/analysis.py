@@ -12,6 +12,7 @@ The format is documented in ``analyses/README.md``; the results JSON in ``result
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import math
@@ -258,14 +259,40 @@ def _validate(doc: Any, path: Path, schema: Any = None) -> None:
         if passed is not None:
             _write_atomic(passed, b"")
         return
-    err = jsonschema.exceptions.best_match(errors)
+    err, message = _most_relevant(jsonschema.exceptions.best_match(errors))
     loc = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-    # position: the deepest located string at or below the failing element
-    target: Any = doc
+    # position: the first located string at or below the failing element, else at or below the
+    # nearest enclosing one (a list of numbers has no position of its own)
+    chain: list[Any] = [doc]
     for p in err.absolute_path:
-        target = target[p]
-    line = _first_line(target)
-    raise ConfigError(f"{loc}: {err.message}", file=str(path), line=line)
+        chain.append(chain[-1][p])
+    line = next((n for n in map(_first_line, reversed(chain)) if n), None)
+    raise ConfigError(f"{loc}: {message}", file=str(path), line=line)
+
+
+def _most_relevant(err: Any) -> tuple[Any, str]:
+    """For an element valid under none of the alternatives (oneOf/anyOf) of its schema, the error
+    of the alternative it was most likely meant to be: the one whose required keys it has (e.g. an
+    object entry with a misspelt key, not an `overlap:` or `merge:` step), else the one with the
+    fewest errors; alternatives that each only lack a key give "needs one of the keys ...";
+    jsonschema's generic "is not valid under any of the given schemas" only where two
+    alternatives fit equally well otherwise. Returns the error and its message."""
+    import jsonschema
+
+    while err.context:
+        if all(e.validator == "required" and not e.relative_path for e in err.context):
+            missing = [m for e in err.context for m in e.validator_value if m not in (e.instance or {})]
+            return err, "needs one of the keys " + ", ".join(repr(m) for m in dict.fromkeys(missing))
+        branches: dict[Any, list[Any]] = {}
+        for e in err.context:
+            branches.setdefault(e.relative_schema_path[0], []).append(e)
+        scored = sorted(
+            ((sum(e.validator == "required" for e in errs), len(errs)), key) for key, errs in branches.items()
+        )
+        if len(scored) > 1 and scored[0][0] == scored[1][0]:
+            break
+        err = jsonschema.exceptions.best_match(branches[scored[0][1]])
+    return err, err.message
 
 
 def _first_line(x: Any) -> int | None:
@@ -591,10 +618,19 @@ class Definition:
             }
             if "bins" in r:
                 b = r["bins"]
-                region["bins"] = {
-                    "variable": _loc(b["variable"]),
-                    "edges": [_edge(x, str(self.path), _first_line(b)) for x in b["edges"]],
-                }
+                edges = [_edge(x, str(self.path), _first_line(b)) for x in b["edges"]]
+                # checked here (as the core does) to name the YAML line; the core names JSON paths
+                problem = None
+                if len(edges) < 2:
+                    problem = f"at least two bin edges are needed, got {len(edges)}"
+                elif any(not hi > lo for lo, hi in itertools.pairwise(edges)):
+                    lo, hi = next((lo, hi) for lo, hi in itertools.pairwise(edges) if not hi > lo)
+                    problem = f"bin edges must increase, got {lo:g} then {hi:g}"
+                elif "names" in b and len(b["names"]) != len(edges) - 1:
+                    problem = f"{len(b['names'])} bin names for {len(edges) - 1} bins"
+                if problem:
+                    raise ConfigError(f"region {name!r}: {problem}", file=str(self.path), line=_first_line(b))
+                region["bins"] = {"variable": _loc(b["variable"]), "edges": edges}
                 if "names" in b:
                     region["bins"]["names"] = [str(n) for n in b["names"]]
             regions.append(region)
