@@ -233,6 +233,17 @@ def card_line(text, key):
     return text.splitlines().index(key) + 1
 
 
+def test_a_missing_model_file_names_the_card_line(models, table, tmp_path):
+    text = definition(models).replace(f"{models}/GGd4_2.xml", f"{models}/nothere.xml")
+    path = tmp_path / "missing.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        Analysis.for_arrays(path, table)
+    line = next(k for k, t in enumerate(text.splitlines(), 1) if "nothere.xml" in t)
+    assert (err.value.file, err.value.line) == (str(path), line)
+    assert f"cannot read model file {models}/nothere.xml" in err.value.message
+
+
 def test_swapped_card_inputs_are_refused(models, table, tmp_path):
     """Two inputs of a card swapped: the model would score the wrong numbers; the load names the
     card (file:line), the model file and both lists."""

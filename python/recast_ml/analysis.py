@@ -414,7 +414,14 @@ def load_model(
 
     from .convert import convert_bytes
 
-    raw = _read_model_bytes(path)
+    try:
+        raw = _read_model_bytes(path)
+    except ConfigError as e:  # a missing or unreadable file: name the card's line too
+        if file is not None:
+            raise ConfigError(e.message, file=file, line=line) from e
+        if where:
+            raise ConfigError(f"{where}: {e.message}") from e
+        raise
     digest, data = _model_digest(path, raw)
     checks = []
     if sha256 is not None:
