@@ -72,3 +72,51 @@ def test_best_reliable_is_in_the_results_schema():
     jsonschema.Draft202012Validator(stat_schema).validate({"best_reliable": None})
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(stat_schema).validate({"best_reliable": "SR4j-1000"})
+
+
+def _analysis(aid: str, best: RegionStatistics, reliable: RegionStatistics | None = None) -> dict:
+    st: dict = {"best": best.to_dict(), "best_expected_region": best.region, "regions": [], "note": "hand-built"}
+    st["excluded_at_95cl"] = best.cls_obs < 0.05
+    if best.low_mc_statistics:
+        st["best_reliable"] = reliable.to_dict() if reliable else None
+    return {"analysis": {"id": aid}, "statistics": st, "regions": []}
+
+
+def test_the_overall_verdict_quotes_the_most_sensitive_reliable_sr_of_all_analyses():
+    """Several analyses, the deciding SR (largest expected r) low in MC events: the run's verdict
+    also quotes the most sensitive SR with enough MC events over all analyses (each analysis' best
+    expected SR, or its best_reliable where that is low), chosen as the deciding SR is."""
+    from recast_ml.report import headline_html
+    from recast_ml.run import format_summary, overall_verdict
+
+    a = _analysis("A", sr("A-low", 3.0, 4, 0.001, 0.5), reliable=sr("A-ok", 2.0, 12, 0.01, 1.37))
+    b = _analysis("B", sr("B-ok", 2.5, 30, 0.2, 0.9))
+    summary = {"input": {"n_events": 200, "cross_section_pb": 0.03, "cross_section_source": "given"}}
+    summary["analyses"] = [a, b]
+    v = overall_verdict(summary)
+    assert (v["analysis"], v["region"], v["low_mc_statistics"]) == ("A", "A-low", True)
+    assert v["reliable"] == {"analysis": "B", "region": "B-ok", "excluded": False, "cls_obs": 0.2, "r_cons_obs": 0.9}
+    summary["verdict"] = v
+    lines = format_summary(summary).splitlines()
+    assert lines[-2].startswith("decided by A A-low (its signal rests on too few MC events)")
+    assert lines[-1] == (
+        f"cross-check: of the SRs with at least {MIN_MC_EVENTS} MC events the most sensitive, B B-ok, is not "
+        "excluded (CLs_obs = 0.2, r_cons = 0.9)"
+    )
+    assert "Cross-check: of the SRs with at least" in headline_html(summary)
+    assert "B B-ok, is not excluded" in headline_html(summary)
+    # the schema of results.json's verdict
+    schema = json.loads((Path(recast_ml.__file__).parent / "schemas" / "run.schema.json").read_text())
+    vschema = {**schema["properties"]["verdict"], "$defs": schema.get("$defs", {})}
+    jsonschema.Draft202012Validator(vschema).validate(v)
+    # no SR with enough MC events anywhere
+    summary["analyses"] = [_analysis("A", sr("A-low", 3.0, 4, 0.001)), _analysis("B", sr("B-low", 1.0, 2, 0.3))]
+    v = overall_verdict(summary)
+    assert v["reliable"] is None
+    jsonschema.Draft202012Validator(vschema).validate(v)
+    summary["verdict"] = v
+    assert format_summary(summary).splitlines()[-1] == f"cross-check: no SR has at least {MIN_MC_EVENTS} MC events"
+    # a reliable deciding SR: no cross-check
+    summary["analyses"] = [b, _analysis("C", sr("C-ok", 1.0, 40, 0.5))]
+    v = overall_verdict(summary)
+    assert (v["region"], "reliable" in v) == ("B-ok", False)

@@ -519,6 +519,28 @@ def deciding(summary: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str
     return min(cands, key=lambda c: float(c[1].get("cls_exp", 1.0)))
 
 
+def deciding_reliable(summary: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    """Where the deciding SR (:func:`deciding`) rests on too few MC events: (analysis document,
+    SR) of the most sensitive SR among those with enough MC events, i.e. each analysis' best
+    expected SR or, where that one is low in MC events, its ``best_reliable``; chosen as
+    :func:`deciding` chooses. None where the deciding SR has enough MC events or no SR has. A
+    cross-check the verdict quotes, not the verdict's SR."""
+    d = deciding(summary)
+    if d is None or not d[1].get("low_mc_statistics"):
+        return None
+    cands = []
+    for doc in summary.get("analyses", []):
+        st = doc.get("statistics") or {}
+        best = st.get("best")
+        sr = st.get("best_reliable") if best and best.get("low_mc_statistics") else best
+        if sr:
+            cands.append((doc, sr))
+    with_r = [c for c in cands if c[1].get("r_exp") is not None]
+    if with_r:
+        return max(with_r, key=lambda c: float(c[1]["r_exp"]))
+    return min(cands, key=lambda c: float(c[1].get("cls_exp", 1.0))) if cands else None
+
+
 def verdict_text(summary: Mapping[str, Any]) -> str:
     """'EXCLUDED at 95 % CL' / 'NOT EXCLUDED at 95 % CL' / 'NO VERDICT' (nothing to compare with)."""
     d = deciding(summary)
@@ -608,6 +630,20 @@ def headline_html(summary: Mapping[str, Any]) -> str:
                 f"{st.get('min_mc_events', MIN_MC_EVENTS)}: its yield, CLs and r are not reliable. "
                 "Generate more events.</p>"
             )
+            rel = deciding_reliable(summary)
+            minimum = st.get("min_mc_events", MIN_MC_EVENTS)
+            if rel is not None:
+                rdoc, rsr = rel
+                parts.append(
+                    f"<p>Cross-check: of the SRs with at least {minimum} MC events the most sensitive, "
+                    f"{e(rdoc['analysis']['id'])} {e(str(rsr.get('region')))}, is "
+                    f"{'EXCLUDED' if rsr.get('cls_obs', 1.0) < 0.05 else 'not excluded'} "
+                    f"(CLs<sub>obs</sub> = {num(rsr.get('cls_obs'), '.4g')}, "
+                    f"r<sub>cons</sub> = {num(rsr.get('r_cons_obs'), '.3g')}); not the verdict's SR, which is "
+                    "chosen before looking at the sample.</p>"
+                )
+            else:
+                parts.append(f"<p>Cross-check: no SR has at least {minimum} MC events.</p>")
         if best.get("note"):
             parts.append(f"<p>Note: {e(str(best['note']))}</p>")
         if (st.get("variations") or {}).get("robust"):

@@ -791,16 +791,30 @@ def overall_verdict(summary: Mapping[str, Any]) -> dict[str, Any]:
     most sensitive analysis' best expected SR (:func:`recast_ml.report.deciding`, on expected
     sensitivity, never on the observed result): its text, analysis, SR and whether its signal rests
     on fewer than the minimum MC events."""
-    from .report import deciding, verdict_text
+    from .report import deciding, deciding_reliable, verdict_text
 
     d = deciding(summary)
-    return {
+    out: dict[str, Any] = {
         "text": verdict_text(summary),
         "analysis": d[0]["analysis"]["id"] if d else None,
         "region": d[1].get("region") if d else None,
         "low_mc_statistics": bool(d[1].get("low_mc_statistics")) if d else None,
         "analyses": len(summary.get("analyses", [])),
     }
+    if d and d[1].get("low_mc_statistics"):
+        rel = deciding_reliable(summary)
+        out["reliable"] = (
+            {
+                "analysis": rel[0]["analysis"]["id"],
+                "region": rel[1].get("region"),
+                "excluded": bool(rel[1].get("cls_obs", 1.0) < 0.05),
+                "cls_obs": rel[1].get("cls_obs"),
+                "r_cons_obs": rel[1].get("r_cons_obs"),
+            }
+            if rel
+            else None
+        )
+    return out
 
 
 def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
@@ -869,6 +883,17 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
                 f"decided by {v['analysis']} {v['region']}{few_mc}: the most sensitive best expected SR "
                 "of all analyses (largest expected r)"
             )
+            if v.get("low_mc_statistics"):
+                rel = v.get("reliable")
+                if rel:
+                    r_cons = f", r_cons = {rel['r_cons_obs']:.3g}" if rel.get("r_cons_obs") is not None else ""
+                    lines.append(
+                        f"cross-check: of the SRs with at least {MIN_MC_EVENTS} MC events the most sensitive, "
+                        f"{rel['analysis']} {rel['region']}, is {'EXCLUDED' if rel['excluded'] else 'not excluded'}"
+                        f" (CLs_obs = {rel['cls_obs']:.4g}{r_cons})"
+                    )
+                else:
+                    lines.append(f"cross-check: no SR has at least {MIN_MC_EVENTS} MC events")
     return "\n".join(lines)
 
 
