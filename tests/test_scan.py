@@ -396,6 +396,24 @@ def test_refinement_adds_midpoints_across_the_contour_until_it_settles(tmp_path,
         assert x == pytest.approx(1650 + 0.1 * y, abs=15)
 
 
+def test_a_scan_on_one_line_has_no_contours_and_says_why(tmp_path, capfd, caplog):
+    """One value of m_lsp: the points are collinear; no contour, one warning that says why and no
+    qhull messages on the terminal (there were two 'singular input data' warnings and QH6154)."""
+    from recast_ml.scan_outputs import contours
+
+    points, _ = scan.grid_points("gluino_direct", "m_gluino=1200:2000:200 m_lsp=100")
+    _fake_run_scan(points, output=tmp_path)
+    store = scan.ScanStore(tmp_path / "scan.sqlite")
+    with caplog.at_level("WARNING"):
+        lines = contours(store)
+    store.close()
+    assert all(v == [] for v in lines.values())
+    assert "the points lie on one line" in caplog.text
+    out, err = capfd.readouterr()
+    assert "QH" not in out + err
+    assert "singular" not in out + err
+
+
 def test_scan_command_reports_the_refinement_rounds_and_their_time(tmp_path, monkeypatch, capsys):
     """`scan --refine` printed the grid's time only ("(0.0 s)" after an hour of refinement) and
     nothing about the rounds."""

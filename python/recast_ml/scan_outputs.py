@@ -138,6 +138,9 @@ def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
     xy = np.array([[json.loads(p["params"])[n] for n in names] for p in points], dtype=float)
     if len(xy) < 3:
         return out
+    if np.linalg.matrix_rank(xy - xy.mean(axis=0)) < 2:  # on one line: qhull would print warnings
+        log.warning("no contours: the points lie on one line (a contour needs two values of each parameter)")
+        return out
     try:
         tri = Triangulation(xy[:, 0], xy[:, 1])
     except (ValueError, RuntimeError) as e:  # collinear points
