@@ -311,3 +311,18 @@ def test_a_peek_does_not_change_how_a_file_is_chunked(recast_sample):
         again = f.read(100)
     np.testing.assert_array_equal(again.px, whole.px)
     np.testing.assert_array_equal(again.event_number, whole.event_number)
+
+
+def test_events_summary_lists_the_further_weights(capsys, hepmc_files):
+    """A file's named further weights (e.g. the shower variations `run --write-events --variations`
+    writes) are listed with their sums (the ttbar sample's second weight, named w1)."""
+    from recast_ml.io import read_events
+
+    events = read_events(hepmc_files["hepmc3"])
+    assert list(events.variation_weights) == ["w1"]
+    w1 = float(events.variation_weights["w1"].sum())
+    for fmt in ("hepmc3", "hepmc2"):
+        assert main(["events", "summary", str(hepmc_files[fmt])]) == 0
+        out = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+        assert float(out["sum of weights"]) == pytest.approx(float(events.weight.sum()))
+        assert out["further weights"].strip() == f"1, sum of each: w1 ({w1:.6g})"

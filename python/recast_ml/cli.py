@@ -424,16 +424,22 @@ def _cmd_events_summary(args: argparse.Namespace) -> int:
         return _delphes_summary(args)
     n_ev = n_part = n_final = 0
     sum_w = 0.0
+    members: dict[str, float] = {}  # the further (named) weights: sum per name, in file order
     with EventFile(args.file, args.format) as f:
         for batch in f.batches(1000):
             n_ev += len(batch)
             n_part += batch.n_particles
             n_final += int(np.count_nonzero(batch.status == 1))
             sum_w += float(batch.weight.sum())
+            for name, w in batch.variation_weights.items():
+                members[name] = members.get(name, 0.0) + float(w.sum())
         print(f"file:            {args.file} ({f.format})")
         print(f"events:          {n_ev}")
         print(f"particles/event: {n_part / max(n_ev, 1):.1f} ({n_final / max(n_ev, 1):.1f} final state)")
         print(f"sum of weights:  {sum_w:.6g}")
+        if members:  # e.g. the shower variations `run --write-events --variations` writes
+            listed = ", ".join(f"{k} ({v:.6g})" for k, v in members.items())
+            print(f"further weights: {len(members)}, sum of each: {listed}")
         print(_cross_section_line(f.cross_section_pb, "GenCrossSection = {:.6g} pb", ""))
     return 0
 
