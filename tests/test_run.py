@@ -411,3 +411,31 @@ def test_generate_a_model_without_a_cross_section_table(tmp_path, capsys):
     (ana,) = json.loads((out / "results.json").read_text())["analyses"]
     assert ana["sample"]["cross_section_pb"] == 0.05
     assert ana["regions"][0]["cutflow"][0]["n"] == 20
+
+
+def test_an_analysis_without_published_numbers_prints_the_cutflows_of_its_largest_regions():
+    """README: run prints the cutflows of the best regions; without published SR numbers (no
+    statistics) those of the regions keeping the largest yield, said so (it printed none)."""
+    from recast_ml.run import format_summary
+
+    def region(name: str, final: float) -> dict:
+        steps = [("all events", 200, 100.0), ("cut", 50, final)]
+        return {
+            "name": name,
+            "cutflow": [
+                {"name": s, "n": n, "efficiency_cumulative": n / 200, "yield": y, "yield_error": 1.0}
+                for s, n, y in steps
+            ],
+        }
+
+    doc = {
+        "analysis": {"id": "MY-1"},
+        "statistics": {"note": "no published signal-region numbers for this analysis"},
+        "regions": [region("a", 5.0), region("b", 40.0), region("c", 20.0), region("d", 30.0)],
+    }
+    summary = {"input": {"n_events": 200, "cross_section_pb": 0.03, "cross_section_source": "given"}}
+    summary["analyses"] = [doc]
+    lines = format_summary(summary, cutflow_regions=2).splitlines()
+    assert "(no published SR numbers: the cutflows of the 2 regions with the largest yield)" in lines
+    assert [line for line in lines if line.startswith("cutflow ")] == ["cutflow b:", "cutflow d:"]
+    assert "no published signal-region numbers for this analysis" in lines
