@@ -81,3 +81,34 @@ def test_analyses_list_and_show(capsys):
     assert "model GGd1: 2 file(s), outputs GGd1.score" in out
     assert "region SR4j-1000 (published as SR-4j-1000): 12 cuts, last: meff > 1000" in out
     assert main(["analyses", "show", "NOPE"]) == 2
+
+
+def test_a_closed_pipe_ends_the_cli_quietly():
+    """`recast-ml analyses list | head -1`: the reader goes away; no 'error: [Errno 32] Broken
+    pipe' (exit 2 before), exit 141 as a process ended by SIGPIPE."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recast_ml", "analyses", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # before the interpreter has started: its first write fails
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
+
+
+def test_analyses_show_without_a_title(tmp_path, capsys):
+    """A definition without info.title: its info.description, else the id alone (was 'ID: ')."""
+    head = (
+        "format: recast_ml/analysis\nformat_version: 1\ninfo: {id: MY-1, experiment: toy, sqrt_s: 13, luminosity: 1}\n"
+    )
+    path = tmp_path / "a.yaml"
+    path.write_text(head + "regions:\n  - name: A\n")
+    assert main(["analyses", "show", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "MY-1"
+    path.write_text(
+        head.replace("luminosity: 1}", "luminosity: 1, description: my search}") + "regions:\n  - name: A\n"
+    )
+    assert main(["analyses", "show", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "MY-1: my search"

@@ -278,7 +278,8 @@ def _show_analysis(name: str) -> None:
     from .catalogue import published_regions, status
 
     d = load_definition(find_definition(name))
-    print(f"{d.id}: {d.info.get('title', '')}")
+    title = d.info.get("title") or d.info.get("description")
+    print(f"{d.id}: {title}" if title else d.id)
     for key in ("experiment", "arxiv", "inspire", "hepdata", "sqrt_s", "luminosity", "detector"):
         if key in d.info:
             print(f"  {key:<11} {d.info[key]}")
@@ -964,6 +965,24 @@ def _one_line(err: BaseException) -> str:
     return text or type(err).__name__
 
 
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone; then it is pointed at /dev/null,
+    so that the interpreter's last flush does not fail again."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        closed = any(ev & select.POLLERR for _, ev in poll.poll(0))  # a pipe without reader
+    except (OSError, ValueError, AttributeError):  # not a real file (captured), or no poll()
+        return False
+    if closed:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+    return closed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
     # the command line recorded in results.json: as typed (sys.argv), or "recast-ml ARGS" when called with argv
@@ -973,6 +992,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_counts(args)
         return int(args.func(args))
+    except BrokenPipeError as err:
+        if _stdout_closed():  # the reader went away (`recast-ml analyses list | head`): quietly
+            return 141  # as a process ended by SIGPIPE
+        if args.verbose:
+            traceback.print_exc()
+        print(f"recast-ml: error: {_one_line(err)}", file=sys.stderr)
+        return 2
     except USER_ERRORS as err:
         if args.verbose:
             traceback.print_exc()
