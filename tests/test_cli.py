@@ -112,3 +112,16 @@ def test_analyses_show_without_a_title(tmp_path, capsys):
     )
     assert main(["analyses", "show", str(path)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "MY-1: my search"
+
+
+def test_a_one_line_expression_error_has_no_stray_caret(tmp_path, capsys):
+    """The core's message shows the expression and a caret line under the bad token; on the CLI's
+    one line the caret pointed nowhere ('... HTT(jets) ^'): it is left out, file:line:column say where."""
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "format: recast_ml/analysis\nformat_version: 1\ninfo: {id: MY-1, experiment: toy, sqrt_s: 13, luminosity: 1}\n"
+        "variables:\n  ht: HTT(jets)\nregions:\n  - name: A\n"
+    )
+    assert main(["definition", "resolve", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"recast-ml: error: {path}:5:7: unknown function 'HTT' (did you mean 'HT'?) HTT(jets)\n"

@@ -961,7 +961,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (_core.RecastError, OSError)
 
 
 def _one_line(err: BaseException) -> str:
-    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    """The message on one line; a caret line (pointing under the expression text above it) is
+    left out: on one line it would point nowhere (file:line:column says where)."""
+    lines = [line.strip() for line in str(err).splitlines()]
+    text = " ".join(line for line in lines if line and set(line) != {"^"})
     return text or type(err).__name__
 
 
