@@ -6,6 +6,7 @@ naming its path once. The scans here are stores written by hand (no Pythia, no D
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def test_the_report_flags_points_whose_best_sr_rests_on_few_mc_events(scanned):
 
 def test_the_terminal_lists_each_point_with_its_verdict_and_flag(scanned):
     _, stdout = scanned
-    assert "2 of 3 points done excluded at 95% CL" in stdout
+    assert "2 of the 3 points done are excluded at 95% CL" in stdout
     assert "2 UNRELIABLE (best SR on fewer than 10 MC events), 1 of them excluded" in stdout
     lines = {ln.split()[0]: ln for ln in stdout.splitlines() if ln.startswith("  gluino_direct:")}
     assert set(lines) == {p[0] for p in POINTS}
@@ -114,6 +115,7 @@ def test_the_terminal_lists_each_point_with_its_verdict_and_flag(scanned):
     middle = lines["gluino_direct:m_gluino=1400,m_lsp=600"]
     assert "EXCLUDED" in middle
     assert "r_obs 3.2" in middle
+    assert re.search(r"r_obs \d+\.\d{3}\b", middle)  # three decimals (1.0026 was printed "1")
     assert "UNRELIABLE" not in middle
     last = lines["gluino_direct:m_gluino=2000,m_lsp=0"]
     assert "not excluded" in last

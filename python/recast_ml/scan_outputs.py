@@ -79,7 +79,8 @@ def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
     n_excl = sum(1 for p in points if p["excluded"])
     n_excl_flagged = sum(1 for p in flagged if p["excluded"])
     lines = [
-        f"{n_excl} of {len(points)} points done excluded at 95% CL (observed CLs < 0.05 in the best expected SR); "
+        f"{n_excl} of the {len(points)} points done are excluded at 95% CL (observed CLs < 0.05 in the best "
+        "expected SR); "
         f"{len(flagged)} UNRELIABLE (best SR on fewer than {MIN_MC_EVENTS} MC events), {n_excl_flagged} of them "
         "excluded"
     ]
@@ -88,7 +89,8 @@ def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
     width = max(len(p["key"]) for p in points[:limit])
     for p in points[:limit]:
         verdict = "EXCLUDED" if p["excluded"] else "not excluded"
-        r_obs = "-" if p["r_obs"] is None else format(p["r_obs"], ".3g")
+        # three decimals: an r_obs of 1.0026 printed as "1" beside EXCLUDED read as a contradiction
+        r_obs = "-" if p["r_obs"] is None else format(p["r_obs"], ".3f")
         sr = f"{p['best_analysis']}: {p['best_region']}" if p["best_region"] else "no SR"
         flag = f"  UNRELIABLE ({mc[p['key']]} MC events)" if unreliable(mc[p["key"]]) else ""
         lines.append(f"  {p['key']:<{width}}  {verdict:<12}  {sr}  r_obs {r_obs}{flag}")
