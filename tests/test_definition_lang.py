@@ -475,6 +475,26 @@ def test_bad_bins_name_the_yaml_line_not_the_resolved_json(tmp_path, capsys, bin
             "m.xml",
             "models/m/files/0: needs one of the keys 'sha256', 'git_blob_sha1', 'unavailable_reason'",
         ),
+        # a cut of the mapping form with an unknown key (not "a cut must be a string")
+        (
+            "regions:\n  - name: A\n    cuts: [{name: SR, cut: met.pt > 1, descr: x}]\n",
+            "cuts:",
+            "regions/0/cuts/0: Additional properties are not allowed ('descr' was unexpected)",
+        ),
+        # no alternative fits clearly (a misspelt `overlap`): jsonschema's own message, no advice
+        (
+            "objects:\n  - {overlapp: {remove: jets, near: jets, dr: 0.4}}\nregions:\n  - name: A\n",
+            "overlapp",
+            "objects/0: {'overlapp': {'remove': 'jets', 'near': 'jets', 'dr': 0.4}} is not valid under any of the "
+            "given schemas",
+        ),
+        # a number: the line of its key, not of a neighbour
+        (
+            "objects:\n  - overlap:\n      remove: jets\n      near: jets\n      dr: -1\nregions:\n  - name: A\n",
+            "dr:",
+            "objects/0/overlap/dr: -1 is less than or equal to the minimum of 0",
+        ),
+        ("regions: [1]\n", "regions:", "regions/0: 1 is not of type 'object'"),
         # a list of numbers has no position of its own: the line of the mapping holding it
         (
             "regions:\n  - name: A\n    bins: {variable: met.pt, edges: [0]}\n",

@@ -439,3 +439,7 @@ def test_an_analysis_without_published_numbers_prints_the_cutflows_of_its_larges
     assert "(no published SR numbers: the cutflows of the 2 regions with the largest yield)" in lines
     assert [line for line in lines if line.startswith("cutflow ")] == ["cutflow b:", "cutflow d:"]
     assert "no published signal-region numbers for this analysis" in lines
+    # published numbers, but none of their SRs ran (e.g. their model file is not available)
+    doc["statistics"] = {"regions": [], "note": "no statistics"}
+    lines = format_summary(summary, cutflow_regions=2).splitlines()
+    assert "(no SR with published numbers ran: the cutflows of the 2 regions with the largest yield)" in lines

@@ -175,6 +175,10 @@ def test_resuming_with_other_variations_is_refused(varied_scan):
     proc = _scan(out)  # none at all is another scan too
     assert proc.returncode != 0
     assert "different scan" in proc.stderr
+    # another detector card into the same folder mixed two detectors' points silently
+    proc = _scan(out, "--variations", "isr,fsr,isr_damped,xsec", "--detector", "cms_run2")
+    assert proc.returncode != 0
+    assert "different scan (detector: None here, 'cms_run2' asked)" in proc.stderr
     # the same variations (spelled otherwise): nothing left to run
     proc = _scan(out, "--variations", "isr,fsr,isr_damped,xsec")
     assert proc.returncode == 0, proc.stdout + proc.stderr

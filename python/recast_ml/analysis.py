@@ -259,39 +259,57 @@ def _validate(doc: Any, path: Path, schema: Any = None) -> None:
         if passed is not None:
             _write_atomic(passed, b"")
         return
-    err, message = _most_relevant(jsonschema.exceptions.best_match(errors))
+    err, message = _most_relevant(errors)
     loc = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-    # position: the first located string at or below the failing element, else at or below the
-    # nearest enclosing one (a list of numbers has no position of its own)
-    chain: list[Any] = [doc]
-    for p in err.absolute_path:
-        chain.append(chain[-1][p])
-    line = next((n for n in map(_first_line, reversed(chain)) if n), None)
-    raise ConfigError(f"{loc}: {message}", file=str(path), line=line)
+    raise ConfigError(f"{loc}: {message}", file=str(path), line=_line_of(doc, err.absolute_path))
 
 
-def _most_relevant(err: Any) -> tuple[Any, str]:
-    """For an element valid under none of the alternatives (oneOf/anyOf) of its schema, the error
-    of the alternative it was most likely meant to be: the one whose required keys it has (e.g. an
-    object entry with a misspelt key, not an `overlap:` or `merge:` step), else the one with the
-    fewest errors; alternatives that each only lack a key give "needs one of the keys ...";
-    jsonschema's generic "is not valid under any of the given schemas" only where two
-    alternatives fit equally well otherwise. Returns the error and its message."""
+def _line_of(doc: Any, where: Sequence[Any]) -> int | None:
+    """The line of the element at path ``where``: its own first located text (a mapping's first
+    key, a string), else the line of its key in the enclosing mapping (a number, a list of
+    numbers), else that of the nearest enclosing element that has one."""
+    line, node = None, doc
+    for p in where:
+        if isinstance(node, Mapping):
+            key = next((k for k in node if k == p), None)
+            line = key.line if isinstance(key, Located) else (_first_line(node[p]) or line)
+        else:
+            line = _first_line(node[p]) or line
+        node = node[p]
+    return _first_line(node) or line
+
+
+def _most_relevant(errors: Sequence[Any]) -> tuple[Any, str]:
+    """The error to report, and its message. jsonschema's choice (best_match), except for an element
+    valid under none of the alternatives (oneOf/anyOf) of its schema where the choice is clear:
+    exactly one alternative has no complaint about the element itself but unknown keys (e.g. an
+    object entry with a misspelt key, not an `overlap:` or `merge:` step): that alternative's
+    error; every alternative only lacks keys: "needs one of the keys ..."."""
     import jsonschema
 
+    relevance = jsonschema.exceptions.relevance
+    err = max(errors, key=relevance)
+    chosen = False
     while err.context:
-        if all(e.validator == "required" and not e.relative_path for e in err.context):
-            missing = [m for e in err.context for m in e.validator_value if m not in (e.instance or {})]
+        own = [e for e in err.context if not e.relative_path]  # about the element itself
+        if own and len(own) == len(err.context) and all(e.validator == "required" for e in own):
+            missing = [m for e in own for m in e.validator_value if m not in e.instance]
             return err, "needs one of the keys " + ", ".join(repr(m) for m in dict.fromkeys(missing))
         branches: dict[Any, list[Any]] = {}
         for e in err.context:
             branches.setdefault(e.relative_schema_path[0], []).append(e)
-        scored = sorted(
-            ((sum(e.validator == "required" for e in errs), len(errs)), key) for key, errs in branches.items()
-        )
-        if len(scored) > 1 and scored[0][0] == scored[1][0]:
+        fitting = [  # about the element itself at most an unknown key (deeper errors are fine)
+            errs
+            for errs in branches.values()
+            if all(e.validator == "additionalProperties" for e in errs if not e.relative_path)
+        ]
+        if len(branches) < 2 or len(fitting) != 1:
             break
-        err = jsonschema.exceptions.best_match(branches[scored[0][1]])
+        err, chosen = max(fitting[0], key=relevance), True
+    if not chosen:
+        err = jsonschema.exceptions.best_match(errors)
+    elif err.context:
+        err = jsonschema.exceptions.best_match([err])
     return err, err.message
 
 
@@ -320,17 +338,29 @@ def _loc(s: Any) -> dict[str, Any] | None:
 
 
 def _edge(x: Any, file: str, line: int | None) -> float:
-    if isinstance(x, str):
-        if x.strip().lower() in ("inf", "+inf", "infinity"):
+    if isinstance(x, str):  # as the core reads them (and YAML's .inf / -.inf)
+        t = x.strip().lower()
+        if t in ("inf", "+inf", "infinity", "+infinity"):
             return math.inf
+        if t in ("-inf", "-infinity"):
+            return -math.inf
         raise ConfigError(f"bin edge {x!r} is not a number or 'inf'", file=file, line=line)
     return float(x)
+
+
+def _edge_text(x: float) -> str:
+    """An edge in a message: 1000, 0.5, 1.0000001, inf (exact, not rounded)."""
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return str(int(x)) if x == int(x) and abs(x) < 1e15 else repr(x)
 
 
 # ------------------------------------------------------------------------------------------------
 # model files
 # ------------------------------------------------------------------------------------------------
-CONVERTER_VERSION = "2"  # 2: feature names in the metadata (input:<tensor>), checked against cards
+# 2: feature names in the metadata (input:<tensor>), checked against cards; 3: a TMVA file whose
+# NTrees disagrees with its trees is refused (a conversion cached before would be served)
+CONVERTER_VERSION = "3"
 
 
 def cache_dir() -> Path:
@@ -632,7 +662,7 @@ class Definition:
                     problem = f"at least two bin edges are needed, got {len(edges)}"
                 elif any(not hi > lo for lo, hi in itertools.pairwise(edges)):
                     lo, hi = next((lo, hi) for lo, hi in itertools.pairwise(edges) if not hi > lo)
-                    problem = f"bin edges must increase, got {lo:g} then {hi:g}"
+                    problem = f"bin edges must increase, got {_edge_text(lo)} then {_edge_text(hi)}"
                 elif "names" in b and len(b["names"]) != len(edges) - 1:
                     problem = f"{len(b['names'])} bin names for {len(edges) - 1} bins"
                 if problem:

@@ -977,7 +977,8 @@ def _stdout_closed() -> bool:
         fd = sys.stdout.fileno()
         poll = select.poll()
         poll.register(fd, select.POLLOUT)
-        closed = any(ev & select.POLLERR for _, ev in poll.poll(0))  # a pipe without reader
+        # a pipe without reader: POLLERR on Linux, POLLHUP on the BSDs and macOS
+        closed = any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poll.poll(0))
     except (OSError, ValueError, AttributeError):  # not a real file (captured), or no poll()
         return False
     if closed:

@@ -844,15 +844,15 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
             for r in sorted(regions, key=lambda r: -(r["r_exp"] or 0))[:cutflow_regions]
             if r["region"] != best
         ]
-        if not regions and doc["regions"]:  # no published numbers: the regions keeping most signal
+        if not regions and doc["regions"]:  # no SR statistics: the regions keeping most signal
             by_yield = sorted(
                 (r for r in doc["regions"] if r["cutflow"]), key=lambda r: -(r["cutflow"][-1].get("yield") or 0)
             )
             show = [r["name"] for r in by_yield[:cutflow_regions]]
+            # "regions" absent: no published numbers; present but empty: none of their SRs ran
+            why = "no published SR numbers" if "regions" not in st else "no SR with published numbers ran"
             if show:
-                lines.append(
-                    f"(no published SR numbers: the cutflows of the {len(show)} regions with the largest yield)"
-                )
+                lines.append(f"({why}: the cutflows of the {len(show)} regions with the largest yield)")
         for reg in doc["regions"]:
             if reg["name"] in show[:cutflow_regions]:
                 lines.append(f"cutflow {reg['name']}:")

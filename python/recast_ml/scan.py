@@ -97,7 +97,7 @@ VARIATION_COLUMNS = (
     "robust", "excluded_under", "cls_obs_by_member", "cls_obs_all_members", "signal_by_member", "members_left_out",
 )  # fmt: skip
 #: meta keys a store written before them lacks, with the value that absence means
-META_DEFAULTS: dict[str, Any] = {"variations": {}}
+META_DEFAULTS: dict[str, Any] = {"variations": {}, "detector": None}
 #: columns that describe how a point was computed (when, where, how long), not what came out
 RUN_COLUMNS = frozenset({"t_generate", "t_engine", "t_stats", "worker", "finished", "provenance"})
 
@@ -680,6 +680,7 @@ def run_scan(
             "n_events": int(n_events),
             "seed": int(seed),
             "variations": variations_meta(vset),
+            "detector": detector,  # None: each analysis' own card
         },
     )
     keys = [p.key for p in points]

@@ -90,7 +90,8 @@ def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
     for p in points[:limit]:
         verdict = "EXCLUDED" if p["excluded"] else "not excluded"
         # three decimals: an r_obs of 1.0026 printed as "1" beside EXCLUDED read as a contradiction
-        r_obs = "-" if p["r_obs"] is None else format(p["r_obs"], ".3f")
+        r = p["r_obs"]
+        r_obs = "-" if r is None else format(r, ".3f") if abs(r) >= 0.01 or r == 0 else format(r, ".2g")
         sr = f"{p['best_analysis']}: {p['best_region']}" if p["best_region"] else "no SR"
         flag = f"  UNRELIABLE ({mc[p['key']]} MC events)" if unreliable(mc[p["key"]]) else ""
         lines.append(f"  {p['key']:<{width}}  {verdict:<12}  {sr}  r_obs {r_obs}{flag}")
@@ -123,6 +124,9 @@ def _contour_columns(points: list[dict[str, Any]]) -> dict[str, str]:
     return dict(CONTOURS)
 
 
+_SAID_ON_ONE_LINE: set[Path] = set()
+
+
 def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
     """Per contour (:data:`CONTOURS`, and :data:`VARIATION_CONTOURS` for a scan with variations),
     its CLs = 0.05 lines as lists of (x, y) vertices in the scan's two parameters (GeV). Empty where
@@ -141,7 +145,9 @@ def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
     if len(xy) < 3:
         return out
     if np.linalg.matrix_rank(xy - xy.mean(axis=0)) < 2:  # on one line: qhull would print warnings
-        log.warning("no contours: the points lie on one line (a contour needs two values of each parameter)")
+        if store.path not in _SAID_ON_ONE_LINE:  # once per store (the files and the plot both ask)
+            _SAID_ON_ONE_LINE.add(store.path)
+            log.warning("no contours: the points lie on one line (a contour needs two values of each parameter)")
         return out
     try:
         tri = Triangulation(xy[:, 0], xy[:, 1])
