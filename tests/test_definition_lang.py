@@ -616,3 +616,15 @@ def test_bundled_generated_expressions_point_at_their_source_text(analysis, shar
 if __name__ == "__main__":  # regenerate a REFERENCE entry from a definition file
     for arg in sys.argv[1:]:
         print(arg, json.dumps(reference(Path(arg)), indent=1))
+
+
+def test_bin_edges_written_as_inf_strings_load_as_the_core_reads_them(tmp_path):
+    """'-inf' / 'inf' strings (as in the resolved JSON) and YAML's .inf are open edges; '-inf' was
+    refused as 'not a number or inf'."""
+    from recast_ml.cli import main
+
+    body = "regions:\n  - name: HT\n    bins: {variable: met.pt, edges: ['-inf', 0, 100, .inf]}\n"
+    path = write(tmp_path, body)
+    assert main(["definition", "resolve", str(path), "-o", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out" / "definition.json").read_text())
+    assert doc["regions"][0]["bins"]["edges"] == ["-inf", 0.0, 100.0, "inf"]
