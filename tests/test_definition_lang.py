@@ -628,3 +628,15 @@ def test_bin_edges_written_as_inf_strings_load_as_the_core_reads_them(tmp_path):
     assert main(["definition", "resolve", str(path), "-o", str(tmp_path / "out")]) == 0
     doc = json.loads((tmp_path / "out" / "definition.json").read_text())
     assert doc["regions"][0]["bins"]["edges"] == ["-inf", 0.0, 100.0, "inf"]
+
+
+def test_an_unknown_collection_to_merge_points_at_the_merge_list(tmp_path):
+    """The error was at column 1 of the entry's line."""
+    body = "objects:\n  - {name: both, merge: [jets, nope]}\nregions:\n  - name: A\n"
+    path = write(tmp_path, body)
+    rng = np.random.default_rng(5)
+    jets = random_jets(rng, 5, n_min=0, n_max=3, pt_mean=80, pt_min=20, abs_eta_max=2.8, mass_max=10, pt_ordered=True)
+    table = table_from_arrays({"jets": jets}, {"met": random_met(rng, 5, pt_mean=60, pt_min=0)})
+    with pytest.raises(ConfigError) as err:
+        Analysis.for_arrays(path, table)
+    assert str(err.value).startswith(where(path, body, "merge") + ": object 'both': unknown collection 'nope'")

@@ -329,6 +329,14 @@ def _first_line(x: Any) -> int | None:
     return None
 
 
+def _empty_at(entry: Mapping[Any, Any], key: str) -> dict[str, Any]:
+    """An empty located text at the position of ``entry``'s ``key`` (or of its value)."""
+    at = next((k for k in entry if k == key), None)
+    if not isinstance(at, Located):
+        at = entry[key] if isinstance(entry.get(key), Located) else None
+    return {"text": "", "line": at.line if at else 1, "col": at.col if at else 1}
+
+
 def _loc(s: Any) -> dict[str, Any] | None:
     if s is None:
         return None
@@ -632,7 +640,9 @@ class Definition:
                 entry: dict[str, Any] = {
                     "name": str(o["name"]),
                     "from": str(o.get("from", "")),
-                    "select": _loc(sel) if sel is not None else {"text": "", "line": o["name"].line, "col": 1},
+                    # without a selection, errors about the entry (e.g. an unknown collection to
+                    # merge) point at its `merge:` list, else at its name
+                    "select": _loc(sel) if sel is not None else _empty_at(o, "merge" if "merge" in o else "name"),
                 }
                 if "merge" in o:
                     entry["merge"] = [str(x) for x in o["merge"]]
