@@ -12,7 +12,6 @@ The format is documented in ``analyses/README.md``; the results JSON in ``result
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import logging
 import math
@@ -345,24 +344,6 @@ def _loc(s: Any) -> dict[str, Any] | None:
     return {"text": str(s), "line": 1, "col": 1}
 
 
-def _edge(x: Any, file: str, line: int | None) -> float:
-    if isinstance(x, str):  # as the core reads them (and YAML's .inf / -.inf)
-        t = x.strip().lower()
-        if t in ("inf", "+inf", "infinity", "+infinity"):
-            return math.inf
-        if t in ("-inf", "-infinity"):
-            return -math.inf
-        raise ConfigError(f"bin edge {x!r} is not a number or 'inf'", file=file, line=line)
-    return float(x)
-
-
-def _edge_text(x: float) -> str:
-    """An edge in a message: 1000, 0.5, 1.0000001, inf (exact, not rounded)."""
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return str(int(x)) if x == int(x) and abs(x) < 1e15 else repr(x)
-
-
 # ------------------------------------------------------------------------------------------------
 # model files
 # ------------------------------------------------------------------------------------------------
@@ -665,19 +646,8 @@ class Definition:
             }
             if "bins" in r:
                 b = r["bins"]
-                edges = [_edge(x, str(self.path), _first_line(b)) for x in b["edges"]]
-                # checked here (as the core does) to name the YAML line; the core names JSON paths
-                problem = None
-                if len(edges) < 2:
-                    problem = f"at least two bin edges are needed, got {len(edges)}"
-                elif any(not hi > lo for lo, hi in itertools.pairwise(edges)):
-                    lo, hi = next((lo, hi) for lo, hi in itertools.pairwise(edges) if not hi > lo)
-                    problem = f"bin edges must increase, got {_edge_text(lo)} then {_edge_text(hi)}"
-                elif "names" in b and len(b["names"]) != len(edges) - 1:
-                    problem = f"{len(b['names'])} bin names for {len(edges) - 1} bins"
-                if problem:
-                    raise ConfigError(f"region {name!r}: {problem}", file=str(self.path), line=_first_line(b))
-                region["bins"] = {"variable": _loc(b["variable"]), "edges": edges}
+                # edges read and checked by definition_lang.expand (numbers, ±inf)
+                region["bins"] = {"variable": _loc(b["variable"]), "edges": [float(x) for x in b["edges"]]}
                 if "names" in b:
                     region["bins"]["names"] = [str(n) for n in b["names"]]
             regions.append(region)

@@ -115,9 +115,12 @@ def expand(doc: dict[Any, Any], path: str | Path) -> dict[Any, Any]:
         for r in out["regions"]:
             cells = _split(r, where) if "split" in r else [r]
             for cell in cells:
-                if "cuts" in cell:
+                if "cuts" in cell or "bins" in cell:
                     cell = dict(cell)
+                if "cuts" in cell:
                     cell["cuts"] = [_bare_cut(c) for c in cell["cuts"]]
+                if "bins" in cell:
+                    cell["bins"] = _bins(cell, where)
                 regions.append(cell)
         out["regions"] = regions
     return out
@@ -411,14 +414,27 @@ def _edge(x: Any, where: _Where, at: Any) -> float | int:
     raise where.error(f"bin edge {x!r} is not a number or 'inf'", x if isinstance(x, Located) else at)
 
 
-def _edges(raw: list[Any], dim: str, where: _Where, at: Any) -> list[float | int]:
+def _edges(raw: list[Any], label: str, where: _Where, at: Any, noun: str = "edges") -> list[float | int]:
+    """The edges read (numbers, ±inf) and checked as the core checks them: at least two,
+    increasing; errors start with ``label`` (the split dimension, the region)."""
     edges = [_edge(x, where, at) for x in raw]
     if len(edges) < 2:
-        raise where.error(f"split dimension {dim!r}: at least two edges are needed, got {len(edges)}", at)
+        raise where.error(f"{label}: at least two {noun} are needed, got {len(edges)}", at)
     for a, b in itertools.pairwise(edges):
         if not b > a:
-            raise where.error(f"split dimension {dim!r}: edges must increase, got {_fmt(a)} then {_fmt(b)}", at)
+            raise where.error(f"{label}: {noun} must increase, got {_fmt(a)} then {_fmt(b)}", at)
     return edges
+
+
+def _bins(region: Mapping[Any, Any], where: _Where) -> dict[Any, Any]:
+    """A multi-bin region's ``bins`` with its edges read and checked here, where the YAML line is
+    known (the core would name a path into the resolved JSON), and as many names as bins."""
+    b = region["bins"]
+    label = f"region {str(region['name'])!r}"
+    edges = _edges(b["edges"], label, where, b, noun="bin edges")
+    if "names" in b and len(b["names"]) != len(edges) - 1:
+        raise where.error(f"{label}: {len(b['names'])} bin names for {len(edges) - 1} bins", b)
+    return {**b, "edges": edges}
 
 
 class _Dim:
@@ -454,9 +470,9 @@ class _Dim:
                     "the other dimension)",
                     _key(spec, "names"),
                 )
-            self.edge_lists = [_edges(e, self.name, where, self.at) for e in spec["edges"]]
+            self.edge_lists = [_edges(e, f"split dimension {self.name!r}", where, self.at) for e in spec["edges"]]
         else:
-            self.edge_lists = [_edges(spec["edges"], self.name, where, self.at)]
+            self.edge_lists = [_edges(spec["edges"], f"split dimension {self.name!r}", where, self.at)]
             nbins = len(self.edge_lists[0]) - 1
             if self.names is not None and len(self.names) != nbins:
                 raise where.error(
