@@ -417,10 +417,10 @@ def _validate_one(args: argparse.Namespace, name: str, samples: dict[str, list[s
 
 def _cmd_events_summary(args: argparse.Namespace) -> int:
     from .delphes import is_root_file
+    from .errors import check_file
     from .io import EventFile
 
-    if not Path(args.file).is_file():  # the wording of recast-ml run --events
-        raise ConfigError(f"{args.file}: " + ("not a file" if Path(args.file).exists() else "no such file"))
+    check_file(Path(args.file), str(args.file))  # the wording of recast-ml run --events
     if is_root_file(args.file):  # by content, as recast-ml run --events does
         return _delphes_summary(args)
     n_ev = n_part = n_final = 0

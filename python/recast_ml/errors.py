@@ -22,6 +22,9 @@ A missing file is the built-in :class:`FileNotFoundError` (with ``filename`` set
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 __all__ = ["ConfigError", "DependencyError", "InputError", "ModelError", "RecastError"]
 
 
@@ -102,3 +105,11 @@ def check_count(name: str, value: int, least: int) -> None:
     events" after the set-up (the CLI checks its options the same way)."""
     if value < least:
         raise ConfigError(f"{name} must be at least {least}, got {value}")
+
+
+def check_file(path: os.PathLike[str], what: str) -> None:
+    """A ConfigError "``what``: no such file" (or "not a file", e.g. a folder) unless ``path`` is
+    a file: the wording of ``run --events`` and ``events summary``."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what}: " + ("not a file" if p.exists() else "no such file"))

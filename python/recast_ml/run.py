@@ -22,7 +22,7 @@ from . import provenance, xsec
 from ._core import ConfigError, RecastError
 from .analysis import Analysis, AnalysisResult, run_batches, run_files
 from .catalogue import expand_names, status
-from .errors import check_count
+from .errors import check_count, check_file
 from .events import EventBatch
 from .io import GZIP_MAGIC, EventFile, HepMC3Writer, as_paths
 from .report import run_report
@@ -194,8 +194,7 @@ def _event_files(events: str | os.PathLike[str] | Sequence[str | os.PathLike[str
         return files
     seen: dict[Path, Path] = {}
     for f in files:
-        if not f.is_file():
-            raise ConfigError(f"--events {f}: " + ("not a file" if f.exists() else "no such file"))
+        check_file(f, f"--events {f}")
         real = f.resolve()
         if real in seen:
             same = f"{f}" if str(seen[real]) == str(f) else f"{f} (the same file as {seen[real]})"
