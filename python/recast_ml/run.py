@@ -398,6 +398,17 @@ def _best_reliable(stats: Sequence[RegionStatistics], best: RegionStatistics | N
     return best_expected([s for s in stats if not s.low_mc_statistics and s.mc_events])
 
 
+def _cross_check(which: str, region: str, excluded: bool, cls_obs: float, r_cons: float | None) -> str:
+    """What the best SR with enough MC events says, where the verdict's SR has too few: "of the SRs
+    with at least 10 MC events {which}, {region}, is EXCLUDED (CLs_obs = ..., r_cons = ...)"."""
+    return (
+        f"of the SRs with at least {MIN_MC_EVENTS} MC events {which}, {region}, is "
+        f"{'EXCLUDED' if excluded else 'not excluded'} (CLs_obs = {cls_obs:.4g}"
+        + (f", r_cons = {r_cons:.3g}" if r_cons is not None else "")
+        + ")"
+    )
+
+
 def _verdict(best: RegionStatistics | None, reliable: RegionStatistics | None = None) -> str:
     """One line on the best expected SR: excluded or not, r and r_cons, and whether its signal
     rests on too few MC events to be trusted (then also what the best expected SR with enough MC
@@ -420,11 +431,8 @@ def _verdict(best: RegionStatistics | None, reliable: RegionStatistics | None = 
     if warning:
         text += f"; {warning}"
         if reliable is not None:
-            text += (
-                f"; of the SRs with at least {MIN_MC_EVENTS} MC events the best expected, {reliable.region}, is "
-                f"{'EXCLUDED' if reliable.cls_obs < 0.05 else 'not excluded'} (CLs_obs = {reliable.cls_obs:.4g}"
-                + (f", r_cons = {reliable.r_cons_obs:.3g}" if reliable.r_cons_obs is not None else "")
-                + ")"
+            text += "; " + _cross_check(
+                "the best expected", reliable.region, reliable.cls_obs < 0.05, reliable.cls_obs, reliable.r_cons_obs
             )
         else:
             text += f"; no SR has {MIN_MC_EVENTS} MC events or more"
@@ -894,12 +902,9 @@ def format_summary(summary: dict[str, Any], cutflow_regions: int = 3) -> str:
             if v.get("low_mc_statistics"):
                 rel = v.get("reliable")
                 if rel:
-                    r_cons = f", r_cons = {rel['r_cons_obs']:.3g}" if rel.get("r_cons_obs") is not None else ""
-                    lines.append(
-                        f"cross-check: of the SRs with at least {MIN_MC_EVENTS} MC events the most sensitive, "
-                        f"{rel['analysis']} {rel['region']}, is {'EXCLUDED' if rel['excluded'] else 'not excluded'}"
-                        f" (CLs_obs = {rel['cls_obs']:.4g}{r_cons})"
-                    )
+                    where = f"{rel['analysis']} {rel['region']}"
+                    text = _cross_check("the most sensitive", where, rel["excluded"], rel["cls_obs"], rel["r_cons_obs"])
+                    lines.append(f"cross-check: {text}")
                 else:
                     lines.append(f"cross-check: no SR has at least {MIN_MC_EVENTS} MC events")
     return "\n".join(lines)
