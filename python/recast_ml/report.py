@@ -511,6 +511,14 @@ def deciding(summary: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str
         best = (doc.get("statistics") or {}).get("best")
         if best:
             cands.append((doc, best))
+    return _most_sensitive(cands)
+
+
+def _most_sensitive(
+    cands: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    """Of (analysis document, SR) pairs the one with the largest expected r, else the smallest
+    expected CLs (None for none)."""
     if not cands:
         return None
     with_r = [c for c in cands if c[1].get("r_exp") is not None]
@@ -535,10 +543,7 @@ def deciding_reliable(summary: Mapping[str, Any]) -> tuple[Mapping[str, Any], Ma
         sr = st.get("best_reliable") if best and best.get("low_mc_statistics") else best
         if sr:
             cands.append((doc, sr))
-    with_r = [c for c in cands if c[1].get("r_exp") is not None]
-    if with_r:
-        return max(with_r, key=lambda c: float(c[1]["r_exp"]))
-    return min(cands, key=lambda c: float(c[1].get("cls_exp", 1.0))) if cands else None
+    return _most_sensitive(cands)
 
 
 def verdict_text(summary: Mapping[str, Any]) -> str:
