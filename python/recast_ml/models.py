@@ -291,18 +291,6 @@ def read_model(path: str | os.PathLike[str]) -> tuple[str, Any]:
         return fmt, convert(plain, source=str(path))
 
 
-def model_format(path: str | os.PathLike[str]) -> str:
-    """The format of a model file (a key of :data:`recast_ml.convert.FORMATS`), of its content
-    where it is gzip-compressed."""
-    import tempfile
-
-    from .convert import detect_format
-
-    path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="recast_ml_model_") as tmp:
-        return detect_format(_plain_model_file(path, tmp), source=str(path))
-
-
 def describe(target: str) -> dict[str, Any]:
     """What ``recast-ml models inspect`` shows: for a model file (ONNX, TMVA XML, lwtnn JSON,
     LightGBM, XGBoost, MVAUtils ROOT; .gz allowed) its format, inputs (with feature names), outputs
@@ -420,6 +408,5 @@ __all__ = [
     "convert_file",
     "describe",
     "format_description",
-    "model_format",
     "read_csv_table",
 ]
