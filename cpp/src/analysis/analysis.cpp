@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
@@ -502,8 +501,7 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
             fs[t].resize(D.tensors[t].inputs.size());
         }
         std::vector<float> row;
-        std::vector<double> route_x;
-        std::vector<std::uint8_t> route_failed, drop;
+        std::vector<std::uint8_t> drop;
         std::vector<const float*> fcols;
         const auto file_route = [&](std::size_t e) {  // no route expression: event number modulo files
             const auto n = static_cast<std::int64_t>(M.files.size());
@@ -585,13 +583,13 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                 gather_events(s0, s1, false);
                 return;
             }
+            const double* route_x = nullptr;  // where the route's expression left its values
             if (M.route && !any_failed) {
-                route_x.resize(m);
-                route_failed.resize(m);
                 ctx.event = s0;
                 try {
-                    M.route->scalar_block(ctx, s0, s1, r.variables.data(), nv, route_x.data(), route_failed.data());
-                    any_failed = std::memchr(route_failed.data(), 1, m) != nullptr;
+                    const auto view = M.route->scalar_block_view(ctx, s0, s1, r.variables.data(), nv);
+                    route_x = view.values;
+                    any_failed = view.failed != nullptr;
                 } catch (const std::exception&) {
                     any_failed = true;
                 }
