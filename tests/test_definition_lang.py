@@ -517,6 +517,102 @@ def test_a_malformed_compact_form_is_a_schema_error(tmp_path):
         load_definition(path)
 
 
+def broken_copy(tmp_path: Path, old: str, new: str) -> tuple[Path, int, str]:
+    """A copy of ATLAS-SUSY-2018-22 with the first input line holding ``old`` (GGd1's) rewritten
+    as ``new``: its path, the line number and the new line."""
+    src = find_definition("ATLAS-SUSY-2018-22").parent
+    shutil.copytree(src, tmp_path / "A")
+    path = tmp_path / "A" / "analysis.yaml"
+    lines = path.read_text().splitlines()
+    k = next(k for k, line in enumerate(lines) if old in line and "expr:" in line)
+    lines[k] = lines[k].replace(old, new)
+    path.write_text("\n".join(lines) + "\n")
+    return path, k + 1, lines[k]
+
+
+LIST_INPUT_ERRORS = [
+    # (the GGd1 input line's text, its replacement, the text the error is at (its last occurrence),
+    #  message, element note)
+    (
+        "{name: jetPt, expr: 'sig_jets[0:4].pt'",
+        "{name: jetPt, expr: 'sig_jets[0:4].ptt'",
+        "ptt",
+        "'sig_jets' has no field 'ptt' (did you mean 'pt'?); fields: pt, eta,",
+        "in element 0 of the list-valued input 'jetPt'",
+    ),
+    (
+        "{name: jetPt, expr: 'sig_jets[0:4].pt'",
+        "{name: jetPt, expr: 'sig_jetz[0:4].pt'",
+        "sig_jetz",
+        "unknown name 'sig_jetz' (did you mean 'sig_jets'?)",
+        "in element 0 of the list-valued input 'jetPt'",
+    ),
+    (
+        "{name: jetPt, expr: 'sig_jets[0:4].pt'",
+        "{name: jetPt, expr: 'abs(sig_jets[0:4].pt) + sig_jets'",
+        "sig_jets",
+        "'+' needs numbers, this is a collection",
+        "in element 0 of the list-valued input 'jetPt'",
+    ),
+    (  # the element of another index, an input given by `names`
+        "{name: jetEta, expr: 'sig_jets[0:4].eta'",
+        "{names: [jetEta0, jetEta1, jetEta2, jetEta3], expr: 'sig_jets[1:5].etaa'",
+        "etaa",
+        "'sig_jets' has no field 'etaa' (did you mean 'eta'?)",
+        "in element 1 of the list-valued input [jetEta0, jetEta1, jetEta2, jetEta3]",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "message", "note"), LIST_INPUT_ERRORS, ids=[m[:30] for *_, m, _ in LIST_INPUT_ERRORS]
+)
+def test_an_error_in_a_list_valued_input_quotes_it_as_written(tmp_path, capsys, old, new, needle, message, note):
+    """The core's error in an element's expression quoted the element (``sig_jets[0].ptt``) and
+    counted its column in it (2 short after the slice): it quotes the text of the file, with the
+    caret and the column there, and says which element it was (Analysis.load and the CLI)."""
+    from recast_ml.cli import main
+
+    path, line, text = broken_copy(tmp_path, old, new)
+    written = new.split("expr: '")[1].rstrip("'")  # the expression as in the file
+    col = text.rindex(needle) + 1
+    with pytest.raises(ConfigError) as err:
+        Analysis.load(path)
+    head, echo, caret = err.value.message.split("\n")
+    assert (err.value.file, err.value.line, err.value.column) == (str(path), line, col)
+    assert head.startswith(message)
+    assert head.endswith(f" ({note})")
+    assert echo == "    " + written
+    assert caret == "    " + " " * written.rindex(needle) + "^"
+    assert main(["definition", "resolve", str(path), "-o", str(tmp_path / "out")]) == 2
+    err_line = capsys.readouterr().err
+    assert err_line == f"recast-ml: error: {path}:{line}:{col}: {head} {written}\n"
+
+
+def test_a_list_valued_input_that_is_not_a_number_names_its_element(tmp_path):
+    """An error without the expression's text (the input's type) names the element's feature
+    (jetPt0): the message says which list-valued input, and which element, that is."""
+    path, line, text = broken_copy(tmp_path, "'sig_jets[0:4].pt'", "'sig_jets[0:4].pt * 0 + sig_jets.pt'")
+    with pytest.raises(ConfigError) as err:
+        Analysis.load(path)
+    assert str(err.value) == (
+        f"{path}:{line}:{text.index('sig_jets') + 1}: model 'GGd1' input 'jetPt0' must be a number, this is a "
+        "number list (in element 0 of the list-valued input 'jetPt')"
+    )
+
+
+def test_an_error_in_an_ordinary_input_is_as_the_core_says_it(tmp_path):
+    """Beside the list-valued inputs, an ordinary input's error is the core's, unchanged."""
+    path, line, text = broken_copy(tmp_path, "{name: Ap, expr: ap}", "{name: Ap, expr: 'sig_jets[0].ptt'}")
+    with pytest.raises(ConfigError) as err:
+        Analysis.load(path)
+    assert (err.value.line, err.value.column) == (line, text.index("ptt") + 1)
+    head, echo, caret = err.value.message.split("\n")
+    assert head.startswith("'sig_jets' has no field 'ptt' (did you mean 'pt'?); fields: pt, eta,")
+    assert head.endswith(", jvt")
+    assert (echo, caret) == ("    sig_jets[0].ptt", "    " + " " * 12 + "^")
+
+
 # ------------------------------------------------------------------------------------------------
 # the bundled definitions
 # ------------------------------------------------------------------------------------------------

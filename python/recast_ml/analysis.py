@@ -1507,12 +1507,16 @@ class Analysis:
         try:
             self._core = _core.Analysis.from_json(text, str(definition.path), dict(input_schema), blobs)
         except ConfigError as e:  # text from an included file: name that file
+            from .definition_lang import element_error
+
+            element = element_error(e, definition.doc, definition.path)  # in a list-valued input: as written
             origin = _included_origin(definition.doc, e.line, e.column) if e.file == str(definition.path) else None
             mismatch = _card_mismatch(e, definition, detector)  # a name of another card's objects
-            if origin is None and mismatch is None:
+            if element is None and origin is None and mismatch is None:
                 raise
+            at = element or e
             raise ConfigError(
-                e.message if mismatch is None else mismatch, file=origin or e.file, line=e.line, column=e.column
+                at.message if mismatch is None else mismatch, file=origin or e.file, line=at.line, column=at.column
             ) from e
         # regions left out because a model file is absent (region -> reason); see Definition.unavailable
         self.unavailable: dict[str, str] = definition.unavailable()

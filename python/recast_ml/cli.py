@@ -309,6 +309,7 @@ def _cmd_definition_resolve(args: argparse.Namespace) -> int:
     import shutil
 
     from .analysis import check_resolved, find_definition, load_definition
+    from .definition_lang import element_error
     from .export.outputs import output_path_problem, staging_folder
 
     names = _analysis_names(args.analysis)
@@ -319,7 +320,13 @@ def _cmd_definition_resolve(args: argparse.Namespace) -> int:
         # compiles: a definition with an error writes nothing (and leaves a good earlier one)
         tmp = staging_folder(target, ".recast_resolve_")
         try:
-            check_resolved(d.resolve(tmp), detector=args.detector)
+            try:
+                check_resolved(d.resolve(tmp), detector=args.detector)
+            except ConfigError as e:  # in an element of a list-valued input: the error says what is written
+                element = element_error(e, d.doc, d.path)
+                if element is None:
+                    raise
+                raise element from e
             out = target / "definition.json"
             try:
                 (target / "models").mkdir(parents=True, exist_ok=True)

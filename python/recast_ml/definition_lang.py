@@ -18,6 +18,10 @@ still name the line and column of the compact form.
       {name: jetPt, expr: "sig_jets[0:4].pt", pad: 0}
           ->  {name: jetPt0, expr: "sig_jets[0].pt", pad: 0} ... {name: jetPt3, ...}
 
+  each element's expression is a :class:`ListElement` that keeps the text as written, so that
+  :func:`element_error` turns the core's error in it (which quotes the element, ``sig_jets[0].pt``,
+  and counts the column there) into one about the list form, and which element it is.
+
 * **model-card templates** — ``model_templates: {NAME: partial card}`` and ``template: NAME`` in
   a card (or in another template): the card's keys replace the template's; mappings (``outputs``,
   ``tensors``) are merged key by key and may only override keys the template has; ``{model}`` in
@@ -54,7 +58,7 @@ from typing import Any
 from ._core import ConfigError
 from .analysis import Located, _first_line
 
-__all__ = ["expand"]
+__all__ = ["ListElement", "element_error", "expand"]
 
 _SLICE = re.compile(r"\[\s*(\d+)\s*:\s*(\d+)\s*\]\s*\.\s*[A-Za-z_]")  # a field of the objects of a slice
 # functions applied element by element to a number list (the others reduce a list or take objects)
@@ -310,13 +314,45 @@ def _elementwise_slices(text: str) -> list[re.Match[str]]:
     return out
 
 
-def _substitute(text: str, found: list[re.Match[str]], k: int) -> str:
-    """``text`` with the slice of each of ``found`` replaced by ``[k]`` (the field kept)."""
-    out, pos = [], 0
+def _substitute(text: str, found: list[re.Match[str]], k: int) -> tuple[str, tuple[tuple[int, int, int, int], ...]]:
+    """``text`` with the slice of each of ``found`` replaced by ``[k]`` (the field kept), and the
+    replaced spans: (start, end) of each ``[k]`` in the result with (start, end) of its slice."""
+    out: list[str] = []
+    spans = []
+    pos = length = 0
     for m in found:
+        end = m.end(2) + text[m.end(2) : m.end()].index("]") + 1
+        length += m.start() - pos
+        spans.append((length, length + len(f"[{k}]"), m.start(), end))
         out += [text[pos : m.start()], f"[{k}]"]
-        pos = m.end(2) + text[m.end(2) : m.end()].index("]") + 1
-    return "".join(out) + text[pos:]
+        length += len(f"[{k}]")
+        pos = end
+    return "".join(out) + text[pos:], tuple(spans)
+
+
+class ListElement(Located):
+    """The expression of one element of a list-valued model input (``jets[1].pt`` of
+    ``jets[0:4].pt``), at the position of the text it comes from. Keeps that text (``source``),
+    the element (``element``: the index ``k``), the input as written (``input``: its ``name``, or
+    its ``names``) and the replaced slices, so that an error the core reports in it can quote the
+    list form (:func:`element_error`)."""
+
+    source: str = ""
+    element: int = 0
+    input: str = ""
+    spans: tuple[tuple[int, int, int, int], ...] = ()
+
+    def source_offset(self, offset: int) -> int:
+        """The offset in ``source`` of the character at ``offset`` of this text (a character
+        of a ``[k]`` maps into its slice: the brackets to the brackets, the index to the bounds)."""
+        shift = 0
+        for start, end, src_start, src_end in self.spans:
+            if offset < start:
+                break
+            if offset < end:
+                return src_start if offset == start else src_end - 1 if offset == end - 1 else src_start + 1
+            shift = src_end - end
+        return offset + shift
 
 
 def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict[Any, Any]]:
@@ -377,7 +413,14 @@ def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict
             if key == "name":
                 item[key] = names[j]
             elif key == "expr":
-                item[key] = _like(_substitute(str(expr), found, k), expr)
+                text, spans = _substitute(str(expr), found, k)
+                if isinstance(expr, Located):  # what its errors quote: the text as written (element_error)
+                    element = ListElement(text, expr.line, expr.col)
+                    element.file, element.source, element.element, element.spans = expr.file, str(expr), k, spans
+                    element.input = repr(str(entry["name"])) if "name" in entry else f"[{', '.join(map(str, names))}]"
+                    item[key] = element
+                else:
+                    item[key] = text
             elif key in per:
                 item[key] = per[key][j]
             else:
@@ -386,6 +429,59 @@ def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict
             item = {"name": names[j], **item}
         out.append(item)
     return out
+
+
+def _offset(text: str, line0: int, col0: int, line: int | None, col: int | None) -> int | None:
+    """The offset in ``text`` (at ``line0:col0`` of its file) of ``line:col`` of the file, as the
+    core counts them (columns after the text's first line: within the text's line); None outside."""
+    if line is None or col is None:
+        return None
+    lines = text.split("\n")
+    rel = line - line0
+    if not 0 <= rel < len(lines):
+        return None
+    c = col - col0 if rel == 0 else col - 1
+    if not 0 <= c <= len(lines[rel]):
+        return None
+    return sum(len(x) + 1 for x in lines[:rel]) + c
+
+
+def _list_elements(doc: Mapping[Any, Any]) -> list[ListElement]:
+    out = []
+    for card in (doc.get("models") or {}).values():
+        groups = [card["inputs"]] if "inputs" in card else list((card.get("tensors") or {}).values())
+        out += [i["expr"] for inputs in groups for i in inputs if isinstance(i.get("expr"), ListElement)]
+    return out
+
+
+def element_error(err: ConfigError, doc: Mapping[Any, Any], path: str | Path) -> ConfigError | None:
+    """A core error about the expression of an element of a list-valued model input of ``doc``
+    (the expanded definition at ``path``) said about what is written there: the column in the
+    list form, the expression line under the message (the core quotes the element's text) that
+    text, and which element it is; None for an error anywhere else."""
+    if err.file != str(path):
+        return None
+    message, echo = err.message, None
+    parts = message.rsplit("\n", 2)  # the core's "MESSAGE\n    LINE\n    ^" (the caret under the column)
+    if len(parts) == 3 and parts[1].startswith("    ") and parts[2].startswith("    ") and parts[2].strip() == "^":
+        message, echo = parts[0], parts[1][4:]
+    for x in _list_elements(doc):
+        text = str(x)
+        offset = _offset(text, x.line, x.col, err.line, err.column)
+        if offset is None:
+            continue
+        line = text.count("\n", 0, offset)
+        if echo is not None and text.split("\n")[line] != echo:
+            continue  # another element (another index) of the input, or another input here
+        at = x.source_offset(offset)
+        src_line = x.source.count("\n", 0, at)
+        start = x.source.rfind("\n", 0, at) + 1
+        column = x.col + at - start if src_line == 0 else at - start + 1
+        message += f" (in element {x.element} of the list-valued input {x.input})"
+        if echo is not None:
+            message += "\n    " + x.source.split("\n")[src_line] + "\n    " + " " * (at - start) + "^"
+        return ConfigError(message, file=err.file, line=x.line + src_line, column=column)
+    return None
 
 
 # ------------------------------------------------------------------------------------------------
