@@ -3,6 +3,7 @@ event loop (and ONNX inference) without Python."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -202,3 +203,61 @@ def test_cpp_runs_a_resolved_bundled_analysis_like_python(example_binary, tmp_pa
     bdt = [r for r in py.cutflows if "BDT" in r]
     assert bdt
     assert any(py.cutflow(r).n[-2] > 0 for r in bdt)
+
+
+def test_cpp_run_analysis_refuses_malformed_arguments(example_binary, tmp_path):
+    """run_analysis reads CROSS_SECTION_PB, CHUNK_SIZE and THREADS whole: '28.4fb' (recast-ml's
+    --cross-section form) is refused, not read as 28.4 pb (1000 times the cross section); a cross
+    section with a definition that has no luminosity is refused, not a run without yields."""
+    from recast_ml._data import cards_dir
+
+    definition = tmp_path / "resolved" / "definition.json"
+    definition.parent.mkdir()
+    doc = {
+        "format": "recast_ml/resolved_definition",
+        "format_version": 1,
+        "id": "TINY",
+        "source": "tiny.yaml",
+        "info": {"luminosity": 139},
+        "objects": [],
+        "variables": [],
+        "regions": [{"name": "all", "cuts": []}],
+    }
+    definition.write_text(json.dumps(doc))
+    events = tmp_path / "hand.hepmc3"
+    hand_made_events(events)
+    card = cards_dir() / "atlas_run2.toml"
+
+    def run(resolved, *args):
+        return subprocess.run(
+            [example_binary.parent / "run_analysis", resolved, card, events, *args], capture_output=True, text=True
+        )
+
+    ok = run(definition.parent, "0.5", "2", "2")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[0] == "analysis TINY events 3 sumw 3"
+    (line,) = [line.split() for line in ok.stdout.splitlines() if line.startswith("yield ")]
+    # 0.5 pb x 139 fb-1 x 1000 per 3 unit weights: 69500 events, MC error 69500 / sqrt(3)
+    assert line[:2] == ["yield", "all"]
+    assert float(line[2]) == pytest.approx(69500, rel=1e-14)
+    assert float(line[3]) == pytest.approx(69500 / np.sqrt(3), rel=1e-14)
+    for args, message in [
+        (["28.4fb"], "CROSS_SECTION_PB (in pb, without a unit): expected a number, got '28.4fb'"),
+        (["abc"], "CROSS_SECTION_PB (in pb, without a unit): expected a number, got 'abc'"),
+        (["-1"], "CROSS_SECTION_PB must be >= 0"),
+        (["0.5", "0"], "CHUNK_SIZE: expected an integer >= 1, got '0'"),
+        (["0.5", "10x"], "CHUNK_SIZE: expected an integer >= 1, got '10x'"),
+        (["0.5", "10", "two"], "THREADS: expected an integer >= 1, got 'two'"),
+    ]:
+        res = run(definition.parent, *args)
+        assert (res.returncode, res.stdout) == (1, ""), args
+        assert res.stderr == f"error: <command line>: {message}\n"
+    del doc["info"]
+    definition.write_text(json.dumps(doc))
+    res = run(definition.parent, "0.5")
+    assert res.returncode == 1
+    assert res.stderr == (
+        f"error: {definition.parent}: /info/luminosity: needed to turn a cross section into yields; "
+        "the definition has none\n"
+    )
+    assert run(definition.parent).returncode == 0  # without a cross section: cutflows only

@@ -458,6 +458,19 @@ def test_cpp_example_equals_python(surrogate_binary, quad_map):
     assert f"error: {quad_map}: point (m_gluino=2100, m_lsp=500) is outside the convex hull" in res.stderr
 
 
+def test_cpp_example_refuses_a_malformed_number(surrogate_binary, quad_map):
+    """'3fb' (recast-ml's --cross-section form) or '1500GeV' is refused, not read as 3 pb (1000
+    times the cross section) or 1500."""
+    for args, message in [
+        (["3fb", 1500, 400], "CROSS_SECTION_PB (in pb, without a unit): expected a number, got '3fb'"),
+        ([0.003, "1500GeV", 400], "parameter: expected a number, got '1500GeV'"),
+        ([0.003, 1500, ""], "parameter: expected a number, got ''"),
+    ]:
+        res = run_example(surrogate_binary, quad_map, *args)
+        assert (res.returncode, res.stdout) == (1, ""), args
+        assert res.stderr == f"error: <command line>: {message}\n"
+
+
 # ---------------------------------------------------------------------------------------------
 # physics: a small real scan, the centre point left out of the map
 

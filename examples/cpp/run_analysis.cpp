@@ -2,6 +2,8 @@
 //   recast-ml definition resolve ATLAS-SUSY-2018-22 -o resolved/
 // (definition.json + the converted ONNX models), a detector card and a HepMC/LHE file.
 //   run_analysis RESOLVED_DIR CARD.toml EVENTS [CROSS_SECTION_PB [CHUNK_SIZE [THREADS]]]
+// CROSS_SECTION_PB is a plain number in pb (28.4 fb is 0.0284; no unit suffix, unlike recast-ml's
+// --cross-section); 0 or absent: no yields. A malformed argument is an error, not a silent 0.
 // Events are read and reconstructed in chunks (the event keys continue from chunk to chunk, so the
 // detector emulation does not depend on the chunk size) and the per-chunk results are merged.
 // Prints (numbers with %.17g, exact):
@@ -11,10 +13,12 @@
 //   bin <region> <k> <n> <sumw> <sumw2>            bins of multi-bin regions
 //   yield <region> <events> <MC error>             with a cross section: sigma x L x efficiency
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "recast/analysis/analysis.hpp"
 #include "recast/analysis/definition.hpp"
@@ -25,6 +29,29 @@
 
 namespace an = recast::analysis;
 
+namespace {
+
+// The whole argument as a number (strtod/strtoul alone would read "28.4fb" as 28.4 and "x" as 0).
+double number_arg(const char* text, const char* name) {
+    char* end = nullptr;
+    const double x = std::strtod(text, &end);
+    if (end == text || *end != '\0' || !std::isfinite(x))
+        throw recast::ConfigError("<command line>", 0, 0,
+                                  std::string(name) + ": expected a number, got '" + text + "'");
+    return x;
+}
+
+long integer_arg(const char* text, const char* name) {
+    char* end = nullptr;
+    const long x = std::strtol(text, &end, 10);
+    if (end == text || *end != '\0' || x < 1)
+        throw recast::ConfigError("<command line>", 0, 0,
+                                  std::string(name) + ": expected an integer >= 1, got '" + text + "'");
+    return x;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     if (argc < 4) {
         std::fprintf(stderr, "usage: %s RESOLVED_DIR CARD.toml EVENTS [CROSS_SECTION_PB [CHUNK_SIZE [THREADS]]]\n",
@@ -32,12 +59,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        const double xs = argc > 4 ? std::strtod(argv[4], nullptr) : 0.0;
-        const std::size_t chunk = argc > 5 ? std::strtoul(argv[5], nullptr, 10) : 2000;
-        const int threads = argc > 6 ? std::atoi(argv[6]) : 1;
-        if (chunk == 0) throw recast::ConfigError("<command line>", 0, 0, "CHUNK_SIZE must be >= 1");
+        const double xs = argc > 4 ? number_arg(argv[4], "CROSS_SECTION_PB (in pb, without a unit)") : 0.0;
+        if (xs < 0) throw recast::ConfigError("<command line>", 0, 0, "CROSS_SECTION_PB must be >= 0");
+        const auto chunk = static_cast<std::size_t>(argc > 5 ? integer_arg(argv[5], "CHUNK_SIZE") : 2000);
+        const int threads = argc > 6 ? static_cast<int>(integer_arg(argv[6], "THREADS")) : 1;
 
         const auto definition = an::load_definition(argv[1]);
+        if (xs > 0 && !(definition.luminosity_fb > 0))
+            throw recast::ConfigError(argv[1], 0, 0,
+                                      "/info/luminosity: needed to turn a cross section into yields; the definition has none");
         const auto card = recast::card::Card::load(argv[2]);
         const recast::detector::Detector detector(card);
         // compile against the detector's output schema (an empty pass gives the table layout)

@@ -11,6 +11,7 @@
 //   bench <mode> <calls> <microseconds per call>                          (--bench)
 // A point outside the map's convex hull: "error: ..." on stderr, exit status 1.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -21,6 +22,20 @@
 #include "recast/surrogate.hpp"
 
 namespace sg = recast::surrogate;
+
+namespace {
+
+// The whole argument as a number (strtod alone would read "28.4fb" as 28.4 and "x" as 0).
+double number_arg(const char* text, const char* name) {
+    char* end = nullptr;
+    const double x = std::strtod(text, &end);
+    if (end == text || *end != '\0' || !std::isfinite(x))
+        throw recast::ConfigError("<command line>", 0, 0,
+                                  std::string(name) + ": expected a number, got '" + text + "'");
+    return x;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     int arg = 1;
@@ -35,9 +50,9 @@ int main(int argc, char** argv) {
     }
     try {
         const sg::EfficiencyMap map = sg::EfficiencyMap::load(argv[arg]);
-        const double xs = std::strtod(argv[arg + 1], nullptr);
+        const double xs = number_arg(argv[arg + 1], "CROSS_SECTION_PB (in pb, without a unit)");
         std::vector<double> x;
-        for (int k = arg + 2; k < argc; ++k) x.push_back(std::strtod(argv[k], nullptr));
+        for (int k = arg + 2; k < argc; ++k) x.push_back(number_arg(argv[k], "parameter"));
         std::printf("map %s %s points %zu simplices %zu regions %zu\n", map.analysis().c_str(), map.model().c_str(),
                     map.n_points(), map.n_simplices(), map.regions().size());
         if (bench > 0) {
