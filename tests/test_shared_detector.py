@@ -240,3 +240,43 @@ def test_run_files_reading_ahead_reports_a_damaged_chunk_like_one_thread(gluinos
         errors.append((str(err.value), err.value.line, err.value.event))
     assert errors[0] == errors[1]
     assert errors[0][1] == k + 1
+
+
+def test_one_analysis_and_detector_used_from_several_threads_at_once(parts):
+    """A scan worker with several threads (or a C++ program) shares one loaded Analysis and its
+    detector between threads: calls made at the same time (the GIL is released in them) give the
+    results of the same calls made one after the other, bit for bit."""
+    analyses = [Analysis.load("ATLAS-SUSY-2018-22"), Analysis.load("ATLAS-SUSY-2019-04")]
+    keys = [0, len(parts[0]), len(parts[0]) + len(parts[1])]
+    jobs = [(a, k) for a in range(len(analyses)) for k in range(len(parts))] * 2
+
+    def one(job: tuple[int, int]):
+        a, k = job
+        return analyses[a].run(parts[k], cross_section=0.1, first_event_key=keys[k])
+
+    ref = [one(j) for j in jobs]
+
+    def at_once() -> list:
+        got: list = [None] * len(jobs)
+        errors: list[BaseException] = []
+        start = threading.Barrier(len(jobs))
+
+        def work(i: int) -> None:
+            try:
+                start.wait()
+                got[i] = one(jobs[i])
+            except BaseException as e:  # re-raised below, in the test's thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        return got
+
+    for _ in range(2):
+        for g, r in zip(at_once(), ref, strict=True):
+            assert_same(g, r)
+    assert any(r.passed.any() for r in ref)  # not a comparison of empty selections

@@ -100,7 +100,9 @@ public:
     /// identical for any thread count.
     /// `large_r = false` skips the large-R jets (half the time with the default cards) for callers
     /// that do not use them; everything else is unchanged (their random numbers have their own stream).
-    /// `profile` (may be null) receives the time per stage, added to what it holds.
+    /// `profile` (may be null) receives the time per stage, added to what it holds. One Detector may
+    /// reconstruct on several threads at once (random numbers come from the event keys, not from
+    /// a shared state); a `profile` is then one per thread.
     Output reconstruct(const EventView& events, std::uint64_t first_event_key, int n_threads = 1,
                        bool large_r = true, Profile* profile = nullptr) const;
 

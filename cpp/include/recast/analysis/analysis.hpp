@@ -215,7 +215,10 @@ public:
 
     /// Runs on a table whose collections/records match the input schema. Identical results for
     /// any thread count (sums are accumulated in fixed blocks of events). `parameters`
-    /// overrides values of Spec::parameters by name.
+    /// overrides values of Spec::parameters by name. One Analysis may run on several threads at
+    /// once (e.g. one chunk each; scratch is per thread, models are shared read-only), with the
+    /// results of the same calls made in turn (tests/test_shared_detector.py); a custom function
+    /// (CustomFunction) is then called from those threads too and must allow it.
     Result run(const EventTable& table, int n_threads = 1,
                const std::vector<std::pair<std::string, double>>& parameters = {}) const;
 
