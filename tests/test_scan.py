@@ -453,3 +453,80 @@ def test_an_slha_scan_point_scales_its_cross_section_like_run(tmp_path):
     assert pb == pytest.approx(2.0 * (3 * 0.1086) ** 2)
     assert rel == 0.0
     assert "Resummino" in source or "c1c1.slha" in source
+
+
+# ------------------------------------------------------------------------------------------------
+# region names: those of `recast-ml run`
+# ------------------------------------------------------------------------------------------------
+NAMED = "ATLAS-SUSY-2018-22"  # its definition maps its SRs to other published names (SR4j-3400: SR-4j-3400)
+
+
+def test_a_scan_point_names_its_regions_as_run_does(tmp_path):
+    """The store (regions, best_region), the terminal summary and the report named SRs as published
+    (SR-4j-3400), run's results as the definition does (SR4j-3400): a scan point's deciding SR could
+    not be found among the run's regions. Now the run's names everywhere, the published in brackets."""
+    from recast_ml.cli import main
+    from recast_ml.scan_outputs import summary_lines, write_report
+
+    (point,), _ = scan.grid_points("gluino_direct", "m_gluino=1800 m_lsp=1")
+    result = scan.run_point(scan.PointTask(point, (NAMED,), 300, 1))
+    assert result["point"]["status"] == "done", result["point"]["error"]
+    # the same point by `recast-ml run`, with the point's seed
+    argv = ["run", "--generate", "gluino_direct:1800,1", "--seed", str(point.seed(1)), "--analysis", NAMED]
+    assert main([*argv, "-n", "300", "-o", str(tmp_path / "run"), "--no-progress"]) == 0
+    (doc,) = json.loads((tmp_path / "run" / "results.json").read_text())["analyses"]
+    run_regions = {r["region"]: r["published_name"] for r in doc["statistics"]["regions"]}
+    assert sorted(r["region"] for r in result["regions"]) == sorted(run_regions)
+    assert {r["region"]: r["published_region"] for r in result["regions"]} == run_regions
+    best = result["point"]["best_region"]
+    assert best == doc["statistics"]["best_expected_region"]
+    assert run_regions[best] != best  # a region the definition maps to another published name
+    store = scan.ScanStore(tmp_path / "scan" / "scan.sqlite", {"model": "gluino_direct", "parameters": ["m_gluino"]})
+    store.commit(result)
+    (line,) = [ln for ln in summary_lines(store) if ln.startswith("  gluino_direct:")]
+    html = write_report(store, tmp_path / "scan").read_text()
+    store.close()
+    label = f"{NAMED}: {best} [{run_regions[best]}]"
+    assert label in line
+    assert label in html
+
+
+def test_a_store_with_the_published_names_is_renamed_when_opened(tmp_path):
+    """A store written before regions.published_region named its SRs as published; resuming it
+    would have mixed both namings. Opening it renames its rows to the definition's names."""
+    from recast_ml.analysis import find_definition, load_definition
+
+    path = tmp_path / "scan.sqlite"
+    old_schema = scan.SCHEMA.replace("  published_region TEXT,\n", "")
+    assert old_schema != scan.SCHEMA
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    key = "gluino_direct:m_gluino=1800,m_lsp=0"
+    conn.execute(
+        "INSERT INTO points (key, status, attempts, seed, best_analysis, best_region) VALUES (?, 'done', 1, 1, ?, ?)",
+        (key, NAMED, "SR-4j-3400"),
+    )
+    for region in ("SR-4j-3400", "BDT-GGd1"):
+        conn.execute("INSERT INTO regions (point_key, analysis, region) VALUES (?, ?, ?)", (key, NAMED, region))
+    conn.execute("INSERT INTO regions (point_key, analysis, region) VALUES (?, 'GONE', 'SR-1')", (key,))
+    conn.execute(
+        "INSERT INTO point_variations (point_key, names, analysis, region) VALUES (?, '[]', ?, ?)",
+        (key, NAMED, "SR-4j-3400"),
+    )
+    conn.commit()
+    conn.close()
+    names = load_definition(find_definition(NAMED)).published_names()
+    assert names["SR4j-3400"] == "SR-4j-3400"
+    assert names["SR-BDT-GGd1"] == "BDT-GGd1"
+    store = scan.ScanStore(path)
+    assert {(r["analysis"], r["region"], r["published_region"]) for r in store.regions()} == {
+        (NAMED, "SR4j-3400", "SR-4j-3400"),
+        (NAMED, "SR-BDT-GGd1", "BDT-GGd1"),
+        ("GONE", "SR-1", "SR-1"),  # no definition: the names stay
+    }
+    assert store.points()[0]["best_region"] == "SR4j-3400"
+    assert store.variations()[key]["region"] == "SR4j-3400"
+    store.close()
+    store = scan.ScanStore(path)  # opened again: nothing renamed twice
+    assert store.points()[0]["best_region"] == "SR4j-3400"
+    store.close()

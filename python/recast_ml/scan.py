@@ -13,7 +13,12 @@ Store schema (``format = recast_ml/scan``, ``format_version = 1``): table ``meta
 value), ``points`` (one row per point: status, error, seed, cross section, the best SR over all
 analyses with CLs obs/exp, the expected ±1σ band and the observed CLs at σ ± 1σ(theory), r_obs,
 r_exp, r_cons, the σ95 upper limits, timing and provenance) and ``regions`` (one row per point ×
-analysis × SR with published numbers: yield, MC error, efficiency, CLs, r, S95). See
+analysis × SR with published numbers: yield, MC error, efficiency, CLs, r, S95). Regions are
+named as in the analysis definition, the names of ``recast-ml run``'s results (``region``,
+``points.best_region``, ``point_variations.region``); ``regions.published_region`` holds the
+name in the published tables where the definition maps it (``published:``; else the same). A
+store written before that column held the published names in ``region``: opening it renames its
+rows (:meth:`ScanStore._rename_published_regions`), so that a resumed scan has one naming. See
 ``SCHEMA`` for the columns. A scan with generator variations (``variations=``,
 :mod:`recast_ml.variations`) adds one row per point to ``point_variations`` (the best SR's CLs with
 the signal-modelling uncertainty profiled, the envelope, CLs_obs per member and the robustness
@@ -65,6 +70,7 @@ CREATE TABLE IF NOT EXISTS regions (
   yield REAL, yield_error REAL, mc_events INTEGER, efficiency REAL, efficiency_error REAL,
   n_obs REAL, b REAL, b_err REAL,
   cls_obs REAL, cls_exp REAL, r_obs REAL, r_exp REAL, r_cons REAL, s95_obs REAL, s95_exp REAL,
+  published_region TEXT,
   PRIMARY KEY (point_key, analysis, region));
 CREATE TABLE IF NOT EXISTS point_variations (
   point_key TEXT PRIMARY KEY, names TEXT NOT NULL, analysis TEXT, region TEXT,
@@ -83,6 +89,7 @@ POINT_COLUMNS = (
 REGION_COLUMNS = (
     "point_key", "analysis", "region", "yield", "yield_error", "mc_events", "efficiency", "efficiency_error",
     "n_obs", "b", "b_err", "cls_obs", "cls_exp", "r_obs", "r_exp", "r_cons", "s95_obs", "s95_exp",
+    "published_region",
 )  # fmt: skip
 #: ``point_variations``: the best SR of the point (the one of ``points``) under the variations.
 #: names, excluded_under, cls_obs_by_member, signal_by_member: JSON (the variation names; the members
@@ -401,7 +408,8 @@ def _run_point(
             reg = {
                 "point_key": point.key,
                 "analysis": ana.id,
-                "region": r["published_name"],
+                "region": r["region"],
+                "published_region": r["published_name"],
                 "yield": r["signal"],
                 "yield_error": r["signal_error"],
                 "mc_events": r.get("mc_events"),
@@ -510,8 +518,49 @@ class ScanStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
+        if "published_region" not in {r[1] for r in self.conn.execute("PRAGMA table_info(regions)")}:
+            self._rename_published_regions()
         if meta is not None:
             self._check_meta(meta)
+
+    def _rename_published_regions(self) -> None:
+        """A store written before ``regions.published_region``: its ``region``, ``best_region`` and
+        ``point_variations.region`` hold the published SR names. Renamed to the analysis
+        definition's region names (the published ones kept in ``published_region``), in one
+        transaction; an analysis whose definition cannot be loaded (by the names the scan was given,
+        ``meta["analyses"]``, or its ID) keeps its names."""
+        from .analysis import Definition, find_definition, load_definition
+
+        definitions: dict[str, Definition] = {}
+        for given in self.meta().get("analyses") or []:
+            try:
+                d = load_definition(find_definition(given))
+            except (ConfigError, OSError):
+                continue
+            definitions[d.id] = d
+        with self.transaction():
+            self.conn.execute("ALTER TABLE regions ADD COLUMN published_region TEXT")
+            self.conn.execute("UPDATE regions SET published_region = region")
+            for (analysis,) in self.conn.execute("SELECT DISTINCT analysis FROM regions").fetchall():
+                try:
+                    d = definitions.get(analysis) or load_definition(find_definition(analysis))
+                except (ConfigError, OSError) as e:  # a definition that is gone: the old names stay
+                    log.warning("%s: %s: region names kept as published (%s)", self.path, analysis, e)
+                    continue
+                names = d.published_names()
+                renames = [(name, pub) for name, pub in names.items() if name != pub]
+                for name, pub in renames:
+                    self.conn.execute(
+                        "UPDATE regions SET region = ? WHERE analysis = ? AND region = ?", (name, analysis, pub)
+                    )
+                    self.conn.execute(
+                        "UPDATE points SET best_region = ? WHERE best_analysis = ? AND best_region = ?",
+                        (name, analysis, pub),
+                    )
+                    self.conn.execute(
+                        "UPDATE point_variations SET region = ? WHERE analysis = ? AND region = ?",
+                        (name, analysis, pub),
+                    )
 
     def _check_meta(self, meta: Mapping[str, Any]) -> None:
         stored = self.meta()
