@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -221,13 +222,13 @@ def _rows(path: Path) -> tuple[list[tuple], list[tuple]]:
 def _done(path: Path) -> int:
     if not path.is_file():
         return 0
-    try:
-        conn = sqlite3.connect(path, timeout=5)
-        n = conn.execute("SELECT count(*) FROM points WHERE status = 'done'").fetchone()[0]
-        conn.close()
-        return int(n)
+    conn = sqlite3.connect(path, timeout=5)
+    try:  # closed also when the store has no table yet: an open reader keeps the driver's WAL
+        return int(conn.execute("SELECT count(*) FROM points WHERE status = 'done'").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -342,6 +343,109 @@ def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.communicate()
     assert proc.returncode == 0, stdout
+    assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
+
+
+# The points other than $RECAST_TEST_FIRST wait (until the test's deadline) before they run: the
+# scan is interrupted with one point done and the others running, on any machine speed.
+_WAIT_SITECUSTOMIZE = """
+import functools, importlib.abc, importlib.util, os, sys, time
+
+
+class _Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "recast_ml.scan":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+            inner = module.run_point
+
+            @functools.wraps(inner)
+            def run_point(task):
+                if task.point.key != os.environ["RECAST_TEST_FIRST"]:
+                    time.sleep(60)
+                return inner(task)
+
+            module.run_point = run_point
+
+        spec.loader.exec_module = patched
+        return spec
+
+
+sys.meta_path.insert(0, _Hook())
+"""
+
+
+# distributed's Worker.close (2026.8) stops the heartbeat's periodic callback but does not wait for a
+# heartbeat in flight, which then fails on the closing connections and is logged with its traceback
+# by the worker; seen on a loaded machine (2 of 18 runs with three of these tests in parallel on 2
+# cores, none of 15 one at a time). Dask's, and left as it is: only that record is let through.
+_DASK_HEARTBEAT_RACE = re.compile(
+    r"^\d{4}-\d\d-\d\d [\d:,]+ - distributed\.worker - ERROR - Failed to communicate with scheduler during heartbeat\.$"
+)
+_TRACEBACK_LINE = re.compile(
+    r"^(\s|Traceback |The above exception|During handling|[A-Za-z_][\w.]*(Error|Exception)\b|$)"
+)
+
+
+def _without_the_dask_heartbeat_race(stderr: str) -> list[str]:
+    out, inside = [], False
+    for line in stderr.splitlines():
+        if _DASK_HEARTBEAT_RACE.match(line):
+            inside = True
+        elif not (inside and _TRACEBACK_LINE.match(line)):
+            inside = False
+            out.append(line)
+    return out
+
+
+def test_ctrl_c_ends_a_scan_cleanly_and_it_resumes(reference_scan, tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) with one point done: the worker
+    processes got it too, and the driver exited with multiprocessing's resource_tracker warning of
+    a leaked semaphore, at times with tracebacks of the Dask workers, after "recast-ml: interrupted".
+    Now the workers ignore it, the driver closes the cluster and the store, and says in one line how
+    far the scan got and how to resume; re-running it gives the store of an uninterrupted scan."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_WAIT_SITECUSTOMIZE)
+    first = "gluino_direct:m_gluino=1400,m_lsp=600"
+    env = dict(os.environ, RECAST_TEST_FIRST=first)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "recast_ml", "scan", *GRID, *BASE, "-o", str(out), "--workers", "2"]
+    with subprocess.Popen(
+        cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 300
+            while _done(out / "scan.sqlite") < 1 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert proc.poll() is None, proc.communicate()
+            os.killpg(proc.pid, signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=50)  # before the waiting points would go on
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+    assert proc.returncode == 130, stdout + stderr
+    assert "resource_tracker" not in stdout + stderr
+    assert _without_the_dask_heartbeat_race(stderr) == [
+        f"recast-ml: interrupted after 1 of the 3 points to run (1 done, 0 failed; 0 done before); "
+        f"{out / 'scan.sqlite'} keeps the points done (the contours and the report are written when the scan "
+        "ends): run the same command again to resume"
+    ], stderr
+    assert "Traceback" not in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["scan.sqlite"]  # no -wal/-shm, no outputs of 1 point
+    conn = sqlite3.connect(out / "scan.sqlite")
+    assert conn.execute("SELECT key, status FROM points").fetchall() == [(first, "done")]
+    conn.close()
+    rerun = _scan(out, "--workers", "1")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "2 points done now, 1 done before" in rerun.stdout
     assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
 
 

@@ -34,10 +34,13 @@ import json
 import logging
 import math
 import os
+import signal
 import socket
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -667,6 +670,11 @@ class _Transaction:
 # ------------------------------------------------------------------------------------------------
 # the driver
 # ------------------------------------------------------------------------------------------------
+class ScanInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a scan, after the driver closed the cluster and the store: ``str()`` says how
+    far it got and how to resume (the CLI prints ``recast-ml: interrupted <that>``)."""
+
+
 @dataclass
 class ScanSummary:
     store: Path
@@ -702,6 +710,8 @@ def run_scan(
     ``workers`` processes, default one per core, or the cluster at ``scheduler``); each finished
     point is committed by this process in one transaction. A worker that dies takes its task to
     another worker (Dask's ``allowed-failures``); ``retries`` re-runs a task whose worker raised.
+    Ctrl-C (KeyboardInterrupt): the cluster and the store are closed, the points done kept, and
+    :class:`ScanInterrupted` says how far the scan got (the same call again resumes it).
 
     ``variations``: generator variations (``"isr,fsr,xsec"``, ``"default"``, ...:
     :func:`recast_ml.variations.resolve`) computed at every point (table ``point_variations``);
@@ -758,13 +768,24 @@ def run_scan(
             )
             for p in todo
         ]
-        for result in _execute(tasks, scheduler, workers, threads_per_worker, memory_limit, retries, progress):
-            store.commit(result)
-            if result["point"]["status"] == "done":
-                done += 1
-            else:
-                failed += 1
-                failures[result["point"]["key"]] = str(result["point"]["error"])
+        results = _execute(tasks, scheduler, workers, threads_per_worker, memory_limit, retries, progress)
+        try:
+            with closing(results):  # the cluster closed, whatever stops the loop
+                for result in results:
+                    store.commit(result)  # one transaction: an interrupt in it rolls the point back
+                    if result["point"]["status"] == "done":
+                        done += 1
+                    else:
+                        failed += 1
+                        failures[result["point"]["key"]] = str(result["point"]["error"])
+        except KeyboardInterrupt:
+            with _no_interrupts():
+                store.close()
+            raise ScanInterrupted(
+                f"after {done + failed} of the {len(todo)} points to run ({done} done, {failed} failed; "
+                f"{skipped} done before); {store.path} keeps the points done (the contours and the report are "
+                "written when the scan ends): run the same command again to resume"
+            ) from None
     store.close()
     return ScanSummary(
         out / "scan.sqlite", len(points), done, failed, skipped, forbidden, time.perf_counter() - t0, failures
@@ -832,6 +853,22 @@ def _check_variations(vset: VariationSet, points: Sequence[ScanPoint], cross_sec
         )
 
 
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """SIGINT ignored inside (in the main thread; elsewhere nothing changes): the local cluster's
+    processes, started inside, inherit it, so a Ctrl-C at the terminal, which signals the whole
+    process group, reaches only the driver, which then closes them in order; and a second Ctrl-C
+    does not cut that closing short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _execute(
     tasks: Sequence[PointTask],
     scheduler: str | None,
@@ -840,8 +877,10 @@ def _execute(
     memory_limit: str,
     retries: int,
     progress: bool,
-) -> Iterable[dict[str, Any]]:
-    """Results of the tasks as they finish, from a Dask cluster."""
+) -> Generator[dict[str, Any], None, None]:
+    """Results of the tasks as they finish, from a Dask cluster. The local cluster's processes
+    ignore SIGINT (:func:`_no_interrupts`; a Ctrl-C while it starts, a second or so, is not seen);
+    closing the generator, or an interrupt in it, closes the client and the cluster."""
     from distributed import Client, LocalCluster, as_completed
 
     # the scheduler runs in this process: its INFO lines (workers joining, closing) are noise here
@@ -849,23 +888,24 @@ def _execute(
     cluster = None
     if scheduler is None:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n,
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
+        with _no_interrupts():  # the worker processes ignore SIGINT: the driver stops them
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=n,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                memory_limit=memory_limit,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
+    bar = None
     try:
         log.info("Dask dashboard: %s", client.dashboard_link)
         print(f"Dask dashboard: {client.dashboard_link}", flush=True)
         futures = [client.submit(run_point, t, key=f"point-{t.point.key}", pure=False, retries=retries) for t in tasks]
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-        bar = None
         if progress:
             from tqdm import tqdm
 
@@ -885,12 +925,13 @@ def _execute(
                 bar.update(1)
             fut.release()
             yield result
-        if bar is not None:
-            bar.close()
     finally:
-        client.close()  # type: ignore[no-untyped-call]
-        if cluster is not None:
-            cluster.close()
+        with _no_interrupts():  # interrupted or not: the workers stopped before the scheduler
+            if bar is not None:
+                bar.close()
+            client.close()  # type: ignore[no-untyped-call]
+            if cluster is not None:
+                cluster.close()
 
 
 # ------------------------------------------------------------------------------------------------
