@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -221,13 +222,13 @@ def _rows(path: Path) -> tuple[list[tuple], list[tuple]]:
 def _done(path: Path) -> int:
     if not path.is_file():
         return 0
-    try:
-        conn = sqlite3.connect(path, timeout=5)
-        n = conn.execute("SELECT count(*) FROM points WHERE status = 'done'").fetchone()[0]
-        conn.close()
-        return int(n)
+    conn = sqlite3.connect(path, timeout=5)
+    try:  # closed also when the store has no table yet: an open reader keeps the driver's WAL
+        return int(conn.execute("SELECT count(*) FROM points WHERE status = 'done'").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -345,6 +346,109 @@ def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
     assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
 
 
+# The points other than $RECAST_TEST_FIRST wait (until the test's deadline) before they run: the
+# scan is interrupted with one point done and the others running, on any machine speed.
+_WAIT_SITECUSTOMIZE = """
+import functools, importlib.abc, importlib.util, os, sys, time
+
+
+class _Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "recast_ml.scan":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+            inner = module.run_point
+
+            @functools.wraps(inner)
+            def run_point(task):
+                if task.point.key != os.environ["RECAST_TEST_FIRST"]:
+                    time.sleep(60)
+                return inner(task)
+
+            module.run_point = run_point
+
+        spec.loader.exec_module = patched
+        return spec
+
+
+sys.meta_path.insert(0, _Hook())
+"""
+
+
+# distributed's Worker.close (2026.8) stops the heartbeat's periodic callback but does not wait for a
+# heartbeat in flight, which then fails on the closing connections and is logged with its traceback
+# by the worker; seen on a loaded machine (2 of 18 runs with three of these tests in parallel on 2
+# cores, none of 15 one at a time). Dask's, and left as it is: only that record is let through.
+_DASK_HEARTBEAT_RACE = re.compile(
+    r"^\d{4}-\d\d-\d\d [\d:,]+ - distributed\.worker - ERROR - Failed to communicate with scheduler during heartbeat\.$"
+)
+_TRACEBACK_LINE = re.compile(
+    r"^(\s|Traceback |The above exception|During handling|[A-Za-z_][\w.]*(Error|Exception)\b|$)"
+)
+
+
+def _without_the_dask_heartbeat_race(stderr: str) -> list[str]:
+    out, inside = [], False
+    for line in stderr.splitlines():
+        if _DASK_HEARTBEAT_RACE.match(line):
+            inside = True
+        elif not (inside and _TRACEBACK_LINE.match(line)):
+            inside = False
+            out.append(line)
+    return out
+
+
+def test_ctrl_c_ends_a_scan_cleanly_and_it_resumes(reference_scan, tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) with one point done: the worker
+    processes got it too, and the driver exited with multiprocessing's resource_tracker warning of
+    a leaked semaphore, at times with tracebacks of the Dask workers, after "recast-ml: interrupted".
+    Now the workers ignore it, the driver closes the cluster and the store, and says in one line how
+    far the scan got and how to resume; re-running it gives the store of an uninterrupted scan."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_WAIT_SITECUSTOMIZE)
+    first = "gluino_direct:m_gluino=1400,m_lsp=600"
+    env = dict(os.environ, RECAST_TEST_FIRST=first)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "recast_ml", "scan", *GRID, *BASE, "-o", str(out), "--workers", "2"]
+    with subprocess.Popen(
+        cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 300
+            while _done(out / "scan.sqlite") < 1 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert proc.poll() is None, proc.communicate()
+            os.killpg(proc.pid, signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=50)  # before the waiting points would go on
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+    assert proc.returncode == 130, stdout + stderr
+    assert "resource_tracker" not in stdout + stderr
+    assert _without_the_dask_heartbeat_race(stderr) == [
+        f"recast-ml: interrupted after 1 of the 3 points to run (1 done, 0 failed; 0 done before); "
+        f"{out / 'scan.sqlite'} keeps the points done (the contours and the report are written when the scan "
+        "ends): run the same command again to resume"
+    ], stderr
+    assert "Traceback" not in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["scan.sqlite"]  # no -wal/-shm, no outputs of 1 point
+    conn = sqlite3.connect(out / "scan.sqlite")
+    assert conn.execute("SELECT key, status FROM points").fetchall() == [(first, "done")]
+    conn.close()
+    rerun = _scan(out, "--workers", "1")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "2 points done now, 1 done before" in rerun.stdout
+    assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
+
+
 # ------------------------------------------------------------------------------------------------
 # adaptive refinement (synthetic CLs surface; the loop is the real one)
 # ------------------------------------------------------------------------------------------------
@@ -453,3 +557,80 @@ def test_an_slha_scan_point_scales_its_cross_section_like_run(tmp_path):
     assert pb == pytest.approx(2.0 * (3 * 0.1086) ** 2)
     assert rel == 0.0
     assert "Resummino" in source or "c1c1.slha" in source
+
+
+# ------------------------------------------------------------------------------------------------
+# region names: those of `recast-ml run`
+# ------------------------------------------------------------------------------------------------
+NAMED = "ATLAS-SUSY-2018-22"  # its definition maps its SRs to other published names (SR4j-3400: SR-4j-3400)
+
+
+def test_a_scan_point_names_its_regions_as_run_does(tmp_path):
+    """The store (regions, best_region), the terminal summary and the report named SRs as published
+    (SR-4j-3400), run's results as the definition does (SR4j-3400): a scan point's deciding SR could
+    not be found among the run's regions. Now the run's names everywhere, the published in brackets."""
+    from recast_ml.cli import main
+    from recast_ml.scan_outputs import summary_lines, write_report
+
+    (point,), _ = scan.grid_points("gluino_direct", "m_gluino=1800 m_lsp=1")
+    result = scan.run_point(scan.PointTask(point, (NAMED,), 300, 1))
+    assert result["point"]["status"] == "done", result["point"]["error"]
+    # the same point by `recast-ml run`, with the point's seed
+    argv = ["run", "--generate", "gluino_direct:1800,1", "--seed", str(point.seed(1)), "--analysis", NAMED]
+    assert main([*argv, "-n", "300", "-o", str(tmp_path / "run"), "--no-progress"]) == 0
+    (doc,) = json.loads((tmp_path / "run" / "results.json").read_text())["analyses"]
+    run_regions = {r["region"]: r["published_name"] for r in doc["statistics"]["regions"]}
+    assert sorted(r["region"] for r in result["regions"]) == sorted(run_regions)
+    assert {r["region"]: r["published_region"] for r in result["regions"]} == run_regions
+    best = result["point"]["best_region"]
+    assert best == doc["statistics"]["best_expected_region"]
+    assert run_regions[best] != best  # a region the definition maps to another published name
+    store = scan.ScanStore(tmp_path / "scan" / "scan.sqlite", {"model": "gluino_direct", "parameters": ["m_gluino"]})
+    store.commit(result)
+    (line,) = [ln for ln in summary_lines(store) if ln.startswith("  gluino_direct:")]
+    html = write_report(store, tmp_path / "scan").read_text()
+    store.close()
+    label = f"{NAMED}: {best} [{run_regions[best]}]"
+    assert label in line
+    assert label in html
+
+
+def test_a_store_with_the_published_names_is_renamed_when_opened(tmp_path):
+    """A store written before regions.published_region named its SRs as published; resuming it
+    would have mixed both namings. Opening it renames its rows to the definition's names."""
+    from recast_ml.analysis import find_definition, load_definition
+
+    path = tmp_path / "scan.sqlite"
+    old_schema = scan.SCHEMA.replace("  published_region TEXT,\n", "")
+    assert old_schema != scan.SCHEMA
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    key = "gluino_direct:m_gluino=1800,m_lsp=0"
+    conn.execute(
+        "INSERT INTO points (key, status, attempts, seed, best_analysis, best_region) VALUES (?, 'done', 1, 1, ?, ?)",
+        (key, NAMED, "SR-4j-3400"),
+    )
+    for region in ("SR-4j-3400", "BDT-GGd1"):
+        conn.execute("INSERT INTO regions (point_key, analysis, region) VALUES (?, ?, ?)", (key, NAMED, region))
+    conn.execute("INSERT INTO regions (point_key, analysis, region) VALUES (?, 'GONE', 'SR-1')", (key,))
+    conn.execute(
+        "INSERT INTO point_variations (point_key, names, analysis, region) VALUES (?, '[]', ?, ?)",
+        (key, NAMED, "SR-4j-3400"),
+    )
+    conn.commit()
+    conn.close()
+    names = load_definition(find_definition(NAMED)).published_names()
+    assert names["SR4j-3400"] == "SR-4j-3400"
+    assert names["SR-BDT-GGd1"] == "BDT-GGd1"
+    store = scan.ScanStore(path)
+    assert {(r["analysis"], r["region"], r["published_region"]) for r in store.regions()} == {
+        (NAMED, "SR4j-3400", "SR-4j-3400"),
+        (NAMED, "SR-BDT-GGd1", "BDT-GGd1"),
+        ("GONE", "SR-1", "SR-1"),  # no definition: the names stay
+    }
+    assert store.points()[0]["best_region"] == "SR4j-3400"
+    assert store.variations()[key]["region"] == "SR4j-3400"
+    store.close()
+    store = scan.ScanStore(path)  # opened again: nothing renamed twice
+    assert store.points()[0]["best_region"] == "SR4j-3400"
+    store.close()

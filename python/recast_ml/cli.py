@@ -23,11 +23,15 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__, _core
 from ._core import ConfigError
+
+if TYPE_CHECKING:
+    from .scan import ScanPoint, ScanSummary
 
 log = logging.getLogger("recast_ml.cli")
 
@@ -152,8 +156,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from .scan import grid_points, refine, run_scan, slha_points
-    from .scan_outputs import write_report
+    from .scan import ScanInterrupted, grid_points, run_scan, slha_points
 
     meta: dict[str, object]
     if args.model is not None:
@@ -174,7 +177,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if not points:
         raise ConfigError("no allowed point in the scan (all kinematically forbidden?)")
     print(f"{len(points)} points ({len(forbidden)} kinematically forbidden, skipped) -> {args.output / 'scan.sqlite'}")
-    options = {
+    options: dict[str, Any] = {
         "analyses": args.analysis or ["all"],
         "n_events": args.n_events,
         "output": args.output,
@@ -195,6 +198,25 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
         print(f"variations: {variations_cost(resolve(args.variations), args.n_events)}")
     summary = run_scan(points, forbidden=len(forbidden), **options)
+    try:
+        return _scan_outputs(args, points, options, summary)
+    except ScanInterrupted:
+        raise
+    except KeyboardInterrupt:  # the points all ran: only the outputs (or a refinement round) stopped
+        raise ScanInterrupted(
+            f"after the points ran, while writing the outputs; {summary.store} keeps them: run the same command "
+            "again to write the outputs"
+        ) from None
+
+
+def _scan_outputs(
+    args: argparse.Namespace, points: Sequence[ScanPoint], options: dict[str, Any], summary: ScanSummary
+) -> int:
+    """The refinement rounds (``--refine``), then the report, contours, efficiency maps and the
+    terminal summary of a scan whose points ran."""
+    from .scan import refine
+    from .scan_outputs import write_report
+
     if args.refine is not None:
         if args.model is None:
             raise ConfigError("--refine needs a --model grid")
@@ -1015,8 +1037,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"recast-ml: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("recast-ml: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a scan says how far it got (ScanInterrupted)
+        print(f"recast-ml: interrupted {err}".rstrip(), file=sys.stderr)
         return 130
     except Exception as err:
         if args.verbose:

@@ -403,8 +403,12 @@ def export_efficiency_maps(
     try:
         meta = _read_meta(con, path)
         names: list[str] = meta["parameters"]
+        # the maps name SRs as published (SModelS' dataId): a store's published_region, where it has
+        # that column (a store written before it held the published names in region)
+        columns = {r[1] for r in con.execute("PRAGMA table_info(regions)")}
+        region = "COALESCE(r.published_region, r.region)" if "published_region" in columns else "r.region"
         rows = con.execute(
-            "SELECT p.key, p.model, p.params, r.analysis, r.region, r.efficiency, r.efficiency_error, "
+            f"SELECT p.key, p.model, p.params, r.analysis, {region}, r.efficiency, r.efficiency_error, "
             "r.mc_events, r.n_obs, r.b, r.b_err FROM regions r JOIN points p ON p.key = r.point_key "
             "WHERE p.status = 'done' ORDER BY r.rowid"
         ).fetchall()

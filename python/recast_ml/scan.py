@@ -13,7 +13,12 @@ Store schema (``format = recast_ml/scan``, ``format_version = 1``): table ``meta
 value), ``points`` (one row per point: status, error, seed, cross section, the best SR over all
 analyses with CLs obs/exp, the expected ±1σ band and the observed CLs at σ ± 1σ(theory), r_obs,
 r_exp, r_cons, the σ95 upper limits, timing and provenance) and ``regions`` (one row per point ×
-analysis × SR with published numbers: yield, MC error, efficiency, CLs, r, S95). See
+analysis × SR with published numbers: yield, MC error, efficiency, CLs, r, S95). Regions are
+named as in the analysis definition, the names of ``recast-ml run``'s results (``region``,
+``points.best_region``, ``point_variations.region``); ``regions.published_region`` holds the
+name in the published tables where the definition maps it (``published:``; else the same). A
+store written before that column held the published names in ``region``: opening it renames its
+rows (:meth:`ScanStore._rename_published_regions`), so that a resumed scan has one naming. See
 ``SCHEMA`` for the columns. A scan with generator variations (``variations=``,
 :mod:`recast_ml.variations`) adds one row per point to ``point_variations`` (the best SR's CLs with
 the signal-modelling uncertainty profiled, the envelope, CLs_obs per member and the robustness
@@ -29,10 +34,13 @@ import json
 import logging
 import math
 import os
+import signal
 import socket
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +73,7 @@ CREATE TABLE IF NOT EXISTS regions (
   yield REAL, yield_error REAL, mc_events INTEGER, efficiency REAL, efficiency_error REAL,
   n_obs REAL, b REAL, b_err REAL,
   cls_obs REAL, cls_exp REAL, r_obs REAL, r_exp REAL, r_cons REAL, s95_obs REAL, s95_exp REAL,
+  published_region TEXT,
   PRIMARY KEY (point_key, analysis, region));
 CREATE TABLE IF NOT EXISTS point_variations (
   point_key TEXT PRIMARY KEY, names TEXT NOT NULL, analysis TEXT, region TEXT,
@@ -83,6 +92,7 @@ POINT_COLUMNS = (
 REGION_COLUMNS = (
     "point_key", "analysis", "region", "yield", "yield_error", "mc_events", "efficiency", "efficiency_error",
     "n_obs", "b", "b_err", "cls_obs", "cls_exp", "r_obs", "r_exp", "r_cons", "s95_obs", "s95_exp",
+    "published_region",
 )  # fmt: skip
 #: ``point_variations``: the best SR of the point (the one of ``points``) under the variations.
 #: names, excluded_under, cls_obs_by_member, signal_by_member: JSON (the variation names; the members
@@ -401,7 +411,8 @@ def _run_point(
             reg = {
                 "point_key": point.key,
                 "analysis": ana.id,
-                "region": r["published_name"],
+                "region": r["region"],
+                "published_region": r["published_name"],
                 "yield": r["signal"],
                 "yield_error": r["signal_error"],
                 "mc_events": r.get("mc_events"),
@@ -510,8 +521,49 @@ class ScanStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
+        if "published_region" not in {r[1] for r in self.conn.execute("PRAGMA table_info(regions)")}:
+            self._rename_published_regions()
         if meta is not None:
             self._check_meta(meta)
+
+    def _rename_published_regions(self) -> None:
+        """A store written before ``regions.published_region``: its ``region``, ``best_region`` and
+        ``point_variations.region`` hold the published SR names. Renamed to the analysis
+        definition's region names (the published ones kept in ``published_region``), in one
+        transaction; an analysis whose definition cannot be loaded (by the names the scan was given,
+        ``meta["analyses"]``, or its ID) keeps its names."""
+        from .analysis import Definition, find_definition, load_definition
+
+        definitions: dict[str, Definition] = {}
+        for given in self.meta().get("analyses") or []:
+            try:
+                d = load_definition(find_definition(given))
+            except (ConfigError, OSError):
+                continue
+            definitions[d.id] = d
+        with self.transaction():
+            self.conn.execute("ALTER TABLE regions ADD COLUMN published_region TEXT")
+            self.conn.execute("UPDATE regions SET published_region = region")
+            for (analysis,) in self.conn.execute("SELECT DISTINCT analysis FROM regions").fetchall():
+                try:
+                    d = definitions.get(analysis) or load_definition(find_definition(analysis))
+                except (ConfigError, OSError) as e:  # a definition that is gone: the old names stay
+                    log.warning("%s: %s: region names kept as published (%s)", self.path, analysis, e)
+                    continue
+                names = d.published_names()
+                renames = [(name, pub) for name, pub in names.items() if name != pub]
+                for name, pub in renames:
+                    self.conn.execute(
+                        "UPDATE regions SET region = ? WHERE analysis = ? AND region = ?", (name, analysis, pub)
+                    )
+                    self.conn.execute(
+                        "UPDATE points SET best_region = ? WHERE best_analysis = ? AND best_region = ?",
+                        (name, analysis, pub),
+                    )
+                    self.conn.execute(
+                        "UPDATE point_variations SET region = ? WHERE analysis = ? AND region = ?",
+                        (name, analysis, pub),
+                    )
 
     def _check_meta(self, meta: Mapping[str, Any]) -> None:
         stored = self.meta()
@@ -618,6 +670,11 @@ class _Transaction:
 # ------------------------------------------------------------------------------------------------
 # the driver
 # ------------------------------------------------------------------------------------------------
+class ScanInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a scan, after the driver closed the cluster and the store: ``str()`` says how
+    far it got and how to resume (the CLI prints ``recast-ml: interrupted <that>``)."""
+
+
 @dataclass
 class ScanSummary:
     store: Path
@@ -653,6 +710,8 @@ def run_scan(
     ``workers`` processes, default one per core, or the cluster at ``scheduler``); each finished
     point is committed by this process in one transaction. A worker that dies takes its task to
     another worker (Dask's ``allowed-failures``); ``retries`` re-runs a task whose worker raised.
+    Ctrl-C (KeyboardInterrupt): the cluster and the store are closed, the points done kept, and
+    :class:`ScanInterrupted` says how far the scan got (the same call again resumes it).
 
     ``variations``: generator variations (``"isr,fsr,xsec"``, ``"default"``, ...:
     :func:`recast_ml.variations.resolve`) computed at every point (table ``point_variations``);
@@ -709,13 +768,24 @@ def run_scan(
             )
             for p in todo
         ]
-        for result in _execute(tasks, scheduler, workers, threads_per_worker, memory_limit, retries, progress):
-            store.commit(result)
-            if result["point"]["status"] == "done":
-                done += 1
-            else:
-                failed += 1
-                failures[result["point"]["key"]] = str(result["point"]["error"])
+        results = _execute(tasks, scheduler, workers, threads_per_worker, memory_limit, retries, progress)
+        try:
+            with closing(results):  # the cluster closed, whatever stops the loop
+                for result in results:
+                    store.commit(result)  # one transaction: an interrupt in it rolls the point back
+                    if result["point"]["status"] == "done":
+                        done += 1
+                    else:
+                        failed += 1
+                        failures[result["point"]["key"]] = str(result["point"]["error"])
+        except KeyboardInterrupt:
+            with _no_interrupts():
+                store.close()
+            raise ScanInterrupted(
+                f"after {done + failed} of the {len(todo)} points to run ({done} done, {failed} failed; "
+                f"{skipped} done before); {store.path} keeps the points done (the contours and the report are "
+                "written when the scan ends): run the same command again to resume"
+            ) from None
     store.close()
     return ScanSummary(
         out / "scan.sqlite", len(points), done, failed, skipped, forbidden, time.perf_counter() - t0, failures
@@ -783,6 +853,22 @@ def _check_variations(vset: VariationSet, points: Sequence[ScanPoint], cross_sec
         )
 
 
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """SIGINT ignored inside (in the main thread; elsewhere nothing changes): the local cluster's
+    processes, started inside, inherit it, so a Ctrl-C at the terminal, which signals the whole
+    process group, reaches only the driver, which then closes them in order; and a second Ctrl-C
+    does not cut that closing short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _execute(
     tasks: Sequence[PointTask],
     scheduler: str | None,
@@ -791,8 +877,10 @@ def _execute(
     memory_limit: str,
     retries: int,
     progress: bool,
-) -> Iterable[dict[str, Any]]:
-    """Results of the tasks as they finish, from a Dask cluster."""
+) -> Generator[dict[str, Any], None, None]:
+    """Results of the tasks as they finish, from a Dask cluster. The local cluster's processes
+    ignore SIGINT (:func:`_no_interrupts`; a Ctrl-C while it starts, a second or so, is not seen);
+    closing the generator, or an interrupt in it, closes the client and the cluster."""
     from distributed import Client, LocalCluster, as_completed
 
     # the scheduler runs in this process: its INFO lines (workers joining, closing) are noise here
@@ -800,23 +888,24 @@ def _execute(
     cluster = None
     if scheduler is None:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n,
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
+        with _no_interrupts():  # the worker processes ignore SIGINT: the driver stops them
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=n,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                memory_limit=memory_limit,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
+    bar = None
     try:
         log.info("Dask dashboard: %s", client.dashboard_link)
         print(f"Dask dashboard: {client.dashboard_link}", flush=True)
         futures = [client.submit(run_point, t, key=f"point-{t.point.key}", pure=False, retries=retries) for t in tasks]
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-        bar = None
         if progress:
             from tqdm import tqdm
 
@@ -836,12 +925,13 @@ def _execute(
                 bar.update(1)
             fut.release()
             yield result
-        if bar is not None:
-            bar.close()
     finally:
-        client.close()  # type: ignore[no-untyped-call]
-        if cluster is not None:
-            cluster.close()
+        with _no_interrupts():  # interrupted or not: the workers stopped before the scheduler
+            if bar is not None:
+                bar.close()
+            client.close()  # type: ignore[no-untyped-call]
+            if cluster is not None:
+                cluster.close()
 
 
 # ------------------------------------------------------------------------------------------------

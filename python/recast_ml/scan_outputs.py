@@ -64,10 +64,35 @@ _STYLE: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+def _best_rows(store: ScanStore) -> dict[str, dict[str, Any] | None]:
+    """point key -> the ``regions`` row of its best SR (None where the store has none)."""
+    rows = {(r["point_key"], r["analysis"], r["region"]): r for r in store.regions()}
+    return {p["key"]: rows.get((p["key"], p["best_analysis"], p["best_region"])) for p in store.points("done")}
+
+
 def best_mc_events(store: ScanStore) -> dict[str, int | None]:
     """point key -> the MC events passing its best SR (None where the store has no count)."""
-    mc = {(r["point_key"], r["analysis"], r["region"]): r["mc_events"] for r in store.regions()}
-    return {p["key"]: mc.get((p["key"], p["best_analysis"], p["best_region"])) for p in store.points("done")}
+    return {k: None if r is None else r["mc_events"] for k, r in _best_rows(store).items()}
+
+
+def region_label(region: str, published: str | None) -> str:
+    """A region as ``recast-ml run`` names it (the analysis definition's name), with the name of the
+    published tables in brackets where the analysis maps it to another one."""
+    return f"{region} [{published}]" if published and published != region else region
+
+
+def best_sr_labels(store: ScanStore) -> dict[str, str]:
+    """point key -> its best SR, ``"ANALYSIS: REGION"`` (:func:`region_label`), or "no SR"."""
+    rows = _best_rows(store)
+    out = {}
+    for p in store.points("done"):
+        if not p["best_region"]:
+            out[p["key"]] = "no SR"
+            continue
+        row = rows.get(p["key"])
+        published = None if row is None else row["published_region"]
+        out[p["key"]] = f"{p['best_analysis']}: {region_label(p['best_region'], published)}"
+    return out
 
 
 def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
@@ -75,6 +100,7 @@ def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
     first ``limit`` in key order): verdict, best SR, r_obs and the UNRELIABLE flag."""
     points = store.points("done")
     mc = best_mc_events(store)
+    labels = best_sr_labels(store)
     flagged = [p for p in points if unreliable(mc[p["key"]])]
     n_excl = sum(1 for p in points if p["excluded"])
     n_excl_flagged = sum(1 for p in flagged if p["excluded"])
@@ -92,7 +118,7 @@ def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
         # three decimals: an r_obs of 1.0026 printed as "1" beside EXCLUDED read as a contradiction
         r = p["r_obs"]
         r_obs = "-" if r is None else format(r, ".3f") if abs(r) >= 0.01 or r == 0 else format(r, ".2g")
-        sr = f"{p['best_analysis']}: {p['best_region']}" if p["best_region"] else "no SR"
+        sr = labels[p["key"]]
         flag = f"  UNRELIABLE ({mc[p['key']]} MC events)" if unreliable(mc[p["key"]]) else ""
         lines.append(f"  {p['key']:<{width}}  {verdict:<12}  {sr}  r_obs {r_obs}{flag}")
     if len(points) > limit:
@@ -246,11 +272,12 @@ def figure(store: ScanStore, title: str = "") -> Any:
                 lw=st["lw"],
                 label=st["label"] if k == 0 else None,
             )
-    best = sorted({f"{p['best_analysis']}: {p['best_region']}" for p in points if p["best_region"]})
+    labels = best_sr_labels(store)
+    best = sorted({labels[p["key"]] for p in points if p["best_region"]})
     cmap = plt.get_cmap("tab20")
     colour = {b: cmap(i % 20) for i, b in enumerate(best)}
     for b in best:
-        sel = [p for p in points if f"{p['best_analysis']}: {p['best_region']}" == b]
+        sel = [p for p in points if p["best_region"] and labels[p["key"]] == b]
         xy = np.array([[json.loads(p["params"])[n] for n in names] for p in sel], dtype=float)
         excl = np.array([bool(p["excluded"]) for p in sel])
         ax.scatter(xy[excl, 0], xy[excl, 1], s=22, color=colour[b], label=b, edgecolors="k", linewidths=0.3)
@@ -309,7 +336,9 @@ def write_report(store: ScanStore, directory: Path) -> Path:
         f"<h1>recast_ml scan: {e(str(meta.get('model', 'SLHA files')))}</h1>",
         f"<p>{len(points)} points done, {len(failed)} failed; {e(str(meta.get('n_events')))} events per point, "
         f"seed {e(str(meta.get('seed')))}; analyses: {e(', '.join(meta.get('analyses', [])))}. "
-        "Excluded: observed CLs &lt; 0.05 in the best expected SR over all analyses (highlighted).</p>",
+        "Excluded: observed CLs &lt; 0.05 in the best expected SR over all analyses (highlighted). SRs are named "
+        "as in the analysis definition and <code>recast-ml run</code>'s results, the name in the published "
+        "tables in brackets where it differs.</p>",
     ]
     with_variations = any(p["variations"] for p in points)
     if with_variations:
@@ -327,6 +356,7 @@ def write_report(store: ScanStore, directory: Path) -> Path:
     if with_variations:
         cols += ["CLs obs (signal unc.)", "signal unc. [%]", "excluded under"]
     mc = best_mc_events(store)
+    labels = best_sr_labels(store)
     n_flagged = sum(1 for p in points if unreliable(mc[p["key"]]))
     if n_flagged:
         body.append(
@@ -346,7 +376,7 @@ def write_report(store: ScanStore, directory: Path) -> Path:
         body.append(
             f"<tr{cls_}>"
             + "".join(f"<td>{params.get(n, '')}</td>" for n in names)
-            + f"<td class='l'>{e(str(p['best_analysis']))}: {e(str(p['best_region']))}"
+            + f"<td class='l'>{e(labels[p['key']])}"
             + (f"<br><b class='warn'>{e(warning)}</b>" if warning else "")
             + "</td>"
             + f"<td>{'-' if mc[p['key']] is None else mc[p['key']]}</td>"
