@@ -1698,7 +1698,8 @@ def run_batches(
     """Run every analysis on a stream of event batches (the chunks of one sample: a file read in
     pieces, a generator's output) and combine: one result per analysis, equal to running on all
     events as one batch — the event keys, which seed the detector emulation, continue from batch to
-    batch. Memory is bounded by a batch (plus the per-event variables of the results).
+    batch. Memory is bounded by a batch, plus the per-event columns of the results (variables,
+    region decisions, cutflow step and bin: 8 bytes per variable and 7 per region per event).
 
     ``variations``: weight members the batches carry (:attr:`EventBatch.variation_weights`, e.g.
     Pythia's shower variations): each result's ``variations[member]`` is the result reweighted

@@ -591,7 +591,7 @@ def run_job(
         )
         xs, xs_source = given.pb, given.source
         _check_cross_section_variation(vset, given)
-        # generated, analysed (and written) in chunks: memory bounded whatever n_events
+        # generated, analysed (and written) in chunks: the events in memory are one chunk whatever n_events
         batches = gen.batches(n_events, progress=progress)
         weights = list(vset.weight_members)
         if write_events is None:
