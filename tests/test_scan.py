@@ -271,15 +271,17 @@ def test_a_killed_driver_resumes_to_the_same_store(reference_scan, tmp_path):
     assert _rows(out / "scan.sqlite") == _rows(reference_scan / "scan.sqlite")
 
 
-# Loaded by every process of the scan through PYTHONPATH (sitecustomize): the first task that
-# starts on a worker announces itself (a file named by its pid) and waits there until the test
-# kills that worker, so the kill falls on a running point on any machine speed. The wrapper keeps
-# ``run_point``'s module and name, so Dask still sends the task by reference.
-_HOLD_SITECUSTOMIZE = """
+def _sitecustomize(before_run: str) -> str:
+    """A ``sitecustomize`` loaded by every process of the scan through PYTHONPATH: ``run_point`` of
+    ``recast_ml.scan`` runs the statements ``before_run`` (indented by 16, ``task`` in scope)
+    first. The wrapper keeps ``run_point``'s module and name, so Dask still sends the task by
+    reference."""
+    return _SITECUSTOMIZE.replace("                BEFORE_RUN\n", before_run)
+
+
+_SITECUSTOMIZE = """
 import functools, importlib.abc, importlib.util, os, sys, time
 from pathlib import Path
-
-HOLD = Path(os.environ["RECAST_TEST_HOLD_DIR"])
 
 
 class _Hook(importlib.abc.MetaPathFinder):
@@ -296,11 +298,7 @@ class _Hook(importlib.abc.MetaPathFinder):
 
             @functools.wraps(inner)
             def run_point(task):
-                if not (HOLD / "released").exists():
-                    (HOLD / f"running-{os.getpid()}").write_text(task.point.key)
-                    deadline = time.monotonic() + 120
-                    while not (HOLD / "released").exists() and time.monotonic() < deadline:
-                        time.sleep(0.05)
+                BEFORE_RUN
                 return inner(task)
 
             module.run_point = run_point
@@ -311,6 +309,17 @@ class _Hook(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, _Hook())
 """
+
+# The first task that starts on a worker announces itself (a file named by its pid) and waits there
+# until the test kills that worker, so the kill falls on a running point on any machine speed.
+_HOLD_SITECUSTOMIZE = _sitecustomize("""\
+                HOLD = Path(os.environ["RECAST_TEST_HOLD_DIR"])
+                if not (HOLD / "released").exists():
+                    (HOLD / f"running-{os.getpid()}").write_text(task.point.key)
+                    deadline = time.monotonic() + 120
+                    while not (HOLD / "released").exists() and time.monotonic() < deadline:
+                        time.sleep(0.05)
+""")
 
 
 def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
@@ -348,36 +357,10 @@ def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
 
 # The points other than $RECAST_TEST_FIRST wait (until the test's deadline) before they run: the
 # scan is interrupted with one point done and the others running, on any machine speed.
-_WAIT_SITECUSTOMIZE = """
-import functools, importlib.abc, importlib.util, os, sys, time
-
-
-class _Hook(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name != "recast_ml.scan":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        exec_module = spec.loader.exec_module
-
-        def patched(module):
-            exec_module(module)
-            inner = module.run_point
-
-            @functools.wraps(inner)
-            def run_point(task):
+_WAIT_SITECUSTOMIZE = _sitecustomize("""\
                 if task.point.key != os.environ["RECAST_TEST_FIRST"]:
                     time.sleep(60)
-                return inner(task)
-
-            module.run_point = run_point
-
-        spec.loader.exec_module = patched
-        return spec
-
-
-sys.meta_path.insert(0, _Hook())
-"""
+""")
 
 
 # distributed's Worker.close (2026.8) stops the heartbeat's periodic callback but does not wait for a

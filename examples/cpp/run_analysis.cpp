@@ -27,30 +27,9 @@
 #include "recast/errors.hpp"
 #include "recast/io.hpp"
 
+#include "arguments.hpp"  // number_arg, integer_arg
+
 namespace an = recast::analysis;
-
-namespace {
-
-// The whole argument as a number (strtod/strtoul alone would read "28.4fb" as 28.4 and "x" as 0).
-double number_arg(const char* text, const char* name) {
-    char* end = nullptr;
-    const double x = std::strtod(text, &end);
-    if (end == text || *end != '\0' || !std::isfinite(x))
-        throw recast::ConfigError("<command line>", 0, 0,
-                                  std::string(name) + ": expected a number, got '" + text + "'");
-    return x;
-}
-
-long integer_arg(const char* text, const char* name) {
-    char* end = nullptr;
-    const long x = std::strtol(text, &end, 10);
-    if (end == text || *end != '\0' || x < 1)
-        throw recast::ConfigError("<command line>", 0, 0,
-                                  std::string(name) + ": expected an integer >= 1, got '" + text + "'");
-    return x;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 4) {
@@ -59,10 +38,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        const double xs = argc > 4 ? number_arg(argv[4], "CROSS_SECTION_PB (in pb, without a unit)") : 0.0;
+        const double xs = argc > 4 ? example::number_arg(argv[4], "CROSS_SECTION_PB (in pb, without a unit)") : 0.0;
         if (xs < 0) throw recast::ConfigError("<command line>", 0, 0, "CROSS_SECTION_PB must be >= 0");
-        const auto chunk = static_cast<std::size_t>(argc > 5 ? integer_arg(argv[5], "CHUNK_SIZE") : 2000);
-        const int threads = argc > 6 ? static_cast<int>(integer_arg(argv[6], "THREADS")) : 1;
+        const auto chunk = static_cast<std::size_t>(argc > 5 ? example::integer_arg(argv[5], "CHUNK_SIZE") : 2000);
+        const int threads = argc > 6 ? static_cast<int>(example::integer_arg(argv[6], "THREADS")) : 1;
 
         const auto definition = an::load_definition(argv[1]);
         if (xs > 0 && !(definition.luminosity_fb > 0))

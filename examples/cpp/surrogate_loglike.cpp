@@ -21,21 +21,9 @@
 #include "recast/errors.hpp"
 #include "recast/surrogate.hpp"
 
+#include "arguments.hpp"  // number_arg
+
 namespace sg = recast::surrogate;
-
-namespace {
-
-// The whole argument as a number (strtod alone would read "28.4fb" as 28.4 and "x" as 0).
-double number_arg(const char* text, const char* name) {
-    char* end = nullptr;
-    const double x = std::strtod(text, &end);
-    if (end == text || *end != '\0' || !std::isfinite(x))
-        throw recast::ConfigError("<command line>", 0, 0,
-                                  std::string(name) + ": expected a number, got '" + text + "'");
-    return x;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     int arg = 1;
@@ -50,9 +38,9 @@ int main(int argc, char** argv) {
     }
     try {
         const sg::EfficiencyMap map = sg::EfficiencyMap::load(argv[arg]);
-        const double xs = number_arg(argv[arg + 1], "CROSS_SECTION_PB (in pb, without a unit)");
+        const double xs = example::number_arg(argv[arg + 1], "CROSS_SECTION_PB (in pb, without a unit)");
         std::vector<double> x;
-        for (int k = arg + 2; k < argc; ++k) x.push_back(number_arg(argv[k], "parameter"));
+        for (int k = arg + 2; k < argc; ++k) x.push_back(example::number_arg(argv[k], "parameter"));
         std::printf("map %s %s points %zu simplices %zu regions %zu\n", map.analysis().c_str(), map.model().c_str(),
                     map.n_points(), map.n_simplices(), map.regions().size());
         if (bench > 0) {
