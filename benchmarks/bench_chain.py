@@ -139,14 +139,18 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         (f"python fastjet: clustering only, {cores} threads (one share of the events each)", t["fastjet_threads"], ""),
         ("recast: jet clustering only (C++)", t["recast_cluster"], ""),
         ("recast: detector emulation only", t["detector"], ""),
-        ("recast: read + detector + SUSY-2018-22 (16 BDTs), one thread", t["chain22"], ""),
+        (
+            "recast: read + detector + SUSY-2018-22 (16 BDTs), one thread",
+            t["chain22"],
+            f"per core: {'meets' if base / t['chain22'] >= 0.6 else 'below'} 0.6",
+        ),
         ("recast: read + detector + SUSY-2019-04 (NN), one thread", t["chain04"], ""),
         ("recast: read + detector + both analyses (one detector pass), one thread", t["chain_both"], ""),
         (
             f"recast: read + detector + SUSY-2018-22, default threads (one per core: `threads={cores}`; "
             "reader workers, detector, analysis)",
             t["chain22_threads"],
-            "goal >= 0.6",
+            f"goal >= 0.6 (in one process, {cores} cores)",
         ),
     ]
     table = markdown_table(

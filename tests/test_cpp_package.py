@@ -245,9 +245,12 @@ def test_cpp_run_analysis_refuses_malformed_arguments(example_binary, tmp_path):
         (["28.4fb"], "CROSS_SECTION_PB (in pb, without a unit): expected a number, got '28.4fb'"),
         (["abc"], "CROSS_SECTION_PB (in pb, without a unit): expected a number, got 'abc'"),
         (["-1"], "CROSS_SECTION_PB must be >= 0"),
-        (["0.5", "0"], "CHUNK_SIZE: expected an integer >= 1, got '0'"),
-        (["0.5", "10x"], "CHUNK_SIZE: expected an integer >= 1, got '10x'"),
-        (["0.5", "10", "two"], "THREADS: expected an integer >= 1, got 'two'"),
+        (["1e-400"], "CROSS_SECTION_PB (in pb, without a unit): expected a number, got '1e-400'"),  # underflow
+        ([" 0.5"], "CROSS_SECTION_PB (in pb, without a unit): expected a number, got ' 0.5'"),
+        (["0.5", "0"], "CHUNK_SIZE: expected an integer in [1, 2147483647], got '0'"),
+        (["0.5", "10x"], "CHUNK_SIZE: expected an integer in [1, 2147483647], got '10x'"),
+        (["0.5", "10", "two"], "THREADS: expected an integer in [1, 2147483647], got 'two'"),
+        (["0.5", "10", "4294967297"], "THREADS: expected an integer in [1, 2147483647], got '4294967297'"),  # was 1
     ]:
         res = run(definition.parent, *args)
         assert (res.returncode, res.stdout) == (1, ""), args

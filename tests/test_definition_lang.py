@@ -538,28 +538,28 @@ LIST_INPUT_ERRORS = [
         "{name: jetPt, expr: 'sig_jets[0:4].ptt'",
         "ptt",
         "'sig_jets' has no field 'ptt' (did you mean 'pt'?); fields: pt, eta,",
-        "in element 0 of the list-valued input 'jetPt'",
+        "in 'jetPt0', element 0 of the list-valued input 'jetPt'",
     ),
     (
         "{name: jetPt, expr: 'sig_jets[0:4].pt'",
         "{name: jetPt, expr: 'sig_jetz[0:4].pt'",
         "sig_jetz",
         "unknown name 'sig_jetz' (did you mean 'sig_jets'?)",
-        "in element 0 of the list-valued input 'jetPt'",
+        "in 'jetPt0', element 0 of the list-valued input 'jetPt'",
     ),
     (
         "{name: jetPt, expr: 'sig_jets[0:4].pt'",
         "{name: jetPt, expr: 'abs(sig_jets[0:4].pt) + sig_jets'",
         "sig_jets",
         "'+' needs numbers, this is a collection",
-        "in element 0 of the list-valued input 'jetPt'",
+        "in 'jetPt0', element 0 of the list-valued input 'jetPt'",
     ),
     (  # the element of another index, an input given by `names`
         "{name: jetEta, expr: 'sig_jets[0:4].eta'",
         "{names: [jetEta0, jetEta1, jetEta2, jetEta3], expr: 'sig_jets[1:5].etaa'",
         "etaa",
         "'sig_jets' has no field 'etaa' (did you mean 'eta'?)",
-        "in element 1 of the list-valued input [jetEta0, jetEta1, jetEta2, jetEta3]",
+        "in 'jetEta0', element 1 of the list-valued input [jetEta0, jetEta1, jetEta2, jetEta3]",
     ),
 ]
 
@@ -597,7 +597,7 @@ def test_a_list_valued_input_that_is_not_a_number_names_its_element(tmp_path):
         Analysis.load(path)
     assert str(err.value) == (
         f"{path}:{line}:{text.index('sig_jets') + 1}: model 'GGd1' input 'jetPt0' must be a number, this is a "
-        "number list (in element 0 of the list-valued input 'jetPt')"
+        "number list (in 'jetPt0', element 0 of the list-valued input 'jetPt')"
     )
 
 

@@ -43,20 +43,33 @@ CREATE TABLE regions (
   efficiency REAL, efficiency_error REAL,
   n_obs REAL, b REAL, b_err REAL,
   cls_obs REAL, cls_exp REAL, r_obs REAL, r_exp REAL, r_cons REAL, s95_obs REAL, s95_exp REAL,
+  published_region TEXT,
   PRIMARY KEY (point_key, analysis, region));
 """
+# format version 1: no published_region, the published names in region
+STORE_DDL_V1 = STORE_DDL.replace("  published_region TEXT,\n", "")
 
 # two SRs with hand-picked published numbers
 PUBLISHED = {"SR-A": (12.0, 10.0, 2.0), "SR-B": (3.0, 4.5, 1.0)}
 
 
-def write_store(path, model, parameters, points, *, n_events=1000, seed=1, status=None):
-    """A scan store: ``points`` = [(params, {region: (efficiency, error, mc_events, (n_obs, b, b_err))})]."""
+def write_store(
+    path, model, parameters, points, *, n_events=1000, seed=1, status=None, version=2, definition_names=None
+):
+    """A scan store: ``points`` = [(params, {region: (efficiency, error, mc_events, (n_obs, b, b_err))})]
+    with the published region names; as the scan driver writes it (format version 2: ``region`` the
+    definition's name, ``definition_names[published]`` or else the published one lower-cased, and
+    ``published_region`` the published one), or as it did before (version 1: the published names
+    in ``region``)."""
+
+    def own(published: str) -> str:
+        return (definition_names or {}).get(published, published.lower()) if version == 2 else published
+
     con = sqlite3.connect(path)
-    con.executescript(STORE_DDL)
+    con.executescript(STORE_DDL if version == 2 else STORE_DDL_V1)
     meta = {
         "format": "recast_ml/scan",
-        "format_version": 1,
+        "format_version": version,
         "model": model,
         "parameters": parameters,
         "analyses": [ANALYSIS],
@@ -80,7 +93,7 @@ def write_store(path, model, parameters, points, *, n_events=1000, seed=1, statu
                 (
                     key,
                     ANALYSIS,
-                    region,
+                    own(region),
                     eff * 0.01 * 1000 * LUMI,
                     err * 0.01 * 1000 * LUMI,
                     mc,
@@ -91,6 +104,11 @@ def write_store(path, model, parameters, points, *, n_events=1000, seed=1, statu
                     b_err,
                 ),
             )
+            if version == 2:
+                con.execute(
+                    "UPDATE regions SET published_region = ? WHERE point_key = ? AND region = ?",
+                    (region, key, own(region)),
+                )
     con.commit()
     con.close()
     return path
@@ -115,6 +133,20 @@ def quad_map(tmp_path):
     write_store(tmp_path / "scan.sqlite", "gluino_direct", ["m_gluino", "m_lsp"], grid_points(QUAD))
     (path,) = export_efficiency_maps(tmp_path, tmp_path / "maps")
     return path
+
+
+def test_maps_name_regions_as_published_from_either_store_version(quad_map, tmp_path):
+    """The maps' region names are the published ones (SModelS' dataId): from a store of format
+    version 2 (the definition's names in region, the published ones in published_region) and of
+    version 1 (the published names in region), the same map."""
+    v1 = tmp_path / "v1"
+    v1.mkdir()
+    write_store(v1 / "scan.sqlite", "gluino_direct", ["m_gluino", "m_lsp"], grid_points(QUAD), version=1)
+    (old,) = export_efficiency_maps(v1, v1 / "maps")
+    new, old_doc = json.loads(quad_map.read_text()), json.loads(old.read_text())
+    assert sorted(new["regions"]) == ["SR-A", "SR-B"]
+    new.pop("provenance"), old_doc.pop("provenance")
+    assert new == old_doc
 
 
 def test_export_validates_and_interpolates_exactly(quad_map):
@@ -485,7 +517,7 @@ def full_mc_store(path, masses_gluino, masses_lsp, n_events, seed=11):
     ana = Analysis.load(ANALYSIS)
     published = read_signal_regions(ana.definition.directory / "signal_regions.csv")
     names = ana.definition.published_names()
-    points = []
+    points, own = [], {}
     for k, (mg, ml) in enumerate((mg, ml) for mg in masses_gluino for ml in masses_lsp):
         gen = simplified_model_generator("gluino_direct", mg, ml, seed=seed + k)
         (res,) = run_batches([ana], gen.batches(n_events, chunk_size=n_events), cross_section=0.01)
@@ -497,8 +529,11 @@ def full_mc_store(path, masses_gluino, masses_lsp, n_events, seed=11):
             cf = res.cutflow(region)
             n_all, eff = float(cf.sumw[0]), float(cf.sumw[-1] / cf.sumw[0])
             rows[pub.name] = (eff, math.sqrt(eff * (1 - eff) / n_all), int(cf.n[-1]), (pub.n_obs, pub.b, pub.b_err))
+            own[pub.name] = region
         points.append(({"m_gluino": mg, "m_lsp": ml}, rows))
-    return write_store(path, "gluino_direct", ["m_gluino", "m_lsp"], points, n_events=n_events, seed=seed)
+    return write_store(
+        path, "gluino_direct", ["m_gluino", "m_lsp"], points, n_events=n_events, seed=seed, definition_names=own
+    )
 
 
 def check_left_out_point(tmp_path, masses_gluino, masses_lsp, n_events, min_mc_events):
@@ -513,7 +548,7 @@ def check_left_out_point(tmp_path, masses_gluino, masses_lsp, n_events, min_mc_e
     mc = {
         r: (e, err, n)
         for r, e, err, n in con.execute(
-            "SELECT region, efficiency, efficiency_error, mc_events FROM regions WHERE point_key = ?",
+            "SELECT published_region, efficiency, efficiency_error, mc_events FROM regions WHERE point_key = ?",
             (f"gluino_direct:m_gluino={centre['m_gluino']:g},m_lsp={centre['m_lsp']:g}",),
         )
     }

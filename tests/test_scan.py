@@ -578,6 +578,64 @@ def test_a_scan_point_names_its_regions_as_run_does(tmp_path):
     assert label in html
 
 
+def _version1_store(path: Path, regions: list[tuple[str, str]], best: tuple[str, str]) -> str:
+    """A store of format version 1 (the published names in ``region``): one point with the rows
+    ``regions`` [(analysis, published name)] and its best SR ``best``; returns the point's key."""
+    old_schema = scan.SCHEMA.replace("  published_region TEXT,\n", "")
+    assert old_schema != scan.SCHEMA
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    meta = {"format": "recast_ml/scan", "format_version": 1, "analyses": [NAMED]}
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+    key = "gluino_direct:m_gluino=1800,m_lsp=0"
+    conn.execute(
+        "INSERT INTO points (key, status, attempts, seed, best_analysis, best_region) VALUES (?, 'done', 1, 1, ?, ?)",
+        (key, *best),
+    )
+    conn.executemany("INSERT INTO regions (point_key, analysis, region) VALUES (?, ?, ?)", [(key, *r) for r in regions])
+    conn.execute(
+        "INSERT INTO point_variations (point_key, names, analysis, region) VALUES (?, '[]', ?, ?)", (key, *best)
+    )
+    conn.commit()
+    conn.close()
+    return key
+
+
+def test_an_old_store_migrated_by_another_process_meanwhile_opens(tmp_path):
+    """Two processes opening a version-1 store at once both see it unmigrated; the second migrates
+    after the first committed. It must find the migration done (before: 'duplicate column name')."""
+    path = tmp_path / "scan.sqlite"
+    _version1_store(path, [(NAMED, "SR-4j-3400")], (NAMED, "SR-4j-3400"))
+    first = scan.ScanStore(path)
+    assert first.meta()["format_version"] == 2
+    second = scan.ScanStore(path)
+    second._rename_published_regions()  # what the second opener does, having looked before the first committed
+    assert [(r["region"], r["published_region"]) for r in second.regions()] == [("SR4j-3400", "SR-4j-3400")]
+    first.close(), second.close()
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_renames_that_feed_each_other_give_each_row_its_own_name(tmp_path, monkeypatch, order):
+    """A published name that is another region's name in the definition (a swap A <-> B, or a chain
+    B -> C with A -> B, in either order): each row gets the name of its own published name (before:
+    a UNIQUE constraint failure that left the store unopenable, or rows renamed twice)."""
+    from recast_ml.analysis import Definition
+
+    path = tmp_path / "scan.sqlite"
+    swap = {"A": "B", "B": "A"}  # definition name -> published name
+    chain = {"B": "A", "C": "B"}
+    mapping = [swap, chain][order]
+    monkeypatch.setattr(Definition, "published_names", lambda self: dict(mapping))
+    published = sorted(set(mapping.values()))
+    key = _version1_store(path, [(NAMED, p) for p in published], (NAMED, "A"))
+    store = scan.ScanStore(path)
+    want = {pub: name for name, pub in mapping.items()}
+    assert {(r["published_region"], r["region"]) for r in store.regions()} == set(want.items())
+    assert store.points()[0]["best_region"] == want["A"]
+    assert store.variations()[key]["region"] == want["A"]
+    store.close()
+
+
 def test_a_store_with_the_published_names_is_renamed_when_opened(tmp_path):
     """A store written before regions.published_region named its SRs as published; resuming it
     would have mixed both namings. Opening it renames its rows to the definition's names."""
@@ -617,3 +675,38 @@ def test_a_store_with_the_published_names_is_renamed_when_opened(tmp_path):
     store = scan.ScanStore(path)  # opened again: nothing renamed twice
     assert store.points()[0]["best_region"] == "SR4j-3400"
     store.close()
+
+
+def _sigint_ignored(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    raise AssertionError(f"no SigIgn line for {pid}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads signal dispositions from /proc")
+def test_workers_of_the_local_cluster_ignore_ctrl_c_also_when_restarted():
+    """A Ctrl-C signals the whole process group; the scan's workers must leave it to the driver.
+    A worker Dask restarts after one was lost ignores it too (before: only those started first)."""
+    from distributed import Client
+
+    cluster = scan._local_cluster(1, 1, "0")
+    client = Client(cluster)
+    try:
+        (first,) = client.run(os.getpid).values()
+        assert _sigint_ignored(first)
+        os.kill(first, signal.SIGKILL)  # a lost worker: its nanny starts another
+        deadline, pids = time.monotonic() + 120, [first]
+        while pids in ([], [first]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                pids = list(client.run(os.getpid).values())
+            except Exception:  # the worker is gone, the new one not there yet
+                continue
+        assert pids, "no worker"
+        assert pids != [first], "no worker was restarted"
+        assert _sigint_ignored(pids[0])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the driver's is untouched
+    finally:
+        client.close()
+        cluster.close()

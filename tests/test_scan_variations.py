@@ -261,6 +261,7 @@ def test_xsec_without_a_theory_uncertainty_is_refused_before_the_scan(tmp_path):
 def _old_store(path: Path) -> None:
     """A store as written before the variations: no point_variations table, no meta key."""
     old_schema = scan.SCHEMA.split("CREATE TABLE IF NOT EXISTS point_variations")[0]
+    old_schema = old_schema.replace("  published_region TEXT,\n", "")  # nor published_region (version 1)
     conn = sqlite3.connect(path)
     conn.executescript(old_schema)
     meta = {

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
         const double xs = argc > 4 ? example::number_arg(argv[4], "CROSS_SECTION_PB (in pb, without a unit)") : 0.0;
         if (xs < 0) throw recast::ConfigError("<command line>", 0, 0, "CROSS_SECTION_PB must be >= 0");
         const auto chunk = static_cast<std::size_t>(argc > 5 ? example::integer_arg(argv[5], "CHUNK_SIZE") : 2000);
-        const int threads = argc > 6 ? static_cast<int>(example::integer_arg(argv[6], "THREADS")) : 1;
+        const int threads = argc > 6 ? example::integer_arg(argv[6], "THREADS") : 1;
 
         const auto definition = an::load_definition(argv[1]);
         if (xs > 0 && !(definition.luminosity_fb > 0))

@@ -333,12 +333,13 @@ def _substitute(text: str, found: list[re.Match[str]], k: int) -> tuple[str, tup
 class ListElement(Located):
     """The expression of one element of a list-valued model input (``jets[1].pt`` of
     ``jets[0:4].pt``), at the position of the text it comes from. Keeps that text (``source``),
-    the element (``element``: the index ``k``), the input as written (``input``: its ``name``, or
-    its ``names``) and the replaced slices, so that an error the core reports in it can quote the
-    list form (:func:`element_error`)."""
+    the element (``element``: the index ``k``; ``feature``: the name of the input it becomes), the
+    input as written (``input``: its ``name``, or its ``names``) and the replaced slices, so that
+    an error the core reports in it can quote the list form (:func:`element_error`)."""
 
     source: str = ""
     element: int = 0
+    feature: str = ""
     input: str = ""
     spans: tuple[tuple[int, int, int, int], ...] = ()
 
@@ -418,6 +419,7 @@ def _expand_input(model: str, entry: dict[Any, Any], where: _Where) -> list[dict
                     element = ListElement(text, expr.line, expr.col)
                     element.file, element.source, element.element, element.spans = expr.file, str(expr), k, spans
                     element.input = repr(str(entry["name"])) if "name" in entry else f"[{', '.join(map(str, names))}]"
+                    element.feature = str(names[j])
                     item[key] = element
                 else:
                     item[key] = text
@@ -477,7 +479,7 @@ def element_error(err: ConfigError, doc: Mapping[Any, Any], path: str | Path) ->
         src_line = x.source.count("\n", 0, at)
         start = x.source.rfind("\n", 0, at) + 1
         column = x.col + at - start if src_line == 0 else at - start + 1
-        message += f" (in element {x.element} of the list-valued input {x.input})"
+        message += f" (in {x.feature!r}, element {x.element} of the list-valued input {x.input})"
         if echo is not None:
             message += "\n    " + x.source.split("\n")[src_line] + "\n    " + " " * (at - start) + "^"
         return ConfigError(message, file=err.file, line=x.line + src_line, column=column)

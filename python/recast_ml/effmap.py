@@ -107,7 +107,8 @@ log = logging.getLogger(__name__)
 FORMAT = "recast_ml/efficiency_map"
 FORMAT_VERSION = 1
 STORE_FORMAT = "recast_ml/scan"
-STORE_FORMAT_VERSION = 1
+#: scan-store versions read: 1 (regions named as published), 2 (definition names, published_region)
+STORE_FORMAT_VERSIONS = (1, 2)
 
 CONVENTIONS = (
     "efficiency = acceptance x efficiency of the signal region = sum of weights of the events passing / sum of "
@@ -297,9 +298,9 @@ def _read_meta(con: sqlite3.Connection, path: Path) -> dict[str, Any]:
             meta[key] = value
     if meta.get("format") != STORE_FORMAT:
         raise ConfigError(f"meta.format: expected {STORE_FORMAT!r}, got {meta.get('format')!r}", file=str(path))
-    if meta.get("format_version") != STORE_FORMAT_VERSION:
+    if meta.get("format_version") not in STORE_FORMAT_VERSIONS:
         raise ConfigError(
-            f"meta.format_version: this recast_ml reads version {STORE_FORMAT_VERSION}, "
+            f"meta.format_version: this recast_ml reads versions {', '.join(map(str, STORE_FORMAT_VERSIONS))}, "
             f"the store is version {meta.get('format_version')!r}",
             file=str(path),
         )

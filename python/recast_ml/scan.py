@@ -9,7 +9,7 @@ the points already done and retries the failed ones, keeping their error text. A
 derives from the scan seed and the point's key only, so the store does not depend on the order in
 which points finish, the number of workers or interruptions.
 
-Store schema (``format = recast_ml/scan``, ``format_version = 1``): table ``meta`` (key → JSON
+Store schema (``format = recast_ml/scan``, ``format_version = 2``): table ``meta`` (key → JSON
 value), ``points`` (one row per point: status, error, seed, cross section, the best SR over all
 analyses with CLs obs/exp, the expected ±1σ band and the observed CLs at σ ± 1σ(theory), r_obs,
 r_exp, r_cons, the σ95 upper limits, timing and provenance) and ``regions`` (one row per point ×
@@ -51,7 +51,7 @@ from .variations import VariationSet
 log = logging.getLogger(__name__)
 
 FORMAT = "recast_ml/scan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: regions named as in the definitions, regions.published_region
 #: Pythia 8's largest accepted seed
 _MAX_SEED = 900_000_000
 #: a mass parameter of 0 (e.g. a massless LSP on the paper's planes) is generated at this mass:
@@ -521,17 +521,23 @@ class ScanStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
-        if "published_region" not in {r[1] for r in self.conn.execute("PRAGMA table_info(regions)")}:
+        if not self._has_published_region():
             self._rename_published_regions()
         if meta is not None:
             self._check_meta(meta)
 
+    def _has_published_region(self) -> bool:
+        return "published_region" in {r[1] for r in self.conn.execute("PRAGMA table_info(regions)")}
+
     def _rename_published_regions(self) -> None:
-        """A store written before ``regions.published_region``: its ``region``, ``best_region`` and
-        ``point_variations.region`` hold the published SR names. Renamed to the analysis
-        definition's region names (the published ones kept in ``published_region``), in one
-        transaction; an analysis whose definition cannot be loaded (by the names the scan was given,
-        ``meta["analyses"]``, or its ID) keeps its names."""
+        """A store of format version 1 (before ``regions.published_region``): its ``region``,
+        ``best_region`` and ``point_variations.region`` hold the published SR names. Renamed to the
+        analysis definition's region names (the published ones kept in ``published_region``) and
+        marked format version 2, in one transaction; an analysis whose definition cannot be loaded
+        (by the names the scan was given, ``meta["analyses"]``, or its ID) keeps its names. Safe
+        when another process migrates the same store at the same time (the column is looked for
+        again inside the transaction), and when a published name is another region's name in the
+        definition (renamed through temporary names, so that no rename feeds another)."""
         from .analysis import Definition, find_definition, load_definition
 
         definitions: dict[str, Definition] = {}
@@ -541,29 +547,32 @@ class ScanStore:
             except (ConfigError, OSError):
                 continue
             definitions[d.id] = d
+        renames: dict[str, list[tuple[str, str]]] = {}  # analysis -> [(definition name, published name)]
+        for (analysis,) in self.conn.execute("SELECT DISTINCT analysis FROM regions").fetchall():
+            try:
+                d = definitions.get(analysis) or load_definition(find_definition(analysis))
+            except (ConfigError, OSError) as e:  # a definition that is gone: the old names stay
+                log.warning("%s: %s: region names kept as published (%s)", self.path, analysis, e)
+                continue
+            renames[analysis] = [(name, pub) for name, pub in d.published_names().items() if name != pub]
+        updates = (
+            "UPDATE regions SET region = ? WHERE analysis = ? AND region = ?",
+            "UPDATE points SET best_region = ? WHERE best_analysis = ? AND best_region = ?",
+            "UPDATE point_variations SET region = ? WHERE analysis = ? AND region = ?",
+        )
         with self.transaction():
+            if self._has_published_region():  # another process migrated it meanwhile
+                return
             self.conn.execute("ALTER TABLE regions ADD COLUMN published_region TEXT")
             self.conn.execute("UPDATE regions SET published_region = region")
-            for (analysis,) in self.conn.execute("SELECT DISTINCT analysis FROM regions").fetchall():
-                try:
-                    d = definitions.get(analysis) or load_definition(find_definition(analysis))
-                except (ConfigError, OSError) as e:  # a definition that is gone: the old names stay
-                    log.warning("%s: %s: region names kept as published (%s)", self.path, analysis, e)
-                    continue
-                names = d.published_names()
-                renames = [(name, pub) for name, pub in names.items() if name != pub]
-                for name, pub in renames:
-                    self.conn.execute(
-                        "UPDATE regions SET region = ? WHERE analysis = ? AND region = ?", (name, analysis, pub)
-                    )
-                    self.conn.execute(
-                        "UPDATE points SET best_region = ? WHERE best_analysis = ? AND best_region = ?",
-                        (name, analysis, pub),
-                    )
-                    self.conn.execute(
-                        "UPDATE point_variations SET region = ? WHERE analysis = ? AND region = ?",
-                        (name, analysis, pub),
-                    )
+            for analysis, pairs in renames.items():
+                for _, pub in pairs:  # first to names no region has, then to the definition's
+                    for sql in updates:
+                        self.conn.execute(sql, ("\x1f" + pub, analysis, pub))
+                for name, pub in pairs:
+                    for sql in updates:
+                        self.conn.execute(sql, (name, analysis, "\x1f" + pub))
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (json.dumps(FORMAT_VERSION),))
 
     def _check_meta(self, meta: Mapping[str, Any]) -> None:
         stored = self.meta()
@@ -869,6 +878,24 @@ def _no_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _local_cluster(n_workers: int, threads_per_worker: int, memory_limit: str) -> Any:
+    """The scan's local Dask cluster: one process per worker, whose processes ignore SIGINT
+    (started under :func:`_no_interrupts`; the preload :mod:`recast_ml._dask_worker` for the
+    workers Dask restarts after one was lost), so that Ctrl-C reaches only the driver."""
+    from distributed import LocalCluster
+
+    with _no_interrupts():
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            preload=["recast_ml._dask_worker"],
+        )
+
+
 def _execute(
     tasks: Sequence[PointTask],
     scheduler: str | None,
@@ -879,24 +906,18 @@ def _execute(
     progress: bool,
 ) -> Generator[dict[str, Any], None, None]:
     """Results of the tasks as they finish, from a Dask cluster. The local cluster's processes
-    ignore SIGINT (:func:`_no_interrupts`; a Ctrl-C while it starts, a second or so, is not seen);
-    closing the generator, or an interrupt in it, closes the client and the cluster."""
-    from distributed import Client, LocalCluster, as_completed
+    ignore SIGINT: started under :func:`_no_interrupts` (a Ctrl-C while it starts, a second or so,
+    is not seen), and each worker, restarted ones too, through the preload
+    :mod:`recast_ml._dask_worker`. Closing the generator, or an interrupt in it, closes the client
+    and the local cluster; the points running on a remote cluster (``scheduler``) finish there, the
+    others are released."""
+    from distributed import Client, as_completed
 
     # the scheduler runs in this process: its INFO lines (workers joining, closing) are noise here
     logging.getLogger("distributed").setLevel(logging.ERROR)
     cluster = None
     if scheduler is None:
-        n = workers or os.cpu_count() or 1
-        with _no_interrupts():  # the worker processes ignore SIGINT: the driver stops them
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=n,
-                threads_per_worker=threads_per_worker,
-                processes=True,
-                memory_limit=memory_limit,
-                dashboard_address=":0",
-                silence_logs=logging.ERROR,
-            )
+        cluster = _local_cluster(workers or os.cpu_count() or 1, threads_per_worker, memory_limit)
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
