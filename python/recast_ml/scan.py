@@ -950,9 +950,18 @@ def _execute(
         with _no_interrupts():  # interrupted or not: the workers stopped before the scheduler
             if bar is not None:
                 bar.close()
-            client.close()  # type: ignore[no-untyped-call]
-            if cluster is not None:
-                cluster.close()
+            # the scheduler runs in this process: closing it while a result is being gathered (an
+            # interrupt) logged "ERROR distributed.scheduler: Couldn't gather keys ... 'forgotten'"
+            # after the interrupted line; the results are all yielded or abandoned by now
+            dask_log = logging.getLogger("distributed")
+            level = dask_log.level
+            dask_log.setLevel(logging.CRITICAL)
+            try:
+                client.close()  # type: ignore[no-untyped-call]
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                dask_log.setLevel(level)
 
 
 # ------------------------------------------------------------------------------------------------
