@@ -1,7 +1,8 @@
-"""`recast-ml scan` as a new user meets it: an SLHA file without XSECTION blocks refused before
-the workers start, points whose best SR rests on few MC events flagged UNRELIABLE (report and
-terminal), a per-point summary at the end, no -wal/-shm left beside the store, and a store error
-naming its path once. The scans here are stores written by hand (no Pythia, no Dask)."""
+"""`recast-ml scan` as a new user meets it: an SLHA file without XSECTION blocks and an unknown
+analysis refused before the workers start, a --scheduler that cannot be reached in one line, points
+whose best SR rests on few MC events flagged UNRELIABLE (report and terminal), a per-point summary
+at the end, no -wal/-shm left beside the store, and a store error naming its path once. The scans
+here are stores written by hand (no Pythia, no Dask)."""
 
 from __future__ import annotations
 
@@ -155,3 +156,44 @@ def test_a_different_scan_names_the_store_once(tmp_path):
         scan.ScanStore(path, {"model": "b"})
     assert str(e.value).count(str(path)) == 1
     assert str(e.value).startswith(f"{path}: holds a different scan (model: 'a' here, 'b' asked)")
+
+
+def test_an_unknown_analysis_is_refused_before_the_workers(tmp_path, monkeypatch, capsys):
+    """A misspelt --analysis started the cluster, failed every point on its worker, wrote a store,
+    an empty report and contours, exit 1; now one line, exit 2 (as `run`), and no store made."""
+    monkeypatch.setattr(scan, "_execute", _no_workers)
+    out = tmp_path / "scan1"
+    grid = ["--model", "gluino_direct", "--grid", "m_gluino=1400 m_lsp=0", "-n", "5", "-o", str(out)]
+    assert main(["scan", *grid, "--analysis", "ATLAS-SUSY-2018-22,ATLAS-SUSY-2099-01", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("recast-ml: error: unknown analysis 'ATLAS-SUSY-2099-01': ")
+    assert "ATLAS-SUSY-2018-22" in err  # among the bundled ones it names
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "exc", "message"),
+    [
+        ("nonsense", None, "missing port number in address 'nonsense'"),  # distributed's own error
+        ("tcp://127.0.0.1:9", OSError("Timed out trying to connect to tcp://127.0.0.1:9 after 30 s"), "no Dask"),
+    ],
+)
+def test_a_scheduler_that_cannot_be_reached_is_a_one_line_error(tmp_path, monkeypatch, capsys, address, exc, message):
+    """--scheduler with an address distributed cannot parse was 'recast-ml: internal error: ValueError',
+    exit 3; now, as one that does not answer, one line naming --scheduler, exit 2."""
+    import distributed
+
+    def client(addr, *a, **k):
+        assert addr == address
+        raise exc
+
+    if exc is not None:  # a scheduler that does not answer: distributed's 30 s timeout, here at once
+        monkeypatch.setattr(distributed, "Client", client)
+    out = tmp_path / "scan1"
+    args = ["scan", "--model", "gluino_direct", "--grid", "m_gluino=1400 m_lsp=0", "--analysis", "ATLAS-SUSY-2018-22"]
+    assert main([*args, "-n", "5", "-o", str(out), "--scheduler", address, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"recast-ml: error: --scheduler {address}: ")
+    assert message in err

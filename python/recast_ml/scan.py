@@ -726,12 +726,15 @@ def run_scan(
     :func:`recast_ml.variations.resolve`) computed at every point (table ``point_variations``);
     weight members cost no extra events, each sample member one more sample per point. Recorded in
     the meta: resuming a store with other variations is refused."""
+    from .analysis import find_definition
     from .catalogue import expand_names
     from .variations import resolve
 
     if n_events <= 0:
         raise ConfigError(f"--n-events must be positive, got {n_events}")
     names = tuple(expand_names(list(analyses)) or expand_names(["all"]))
+    for name in names:  # before the store and the workers: one line, not a failure per point
+        find_definition(name)
     vset = resolve(variations)
     if cross_section_pb is None:  # before the workers start: one line, not a failure per point
         _check_cross_sections(points)
@@ -920,7 +923,12 @@ def _execute(
         cluster = _local_cluster(workers or os.cpu_count() or 1, threads_per_worker, memory_limit)
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
-        client = Client(scheduler)  # type: ignore[no-untyped-call]
+        try:
+            client = Client(scheduler)  # type: ignore[no-untyped-call]
+        except ValueError as e:  # not an address ("missing port number in address ...")
+            raise ConfigError(f"--scheduler {scheduler}: {e} (expected e.g. tcp://host:8786)") from None
+        except OSError as e:  # nothing answers there (a timeout after distributed's connect timeout)
+            raise ConfigError(f"--scheduler {scheduler}: no Dask scheduler reached ({e})") from None
     bar = None
     try:
         log.info("Dask dashboard: %s", client.dashboard_link)
