@@ -158,6 +158,22 @@ def test_a_different_scan_names_the_store_once(tmp_path):
     assert str(e.value).startswith(f"{path}: holds a different scan (model: 'a' here, 'b' asked)")
 
 
+def test_an_output_folder_whose_scan_sqlite_is_no_database_is_a_one_line_error(tmp_path, capsys):
+    """-o to a folder whose scan.sqlite is another file was 'recast-ml: internal error: DatabaseError:
+    file is not a database', exit 3; now one line naming the file, exit 2, and the file untouched."""
+    out = tmp_path / "scan1"
+    out.mkdir()
+    (out / "scan.sqlite").write_text("my notes\n")
+    grid = ["--model", "gluino_direct", "--grid", "m_gluino=1400 m_lsp=0", "--analysis", "ATLAS-SUSY-2018-22"]
+    assert main(["scan", *grid, "-n", "5", "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(
+        f"recast-ml: error: {(out / 'scan.sqlite').resolve()}: not a scan store (file is not a database)"
+    )
+    assert (out / "scan.sqlite").read_text() == "my notes\n"
+
+
 def test_an_unknown_analysis_is_refused_before_the_workers(tmp_path, monkeypatch, capsys):
     """A misspelt --analysis started the cluster, failed every point on its worker, wrote a store,
     an empty report and contours, exit 1; now one line, exit 2 (as `run`), and no store made."""

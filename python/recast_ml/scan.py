@@ -518,9 +518,13 @@ class ScanStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(SCHEMA)
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:  # another file of that name ("file is not a database")
+            self.conn.close()
+            raise ConfigError(f"not a scan store ({e}); give another output folder", file=str(self.path)) from None
         if not self._has_published_region():
             self._rename_published_regions()
         if meta is not None:
