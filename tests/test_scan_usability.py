@@ -213,3 +213,24 @@ def test_a_scheduler_that_cannot_be_reached_is_a_one_line_error(tmp_path, monkey
     assert len(err.splitlines()) == 1
     assert err.startswith(f"recast-ml: error: --scheduler {address}: ")
     assert message in err
+
+
+def test_the_terminal_and_the_report_list_the_points_by_their_masses(tmp_path):
+    """Both listed the points in the order of their key text: m_gluino=1100 before 900 and
+    m_lsp=1000 before 200. Now by the masses as numbers, the first parameter first."""
+    from recast_ml.scan_outputs import summary_lines, write_report
+
+    store = scan.ScanStore(tmp_path / "scan.sqlite", {"model": "gluino_direct", "parameters": ["m_gluino", "m_lsp"]})
+    masses = [(1100, 1000), (900, 200), (1100, 200), (1100, 0), (900, 0)]
+    for m1, m2 in masses:
+        key = f"gluino_direct:m_gluino={m1},m_lsp={m2}"
+        store.commit(_point(key, m1, m2, excluded=True, r_obs=2.0, mc_events=40))
+    lines = summary_lines(store)
+    write_report(store, tmp_path)
+    store.close()
+    expected = [(900, 0), (900, 200), (1100, 0), (1100, 200), (1100, 1000)]
+    listed = [ln.split()[0] for ln in lines if ln.startswith("  gluino_direct:")]
+    assert listed == [f"gluino_direct:m_gluino={m1},m_lsp={m2}" for m1, m2 in expected]
+    rows = [r for r in (tmp_path / "scan_report.html").read_text().split("<tr") if "<td>" in r]
+    in_report = [tuple(int(float(c.split("<")[0])) for c in r.split("<td>")[1:3]) for r in rows]
+    assert in_report == expected

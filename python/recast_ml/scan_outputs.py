@@ -95,10 +95,25 @@ def best_sr_labels(store: ScanStore) -> dict[str, str]:
     return out
 
 
+def in_parameter_order(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points by model, then by their parameters as numbers (the store's key order put
+    m_lsp=1000 before m_lsp=200), then by key (SLHA points: their file)."""
+
+    def order(p: dict[str, Any]) -> tuple[str, tuple[float, ...], str]:
+        try:
+            values = tuple(float(v) for v in (json.loads(p["params"] or "{}") or {}).values())
+        except (TypeError, ValueError, AttributeError):
+            values = ()
+        return (p["model"] or "", values, p["key"])
+
+    return sorted(points, key=order)
+
+
 def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
     """The terminal summary of a scan: counts (excluded, unreliable), then one line per point (the
-    first ``limit`` in key order): verdict, best SR, r_obs and the UNRELIABLE flag."""
-    points = store.points("done")
+    first ``limit`` in parameter order, :func:`in_parameter_order`): verdict, best SR, r_obs and the
+    UNRELIABLE flag."""
+    points = in_parameter_order(store.points("done"))
     mc = best_mc_events(store)
     labels = best_sr_labels(store)
     flagged = [p for p in points if unreliable(mc[p["key"]])]
@@ -365,7 +380,7 @@ def write_report(store: ScanStore, directory: Path) -> Path:
         )
     cols.insert(len(names) + 1, "MC events (best SR)")
     body.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
-    for p in points:
+    for p in in_parameter_order(points):
         params = json.loads(p["params"])
         cls_ = " class='ex'" if p["excluded"] else ""
         warning = unreliable(mc[p["key"]])
