@@ -234,3 +234,26 @@ def test_the_terminal_and_the_report_list_the_points_by_their_masses(tmp_path):
     rows = [r for r in (tmp_path / "scan_report.html").read_text().split("<tr") if "<td>" in r]
     in_report = [tuple(int(float(c.split("<")[0])) for c in r.split("<td>")[1:3]) for r in rows]
     assert in_report == expected
+
+
+@pytest.mark.parametrize(("excluded", "said"), [(True, "excluded (CLs_obs < 0.05)"), (False, "not excluded")])
+def test_a_plane_whose_points_are_all_on_one_side_says_why_it_has_no_contour(tmp_path, caplog, excluded, said):
+    """A 2x2 plane, all points excluded: empty contour files and a plot without lines, and nothing
+    said why. Now one warning (the files and the plot both ask for the contours)."""
+    import logging
+
+    from recast_ml.scan_outputs import write_report
+
+    store = scan.ScanStore(tmp_path / "scan.sqlite", {"model": "gluino_direct", "parameters": ["m_gluino", "m_lsp"]})
+    for m1, m2 in [(1400, 0), (1400, 400), (1800, 0), (1800, 400)]:
+        key = f"gluino_direct:m_gluino={m1},m_lsp={m2}"
+        store.commit(_point(key, m1, m2, excluded=excluded, r_obs=2.0, mc_events=40))
+    with caplog.at_level(logging.WARNING):
+        write_report(store, tmp_path)
+    store.close()
+    said_lines = [r.getMessage() for r in caplog.records if "contour" in r.getMessage()]
+    assert len(said_lines) == 1, said_lines
+    assert said_lines[0].startswith(f"no observed contour: every point is {said}")
+    assert "extend the grid" in said_lines[0]
+    doc = json.loads((tmp_path / "contours.json").read_text())
+    assert doc["contours"]["observed"] == []

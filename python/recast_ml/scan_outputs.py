@@ -166,6 +166,7 @@ def _contour_columns(points: list[dict[str, Any]]) -> dict[str, str]:
 
 
 _SAID_ON_ONE_LINE: set[Path] = set()
+_SAID_NOT_CROSSED: set[Path] = set()
 
 
 def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
@@ -205,7 +206,15 @@ def contours(store: ScanStore) -> dict[str, list[list[tuple[float, float]]]]:
             logz = np.log10(np.clip(np.where(ok, z, 1.0), 1e-300, None))
             mask = ~np.all(ok[tri.triangles], axis=1)
             tri.set_mask(mask)
-            if (logz[ok] < math.log10(CL_LEVEL)).all() or (logz[ok] > math.log10(CL_LEVEL)).all():
+            below = (logz[ok] < math.log10(CL_LEVEL)).all()
+            if below or (logz[ok] > math.log10(CL_LEVEL)).all():
+                if name == "observed" and store.path not in _SAID_NOT_CROSSED:  # once (files and plot ask)
+                    _SAID_NOT_CROSSED.add(store.path)
+                    log.warning(
+                        "no observed contour: every point is %s (CLs_obs %s %g); a contour needs points on "
+                        "both sides (extend the grid)",
+                        *(("excluded", "<", CL_LEVEL) if below else ("not excluded", ">", CL_LEVEL)),
+                    )
                 continue
             cs = ax.tricontour(tri, logz, levels=[math.log10(CL_LEVEL)])
             out[name] = [[(float(x), float(y)) for x, y in seg] for seg in cs.allsegs[0] if len(seg) >= 2]
