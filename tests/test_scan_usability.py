@@ -257,3 +257,14 @@ def test_a_plane_whose_points_are_all_on_one_side_says_why_it_has_no_contour(tmp
     assert "extend the grid" in said_lines[0]
     doc = json.loads((tmp_path / "contours.json").read_text())
     assert doc["contours"]["observed"] == []
+
+
+def test_run_of_a_scan_point_with_a_zero_mass_says_to_give_1(tmp_path, capsys):
+    """A scan point m_lsp=0 (generated at 1 GeV) re-run with `run --generate gluino_direct:1800,0`
+    was refused with 'M_LSP must be a positive number of GeV, got 0.0' and no way forward."""
+    out = tmp_path / "r"
+    assert main(["run", "--analysis", "ATLAS-SUSY-2018-22", "--generate", "gluino_direct:1800,0", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("recast-ml: error: simplified model gluino_direct: M_LSP must be a positive number of GeV")
+    assert "give 1" in err

@@ -405,7 +405,11 @@ def model_spectrum(model: str, masses: Sequence[float]) -> SimplifiedModel:
         )
     for name, m in zip(params, masses, strict=False):
         if not (math.isfinite(m) and m > 0):
-            raise ConfigError(f"simplified model {model}: {name.strip('[]')} must be a positive number of GeV, got {m}")
+            # `recast-ml scan` generates a grid's mass 0 at 1 GeV: the way to re-run such a point
+            hint = "; for a massless particle give 1 (as `recast-ml scan` generates a mass 0)" if m == 0 else ""
+            raise ConfigError(
+                f"simplified model {model}: {name.strip('[]')} must be a positive number of GeV, got {m}{hint}"
+            )
     try:
         spectrum = MODELS[model](*masses)  # type: ignore[operator]
     except ValueError as e:
