@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -362,6 +363,30 @@ _WAIT_SITECUSTOMIZE = _sitecustomize("""\
 """)
 
 
+# distributed's Worker.close (2026.8) stops the heartbeat's periodic callback but does not wait for a
+# heartbeat in flight, which then fails on the closing connections and is logged with its traceback.
+# recast_ml._dask_worker silences a closing worker (test_a_closing_worker_logs_no_heartbeat_traceback
+# makes the race certain and checks that); should Dask log it before the teardown on a loaded CI
+# machine, only that record is let through here, so that Dask's race cannot turn the suite red.
+_DASK_HEARTBEAT_RACE = re.compile(
+    r"^\d{4}-\d\d-\d\d [\d:,]+ - distributed\.worker - ERROR - Failed to communicate with scheduler during heartbeat\.$"
+)
+_TRACEBACK_LINE = re.compile(
+    r"^(\s|Traceback |The above exception|During handling|[A-Za-z_][\w.]*(Error|Exception)\b|$)"
+)
+
+
+def _without_the_dask_heartbeat_race(stderr: str) -> list[str]:
+    out, inside = [], False
+    for line in stderr.splitlines():
+        if _DASK_HEARTBEAT_RACE.match(line):
+            inside = True
+        elif not (inside and _TRACEBACK_LINE.match(line)):
+            inside = False
+            out.append(line)
+    return out
+
+
 def test_ctrl_c_ends_a_scan_cleanly_and_it_resumes(reference_scan, tmp_path):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) with one point done: the worker
     processes got it too, and the driver exited with multiprocessing's resource_tracker warning of
@@ -392,7 +417,7 @@ def test_ctrl_c_ends_a_scan_cleanly_and_it_resumes(reference_scan, tmp_path):
                 proc.communicate()
     assert proc.returncode == 130, stdout + stderr
     assert "resource_tracker" not in stdout + stderr
-    assert stderr.splitlines() == [  # no Dask heartbeat traceback of a closing worker (recast_ml._dask_worker)
+    assert _without_the_dask_heartbeat_race(stderr) == [
         f"recast-ml: interrupted after 1 of the 3 points to run (1 done, 0 failed; 0 done before); "
         f"{out / 'scan.sqlite'} keeps the points done (the contours and the report are written when the scan "
         "ends): run the same command again to resume"
