@@ -322,14 +322,20 @@ _HOLD_SITECUSTOMIZE = _sitecustomize("""\
 """)
 
 
+def _hooked_env(tmp_path: Path, sitecustomize: str, **variables: str) -> dict[str, str]:
+    """The environment of a scan whose every process loads ``sitecustomize`` (through PYTHONPATH)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(sitecustomize)
+    env = dict(os.environ, **variables)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return env
+
+
 def test_a_killed_worker_does_not_lose_a_point(reference_scan, tmp_path):
     hold = tmp_path / "hold"
     hold.mkdir()
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(_HOLD_SITECUSTOMIZE)
-    env = dict(os.environ, RECAST_TEST_HOLD_DIR=str(hold))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env = _hooked_env(tmp_path, _HOLD_SITECUSTOMIZE, RECAST_TEST_HOLD_DIR=str(hold))
     out = tmp_path / "worker_killed"
     cmd = [sys.executable, "-m", "recast_ml", "scan", *GRID, *BASE, "-o", str(out), "--workers", "2"]
     with subprocess.Popen(
@@ -393,12 +399,8 @@ def test_ctrl_c_ends_a_scan_cleanly_and_it_resumes(reference_scan, tmp_path):
     a leaked semaphore, at times with tracebacks of the Dask workers, after "recast-ml: interrupted".
     Now the workers ignore it, the driver closes the cluster and the store, and says in one line how
     far the scan got and how to resume; re-running it gives the store of an uninterrupted scan."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(_WAIT_SITECUSTOMIZE)
     first = "gluino_direct:m_gluino=1400,m_lsp=600"
-    env = dict(os.environ, RECAST_TEST_FIRST=first)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env = _hooked_env(tmp_path, _WAIT_SITECUSTOMIZE, RECAST_TEST_FIRST=first)
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "recast_ml", "scan", *GRID, *BASE, "-o", str(out), "--workers", "2"]
     with subprocess.Popen(
