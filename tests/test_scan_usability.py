@@ -268,3 +268,18 @@ def test_run_of_a_scan_point_with_a_zero_mass_says_to_give_1(tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert err.startswith("recast-ml: error: simplified model gluino_direct: M_LSP must be a positive number of GeV")
     assert "give 1" in err
+
+
+def test_a_scan_whose_points_all_failed_says_none_is_done(tmp_path):
+    """Every point failed (their errors are listed after the summary): the summary said "0 of the 0
+    points done are excluded ...; 0 UNRELIABLE ..., 0 of them excluded"."""
+    from recast_ml.scan_outputs import summary_lines
+
+    store = scan.ScanStore(tmp_path / "scan.sqlite", {"model": "gluino_direct", "parameters": ["m_gluino", "m_lsp"]})
+    failed = _point("gluino_direct:m_gluino=900,m_lsp=0", 900, 0, excluded=False, r_obs=None, mc_events=0)
+    failed["point"].update(status="failed", error="RuntimeError: boom")
+    store.commit({"point": failed["point"], "regions": []})
+    assert summary_lines(store) == ["no point is done: nothing is excluded or allowed yet"]
+    store.commit(_point("gluino_direct:m_gluino=1100,m_lsp=0", 1100, 0, excluded=True, r_obs=2.0, mc_events=40))
+    assert summary_lines(store)[0].startswith("1 of the 1 points done are excluded at 95% CL")
+    store.close()

@@ -119,14 +119,14 @@ def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
     flagged = [p for p in points if unreliable(mc[p["key"]])]
     n_excl = sum(1 for p in points if p["excluded"])
     n_excl_flagged = sum(1 for p in flagged if p["excluded"])
+    if not points:  # every point failed (their errors follow) or none ran
+        return ["no point is done: nothing is excluded or allowed yet"]
     lines = [
         f"{n_excl} of the {len(points)} points done are excluded at 95% CL (observed CLs < 0.05 in the best "
         "expected SR); "
         f"{len(flagged)} UNRELIABLE (best SR on fewer than {MIN_MC_EVENTS} MC events), {n_excl_flagged} of them "
         "excluded"
     ]
-    if not points:
-        return lines
     width = max(len(p["key"]) for p in points[:limit])
     for p in points[:limit]:
         verdict = "EXCLUDED" if p["excluded"] else "not excluded"
