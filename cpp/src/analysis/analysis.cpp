@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -464,6 +465,16 @@ std::vector<std::uint8_t> object_mask(const Expression& pred, const CollectionCo
     return keep;
 }
 
+/// The feature an input value gives the model (x: the value, or the pad for a missing one): the one
+/// rule of the block-wise and the event-by-event gathering, which must agree bit for bit.
+float input_feature(const ModelInput& in, double x) { return static_cast<float>((x + in.add) * in.multiply); }
+
+/// The file a route value picks: none (nullopt) for a missing or non-integer value.
+std::optional<std::int64_t> route_of(double x) {
+    if (std::isnan(x) || x != std::floor(x)) return std::nullopt;  // no model for this event
+    return static_cast<std::int64_t>(x);
+}
+
 }  // namespace
 
 /// Events per slice of a block whose model inputs are evaluated together: bounds the memory of the
@@ -519,9 +530,9 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                 std::int64_t route;
                 try {
                     if (M.route) {
-                        const double x = M.route->scalar(ctx);
-                        if (std::isnan(x) || x != std::floor(x)) continue;  // no model for this event
-                        route = static_cast<std::int64_t>(x);
+                        const auto picked = route_of(M.route->scalar(ctx));
+                        if (!picked) continue;
+                        route = *picked;
                     } else {
                         route = file_route(e);
                     }
@@ -554,7 +565,7 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                             }
                             x = *in.pad;
                         }
-                        row.push_back(static_cast<float>((x + in.add) * in.multiply));
+                        row.push_back(input_feature(in, x));
                     }
                     if (complete) g.features[t].insert(g.features[t].end(), row.begin(), row.end());
                 }
@@ -609,9 +620,8 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                     float* f = fs[t][k].data();
                     if (!in.pad)
                         for (std::size_t i = 0; i < m; ++i) drop[i] |= std::isnan(x[i]) ? 1 : 0;
-                    const double pad = in.pad ? *in.pad : 0.0, add = in.add, mul = in.multiply;
-                    for (std::size_t i = 0; i < m; ++i)
-                        f[i] = static_cast<float>(((std::isnan(x[i]) ? pad : x[i]) + add) * mul);
+                    const double pad = in.pad ? *in.pad : 0.0;
+                    for (std::size_t i = 0; i < m; ++i) f[i] = input_feature(in, std::isnan(x[i]) ? pad : x[i]);
                 }
             std::int64_t last_route = 0;
             Group* last = nullptr;
@@ -619,9 +629,9 @@ void Analysis::run_model(std::size_t mi, const EventTable& table, const Collecti
                 if (drop[e - s0]) continue;
                 std::int64_t route;
                 if (M.route) {
-                    const double x = route_x[e - s0];
-                    if (std::isnan(x) || x != std::floor(x)) continue;  // no model for this event
-                    route = static_cast<std::int64_t>(x);
+                    const auto picked = route_of(route_x[e - s0]);
+                    if (!picked) continue;
+                    route = *picked;
                 } else {
                     route = file_route(e);
                 }
