@@ -114,13 +114,13 @@ def summary_lines(store: ScanStore, limit: int = 20) -> list[str]:
     first ``limit`` in parameter order, :func:`in_parameter_order`): verdict, best SR, r_obs and the
     UNRELIABLE flag."""
     points = in_parameter_order(store.points("done"))
+    if not points:  # every point failed (their errors follow) or none ran
+        return ["no point is done: nothing is excluded or allowed yet"]
     mc = best_mc_events(store)
     labels = best_sr_labels(store)
     flagged = [p for p in points if unreliable(mc[p["key"]])]
     n_excl = sum(1 for p in points if p["excluded"])
     n_excl_flagged = sum(1 for p in flagged if p["excluded"])
-    if not points:  # every point failed (their errors follow) or none ran
-        return ["no point is done: nothing is excluded or allowed yet"]
     lines = [
         f"{n_excl} of the {len(points)} points done are excluded at 95% CL (observed CLs < 0.05 in the best "
         "expected SR); "
