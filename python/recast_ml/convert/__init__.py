@@ -42,7 +42,8 @@ def detect_format(path: str | os.PathLike[str], *, source: str | None = None) ->
     p = Path(path)
     src = source or str(p)
     try:
-        head = p.read_bytes()[:4096]
+        with p.open("rb") as f:  # the head only (a model may be many MB; convert() detects again)
+            head = f.read(4096)
     except OSError as e:
         raise ModelError(f"cannot read model file: {e.strerror}", file=src) from e
     if not head.strip():
